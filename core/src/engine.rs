@@ -1,0 +1,1294 @@
+//! The engine: applies events, answers queries, replays and snapshots.
+//!
+//! [`Engine::apply`] validates an event completely and computes everything
+//! it will change (records, ledger entries, the audit hash) before it
+//! mutates anything; the mutation step cannot fail. So a refused event
+//! leaves the engine exactly as it was. An event whose id was already
+//! applied with the same content returns the original result and changes
+//! nothing; the same id with other content is `duplicate_id`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Hash, Head, Link};
+use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::*;
+use crate::graph::{Graph, MemberStatus};
+use crate::id::{check_id, check_text};
+use crate::ledger::{Balances, Entry, EntryKind, Ledger};
+use crate::limits::{MAX_BATCH, MAX_PLAN_ACTIVATIONS};
+use crate::money::{self, Currencies, Currency, Rate};
+use crate::payout::{PayoutPolicy, PayoutRecord, PayoutState, Profile, TaxLine};
+use crate::plan::Plan;
+use crate::time::Timestamp;
+
+/// Version of the snapshot format written by [`Engine::snapshot_json`].
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Join {
+    sponsor: Option<u32>,
+    seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SaleLine {
+    earner: u32,
+    level: u8,
+    rate: Rate,
+    amount: Decimal,
+    reversed: Decimal,
+    held: bool,
+    available_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SaleRecord {
+    id: Arc<str>,
+    seq: u64,
+    buyer: u32,
+    amount: Decimal,
+    currency: Currency,
+    at: Timestamp,
+    category: Option<String>,
+    plan: u32,
+    lines: Vec<SaleLine>,
+    unpaid: Vec<(u8, UnpaidReason)>,
+    retained: Decimal,
+    refunded: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RefundRecord {
+    seq: u64,
+    sale: u32,
+    amount: Decimal,
+    at: Timestamp,
+    reversals: Vec<(u8, Decimal)>,
+    refunded_total: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct BatchRecord {
+    seq: u64,
+    policy: PayoutPolicy,
+    batch: Batch,
+}
+
+/// The commission engine. Pure: no IO, no clock, no randomness.
+///
+/// ```
+/// use upline::Engine;
+///
+/// let mut engine = Engine::new();
+/// for (member, sponsor) in [("ann", None), ("bob", Some("ann"))] {
+///     engine.apply_json(&serde_json::json!({
+///         "type": "member_joined", "member": member, "sponsor": sponsor,
+///         "at": "2026-01-01T00:00:00Z"
+///     }).to_string())?;
+/// }
+/// let applied = engine.apply_json(r#"{"type":"sale_recorded","sale":"s1","buyer":"bob",
+///     "amount":"100.00","currency":"USD","at":"2026-02-01T12:00:00Z"}"#)?;
+/// let upline::Outcome::Distribution(d) = &applied.outcome else { unreachable!() };
+/// assert_eq!(d.lines[0].amount.to_string(), "20.00");
+/// assert_eq!(d.retained.to_string(), "80.00");
+/// # Ok::<(), upline::Error>(())
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Engine {
+    currencies: Currencies,
+    graph: Graph,
+    joins: Vec<Join>,
+    plans: Vec<Plan>,
+    schedule: Vec<(Timestamp, u32)>,
+    sales: Vec<SaleRecord>,
+    #[serde(skip)]
+    sale_index: HashMap<Arc<str>, u32>,
+    refunds: HashMap<Arc<str>, RefundRecord>,
+    ledger: Ledger,
+    profiles: HashMap<u32, Profile>,
+    batches: HashMap<Arc<str>, BatchRecord>,
+    payouts: HashMap<Arc<str>, PayoutRecord>,
+    last_batch_as_of: Option<Timestamp>,
+    #[serde(skip)]
+    held_lines: HashMap<u32, Vec<(u32, u8)>>,
+    hashes: Vec<Hash>,
+    #[serde(skip)]
+    scratch: Calculation,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+/// Everything an event will change, computed before anything changes.
+enum Mutation {
+    Nothing,
+    Join {
+        member: String,
+        sponsor: Option<u32>,
+        at: Timestamp,
+    },
+    Status(u32, MemberStatus),
+    Reparent(u32, u32),
+    Hold {
+        member: u32,
+        on: bool,
+    },
+    Plan {
+        plan: Option<Plan>,
+        index: u32,
+        from: Timestamp,
+    },
+    Currency(String, u8),
+    Sale(SaleRecord),
+    Refund {
+        id: Arc<str>,
+        record: RefundRecord,
+    },
+    Profile(u32, Profile),
+    Batch {
+        id: Arc<str>,
+        record: BatchRecord,
+        payouts: Vec<(Arc<str>, PayoutRecord)>,
+    },
+    PayoutState(Arc<str>, PayoutState),
+}
+
+struct Prepared {
+    outcome: Outcome,
+    entries: Vec<Entry>,
+    mutation: Mutation,
+}
+
+impl Prepared {
+    fn state(mutation: Mutation) -> Self {
+        Prepared {
+            outcome: Outcome::None,
+            entries: Vec::new(),
+            mutation,
+        }
+    }
+}
+
+/// The part of an event the audit chain hashes as its records.
+#[derive(Serialize)]
+struct Records<'a> {
+    outcome: &'a Outcome,
+    entries: &'a [EntryRecord],
+}
+
+fn time(text: &str, field: &str) -> Result<Timestamp> {
+    Timestamp::parse(text, field)
+}
+
+fn positive(amount: Decimal, field: &str) -> Result<Decimal> {
+    if amount <= Decimal::ZERO {
+        return Err(Error::new(
+            ErrorKind::InvalidAmount,
+            field,
+            format!("{field} \"{amount}\" must be positive"),
+        ));
+    }
+    Ok(amount)
+}
+
+fn duplicate(field: &str, id: &str) -> Error {
+    Error::new(
+        ErrorKind::DuplicateId,
+        field,
+        format!("{field} {id:?} was already used with different content"),
+    )
+}
+
+impl Engine {
+    /// An empty engine with the default plan (the first programme) in force.
+    pub fn new() -> Self {
+        Engine {
+            currencies: Currencies::default(),
+            graph: Graph::default(),
+            joins: Vec::new(),
+            plans: vec![Plan::default_plan()],
+            schedule: vec![(Timestamp::MIN, 0)],
+            sales: Vec::new(),
+            sale_index: HashMap::new(),
+            refunds: HashMap::new(),
+            ledger: Ledger::default(),
+            profiles: HashMap::new(),
+            batches: HashMap::new(),
+            payouts: HashMap::new(),
+            last_batch_as_of: None,
+            held_lines: HashMap::new(),
+            hashes: Vec::new(),
+            scratch: Calculation::default(),
+        }
+    }
+
+    /// An engine rebuilt by applying `events` in order. Fails on the first
+    /// refused event.
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Engine> {
+        let mut engine = Engine::new();
+        for event in events {
+            engine.apply(event)?;
+        }
+        Ok(engine)
+    }
+
+    /// Decodes one JSON event and applies it.
+    pub fn apply_json(&mut self, text: &str) -> Result<Applied> {
+        let event = Event::from_json(text)?;
+        self.apply(&event)
+    }
+
+    /// Applies many events in order, each on its own: a refused event is
+    /// reported in its slot and does not stop the others. More than
+    /// [`MAX_BATCH`] events is `limit_exceeded` for the whole call.
+    pub fn apply_batch(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
+        check_batch_len(events.len())?;
+        Ok(events.iter().map(|event| self.apply(event)).collect())
+    }
+
+    /// Applies one event: validates it fully, then changes the state.
+    pub fn apply(&mut self, event: &Event) -> Result<Applied> {
+        let (link, prepared) = match self.stage(event)? {
+            Staged::Retry(applied) => return Ok(applied),
+            Staged::New(link, effects) => (link, effects),
+        };
+        Ok(self.commit(link, prepared))
+    }
+
+    /// Validates `event` and computes its effects and its audit link,
+    /// without changing anything.
+    pub(crate) fn stage(&mut self, event: &Event) -> Result<Staged> {
+        let prepared = match self.prepare(event)? {
+            Prep::Retry(applied) => return Ok(Staged::Retry(applied)),
+            Prep::New(prepared) => prepared,
+        };
+        let seq = self.hashes.len() as u64 + 1;
+        let entries = self.entry_records(&prepared.entries, &prepared.mutation);
+        let event_bytes = audit::encode(event).map_err(internal)?;
+        let record_bytes = audit::encode(&Records {
+            outcome: &prepared.outcome,
+            entries: &entries,
+        })
+        .map_err(internal)?;
+        let hash = audit::chain(seq, &self.audit_head().hash, &event_bytes, &record_bytes);
+        Ok(Staged::New(
+            Link {
+                seq,
+                event: event_bytes,
+                records: record_bytes,
+                hash,
+            },
+            StagedEffects { prepared, entries },
+        ))
+    }
+
+    /// Applies what [`stage`](Self::stage) computed. Cannot fail.
+    pub(crate) fn commit(&mut self, link: Link, effects: StagedEffects) -> Applied {
+        let StagedEffects { prepared, entries } = effects;
+        let seq = link.seq;
+        self.mutate(prepared.mutation, seq);
+        for entry in prepared.entries {
+            self.ledger.push(entry);
+        }
+        self.hashes.push(link.hash);
+        Applied {
+            seq,
+            hash: link.hash,
+            replayed: false,
+            outcome: prepared.outcome,
+            entries,
+        }
+    }
+
+    fn entry_records(&self, entries: &[Entry], mutation: &Mutation) -> Vec<EntryRecord> {
+        let first = self.ledger.len() as u64;
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EntryRecord {
+                seq: first + i as u64,
+                at: e.at,
+                earner: self.member_id_for(e.earner, mutation),
+                currency: e.currency.code().to_string(),
+                kind: e.kind,
+                amount: e.amount,
+                available_at: e.available_at,
+                reference: e.reference.clone(),
+            })
+            .collect()
+    }
+
+    fn member_id_for(&self, member: u32, mutation: &Mutation) -> Arc<str> {
+        match mutation {
+            Mutation::Join { member: id, .. } if member as usize == self.graph.len() => {
+                Arc::from(id.as_str())
+            }
+            _ => self.graph.id(member).clone(),
+        }
+    }
+
+    fn prepare(&mut self, event: &Event) -> Result<Prep> {
+        match event {
+            Event::MemberJoined(e) => self.prepare_join(e),
+            Event::MemberStatusChanged(e) => self.prepare_status(e),
+            Event::SponsorChanged(e) => self.prepare_reparent(e),
+            Event::MemberHoldSet(e) => self.prepare_hold(e),
+            Event::PlanActivated(e) => self.prepare_plan(e),
+            Event::CurrencyRegistered(e) => self.prepare_currency(e),
+            Event::SaleRecorded(e) => self.prepare_sale(e),
+            Event::RefundRecorded(e) => self.prepare_refund(e),
+            Event::PayoutProfileSet(e) => self.prepare_profile(e),
+            Event::PayoutsPrepared(e) => self.prepare_batch(e),
+            Event::PayoutSettled(e) => self.prepare_settle(e),
+            Event::PayoutFailed(e) => self.prepare_fail(e),
+        }
+    }
+
+    fn retry(&self, seq: u64, outcome: Outcome) -> Prep {
+        Prep::Retry(Applied {
+            seq,
+            hash: self.hashes[(seq - 1) as usize],
+            replayed: true,
+            outcome,
+            entries: Vec::new(),
+        })
+    }
+
+    fn prepare_join(&self, e: &MemberJoined) -> Result<Prep> {
+        check_id(&e.member, "member")?;
+        if let Some(sponsor) = &e.sponsor {
+            check_id(sponsor, "sponsor")?;
+        }
+        let at = time(&e.at, "at")?;
+        if e.sponsor.as_deref() == Some(e.member.as_str()) {
+            return Err(Error::new(
+                ErrorKind::SelfSponsor,
+                "sponsor",
+                format!("member {:?} cannot sponsor itself", e.member),
+            ));
+        }
+        if let Some(existing) = self.graph.index_of(&e.member) {
+            let join = &self.joins[existing as usize];
+            let same_sponsor = join.sponsor.map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
+            if same_sponsor && self.graph.joined_at(existing) == at {
+                return Ok(self.retry(join.seq, Outcome::None));
+            }
+            return Err(duplicate("member", &e.member));
+        }
+        let sponsor = self.graph.check_join(&e.member, e.sponsor.as_deref())?;
+        Ok(Prep::New(Prepared::state(Mutation::Join {
+            member: e.member.clone(),
+            sponsor,
+            at,
+        })))
+    }
+
+    fn prepare_status(&self, e: &MemberStatusChanged) -> Result<Prep> {
+        check_id(&e.member, "member")?;
+        time(&e.at, "at")?;
+        let member = self.graph.require(&e.member, "member")?;
+        let current = self.graph.status(member);
+        if current == MemberStatus::Terminated && e.status != MemberStatus::Terminated {
+            return Err(Error::new(
+                ErrorKind::MemberTerminated,
+                "member",
+                format!(
+                    "member {:?} is terminated and cannot be reactivated",
+                    e.member
+                ),
+            ));
+        }
+        Ok(Prep::New(Prepared::state(Mutation::Status(
+            member, e.status,
+        ))))
+    }
+
+    fn prepare_reparent(&self, e: &SponsorChanged) -> Result<Prep> {
+        check_id(&e.member, "member")?;
+        check_id(&e.sponsor, "sponsor")?;
+        check_text(&e.reason, "reason")?;
+        time(&e.at, "at")?;
+        let member = self.graph.require(&e.member, "member")?;
+        let sponsor = self.graph.require(&e.sponsor, "sponsor")?;
+        self.graph.check_reparent(member, sponsor)?;
+        Ok(Prep::New(Prepared::state(Mutation::Reparent(
+            member, sponsor,
+        ))))
+    }
+
+    fn prepare_hold(&self, e: &MemberHoldSet) -> Result<Prep> {
+        check_id(&e.member, "member")?;
+        check_text(&e.reason, "reason")?;
+        let at = time(&e.at, "at")?;
+        let member = self.graph.require(&e.member, "member")?;
+        let mut prepared = Prepared::state(Mutation::Hold { member, on: e.on });
+        if !e.on {
+            for &(sale, line) in self.held_lines.get(&member).into_iter().flatten() {
+                let record = &self.sales[sale as usize];
+                let line = &record.lines[usize::from(line)];
+                let amount = line.amount - line.reversed;
+                if amount > Decimal::ZERO {
+                    prepared.entries.push(Entry {
+                        at,
+                        earner: member,
+                        currency: record.currency,
+                        kind: EntryKind::Release,
+                        amount,
+                        available_at: line.available_at,
+                        reference: record.id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(Prep::New(prepared))
+    }
+
+    fn prepare_plan(&self, e: &PlanActivated) -> Result<Prep> {
+        let plan = e
+            .plan
+            .validate(&self.currencies)
+            .map_err(|err| err.within("plan"))?;
+        let from = time(&e.effective_from, "effective_from")?;
+        let existing = self
+            .plans
+            .iter()
+            .position(|p| p.id() == plan.id() && p.version() == plan.version());
+        if let Some(index) = existing {
+            if self.plans[index] != plan {
+                return Err(Error::new(
+                    ErrorKind::DuplicateId,
+                    "plan.id",
+                    format!(
+                        "plan {:?} version {} was already activated with different content",
+                        plan.id(),
+                        plan.version()
+                    ),
+                ));
+            }
+        }
+        if self.schedule.len() >= MAX_PLAN_ACTIVATIONS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                "plan",
+                format!("at most {MAX_PLAN_ACTIVATIONS} plan activations are kept"),
+            ));
+        }
+        let mutation = match existing {
+            Some(index) => Mutation::Plan {
+                plan: None,
+                index: index as u32,
+                from,
+            },
+            None => Mutation::Plan {
+                index: self.plans.len() as u32,
+                plan: Some(plan),
+                from,
+            },
+        };
+        Ok(Prep::New(Prepared::state(mutation)))
+    }
+
+    fn prepare_currency(&self, e: &CurrencyRegistered) -> Result<Prep> {
+        let mutation = if self.currencies.check_register(&e.currency, e.minor_units)? {
+            Mutation::Nothing
+        } else {
+            Mutation::Currency(e.currency.clone(), e.minor_units)
+        };
+        Ok(Prep::New(Prepared::state(mutation)))
+    }
+
+    fn plan_index_at(&self, at: Timestamp) -> u32 {
+        let after = self.schedule.partition_point(|(from, _)| *from <= at);
+        // The default plan is scheduled from the start of time, so `after`
+        // is at least 1.
+        self.schedule[after.saturating_sub(1)].1
+    }
+
+    /// The plan in force at `at`.
+    pub fn plan_at(&self, at: Timestamp) -> &Plan {
+        &self.plans[self.plan_index_at(at) as usize]
+    }
+
+    fn prepare_sale(&mut self, e: &SaleRecorded) -> Result<Prep> {
+        check_id(&e.sale, "sale")?;
+        check_id(&e.buyer, "buyer")?;
+        if let Some(category) = &e.category {
+            check_id(category, "category")?;
+        }
+        let currency = self.currencies.get(&e.currency, "currency")?;
+        let amount = positive(
+            currency.parse_amount(e.amount.text("amount")?, "amount")?,
+            "amount",
+        )?;
+        let at = time(&e.at, "at")?;
+        let buyer = self.graph.require(&e.buyer, "buyer")?;
+        if let Some(&index) = self.sale_index.get(e.sale.as_str()) {
+            let sale = &self.sales[index as usize];
+            let same = sale.buyer == buyer
+                && sale.amount == amount
+                && sale.currency == currency
+                && sale.at == at
+                && sale.category == e.category;
+            if same {
+                return Ok(self.retry(sale.seq, Outcome::Distribution(self.distribution(sale))));
+            }
+            return Err(duplicate("sale", &e.sale));
+        }
+        let plan_index = self.plan_index_at(at);
+        let plan = &self.plans[plan_index as usize];
+        let table = plan.table(e.category.as_deref());
+        let input = SaleInput {
+            buyer,
+            amount,
+            currency,
+            at,
+        };
+        calc::calculate(plan, table, &self.graph, input, &mut self.scratch)?;
+        let available_at = at.plus_days(plan.hold_days());
+        let id: Arc<str> = Arc::from(e.sale.as_str());
+        let mut entries = Vec::with_capacity(self.scratch.lines.len());
+        let lines: Vec<SaleLine> = self
+            .scratch
+            .lines
+            .iter()
+            .map(|line| SaleLine {
+                earner: line.earner,
+                level: line.level,
+                rate: line.rate,
+                amount: line.amount,
+                reversed: Decimal::new(0, u32::from(currency.minor_units())),
+                held: line.held,
+                available_at,
+            })
+            .collect();
+        for line in &lines {
+            for kind in [EntryKind::Commission, EntryKind::Hold] {
+                if kind == EntryKind::Hold && !line.held {
+                    continue;
+                }
+                entries.push(Entry {
+                    at,
+                    earner: line.earner,
+                    currency,
+                    kind,
+                    amount: line.amount,
+                    available_at,
+                    reference: id.clone(),
+                });
+            }
+        }
+        let record = SaleRecord {
+            id,
+            seq: self.hashes.len() as u64 + 1,
+            buyer,
+            amount,
+            currency,
+            at,
+            category: e.category.clone(),
+            plan: plan_index,
+            lines,
+            unpaid: self.scratch.unpaid.clone(),
+            retained: self.scratch.retained,
+            refunded: Decimal::new(0, u32::from(currency.minor_units())),
+        };
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::Distribution(self.distribution(&record)),
+            entries,
+            mutation: Mutation::Sale(record),
+        }))
+    }
+
+    fn distribution(&self, sale: &SaleRecord) -> Distribution {
+        let plan = &self.plans[sale.plan as usize];
+        Distribution {
+            sale: sale.id.clone(),
+            plan: plan.id().to_string(),
+            plan_version: plan.version(),
+            currency: sale.currency.code().to_string(),
+            amount: sale.amount,
+            lines: sale
+                .lines
+                .iter()
+                .map(|l| Line {
+                    earner: self.graph.id(l.earner).clone(),
+                    level: l.level,
+                    rate: l.rate,
+                    base: sale.amount,
+                    amount: l.amount,
+                    held: l.held,
+                })
+                .collect(),
+            retained: sale.retained,
+            unpaid: sale
+                .unpaid
+                .iter()
+                .map(|&(level, reason)| Unpaid { level, reason })
+                .collect(),
+        }
+    }
+
+    fn refund_outcome(&self, id: &Arc<str>, record: &RefundRecord) -> RefundOutcome {
+        let sale = &self.sales[record.sale as usize];
+        RefundOutcome {
+            refund: id.clone(),
+            sale: sale.id.clone(),
+            reversals: record
+                .reversals
+                .iter()
+                .map(|&(line, amount)| {
+                    let line = &sale.lines[usize::from(line)];
+                    Reversal {
+                        earner: self.graph.id(line.earner).clone(),
+                        level: line.level,
+                        amount,
+                    }
+                })
+                .collect(),
+            refunded_total: record.refunded_total,
+        }
+    }
+
+    fn prepare_refund(&self, e: &RefundRecorded) -> Result<Prep> {
+        check_id(&e.refund, "refund")?;
+        check_id(&e.sale, "sale")?;
+        let at = time(&e.at, "at")?;
+        let &sale_index = self.sale_index.get(e.sale.as_str()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownSale,
+                "sale",
+                format!("sale {:?} was never recorded", e.sale),
+            )
+        })?;
+        let sale = &self.sales[sale_index as usize];
+        let amount = positive(
+            sale.currency
+                .parse_amount(e.amount.text("amount")?, "amount")?,
+            "amount",
+        )?;
+        if let Some((id, record)) = self.refunds.get_key_value(e.refund.as_str()) {
+            if record.sale == sale_index && record.amount == amount && record.at == at {
+                return Ok(self.retry(record.seq, Outcome::Refund(self.refund_outcome(id, record))));
+            }
+            return Err(duplicate("refund", &e.refund));
+        }
+        let total = money::add(sale.refunded, amount, "amount")?;
+        if total > sale.amount {
+            return Err(Error::new(
+                ErrorKind::OverRefund,
+                "amount",
+                format!(
+                    "refunding {amount} more of sale {:?} would refund {total} of {} {}",
+                    e.sale, sale.amount, sale.currency
+                ),
+            ));
+        }
+        let rounding = self.plans[sale.plan as usize].rounding();
+        let mut reversals = Vec::new();
+        let mut entries = Vec::new();
+        let id: Arc<str> = Arc::from(e.refund.as_str());
+        for (i, line) in sale.lines.iter().enumerate() {
+            let cumulative = if total == sale.amount {
+                line.amount
+            } else {
+                let share = money::mul(line.amount, total, "amount")? / sale.amount;
+                sale.currency.round(share, rounding, "amount")?
+            };
+            let delta = cumulative - line.reversed;
+            debug_assert!(
+                delta >= Decimal::ZERO,
+                "reversals only grow with the refunded total"
+            );
+            if delta <= Decimal::ZERO {
+                continue;
+            }
+            reversals.push((i as u8, delta));
+            entries.push(Entry {
+                at,
+                earner: line.earner,
+                currency: sale.currency,
+                kind: if line.held {
+                    EntryKind::ReversalHeld
+                } else {
+                    EntryKind::Reversal
+                },
+                amount: delta,
+                available_at: line.available_at,
+                reference: id.clone(),
+            });
+        }
+        let record = RefundRecord {
+            seq: self.hashes.len() as u64 + 1,
+            sale: sale_index,
+            amount,
+            at,
+            reversals,
+            refunded_total: total,
+        };
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::Refund(self.refund_outcome(&id, &record)),
+            entries,
+            mutation: Mutation::Refund { id, record },
+        }))
+    }
+
+    fn prepare_profile(&self, e: &PayoutProfileSet) -> Result<Prep> {
+        check_id(&e.member, "member")?;
+        check_id(&e.method, "method")?;
+        let member = self.graph.require(&e.member, "member")?;
+        Ok(Prep::New(Prepared::state(Mutation::Profile(
+            member,
+            Profile {
+                method: e.method.clone(),
+                verified: e.verified,
+            },
+        ))))
+    }
+
+    fn prepare_batch(&self, e: &PayoutsPrepared) -> Result<Prep> {
+        check_id(&e.batch, "batch")?;
+        let as_of = time(&e.as_of, "as_of")?;
+        let policy = e.policy.validate(&self.currencies)?;
+        if let Some((id, record)) = self.batches.get_key_value(e.batch.as_str()) {
+            if record.batch.as_of == as_of && record.policy == e.policy {
+                let _ = id;
+                return Ok(self.retry(record.seq, Outcome::Batch(record.batch.clone())));
+            }
+            return Err(duplicate("batch", &e.batch));
+        }
+        if let Some(last) = self.last_batch_as_of {
+            if as_of < last {
+                return Err(Error::new(
+                    ErrorKind::InvalidTime,
+                    "as_of",
+                    format!("as_of {as_of} is before the previous batch's as_of {last}"),
+                ));
+            }
+        }
+        let batch_id: Arc<str> = Arc::from(e.batch.as_str());
+        let mut accounts: Vec<(u32, Currency)> = self.ledger.accounts().collect();
+        accounts.sort_by(|a, b| {
+            self.graph
+                .id(a.0)
+                .cmp(self.graph.id(b.0))
+                .then_with(|| a.1.code().cmp(b.1.code()))
+        });
+        let end_of_time = Timestamp::MAX;
+        let mut items = Vec::new();
+        let mut skipped = Vec::new();
+        let mut entries = Vec::new();
+        let mut payouts = Vec::new();
+        for (earner, currency) in accounts {
+            // Money already reversed by a later-dated refund is not paid.
+            let available = self.ledger.balances(earner, currency, as_of).available.min(
+                self.ledger
+                    .balances(earner, currency, end_of_time)
+                    .available,
+            );
+            if available <= Decimal::ZERO {
+                continue;
+            }
+            let earner_id = self.graph.id(earner).clone();
+            let profile = self.profiles.get(&earner).filter(|p| p.verified);
+            let reason = if policy.minimum(currency).is_some_and(|min| available < min) {
+                Some(SkipReason::BelowMinimum)
+            } else if profile.is_none() {
+                Some(SkipReason::NoVerifiedProfile)
+            } else if self.graph.on_hold(earner) {
+                Some(SkipReason::OnHold)
+            } else {
+                None
+            };
+            let (Some(profile), None) = (profile, reason) else {
+                skipped.push(Skipped {
+                    earner: earner_id,
+                    currency: currency.code().to_string(),
+                    reason: reason.unwrap_or(SkipReason::NoVerifiedProfile),
+                });
+                continue;
+            };
+            let fee = policy.fee(&profile.method).on(available, currency)?;
+            let payout: Arc<str> =
+                Arc::from(format!("{}:{}:{}", e.batch, earner_id, currency.code()));
+            items.push(PayoutItem {
+                payout: payout.clone(),
+                earner: earner_id,
+                currency: currency.code().to_string(),
+                gross: available,
+                fee,
+                net: available - fee,
+                method: profile.method.clone(),
+            });
+            entries.push(Entry {
+                at: as_of,
+                earner,
+                currency,
+                kind: EntryKind::PayoutReserve,
+                amount: available,
+                available_at: as_of,
+                reference: payout.clone(),
+            });
+            payouts.push((
+                payout,
+                PayoutRecord {
+                    earner,
+                    currency,
+                    gross: available,
+                    batch: batch_id.clone(),
+                    state: PayoutState::Reserved,
+                },
+            ));
+        }
+        let batch = Batch {
+            batch: batch_id.clone(),
+            as_of,
+            items,
+            skipped,
+        };
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::Batch(batch.clone()),
+            entries,
+            mutation: Mutation::Batch {
+                id: batch_id,
+                record: BatchRecord {
+                    seq: self.hashes.len() as u64 + 1,
+                    policy: e.policy.clone(),
+                    batch,
+                },
+                payouts,
+            },
+        }))
+    }
+
+    fn payout(&self, id: &str) -> Result<(&Arc<str>, &PayoutRecord)> {
+        check_id(id, "payout")?;
+        self.payouts.get_key_value(id).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownPayout,
+                "payout",
+                format!("payout {id:?} was never prepared"),
+            )
+        })
+    }
+
+    fn prepare_settle(&self, e: &PayoutSettled) -> Result<Prep> {
+        check_text(&e.reference, "reference")?;
+        let at = time(&e.at, "at")?;
+        let (id, record) = self.payout(&e.payout)?;
+        match &record.state {
+            PayoutState::Reserved => {}
+            PayoutState::Settled { at: was, reference }
+                if *was == at && *reference == e.reference =>
+            {
+                return Ok(Prep::New(Prepared::state(Mutation::Nothing)));
+            }
+            state => {
+                return Err(Error::new(
+                    ErrorKind::PayoutState,
+                    "payout",
+                    format!(
+                        "payout {:?} cannot be settled: it is {}",
+                        e.payout,
+                        state_name(state)
+                    ),
+                ))
+            }
+        }
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::None,
+            entries: vec![Entry {
+                at,
+                earner: record.earner,
+                currency: record.currency,
+                kind: EntryKind::PayoutSettle,
+                amount: record.gross,
+                available_at: at,
+                reference: id.clone(),
+            }],
+            mutation: Mutation::PayoutState(
+                id.clone(),
+                PayoutState::Settled {
+                    at,
+                    reference: e.reference.clone(),
+                },
+            ),
+        }))
+    }
+
+    fn prepare_fail(&self, e: &PayoutFailed) -> Result<Prep> {
+        check_text(&e.reason, "reason")?;
+        let at = time(&e.at, "at")?;
+        let (id, record) = self.payout(&e.payout)?;
+        match &record.state {
+            PayoutState::Reserved => {}
+            PayoutState::Failed { at: was, reason } if *was == at && *reason == e.reason => {
+                return Ok(Prep::New(Prepared::state(Mutation::Nothing)));
+            }
+            state => {
+                return Err(Error::new(
+                    ErrorKind::PayoutState,
+                    "payout",
+                    format!(
+                        "payout {:?} cannot fail: it is {}",
+                        e.payout,
+                        state_name(state)
+                    ),
+                ))
+            }
+        }
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::None,
+            entries: vec![Entry {
+                at,
+                earner: record.earner,
+                currency: record.currency,
+                kind: EntryKind::PayoutFail,
+                amount: record.gross,
+                available_at: at,
+                reference: id.clone(),
+            }],
+            mutation: Mutation::PayoutState(
+                id.clone(),
+                PayoutState::Failed {
+                    at,
+                    reason: e.reason.clone(),
+                },
+            ),
+        }))
+    }
+
+    fn mutate(&mut self, mutation: Mutation, seq: u64) {
+        match mutation {
+            Mutation::Nothing => {}
+            Mutation::Join {
+                member,
+                sponsor,
+                at,
+            } => {
+                self.graph.join(&member, sponsor, at);
+                self.joins.push(Join { sponsor, seq });
+            }
+            Mutation::Status(member, status) => self.graph.set_status(member, status),
+            Mutation::Reparent(member, sponsor) => self.graph.reparent(member, sponsor),
+            Mutation::Hold { member, on } => {
+                self.graph.set_hold(member, on);
+                if !on {
+                    for (sale, line) in self.held_lines.remove(&member).unwrap_or_default() {
+                        self.sales[sale as usize].lines[usize::from(line)].held = false;
+                    }
+                }
+            }
+            Mutation::Plan { plan, index, from } => {
+                if let Some(plan) = plan {
+                    self.plans.push(plan);
+                }
+                let at = self.schedule.partition_point(|(f, _)| *f <= from);
+                self.schedule.insert(at, (from, index));
+            }
+            Mutation::Currency(code, minor_units) => self.currencies.register(&code, minor_units),
+            Mutation::Sale(record) => {
+                let index = self.sales.len() as u32;
+                for (i, line) in record.lines.iter().enumerate() {
+                    if line.held {
+                        self.held_lines
+                            .entry(line.earner)
+                            .or_default()
+                            .push((index, i as u8));
+                    }
+                }
+                self.sale_index.insert(record.id.clone(), index);
+                self.sales.push(record);
+            }
+            Mutation::Refund { id, record } => {
+                let sale = &mut self.sales[record.sale as usize];
+                for &(line, amount) in &record.reversals {
+                    sale.lines[usize::from(line)].reversed += amount;
+                }
+                sale.refunded = record.refunded_total;
+                self.refunds.insert(id, record);
+            }
+            Mutation::Profile(member, profile) => {
+                self.profiles.insert(member, profile);
+            }
+            Mutation::Batch {
+                id,
+                record,
+                payouts,
+            } => {
+                self.last_batch_as_of = Some(record.batch.as_of);
+                self.batches.insert(id, record);
+                self.payouts.extend(payouts);
+            }
+            Mutation::PayoutState(id, state) => {
+                if let Some(record) = self.payouts.get_mut(&id) {
+                    record.state = state;
+                }
+            }
+        }
+    }
+
+    // ---- queries -------------------------------------------------------
+
+    /// The referral forest.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The known currencies.
+    pub fn currencies(&self) -> &Currencies {
+        &self.currencies
+    }
+
+    /// The audit chain's head: the last sequence number and its hash.
+    pub fn audit_head(&self) -> Head {
+        Head {
+            seq: self.hashes.len() as u64,
+            hash: self.hashes.last().copied().unwrap_or(Hash::ZERO),
+        }
+    }
+
+    /// `member`'s balances in `currency` as of `as_of` (RFC 3339).
+    ///
+    /// ```
+    /// let engine = upline::Engine::new();
+    /// let err = engine.balances("ghost", "USD", "2026-01-01T00:00:00Z").unwrap_err();
+    /// assert_eq!(err.code(), "unknown_member");
+    /// ```
+    pub fn balances(&self, member: &str, currency: &str, as_of: &str) -> Result<Balances> {
+        let as_of = time(as_of, "as_of")?;
+        let currency = self.currencies.get(currency, "currency")?;
+        let member = self.graph.require(member, "member")?;
+        Ok(self.ledger.balances(member, currency, as_of))
+    }
+
+    /// Up to `levels` ancestors of `member`, nearest first.
+    pub fn upline(&self, member: &str, levels: usize) -> Result<Vec<Arc<str>>> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.ids(self.graph.upline(member, levels)))
+    }
+
+    /// `member`'s direct referrals, in the order they joined.
+    pub fn direct_referrals(&self, member: &str) -> Result<Vec<Arc<str>>> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.ids(self.graph.direct_referrals(member)))
+    }
+
+    /// Members below `member` at any depth.
+    pub fn downline_size(&self, member: &str) -> Result<u64> {
+        Ok(self
+            .graph
+            .downline_size(self.graph.require(member, "member")?))
+    }
+
+    /// Members below `member` per level (index 0 = direct referrals).
+    pub fn downline_levels(&self, member: &str, max_levels: usize) -> Result<Vec<u64>> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.graph.downline_levels(member, max_levels))
+    }
+
+    /// Number of ancestors of `member`.
+    pub fn depth(&self, member: &str) -> Result<usize> {
+        Ok(self.graph.depth(self.graph.require(member, "member")?))
+    }
+
+    /// The subtree below `member` in Graphviz DOT.
+    pub fn export_dot(&self, member: &str, max_depth: usize) -> Result<String> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.graph.export_dot(member, max_depth))
+    }
+
+    /// The subtree below `member` as nested JSON.
+    pub fn export_json(&self, member: &str, max_depth: usize) -> Result<serde_json::Value> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.graph.export_json(member, max_depth))
+    }
+
+    /// The distribution recorded for `sale`.
+    pub fn distribution_of(&self, sale: &str) -> Option<Distribution> {
+        let index = *self.sale_index.get(sale)?;
+        Some(self.distribution(&self.sales[index as usize]))
+    }
+
+    /// The state of a prepared payout.
+    pub fn payout_state(&self, payout: &str) -> Option<&PayoutState> {
+        self.payouts.get(payout).map(|p| &p.state)
+    }
+
+    /// Per earner and currency: earned and paid in calendar year `year`
+    /// (UTC), and whether paid reaches `thresholds[currency]` (decimal
+    /// strings; a currency without a threshold never reaches one). Ordered
+    /// by earner id, then currency.
+    pub fn tax_summary(
+        &self,
+        year: i32,
+        thresholds: &BTreeMap<String, String>,
+    ) -> Result<Vec<TaxLine>> {
+        let (Some(from), to) = (
+            Timestamp::start_of_year(year),
+            Timestamp::start_of_year(year + 1).unwrap_or(Timestamp::MAX),
+        ) else {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "year",
+                format!("year {year} is outside 1..=9999"),
+            ));
+        };
+        let mut limits = HashMap::new();
+        for (code, text) in thresholds {
+            let field = format!("thresholds.{code}");
+            let currency = self.currencies.get(code, &field)?;
+            limits.insert(currency, currency.parse_amount(text, &field)?);
+        }
+        let mut accounts: Vec<(u32, Currency)> = self.ledger.accounts().collect();
+        accounts.sort_by(|a, b| {
+            self.graph
+                .id(a.0)
+                .cmp(self.graph.id(b.0))
+                .then_with(|| a.1.code().cmp(b.1.code()))
+        });
+        let mut out = Vec::new();
+        for (earner, currency) in accounts {
+            let totals = self.ledger.totals(earner, currency, from, to);
+            let earned = totals.earned + totals.bonuses + totals.adjustments - totals.reversed;
+            if earned.is_zero() && totals.paid.is_zero() {
+                continue;
+            }
+            let zero = Decimal::new(0, u32::from(currency.minor_units()));
+            out.push(TaxLine {
+                earner: self.graph.id(earner).clone(),
+                currency: currency.code().to_string(),
+                earned: earned + zero,
+                paid: totals.paid + zero,
+                reaches_threshold: limits.get(&currency).is_some_and(|t| totals.paid >= *t),
+            });
+        }
+        Ok(out)
+    }
+
+    fn ids(&self, members: Vec<u32>) -> Vec<Arc<str>> {
+        members
+            .into_iter()
+            .map(|m| self.graph.id(m).clone())
+            .collect()
+    }
+
+    // ---- snapshots -----------------------------------------------------
+
+    /// The whole state as JSON, for a host restarting without a replay.
+    pub fn snapshot_json(&self) -> String {
+        let snapshot = SnapshotRef {
+            format: SNAPSHOT_FORMAT,
+            engine: self,
+        };
+        serde_json::to_string(&snapshot).unwrap_or_default()
+    }
+
+    /// Restores an engine from [`snapshot_json`](Self::snapshot_json).
+    pub fn from_snapshot_json(text: &str) -> Result<Engine> {
+        let snapshot: SnapshotOwned = serde_json::from_str(text).map_err(|e| {
+            Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}"))
+        })?;
+        if snapshot.format != SNAPSHOT_FORMAT {
+            return Err(Error::general(
+                ErrorKind::Malformed,
+                format!(
+                    "snapshot format {} is not {SNAPSHOT_FORMAT}, the one this build reads",
+                    snapshot.format
+                ),
+            ));
+        }
+        let mut engine = snapshot.engine;
+        engine.rebuild_indexes();
+        Ok(engine)
+    }
+
+    fn rebuild_indexes(&mut self) {
+        self.graph.rebuild_index();
+        self.ledger.rebuild_index();
+        self.sale_index = self
+            .sales
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i as u32))
+            .collect();
+        self.held_lines.clear();
+        for (i, sale) in self.sales.iter().enumerate() {
+            for (j, line) in sale.lines.iter().enumerate() {
+                if line.held {
+                    self.held_lines
+                        .entry(line.earner)
+                        .or_default()
+                        .push((i as u32, j as u8));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    format: u32,
+    engine: &'a Engine,
+}
+
+#[derive(Deserialize)]
+struct SnapshotOwned {
+    format: u32,
+    engine: Engine,
+}
+
+fn state_name(state: &PayoutState) -> &'static str {
+    match state {
+        PayoutState::Reserved => "reserved",
+        PayoutState::Settled { .. } => "settled",
+        PayoutState::Failed { .. } => "failed",
+    }
+}
+
+fn internal(err: audit::EncodeError) -> Error {
+    Error::general(ErrorKind::Internal, err.to_string())
+}
+
+pub(crate) fn check_batch_len(len: usize) -> Result<()> {
+    if len > MAX_BATCH {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            "events",
+            format!("a batch of {len} events; the limit is {MAX_BATCH}"),
+        ));
+    }
+    Ok(())
+}
+
+enum Prep {
+    Retry(Applied),
+    New(Prepared),
+}
+
+/// An event validated and staged, not yet committed.
+// Short-lived and moved once: boxing the retry would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Staged {
+    /// An idempotent retry: the original result.
+    Retry(Applied),
+    /// A new event: its audit link and its effects.
+    New(Link, StagedEffects),
+}
+
+/// The effects of a staged event.
+pub(crate) struct StagedEffects {
+    prepared: Prepared,
+    entries: Vec<EntryRecord>,
+}

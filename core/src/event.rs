@@ -1,0 +1,488 @@
+//! Events in (what happened) and records out (what it produced).
+//!
+//! Events are the wire form a host sends: serde structs tagged by `"type"`
+//! in snake_case, ids as strings, money and rates as decimal strings, times
+//! as RFC 3339 strings. They are decoded leniently enough that validation,
+//! not decoding, refuses a bad amount or a naive time with the precise code
+//! (`invalid_amount`, `invalid_time`); anything that does not have the
+//! shape of an event at all is `malformed`. Unknown fields are refused.
+//!
+//! [`Applied`] is what an applied event returns: its sequence number, its
+//! audit hash, and the records it produced (a distribution, reversals, a
+//! payout batch, ledger entries).
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::calc::UnpaidReason;
+use crate::error::{Error, ErrorKind, Result};
+use crate::graph::MemberStatus;
+use crate::ledger::EntryKind;
+use crate::money::{DecimalText, Rate};
+use crate::payout::PayoutPolicy;
+use crate::plan::PlanSpec;
+
+/// A member joins, optionally under a sponsor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberJoined {
+    /// The new member's id.
+    pub member: String,
+    /// The sponsor's id, or `null` for a root.
+    pub sponsor: Option<String>,
+    /// When the member joined.
+    pub at: String,
+}
+
+/// A member becomes active, inactive or terminated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberStatusChanged {
+    /// The member.
+    pub member: String,
+    /// The new status.
+    pub status: MemberStatus,
+    /// When.
+    pub at: String,
+}
+
+/// A member is moved under another sponsor (affects later events only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SponsorChanged {
+    /// The member that moves.
+    pub member: String,
+    /// The new sponsor.
+    pub sponsor: String,
+    /// Why (kept for the audit trail).
+    pub reason: String,
+    /// When.
+    pub at: String,
+}
+
+/// A member's earnings start or stop being credited as held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberHoldSet {
+    /// The member.
+    pub member: String,
+    /// `true` to hold, `false` to release everything held.
+    pub on: bool,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: String,
+}
+
+/// A plan comes into force for sales from `effective_from` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanActivated {
+    /// The plan.
+    pub plan: PlanSpec,
+    /// The first instant whose sales use it.
+    pub effective_from: String,
+}
+
+/// The host registers a currency of its own (tokens, points).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyRegistered {
+    /// The code: 3–12 upper-case ASCII letters or digits.
+    pub currency: String,
+    /// Digits after the decimal point, 0–18.
+    pub minor_units: u8,
+}
+
+/// A sale by a member; pays commissions up the buyer's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleRecorded {
+    /// The sale's id.
+    pub sale: String,
+    /// The buyer.
+    pub buyer: String,
+    /// The amount, a positive decimal string exact in the currency.
+    pub amount: DecimalText,
+    /// The currency code.
+    pub currency: String,
+    /// When the sale happened (selects the plan in force).
+    pub at: String,
+    /// The product category (selects an override table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+}
+
+/// A (partial) refund of a sale; claws commissions back in proportion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRecorded {
+    /// The refund's id.
+    pub refund: String,
+    /// The sale refunded.
+    pub sale: String,
+    /// The amount refunded by this refund.
+    pub amount: DecimalText,
+    /// When.
+    pub at: String,
+}
+
+/// How a member is paid: the method's kind and whether it is verified.
+/// Bank details and wallet addresses stay in the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutProfileSet {
+    /// The member.
+    pub member: String,
+    /// The method's kind (`bank`, `crypto`, `instant`, …).
+    pub method: String,
+    /// Whether the host verified it.
+    pub verified: bool,
+}
+
+/// Builds a payout batch from balances available at `as_of`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutsPrepared {
+    /// The batch id; payout ids are `{batch}:{earner}:{currency}`.
+    pub batch: String,
+    /// The instant whose available balances are paid.
+    pub as_of: String,
+    /// Minimums and fees.
+    pub policy: PayoutPolicy,
+}
+
+/// A prepared payout was paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutSettled {
+    /// The payout id.
+    pub payout: String,
+    /// When.
+    pub at: String,
+    /// The host's reference (a wire id, a transaction hash).
+    pub reference: String,
+}
+
+/// A prepared payout failed; its amount returns to available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutFailed {
+    /// The payout id.
+    pub payout: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: String,
+}
+
+/// Everything that can happen, tagged by `"type"` on the wire.
+///
+/// ```
+/// use upline::Event;
+///
+/// let event = Event::from_json(r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#)?;
+/// assert!(matches!(event, Event::MemberJoined(_)));
+/// assert_eq!(Event::from_json(r#"{"type":"nope"}"#).unwrap_err().code(), "malformed");
+/// # Ok::<(), upline::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// See [`MemberJoined`].
+    MemberJoined(MemberJoined),
+    /// See [`MemberStatusChanged`].
+    MemberStatusChanged(MemberStatusChanged),
+    /// See [`SponsorChanged`].
+    SponsorChanged(SponsorChanged),
+    /// See [`MemberHoldSet`].
+    MemberHoldSet(MemberHoldSet),
+    /// See [`PlanActivated`].
+    PlanActivated(PlanActivated),
+    /// See [`CurrencyRegistered`].
+    CurrencyRegistered(CurrencyRegistered),
+    /// See [`SaleRecorded`].
+    SaleRecorded(SaleRecorded),
+    /// See [`RefundRecorded`].
+    RefundRecorded(RefundRecorded),
+    /// See [`PayoutProfileSet`].
+    PayoutProfileSet(PayoutProfileSet),
+    /// See [`PayoutsPrepared`].
+    PayoutsPrepared(PayoutsPrepared),
+    /// See [`PayoutSettled`].
+    PayoutSettled(PayoutSettled),
+    /// See [`PayoutFailed`].
+    PayoutFailed(PayoutFailed),
+}
+
+impl Event {
+    /// Decodes one event from JSON text (at most
+    /// [`MAX_JSON_BYTES`](crate::limits::MAX_JSON_BYTES)).
+    pub fn from_json(text: &str) -> Result<Event> {
+        check_json_size(text.len())?;
+        serde_json::from_str(text).map_err(malformed)
+    }
+
+    /// Decodes one event from a JSON value.
+    pub fn from_value(value: serde_json::Value) -> Result<Event> {
+        serde_json::from_value(value).map_err(malformed)
+    }
+
+    /// The snake_case `type` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::MemberJoined(_) => "member_joined",
+            Event::MemberStatusChanged(_) => "member_status_changed",
+            Event::SponsorChanged(_) => "sponsor_changed",
+            Event::MemberHoldSet(_) => "member_hold_set",
+            Event::PlanActivated(_) => "plan_activated",
+            Event::CurrencyRegistered(_) => "currency_registered",
+            Event::SaleRecorded(_) => "sale_recorded",
+            Event::RefundRecorded(_) => "refund_recorded",
+            Event::PayoutProfileSet(_) => "payout_profile_set",
+            Event::PayoutsPrepared(_) => "payouts_prepared",
+            Event::PayoutSettled(_) => "payout_settled",
+            Event::PayoutFailed(_) => "payout_failed",
+        }
+    }
+}
+
+pub(crate) fn check_json_size(len: usize) -> Result<()> {
+    if len > crate::limits::MAX_JSON_BYTES {
+        return Err(Error::general(
+            ErrorKind::LimitExceeded,
+            format!(
+                "the JSON input is {len} bytes; the limit is {}",
+                crate::limits::MAX_JSON_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn malformed(err: serde_json::Error) -> Error {
+    Error::general(ErrorKind::Malformed, format!("undecodable event: {err}"))
+}
+
+/// A host id as it appears in records (cheap to clone).
+pub type Id = Arc<str>;
+
+/// One paid level of a sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Line {
+    /// Who earns it.
+    pub earner: Id,
+    /// The level, from 1.
+    pub level: u8,
+    /// The level's rate.
+    pub rate: Rate,
+    /// The sale amount the rate applied to.
+    pub base: Decimal,
+    /// The commission, at the currency's scale.
+    pub amount: Decimal,
+    /// Whether it was credited as held (the earner was on hold).
+    pub held: bool,
+}
+
+/// One level that paid nothing, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unpaid {
+    /// The level, from 1.
+    pub level: u8,
+    /// Why it paid nothing.
+    pub reason: UnpaidReason,
+}
+
+/// How a sale was split: lines up the upline, and what the platform kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// The sale id.
+    pub sale: Id,
+    /// The plan used.
+    pub plan: String,
+    /// Its version.
+    pub plan_version: u32,
+    /// The sale currency.
+    pub currency: String,
+    /// The sale amount.
+    pub amount: Decimal,
+    /// Paid levels, ascending.
+    pub lines: Vec<Line>,
+    /// The sale minus the lines.
+    pub retained: Decimal,
+    /// Levels that paid nothing, ascending.
+    pub unpaid: Vec<Unpaid>,
+}
+
+/// The part of one line a refund reversed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reversal {
+    /// Whose line.
+    pub earner: Id,
+    /// The line's level.
+    pub level: u8,
+    /// Reversed by this refund.
+    pub amount: Decimal,
+}
+
+/// A refund's effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundOutcome {
+    /// The refund id.
+    pub refund: Id,
+    /// The sale refunded.
+    pub sale: Id,
+    /// Reversals by this refund (lines that reverse nothing are left out).
+    pub reversals: Vec<Reversal>,
+    /// All refunds of the sale so far, this one included.
+    pub refunded_total: Decimal,
+}
+
+/// One payout of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutItem {
+    /// `{batch}:{earner}:{currency}`.
+    pub payout: Id,
+    /// Who is paid.
+    pub earner: Id,
+    /// The currency.
+    pub currency: String,
+    /// The amount reserved from available.
+    pub gross: Decimal,
+    /// The method's fee (never above the gross).
+    pub fee: Decimal,
+    /// Gross minus fee.
+    pub net: Decimal,
+    /// The payout method's kind.
+    pub method: String,
+}
+
+/// Why an earner with a positive available balance was left out of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Available is below the policy's minimum for the currency.
+    BelowMinimum,
+    /// The earner has no verified payout profile.
+    NoVerifiedProfile,
+    /// The earner is on hold.
+    OnHold,
+}
+
+/// An earner left out of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Who.
+    pub earner: Id,
+    /// In which currency.
+    pub currency: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// A prepared payout batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// The batch id.
+    pub batch: Id,
+    /// The instant whose available balances were paid.
+    pub as_of: crate::time::Timestamp,
+    /// Payouts, by earner id then currency.
+    pub items: Vec<PayoutItem>,
+    /// Earners left out, by earner id then currency.
+    pub skipped: Vec<Skipped>,
+}
+
+/// One ledger entry, as records show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRecord {
+    /// Position in the ledger, from 0.
+    pub seq: u64,
+    /// When it happened.
+    pub at: crate::time::Timestamp,
+    /// Whose balance it moves.
+    pub earner: Id,
+    /// The currency.
+    pub currency: String,
+    /// What kind of movement.
+    pub kind: EntryKind,
+    /// The amount moved (positive; the kind says which way).
+    pub amount: Decimal,
+    /// When it leaves pending (commissions, reversals, releases).
+    pub available_at: crate::time::Timestamp,
+    /// The sale, refund or payout it belongs to.
+    pub reference: Id,
+}
+
+/// What an event produced beyond the ledger entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Nothing beyond the state change.
+    None,
+    /// A sale's distribution.
+    Distribution(Distribution),
+    /// A refund's reversals.
+    Refund(RefundOutcome),
+    /// A payout batch.
+    Batch(Batch),
+}
+
+/// The result of applying one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The event's sequence number in the audit chain (from 1).
+    pub seq: u64,
+    /// The audit hash after this event.
+    pub hash: crate::audit::Hash,
+    /// Whether this was an idempotent retry of an event already applied
+    /// (nothing changed; `seq`, `hash` and records are the original ones).
+    pub replayed: bool,
+    /// The records.
+    pub outcome: Outcome,
+    /// The ledger entries the event wrote (empty for retries).
+    pub entries: Vec<EntryRecord>,
+}
+
+impl Applied {
+    /// The JSON form hosts and the shared vectors see:
+    /// `{"seq", "hash", "distribution"? , "reversals"?, "refunded_total"?,
+    /// "batch"?, "entries"}`.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let mut map = Map::new();
+        map.insert("seq".into(), json!(self.seq));
+        map.insert("hash".into(), Value::String(self.hash.to_hex()));
+        if self.replayed {
+            map.insert("replayed".into(), Value::Bool(true));
+        }
+        match &self.outcome {
+            Outcome::None => {}
+            Outcome::Distribution(d) => {
+                map.insert("distribution".into(), to_value(d));
+            }
+            Outcome::Refund(r) => {
+                map.insert("refund".into(), Value::String(r.refund.to_string()));
+                map.insert("sale".into(), Value::String(r.sale.to_string()));
+                map.insert("reversals".into(), to_value(&r.reversals));
+                map.insert("refunded_total".into(), to_value(&r.refunded_total));
+            }
+            Outcome::Batch(b) => {
+                map.insert("batch".into(), to_value(b));
+            }
+        }
+        map.insert("entries".into(), to_value(&self.entries));
+        Value::Object(map)
+    }
+}
+
+fn to_value<T: Serialize>(value: &T) -> serde_json::Value {
+    // Records hold only strings, integers, booleans and decimals (which
+    // serialize as strings): serialization cannot fail.
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}

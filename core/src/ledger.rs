@@ -1,0 +1,264 @@
+//! The append-only ledger and balances as of an instant.
+//!
+//! Every money movement is one [`Entry`]; entries are never edited, and
+//! corrections are new entries. Each kind moves a positive amount between
+//! the buckets of one earner's account in one currency:
+//!
+//! | kind | from | to |
+//! |---|---|---|
+//! | commission, bonus, adjustment | outside | flow |
+//! | reversal | flow (or held, for a held line) | outside |
+//! | hold | flow | held |
+//! | release | held | flow |
+//! | payout reserve | available | reserved |
+//! | payout settle | reserved | paid |
+//! | payout fail | reserved | available |
+//!
+//! "Flow" is pending before the entry's `available_at` and available from
+//! then on. So `earned − reversed + bonuses + adjustments == pending +
+//! available + held + reserved + paid` holds by construction, entry by
+//! entry, and is property-tested all the same. Balances count the entries
+//! whose `at` is not after the instant asked about.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::Currency;
+use crate::time::Timestamp;
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A line of a sale.
+    Commission,
+    /// Clawback of (part of) a line after a refund, from its flow.
+    Reversal,
+    /// Clawback of (part of) a held line, from held.
+    ReversalHeld,
+    /// A bonus.
+    Bonus,
+    /// A manual adjustment.
+    Adjustment,
+    /// A line credited to held because its earner is on hold.
+    Hold,
+    /// Held money returned to the flow when the hold ends.
+    Release,
+    /// Available money reserved by a prepared payout.
+    PayoutReserve,
+    /// A reserved payout was paid.
+    PayoutSettle,
+    /// A reserved payout failed and returned to available.
+    PayoutFail,
+}
+
+/// One money movement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The earner's dense index.
+    pub earner: u32,
+    /// The currency.
+    pub currency: Currency,
+    /// What it records.
+    pub kind: EntryKind,
+    /// The amount moved, positive.
+    pub amount: Decimal,
+    /// When flow money moves from pending to available.
+    pub available_at: Timestamp,
+    /// The sale, refund or payout it belongs to.
+    pub reference: std::sync::Arc<str>,
+}
+
+/// An earner's balances in one currency as of an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balances {
+    /// Commissions still inside their hold period.
+    pub pending: Decimal,
+    /// Matured earnings minus reversals and payouts (may be negative: a
+    /// debt recovered from later earnings before any new payout).
+    pub available: Decimal,
+    /// Earnings frozen by a hold.
+    pub held: Decimal,
+    /// In a prepared payout not yet settled or failed.
+    pub reserved: Decimal,
+    /// Settled payouts.
+    pub paid: Decimal,
+}
+
+impl Balances {
+    /// All zero, at `currency`'s scale.
+    pub fn zero(currency: Currency) -> Self {
+        let zero = Decimal::new(0, u32::from(currency.minor_units()));
+        Balances {
+            pending: zero,
+            available: zero,
+            held: zero,
+            reserved: zero,
+            paid: zero,
+        }
+    }
+
+    /// The sum of every bucket.
+    pub fn total(&self) -> Decimal {
+        self.pending + self.available + self.held + self.reserved + self.paid
+    }
+
+    fn flow(&mut self, amount: Decimal, available_at: Timestamp, as_of: Timestamp) {
+        if as_of < available_at {
+            self.pending += amount;
+        } else {
+            self.available += amount;
+        }
+    }
+
+    fn apply(&mut self, entry: &Entry, as_of: Timestamp) {
+        let a = entry.amount;
+        match entry.kind {
+            EntryKind::Commission | EntryKind::Bonus | EntryKind::Adjustment => {
+                self.flow(a, entry.available_at, as_of)
+            }
+            EntryKind::Reversal => self.flow(-a, entry.available_at, as_of),
+            EntryKind::ReversalHeld => self.held -= a,
+            EntryKind::Hold => {
+                self.flow(-a, entry.available_at, as_of);
+                self.held += a;
+            }
+            EntryKind::Release => {
+                self.held -= a;
+                self.flow(a, entry.available_at, as_of);
+            }
+            EntryKind::PayoutReserve => {
+                self.available -= a;
+                self.reserved += a;
+            }
+            EntryKind::PayoutSettle => {
+                self.reserved -= a;
+                self.paid += a;
+            }
+            EntryKind::PayoutFail => {
+                self.reserved -= a;
+                self.available += a;
+            }
+        }
+    }
+}
+
+/// Totals by meaning rather than by bucket, for the conservation check and
+/// tax summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Commissions credited.
+    pub earned: Decimal,
+    /// Commissions clawed back.
+    pub reversed: Decimal,
+    /// Bonuses.
+    pub bonuses: Decimal,
+    /// Adjustments.
+    pub adjustments: Decimal,
+    /// Payouts settled.
+    pub paid: Decimal,
+}
+
+/// The append-only ledger.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ledger {
+    entries: Vec<Entry>,
+    #[serde(skip)]
+    accounts: HashMap<(u32, Currency), Vec<u32>>,
+}
+
+impl Ledger {
+    /// Every entry, in order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the ledger is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, entry: Entry) -> u64 {
+        let seq = self.entries.len() as u64;
+        self.accounts
+            .entry((entry.earner, entry.currency))
+            .or_default()
+            .push(seq as u32);
+        self.entries.push(entry);
+        seq
+    }
+
+    /// The (earner, currency) accounts that have at least one entry.
+    pub fn accounts(&self) -> impl Iterator<Item = (u32, Currency)> + '_ {
+        self.accounts.keys().copied()
+    }
+
+    /// Entries of one account, in order.
+    pub fn account_entries(&self, earner: u32, currency: Currency) -> impl Iterator<Item = &Entry> {
+        self.accounts
+            .get(&(earner, currency))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.entries[i as usize])
+    }
+
+    /// Balances of one account as of `as_of`.
+    pub fn balances(&self, earner: u32, currency: Currency, as_of: Timestamp) -> Balances {
+        let mut balances = Balances::zero(currency);
+        for entry in self.account_entries(earner, currency) {
+            if entry.at <= as_of {
+                balances.apply(entry, as_of);
+            }
+        }
+        balances
+    }
+
+    /// Totals of one account for entries with `from <= at < to`.
+    pub fn totals(
+        &self,
+        earner: u32,
+        currency: Currency,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Totals {
+        let mut totals = Totals::default();
+        for entry in self.account_entries(earner, currency) {
+            if entry.at < from || entry.at >= to {
+                continue;
+            }
+            let a = entry.amount;
+            match entry.kind {
+                EntryKind::Commission => totals.earned += a,
+                EntryKind::Reversal | EntryKind::ReversalHeld => totals.reversed += a,
+                EntryKind::Bonus => totals.bonuses += a,
+                EntryKind::Adjustment => totals.adjustments += a,
+                EntryKind::PayoutSettle => totals.paid += a,
+                EntryKind::Hold
+                | EntryKind::Release
+                | EntryKind::PayoutReserve
+                | EntryKind::PayoutFail => {}
+            }
+        }
+        totals
+    }
+
+    pub(crate) fn rebuild_index(&mut self) {
+        self.accounts.clear();
+        for (i, entry) in self.entries.iter().enumerate() {
+            self.accounts
+                .entry((entry.earner, entry.currency))
+                .or_default()
+                .push(i as u32);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Every static limit of the engine, in one place.
+//!
+//! A value over a limit is refused with [`ErrorKind::LimitExceeded`]
+//! (or the more specific kind named beside it), never truncated.
+//!
+//! [`ErrorKind::LimitExceeded`]: crate::ErrorKind::LimitExceeded
+
+/// Longest id (member, sale, refund, batch, payout, plan), in bytes of UTF-8.
+pub const MAX_ID_BYTES: usize = 128;
+/// Most levels in one rate table.
+pub const MAX_LEVELS: usize = 16;
+/// Most category override tables in one plan.
+pub const MAX_OVERRIDES: usize = 256;
+/// Default and largest `max_walk` (ancestors compression may look at).
+pub const DEFAULT_MAX_WALK: u32 = 64;
+/// Largest `max_walk` a plan may ask for.
+pub const MAX_WALK_LIMIT: u32 = 4096;
+/// Most events in one `apply_batch` call.
+pub const MAX_BATCH: usize = 100_000;
+/// Longest decimal string accepted for an amount or rate, in bytes.
+pub const MAX_DECIMAL_CHARS: usize = 40;
+/// Longest free-text field (reasons, references, methods), in bytes.
+pub const MAX_TEXT_BYTES: usize = 1024;
+/// Longest JSON document accepted by the `*_json` entry points, in bytes.
+pub const MAX_JSON_BYTES: usize = 1 << 20;
+/// Most members an engine holds (dense `u32` indices, one value reserved).
+pub const MAX_MEMBERS: usize = (u32::MAX - 1) as usize;
+/// Most host-registered currencies.
+pub const MAX_CURRENCIES: usize = 1024;
+/// Most plan activations kept in the schedule.
+pub const MAX_PLAN_ACTIVATIONS: usize = 10_000;
+/// Longest hold period or commission window, in days (about 100 years).
+pub const MAX_DAYS: u32 = 36_600;
+/// Most payout methods with a fee in one policy, and most currencies with a minimum.
+pub const MAX_POLICY_ENTRIES: usize = 256;

@@ -1,0 +1,659 @@
+//! Exact money: currencies, amounts, rates and rounding.
+//!
+//! Every amount is a [`rust_decimal::Decimal`] held at exactly its
+//! currency's minor units (`"20.00"` USD, `"200"` JPY, `"2.469"` KWD).
+//! Text is parsed strictly (`-?digits[.digits]`: no exponent, no `+`, no
+//! spaces), and an amount finer than its currency allows is an error, never
+//! silently rounded. Arithmetic is checked: overflow is an error, not a
+//! panic. This module knows nothing about commissions.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{MAX_CURRENCIES, MAX_DECIMAL_CHARS};
+
+/// Largest number of minor units a currency may have.
+pub const MAX_MINOR_UNITS: u8 = 18;
+
+/// The built-in ISO 4217 table: code and minor units.
+const ISO_CURRENCIES: &[(&str, u8)] = &[
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BDT", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("IQD", 3),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KES", 2),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NGN", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PEN", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("PYG", 0),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RUB", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("UGX", 0),
+    ("USD", 2),
+    ("VND", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("ZAR", 2),
+];
+
+/// A currency: its code (3–12 upper-case ASCII letters or digits) and its
+/// minor units (0–18). `Copy`, so the hot path never touches a string.
+///
+/// ```
+/// use upline::Currencies;
+///
+/// let currencies = Currencies::default();
+/// let usd = currencies.get("USD", "currency")?;
+/// assert_eq!(usd.minor_units(), 2);
+/// assert_eq!(currencies.get("XYZ", "currency").unwrap_err().code(), "invalid_currency");
+/// # Ok::<(), upline::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Currency {
+    code: [u8; 12],
+    len: u8,
+    minor_units: u8,
+}
+
+impl Currency {
+    fn new(code: &str, minor_units: u8) -> Self {
+        let mut bytes = [0u8; 12];
+        bytes[..code.len()].copy_from_slice(code.as_bytes());
+        Currency {
+            code: bytes,
+            len: code.len() as u8,
+            minor_units,
+        }
+    }
+
+    /// The code, e.g. `"USD"`.
+    pub fn code(&self) -> &str {
+        // Codes are checked ASCII on construction.
+        std::str::from_utf8(&self.code[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// Digits after the decimal point (USD 2, JPY 0, KWD 3).
+    pub fn minor_units(&self) -> u8 {
+        self.minor_units
+    }
+
+    /// Parses an amount exact in this currency: at most
+    /// [`minor_units`](Self::minor_units) decimals. The result carries
+    /// exactly that many decimals.
+    pub fn parse_amount(&self, text: &str, field: &str) -> Result<Decimal> {
+        let value = parse_decimal(text, field, ErrorKind::InvalidAmount)?;
+        self.exact(value, field)
+    }
+
+    /// Checks that `value` is exact in this currency and returns it at the
+    /// currency's scale.
+    pub fn exact(&self, value: Decimal, field: &str) -> Result<Decimal> {
+        let normal = value.normalize();
+        if normal.scale() > u32::from(self.minor_units) {
+            return Err(Error::new(
+                ErrorKind::InvalidAmount,
+                field,
+                format!(
+                    "{field} \"{value}\" has more decimals than {} allows ({})",
+                    self.code(),
+                    self.minor_units
+                ),
+            ));
+        }
+        self.at_scale(normal, field)
+    }
+
+    /// Rounds `value` to this currency's minor units with `rounding`.
+    pub fn round(&self, value: Decimal, rounding: Rounding, field: &str) -> Result<Decimal> {
+        let rounded =
+            value.round_dp_with_strategy(u32::from(self.minor_units), rounding.strategy());
+        self.at_scale(rounded, field)
+    }
+
+    fn at_scale(&self, mut value: Decimal, field: &str) -> Result<Decimal> {
+        let scale = u32::from(self.minor_units);
+        if value.scale() != scale {
+            // rescale cannot lose digits here (scale only grows); it can only
+            // fail to reach the scale when the mantissa would overflow.
+            value.rescale(scale);
+            if value.scale() != scale {
+                return Err(Error::new(
+                    ErrorKind::InvalidAmount,
+                    field,
+                    format!(
+                        "{field} is too large to carry {} decimals",
+                        self.minor_units
+                    ),
+                ));
+            }
+        }
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.code(), self.minor_units)
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        (self.code(), self.minor_units).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let (code, minor_units) = <(String, u8)>::deserialize(d)?;
+        check_code(&code, "currency").map_err(serde::de::Error::custom)?;
+        if minor_units > MAX_MINOR_UNITS {
+            return Err(serde::de::Error::custom("minor units above 18"));
+        }
+        Ok(Currency::new(&code, minor_units))
+    }
+}
+
+fn check_code(code: &str, field: &str) -> Result<()> {
+    let ok = (3..=12).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        let shown: String = code.chars().take(32).collect();
+        Err(Error::new(
+            ErrorKind::InvalidCurrency,
+            field,
+            format!("{field} {shown:?} is not a currency code (3-12 upper-case letters or digits)"),
+        ))
+    }
+}
+
+/// The currencies an engine knows: the built-in ISO 4217 table plus codes
+/// the host registered (tokens, points) with 0–18 minor units.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Currencies {
+    registered: BTreeMap<String, u8>,
+}
+
+impl Currencies {
+    /// Looks a code up; `field` names the input in errors.
+    pub fn get(&self, code: &str, field: &str) -> Result<Currency> {
+        if let Ok(i) = ISO_CURRENCIES.binary_search_by(|(c, _)| (*c).cmp(code)) {
+            return Ok(Currency::new(code, ISO_CURRENCIES[i].1));
+        }
+        if let Some(&minor_units) = self.registered.get(code) {
+            return Ok(Currency::new(code, minor_units));
+        }
+        check_code(code, field)?;
+        Err(Error::new(
+            ErrorKind::InvalidCurrency,
+            field,
+            format!("{field} {code:?} is not a known currency; register it first"),
+        ))
+    }
+
+    /// Checks that `code` could be registered with `minor_units`; returns
+    /// `Ok(true)` when it is already registered identically (a no-op).
+    pub(crate) fn check_register(&self, code: &str, minor_units: u8) -> Result<bool> {
+        check_code(code, "currency")?;
+        if minor_units > MAX_MINOR_UNITS {
+            return Err(Error::new(
+                ErrorKind::InvalidCurrency,
+                "minor_units",
+                format!("minor_units {minor_units} is above {MAX_MINOR_UNITS}"),
+            ));
+        }
+        if ISO_CURRENCIES
+            .binary_search_by(|(c, _)| (*c).cmp(code))
+            .is_ok()
+        {
+            return Err(Error::new(
+                ErrorKind::DuplicateId,
+                "currency",
+                format!("currency {code:?} is built in and cannot be registered"),
+            ));
+        }
+        match self.registered.get(code) {
+            Some(&known) if known == minor_units => Ok(true),
+            Some(&known) => Err(Error::new(
+                ErrorKind::DuplicateId,
+                "currency",
+                format!("currency {code:?} is already registered with {known} minor units"),
+            )),
+            None if self.registered.len() >= MAX_CURRENCIES => Err(Error::new(
+                ErrorKind::LimitExceeded,
+                "currency",
+                format!("at most {MAX_CURRENCIES} currencies can be registered"),
+            )),
+            None => Ok(false),
+        }
+    }
+
+    pub(crate) fn register(&mut self, code: &str, minor_units: u8) {
+        self.registered.insert(code.to_string(), minor_units);
+    }
+}
+
+/// How a computed amount is brought to the currency's minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Banker's rounding: halves go to the even digit (0.025 → 0.02).
+    #[default]
+    HalfEven,
+    /// Halves go away from zero (0.025 → 0.03).
+    HalfUp,
+    /// Toward zero: never pays a fraction up (0.029 → 0.02).
+    Down,
+}
+
+impl Rounding {
+    fn strategy(self) -> RoundingStrategy {
+        match self {
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::Down => RoundingStrategy::ToZero,
+        }
+    }
+}
+
+/// A commission rate: a decimal in [0, 1] with at most 6 decimal places.
+///
+/// ```
+/// use upline::Rate;
+///
+/// assert_eq!(Rate::parse("0.20", "rate")?.to_string(), "0.2");
+/// assert_eq!(Rate::parse("1.5", "rate").unwrap_err().code(), "invalid_amount");
+/// # Ok::<(), upline::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Rate(Decimal);
+
+impl Rate {
+    /// Most decimal places a rate may have.
+    pub const MAX_DECIMALS: u32 = 6;
+
+    /// Parses and checks a rate; `field` names it in errors.
+    pub fn parse(text: &str, field: &str) -> Result<Self> {
+        Rate::new(parse_decimal(text, field, ErrorKind::InvalidAmount)?, field)
+    }
+
+    /// Checks a rate value.
+    pub fn new(value: Decimal, field: &str) -> Result<Self> {
+        let value = value.normalize();
+        if value.is_sign_negative() || value > Decimal::ONE {
+            return Err(Error::new(
+                ErrorKind::InvalidAmount,
+                field,
+                format!("{field} \"{value}\" is outside [0, 1]"),
+            ));
+        }
+        if value.scale() > Self::MAX_DECIMALS {
+            return Err(Error::new(
+                ErrorKind::InvalidAmount,
+                field,
+                format!(
+                    "{field} \"{value}\" has more than {} decimals",
+                    Self::MAX_DECIMALS
+                ),
+            ));
+        }
+        Ok(Rate(value))
+    }
+
+    /// The rate as a decimal fraction (0.2 for 20%).
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// An exact amount in one currency.
+///
+/// ```
+/// use upline::{Currencies, Money};
+///
+/// let usd = Currencies::default().get("USD", "currency")?;
+/// let a = Money::parse("19.99", usd, "amount")?;
+/// let b = Money::parse("0.01", usd, "amount")?;
+/// assert_eq!(a.checked_add(&b)?.to_string(), "20.00 USD");
+/// assert!(Money::parse("10.001", usd, "amount").is_err());
+/// # Ok::<(), upline::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Money {
+    amount: Decimal,
+    currency: Currency,
+}
+
+impl Money {
+    /// Parses `text` as an amount exact in `currency`.
+    pub fn parse(text: &str, currency: Currency, field: &str) -> Result<Self> {
+        Ok(Money {
+            amount: currency.parse_amount(text, field)?,
+            currency,
+        })
+    }
+
+    /// An amount from a decimal that must be exact in `currency`.
+    pub fn new(amount: Decimal, currency: Currency) -> Result<Self> {
+        Ok(Money {
+            amount: currency.exact(amount, "amount")?,
+            currency,
+        })
+    }
+
+    /// The amount, at the currency's scale.
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+
+    /// The currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The sum, or `currency_mismatch` / `invalid_amount` (overflow).
+    pub fn checked_add(&self, other: &Money) -> Result<Money> {
+        self.same_currency(other)?;
+        Ok(Money {
+            amount: add(self.amount, other.amount, "amount")?,
+            currency: self.currency,
+        })
+    }
+
+    /// The difference, or `currency_mismatch` / `invalid_amount` (overflow).
+    pub fn checked_sub(&self, other: &Money) -> Result<Money> {
+        self.same_currency(other)?;
+        Ok(Money {
+            amount: sub(self.amount, other.amount, "amount")?,
+            currency: self.currency,
+        })
+    }
+
+    fn same_currency(&self, other: &Money) -> Result<()> {
+        if self.currency.code() != other.currency.code() {
+            return Err(Error::new(
+                ErrorKind::CurrencyMismatch,
+                "currency",
+                format!("cannot combine {} with {}", self.currency, other.currency),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+/// Parses a plain decimal: `-?[0-9]+(\.[0-9]+)?`, at most
+/// [`MAX_DECIMAL_CHARS`] bytes. Refused text is an error of `kind`.
+pub fn parse_decimal(text: &str, field: &str, kind: ErrorKind) -> Result<Decimal> {
+    let shown: String = text.chars().take(48).collect();
+    let refuse = |why: &str| Error::new(kind, field, format!("{field} {shown:?} {why}"));
+    if text.len() > MAX_DECIMAL_CHARS {
+        return Err(refuse("is too long for an amount"));
+    }
+    let body = text.strip_prefix('-').unwrap_or(text);
+    let (int_part, frac_part) = match body.split_once('.') {
+        Some((int_part, frac_part)) => (int_part, Some(frac_part)),
+        None => (body, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(int_part) || !frac_part.map_or(true, all_digits) {
+        return Err(refuse("is not a plain decimal number (like \"10.50\")"));
+    }
+    text.parse::<Decimal>()
+        .map_err(|_| refuse("is out of range for an amount"))
+}
+
+/// Checked addition naming `field` on overflow.
+pub(crate) fn add(a: Decimal, b: Decimal, field: &str) -> Result<Decimal> {
+    a.checked_add(b).ok_or_else(|| overflow(field))
+}
+
+/// Checked subtraction naming `field` on overflow.
+pub(crate) fn sub(a: Decimal, b: Decimal, field: &str) -> Result<Decimal> {
+    a.checked_sub(b).ok_or_else(|| overflow(field))
+}
+
+/// Checked multiplication naming `field` on overflow.
+pub(crate) fn mul(a: Decimal, b: Decimal, field: &str) -> Result<Decimal> {
+    a.checked_mul(b).ok_or_else(|| overflow(field))
+}
+
+fn overflow(field: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidAmount,
+        field,
+        format!("{field} overflows the decimal range"),
+    )
+}
+
+/// A decimal that arrived as text or as a JSON number. Numbers are kept so
+/// that validation can refuse them with `invalid_amount` naming the field,
+/// instead of failing the whole decode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DecimalText {
+    /// A JSON string (the only accepted form).
+    Text(String),
+    /// A JSON number, as its text (always refused for money and rates).
+    Number(String),
+}
+
+impl DecimalText {
+    /// The text of a decimal string.
+    pub fn new(text: impl Into<String>) -> Self {
+        DecimalText::Text(text.into())
+    }
+
+    pub(crate) fn text(&self, field: &str) -> Result<&str> {
+        match self {
+            DecimalText::Text(text) => Ok(text),
+            DecimalText::Number(number) => Err(Error::new(
+                ErrorKind::InvalidAmount,
+                field,
+                format!(
+                    "{field} is the JSON number {number}; money and rates must be decimal \
+                     strings (\"{number}\") so no float ever touches them"
+                ),
+            )),
+        }
+    }
+}
+
+impl From<&str> for DecimalText {
+    fn from(text: &str) -> Self {
+        DecimalText::Text(text.to_string())
+    }
+}
+
+impl Serialize for DecimalText {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            DecimalText::Text(text) => s.serialize_str(text),
+            DecimalText::Number(number) => s.serialize_str(number),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DecimalText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal string")
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<DecimalText, E> {
+                Ok(DecimalText::Text(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(
+                self,
+                v: String,
+            ) -> std::result::Result<DecimalText, E> {
+                Ok(DecimalText::Text(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<DecimalText, E> {
+                Ok(DecimalText::Number(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<DecimalText, E> {
+                Ok(DecimalText::Number(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<DecimalText, E> {
+                Ok(DecimalText::Number(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd() -> Currency {
+        Currencies::default().get("USD", "c").unwrap()
+    }
+
+    #[test]
+    fn iso_table_is_sorted_for_binary_search() {
+        assert!(ISO_CURRENCIES.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn amounts_carry_exactly_the_minor_units() {
+        assert_eq!(usd().parse_amount("10", "a").unwrap().to_string(), "10.00");
+        assert_eq!(
+            usd().parse_amount("10.5", "a").unwrap().to_string(),
+            "10.50"
+        );
+        assert_eq!(
+            usd().parse_amount("10.500", "a").unwrap().to_string(),
+            "10.50"
+        );
+        let kwd = Currencies::default().get("KWD", "c").unwrap();
+        assert_eq!(kwd.parse_amount("2.469", "a").unwrap().to_string(), "2.469");
+    }
+
+    #[test]
+    fn refuses_anything_but_plain_decimals() {
+        for bad in [
+            "1e3", "+1", " 1", "1.", ".5", "1,5", "", "-", "0x10", "NaN", "10.001",
+        ] {
+            let err = usd().parse_amount(bad, "sale.amount").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidAmount, "{bad}");
+            assert_eq!(err.field(), Some("sale.amount"));
+        }
+    }
+
+    #[test]
+    fn message_names_field_value_and_currency() {
+        let err = usd().parse_amount("10.001", "sale.amount").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid_amount: sale.amount \"10.001\" has more decimals than USD allows (2)"
+        );
+    }
+
+    #[test]
+    fn rounding_modes() {
+        let v: Decimal = "0.025".parse().unwrap();
+        assert_eq!(
+            usd().round(v, Rounding::HalfEven, "x").unwrap().to_string(),
+            "0.02"
+        );
+        assert_eq!(
+            usd().round(v, Rounding::HalfUp, "x").unwrap().to_string(),
+            "0.03"
+        );
+        let v: Decimal = "0.029".parse().unwrap();
+        assert_eq!(
+            usd().round(v, Rounding::Down, "x").unwrap().to_string(),
+            "0.02"
+        );
+    }
+
+    #[test]
+    fn huge_amounts_overflow_as_errors() {
+        let max = Decimal::MAX;
+        assert_eq!(
+            add(max, max, "x").unwrap_err().kind(),
+            ErrorKind::InvalidAmount
+        );
+        assert_eq!(
+            mul(max, max, "x").unwrap_err().kind(),
+            ErrorKind::InvalidAmount
+        );
+        let err = usd()
+            .parse_amount("79228162514264337593543950335", "a")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidAmount);
+    }
+}
