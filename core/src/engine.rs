@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Hash, Head, Link};
+use crate::audit::{self, Hash, Head, Link, TamperedAt};
 use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::*;
@@ -24,6 +24,7 @@ use crate::limits::{MAX_BATCH, MAX_PLAN_ACTIVATIONS};
 use crate::money::{self, Currencies, Currency, Rate};
 use crate::payout::{PayoutPolicy, PayoutRecord, PayoutState, Profile, TaxLine};
 use crate::plan::Plan;
+use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
@@ -98,7 +99,7 @@ struct BatchRecord {
 /// assert_eq!(d.retained.to_string(), "80.00");
 /// # Ok::<(), upline::Error>(())
 /// ```
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Engine {
     currencies: Currencies,
     graph: Graph,
@@ -119,6 +120,8 @@ pub struct Engine {
     hashes: Vec<Hash>,
     #[serde(skip)]
     scratch: Calculation,
+    #[serde(skip)]
+    store: Option<Box<dyn Store>>,
 }
 
 impl Default for Engine {
@@ -227,6 +230,7 @@ impl Engine {
             held_lines: HashMap::new(),
             hashes: Vec::new(),
             scratch: Calculation::default(),
+            store: None,
         }
     }
 
@@ -249,18 +253,122 @@ impl Engine {
     /// Applies many events in order, each on its own: a refused event is
     /// reported in its slot and does not stop the others. More than
     /// [`MAX_BATCH`] events is `limit_exceeded` for the whole call.
+    ///
+    /// With a store, the accepted events are persisted in one atomic append
+    /// (group commit). If that append fails, the whole call fails with
+    /// `storage` and the engine is reloaded from the store, so it holds
+    /// none of the batch.
     pub fn apply_batch(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         check_batch_len(events.len())?;
-        Ok(events.iter().map(|event| self.apply(event)).collect())
+        if self.store.is_none() {
+            return Ok(events.iter().map(|event| self.apply(event)).collect());
+        }
+        let mut results = Vec::with_capacity(events.len());
+        let mut stored = Vec::new();
+        for event in events {
+            results.push(match self.stage(event) {
+                Err(err) => Err(err),
+                Ok(Staged::Retry(applied)) => Ok(applied),
+                Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
+                    Err(err) => Err(err),
+                    Ok(record) => {
+                        stored.push(record);
+                        Ok(self.commit(link, effects))
+                    }
+                },
+            });
+        }
+        if stored.is_empty() {
+            return Ok(results);
+        }
+        let appended = match self.store.as_mut() {
+            Some(store) => store.append(&stored),
+            None => Ok(()),
+        };
+        if let Err(err) = appended {
+            if let Some(store) = self.store.take() {
+                *self = Engine::open(store)?;
+            }
+            return Err(storage(err));
+        }
+        Ok(results)
     }
 
-    /// Applies one event: validates it fully, then changes the state.
+    /// Applies one event: validates it fully, persists it when the engine
+    /// has a store, then changes the state.
     pub fn apply(&mut self, event: &Event) -> Result<Applied> {
-        let (link, prepared) = match self.stage(event)? {
+        let (link, effects) = match self.stage(event)? {
             Staged::Retry(applied) => return Ok(applied),
             Staged::New(link, effects) => (link, effects),
         };
-        Ok(self.commit(link, prepared))
+        if let Some(store) = self.store.as_mut() {
+            store
+                .append(&[stored_event(event, &link)?])
+                .map_err(storage)?;
+        }
+        Ok(self.commit(link, effects))
+    }
+
+    /// An engine backed by `store`: restores the latest snapshot, replays
+    /// the events stored after it (checking each against its stored hash),
+    /// and persists every event applied from then on.
+    pub fn open(store: Box<dyn Store>) -> Result<Engine> {
+        let mut engine = match store.latest_snapshot().map_err(storage)? {
+            Some((_, snapshot)) => Engine::from_snapshot_json(&snapshot)?,
+            None => Engine::new(),
+        };
+        let head = engine.audit_head();
+        if head.seq > 0 {
+            // The snapshot must sit on the stored chain.
+            let mut found = None;
+            store
+                .scan(head.seq, &mut |stored| {
+                    found.get_or_insert(stored);
+                    Err(Error::general(ErrorKind::Storage, "stop"))
+                })
+                .or_else(|err| if found.is_some() { Ok(()) } else { Err(err) })
+                .map_err(storage)?;
+            match found {
+                Some(stored) if stored.seq == head.seq && stored.hash == head.hash => {}
+                _ => return Err(tampered(head.seq)),
+            }
+        }
+        match replay_stored(&mut engine, store.as_ref(), head.seq + 1)? {
+            Ok(_) => {}
+            Err(at) => return Err(tampered(at.seq)),
+        }
+        engine.store = Some(store);
+        Ok(engine)
+    }
+
+    /// Verifies the store's whole chain by replaying every stored event in
+    /// a fresh engine: each recomputed hash (event *and* records) must equal
+    /// the stored one. Returns the head, or `tampered` naming the first
+    /// event that does not match; `storage` when there is no store.
+    pub fn verify(&self) -> Result<Head> {
+        let store = self.store.as_deref().ok_or_else(|| {
+            Error::general(ErrorKind::Storage, "this engine has no store to verify")
+        })?;
+        verify_store(store)?.map_err(|at| tampered(at.seq))
+    }
+
+    /// Saves a snapshot of the current state in the store, so a later
+    /// [`open`](Self::open) replays only what follows.
+    pub fn save_snapshot(&mut self) -> Result<()> {
+        let seq = self.audit_head().seq;
+        let snapshot = self.snapshot_json();
+        match self.store.as_mut() {
+            Some(store) => store.save_snapshot(seq, &snapshot).map_err(storage),
+            None => Err(Error::general(
+                ErrorKind::Storage,
+                "this engine has no store",
+            )),
+        }
+    }
+
+    /// The engine's store, if it has one.
+    pub fn store(&self) -> Option<&dyn Store> {
+        self.store.as_deref()
     }
 
     /// Validates `event` and computes its effects and its audit link,
@@ -1255,6 +1363,78 @@ fn state_name(state: &PayoutState) -> &'static str {
         PayoutState::Settled { .. } => "settled",
         PayoutState::Failed { .. } => "failed",
     }
+}
+
+/// Verifies a store's whole chain by replay (see [`Engine::verify`]).
+/// The outer error is a store failure; the inner one the first event that
+/// does not match.
+pub fn verify_store(store: &dyn Store) -> Result<std::result::Result<Head, TamperedAt>> {
+    let mut engine = Engine::new();
+    Ok(replay_stored(&mut engine, store, 1)?.map(|_| engine.audit_head()))
+}
+
+/// Replays stored events with `seq >= from` into `engine`, checking each
+/// against its stored hash.
+fn replay_stored(
+    engine: &mut Engine,
+    store: &dyn Store,
+    from: u64,
+) -> Result<std::result::Result<(), TamperedAt>> {
+    let mut expected = from;
+    let mut bad = None;
+    let scanned = store.scan(from, &mut |stored| {
+        let seq = expected;
+        let ok = stored.seq == seq
+            && Event::from_json(&stored.event)
+                .ok()
+                .filter(|event| {
+                    serde_json::to_string(event).ok().as_deref() == Some(&*stored.event)
+                })
+                .and_then(|event| match engine.stage(&event) {
+                    Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
+                        engine.commit(link, effects);
+                        Some(())
+                    }
+                    _ => None,
+                })
+                .is_some();
+        if !ok {
+            bad = Some(TamperedAt { seq });
+            return Err(Error::general(ErrorKind::Tampered, "stop"));
+        }
+        expected += 1;
+        Ok(())
+    });
+    match (bad, scanned) {
+        (Some(at), _) => Ok(Err(at)),
+        (None, Err(err)) => Err(storage(err)),
+        (None, Ok(())) => Ok(Ok(())),
+    }
+}
+
+fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: link.seq,
+        event: serde_json::to_string(event)
+            .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?,
+        hash: link.hash,
+    })
+}
+
+fn storage(err: Error) -> Error {
+    if matches!(err.kind(), ErrorKind::Storage | ErrorKind::Tampered) {
+        err
+    } else {
+        Error::general(ErrorKind::Storage, format!("the store failed: {err}"))
+    }
+}
+
+fn tampered(seq: u64) -> Error {
+    Error::new(
+        ErrorKind::Tampered,
+        "seq",
+        format!("stored event {seq} does not match the audit chain"),
+    )
 }
 
 fn internal(err: audit::EncodeError) -> Error {

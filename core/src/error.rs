@@ -52,6 +52,9 @@ pub enum ErrorKind {
     Malformed,
     /// The store failed; the engine is unchanged.
     Storage,
+    /// The stored audit chain does not verify: a stored event or record
+    /// was changed, dropped, reordered or inserted.
+    Tampered,
     /// A bug inside Upline (a broken internal invariant). Never expected.
     Internal,
 }
@@ -78,13 +81,14 @@ impl ErrorKind {
             ErrorKind::LimitExceeded => "limit_exceeded",
             ErrorKind::Malformed => "malformed",
             ErrorKind::Storage => "storage",
+            ErrorKind::Tampered => "tampered",
             ErrorKind::Internal => "internal",
         }
     }
 
     /// Every kind, in declaration order (for bindings that build one
     /// exception class per kind).
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::InvalidAmount,
         ErrorKind::InvalidCurrency,
         ErrorKind::CurrencyMismatch,
@@ -103,6 +107,7 @@ impl ErrorKind {
         ErrorKind::LimitExceeded,
         ErrorKind::Malformed,
         ErrorKind::Storage,
+        ErrorKind::Tampered,
         ErrorKind::Internal,
     ];
 }

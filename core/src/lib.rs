@@ -42,7 +42,7 @@
 //! referral forest), [`plan`] (rate tables and validation), [`calc`] (sale →
 //! distribution), [`ledger`] (entries and balances), [`payout`] (policies,
 //! fees, tax summaries), [`event`] (events and records), [`engine`]
-//! (applying, replaying, snapshots), [`audit`] (the hash chain and its
+//! (applying, replaying, snapshots), [`store`] (persistence), [`audit`] (the hash chain and its
 //! canonical encoding), [`limits`] (every static limit), and [`error`].
 
 #![forbid(unsafe_code)]
@@ -60,6 +60,7 @@ pub mod limits;
 pub mod money;
 pub mod payout;
 pub mod plan;
+pub mod store;
 pub mod time;
 
 pub use audit::{Hash, Head, TamperedAt};
@@ -71,4 +72,5 @@ pub use id::check_id;
 pub use ledger::Balances;
 pub use money::{Currencies, Currency, Money, Rate, Rounding};
 pub use plan::{Plan, PlanSpec};
+pub use store::{MemoryStore, Store, StoredEvent};
 pub use time::Timestamp;

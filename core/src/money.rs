@@ -500,8 +500,9 @@ fn overflow(field: &str) -> Error {
 pub enum DecimalText {
     /// A JSON string (the only accepted form).
     Text(String),
-    /// A JSON number, as its text (always refused for money and rates).
-    Number(String),
+    /// Anything else (a JSON number or boolean), as its text: always
+    /// refused for money and rates.
+    NotText(String),
 }
 
 impl DecimalText {
@@ -513,12 +514,12 @@ impl DecimalText {
     pub(crate) fn text(&self, field: &str) -> Result<&str> {
         match self {
             DecimalText::Text(text) => Ok(text),
-            DecimalText::Number(number) => Err(Error::new(
+            DecimalText::NotText(number) => Err(Error::new(
                 ErrorKind::InvalidAmount,
                 field,
                 format!(
-                    "{field} is the JSON number {number}; money and rates must be decimal \
-                     strings (\"{number}\") so no float ever touches them"
+                    "{field} is the JSON value {number}; money and rates must be decimal \
+                     strings (like \"10.50\") so no float ever touches them"
                 ),
             )),
         }
@@ -535,7 +536,7 @@ impl Serialize for DecimalText {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self {
             DecimalText::Text(text) => s.serialize_str(text),
-            DecimalText::Number(number) => s.serialize_str(number),
+            DecimalText::NotText(number) => s.serialize_str(number),
         }
     }
 }
@@ -561,13 +562,19 @@ impl<'de> Deserialize<'de> for DecimalText {
                 Ok(DecimalText::Text(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<DecimalText, E> {
-                Ok(DecimalText::Number(v.to_string()))
+                Ok(DecimalText::NotText(v.to_string()))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<DecimalText, E> {
-                Ok(DecimalText::Number(v.to_string()))
+                Ok(DecimalText::NotText(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(
+                self,
+                v: bool,
+            ) -> std::result::Result<DecimalText, E> {
+                Ok(DecimalText::NotText(v.to_string()))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<DecimalText, E> {
-                Ok(DecimalText::Number(v.to_string()))
+                Ok(DecimalText::NotText(v.to_string()))
             }
         }
         d.deserialize_any(Visitor)

@@ -1,0 +1,238 @@
+//! # upline-sqlite
+//!
+//! The embedded default [`Store`] for Upline: one SQLite file (bundled
+//! SQLite, nothing to install), WAL journal, `synchronous = FULL`, and one
+//! transaction per append, so `Engine::apply_batch` of N events is one
+//! durable commit (group commit). A process killed at any point loses no
+//! committed event and leaves no partial one.
+//!
+//! ```
+//! use upline::Engine;
+//! use upline_sqlite::SqliteStore;
+//!
+//! let dir = std::env::temp_dir().join(format!("upline-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).map_err(|e| upline::Error::general(upline::ErrorKind::Storage, e.to_string()))?;
+//! let path = dir.join("books.sqlite");
+//! # let _ = std::fs::remove_file(&path);
+//! let mut engine = Engine::open(Box::new(SqliteStore::open(&path)?))?;
+//! engine.apply_json(r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#)?;
+//! let head = engine.audit_head();
+//! drop(engine);
+//!
+//! let reopened = Engine::open(Box::new(SqliteStore::open(&path)?))?;
+//! assert_eq!(reopened.audit_head(), head);
+//! assert_eq!(reopened.verify()?, head);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), upline::Error>(())
+//! ```
+//!
+//! ## Schema (version 1)
+//!
+//! `PRAGMA application_id` is `0x55504C4E` ("UPLN") and `PRAGMA
+//! user_version` the schema version. Tables: `events(seq INTEGER PRIMARY
+//! KEY, event TEXT, hash BLOB)` and `snapshots(seq INTEGER PRIMARY KEY,
+//! snapshot TEXT)`. Opening a file of another application, a newer schema
+//! or a damaged file is a `storage` error, never a panic.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
+
+/// `PRAGMA application_id` of an Upline database ("UPLN").
+pub const APPLICATION_ID: i32 = 0x5550_4C4E;
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Migrations: element `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE events (
+         seq INTEGER PRIMARY KEY,
+         event TEXT NOT NULL,
+         hash BLOB NOT NULL CHECK (length(hash) = 32)
+     );
+     CREATE TABLE snapshots (
+         seq INTEGER PRIMARY KEY,
+         snapshot TEXT NOT NULL
+     );"];
+
+/// An Upline store in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn storage(context: &str, err: rusqlite::Error) -> Error {
+    Error::general(ErrorKind::Storage, format!("sqlite: {context}: {err}"))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`, migrating an older schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)
+            .map_err(|e| storage(&format!("cannot open {}", path.display()), e))?;
+        SqliteStore::init(conn)
+    }
+
+    /// A store in memory (for tests).
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        let conn = Connection::open_in_memory().map_err(|e| storage("cannot open", e))?;
+        SqliteStore::init(conn)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore> {
+        let pragma = |name: &str| -> Result<i32> {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+                .map_err(|e| storage(&format!("not a readable SQLite database ({name})"), e))
+        };
+        let application_id = pragma("application_id")?;
+        let version = pragma("user_version")?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(|e| storage("not a readable SQLite database", e))?;
+        if tables > 0 && application_id != APPLICATION_ID {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!(
+                    "the file is a SQLite database of another application \
+                     (application_id {application_id:#x}), not an Upline store"
+                ),
+            ));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!(
+                    "the store has schema version {version}, newer than the {SCHEMA_VERSION} \
+                     this build knows; upgrade Upline"
+                ),
+            ));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| storage("cannot enable WAL", e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| storage("cannot set synchronous", e))?;
+        let mut store = SqliteStore { conn };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: i32) -> Result<()> {
+        if from == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("cannot start migration", e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from.max(0) as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| storage(&format!("migration to version {}", i + 1), e))?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(|e| storage("cannot set application_id", e))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| storage("cannot set user_version", e))?;
+        tx.commit()
+            .map_err(|e| storage("cannot commit migration", e))
+    }
+
+    /// Number of stored events.
+    pub fn len(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT count(*) FROM events", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| storage("cannot count events", e))
+    }
+
+    /// Whether no event is stored.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// The underlying connection, for hosts that add their own tables (and
+    /// for tamper tests). Writing to Upline's tables breaks verification,
+    /// by design.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| storage("cannot begin", e))?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO events (seq, event, hash) VALUES (?1, ?2, ?3)")
+                .map_err(|e| storage("cannot prepare insert", e))?;
+            for event in events {
+                let seq = i64::try_from(event.seq).map_err(|_| {
+                    Error::general(ErrorKind::Storage, "sequence number out of range")
+                })?;
+                insert
+                    .execute(params![seq, event.event, &event.hash.0[..]])
+                    .map_err(|e| storage(&format!("cannot store event {}", event.seq), e))?;
+            }
+        }
+        tx.commit().map_err(|e| storage("cannot commit", e))
+    }
+
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(StoredEvent) -> Result<()>) -> Result<()> {
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let mut query = self
+            .conn
+            .prepare_cached("SELECT seq, event, hash FROM events WHERE seq >= ?1 ORDER BY seq")
+            .map_err(|e| storage("cannot prepare scan", e))?;
+        let mut rows = query
+            .query(params![from])
+            .map_err(|e| storage("cannot scan", e))?;
+        while let Some(row) = rows.next().map_err(|e| storage("cannot read event", e))? {
+            let seq: i64 = row.get(0).map_err(|e| storage("bad seq", e))?;
+            // A damaged row reads as an event that cannot match its hash,
+            // so verification reports it at its sequence number.
+            let event: String = row.get(1).unwrap_or_default();
+            let hash: Vec<u8> = row.get(2).unwrap_or_default();
+            let hash = <[u8; 32]>::try_from(hash.as_slice())
+                .map(Hash)
+                .unwrap_or(Hash::ZERO);
+            visit(StoredEvent {
+                seq: u64::try_from(seq).unwrap_or(0),
+                event,
+                hash,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {
+        self.conn
+            .query_row(
+                "SELECT seq, snapshot FROM snapshots ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, String>(1)?)),
+            )
+            .optional()
+            .map_err(|e| storage("cannot read snapshot", e))
+    }
+
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()> {
+        let seq = i64::try_from(seq)
+            .map_err(|_| Error::general(ErrorKind::Storage, "sequence number out of range"))?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO snapshots (seq, snapshot) VALUES (?1, ?2)",
+                params![seq, snapshot],
+            )
+            .map(|_| ())
+            .map_err(|e| storage("cannot save snapshot", e))
+    }
+}
