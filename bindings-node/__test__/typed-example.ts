@@ -1,0 +1,59 @@
+// A small typed program: `tsc --noEmit --strict` must accept it.
+import { Engine, Plan } from '..'
+declare const console: { log(...args: unknown[]): void }
+import type { Applied, BatchError, Event, UplineError, SaleApplied, Balances, Head } from '..'
+
+const engine = new Engine()
+const joins: Event[] = [
+  { type: 'member_joined', member: 'ann', sponsor: null, at: new Date('2026-01-01T00:00:00Z') },
+  { type: 'member_joined', member: 'bob', sponsor: 'ann', at: '2026-01-02T00:00:00Z' },
+]
+for (const e of joins) engine.apply(e)
+
+const sale: SaleApplied = engine.apply({
+  type: 'sale_recorded',
+  sale: 's1',
+  buyer: 'bob',
+  amount: '100.00',
+  currency: 'USD',
+  at: '2026-02-01T12:00:00Z',
+})
+const first: string = sale.distribution.lines[0].amount
+const retained: string = sale.distribution.retained
+
+const plan = Plan.fromJSON({ id: 'launch', version: 1, levels: [{ rate: '0.10' }, { rate: '0.05', min_active_directs: 2 }] })
+engine.apply({ type: 'plan_activated', plan, effective_from: '2026-03-01T00:00:00Z' })
+
+const results: Array<Applied | BatchError> = engine.applyBatch([
+  { type: 'payout_profile_set', member: 'ann', method: 'bank', verified: true },
+  { type: 'refund_recorded', refund: 'r1', sale: 's1', amount: '10.00', at: '2026-02-02T00:00:00Z' },
+])
+for (const r of results) {
+  if ('error' in r) {
+    const code: string = r.error.code
+    console.log(code, r.error.field ?? '-')
+  } else {
+    console.log(r.seq, r.hash)
+  }
+}
+
+const balances: Balances = engine.balances('ann', 'USD', new Date('2026-04-01T00:00:00Z'))
+const head: Head = engine.auditHead()
+const batch = engine.preparePayouts('b1', '2026-04-01T00:00:00Z', { minimum: { USD: '1.00' }, fees: { bank: { flat: '0.50' } } })
+const gross: string | undefined = batch.batch.items[0]?.gross
+
+try {
+  engine.apply({ type: 'sale_recorded', sale: 's2', buyer: 'bob', amount: '1.001', currency: 'USD', at: '2026-02-01T12:00:00Z' })
+} catch (e) {
+  const err = e as UplineError
+  const code: 'invalid_amount' | string = err.code
+  console.log(code, err.field, err.message)
+}
+
+// @ts-expect-error: money is a decimal string, never a number
+engine.apply({ type: 'sale_recorded', sale: 's3', buyer: 'bob', amount: 10, currency: 'USD', at: '2026-02-01T12:00:00Z' })
+// @ts-expect-error: unknown event type
+engine.apply({ type: 'bonus_granted', member: 'ann' })
+
+void engine.applyBatchAsync(joins).then((rs) => rs.length)
+console.log(first, retained, balances.available, head.seq, gross, engine.upline('bob', 7), engine.snapshot().length)

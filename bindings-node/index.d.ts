@@ -1,0 +1,423 @@
+/**
+ * Upline for Node: an embeddable engine for multi-level referral commissions.
+ *
+ * Hand-checked types (the build's generated declarations go to
+ * `native.d.ts`; this file is the package's `types`). Events and records are
+ * plain objects with the same snake_case field names as the Rust serde form,
+ * so the shared JSON test vectors drive every language unchanged.
+ *
+ * Money and rates are decimal strings in and out (`"10.50"`); a JS `number`
+ * or `bigint` for money is refused with code `invalid_amount`. Times are
+ * `Date`s or RFC 3339 strings with an offset in, ISO strings out.
+ */
+
+/** A decimal string: `"10.50"`, `"0.2"`, `"200"`. Never a JS number. */
+export type DecimalString = string
+/** A `Date`, or an RFC 3339 string with an offset (`"2026-01-01T00:00:00Z"`). */
+export type TimeInput = Date | string
+/** An RFC 3339 UTC string with millisecond precision where needed. */
+export type IsoTime = string
+/** A host id: 1–128 bytes of UTF-8, no control characters. */
+export type Id = string
+
+// ---- errors ------------------------------------------------------------------
+
+/** Every stable error code (the same strings in Rust, Python and Node). */
+export type ErrorCode =
+  | 'invalid_amount'
+  | 'invalid_currency'
+  | 'currency_mismatch'
+  | 'invalid_time'
+  | 'invalid_id'
+  | 'invalid_plan'
+  | 'unknown_member'
+  | 'unknown_sale'
+  | 'unknown_payout'
+  | 'duplicate_id'
+  | 'self_sponsor'
+  | 'cycle'
+  | 'member_terminated'
+  | 'over_refund'
+  | 'payout_state'
+  | 'limit_exceeded'
+  | 'malformed'
+  | 'storage'
+  | 'tampered'
+  | 'internal'
+
+/**
+ * What every method throws (and what `applyBatchAsync` rejects with): a
+ * plain `Error` with a stable `code` and, when the core names one, the
+ * `field` it concerns (`"amount"`, `"plan.levels[0].rate"`). The message
+ * names the field.
+ */
+export interface UplineError extends Error {
+  code: ErrorCode
+  field?: string
+}
+
+/** A refused event inside `applyBatch` results. */
+export interface BatchError {
+  error: { code: ErrorCode; message: string; field: string | null }
+}
+
+// ---- plans and policies ----------------------------------------------------------
+
+export interface LevelSpec {
+  rate: DecimalString
+  min_active_directs?: number
+  /** Largest line per sale, per currency: `{ USD: "10.00" }`. */
+  caps?: Record<string, DecimalString>
+}
+
+export interface PlanSpec {
+  id: Id
+  version: number
+  levels: LevelSpec[]
+  overrides?: Record<string, LevelSpec[]>
+  compression?: boolean
+  max_walk?: number
+  rounding?: 'half_even' | 'half_up' | 'down'
+  hold_days?: number
+  min_sale?: Record<string, DecimalString>
+  commission_window_days?: number
+}
+
+export interface FeeSpec {
+  flat?: DecimalString
+  /** Percent of the gross, 0–100. */
+  percent?: DecimalString
+}
+
+export interface PayoutPolicy {
+  minimum?: Record<string, DecimalString>
+  fees?: Record<string, FeeSpec>
+}
+
+// ---- events ----------------------------------------------------------------------
+
+export type MemberStatus = 'active' | 'inactive' | 'terminated'
+
+export interface MemberJoined {
+  type: 'member_joined'
+  member: Id
+  sponsor: Id | null
+  at: TimeInput
+}
+export interface MemberStatusChanged {
+  type: 'member_status_changed'
+  member: Id
+  status: MemberStatus
+  at: TimeInput
+}
+export interface SponsorChanged {
+  type: 'sponsor_changed'
+  member: Id
+  sponsor: Id
+  reason: string
+  at: TimeInput
+}
+export interface MemberHoldSet {
+  type: 'member_hold_set'
+  member: Id
+  on: boolean
+  reason: string
+  at: TimeInput
+}
+export interface PlanActivated {
+  type: 'plan_activated'
+  /** A plan spec, or a validated `Plan` (converted through its `toJSON`). */
+  plan: PlanSpec | Plan
+  effective_from: TimeInput
+}
+export interface CurrencyRegistered {
+  type: 'currency_registered'
+  /** 3–12 upper-case ASCII letters or digits. */
+  currency: string
+  /** 0–18. */
+  minor_units: number
+}
+export interface SaleRecorded {
+  type: 'sale_recorded'
+  sale: Id
+  buyer: Id
+  amount: DecimalString
+  currency: string
+  at: TimeInput
+  category?: string
+}
+export interface RefundRecorded {
+  type: 'refund_recorded'
+  refund: Id
+  sale: Id
+  amount: DecimalString
+  at: TimeInput
+}
+export interface PayoutProfileSet {
+  type: 'payout_profile_set'
+  member: Id
+  method: string
+  verified: boolean
+}
+export interface PayoutsPrepared {
+  type: 'payouts_prepared'
+  batch: Id
+  as_of: TimeInput
+  policy: PayoutPolicy
+}
+export interface PayoutSettled {
+  type: 'payout_settled'
+  payout: Id
+  at: TimeInput
+  reference: string
+}
+export interface PayoutFailed {
+  type: 'payout_failed'
+  payout: Id
+  reason: string
+  at: TimeInput
+}
+
+/** Every event, discriminated on `type`. */
+export type Event =
+  | MemberJoined
+  | MemberStatusChanged
+  | SponsorChanged
+  | MemberHoldSet
+  | PlanActivated
+  | CurrencyRegistered
+  | SaleRecorded
+  | RefundRecorded
+  | PayoutProfileSet
+  | PayoutsPrepared
+  | PayoutSettled
+  | PayoutFailed
+
+export type EventType = Event['type']
+
+// ---- records ---------------------------------------------------------------------
+
+export type UnpaidReason =
+  | 'no_upline'
+  | 'ineligible'
+  | 'capped'
+  | 'zero'
+  | 'below_min_sale'
+  | 'outside_window'
+
+export interface Line {
+  earner: Id
+  level: number
+  rate: DecimalString
+  base: DecimalString
+  /** At the currency's scale: `"20.00"`, `"200"` (JPY), `"2.469"` (KWD). */
+  amount: DecimalString
+  /** Credited as held (the earner was on hold). */
+  held: boolean
+}
+
+export interface Unpaid {
+  level: number
+  reason: UnpaidReason
+}
+
+export interface Distribution {
+  sale: Id
+  plan: string
+  plan_version: number
+  currency: string
+  amount: DecimalString
+  lines: Line[]
+  retained: DecimalString
+  unpaid: Unpaid[]
+}
+
+export interface Reversal {
+  earner: Id
+  level: number
+  amount: DecimalString
+}
+
+export interface PayoutItem {
+  payout: Id
+  earner: Id
+  currency: string
+  gross: DecimalString
+  fee: DecimalString
+  net: DecimalString
+  method: string
+}
+
+export type SkipReason = 'below_minimum' | 'no_verified_profile' | 'on_hold'
+
+export interface Skipped {
+  earner: Id
+  currency: string
+  reason: SkipReason
+}
+
+export interface Batch {
+  batch: Id
+  as_of: IsoTime
+  items: PayoutItem[]
+  skipped: Skipped[]
+}
+
+export type EntryKind =
+  | 'commission'
+  | 'reversal'
+  | 'reversal_held'
+  | 'bonus'
+  | 'adjustment'
+  | 'hold'
+  | 'release'
+  | 'payout_reserve'
+  | 'payout_settle'
+  | 'payout_fail'
+
+export interface EntryRecord {
+  seq: number
+  at: IsoTime
+  earner: Id
+  currency: string
+  kind: EntryKind
+  amount: DecimalString
+  available_at: IsoTime
+  reference: Id
+}
+
+/** What every applied event returns. */
+export interface AppliedBase {
+  /** The event's sequence number in the audit chain (from 1). */
+  seq: number
+  /** The audit hash after this event, 64 hex digits. */
+  hash: string
+  /** Present (true) when the event was an idempotent retry. */
+  replayed?: true
+  /** The ledger entries the event wrote (empty for retries). */
+  entries: EntryRecord[]
+}
+
+/**
+ * The records of an applied event. Which optional part is present depends on
+ * the event: `distribution` for `sale_recorded`; `refund`, `sale`,
+ * `reversals` and `refunded_total` for `refund_recorded`; `batch` for
+ * `payouts_prepared`; none for the others.
+ */
+export interface Applied extends AppliedBase {
+  distribution?: Distribution
+  refund?: Id
+  sale?: Id
+  reversals?: Reversal[]
+  refunded_total?: DecimalString
+  batch?: Batch
+}
+
+export interface SaleApplied extends AppliedBase {
+  distribution: Distribution
+}
+export interface RefundApplied extends AppliedBase {
+  refund: Id
+  sale: Id
+  reversals: Reversal[]
+  refunded_total: DecimalString
+}
+export interface PayoutsApplied extends AppliedBase {
+  batch: Batch
+}
+
+/** The records `apply` returns for an event of type `T`. */
+export type AppliedFor<T extends EventType> = T extends 'sale_recorded'
+  ? SaleApplied
+  : T extends 'refund_recorded'
+    ? RefundApplied
+    : T extends 'payouts_prepared'
+      ? PayoutsApplied
+      : AppliedBase
+
+export interface Balances {
+  pending: DecimalString
+  available: DecimalString
+  held: DecimalString
+  reserved: DecimalString
+  paid: DecimalString
+}
+
+export interface TaxLine {
+  earner: Id
+  currency: string
+  earned: DecimalString
+  paid: DecimalString
+  reaches_threshold: boolean
+}
+
+export interface Head {
+  seq: number
+  /** 64 hex digits (all zeros for an empty chain). */
+  hash: string
+}
+
+/** A subtree as nested JSON (see `Engine.exportJson`). */
+export type SubtreeJson = { [key: string]: unknown }
+
+// ---- classes ---------------------------------------------------------------------
+
+/**
+ * The engine. All methods are synchronous except `applyBatchAsync`, which
+ * runs on a libuv worker thread (the engine is locked while it runs; other
+ * calls on the same engine wait for it).
+ */
+export declare class Engine {
+  /** An empty engine with the default plan (20/15/10/8/5/3/2%) in force. */
+  constructor()
+  /** Restores an engine from `snapshot()` text. */
+  static fromSnapshot(text: string): Engine
+  /** Applies one event; throws an `UplineError` if it is refused (nothing changes then). */
+  apply<E extends Event>(event: E): AppliedFor<E['type']>
+  /**
+   * Applies up to 100,000 events in order, each on its own: a refused event
+   * is reported in its slot as `{ error: { code, message, field } }` and does
+   * not stop the others. More than the limit throws `limit_exceeded`.
+   */
+  applyBatch(events: Event[]): Array<Applied | BatchError>
+  /** `applyBatch` off the event loop; resolves to the same results. */
+  applyBatchAsync(events: Event[]): Promise<Array<Applied | BatchError>>
+  /** `member`'s balances in `currency` as of `asOf`. */
+  balances(member: Id, currency: string, asOf: TimeInput): Balances
+  /** Up to `levels` ancestors of `member`, nearest first. */
+  upline(member: Id, levels: number): Id[]
+  /** Direct referrals of `member`, in join order. */
+  directReferrals(member: Id): Id[]
+  /** Members below `member` at any depth. */
+  downlineSize(member: Id): number
+  /** Members below `member` per level (index 0: direct referrals). */
+  downlineLevels(member: Id, maxLevels: number): number[]
+  /** Number of ancestors of `member`. */
+  depth(member: Id): number
+  /** The subtree below `member` (default 64 levels) in Graphviz DOT. */
+  exportDot(member: Id, maxDepth?: number | null): string
+  /** The subtree below `member` (default 64 levels) as nested JSON. */
+  exportJson(member: Id, maxDepth?: number | null): SubtreeJson
+  /** Applies a `payouts_prepared` event (`policy` defaults to `{}`). */
+  preparePayouts(batch: Id, asOf: TimeInput, policy?: PayoutPolicy | null): PayoutsApplied
+  /** Earned and paid per earner and currency in calendar `year` (UTC). */
+  taxSummary(year: number, thresholds?: Record<string, DecimalString> | null): TaxLine[]
+  /** The audit chain's head. */
+  auditHead(): Head
+  /** The distribution recorded for `sale`, or `null`. */
+  distributionOf(sale: Id): Distribution | null
+  /** The whole state as JSON text. */
+  snapshot(): string
+}
+
+/** A validated plan. */
+export declare class Plan {
+  /** Parses and validates a plan from JSON text or a plain object; throws `invalid_plan`, `invalid_amount`, `malformed`, …. */
+  static fromJSON(plan: string | PlanSpec): Plan
+  readonly id: string
+  readonly version: number
+  /** Number of levels of the default table. */
+  readonly levelCount: number
+  /** The plan in wire form. */
+  toJSON(): PlanSpec
+}

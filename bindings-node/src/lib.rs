@@ -1,0 +1,734 @@
+//! Node binding of Upline (napi-rs v3).
+//!
+//! Thin by design: every rule lives in the `upline` core. This crate only
+//! converts JavaScript values to the core's JSON wire form and back, and
+//! turns core errors into JavaScript `Error`s with a stable `code` (and the
+//! `field` they concern). No Rust panic crosses into JavaScript: every entry
+//! point runs under `catch_unwind` and a panic becomes an error with code
+//! `internal`.
+//!
+//! Conversions in (see `to_json`):
+//! - plain objects, arrays, strings, booleans and `null` map to JSON;
+//!   `undefined` object properties are left out (as `JSON.stringify` does);
+//! - a `number` or `bigint` at a money or rate key (`amount`, `rate`, `flat`,
+//!   `percent`, and every value inside `caps`, `min_sale`, `minimum`,
+//!   `thresholds`) is refused with `invalid_amount` naming the field;
+//! - other numbers must be integers (`version`, `min_active_directs`,
+//!   `hold_days`, `minor_units`, …): a non-integer or non-finite number is
+//!   `invalid_amount` naming the field; a `bigint` elsewhere is accepted when
+//!   it fits in 64 bits;
+//! - a `Date` becomes an RFC 3339 UTC string (an invalid `Date` is
+//!   `invalid_time`); an object with a `toJSON` method (such as a `Plan`) is
+//!   converted through it;
+//! - symbols and functions are `malformed`.
+
+#![deny(clippy::all)]
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::*;
+use std::result::Result;
+use napi::{Env, JsValue, ValueType};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use upline::{Error as CoreError, ErrorKind};
+
+// ---- errors -----------------------------------------------------------------
+
+/// The status type of our errors: its string becomes the JS error's `code`.
+struct Code(&'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+/// A JS `Error` with `code`, `field` (when the core names one) and a message
+/// that names the field.
+fn js_error(env: &Env, e: &CoreError) -> napi::Error {
+    let message = match e.field() {
+        Some(field) if !e.message().contains(field) => format!("{field}: {}", e.message()),
+        _ => e.message().to_string(),
+    };
+    let unknown = JsError::from(napi::Error::new(Code(e.code()), message)).into_unknown(*env);
+    if let Some(field) = e.field() {
+        if let Ok(mut object) = unknown.coerce_to_object() {
+            let _ = object.set_named_property("field", field);
+        }
+    }
+    napi::Error::from(unknown)
+}
+
+/// The plain-object form of an error, used in `applyBatch` slots.
+fn error_value(e: &CoreError) -> Value {
+    let mut inner = Map::new();
+    inner.insert("code".into(), Value::String(e.code().into()));
+    inner.insert("message".into(), Value::String(e.message().into()));
+    inner.insert(
+        "field".into(),
+        e.field().map_or(Value::Null, |f| Value::String(f.into())),
+    );
+    let mut outer = Map::new();
+    outer.insert("error".into(), Value::Object(inner));
+    Value::Object(outer)
+}
+
+fn internal(message: impl Into<String>) -> CoreError {
+    CoreError::general(ErrorKind::Internal, message)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error in Upline (a bug; please report it): {text}")
+}
+
+/// Runs `f`, turning a panic into an `internal` core error.
+fn shielded<T>(f: impl FnOnce() -> Result<T, CoreError>) -> Result<T, CoreError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(internal(panic_message(&*payload))),
+    }
+}
+
+/// Runs `f` shielded and converts its error into a thrown JS error.
+fn guard<T>(env: &Env, f: impl FnOnce() -> Result<T, CoreError>) -> napi::Result<T> {
+    shielded(f).map_err(|e| js_error(env, &e))
+}
+
+fn lock(engine: &Mutex<upline::Engine>) -> Result<MutexGuard<'_, upline::Engine>, CoreError> {
+    engine.lock().map_err(|_| {
+        internal("the engine is unusable: an earlier call panicked while holding it (a bug)")
+    })
+}
+
+fn malformed(message: impl Into<String>) -> CoreError {
+    CoreError::general(ErrorKind::Malformed, message)
+}
+
+fn napi_err(e: napi::Error) -> CoreError {
+    malformed(format!("unreadable JS value: {}", e.reason))
+}
+
+// ---- JS value -> JSON -------------------------------------------------------
+
+const MONEY_KEYS: [&str; 4] = ["amount", "rate", "flat", "percent"];
+const MONEY_MAPS: [&str; 4] = ["caps", "min_sale", "minimum", "thresholds"];
+const MAX_DEPTH: u32 = 32;
+const MAX_NODES: usize = 200_000;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Plain,
+    /// The value itself is money or a rate.
+    Money,
+    /// The value is an object whose values are money.
+    MoneyMap,
+}
+
+struct Converter {
+    path: String,
+    nodes: usize,
+}
+
+fn field_or(path: &str, root: &'static str) -> String {
+    if path.is_empty() {
+        root.to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+impl Converter {
+    fn new(root: &str) -> Self {
+        Converter {
+            path: root.to_string(),
+            nodes: 0,
+        }
+    }
+
+    fn field(&self) -> String {
+        field_or(&self.path, "value")
+    }
+
+    fn amount_error(&self, what: &str) -> CoreError {
+        let field = self.field();
+        CoreError::new(
+            ErrorKind::InvalidAmount,
+            field.clone(),
+            format!(
+                "{field} is a JS {what}; money and rates must be decimal strings (like \"10.50\") \
+                 so no float ever touches them"
+            ),
+        )
+    }
+
+    /// Converts one value; `Ok(None)` is `undefined`.
+    fn convert(&mut self, value: Unknown<'_>, ctx: Ctx, depth: u32) -> Result<Option<Value>, CoreError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(CoreError::general(
+                ErrorKind::LimitExceeded,
+                format!("an input holds more than {MAX_NODES} values"),
+            ));
+        }
+        let kind = value.get_type().map_err(napi_err)?;
+        Ok(Some(match kind {
+            ValueType::Undefined => return Ok(None),
+            ValueType::Null => Value::Null,
+            ValueType::Boolean => {
+                let b: bool = unsafe { value.cast::<bool>() }.map_err(napi_err)?;
+                Value::Bool(b)
+            }
+            ValueType::String => {
+                let s: String = unsafe { value.cast::<String>() }.map_err(napi_err)?;
+                Value::String(s)
+            }
+            ValueType::Number => {
+                if ctx != Ctx::Plain {
+                    return Err(self.amount_error("number"));
+                }
+                let n: f64 = unsafe { value.cast::<f64>() }.map_err(napi_err)?;
+                if !n.is_finite() || n.fract() != 0.0 || n.abs() > 9_007_199_254_740_991.0 {
+                    let field = self.field();
+                    return Err(CoreError::new(
+                        ErrorKind::InvalidAmount,
+                        field.clone(),
+                        format!("{field} is {n}, not an integer; only counts are numbers, money and rates are decimal strings"),
+                    ));
+                }
+                Value::from(n as i64)
+            }
+            ValueType::BigInt => {
+                if ctx != Ctx::Plain {
+                    return Err(self.amount_error("bigint"));
+                }
+                let b: BigInt = unsafe { value.cast::<BigInt>() }.map_err(napi_err)?;
+                let (n, lossless) = b.get_i64();
+                if !lossless {
+                    let field = self.field();
+                    return Err(CoreError::new(
+                        ErrorKind::InvalidAmount,
+                        field.clone(),
+                        format!("{field} is a bigint that does not fit in 64 bits"),
+                    ));
+                }
+                Value::from(n)
+            }
+            ValueType::Object => {
+                if depth >= MAX_DEPTH {
+                    return Err(CoreError::new(
+                        ErrorKind::LimitExceeded,
+                        self.field(),
+                        format!("{} nests deeper than {MAX_DEPTH} levels", self.field()),
+                    ));
+                }
+                if value.is_date().map_err(napi_err)? {
+                    return self.date(value).map(Some);
+                }
+                if value.is_array().map_err(napi_err)? {
+                    let array: Array = unsafe { value.cast::<Array>() }.map_err(napi_err)?;
+                    let len = array.len();
+                    let mut out = Vec::with_capacity(len as usize);
+                    let inner = if ctx == Ctx::MoneyMap { Ctx::Money } else { ctx };
+                    for i in 0..len {
+                        let saved = self.path.len();
+                        self.path.push_str(&format!("[{i}]"));
+                        let item: Unknown = array
+                            .get::<Unknown>(i)
+                            .map_err(napi_err)?
+                            .ok_or_else(|| malformed("array hole"))?;
+                        let v = self.convert(item, inner, depth + 1)?;
+                        self.path.truncate(saved);
+                        out.push(v.unwrap_or(Value::Null));
+                    }
+                    return Ok(Some(Value::Array(out)));
+                }
+                let object: Object = unsafe { value.cast::<Object>() }.map_err(napi_err)?;
+                if let Some(to_json) = object.get::<Unknown>("toJSON").map_err(napi_err)? {
+                    if to_json.get_type().map_err(napi_err)? == ValueType::Function {
+                        let f: Function<(), Unknown> =
+                            unsafe { to_json.cast() }.map_err(napi_err)?;
+                        let converted = f.apply(object, ()).map_err(napi_err)?;
+                        return self.convert(converted, ctx, depth + 1);
+                    }
+                }
+                let keys = Object::keys(&object).map_err(napi_err)?;
+                let mut out = Map::new();
+                for key in keys {
+                    let child_ctx = match ctx {
+                        Ctx::MoneyMap | Ctx::Money => Ctx::Money,
+                        Ctx::Plain if MONEY_KEYS.contains(&key.as_str()) => Ctx::Money,
+                        Ctx::Plain if MONEY_MAPS.contains(&key.as_str()) => Ctx::MoneyMap,
+                        Ctx::Plain => Ctx::Plain,
+                    };
+                    let item: Unknown = match object.get::<Unknown>(&key).map_err(napi_err)? {
+                        Some(item) => item,
+                        None => continue,
+                    };
+                    let saved = self.path.len();
+                    if !self.path.is_empty() {
+                        self.path.push('.');
+                    }
+                    self.path.push_str(&key);
+                    let v = self.convert(item, child_ctx, depth + 1)?;
+                    self.path.truncate(saved);
+                    if let Some(v) = v {
+                        out.insert(key, v);
+                    }
+                }
+                Value::Object(out)
+            }
+            ValueType::Symbol | ValueType::Function | ValueType::External | ValueType::Unknown => {
+                let field = self.field();
+                return Err(CoreError::new(
+                    ErrorKind::Malformed,
+                    field.clone(),
+                    format!("{field} is a JS {kind}, which has no JSON form"),
+                ));
+            }
+        }))
+    }
+
+    fn date(&self, value: Unknown<'_>) -> Result<Value, CoreError> {
+        let field = self.field();
+        let date: napi::JsDate = unsafe { value.cast::<napi::JsDate>() }
+            .map_err(|e| malformed(format!("{field}: {}", e.reason)))?;
+        let ms = date
+            .value_of()
+            .map_err(|e| malformed(format!("{field}: {}", e.reason)))?;
+        let invalid = || {
+            CoreError::new(
+                ErrorKind::InvalidTime,
+                field.clone(),
+                format!("{field} is an invalid Date"),
+            )
+        };
+        if !ms.is_finite() {
+            return Err(invalid());
+        }
+        let stamp = upline::Timestamp::from_millis(ms as i64).ok_or_else(invalid)?;
+        Ok(Value::String(stamp.to_string()))
+    }
+}
+
+/// Converts a JS value to JSON; `root` names it in errors (`""` for an event,
+/// whose fields are then named bare: `amount`, `plan.levels[0].rate`).
+fn to_json(value: Unknown<'_>, root: &str, ctx: Ctx) -> Result<Value, CoreError> {
+    let mut converter = Converter::new(root);
+    converter
+        .convert(value, ctx, 0)?
+        .ok_or_else(|| malformed(format!("{} is undefined", field_or(root, "value"))))
+}
+
+fn decode_event(value: Unknown<'_>) -> Result<upline::Event, CoreError> {
+    let json = to_json(value, "", Ctx::Plain)?;
+    if !json.is_object() {
+        return Err(malformed("an event must be an object with a \"type\""));
+    }
+    upline::Event::from_value(json)
+}
+
+/// A time argument: a `Date` or an RFC 3339 string.
+fn time_arg(value: Unknown<'_>, name: &str) -> Result<String, CoreError> {
+    match to_json(value, name, Ctx::Plain)? {
+        Value::String(s) => Ok(s),
+        _ => Err(CoreError::new(
+            ErrorKind::InvalidTime,
+            name,
+            format!("{name} must be a Date or an RFC 3339 string with an offset"),
+        )),
+    }
+}
+
+fn serialize<T: serde::Serialize>(value: &T) -> Result<Value, CoreError> {
+    serde_json::to_value(value).map_err(|e| internal(format!("serialization failed: {e}")))
+}
+
+fn batch_slots(env: &Env, events: &Array) -> napi::Result<Vec<Result<upline::Event, CoreError>>> {
+    let len = events.len() as usize;
+    if len > upline::limits::MAX_BATCH {
+        return Err(js_error(
+            env,
+            &CoreError::new(
+                ErrorKind::LimitExceeded,
+                "events",
+                format!("a batch of {len} events; the limit is {}", upline::limits::MAX_BATCH),
+            ),
+        ));
+    }
+    let mut slots = Vec::with_capacity(len);
+    for i in 0..len as u32 {
+        let item = events.get::<Unknown>(i)?;
+        slots.push(match item {
+            Some(item) => shielded(|| decode_event(item)),
+            None => Err(malformed("array hole")),
+        });
+    }
+    Ok(slots)
+}
+
+/// Applies the decodable events of `slots` in order with the core's
+/// `apply_batch`; slots that could not be decoded keep their error.
+fn run_batch(
+    engine: &Mutex<upline::Engine>,
+    slots: Vec<Result<upline::Event, CoreError>>,
+) -> Result<Vec<Result<upline::Applied, CoreError>>, CoreError> {
+    shielded(|| {
+        let mut events = Vec::with_capacity(slots.len());
+        let mut errors = Vec::with_capacity(slots.len());
+        for slot in slots {
+            match slot {
+                Ok(event) => {
+                    events.push(event);
+                    errors.push(None);
+                }
+                Err(e) => errors.push(Some(e)),
+            }
+        }
+        let mut applied = {
+            let mut engine = lock(engine)?;
+            engine.apply_batch(&events)?.into_iter()
+        };
+        errors
+            .into_iter()
+            .map(|slot| match slot {
+                Some(e) => Ok(Err(e)),
+                None => applied
+                    .next()
+                    .ok_or_else(|| internal("apply_batch returned fewer results than events")),
+            })
+            .collect()
+    })
+}
+
+fn batch_value(results: Vec<Result<upline::Applied, CoreError>>) -> Value {
+    Value::Array(
+        results
+            .iter()
+            .map(|r| match r {
+                Ok(applied) => applied.to_json_value(),
+                Err(e) => error_value(e),
+            })
+            .collect(),
+    )
+}
+
+// ---- Engine -------------------------------------------------------------------
+
+/// The engine: feed it events, query balances, the graph, the audit head.
+#[napi]
+pub struct Engine {
+    inner: Arc<Mutex<upline::Engine>>,
+}
+
+impl Engine {
+    fn with<T>(&self, env: &Env, f: impl FnOnce(&mut upline::Engine) -> Result<T, CoreError>) -> napi::Result<T> {
+        guard(env, || {
+            let mut engine = lock(&self.inner)?;
+            f(&mut engine)
+        })
+    }
+}
+
+#[napi]
+impl Engine {
+    /// An empty engine with the default plan in force.
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Engine {
+            inner: Arc::new(Mutex::new(upline::Engine::new())),
+        }
+    }
+
+    /// Restores an engine from `snapshot()`.
+    #[napi(factory)]
+    pub fn from_snapshot(env: Env, text: String) -> napi::Result<Engine> {
+        let engine = guard(&env, || upline::Engine::from_snapshot_json(&text))?;
+        Ok(Engine {
+            inner: Arc::new(Mutex::new(engine)),
+        })
+    }
+
+    /// Applies one event; returns its records.
+    #[napi]
+    pub fn apply(&self, env: Env, event: Unknown) -> napi::Result<Value> {
+        let event = guard(&env, || decode_event(event))?;
+        self.with(&env, |engine| Ok(engine.apply(&event)?.to_json_value()))
+    }
+
+    /// Applies many events in order; each slot holds the records or
+    /// `{ error: { code, message, field } }`.
+    #[napi]
+    pub fn apply_batch(&self, env: Env, events: Array) -> napi::Result<Value> {
+        let slots = batch_slots(&env, &events)?;
+        let results = run_batch(&self.inner, slots).map_err(|e| js_error(&env, &e))?;
+        guard(&env, || Ok(batch_value(results)))
+    }
+
+    /// `applyBatch` run off the event loop.
+    #[napi(ts_return_type = "Promise<unknown[]>")]
+    pub fn apply_batch_async(&self, env: Env, events: Array) -> napi::Result<AsyncTask<ApplyBatchTask>> {
+        let slots = batch_slots(&env, &events)?;
+        Ok(AsyncTask::new(ApplyBatchTask {
+            engine: self.inner.clone(),
+            slots: Some(slots),
+        }))
+    }
+
+    /// Balances of `member` in `currency` as of `asOf` (a Date or RFC 3339).
+    #[napi]
+    pub fn balances(&self, env: Env, member: String, currency: String, as_of: Unknown) -> napi::Result<Value> {
+        let as_of = guard(&env, || time_arg(as_of, "as_of"))?;
+        self.with(&env, |engine| serialize(&engine.balances(&member, &currency, &as_of)?))
+    }
+
+    /// Up to `levels` ancestors of `member`, nearest first.
+    #[napi]
+    pub fn upline(&self, env: Env, member: String, levels: u32) -> napi::Result<Vec<String>> {
+        self.with(&env, |engine| {
+            Ok(engine.upline(&member, levels as usize)?.iter().map(|s| s.to_string()).collect())
+        })
+    }
+
+    /// Direct referrals of `member`, in join order.
+    #[napi]
+    pub fn direct_referrals(&self, env: Env, member: String) -> napi::Result<Vec<String>> {
+        self.with(&env, |engine| {
+            Ok(engine.direct_referrals(&member)?.iter().map(|s| s.to_string()).collect())
+        })
+    }
+
+    /// Members below `member` at any depth.
+    #[napi]
+    pub fn downline_size(&self, env: Env, member: String) -> napi::Result<f64> {
+        self.with(&env, |engine| Ok(engine.downline_size(&member)? as f64))
+    }
+
+    /// Members below `member` per level (index 0: direct referrals).
+    #[napi]
+    pub fn downline_levels(&self, env: Env, member: String, max_levels: u32) -> napi::Result<Vec<f64>> {
+        self.with(&env, |engine| {
+            Ok(engine
+                .downline_levels(&member, max_levels as usize)?
+                .into_iter()
+                .map(|n| n as f64)
+                .collect())
+        })
+    }
+
+    /// Number of ancestors of `member`.
+    #[napi]
+    pub fn depth(&self, env: Env, member: String) -> napi::Result<u32> {
+        self.with(&env, |engine| Ok(engine.depth(&member)? as u32))
+    }
+
+    /// The subtree below `member` (at most `maxDepth` levels, default 64) in Graphviz DOT.
+    #[napi]
+    pub fn export_dot(&self, env: Env, member: String, max_depth: Option<u32>) -> napi::Result<String> {
+        self.with(&env, |engine| engine.export_dot(&member, max_depth.unwrap_or(64) as usize))
+    }
+
+    /// The subtree below `member` (at most `maxDepth` levels, default 64) as nested JSON.
+    #[napi]
+    pub fn export_json(&self, env: Env, member: String, max_depth: Option<u32>) -> napi::Result<Value> {
+        self.with(&env, |engine| engine.export_json(&member, max_depth.unwrap_or(64) as usize))
+    }
+
+    /// Applies a `payouts_prepared` event and returns its records.
+    #[napi]
+    pub fn prepare_payouts(&self, env: Env, batch: String, as_of: Unknown, policy: Option<Unknown>) -> napi::Result<Value> {
+        let event = guard(&env, || {
+            let as_of = time_arg(as_of, "as_of")?;
+            let policy = match policy {
+                Some(p) => to_json(p, "policy", Ctx::Plain)?,
+                None => Value::Object(Map::new()),
+            };
+            let mut map = Map::new();
+            map.insert("type".into(), Value::String("payouts_prepared".into()));
+            map.insert("batch".into(), Value::String(batch));
+            map.insert("as_of".into(), Value::String(as_of));
+            map.insert("policy".into(), policy);
+            upline::Event::from_value(Value::Object(map))
+        })?;
+        self.with(&env, |engine| Ok(engine.apply(&event)?.to_json_value()))
+    }
+
+    /// Per earner and currency: earned and paid in `year`, and whether paid
+    /// reaches `thresholds[currency]` (decimal strings).
+    #[napi]
+    pub fn tax_summary(&self, env: Env, year: i32, thresholds: Option<Unknown>) -> napi::Result<Value> {
+        let thresholds = guard(&env, || {
+            let mut out = BTreeMap::new();
+            if let Some(t) = thresholds {
+                match to_json(t, "thresholds", Ctx::MoneyMap)? {
+                    Value::Null => {}
+                    Value::Object(map) => {
+                        for (k, v) in map {
+                            match v {
+                                Value::String(s) => {
+                                    out.insert(k, s);
+                                }
+                                _ => {
+                                    return Err(CoreError::new(
+                                        ErrorKind::InvalidAmount,
+                                        format!("thresholds.{k}"),
+                                        format!("thresholds.{k} must be a decimal string"),
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                    _ => return Err(malformed("thresholds must be an object of decimal strings")),
+                }
+            }
+            Ok(out)
+        })?;
+        self.with(&env, |engine| serialize(&engine.tax_summary(year, &thresholds)?))
+    }
+
+    /// The audit chain's head: `{ seq, hash }` (hash in hex).
+    #[napi]
+    pub fn audit_head(&self, env: Env) -> napi::Result<Value> {
+        self.with(&env, |engine| {
+            let head = engine.audit_head();
+            let mut map = Map::new();
+            map.insert("seq".into(), Value::from(head.seq));
+            map.insert("hash".into(), Value::String(head.hash.to_hex()));
+            Ok(Value::Object(map))
+        })
+    }
+
+    /// The distribution recorded for `sale`, or `null`.
+    #[napi]
+    pub fn distribution_of(&self, env: Env, sale: String) -> napi::Result<Value> {
+        self.with(&env, |engine| match engine.distribution_of(&sale) {
+            Some(d) => serialize(&d),
+            None => Ok(Value::Null),
+        })
+    }
+
+    /// The whole state as JSON text, for `Engine.fromSnapshot`.
+    #[napi]
+    pub fn snapshot(&self, env: Env) -> napi::Result<String> {
+        self.with(&env, |engine| Ok(engine.snapshot_json()))
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+/// The work of `applyBatchAsync`, run on a libuv worker thread.
+pub struct ApplyBatchTask {
+    engine: Arc<Mutex<upline::Engine>>,
+    slots: Option<Vec<Result<upline::Event, CoreError>>>,
+}
+
+impl Task for ApplyBatchTask {
+    type Output = Result<Vec<Result<upline::Applied, CoreError>>, CoreError>;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let slots = self.slots.take().unwrap_or_default();
+        Ok(run_batch(&self.engine, slots))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Json> {
+        let results = output.map_err(|e| js_error(&env, &e))?;
+        guard(&env, || Ok(Json(batch_value(results))))
+    }
+}
+
+/// A JSON value handed to JavaScript (the resolved value of async tasks).
+pub struct Json(Value);
+
+impl TypeName for Json {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ToNapiValue for Json {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> napi::Result<napi::sys::napi_value> {
+        unsafe { Value::to_napi_value(env, val.0) }
+    }
+}
+
+// ---- Plan -------------------------------------------------------------------
+
+/// A validated plan.
+#[napi]
+pub struct Plan {
+    spec: upline::PlanSpec,
+    id: String,
+    version: u32,
+    levels: u32,
+}
+
+#[napi]
+impl Plan {
+    /// Parses and validates a plan from JSON text or a plain object.
+    #[napi(factory, js_name = "fromJSON")]
+    pub fn from_json(env: Env, plan: Unknown) -> napi::Result<Plan> {
+        guard(&env, || {
+            let json = match plan.get_type().map_err(|e| malformed(e.reason))? {
+                ValueType::String => {
+                    let text: String = unsafe { plan.cast::<String>() }.map_err(|e| malformed(e.reason))?;
+                    if text.len() > upline::limits::MAX_JSON_BYTES {
+                        return Err(CoreError::general(
+                            ErrorKind::LimitExceeded,
+                            format!("the plan is {} bytes of JSON; the limit is {}", text.len(), upline::limits::MAX_JSON_BYTES),
+                        ));
+                    }
+                    serde_json::from_str::<Value>(&text).map_err(|e| malformed(format!("undecodable plan: {e}")))?
+                }
+                _ => to_json(plan, "", Ctx::Plain)?,
+            };
+            let spec: upline::PlanSpec =
+                serde_json::from_value(json).map_err(|e| malformed(format!("undecodable plan: {e}")))?;
+            let validated = spec.validate(&upline::Currencies::default())?;
+            Ok(Plan {
+                id: validated.id().to_string(),
+                version: validated.version(),
+                levels: validated.levels().len() as u32,
+                spec,
+            })
+        })
+    }
+
+    /// The plan's id.
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// The plan's version.
+    #[napi(getter)]
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Number of levels of the default table.
+    #[napi(getter)]
+    pub fn level_count(&self) -> u32 {
+        self.levels
+    }
+
+    /// The plan in wire form (usable as `plan` in a `plan_activated` event).
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || serialize(&self.spec))
+    }
+}
