@@ -1,0 +1,61 @@
+"""Upline: an embeddable engine for multi-level referral commissions.
+
+A thin binding of the Rust core: every rule lives in the core; this package
+converts values and errors only. See ``__init__.pyi`` for the documented API.
+"""
+
+from ._upline import (
+    ERROR_CODES,
+    Engine,
+    Plan,
+    UplineError,
+    InvalidAmount,
+    InvalidCurrency,
+    CurrencyMismatch,
+    InvalidTime,
+    InvalidId,
+    InvalidPlan,
+    UnknownMember,
+    UnknownSale,
+    UnknownPayout,
+    DuplicateId,
+    SelfSponsor,
+    Cycle,
+    MemberTerminated,
+    OverRefund,
+    PayoutState,
+    LimitExceeded,
+    Malformed,
+    Storage,
+    Tampered,
+    Internal,
+    __version__,
+)
+
+__all__ = [
+    "ERROR_CODES",
+    "Engine",
+    "Plan",
+    "UplineError",
+    "InvalidAmount",
+    "InvalidCurrency",
+    "CurrencyMismatch",
+    "InvalidTime",
+    "InvalidId",
+    "InvalidPlan",
+    "UnknownMember",
+    "UnknownSale",
+    "UnknownPayout",
+    "DuplicateId",
+    "SelfSponsor",
+    "Cycle",
+    "MemberTerminated",
+    "OverRefund",
+    "PayoutState",
+    "LimitExceeded",
+    "Malformed",
+    "Storage",
+    "Tampered",
+    "Internal",
+    "__version__",
+]

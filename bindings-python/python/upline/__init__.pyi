@@ -1,0 +1,299 @@
+"""Type stubs for ``upline`` (the Python binding of the Upline engine).
+
+Conventions
+-----------
+* Events and results are plain dicts with the Rust serde field names and
+  ``"type"`` tags (``member_joined``, ``sale_recorded``, ...), exactly as in
+  the shared JSON test vectors.
+* Money and rates IN: ``decimal.Decimal`` (its exact text, scale kept), ``int``
+  or a decimal ``str``. A ``float`` anywhere in an input is refused with
+  :class:`InvalidAmount` naming the field path (``amount``,
+  ``plan.levels[0].rate``), never converted. ``bool`` where money is expected
+  is refused by the core with :class:`InvalidAmount`. NaN and infinities are
+  :class:`InvalidAmount`. An ``int`` at a money or rate key (``amount``,
+  ``rate``, ``flat``, ``percent`` and the values inside ``caps``,
+  ``min_sale``, ``minimum``) becomes its decimal string; other ints stay
+  integers.
+* Times IN: a timezone-aware ``datetime`` or an RFC 3339 string with an
+  offset. A naive ``datetime`` is refused with :class:`InvalidTime`.
+  Precision below a millisecond is truncated by the core.
+* Any other Python type in an input is :class:`Malformed`.
+* OUT: amounts (``amount``, ``base``, ``retained``, ``refunded_total``,
+  ``gross``, ``fee``, ``net``, ``pending``, ``available``, ``held``,
+  ``reserved``, ``paid``, ``earned``, ``rate``) are ``decimal.Decimal`` with
+  the currency's scale (``Decimal('20.00')``); times (``at``, ``as_of``,
+  ``available_at``, ``effective_from``) are aware UTC ``datetime``.
+* Errors: every refusal raises a subclass of :class:`UplineError` with a
+  stable ``.code``. A refused event leaves the engine exactly as it was.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Optional, Union, final
+
+__all__ = [
+    "ERROR_CODES",
+    "Engine",
+    "Plan",
+    "UplineError",
+    "InvalidAmount",
+    "InvalidCurrency",
+    "CurrencyMismatch",
+    "InvalidTime",
+    "InvalidId",
+    "InvalidPlan",
+    "UnknownMember",
+    "UnknownSale",
+    "UnknownPayout",
+    "DuplicateId",
+    "SelfSponsor",
+    "Cycle",
+    "MemberTerminated",
+    "OverRefund",
+    "PayoutState",
+    "LimitExceeded",
+    "Malformed",
+    "Storage",
+    "Tampered",
+    "Internal",
+    "__version__",
+]
+
+__version__: str
+
+ERROR_CODES: tuple[str, ...]
+"""Every stable error code, one exception class each."""
+
+_Json = dict[str, Any]
+_Money = Union[Decimal, int, str]
+_Time = Union[datetime, str]
+
+class UplineError(Exception):
+    """Base of every error Upline raises.
+
+    ``str(e)`` is ``"code: message"``.
+    """
+
+    code: str
+    """The stable snake_case code (``invalid_amount``, ``unknown_member``, ...)."""
+    field: Optional[str]
+    """The input the error concerns, as a path (``plan.levels[0].rate``), or None."""
+    message: str
+    """The human-readable reason, without the code."""
+
+class InvalidAmount(UplineError, ValueError):
+    """Code ``invalid_amount``."""
+
+class InvalidCurrency(UplineError, ValueError):
+    """Code ``invalid_currency``."""
+
+class CurrencyMismatch(UplineError):
+    """Code ``currency_mismatch``."""
+
+class InvalidTime(UplineError, ValueError):
+    """Code ``invalid_time``."""
+
+class InvalidId(UplineError, ValueError):
+    """Code ``invalid_id``."""
+
+class InvalidPlan(UplineError, ValueError):
+    """Code ``invalid_plan``."""
+
+class UnknownMember(UplineError, KeyError):
+    """Code ``unknown_member``."""
+
+class UnknownSale(UplineError, KeyError):
+    """Code ``unknown_sale``."""
+
+class UnknownPayout(UplineError, KeyError):
+    """Code ``unknown_payout``."""
+
+class DuplicateId(UplineError):
+    """Code ``duplicate_id``."""
+
+class SelfSponsor(UplineError):
+    """Code ``self_sponsor``."""
+
+class Cycle(UplineError):
+    """Code ``cycle``."""
+
+class MemberTerminated(UplineError):
+    """Code ``member_terminated``."""
+
+class OverRefund(UplineError):
+    """Code ``over_refund``."""
+
+class PayoutState(UplineError):
+    """Code ``payout_state``."""
+
+class LimitExceeded(UplineError):
+    """Code ``limit_exceeded``."""
+
+class Malformed(UplineError, ValueError):
+    """Code ``malformed``."""
+
+class Storage(UplineError):
+    """Code ``storage``."""
+
+class Tampered(UplineError):
+    """Code ``tampered``."""
+
+class Internal(UplineError):
+    """Code ``internal``."""
+
+@final
+class Plan:
+    """A commission plan validated by the core.
+
+    Use it in ``Engine.activate_plan(plan, effective_from)`` or as the
+    ``plan`` of a ``plan_activated`` event dict.
+    """
+
+    @classmethod
+    def from_dict(cls, plan: Mapping[str, Any]) -> Plan:
+        """Validate a plan in wire form (``{"id", "version", "levels": [{"rate", ...}], ...}``).
+
+        Raises :class:`InvalidPlan` (or :class:`InvalidAmount`, ...) naming the
+        field, :class:`Malformed` for an unknown key or a wrong shape.
+        """
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Validate a plan given as JSON text (same rules as :meth:`from_dict`)."""
+
+    @property
+    def id(self) -> str:
+        """The plan's id."""
+
+    @property
+    def version(self) -> int:
+        """The plan's version."""
+
+    def to_dict(self) -> _Json:
+        """The plan as a dict (rates and amounts as ``Decimal``)."""
+
+    def to_json(self) -> str:
+        """The plan as compact JSON text."""
+
+@final
+class Engine:
+    """The commission engine: a referral graph, plans, a ledger, payouts and
+    a hash-chained audit trail.
+
+    Thread safety: an ``Engine`` may be shared between threads. It holds the
+    core engine behind one mutex; every call converts its Python arguments
+    while holding the GIL, then releases the GIL (``py.detach``), takes the
+    mutex, runs the core, releases the mutex and re-acquires the GIL to
+    build the result. Calls on one engine are therefore serialized (each
+    call is atomic, a batch included), while other Python threads keep
+    running. The mutex is never held while waiting for the GIL, so no
+    deadlock is possible.
+
+    Should the core ever panic (a bug) during a call that changes the
+    engine, that call raises :class:`Internal` and the engine refuses every
+    later call with :class:`Internal` (it may be half-changed): rebuild it
+    from a snapshot. A panic in a query raises :class:`Internal` and leaves
+    the engine usable.
+    """
+
+    def __init__(self) -> None:
+        """A fresh engine: the default plan (20/15/10/8/5/3/2%) in force, no members."""
+
+    @classmethod
+    def from_snapshot(cls, snapshot: str) -> Engine:
+        """Restore an engine from :meth:`snapshot` text (releases the GIL).
+
+        Raises :class:`Malformed` for text that is not a snapshot of this format.
+        """
+
+    @classmethod
+    def replay(cls, events: Sequence[Mapping[str, Any]]) -> Engine:
+        """Rebuild an engine by applying ``events`` in order (releases the GIL).
+
+        Raises the first refused event's error; its message names ``events[i]``.
+        """
+
+    def apply(self, event: Mapping[str, Any]) -> _Json:
+        """Apply one event; return its result.
+
+        The result has ``seq`` (int), ``hash`` (hex str), ``entries`` (ledger
+        entries written), ``replayed: True`` for an idempotent retry, and per
+        kind ``distribution`` (sales), ``refund``/``sale``/``reversals``/
+        ``refunded_total`` (refunds) or ``batch`` (payouts). A refused event
+        raises the matching :class:`UplineError` subclass and changes nothing.
+        """
+
+    def apply_batch(self, events: Sequence[Mapping[str, Any]]) -> list[_Json]:
+        """Apply many events (a list or tuple) in order, in one call.
+
+        The Rust part runs without the GIL and under the engine's lock, so no
+        other call interleaves with the batch. Each event stands on its own:
+        a refused event does not stop the others. The returned list has one
+        slot per event, in order: the result dict :meth:`apply` would have
+        returned, or for a refused event ``{"error": {"code": str,
+        "message": str, "field": str | None}}`` (the same code, message and
+        field as the exception :meth:`apply` would raise). A result dict never
+        has an ``"error"`` key. Raises :class:`LimitExceeded` for more than
+        100 000 events (nothing applied), and :class:`Malformed` when
+        ``events`` is not a list or tuple.
+        """
+
+    def balances(self, member: str, currency: str, as_of: _Time) -> _Json:
+        """``member``'s balances in ``currency`` as of ``as_of``:
+        ``{"pending", "available", "held", "reserved", "paid"}`` as ``Decimal``.
+        """
+
+    def upline(self, member: str, levels: int) -> list[str]:
+        """Up to ``levels`` ancestors of ``member``, nearest first."""
+
+    def direct_referrals(self, member: str) -> list[str]:
+        """``member``'s direct referrals, in the order they joined."""
+
+    def downline_size(self, member: str) -> int:
+        """Members below ``member`` at any depth."""
+
+    def downline_levels(self, member: str, max_levels: int) -> list[int]:
+        """Members below ``member`` per level (index 0 = direct referrals)."""
+
+    def depth(self, member: str) -> int:
+        """Number of ancestors of ``member``."""
+
+    def export_dot(self, member: str, max_depth: int) -> str:
+        """The subtree below ``member`` (at most ``max_depth`` levels) in Graphviz DOT."""
+
+    def export_json(self, member: str, max_depth: int) -> _Json:
+        """The subtree below ``member`` (at most ``max_depth`` levels) as nested dicts."""
+
+    def distribution_of(self, sale: str) -> Optional[_Json]:
+        """The distribution recorded for ``sale``, or None if there is no such sale."""
+
+    def payout_state(self, payout: str) -> Optional[_Json]:
+        """``{"state": "reserved" | "settled" | "failed", ...}`` for a prepared payout, or None."""
+
+    def prepare_payouts(
+        self, batch: str, as_of: _Time, policy: Optional[Mapping[str, Any]] = None
+    ) -> _Json:
+        """Apply a ``payouts_prepared`` event; return its result (``result["batch"]``).
+
+        ``policy`` is ``{"minimum": {currency: amount}, "fees": {method:
+        {"flat": amount, "percent": amount}}}``; None means no minimum and no fees.
+        """
+
+    def activate_plan(self, plan: Union[Plan, Mapping[str, Any]], effective_from: _Time) -> _Json:
+        """Apply a ``plan_activated`` event for ``plan`` from ``effective_from`` on."""
+
+    def tax_summary(
+        self, year: int, thresholds: Optional[Mapping[str, _Money]] = None
+    ) -> list[_Json]:
+        """Per earner and currency (ordered by earner, then currency): ``earner``,
+        ``currency``, ``earned`` and ``paid`` (``Decimal``) in calendar year
+        ``year`` (UTC), and ``reaches_threshold`` (paid >= ``thresholds[currency]``;
+        False for a currency without a threshold).
+        """
+
+    def audit_head(self) -> _Json:
+        """The audit chain's head: ``{"seq": int, "hash": str}`` (64 hex digits)."""
+
+    def snapshot(self) -> str:
+        """The whole state as JSON text, for :meth:`from_snapshot`."""

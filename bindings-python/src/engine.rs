@@ -1,0 +1,496 @@
+//! `upline.Engine`: a core engine behind a mutex.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
+use serde_json::{json, Value};
+
+use upline::{Error, ErrorKind, Event};
+
+use crate::convert::{self, ConvError};
+use crate::guard;
+
+/// The commission engine. See the stub (`upline/__init__.pyi`) for the
+/// documented Python API.
+#[pyclass(module = "upline", frozen)]
+pub struct Engine {
+    inner: Mutex<upline::Engine>,
+}
+
+fn poisoned() -> Error {
+    Error::general(
+        ErrorKind::Internal,
+        "this engine stopped after an internal error (a panic) in an earlier call that \
+         was changing it; rebuild it from a snapshot or its store",
+    )
+}
+
+fn conv<T>(py: Python<'_>, r: Result<T, ConvError>) -> PyResult<T> {
+    r.map_err(|e| e.into_py(py))
+}
+
+fn raise(py: Python<'_>, err: Error) -> PyErr {
+    crate::errors::to_py(py, &err)
+}
+
+/// A string argument (ids, currency codes); anything else is `malformed`.
+fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
+    match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(raise(
+            obj.py(),
+            Error::new(
+                ErrorKind::Malformed,
+                field,
+                format!("{field} must be a str, not {}", type_name(obj)),
+            ),
+        )),
+    }
+}
+
+/// A non-negative integer argument (levels, depths).
+fn count_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<usize> {
+    let bad = |why: &str| {
+        raise(
+            obj.py(),
+            Error::new(ErrorKind::Malformed, field, format!("{field} {why}")),
+        )
+    };
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(bad(&format!("must be an int, not {}", type_name(obj))));
+    }
+    match obj.extract::<i128>() {
+        Ok(n) if n < 0 => Err(bad("must not be negative")),
+        Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Err(_) => Ok(usize::MAX),
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn ids_to_py<'py>(py: Python<'py>, ids: Vec<std::sync::Arc<str>>) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(py, ids.iter().map(|s| s.as_ref()))
+}
+
+impl Engine {
+    fn wrap(engine: upline::Engine) -> Engine {
+        Engine {
+            inner: Mutex::new(engine),
+        }
+    }
+
+    fn lock(&self) -> upline::Result<MutexGuard<'_, upline::Engine>> {
+        self.inner.lock().map_err(|_| poisoned())
+    }
+
+    /// Runs `f` on the engine for a change: without the GIL, under the
+    /// lock. A panic inside `f` poisons the lock on purpose: the engine may
+    /// be half-changed, so every later call refuses with `internal`.
+    fn write<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut upline::Engine) -> upline::Result<T> + Send,
+    ) -> PyResult<T> {
+        guard::call(py, || {
+            let mut engine = self.lock()?;
+            f(&mut engine)
+        })
+    }
+
+    /// Runs `f` on the engine for a query: without the GIL, under the lock.
+    /// A panic here changes nothing and does not poison the lock.
+    fn read<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&upline::Engine) -> upline::Result<T> + Send,
+    ) -> PyResult<T> {
+        guard::call(py, || {
+            let engine = self.lock()?;
+            guard::run(|| f(&engine))
+        })
+    }
+
+    fn apply_value<'py>(&self, py: Python<'py>, value: Value) -> PyResult<Bound<'py, PyAny>> {
+        let result = self.write(py, move |engine| {
+            let event = Event::from_value(value)?;
+            engine.apply(&event).map(|applied| applied.to_json_value())
+        })?;
+        convert::to_py(py, &result)
+    }
+}
+
+#[pymethods]
+impl Engine {
+    /// A fresh engine: the default plan in force, no members.
+    #[new]
+    fn new() -> Engine {
+        Engine::wrap(upline::Engine::new())
+    }
+
+    /// Restores an engine from `snapshot()` text.
+    #[classmethod]
+    fn from_snapshot(cls: &Bound<'_, PyType>, snapshot: String) -> PyResult<Engine> {
+        let engine = guard::call(cls.py(), move || {
+            upline::Engine::from_snapshot_json(&snapshot)
+        })?;
+        Ok(Engine::wrap(engine))
+    }
+
+    /// Rebuilds an engine by applying `events` in order; raises on the
+    /// first refused one.
+    #[classmethod]
+    fn replay(cls: &Bound<'_, PyType>, events: &Bound<'_, PyAny>) -> PyResult<Engine> {
+        let py = cls.py();
+        let values = event_list(events)?;
+        let engine = guard::call(py, move || {
+            let mut decoded = Vec::with_capacity(values.len());
+            for (i, v) in values.into_iter().enumerate() {
+                decoded.push(Event::from_value(v).map_err(|e| {
+                    Error::general(e.kind(), format!("events[{i}]: {}", e.message()))
+                })?);
+            }
+            upline::Engine::replay(decoded.iter())
+        })?;
+        Ok(Engine::wrap(engine))
+    }
+
+    /// Applies one event (a dict in the core's wire form).
+    fn apply<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = event.py();
+        let value = conv(py, convert::to_json(event, ""))?;
+        self.apply_value(py, value)
+    }
+
+    /// Applies many events in one call; each slot is a result dict or
+    /// `{"error": {"code", "message", "field"}}`.
+    fn apply_batch<'py>(&self, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = events.py();
+        let items = sequence(events)?;
+        let n = items.len();
+        let mut slots: Vec<Option<Result<Value, Error>>> = Vec::with_capacity(n);
+        let mut values: Vec<(usize, Value)> = Vec::with_capacity(n);
+        for (i, item) in items.iter().enumerate() {
+            match convert::to_json(item, "") {
+                Ok(v) => {
+                    values.push((i, v));
+                    slots.push(None);
+                }
+                Err(ConvError::Upline(e)) => slots.push(Some(Err(e))),
+                Err(ConvError::Py(e)) => return Err(e),
+            }
+        }
+        let results = self.write(py, move |engine| {
+            let mut events = Vec::with_capacity(values.len());
+            let mut positions = Vec::with_capacity(values.len());
+            let mut out = Vec::with_capacity(values.len());
+            for (i, v) in values {
+                match Event::from_value(v) {
+                    Ok(event) => {
+                        events.push(event);
+                        positions.push(i);
+                    }
+                    Err(e) => out.push((i, Err(e))),
+                }
+            }
+            let applied = engine.apply_batch(&events)?;
+            for (i, r) in positions.into_iter().zip(applied) {
+                out.push((i, r.map(|a| a.to_json_value())));
+            }
+            Ok(out)
+        })?;
+        for (i, r) in results {
+            slots[i] = Some(r);
+        }
+        let list = PyList::empty(py);
+        for slot in slots {
+            match slot {
+                Some(Ok(v)) => list.append(convert::to_py(py, &v)?)?,
+                Some(Err(e)) => list.append(crate::errors::to_dict(py, &e)?)?,
+                None => {
+                    return Err(raise(
+                        py,
+                        Error::general(ErrorKind::Internal, "a batch slot got no result"),
+                    ))
+                }
+            }
+        }
+        Ok(list)
+    }
+
+    /// `member`'s balances in `currency` as of `as_of`.
+    fn balances<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        currency: &Bound<'py, PyAny>,
+        as_of: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let currency = str_arg(currency, "currency")?;
+        let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
+        let value = self.read(py, move |engine| {
+            let balances = engine.balances(&member, &currency, &as_of)?;
+            serde_json::to_value(balances)
+                .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// Up to `levels` ancestors of `member`, nearest first.
+    fn upline<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        levels: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let levels = count_arg(levels, "levels")?;
+        let ids = self.read(py, move |e| e.upline(&member, levels))?;
+        ids_to_py(py, ids)
+    }
+
+    /// `member`'s direct referrals, in the order they joined.
+    fn direct_referrals<'py>(&self, member: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let ids = self.read(py, move |e| e.direct_referrals(&member))?;
+        ids_to_py(py, ids)
+    }
+
+    /// Members below `member` at any depth.
+    fn downline_size(&self, member: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        self.read(py, move |e| e.downline_size(&member))
+    }
+
+    /// Members below `member` per level (index 0 = direct referrals).
+    fn downline_levels(
+        &self,
+        member: &Bound<'_, PyAny>,
+        max_levels: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<u64>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let max_levels = count_arg(max_levels, "max_levels")?;
+        self.read(py, move |e| e.downline_levels(&member, max_levels))
+    }
+
+    /// Number of ancestors of `member`.
+    fn depth(&self, member: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        self.read(py, move |e| e.depth(&member))
+    }
+
+    /// The subtree below `member` in Graphviz DOT.
+    fn export_dot(&self, member: &Bound<'_, PyAny>, max_depth: &Bound<'_, PyAny>) -> PyResult<String> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let max_depth = count_arg(max_depth, "max_depth")?;
+        self.read(py, move |e| e.export_dot(&member, max_depth))
+    }
+
+    /// The subtree below `member` as nested dicts.
+    fn export_json<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        max_depth: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let max_depth = count_arg(max_depth, "max_depth")?;
+        let value = self.read(py, move |e| e.export_json(&member, max_depth))?;
+        convert::to_py(py, &value)
+    }
+
+    /// The distribution recorded for `sale`, or None.
+    fn distribution_of<'py>(&self, sale: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = sale.py();
+        let sale = str_arg(sale, "sale")?;
+        let value = self.read(py, move |e| {
+            Ok(match e.distribution_of(&sale) {
+                Some(d) => serde_json::to_value(d)
+                    .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))?,
+                None => Value::Null,
+            })
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// The state of a prepared payout (`{"state": "reserved" | "settled" |
+    /// "failed", ...}`), or None.
+    fn payout_state<'py>(&self, payout: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = payout.py();
+        let payout = str_arg(payout, "payout")?;
+        let value = self.read(py, move |e| {
+            Ok(match e.payout_state(&payout) {
+                Some(s) => serde_json::to_value(s)
+                    .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))?,
+                None => Value::Null,
+            })
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// Applies a `payouts_prepared` event and returns its result.
+    #[pyo3(signature = (batch, as_of, policy=None))]
+    fn prepare_payouts<'py>(
+        &self,
+        batch: &Bound<'py, PyAny>,
+        as_of: &Bound<'py, PyAny>,
+        policy: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = batch.py();
+        let batch = str_arg(batch, "batch")?;
+        let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
+        let policy = match policy {
+            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy"))?,
+            _ => json!({}),
+        };
+        self.apply_value(
+            py,
+            json!({"type": "payouts_prepared", "batch": batch, "as_of": as_of, "policy": policy}),
+        )
+    }
+
+    /// Applies a `plan_activated` event for `plan` (a `Plan` or a dict).
+    fn activate_plan<'py>(
+        &self,
+        plan: &Bound<'py, PyAny>,
+        effective_from: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = plan.py();
+        let plan = conv(py, convert::to_json(plan, "plan"))?;
+        let from = conv(py, convert::time_arg(effective_from, "effective_from"))?;
+        self.apply_value(
+            py,
+            json!({"type": "plan_activated", "plan": plan, "effective_from": from}),
+        )
+    }
+
+    /// Per earner and currency: earned and paid in calendar year `year`.
+    #[pyo3(signature = (year, thresholds=None))]
+    fn tax_summary<'py>(
+        &self,
+        year: &Bound<'py, PyAny>,
+        thresholds: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = year.py();
+        if year.is_instance_of::<PyBool>() || !year.is_instance_of::<PyInt>() {
+            return Err(raise(
+                py,
+                Error::new(
+                    ErrorKind::Malformed,
+                    "year",
+                    format!("year must be an int, not {}", type_name(year)),
+                ),
+            ));
+        }
+        let year: i32 = year
+            .extract::<i64>()
+            .ok()
+            .and_then(|y| i32::try_from(y).ok())
+            .unwrap_or(i32::MAX);
+        let mut limits = BTreeMap::new();
+        if let Some(t) = thresholds.filter(|t| !t.is_none()) {
+            let Ok(dict) = t.cast::<PyDict>() else {
+                return Err(raise(
+                    py,
+                    Error::new(
+                        ErrorKind::Malformed,
+                        "thresholds",
+                        format!("thresholds must be a dict, not {}", type_name(t)),
+                    ),
+                ));
+            };
+            for (k, v) in dict.iter() {
+                let code = str_arg(&k, "thresholds")?;
+                let field = format!("thresholds.{code}");
+                let amount = conv(py, convert::money_arg(&v, &field))?;
+                limits.insert(code, amount);
+            }
+        }
+        let value = self.read(py, move |e| {
+            let lines = e.tax_summary(year, &limits)?;
+            serde_json::to_value(lines).map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// The audit chain's head: `{"seq": int, "hash": hex str}`.
+    fn audit_head<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.read(py, |e| {
+            serde_json::to_value(e.audit_head())
+                .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// The whole state as JSON text (for `Engine.from_snapshot`).
+    fn snapshot(&self, py: Python<'_>) -> PyResult<String> {
+        self.read(py, |e| Ok(e.snapshot_json()))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let head = self.read(py, |e| Ok(e.audit_head()))?;
+        Ok(format!("<upline.Engine seq={}>", head.seq))
+    }
+
+    /// Test hook: panics inside a changing call, to prove a panic becomes
+    /// `upline.Internal` and stops the engine. Not part of the API.
+    fn _debug_panic(&self, py: Python<'_>) -> PyResult<()> {
+        self.write(py, |_| -> upline::Result<()> { panic!("debug panic requested by a test") })
+    }
+}
+
+/// A list or tuple of items.
+fn sequence<'py>(events: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if let Ok(list) = events.cast::<PyList>() {
+        return check_len(events.py(), list.iter().collect());
+    }
+    if let Ok(tuple) = events.cast::<PyTuple>() {
+        return check_len(events.py(), tuple.iter().collect());
+    }
+    Err(raise(
+        events.py(),
+        Error::new(
+            ErrorKind::Malformed,
+            "events",
+            format!("events must be a list or tuple, not {}", type_name(events)),
+        ),
+    ))
+}
+
+fn check_len<'py>(py: Python<'py>, items: Vec<Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let limit = upline::limits::MAX_BATCH;
+    if items.len() > limit {
+        return Err(raise(
+            py,
+            Error::new(
+                ErrorKind::LimitExceeded,
+                "events",
+                format!("a batch of {} events; the limit is {limit}", items.len()),
+            ),
+        ));
+    }
+    Ok(items)
+}
+
+/// A list of events, converted; the first bad one raises.
+fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+    let py = events.py();
+    let items = sequence(events)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        out.push(conv(py, convert::to_json(item, &format!("events[{i}]")))?);
+    }
+    Ok(out)
+}
