@@ -31,7 +31,7 @@
 //! | bytes | `'y'` then u32be length, then the bytes |
 //! | sequence / tuple | `'l'` then u32be count, then each element |
 //! | map | `'m'` then u32be count, then key and value alternately, in order |
-//! | struct | `'t'` then the name as a string body (u32be length + UTF-8), u32be field count, then per field its name (string body) and value |
+//! | struct | `'t'` then the name as a string body (u32be length + UTF-8), u32be count of the fields present, then every declared field's value in declaration order (an absent optional field as `'n'`) |
 //! | enum variant | `'v'` then the variant name as a string body, then its content as above (`'n'` for a unit variant) |
 //!
 //! Floats never occur (money is never a float) and are refused. Decimals
@@ -427,16 +427,14 @@ impl ser::SerializeStruct for &mut Encoder<'_> {
     type Error = EncodeError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
-        name: &'static str,
+        _: &'static str,
         value: &T,
     ) -> Result<(), EncodeError> {
-        self.body(name)?;
         value.serialize(&mut **self)
     }
-    fn skip_field(&mut self, name: &'static str) -> Result<(), EncodeError> {
-        // A skipped optional field is encoded as absent, so the declared
-        // field count stays truthful.
-        self.body(name)?;
+    fn skip_field(&mut self, _: &'static str) -> Result<(), EncodeError> {
+        // A skipped optional field is encoded as absent, so every declared
+        // field has a value and positions stay fixed.
         self.out.push(b'n');
         Ok(())
     }

@@ -1,0 +1,112 @@
+//! Throughput on one core: the calculation alone, the full in-memory apply
+//! (calculation + ledger + audit hash), and durable apply on SQLite at
+//! batch sizes 1, 100 and 10,000.
+//!
+//! `cargo run --release -p upline-benches --bin throughput [-- --quick]`
+
+use std::time::Instant;
+
+use upline::calc::{self, Calculation, SaleInput};
+use upline::{Engine, Event, Timestamp};
+use upline_benches::{join_events, sale_events, sponsors, Rng};
+use upline_sqlite::SqliteStore;
+
+fn rate(n: usize, started: Instant) -> f64 {
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() -> Result<(), upline::Error> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (members, sales) = if quick {
+        (10_000, 20_000)
+    } else {
+        (1_000_000, 1_000_000)
+    };
+    println!("network: {members} members (PEERS.md shape); {sales} sales, default 7-level plan");
+
+    let joins = join_events(&sponsors(members, 7));
+    let mut engine = Engine::new();
+    let started = Instant::now();
+    for result in engine.apply_batch(&joins[..joins.len().min(upline::limits::MAX_BATCH)])? {
+        result?;
+    }
+    for chunk in
+        joins[joins.len().min(upline::limits::MAX_BATCH)..].chunks(upline::limits::MAX_BATCH)
+    {
+        for result in engine.apply_batch(chunk)? {
+            result?;
+        }
+    }
+    println!(
+        "joins (in memory):            {:>10.0} events/s",
+        rate(joins.len(), started)
+    );
+
+    // The calculation alone: sale -> distribution into a reused buffer.
+    let plan = upline::Plan::default_plan();
+    let usd = engine.currencies().get("USD", "currency")?;
+    let at = Timestamp::parse("2026-02-01T12:00:00Z", "at")?;
+    let mut rng = Rng(11);
+    let inputs: Vec<SaleInput> = (0..sales)
+        .map(|_| SaleInput {
+            buyer: rng.below(members) as u32,
+            amount: rust_decimal::Decimal::new(100 + rng.below(99_900) as i64, 2),
+            currency: usd,
+            at,
+        })
+        .collect();
+    let mut out = Calculation::default();
+    let mut paid = rust_decimal::Decimal::ZERO;
+    let started = Instant::now();
+    for input in &inputs {
+        calc::calculate(&plan, plan.levels(), engine.graph(), *input, &mut out)?;
+        paid += out.retained;
+    }
+    println!(
+        "calculation only:             {:>10.0} sales/s  (checksum {paid})",
+        rate(inputs.len(), started)
+    );
+
+    // The full apply, in memory.
+    let sale_list = sale_events(members, sales, 13);
+    let started = Instant::now();
+    for event in &sale_list {
+        engine.apply(event)?;
+    }
+    println!(
+        "full apply (ledger + audit):  {:>10.0} sales/s",
+        rate(sale_list.len(), started)
+    );
+
+    // Durable apply on SQLite at three batch sizes.
+    let dir = std::env::temp_dir().join(format!("upline-throughput-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| upline::Error::general(upline::ErrorKind::Storage, e.to_string()))?;
+    let small_network = join_events(&sponsors(10_000, 7));
+    for batch in [1usize, 100, 10_000] {
+        let path = dir.join(format!("b{batch}.sqlite"));
+        let mut durable = Engine::open(Box::new(SqliteStore::open(&path)?))?;
+        for result in durable.apply_batch(&small_network)? {
+            result?;
+        }
+        let count = match (quick, batch) {
+            (true, 1) => 200,
+            (true, _) => 20_000,
+            (false, 1) => 2_000,
+            (false, _) => 200_000,
+        };
+        let events: Vec<Event> = sale_events(10_000, count, 17);
+        let started = Instant::now();
+        for chunk in events.chunks(batch) {
+            for result in durable.apply_batch(chunk)? {
+                result?;
+            }
+        }
+        println!(
+            "durable SQLite, batch {batch:>6}:  {:>10.0} sales/s",
+            rate(events.len(), started)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
