@@ -368,8 +368,15 @@ export type SubtreeJson = { [key: string]: unknown }
  * calls on the same engine wait for it).
  */
 export declare class Engine {
-  /** An empty engine with the default plan (20/15/10/8/5/3/2%) in force. */
-  constructor()
+  /**
+   * Without options: an empty in-memory engine with the default plan
+   * (20/15/10/8/5/3/2%) in force. With `{ path }`: an engine backed by the
+   * SQLite file at `path` (created if missing; when reopened, its snapshot and
+   * later events are replayed and checked against their stored hashes:
+   * `tampered` or `storage` is thrown otherwise). Every applied event is
+   * stored before the call returns.
+   */
+  constructor(options?: EngineOptions | null)
   /** Restores an engine from `snapshot()` text. */
   static fromSnapshot(text: string): Engine
   /** Applies one event; throws an `UplineError` if it is refused (nothing changes then). */
@@ -408,6 +415,21 @@ export declare class Engine {
   distributionOf(sale: Id): Distribution | null
   /** The whole state as JSON text. */
   snapshot(): string
+  /**
+   * Verifies the store's whole chain by replaying every stored event;
+   * returns the head, or throws `tampered` (naming the first bad event) or
+   * `storage` (no store, or the store failed).
+   */
+  verify(): Head
+  /** `verify` off the event loop. */
+  verifyAsync(): Promise<Head>
+  /** Saves a snapshot in the store, so a later open replays only what follows. */
+  saveSnapshot(): void
+}
+
+export interface EngineOptions {
+  /** A SQLite file (the embedded store). */
+  path?: string | null
 }
 
 /** A validated plan. */

@@ -4,6 +4,8 @@ declare const console: { log(...args: unknown[]): void }
 import type { Applied, BatchError, Event, UplineError, SaleApplied, Balances, Head } from '..'
 
 const engine = new Engine()
+const stored = new Engine({ path: '/tmp/x.sqlite' })
+void stored.verifyAsync().then((h: Head) => h.hash)
 const joins: Event[] = [
   { type: 'member_joined', member: 'ann', sponsor: null, at: new Date('2026-01-01T00:00:00Z') },
   { type: 'member_joined', member: 'bob', sponsor: 'ann', at: '2026-01-02T00:00:00Z' },

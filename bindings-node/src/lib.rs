@@ -439,12 +439,70 @@ impl Engine {
 
 #[napi]
 impl Engine {
-    /// An empty engine with the default plan in force.
-    #[napi(constructor)]
-    pub fn new() -> Self {
-        Engine {
-            inner: Arc::new(Mutex::new(upline::Engine::new())),
-        }
+    /// An empty in-memory engine with the default plan in force, or, with
+    /// `{ path }`, an engine backed by the SQLite file at `path` (created if
+    /// missing; reopened: its snapshot and events are replayed and checked).
+    #[napi(constructor, ts_args_type = "options?: { path?: string } | null")]
+    pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Self> {
+        let engine = guard(&env, || {
+            let path = match options {
+                None => None,
+                Some(o) => match to_json(o, "options", Ctx::Plain)? {
+                    Value::Null => None,
+                    Value::Object(map) => {
+                        for key in map.keys() {
+                            if key != "path" {
+                                return Err(malformed(format!("unknown option {key:?}; the options are: path")));
+                            }
+                        }
+                        match map.get("path") {
+                            None | Some(Value::Null) => None,
+                            Some(Value::String(p)) => Some(p.clone()),
+                            Some(_) => {
+                                return Err(CoreError::new(
+                                    ErrorKind::Malformed,
+                                    "options.path",
+                                    "options.path must be a string",
+                                ))
+                            }
+                        }
+                    }
+                    _ => return Err(malformed("options must be an object like { path }")),
+                },
+            };
+            match path {
+                None => Ok(upline::Engine::new()),
+                Some(path) => {
+                    let store = upline_sqlite::SqliteStore::open(&path)?;
+                    upline::Engine::open(Box::new(store))
+                }
+            }
+        })?;
+        Ok(Engine {
+            inner: Arc::new(Mutex::new(engine)),
+        })
+    }
+
+    /// Verifies the store's whole chain (replaying every stored event);
+    /// returns the head, or throws `tampered` (naming the first bad event)
+    /// or `storage` (no store, or the store failed).
+    #[napi]
+    pub fn verify(&self, env: Env) -> napi::Result<Value> {
+        self.with(&env, |engine| head_value(engine.verify()?))
+    }
+
+    /// `verify` run off the event loop.
+    #[napi(ts_return_type = "Promise<{ seq: number; hash: string }>")]
+    pub fn verify_async(&self) -> AsyncTask<VerifyTask> {
+        AsyncTask::new(VerifyTask {
+            engine: self.inner.clone(),
+        })
+    }
+
+    /// Saves a snapshot in the store so a later open replays only what follows.
+    #[napi]
+    pub fn save_snapshot(&self, env: Env) -> napi::Result<()> {
+        self.with(&env, |engine| engine.save_snapshot())
     }
 
     /// Restores an engine from `snapshot()`.
@@ -596,13 +654,7 @@ impl Engine {
     /// The audit chain's head: `{ seq, hash }` (hash in hex).
     #[napi]
     pub fn audit_head(&self, env: Env) -> napi::Result<Value> {
-        self.with(&env, |engine| {
-            let head = engine.audit_head();
-            let mut map = Map::new();
-            map.insert("seq".into(), Value::from(head.seq));
-            map.insert("hash".into(), Value::String(head.hash.to_hex()));
-            Ok(Value::Object(map))
-        })
+        self.with(&env, |engine| head_value(engine.audit_head()))
     }
 
     /// The distribution recorded for `sale`, or `null`.
@@ -621,9 +673,28 @@ impl Engine {
     }
 }
 
-impl Default for Engine {
-    fn default() -> Self {
-        Engine::new()
+fn head_value(head: upline::Head) -> Result<Value, CoreError> {
+    let mut map = Map::new();
+    map.insert("seq".into(), Value::from(head.seq));
+    map.insert("hash".into(), Value::String(head.hash.to_hex()));
+    Ok(Value::Object(map))
+}
+
+/// The work of `verifyAsync`, run on a libuv worker thread.
+pub struct VerifyTask {
+    engine: Arc<Mutex<upline::Engine>>,
+}
+
+impl Task for VerifyTask {
+    type Output = Result<Value, CoreError>;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(shielded(|| head_value(lock(&self.engine)?.verify()?)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Json> {
+        output.map(Json).map_err(|e| js_error(&env, &e))
     }
 }
 
