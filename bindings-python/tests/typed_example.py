@@ -1,0 +1,53 @@
+"""A small typed program against the stubs; checked with `mypy --strict`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import upline
+
+
+def run() -> Decimal:
+    engine = upline.Engine()
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    events: list[dict[str, Any]] = [
+        {"type": "member_joined", "member": "ann", "sponsor": None, "at": at},
+        {"type": "member_joined", "member": "bob", "sponsor": "ann", "at": at},
+    ]
+    for slot in engine.apply_batch(events):
+        if "error" in slot:
+            raise RuntimeError(slot["error"]["code"])
+    plan = upline.Plan.from_dict({"id": "launch", "version": 1, "levels": [{"rate": Decimal("0.10")}]})
+    engine.activate_plan(plan, at)
+    result: dict[str, Any] = engine.apply(
+        {"type": "sale_recorded", "sale": "s1", "buyer": "bob", "amount": Decimal("100.00"),
+         "currency": "USD", "at": "2026-02-01T12:00:00Z"}
+    )
+    line_amount: Decimal = result["distribution"]["lines"][0]["amount"]
+    balances = engine.balances("ann", "USD", "2026-03-15T00:00:00Z")
+    available: Decimal = balances["available"]
+    head: dict[str, Any] = engine.audit_head()
+    seq: int = head["seq"]
+    ancestors: list[str] = engine.upline("bob", 7)
+    size: int = engine.downline_size("ann")
+    tax: list[dict[str, Any]] = engine.tax_summary(2026, {"USD": Decimal("600")})
+    copy = upline.Engine.from_snapshot(engine.snapshot())
+    try:
+        engine.apply({"type": "sale_recorded", "sale": "s2", "buyer": "bob", "amount": "1.001",
+                      "currency": "USD", "at": at})
+    except upline.InvalidAmount as err:
+        code: str = err.code
+        field: str | None = err.field
+        assert code == "invalid_amount" and field == "amount"
+    except upline.UplineError:
+        raise
+    assert seq == copy.audit_head()["seq"] and ancestors == ["ann"] and size == 1 and len(tax) == 1
+    codes: tuple[str, ...] = upline.ERROR_CODES
+    assert "over_refund" in codes
+    return line_amount + available
+
+
+if __name__ == "__main__":
+    print(run())
