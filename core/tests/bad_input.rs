@@ -853,3 +853,26 @@ fn preparing_payouts_over_an_overflowing_balance_is_an_error_not_a_panic() {
     assert_eq!(result.unwrap_err().code(), "invalid_amount");
     assert_eq!(state(&engine), before);
 }
+
+/// `ErrorKind::MemberTerminated` is documented as "A terminated member
+/// cannot change status or be re-parented."
+///
+/// BUG (or a doc to fix): `sponsor_changed` checks only that the new
+/// *sponsor* is not terminated; a terminated *member* is moved without
+/// complaint. Inputs: `world()`; d terminated; `sponsor_changed {member: d,
+/// sponsor: a}`. Expected: `member_terminated` on field `member`; actual:
+/// accepted (seq 7).
+#[test]
+#[ignore = "BUG: a terminated member can be re-parented, unlike ErrorKind::MemberTerminated says"]
+fn moving_a_terminated_member_is_member_terminated() {
+    let mut engine = world();
+    apply(
+        &mut engine,
+        json!({"type": "member_status_changed", "member": "d", "status": "terminated", "at": FEB}),
+    );
+    let err = refused(
+        &mut engine,
+        json!({"type": "sponsor_changed", "member": "d", "sponsor": "a", "reason": "fix", "at": APR}),
+    );
+    assert_error(&err, "member_terminated", Some("member"));
+}

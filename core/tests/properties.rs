@@ -57,6 +57,7 @@ fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
         max_shrink_iters: 2_000,
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
@@ -271,7 +272,9 @@ fn sale_gen() -> impl Strategy<Value = SaleGen> {
     (
         any::<Index>(),
         0usize..3,
-        prop_oneof![1u64..=200, 1u64..=100_000, 1u64..=1_000_000_000_000_000],
+        // Up to 10^12 minor units (10 billion USD): far larger sales cannot
+        // be refunded in part (see `a_partial_refund_of_a_huge_sale_is_accepted`).
+        prop_oneof![1u64..=200, 1u64..=100_000, 1u64..=1_000_000_000_000],
     )
         .prop_map(|(buyer, currency, minor)| SaleGen {
             buyer,
@@ -495,7 +498,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(member, method, verified)| Op::Profile { member, method, verified }),
         2 => (prop::option::of(0u64..3_000), any::<bool>())
             .prop_map(|(minimum, fee)| Op::Prepare { minimum, fee }),
-        1 => any::<Index>().prop_map(|payout| Op::Settle { payout }),
+        2 => any::<Index>().prop_map(|payout| Op::Settle { payout }),
         1 => any::<Index>().prop_map(|payout| Op::Fail { payout }),
         1 => (any::<Index>(), any::<Index>()).prop_map(|(member, sponsor)| Op::Reparent { member, sponsor }),
         1 => plan_gen().prop_map(|plan| Op::Plan { plan }),
@@ -505,7 +508,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Steps, each after a pause of 0–200 hours.
 fn stream() -> impl Strategy<Value = Vec<(Op, i64)>> {
-    prop::collection::vec((op(), 0i64..200), 1..60)
+    prop::collection::vec((op(), 0i64..200), 10..60)
 }
 
 /// Runs a stream against a live engine, remembering what was applied.
@@ -536,8 +539,26 @@ impl Driver {
             applied: Vec::new(),
             refused: 0,
         };
-        driver.step(&Op::Join { sponsor: None });
+        // A chain m1 ← m2 ← … ← m6, so sales have an upline from the start,
+        // and verified profiles for the top three, so payouts happen.
+        let now = driver.now();
+        for i in 1..=6 {
+            let sponsor = (i > 1).then(|| format!("m{}", i - 1));
+            driver.seed(json!({"type": "member_joined", "member": format!("m{i}"),
+                               "sponsor": sponsor, "at": now}));
+        }
+        for (member, method) in [("m1", "bank"), ("m2", "crypto"), ("m3", "instant")] {
+            driver.seed(json!({"type": "payout_profile_set", "member": member,
+                               "method": method, "verified": true}));
+        }
+        driver.next_id = 6;
         driver
+    }
+
+    fn seed(&mut self, value: Value) {
+        let event = decode(value);
+        let applied = self.engine.apply(&event).expect("the seed applies");
+        self.record(&event, &applied);
     }
 
     fn now(&self) -> String {
@@ -960,4 +981,43 @@ fn settling_a_settled_payout_again_is_accepted_but_extends_the_chain() {
         .unwrap()
         .paid;
     assert_eq!(paid.to_string(), "20.00");
+}
+
+/// DESIGN.md: "cumulative refunds may not exceed the sale" is the only
+/// limit on a refund; money arithmetic is checked.
+///
+/// BUG: the cumulative reversal is computed as `line × refunded_total / A`,
+/// and the product overflows rust_decimal for large sales, so an accepted
+/// sale cannot be refunded in part. Inputs: a ← b (default plan); sale s1
+/// of 10000000000000000.00 USD by b (a earns 2000000000000000.00); refund
+/// r1 of 5000000000000000.00. Expected: accepted, reversing
+/// 1000000000000000.00 of a's line; actual: `invalid_amount: amount
+/// overflows the decimal range`. (A full refund is accepted: it skips the
+/// multiplication.)
+#[test]
+#[ignore = "BUG: partial refund of a large accepted sale overflows; see the doc comment"]
+fn a_partial_refund_of_a_huge_sale_is_accepted() {
+    let mut engine = Engine::new();
+    apply(
+        &mut engine,
+        json!({"type": "member_joined", "member": "a", "sponsor": null, "at": "2026-01-01T00:00:00Z"}),
+    );
+    apply(
+        &mut engine,
+        json!({"type": "member_joined", "member": "b", "sponsor": "a", "at": "2026-01-01T00:00:00Z"}),
+    );
+    apply(
+        &mut engine,
+        json!({"type": "sale_recorded", "sale": "s1", "buyer": "b",
+               "amount": "10000000000000000.00", "currency": "USD", "at": "2026-02-01T12:00:00Z"}),
+    );
+    let refund = apply(
+        &mut engine,
+        json!({"type": "refund_recorded", "refund": "r1", "sale": "s1",
+               "amount": "5000000000000000.00", "at": "2026-02-02T12:00:00Z"}),
+    );
+    let Outcome::Refund(r) = &refund.outcome else {
+        panic!("a refund gave {:?}", refund.outcome)
+    };
+    assert_eq!(r.reversals[0].amount.to_string(), "1000000000000000.00");
 }
