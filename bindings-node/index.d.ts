@@ -386,9 +386,14 @@ export declare class Engine {
    * is reported in its slot as `{ error: { code, message, field } }` and does
    * not stop the others. More than the limit throws `limit_exceeded`.
    */
-  applyBatch(events: Event[]): Array<Applied | BatchError>
+  applyBatch(events: Event[], options?: { records?: true } | null): Array<Applied | BatchError>
+  /** With `{ records: false }`: only `{ seq, hash }` per applied slot (no per-line objects built). */
+  applyBatch(events: Event[], options: { records: false }): Array<BatchHead | BatchError>
+  applyBatch(events: Event[], options: BatchOptions): Array<Applied | BatchHead | BatchError>
   /** `applyBatch` off the event loop; resolves to the same results. */
-  applyBatchAsync(events: Event[]): Promise<Array<Applied | BatchError>>
+  applyBatchAsync(events: Event[], options?: { records?: true } | null): Promise<Array<Applied | BatchError>>
+  applyBatchAsync(events: Event[], options: { records: false }): Promise<Array<BatchHead | BatchError>>
+  applyBatchAsync(events: Event[], options: BatchOptions): Promise<Array<Applied | BatchHead | BatchError>>
   /** `member`'s balances in `currency` as of `asOf`. */
   balances(member: Id, currency: string, asOf: TimeInput): Balances
   /** Up to `levels` ancestors of `member`, nearest first. */
@@ -425,6 +430,18 @@ export declare class Engine {
   verifyAsync(): Promise<Head>
   /** Saves a snapshot in the store, so a later open replays only what follows. */
   saveSnapshot(): void
+}
+
+export interface BatchOptions {
+  /** Default true: full records per slot; false: only `{ seq, hash }`. */
+  records?: boolean | null
+}
+
+/** A slot of `applyBatch(events, { records: false })`. */
+export interface BatchHead {
+  seq: number
+  hash: string
+  replayed?: true
 }
 
 export interface EngineOptions {

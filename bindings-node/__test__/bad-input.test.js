@@ -242,3 +242,25 @@ describe('bad input: shapes', () => {
     assert.throws(() => engine.applyBatch(new Array(100_001).fill(null)), { code: 'limit_exceeded' })
   })
 })
+
+describe('applyBatch options', () => {
+  it('{ records: false } gives { seq, hash } per slot and the same head', async () => {
+    const events = [
+      { type: 'sale_recorded', sale: 'x1', buyer: 'm3', amount: '10.00', currency: 'USD', at: '2026-01-03T00:00:00Z' },
+      { type: 'sale_recorded', sale: 'x2', buyer: 'ghost', amount: '10.00', currency: 'USD', at: '2026-01-03T00:00:00Z' },
+    ]
+    const full = fresh()
+    const lean = fresh()
+    const a = full.applyBatch(events)
+    const b = lean.applyBatch(events, { records: false })
+    assert.deepEqual(b[0], { seq: a[0].seq, hash: a[0].hash })
+    assert.equal(b[1].error.code, 'unknown_member')
+    const c = await fresh().applyBatchAsync(events, { records: false })
+    assert.deepEqual(c, b)
+    assert.deepEqual(lean.auditHead(), full.auditHead())
+  })
+  it('bad options are malformed', () => {
+    assert.throws(() => fresh().applyBatch([], { records: 'no' }), { code: 'malformed' })
+    assert.throws(() => fresh().applyBatch([], { lean: true }), { code: 'malformed' })
+  })
+})

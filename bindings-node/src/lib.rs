@@ -408,16 +408,47 @@ fn run_batch(
     })
 }
 
-fn batch_value(results: Vec<Result<upline::Applied, CoreError>>) -> Value {
-    Value::Array(
-        results
-            .iter()
-            .map(|r| match r {
-                Ok(applied) => applied.to_json_value(),
-                Err(e) => error_value(e),
-            })
-            .collect(),
-    )
+/// One JSON value per slot (each converted on its own, so a large batch
+/// never hits napi's per-value node budget).
+fn batch_value(results: Vec<Result<upline::Applied, CoreError>>, records: bool) -> Vec<Json> {
+    results
+        .iter()
+        .map(|r| match r {
+            Ok(applied) if records => Json(applied.to_json_value()),
+            Ok(applied) => {
+                let mut map = Map::new();
+                map.insert("seq".into(), Value::from(applied.seq));
+                map.insert("hash".into(), Value::String(applied.hash.to_hex()));
+                if applied.replayed {
+                    map.insert("replayed".into(), Value::Bool(true));
+                }
+                Json(Value::Object(map))
+            }
+            Err(e) => Json(error_value(e)),
+        })
+        .collect()
+}
+
+/// `{ records?: boolean }` (default true): false returns only `{ seq, hash }`
+/// per applied slot, so no per-line object is built on the JS side.
+fn records_option(options: Option<Unknown>) -> Result<bool, CoreError> {
+    let Some(options) = options else { return Ok(true) };
+    match to_json(options, "options", Ctx::Plain)? {
+        Value::Null => Ok(true),
+        Value::Object(map) => {
+            for key in map.keys() {
+                if key != "records" {
+                    return Err(malformed(format!("unknown option {key:?}; the options are: records")));
+                }
+            }
+            match map.get("records") {
+                None | Some(Value::Null) => Ok(true),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(CoreError::new(ErrorKind::Malformed, "options.records", "options.records must be a boolean")),
+            }
+        }
+        _ => Err(malformed("options must be an object like { records }")),
+    }
 }
 
 // ---- Engine -------------------------------------------------------------------
@@ -523,18 +554,21 @@ impl Engine {
 
     /// Applies many events in order; each slot holds the records or
     /// `{ error: { code, message, field } }`.
-    #[napi]
-    pub fn apply_batch(&self, env: Env, events: Array) -> napi::Result<Value> {
+    #[napi(ts_return_type = "unknown[]")]
+    pub fn apply_batch(&self, env: Env, events: Array, options: Option<Unknown>) -> napi::Result<Vec<Json>> {
+        let records = guard(&env, || records_option(options))?;
         let slots = batch_slots(&env, &events)?;
         let results = run_batch(&self.inner, slots).map_err(|e| js_error(&env, &e))?;
-        guard(&env, || Ok(batch_value(results)))
+        guard(&env, || Ok(batch_value(results, records)))
     }
 
     /// `applyBatch` run off the event loop.
     #[napi(ts_return_type = "Promise<unknown[]>")]
-    pub fn apply_batch_async(&self, env: Env, events: Array) -> napi::Result<AsyncTask<ApplyBatchTask>> {
+    pub fn apply_batch_async(&self, env: Env, events: Array, options: Option<Unknown>) -> napi::Result<AsyncTask<ApplyBatchTask>> {
+        let records = guard(&env, || records_option(options))?;
         let slots = batch_slots(&env, &events)?;
         Ok(AsyncTask::new(ApplyBatchTask {
+            records,
             engine: self.inner.clone(),
             slots: Some(slots),
         }))
@@ -700,22 +734,24 @@ impl Task for VerifyTask {
 
 /// The work of `applyBatchAsync`, run on a libuv worker thread.
 pub struct ApplyBatchTask {
+    records: bool,
     engine: Arc<Mutex<upline::Engine>>,
     slots: Option<Vec<Result<upline::Event, CoreError>>>,
 }
 
 impl Task for ApplyBatchTask {
     type Output = Result<Vec<Result<upline::Applied, CoreError>>, CoreError>;
-    type JsValue = Json;
+    type JsValue = Vec<Json>;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let slots = self.slots.take().unwrap_or_default();
         Ok(run_batch(&self.engine, slots))
     }
 
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Json> {
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Vec<Json>> {
         let results = output.map_err(|e| js_error(&env, &e))?;
-        guard(&env, || Ok(Json(batch_value(results))))
+        let records = self.records;
+        guard(&env, || Ok(batch_value(results, records)))
     }
 }
 

@@ -1,0 +1,120 @@
+// Sales per second: the plain-JS model vs the Upline addon (apply per call,
+// applyBatch), on one generated network, in one run.
+//
+//   node benches/js/compare.mjs            # 1M members, 1M model sales, 100k apply
+//                                          # calls, 1M sales in batches (full records)
+//                                          # and 1M more with { records: false }
+//   node benches/js/compare.mjs --quick    # 10k members, 10k sales (CI smoke)
+//
+// Network: member 0 is the root; each later member's sponsor is, with
+// probability 0.7, uniform among the 50 most recent members, else uniform
+// among all earlier ones. Sale amounts uniform in 1.00–999.99 USD, buyers
+// uniform. Seeded PRNG (mulberry32), so every run sees the same data.
+import { createRequire } from 'node:module'
+import { Model, parseCents } from './model.mjs'
+
+const require = createRequire(import.meta.url)
+const { Engine } = require('../../bindings-node')
+
+const quick = process.argv.includes('--quick')
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt
+}
+const MEMBERS = arg('--members', quick ? 10_000 : 1_000_000)
+const SALES = arg('--sales', quick ? 10_000 : 1_000_000)
+const APPLY_SALES = arg('--apply-sales', quick ? 10_000 : 100_000)
+const BATCH = arg('--batch', 10_000)
+const SEED = arg('--seed', 42)
+
+function mulberry32(a) {
+  return () => {
+    a |= 0
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+const rnd = mulberry32(SEED)
+const int = (n) => Math.floor(rnd() * n) // uniform in [0, n)
+
+// ---- data ----
+const sponsors = new Int32Array(MEMBERS)
+sponsors[0] = -1
+for (let i = 1; i < MEMBERS; i++) {
+  sponsors[i] = rnd() < 0.7 ? i - 1 - int(Math.min(50, i)) : int(i)
+}
+function makeSales(n, prefix) {
+  const out = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const cents = 100 + int(99_999 - 100 + 1) // 1.00 .. 999.99
+    const amount = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`
+    out[i] = { type: 'sale_recorded', sale: `${prefix}${i}`, buyer: `m${int(MEMBERS)}`, amount, currency: 'USD', at: '2026-02-01T12:00:00Z' }
+  }
+  return out
+}
+const batchSales = makeSales(SALES, 's')
+const leanSales = makeSales(SALES, 'l')
+const applySales = makeSales(APPLY_SALES, 'a')
+
+const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9
+const fmt = (x) => Math.round(x).toLocaleString('en-US')
+
+// ---- JS model ----
+const model = new Model(sponsors)
+const buyers = Int32Array.from(batchSales, (s) => Number(s.buyer.slice(1)))
+let t0 = process.hrtime.bigint()
+for (let i = 0; i < SALES; i++) model.sale(buyers[i], batchSales[i].amount)
+const modelSecs = seconds(t0)
+const modelRate = SALES / modelSecs
+
+// ---- addon: load the network ----
+const engine = new Engine()
+t0 = process.hrtime.bigint()
+for (let start = 0; start < MEMBERS; start += BATCH) {
+  const events = []
+  for (let i = start; i < Math.min(MEMBERS, start + BATCH); i++) {
+    events.push({ type: 'member_joined', member: `m${i}`, sponsor: i === 0 ? null : `m${sponsors[i]}`, at: '2026-01-01T00:00:00Z' })
+  }
+  for (const r of engine.applyBatch(events)) if (r.error) throw new Error(JSON.stringify(r.error))
+}
+const joinSecs = seconds(t0)
+
+// ---- addon: applyBatch ----
+let retained = 0n
+t0 = process.hrtime.bigint()
+for (let start = 0; start < SALES; start += BATCH) {
+  const results = engine.applyBatch(batchSales.slice(start, start + BATCH))
+  for (const r of results) {
+    if (r.error) throw new Error(JSON.stringify(r.error))
+    retained += parseCents(r.distribution.retained)
+  }
+}
+const batchSecs = seconds(t0)
+const batchRate = SALES / batchSecs
+if (retained !== model.retained) throw new Error(`retained differs: addon ${retained}, model ${model.retained}`)
+
+// ---- addon: applyBatch with { records: false } (only { seq, hash } per slot) ----
+t0 = process.hrtime.bigint()
+for (let start = 0; start < SALES; start += BATCH) {
+  for (const r of engine.applyBatch(leanSales.slice(start, start + BATCH), { records: false })) {
+    if (r.error) throw new Error(JSON.stringify(r.error))
+  }
+}
+const leanSecs = seconds(t0)
+const leanRate = SALES / leanSecs
+
+// ---- addon: apply per call ----
+t0 = process.hrtime.bigint()
+for (const s of applySales) engine.apply(s)
+const applySecs = seconds(t0)
+const applyRate = APPLY_SALES / applySecs
+
+console.log(`network: ${fmt(MEMBERS)} members (joined via applyBatch in ${joinSecs.toFixed(2)} s, ${fmt(MEMBERS / joinSecs)}/s); seed ${SEED}`)
+console.log(`JS model (BigInt cents, calc only):      ${fmt(modelRate)} sales/s  (${fmt(SALES)} sales, ${modelSecs.toFixed(2)} s)`)
+console.log(`addon apply, one call per sale:          ${fmt(applyRate)} sales/s  (${fmt(APPLY_SALES)} sales, ${applySecs.toFixed(2)} s)`)
+console.log(`addon applyBatch (batches of ${fmt(BATCH)}):   ${fmt(batchRate)} sales/s  (${fmt(SALES)} sales, ${batchSecs.toFixed(2)} s)`)
+console.log(`addon applyBatch, { records: false }:   ${fmt(leanRate)} sales/s  (${fmt(SALES)} sales, ${leanSecs.toFixed(2)} s)`)
+console.log(`ratios vs JS model: apply ${(applyRate / modelRate).toFixed(2)}x, applyBatch ${(batchRate / modelRate).toFixed(2)}x, applyBatch lean ${(leanRate / modelRate).toFixed(2)}x`)
+console.log(`check: retained total equal (${model.retained} cents)`)
