@@ -128,10 +128,47 @@ impl Engine {
 
 #[pymethods]
 impl Engine {
-    /// A fresh engine: the default plan in force, no members.
+    /// A fresh engine in memory, or with `path` an engine persisted in that
+    /// SQLite file (created if missing; reopened: its snapshot and events
+    /// are replayed and each checked against its stored hash).
     #[new]
-    fn new() -> Engine {
-        Engine::wrap(upline::Engine::new())
+    #[pyo3(signature = (path=None))]
+    fn new(path: Option<&Bound<'_, PyAny>>) -> PyResult<Engine> {
+        let Some(path) = path.filter(|p| !p.is_none()) else {
+            return Ok(Engine::wrap(upline::Engine::new()));
+        };
+        let py = path.py();
+        let fspath = py.import("os")?.getattr("fspath")?.call1((path,)).map_err(|_| {
+            raise(
+                py,
+                Error::new(
+                    ErrorKind::Malformed,
+                    "path",
+                    format!("path must be a str or os.PathLike, not {}", type_name(path)),
+                ),
+            )
+        })?;
+        let path = str_arg(&fspath, "path")?;
+        let engine = guard::call(py, move || {
+            let store = upline_sqlite::SqliteStore::open(&path)?;
+            upline::Engine::open(Box::new(store))
+        })?;
+        Ok(Engine::wrap(engine))
+    }
+
+    /// Verifies the whole stored chain by replay (releases the GIL).
+    fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.read(py, |e| {
+            serde_json::to_value(e.verify()?)
+                .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// Saves a snapshot in the store, so a later open replays only what
+    /// follows it.
+    fn save_snapshot(&self, py: Python<'_>) -> PyResult<()> {
+        self.write(py, |e| e.save_snapshot())
     }
 
     /// Restores an engine from `snapshot()` text.

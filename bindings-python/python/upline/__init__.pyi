@@ -27,6 +27,7 @@ Conventions
   stable ``.code``. A refused event leaves the engine exactly as it was.
 """
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -197,8 +198,32 @@ class Engine:
     the engine usable.
     """
 
-    def __init__(self) -> None:
-        """A fresh engine: the default plan (20/15/10/8/5/3/2%) in force, no members."""
+    def __new__(cls, path: Optional[Union[str, os.PathLike[str]]] = None) -> Engine:
+        """A fresh engine: the default plan (20/15/10/8/5/3/2%) in force, no members.
+
+        With ``path``, the engine is persisted in that SQLite file (one file,
+        WAL mode, one transaction per applied event or batch): created if
+        missing; if it exists, its latest snapshot is restored and the events
+        after it are replayed, each checked against its stored audit hash
+        (releases the GIL). Every event applied from then on is stored before
+        ``apply`` returns. Raises :class:`Storage` when the file cannot be
+        used and :class:`Tampered` when the stored chain does not verify.
+        """
+
+    def verify(self) -> _Json:
+        """Verify the whole stored chain by replaying every stored event in a
+        fresh engine (releases the GIL): each recomputed hash, of the event
+        and its records, must equal the stored one.
+
+        Returns the head ``{"seq", "hash"}``; raises :class:`Tampered`
+        (``.field == "seq"``, the message names the first event that does not
+        match) or :class:`Storage` (also for an engine without a store).
+        """
+
+    def save_snapshot(self) -> None:
+        """Save a snapshot in the store so a later open replays only what
+        follows. Raises :class:`Storage` for an engine without a store.
+        """
 
     @classmethod
     def from_snapshot(cls, snapshot: str) -> Engine:
