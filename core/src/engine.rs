@@ -43,8 +43,18 @@ struct SaleLine {
     rate: Rate,
     amount: Decimal,
     reversed: Decimal,
+    /// Credited as held (the earner was on hold at the sale): never changes,
+    /// so a retry returns the original distribution.
     held: bool,
+    /// The hold ended and the held remainder went back to the flow.
+    released: bool,
     available_at: Timestamp,
+}
+
+impl SaleLine {
+    fn held_now(&self) -> bool {
+        self.held && !self.released
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -674,6 +684,7 @@ impl Engine {
                 amount: line.amount,
                 reversed: Decimal::new(0, u32::from(currency.minor_units())),
                 held: line.held,
+                released: false,
                 available_at,
             })
             .collect();
@@ -806,7 +817,12 @@ impl Engine {
             let cumulative = if total == sale.amount {
                 line.amount
             } else {
-                let share = money::mul(line.amount, total, "amount")? / sale.amount;
+                // Exact when the product fits; for amounts near the decimal
+                // range, divide first (the error is below 1e-20 of a unit).
+                let share = match line.amount.checked_mul(total) {
+                    Some(product) => product / sale.amount,
+                    None => money::mul(line.amount, total / sale.amount, "amount")?,
+                };
                 sale.currency.round(share, rounding, "amount")?
             };
             let delta = cumulative - line.reversed;
@@ -822,7 +838,7 @@ impl Engine {
                 at,
                 earner: line.earner,
                 currency: sale.currency,
-                kind: if line.held {
+                kind: if line.held_now() {
                     EntryKind::ReversalHeld
                 } else {
                     EntryKind::Reversal
@@ -992,10 +1008,12 @@ impl Engine {
         let (id, record) = self.payout(&e.payout)?;
         match &record.state {
             PayoutState::Reserved => {}
-            PayoutState::Settled { at: was, reference }
-                if *was == at && *reference == e.reference =>
-            {
-                return Ok(Prep::New(Prepared::state(Mutation::Nothing)));
+            PayoutState::Settled {
+                at: was,
+                reference,
+                seq,
+            } if *was == at && *reference == e.reference => {
+                return Ok(self.retry(*seq, Outcome::None));
             }
             state => {
                 return Err(Error::new(
@@ -1025,6 +1043,7 @@ impl Engine {
                 PayoutState::Settled {
                     at,
                     reference: e.reference.clone(),
+                    seq: self.hashes.len() as u64 + 1,
                 },
             ),
         }))
@@ -1036,8 +1055,12 @@ impl Engine {
         let (id, record) = self.payout(&e.payout)?;
         match &record.state {
             PayoutState::Reserved => {}
-            PayoutState::Failed { at: was, reason } if *was == at && *reason == e.reason => {
-                return Ok(Prep::New(Prepared::state(Mutation::Nothing)));
+            PayoutState::Failed {
+                at: was,
+                reason,
+                seq,
+            } if *was == at && *reason == e.reason => {
+                return Ok(self.retry(*seq, Outcome::None));
             }
             state => {
                 return Err(Error::new(
@@ -1067,6 +1090,7 @@ impl Engine {
                 PayoutState::Failed {
                     at,
                     reason: e.reason.clone(),
+                    seq: self.hashes.len() as u64 + 1,
                 },
             ),
         }))
@@ -1089,7 +1113,7 @@ impl Engine {
                 self.graph.set_hold(member, on);
                 if !on {
                     for (sale, line) in self.held_lines.remove(&member).unwrap_or_default() {
-                        self.sales[sale as usize].lines[usize::from(line)].held = false;
+                        self.sales[sale as usize].lines[usize::from(line)].released = true;
                     }
                 }
             }
@@ -1334,7 +1358,7 @@ impl Engine {
         self.held_lines.clear();
         for (i, sale) in self.sales.iter().enumerate() {
             for (j, line) in sale.lines.iter().enumerate() {
-                if line.held {
+                if line.held_now() {
                     self.held_lines
                         .entry(line.earner)
                         .or_default()

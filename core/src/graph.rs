@@ -255,6 +255,16 @@ impl Graph {
                 format!("member {:?} cannot sponsor itself", self.id(member)),
             ));
         }
+        if self.status(member) == MemberStatus::Terminated {
+            return Err(Error::new(
+                ErrorKind::MemberTerminated,
+                "member",
+                format!(
+                    "member {:?} is terminated and cannot be moved",
+                    self.id(member)
+                ),
+            ));
+        }
         if self.status(sponsor) == MemberStatus::Terminated {
             return Err(Error::new(
                 ErrorKind::MemberTerminated,

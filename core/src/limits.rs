@@ -33,3 +33,8 @@ pub const MAX_PLAN_ACTIVATIONS: usize = 10_000;
 pub const MAX_DAYS: u32 = 36_600;
 /// Most payout methods with a fee in one policy, and most currencies with a minimum.
 pub const MAX_POLICY_ENTRIES: usize = 256;
+/// Largest magnitude of any amount, in whole units of its currency
+/// (exclusive): 10^18. With at most `u32::MAX` ledger entries an account's
+/// sums stay below 4.3 × 10^27, inside the decimal range, so no balance can
+/// overflow.
+pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000_000;

@@ -134,6 +134,16 @@ impl Currency {
     /// Checks that `value` is exact in this currency and returns it at the
     /// currency's scale.
     pub fn exact(&self, value: Decimal, field: &str) -> Result<Decimal> {
+        if value.abs() >= Decimal::from(crate::limits::MAX_AMOUNT_UNITS) {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                field,
+                format!(
+                    "{field} \"{value}\" is beyond the largest amount, 10^18 {}",
+                    self.code()
+                ),
+            ));
+        }
         let normal = value.normalize();
         if normal.scale() > u32::from(self.minor_units) {
             return Err(Error::new(
@@ -659,8 +669,11 @@ mod tests {
             ErrorKind::InvalidAmount
         );
         let err = usd()
-            .parse_amount("79228162514264337593543950335", "a")
+            .parse_amount("79228162514264337593543950336", "a")
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidAmount);
+        let err = usd().parse_amount("1000000000000000000", "a").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert!(usd().parse_amount("999999999999999999.99", "a").is_ok());
     }
 }

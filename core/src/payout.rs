@@ -182,6 +182,8 @@ pub enum PayoutState {
         at: Timestamp,
         /// The host's reference.
         reference: String,
+        /// The sequence number of the settling event.
+        seq: u64,
     },
     /// Failed; the gross went back to available.
     Failed {
@@ -189,6 +191,8 @@ pub enum PayoutState {
         at: Timestamp,
         /// Why.
         reason: String,
+        /// The sequence number of the failing event.
+        seq: u64,
     },
 }
 
