@@ -30,7 +30,9 @@ use crate::plan::PlanSpec;
 pub struct MemberJoined {
     /// The new member's id.
     pub member: String,
-    /// The sponsor's id, or `null` for a root.
+    /// The sponsor's id, or `null` for a root. Required: a missing
+    /// `sponsor` is `malformed`, so a forgotten field never makes a root.
+    #[serde(deserialize_with = "required_nullable")]
     pub sponsor: Option<String>,
     /// When the member joined.
     pub at: String,
@@ -248,6 +250,12 @@ impl Event {
             Event::PayoutFailed(_) => "payout_failed",
         }
     }
+}
+
+fn required_nullable<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)
 }
 
 pub(crate) fn check_json_size(len: usize) -> Result<()> {

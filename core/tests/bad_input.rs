@@ -839,3 +839,19 @@ fn moving_a_terminated_member_is_member_terminated() {
     );
     assert_error(&err, "member_terminated", Some("member"));
 }
+
+/// `member_joined {member, sponsor|null, at}`: `sponsor` may be null but not
+/// missing, so a forgotten field never silently makes a new root.
+#[test]
+fn member_joined_without_a_sponsor_field_is_malformed() {
+    let mut engine = Engine::new();
+    let err = refused_text(
+        &mut engine,
+        r#"{"type":"member_joined","member":"a","at":"2026-01-01T00:00:00Z"}"#,
+    );
+    assert_error(&err, "malformed", None);
+    apply(
+        &mut engine,
+        json!({"type": "member_joined", "member": "a", "sponsor": null, "at": "2026-01-01T00:00:00Z"}),
+    );
+}
