@@ -29,10 +29,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::*;
-use std::result::Result;
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
+use std::result::Result;
 use upline::{Error as CoreError, ErrorKind};
 
 // ---- errors -----------------------------------------------------------------
@@ -170,7 +170,12 @@ impl Converter {
     }
 
     /// Converts one value; `Ok(None)` is `undefined`.
-    fn convert(&mut self, value: Unknown<'_>, ctx: Ctx, depth: u32) -> Result<Option<Value>, CoreError> {
+    fn convert(
+        &mut self,
+        value: Unknown<'_>,
+        ctx: Ctx,
+        depth: u32,
+    ) -> Result<Option<Value>, CoreError> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             return Err(CoreError::general(
@@ -236,7 +241,11 @@ impl Converter {
                     let array: Array = unsafe { value.cast::<Array>() }.map_err(napi_err)?;
                     let len = array.len();
                     let mut out = Vec::with_capacity(len as usize);
-                    let inner = if ctx == Ctx::MoneyMap { Ctx::Money } else { ctx };
+                    let inner = if ctx == Ctx::MoneyMap {
+                        Ctx::Money
+                    } else {
+                        ctx
+                    };
                     for i in 0..len {
                         let saved = self.path.len();
                         self.path.push_str(&format!("[{i}]"));
@@ -359,7 +368,10 @@ fn batch_slots(env: &Env, events: &Array) -> napi::Result<Vec<Result<upline::Eve
             &CoreError::new(
                 ErrorKind::LimitExceeded,
                 "events",
-                format!("a batch of {len} events; the limit is {}", upline::limits::MAX_BATCH),
+                format!(
+                    "a batch of {len} events; the limit is {}",
+                    upline::limits::MAX_BATCH
+                ),
             ),
         ));
     }
@@ -432,19 +444,27 @@ fn batch_value(results: Vec<Result<upline::Applied, CoreError>>, records: bool) 
 /// `{ records?: boolean }` (default true): false returns only `{ seq, hash }`
 /// per applied slot, so no per-line object is built on the JS side.
 fn records_option(options: Option<Unknown>) -> Result<bool, CoreError> {
-    let Some(options) = options else { return Ok(true) };
+    let Some(options) = options else {
+        return Ok(true);
+    };
     match to_json(options, "options", Ctx::Plain)? {
         Value::Null => Ok(true),
         Value::Object(map) => {
             for key in map.keys() {
                 if key != "records" {
-                    return Err(malformed(format!("unknown option {key:?}; the options are: records")));
+                    return Err(malformed(format!(
+                        "unknown option {key:?}; the options are: records"
+                    )));
                 }
             }
             match map.get("records") {
                 None | Some(Value::Null) => Ok(true),
                 Some(Value::Bool(b)) => Ok(*b),
-                Some(_) => Err(CoreError::new(ErrorKind::Malformed, "options.records", "options.records must be a boolean")),
+                Some(_) => Err(CoreError::new(
+                    ErrorKind::Malformed,
+                    "options.records",
+                    "options.records must be a boolean",
+                )),
             }
         }
         _ => Err(malformed("options must be an object like { records }")),
@@ -460,7 +480,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    fn with<T>(&self, env: &Env, f: impl FnOnce(&mut upline::Engine) -> Result<T, CoreError>) -> napi::Result<T> {
+    fn with<T>(
+        &self,
+        env: &Env,
+        f: impl FnOnce(&mut upline::Engine) -> Result<T, CoreError>,
+    ) -> napi::Result<T> {
         guard(env, || {
             let mut engine = lock(&self.inner)?;
             f(&mut engine)
@@ -483,7 +507,9 @@ impl Engine {
                     Value::Object(map) => {
                         for key in map.keys() {
                             if key != "path" {
-                                return Err(malformed(format!("unknown option {key:?}; the options are: path")));
+                                return Err(malformed(format!(
+                                    "unknown option {key:?}; the options are: path"
+                                )));
                             }
                         }
                         match map.get("path") {
@@ -555,7 +581,12 @@ impl Engine {
     /// Applies many events in order; each slot holds the records or
     /// `{ error: { code, message, field } }`.
     #[napi(ts_return_type = "unknown[]")]
-    pub fn apply_batch(&self, env: Env, events: Array, options: Option<Unknown>) -> napi::Result<Vec<Json>> {
+    pub fn apply_batch(
+        &self,
+        env: Env,
+        events: Array,
+        options: Option<Unknown>,
+    ) -> napi::Result<Vec<Json>> {
         let records = guard(&env, || records_option(options))?;
         let slots = batch_slots(&env, &events)?;
         let results = run_batch(&self.inner, slots).map_err(|e| js_error(&env, &e))?;
@@ -564,7 +595,12 @@ impl Engine {
 
     /// `applyBatch` run off the event loop.
     #[napi(ts_return_type = "Promise<unknown[]>")]
-    pub fn apply_batch_async(&self, env: Env, events: Array, options: Option<Unknown>) -> napi::Result<AsyncTask<ApplyBatchTask>> {
+    pub fn apply_batch_async(
+        &self,
+        env: Env,
+        events: Array,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<ApplyBatchTask>> {
         let records = guard(&env, || records_option(options))?;
         let slots = batch_slots(&env, &events)?;
         Ok(AsyncTask::new(ApplyBatchTask {
@@ -576,16 +612,28 @@ impl Engine {
 
     /// Balances of `member` in `currency` as of `asOf` (a Date or RFC 3339).
     #[napi]
-    pub fn balances(&self, env: Env, member: String, currency: String, as_of: Unknown) -> napi::Result<Value> {
+    pub fn balances(
+        &self,
+        env: Env,
+        member: String,
+        currency: String,
+        as_of: Unknown,
+    ) -> napi::Result<Value> {
         let as_of = guard(&env, || time_arg(as_of, "as_of"))?;
-        self.with(&env, |engine| serialize(&engine.balances(&member, &currency, &as_of)?))
+        self.with(&env, |engine| {
+            serialize(&engine.balances(&member, &currency, &as_of)?)
+        })
     }
 
     /// Up to `levels` ancestors of `member`, nearest first.
     #[napi]
     pub fn upline(&self, env: Env, member: String, levels: u32) -> napi::Result<Vec<String>> {
         self.with(&env, |engine| {
-            Ok(engine.upline(&member, levels as usize)?.iter().map(|s| s.to_string()).collect())
+            Ok(engine
+                .upline(&member, levels as usize)?
+                .iter()
+                .map(|s| s.to_string())
+                .collect())
         })
     }
 
@@ -593,7 +641,11 @@ impl Engine {
     #[napi]
     pub fn direct_referrals(&self, env: Env, member: String) -> napi::Result<Vec<String>> {
         self.with(&env, |engine| {
-            Ok(engine.direct_referrals(&member)?.iter().map(|s| s.to_string()).collect())
+            Ok(engine
+                .direct_referrals(&member)?
+                .iter()
+                .map(|s| s.to_string())
+                .collect())
         })
     }
 
@@ -605,7 +657,12 @@ impl Engine {
 
     /// Members below `member` per level (index 0: direct referrals).
     #[napi]
-    pub fn downline_levels(&self, env: Env, member: String, max_levels: u32) -> napi::Result<Vec<f64>> {
+    pub fn downline_levels(
+        &self,
+        env: Env,
+        member: String,
+        max_levels: u32,
+    ) -> napi::Result<Vec<f64>> {
         self.with(&env, |engine| {
             Ok(engine
                 .downline_levels(&member, max_levels as usize)?
@@ -623,19 +680,39 @@ impl Engine {
 
     /// The subtree below `member` (at most `maxDepth` levels, default 64) in Graphviz DOT.
     #[napi]
-    pub fn export_dot(&self, env: Env, member: String, max_depth: Option<u32>) -> napi::Result<String> {
-        self.with(&env, |engine| engine.export_dot(&member, max_depth.unwrap_or(64) as usize))
+    pub fn export_dot(
+        &self,
+        env: Env,
+        member: String,
+        max_depth: Option<u32>,
+    ) -> napi::Result<String> {
+        self.with(&env, |engine| {
+            engine.export_dot(&member, max_depth.unwrap_or(64) as usize)
+        })
     }
 
     /// The subtree below `member` (at most `maxDepth` levels, default 64) as nested JSON.
     #[napi]
-    pub fn export_json(&self, env: Env, member: String, max_depth: Option<u32>) -> napi::Result<Value> {
-        self.with(&env, |engine| engine.export_json(&member, max_depth.unwrap_or(64) as usize))
+    pub fn export_json(
+        &self,
+        env: Env,
+        member: String,
+        max_depth: Option<u32>,
+    ) -> napi::Result<Value> {
+        self.with(&env, |engine| {
+            engine.export_json(&member, max_depth.unwrap_or(64) as usize)
+        })
     }
 
     /// Applies a `payouts_prepared` event and returns its records.
     #[napi]
-    pub fn prepare_payouts(&self, env: Env, batch: String, as_of: Unknown, policy: Option<Unknown>) -> napi::Result<Value> {
+    pub fn prepare_payouts(
+        &self,
+        env: Env,
+        batch: String,
+        as_of: Unknown,
+        policy: Option<Unknown>,
+    ) -> napi::Result<Value> {
         let event = guard(&env, || {
             let as_of = time_arg(as_of, "as_of")?;
             let policy = match policy {
@@ -655,7 +732,12 @@ impl Engine {
     /// Per earner and currency: earned and paid in `year`, and whether paid
     /// reaches `thresholds[currency]` (decimal strings).
     #[napi]
-    pub fn tax_summary(&self, env: Env, year: i32, thresholds: Option<Unknown>) -> napi::Result<Value> {
+    pub fn tax_summary(
+        &self,
+        env: Env,
+        year: i32,
+        thresholds: Option<Unknown>,
+    ) -> napi::Result<Value> {
         let thresholds = guard(&env, || {
             let mut out = BTreeMap::new();
             if let Some(t) = thresholds {
@@ -682,7 +764,9 @@ impl Engine {
             }
             Ok(out)
         })?;
-        self.with(&env, |engine| serialize(&engine.tax_summary(year, &thresholds)?))
+        self.with(&env, |engine| {
+            serialize(&engine.tax_summary(year, &thresholds)?)
+        })
     }
 
     /// The audit chain's head: `{ seq, hash }` (hash in hex).
@@ -768,7 +852,10 @@ impl TypeName for Json {
 }
 
 impl ToNapiValue for Json {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> napi::Result<napi::sys::napi_value> {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
         unsafe { Value::to_napi_value(env, val.0) }
     }
 }
@@ -792,19 +879,25 @@ impl Plan {
         guard(&env, || {
             let json = match plan.get_type().map_err(|e| malformed(e.reason))? {
                 ValueType::String => {
-                    let text: String = unsafe { plan.cast::<String>() }.map_err(|e| malformed(e.reason))?;
+                    let text: String =
+                        unsafe { plan.cast::<String>() }.map_err(|e| malformed(e.reason))?;
                     if text.len() > upline::limits::MAX_JSON_BYTES {
                         return Err(CoreError::general(
                             ErrorKind::LimitExceeded,
-                            format!("the plan is {} bytes of JSON; the limit is {}", text.len(), upline::limits::MAX_JSON_BYTES),
+                            format!(
+                                "the plan is {} bytes of JSON; the limit is {}",
+                                text.len(),
+                                upline::limits::MAX_JSON_BYTES
+                            ),
                         ));
                     }
-                    serde_json::from_str::<Value>(&text).map_err(|e| malformed(format!("undecodable plan: {e}")))?
+                    serde_json::from_str::<Value>(&text)
+                        .map_err(|e| malformed(format!("undecodable plan: {e}")))?
                 }
                 _ => to_json(plan, "", Ctx::Plain)?,
             };
-            let spec: upline::PlanSpec =
-                serde_json::from_value(json).map_err(|e| malformed(format!("undecodable plan: {e}")))?;
+            let spec: upline::PlanSpec = serde_json::from_value(json)
+                .map_err(|e| malformed(format!("undecodable plan: {e}")))?;
             let validated = spec.validate(&upline::Currencies::default())?;
             Ok(Plan {
                 id: validated.id().to_string(),

@@ -94,7 +94,10 @@ static TYPES: PyOnceLock<Types> = PyOnceLock::new();
 
 fn types(py: Python<'_>) -> PyResult<&Types> {
     TYPES.get_or_try_init(py, || {
-        let decimal = py.import("decimal")?.getattr("Decimal")?.cast_into::<PyType>()?;
+        let decimal = py
+            .import("decimal")?
+            .getattr("Decimal")?
+            .cast_into::<PyType>()?;
         let dt = py.import("datetime")?;
         let datetime = dt.getattr("datetime")?.cast_into::<PyType>()?;
         let timedelta = dt.getattr("timedelta")?.cast_into::<PyType>()?;
@@ -151,7 +154,10 @@ fn value(
         return fail(
             ErrorKind::LimitExceeded,
             path,
-            format!("{} is nested deeper than {MAX_INPUT_DEPTH} levels", shown(path)),
+            format!(
+                "{} is nested deeper than {MAX_INPUT_DEPTH} levels",
+                shown(path)
+            ),
         );
     }
     if obj.is_none() {
@@ -218,7 +224,10 @@ fn value(
             let key: &str = &key;
             let sub = child(path, key);
             let is_money = money_map || MONEY_KEYS_IN.contains(&key);
-            map.insert(key.to_string(), value(&v, &sub, is_money, depth + 1, types)?);
+            map.insert(
+                key.to_string(),
+                value(&v, &sub, is_money, depth + 1, types)?,
+            );
         }
         return Ok(Value::Object(map));
     }
@@ -226,7 +235,13 @@ fn value(
         let mut out = Vec::new();
         for (i, item) in obj.try_iter()?.enumerate() {
             let item = item?;
-            out.push(value(&item, &format!("{path}[{i}]"), money, depth + 1, types)?);
+            out.push(value(
+                &item,
+                &format!("{path}[{i}]"),
+                money,
+                depth + 1,
+                types,
+            )?);
         }
         return Ok(Value::Array(out));
     }
@@ -272,7 +287,11 @@ fn decimal_text(obj: &Bound<'_, PyAny>, path: &str) -> ConvResult<String> {
     // Refuse absurd exponents before formatting (Decimal('1E+999999') would
     // print a million digits); the core limits the text's length anyway.
     let adjusted: i64 = obj.call_method0("adjusted")?.extract()?;
-    let exponent: i64 = obj.getattr("as_tuple")?.call0()?.getattr("exponent")?.extract()?;
+    let exponent: i64 = obj
+        .getattr("as_tuple")?
+        .call0()?
+        .getattr("exponent")?
+        .extract()?;
     if !(-64..=64).contains(&adjusted) || !(-64..=64).contains(&exponent) {
         return fail(
             ErrorKind::InvalidAmount,
@@ -280,7 +299,9 @@ fn decimal_text(obj: &Bound<'_, PyAny>, path: &str) -> ConvResult<String> {
             format!("{} is out of the range of amounts", shown(path)),
         );
     }
-    Ok(obj.call_method1("__format__", ("f",))?.extract::<String>()?)
+    Ok(obj
+        .call_method1("__format__", ("f",))?
+        .extract::<String>()?)
 }
 
 /// An aware `datetime` as RFC 3339 (the core truncates below a millisecond).
@@ -353,7 +374,9 @@ fn out<'py>(
             py,
             &Error::general(
                 ErrorKind::LimitExceeded,
-                format!("a result nested deeper than {MAX_OUTPUT_DEPTH} levels (ask for less depth)"),
+                format!(
+                    "a result nested deeper than {MAX_OUTPUT_DEPTH} levels (ask for less depth)"
+                ),
             ),
         ));
     }
@@ -371,7 +394,9 @@ fn out<'py>(
             }
         }
         Value::String(s) => match key {
-            Some(k) if MONEY_KEYS_OUT.contains(&k) => types.decimal.bind(py).call1((s.as_str(),))?,
+            Some(k) if MONEY_KEYS_OUT.contains(&k) => {
+                types.decimal.bind(py).call1((s.as_str(),))?
+            }
             Some(k) if TIME_KEYS_OUT.contains(&k) => time_out(py, s, types)?,
             _ => PyString::new(py, s).into_any(),
         },
@@ -395,10 +420,10 @@ fn out<'py>(
 fn time_out<'py>(py: Python<'py>, text: &str, types: &Types) -> PyResult<Bound<'py, PyAny>> {
     match Timestamp::parse(text, "time") {
         Ok(t) => {
-            let delta = types
-                .timedelta
-                .bind(py)
-                .call((), Some(&[("milliseconds", t.as_millis())].into_py_dict(py)?))?;
+            let delta = types.timedelta.bind(py).call(
+                (),
+                Some(&[("milliseconds", t.as_millis())].into_py_dict(py)?),
+            )?;
             types.epoch.bind(py).call_method1("__add__", (delta,))
         }
         Err(_) => Ok(PyString::new(py, text).into_any()),

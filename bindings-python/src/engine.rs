@@ -138,16 +138,20 @@ impl Engine {
             return Ok(Engine::wrap(upline::Engine::new()));
         };
         let py = path.py();
-        let fspath = py.import("os")?.getattr("fspath")?.call1((path,)).map_err(|_| {
-            raise(
-                py,
-                Error::new(
-                    ErrorKind::Malformed,
-                    "path",
-                    format!("path must be a str or os.PathLike, not {}", type_name(path)),
-                ),
-            )
-        })?;
+        let fspath = py
+            .import("os")?
+            .getattr("fspath")?
+            .call1((path,))
+            .map_err(|_| {
+                raise(
+                    py,
+                    Error::new(
+                        ErrorKind::Malformed,
+                        "path",
+                        format!("path must be a str or os.PathLike, not {}", type_name(path)),
+                    ),
+                )
+            })?;
         let path = str_arg(&fspath, "path")?;
         let engine = guard::call(py, move || {
             let store = upline_sqlite::SqliteStore::open(&path)?;
@@ -328,7 +332,11 @@ impl Engine {
     }
 
     /// The subtree below `member` in Graphviz DOT.
-    fn export_dot(&self, member: &Bound<'_, PyAny>, max_depth: &Bound<'_, PyAny>) -> PyResult<String> {
+    fn export_dot(
+        &self,
+        member: &Bound<'_, PyAny>,
+        max_depth: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
         let py = member.py();
         let member = str_arg(member, "member")?;
         let max_depth = count_arg(max_depth, "max_depth")?;
@@ -457,7 +465,8 @@ impl Engine {
         }
         let value = self.read(py, move |e| {
             let lines = e.tax_summary(year, &limits)?;
-            serde_json::to_value(lines).map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
+            serde_json::to_value(lines)
+                .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
         convert::to_py(py, &value)
     }
@@ -484,7 +493,9 @@ impl Engine {
     /// Test hook: panics inside a changing call, to prove a panic becomes
     /// `upline.Internal` and stops the engine. Not part of the API.
     fn _debug_panic(&self, py: Python<'_>) -> PyResult<()> {
-        self.write(py, |_| -> upline::Result<()> { panic!("debug panic requested by a test") })
+        self.write(py, |_| -> upline::Result<()> {
+            panic!("debug panic requested by a test")
+        })
     }
 }
 
@@ -506,7 +517,10 @@ fn sequence<'py>(events: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>>
     ))
 }
 
-fn check_len<'py>(py: Python<'py>, items: Vec<Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+fn check_len<'py>(
+    py: Python<'py>,
+    items: Vec<Bound<'py, PyAny>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let limit = upline::limits::MAX_BATCH;
     if items.len() > limit {
         return Err(raise(

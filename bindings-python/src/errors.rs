@@ -152,6 +152,9 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> Cow<'_, str> {
 pub fn internal_from_panic(payload: &(dyn std::any::Any + Send)) -> Error {
     Error::general(
         ErrorKind::Internal,
-        format!("a bug in Upline (panic: {}); please report it", panic_text(payload)),
+        format!(
+            "a bug in Upline (panic: {}); please report it",
+            panic_text(payload)
+        ),
     )
 }

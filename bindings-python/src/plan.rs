@@ -22,9 +22,8 @@ impl Plan {
     }
 
     fn from_value(value: serde_json::Value) -> upline::Result<Plan> {
-        let spec: PlanSpec = serde_json::from_value(value).map_err(|e| {
-            Error::general(ErrorKind::Malformed, format!("undecodable plan: {e}"))
-        })?;
+        let spec: PlanSpec = serde_json::from_value(value)
+            .map_err(|e| Error::general(ErrorKind::Malformed, format!("undecodable plan: {e}")))?;
         spec.validate(&Currencies::default())?;
         let value = serde_json::to_value(&spec)
             .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?;
@@ -90,5 +89,4 @@ impl Plan {
     fn __repr__(&self) -> String {
         format!("Plan(id={:?}, version={})", self.spec.id, self.spec.version)
     }
-
 }

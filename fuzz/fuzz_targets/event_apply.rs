@@ -9,12 +9,21 @@ fn seeded() -> Engine {
     let mut engine = Engine::new();
     let mut events = Vec::new();
     for i in 0..12 {
-        let sponsor = if i == 0 { "null".to_string() } else { format!("\"m{}\"", (i - 1) / 2) };
+        let sponsor = if i == 0 {
+            "null".to_string()
+        } else {
+            format!("\"m{}\"", (i - 1) / 2)
+        };
         events.push(format!(r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#));
     }
     events.push(r#"{"type":"sale_recorded","sale":"s1","buyer":"m11","amount":"33.33","currency":"USD","at":"2026-01-02T00:00:00Z"}"#.into());
-    events.push(r#"{"type":"payout_profile_set","member":"m5","method":"bank","verified":true}"#.into());
-    events.push(r#"{"type":"payouts_prepared","batch":"b1","as_of":"2026-03-01T00:00:00Z","policy":{}}"#.into());
+    events.push(
+        r#"{"type":"payout_profile_set","member":"m5","method":"bank","verified":true}"#.into(),
+    );
+    events.push(
+        r#"{"type":"payouts_prepared","batch":"b1","as_of":"2026-03-01T00:00:00Z","policy":{}}"#
+            .into(),
+    );
     for event in events {
         engine.apply_json(&event).expect("seed events are valid");
     }
@@ -22,12 +31,20 @@ fn seeded() -> Engine {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(event) = Event::from_json(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(event) = Event::from_json(text) else {
+        return;
+    };
     let mut engine = seeded();
     let before = engine.snapshot_json();
     match engine.apply(&event) {
-        Err(_) => assert_eq!(engine.snapshot_json(), before, "a refused event changed the engine"),
+        Err(_) => assert_eq!(
+            engine.snapshot_json(),
+            before,
+            "a refused event changed the engine"
+        ),
         Ok(applied) => {
             if let Outcome::Distribution(d) = &applied.outcome {
                 let total: rust_decimal::Decimal = d.lines.iter().map(|l| l.amount).sum();

@@ -11,31 +11,94 @@ use upline::{Engine, Event, Outcome, Timestamp};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Join { member: u8, sponsor: Option<u8>, day: u8 },
-    Status { member: u8, status: u8 },
-    Move { member: u8, sponsor: u8 },
-    Hold { member: u8, on: bool },
-    Plan { rates: Vec<u16>, compression: bool, qualify: u8, cap: Option<u16>, rounding: u8, day: u8 },
-    Sale { sale: u8, buyer: u8, cents: u32, jpy: bool, day: u8 },
-    Refund { refund: u8, sale: u8, cents: u32, day: u8 },
-    Profile { member: u8, verified: bool },
-    Payout { batch: u8, day: u8, minimum: u16 },
-    Settle { batch: u8, member: u8, fail: bool },
+    Join {
+        member: u8,
+        sponsor: Option<u8>,
+        day: u8,
+    },
+    Status {
+        member: u8,
+        status: u8,
+    },
+    Move {
+        member: u8,
+        sponsor: u8,
+    },
+    Hold {
+        member: u8,
+        on: bool,
+    },
+    Plan {
+        rates: Vec<u16>,
+        compression: bool,
+        qualify: u8,
+        cap: Option<u16>,
+        rounding: u8,
+        day: u8,
+    },
+    Sale {
+        sale: u8,
+        buyer: u8,
+        cents: u32,
+        jpy: bool,
+        day: u8,
+    },
+    Refund {
+        refund: u8,
+        sale: u8,
+        cents: u32,
+        day: u8,
+    },
+    Profile {
+        member: u8,
+        verified: bool,
+    },
+    Payout {
+        batch: u8,
+        day: u8,
+        minimum: u16,
+    },
+    Settle {
+        batch: u8,
+        member: u8,
+        fail: bool,
+    },
 }
 
 fn at(day: u8) -> String {
-    let t = Timestamp::parse("2026-01-01T00:00:00Z", "at").unwrap().plus_days(u32::from(day));
+    let t = Timestamp::parse("2026-01-01T00:00:00Z", "at")
+        .unwrap()
+        .plus_days(u32::from(day));
     t.to_string()
 }
 
 fn event(op: &Op) -> serde_json::Value {
     let m = |i: &u8| format!("m{}", i % 16);
     match op {
-        Op::Join { member, sponsor, day } => json!({"type": "member_joined", "member": m(member), "sponsor": sponsor.as_ref().map(m), "at": at(*day)}),
-        Op::Status { member, status } => json!({"type": "member_status_changed", "member": m(member), "status": (["active", "inactive", "terminated"][usize::from(status % 3)]), "at": at(0)}),
-        Op::Move { member, sponsor } => json!({"type": "sponsor_changed", "member": m(member), "sponsor": m(sponsor), "reason": "fuzz", "at": at(0)}),
-        Op::Hold { member, on } => json!({"type": "member_hold_set", "member": m(member), "on": on, "reason": "fuzz", "at": at(0)}),
-        Op::Plan { rates, compression, qualify, cap, rounding, day } => {
+        Op::Join {
+            member,
+            sponsor,
+            day,
+        } => {
+            json!({"type": "member_joined", "member": m(member), "sponsor": sponsor.as_ref().map(m), "at": at(*day)})
+        }
+        Op::Status { member, status } => {
+            json!({"type": "member_status_changed", "member": m(member), "status": (["active", "inactive", "terminated"][usize::from(status % 3)]), "at": at(0)})
+        }
+        Op::Move { member, sponsor } => {
+            json!({"type": "sponsor_changed", "member": m(member), "sponsor": m(sponsor), "reason": "fuzz", "at": at(0)})
+        }
+        Op::Hold { member, on } => {
+            json!({"type": "member_hold_set", "member": m(member), "on": on, "reason": "fuzz", "at": at(0)})
+        }
+        Op::Plan {
+            rates,
+            compression,
+            qualify,
+            cap,
+            rounding,
+            day,
+        } => {
             let levels: Vec<_> = rates.iter().take(16).enumerate().map(|(i, r)| {
                 let mut level = json!({"rate": Decimal::new(i64::from(r % 2000), 4).to_string(), "min_active_directs": u32::from(qualify % 3) * u32::from(i % 2 == 1)});
                 if let (Some(cap), 0) = (cap, i) { level["caps"] = json!({"USD": Decimal::new(i64::from(*cap), 2).to_string()}); }
@@ -43,17 +106,49 @@ fn event(op: &Op) -> serde_json::Value {
             }).collect();
             json!({"type": "plan_activated", "effective_from": at(*day), "plan": {"id": format!("p{day}"), "version": 1, "levels": levels, "compression": compression, "rounding": (["half_even", "half_up", "down"][usize::from(rounding % 3)])}})
         }
-        Op::Sale { sale, buyer, cents, jpy, day } => {
-            let (amount, currency) = if *jpy { (Decimal::from(cents % 100_000), "JPY") } else { (Decimal::new(i64::from(*cents), 2), "USD") };
+        Op::Sale {
+            sale,
+            buyer,
+            cents,
+            jpy,
+            day,
+        } => {
+            let (amount, currency) = if *jpy {
+                (Decimal::from(cents % 100_000), "JPY")
+            } else {
+                (Decimal::new(i64::from(*cents), 2), "USD")
+            };
             json!({"type": "sale_recorded", "sale": format!("s{sale}"), "buyer": m(buyer), "amount": amount.to_string(), "currency": currency, "at": at(*day)})
         }
-        Op::Refund { refund, sale, cents, day } => json!({"type": "refund_recorded", "refund": format!("r{refund}"), "sale": format!("s{sale}"), "amount": Decimal::new(i64::from(cents % 100_000), 2).to_string(), "at": at(*day)}),
-        Op::Profile { member, verified } => json!({"type": "payout_profile_set", "member": m(member), "method": "bank", "verified": verified}),
-        Op::Payout { batch, day, minimum } => json!({"type": "payouts_prepared", "batch": format!("b{batch}"), "as_of": at(*day), "policy": {"minimum": {"USD": Decimal::new(i64::from(*minimum), 2).to_string()}, "fees": {"bank": {"flat": "0.10", "percent": "1"}}}}),
-        Op::Settle { batch, member, fail } => {
+        Op::Refund {
+            refund,
+            sale,
+            cents,
+            day,
+        } => {
+            json!({"type": "refund_recorded", "refund": format!("r{refund}"), "sale": format!("s{sale}"), "amount": Decimal::new(i64::from(cents % 100_000), 2).to_string(), "at": at(*day)})
+        }
+        Op::Profile { member, verified } => {
+            json!({"type": "payout_profile_set", "member": m(member), "method": "bank", "verified": verified})
+        }
+        Op::Payout {
+            batch,
+            day,
+            minimum,
+        } => {
+            json!({"type": "payouts_prepared", "batch": format!("b{batch}"), "as_of": at(*day), "policy": {"minimum": {"USD": Decimal::new(i64::from(*minimum), 2).to_string()}, "fees": {"bank": {"flat": "0.10", "percent": "1"}}}})
+        }
+        Op::Settle {
+            batch,
+            member,
+            fail,
+        } => {
             let payout = format!("b{batch}:{}:USD", m(member));
-            if *fail { json!({"type": "payout_failed", "payout": payout, "reason": "fuzz", "at": at(200)}) }
-            else { json!({"type": "payout_settled", "payout": payout, "at": at(200), "reference": "x"}) }
+            if *fail {
+                json!({"type": "payout_failed", "payout": payout, "reason": "fuzz", "at": at(200)})
+            } else {
+                json!({"type": "payout_settled", "payout": payout, "at": at(200), "reference": "x"})
+            }
         }
     }
 }
@@ -61,12 +156,18 @@ fn event(op: &Op) -> serde_json::Value {
 fuzz_target!(|ops: Vec<Op>| {
     let mut engine = Engine::new();
     for op in ops.iter().take(64) {
-        let Ok(event) = Event::from_value(event(op)) else { continue };
-        let Ok(applied) = engine.apply(&event) else { continue };
+        let Ok(event) = Event::from_value(event(op)) else {
+            continue;
+        };
+        let Ok(applied) = engine.apply(&event) else {
+            continue;
+        };
         if let Outcome::Distribution(d) = &applied.outcome {
             let total: Decimal = d.lines.iter().map(|l| l.amount).sum();
             assert_eq!(total + d.retained, d.amount);
-            let Event::SaleRecorded(sale) = &event else { unreachable!() };
+            let Event::SaleRecorded(sale) = &event else {
+                unreachable!()
+            };
             let mut earners: Vec<&str> = d.lines.iter().map(|l| &*l.earner).collect();
             assert!(!earners.contains(&sale.buyer.as_str()));
             earners.sort_unstable();
@@ -81,8 +182,13 @@ fuzz_target!(|ops: Vec<Op>| {
                 let b = engine.ledger().balances(earner, currency, as_of);
                 // Totals are half-open [from, to); balances count at <= as_of.
                 let end = Timestamp::from_millis(as_of.as_millis() + 1).unwrap_or(Timestamp::MAX);
-                let upto = engine.ledger().totals(earner, currency, Timestamp::MIN, end);
-                assert_eq!(upto.earned - upto.reversed + upto.bonuses + upto.adjustments, b.total());
+                let upto = engine
+                    .ledger()
+                    .totals(earner, currency, Timestamp::MIN, end);
+                assert_eq!(
+                    upto.earned - upto.reversed + upto.bonuses + upto.adjustments,
+                    b.total()
+                );
             }
         }
     }

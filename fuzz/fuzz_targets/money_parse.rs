@@ -6,22 +6,34 @@ use libfuzzer_sys::fuzz_target;
 use upline::{Currencies, Rate, Rounding, Timestamp};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let currencies = Currencies::default();
     for code in ["USD", "JPY", "KWD"] {
         let currency = currencies.get(code, "currency").expect("built in");
         if let Ok(amount) = currency.parse_amount(text, "amount") {
             assert_eq!(amount.scale(), u32::from(currency.minor_units()));
-            assert_eq!(currency.parse_amount(&amount.to_string(), "amount").unwrap(), amount);
+            assert_eq!(
+                currency
+                    .parse_amount(&amount.to_string(), "amount")
+                    .unwrap(),
+                amount
+            );
             for rounding in [Rounding::HalfEven, Rounding::HalfUp, Rounding::Down] {
-                if let Ok(rounded) = currency.round(amount * rust_decimal::Decimal::new(15, 2), rounding, "x") {
+                if let Ok(rounded) =
+                    currency.round(amount * rust_decimal::Decimal::new(15, 2), rounding, "x")
+                {
                     assert_eq!(rounded.scale(), u32::from(currency.minor_units()));
                 }
             }
         }
     }
     if let Ok(rate) = Rate::parse(text, "rate") {
-        assert!(rate.value() >= rust_decimal::Decimal::ZERO && rate.value() <= rust_decimal::Decimal::ONE);
+        assert!(
+            rate.value() >= rust_decimal::Decimal::ZERO
+                && rate.value() <= rust_decimal::Decimal::ONE
+        );
         assert_eq!(Rate::parse(&rate.to_string(), "rate").unwrap(), rate);
     }
     let _ = currencies.get(text, "currency");

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use upline::{Currencies, PlanSpec};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(spec) = serde_json::from_slice::<PlanSpec>(data) else { return };
+    let Ok(spec) = serde_json::from_slice::<PlanSpec>(data) else {
+        return;
+    };
     let currencies = Currencies::default();
     if let Ok(plan) = spec.validate(&currencies) {
         assert!(!plan.levels().is_empty() && plan.levels().len() <= upline::limits::MAX_LEVELS);

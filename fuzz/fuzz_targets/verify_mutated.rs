@@ -40,12 +40,18 @@ fuzz_target!(|input: (u8, u16, Vec<u8>)| {
     let at = usize::from(offset) % (bytes.len() + 1);
     let end = (at + replacement.len().min(4)).min(bytes.len());
     bytes.splice(at..end, replacement.iter().copied().take(8));
-    let Ok(text) = String::from_utf8(bytes) else { return };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return;
+    };
     let changed = text != events[index].event;
     events[index].event = text;
     let seq = events[index].seq;
     match upline::engine::verify_store(&store).expect("memory store cannot fail") {
-        Ok(head) => assert!(!changed, "a changed event {seq} verified (head {})", head.seq),
+        Ok(head) => assert!(
+            !changed,
+            "a changed event {seq} verified (head {})",
+            head.seq
+        ),
         Err(at) => assert_eq!(at.seq, seq, "the change was reported at the wrong event"),
     }
 });
