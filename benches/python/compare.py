@@ -1,0 +1,219 @@
+"""Sales per second: the plain-Python model vs the Upline Python binding
+(``engine.apply`` one sale per call, ``engine.apply_batch``), on one generated
+network, in one run, with a cross-check of the money.
+
+    target/py-venv/bin/python benches/python/compare.py           # 1M members, 1M sales
+                                                                    # (apply: a 100k prefix)
+    target/py-venv/bin/python benches/python/compare.py --quick   # 10k members, 10k sales (CI smoke)
+
+Options: --members N, --sales N, --apply-sales N (how many sales go through
+one-call-per-sale ``apply``; default min(sales, 100,000)), --batch N (default
+10,000), --seed N (default 42), --sample N (earners whose balances are
+checked one by one, default 1,000).
+
+Network (as in shared/PEERS.md): member m0 is the root; each later member's
+sponsor is, with probability 0.7, uniform among the 50 most recent members,
+else uniform among all earlier ones. Buyers uniform over all members; sale
+amounts uniform in 1.00-999.99 USD. All drawn from random.Random(seed), so
+every run sees the same data.
+
+What is timed: the model's loop over all sales (calc only, per-earner totals);
+each ``apply_batch`` call (converting the event dicts in, building the result
+dicts out); each ``apply`` call. Building the input events and reading the
+results for the cross-check happen outside the timers.
+
+Cross-check: the total commission paid (sum of all lines = amount - retained)
+over the apply_batch sales must equal the model's to the cent, the same for
+the apply prefix (checked against a second, untimed model run), and a sample
+of earners' engine balances (pending + available + held + reserved + paid)
+must equal the model's per-earner totals. Exits 1 on any difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import time
+from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import upline  # noqa: E402
+from model import Model  # noqa: E402
+
+JOIN_AT = "2026-01-01T00:00:00Z"
+SALE_AT = "2026-02-01T12:00:00Z"
+BALANCE_AS_OF = "2027-01-01T00:00:00Z"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fmt(x: float) -> str:
+    return f"{round(x):,}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="10k members, 10k sales (CI smoke)")
+    p.add_argument("--members", type=int)
+    p.add_argument("--sales", type=int)
+    p.add_argument("--apply-sales", type=int)
+    p.add_argument("--batch", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--sample", type=int, default=1_000)
+    a = p.parse_args()
+    members = a.members if a.members is not None else (10_000 if a.quick else 1_000_000)
+    sales = a.sales if a.sales is not None else (10_000 if a.quick else 1_000_000)
+    apply_sales = a.apply_sales if a.apply_sales is not None else min(sales, 100_000)
+    apply_sales = min(apply_sales, sales)
+    batch = a.batch
+    if members < 1 or sales < 1 or apply_sales < 1 or not 1 <= batch <= 100_000:
+        p.error("need members >= 1, sales >= 1, apply-sales >= 1, 1 <= batch <= 100000")
+
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), upline {upline.__version__}")
+
+    # ---- data ----
+    t0 = time.perf_counter()
+    rng = random.Random(a.seed)
+    randrange, rand = rng.randrange, rng.random
+    ids = [f"m{i}" for i in range(members)]
+    sponsor_idx = [-1] * members
+    for i in range(1, members):
+        sponsor_idx[i] = i - 1 - randrange(min(50, i)) if rand() < 0.7 else randrange(i)
+    sponsors = {ids[i]: ids[s] for i, s in enumerate(sponsor_idx) if s >= 0}
+    buyers = [ids[randrange(members)] for _ in range(sales)]
+    amounts = []
+    for _ in range(sales):
+        c = randrange(100, 100_000)  # 1.00 .. 999.99
+        amounts.append(Decimal(f"{c // 100}.{c % 100:02d}"))
+    gen_secs = time.perf_counter() - t0
+
+    def sale_events(prefix: str, start: int, stop: int) -> list[dict]:
+        return [
+            {"type": "sale_recorded", "sale": f"{prefix}{i}", "buyer": buyers[i],
+             "amount": amounts[i], "currency": "USD", "at": SALE_AT}
+            for i in range(start, stop)
+        ]
+
+    # ---- (a) plain-Python model ----
+    model = Model(sponsors)
+    t0 = time.perf_counter()
+    model.run(buyers, amounts)
+    model_secs = time.perf_counter() - t0
+
+    # ---- the engine: load the network ----
+    engine = upline.Engine()
+    t0 = time.perf_counter()
+    for start in range(0, members, batch):
+        events = [
+            {"type": "member_joined", "member": ids[i],
+             "sponsor": None if sponsor_idx[i] < 0 else ids[sponsor_idx[i]], "at": JOIN_AT}
+            for i in range(start, min(members, start + batch))
+        ]
+        for r in engine.apply_batch(events):
+            if "error" in r:
+                raise SystemExit(f"join refused: {r['error']}")
+    join_secs = time.perf_counter() - t0
+
+    # ---- (c) engine.apply_batch, batches of `batch` ----
+    batch_secs = 0.0
+    batch_paid = Decimal("0.00")
+    for start in range(0, sales, batch):
+        events = sale_events("s", start, min(sales, start + batch))
+        t0 = time.perf_counter()
+        results = engine.apply_batch(events)
+        batch_secs += time.perf_counter() - t0
+        for r in results:
+            if "error" in r:
+                raise SystemExit(f"sale refused: {r['error']}")
+            d = r["distribution"]
+            batch_paid += d["amount"] - d["retained"]
+        del results, events
+
+    # ---- (b) engine.apply, one sale per call (on a prefix of the same sales) ----
+    events = sale_events("a", 0, apply_sales)
+    apply = engine.apply
+    clock = time.perf_counter
+    apply_secs = 0.0
+    apply_paid = Decimal("0.00")
+    for ev in events:
+        t0 = clock()
+        r = apply(ev)
+        apply_secs += clock() - t0
+        d = r["distribution"]
+        apply_paid += d["amount"] - d["retained"]
+    del events
+
+    # ---- cross-check ----
+    prefix_model = Model(sponsors)
+    prefix_model.run(buyers[:apply_sales], amounts[:apply_sales])
+    problems = []
+    if batch_paid != model.paid:
+        problems.append(f"total paid over {sales:,} sales: engine apply_batch {batch_paid}, model {model.paid}")
+    if apply_paid != prefix_model.paid:
+        problems.append(f"total paid over the {apply_sales:,}-sale prefix: engine apply {apply_paid}, model {prefix_model.paid}")
+    earners = sorted(set(model.earned) | set(prefix_model.earned), key=lambda m: int(m[1:]))
+    sample = random.Random(a.seed + 1).sample(earners, min(a.sample, len(earners)))
+    zero = Decimal("0.00")
+    for m in sample:
+        b = engine.balances(m, "USD", BALANCE_AS_OF)
+        got = b["pending"] + b["available"] + b["held"] + b["reserved"] + b["paid"]
+        want = model.earned.get(m, zero) + prefix_model.earned.get(m, zero)
+        if got != want:
+            problems.append(f"earner {m}: engine {got}, model {want}")
+            if len(problems) > 10:
+                break
+
+    # ---- report ----
+    model_rate = sales / model_secs
+    apply_rate = apply_sales / apply_secs
+    batch_rate = sales / batch_secs
+    print(f"network: {members:,} members, seed {a.seed}; data generated in {gen_secs:.2f} s; "
+          f"joined via apply_batch in {join_secs:.2f} s ({fmt(members / join_secs)} members/s)")
+    if apply_sales < sales:
+        print(f"note: engine.apply (one call per sale) is measured on a prefix: the first "
+              f"{apply_sales:,} of the {sales:,} sales (new sale ids), run after the apply_batch pass")
+    rows = [
+        ("pure-Python model (Decimal, calc only)", sales, model_secs, model_rate),
+        ("engine.apply, one sale per call", apply_sales, apply_secs, apply_rate),
+        (f"engine.apply_batch, batches of {batch:,}", sales, batch_secs, batch_rate),
+    ]
+    w = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'path':<{w}}  {'sales':>11}  {'seconds':>8}  {'sales/s':>11}  {'vs model':>8}")
+    print(f"{'-' * w}  {'-' * 11}  {'-' * 8}  {'-' * 11}  {'-' * 8}")
+    for name, n, secs, rate in rows:
+        print(f"{name:<{w}}  {n:>11,}  {secs:>8.2f}  {fmt(rate):>11}  {rate / model_rate:>7.2f}x")
+    print()
+    print(f"ratios: apply / model = {apply_rate / model_rate:.2f}x, "
+          f"apply_batch / model = {batch_rate / model_rate:.2f}x")
+    print("(the model only calculates; the engine also writes ledger entries, checks "
+          "idempotency, extends the audit hash chain and builds full result dicts)")
+    print()
+    if problems:
+        print("CHECK FAILED:")
+        for line in problems:
+            print(f"  {line}")
+        return 1
+    print(f"check: total commission paid over {sales:,} sales equal to the cent: "
+          f"model {model.paid} USD, engine apply_batch {batch_paid} USD (retained {model.retained} USD)")
+    print(f"check: apply prefix ({apply_sales:,} sales) equal: model {prefix_model.paid} USD, engine apply {apply_paid} USD")
+    print(f"check: {len(sample):,} sampled earners' engine balances equal the model's per-earner totals")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
