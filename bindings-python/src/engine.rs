@@ -210,8 +210,15 @@ impl Engine {
     }
 
     /// Applies many events in one call; each slot is a result dict or
-    /// `{"error": {"code", "message", "field"}}`.
-    fn apply_batch<'py>(&self, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    /// `{"error": {"code", "message", "field"}}`. With `records=False` an
+    /// applied slot is only `{"seq", "hash"}` (plus `"replayed": True` for a
+    /// retry), so no per-line object is built.
+    #[pyo3(signature = (events, *, records = true))]
+    fn apply_batch<'py>(
+        &self,
+        events: &Bound<'py, PyAny>,
+        records: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
         let py = events.py();
         let items = sequence(events)?;
         let n = items.len();
@@ -242,7 +249,10 @@ impl Engine {
             }
             let applied = engine.apply_batch(&events)?;
             for (i, r) in positions.into_iter().zip(applied) {
-                out.push((i, r.map(|a| a.to_json_value())));
+                out.push((
+                    i,
+                    r.map(|a| if records { a.to_json_value() } else { lean(&a) }),
+                ));
             }
             Ok(out)
         })?;
@@ -544,4 +554,15 @@ fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
         out.push(conv(py, convert::to_json(item, &format!("events[{i}]")))?);
     }
     Ok(out)
+}
+
+/// The lean form of an applied event: its place in the audit chain only.
+fn lean(applied: &upline::Applied) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("seq".into(), Value::from(applied.seq));
+    map.insert("hash".into(), Value::String(applied.hash.to_hex()));
+    if applied.replayed {
+        map.insert("replayed".into(), Value::Bool(true));
+    }
+    Value::Object(map)
 }

@@ -246,3 +246,25 @@ def test_panic_becomes_internal_and_stops_the_engine() -> None:
         e.balances("m1", "USD", JAN)
     # Other engines are unaffected.
     assert chain(2).depth("m1") == 1
+
+
+def test_apply_batch_without_records_returns_only_the_chain_position() -> None:
+    full = upline.Engine()
+    lean = upline.Engine()
+    events = [
+        {"type": "member_joined", "member": "a", "sponsor": None, "at": "2026-01-01T00:00:00Z"},
+        {"type": "member_joined", "member": "b", "sponsor": "a", "at": "2026-01-01T00:00:00Z"},
+        {"type": "sale_recorded", "sale": "s1", "buyer": "b", "amount": "10.00",
+         "currency": "USD", "at": "2026-02-01T00:00:00Z"},
+        {"type": "sale_recorded", "sale": "s1", "buyer": "b", "amount": "10.00",
+         "currency": "USD", "at": "2026-02-01T00:00:00Z"},
+        {"type": "sale_recorded", "sale": "s2", "buyer": "ghost", "amount": "10.00",
+         "currency": "USD", "at": "2026-02-01T00:00:00Z"},
+    ]
+    records = full.apply_batch(events)
+    slots = lean.apply_batch(events, records=False)
+    assert slots[2] == {"seq": 3, "hash": records[2]["hash"]}
+    assert slots[3] == {"seq": 3, "hash": records[2]["hash"], "replayed": True}
+    assert slots[4]["error"]["code"] == "unknown_member"
+    assert lean.audit_head() == full.audit_head()
+    assert lean.balances("a", "USD", "2026-02-01T00:00:00Z")["pending"] == Decimal("2.00")

@@ -249,8 +249,15 @@ class Engine:
         raises the matching :class:`UplineError` subclass and changes nothing.
         """
 
-    def apply_batch(self, events: Sequence[Mapping[str, Any]]) -> list[_Json]:
+    def apply_batch(
+        self, events: Sequence[Mapping[str, Any]], *, records: bool = True
+    ) -> list[_Json]:
         """Apply many events (a list or tuple) in order, in one call.
+
+        With ``records=False`` each applied slot is only ``{"seq": int,
+        "hash": str}`` (plus ``"replayed": True`` for a retry): no
+        distribution, reversal or ledger-entry objects are built, which is
+        what a high-volume import wants.
 
         The Rust part runs without the GIL and under the engine's lock, so no
         other call interleaves with the batch. Each event stands on its own:
