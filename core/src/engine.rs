@@ -435,7 +435,7 @@ impl Engine {
                 seq: first + i as u64,
                 at: e.at,
                 earner: self.member_id_for(e.earner, mutation),
-                currency: e.currency.code().to_string(),
+                currency: e.currency,
                 kind: e.kind,
                 amount: e.amount,
                 available_at: e.available_at,
@@ -731,7 +731,7 @@ impl Engine {
             sale: sale.id.clone(),
             plan: plan.id().to_string(),
             plan_version: plan.version(),
-            currency: sale.currency.code().to_string(),
+            currency: sale.currency,
             amount: sale.amount,
             lines: sale
                 .lines

@@ -20,7 +20,7 @@ use crate::calc::UnpaidReason;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::MemberStatus;
 use crate::ledger::EntryKind;
-use crate::money::{DecimalText, Rate};
+use crate::money::{Currency, DecimalText, Rate};
 use crate::payout::PayoutPolicy;
 use crate::plan::PlanSpec;
 
@@ -279,7 +279,7 @@ pub(crate) fn malformed(err: serde_json::Error) -> Error {
 pub type Id = Arc<str>;
 
 /// One paid level of a sale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     /// Who earns it.
     pub earner: Id,
@@ -288,15 +288,17 @@ pub struct Line {
     /// The level's rate.
     pub rate: Rate,
     /// The sale amount the rate applied to.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub base: Decimal,
     /// The commission, at the currency's scale.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub amount: Decimal,
     /// Whether it was credited as held (the earner was on hold).
     pub held: bool,
 }
 
 /// One level that paid nothing, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unpaid {
     /// The level, from 1.
     pub level: u8,
@@ -305,7 +307,7 @@ pub struct Unpaid {
 }
 
 /// How a sale was split: lines up the upline, and what the platform kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Distribution {
     /// The sale id.
     pub sale: Id,
@@ -314,30 +316,34 @@ pub struct Distribution {
     /// Its version.
     pub plan_version: u32,
     /// The sale currency.
-    pub currency: String,
+    #[serde(serialize_with = "crate::money::serialize_code")]
+    pub currency: Currency,
     /// The sale amount.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub amount: Decimal,
     /// Paid levels, ascending.
     pub lines: Vec<Line>,
     /// The sale minus the lines.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub retained: Decimal,
     /// Levels that paid nothing, ascending.
     pub unpaid: Vec<Unpaid>,
 }
 
 /// The part of one line a refund reversed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reversal {
     /// Whose line.
     pub earner: Id,
     /// The line's level.
     pub level: u8,
     /// Reversed by this refund.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub amount: Decimal,
 }
 
 /// A refund's effect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefundOutcome {
     /// The refund id.
     pub refund: Id,
@@ -346,6 +352,7 @@ pub struct RefundOutcome {
     /// Reversals by this refund (lines that reverse nothing are left out).
     pub reversals: Vec<Reversal>,
     /// All refunds of the sale so far, this one included.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub refunded_total: Decimal,
 }
 
@@ -359,10 +366,13 @@ pub struct PayoutItem {
     /// The currency.
     pub currency: String,
     /// The amount reserved from available.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub gross: Decimal,
     /// The method's fee (never above the gross).
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub fee: Decimal,
     /// Gross minus fee.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub net: Decimal,
     /// The payout method's kind.
     pub method: String,
@@ -406,7 +416,7 @@ pub struct Batch {
 }
 
 /// One ledger entry, as records show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryRecord {
     /// Position in the ledger, from 0.
     pub seq: u64,
@@ -415,10 +425,12 @@ pub struct EntryRecord {
     /// Whose balance it moves.
     pub earner: Id,
     /// The currency.
-    pub currency: String,
+    #[serde(serialize_with = "crate::money::serialize_code")]
+    pub currency: Currency,
     /// What kind of movement.
     pub kind: EntryKind,
     /// The amount moved (positive; the kind says which way).
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub amount: Decimal,
     /// When it leaves pending (commissions, reversals, releases).
     pub available_at: crate::time::Timestamp,
@@ -427,7 +439,7 @@ pub struct EntryRecord {
 }
 
 /// What an event produced beyond the ledger entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Outcome {

@@ -164,12 +164,51 @@ pub struct Totals {
     pub paid: Decimal,
 }
 
+/// A fast multiplicative hasher (the Fx hash of rustc) for keys the host
+/// cannot choose freely: dense member indices and currencies. Host strings
+/// keep std's SipHash, which resists collision floods.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IndexHasher(u64);
+
+impl std::hash::Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+impl IndexHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub(crate) type IndexMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IndexHasher>>;
+
 /// The append-only ledger.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Vec<Entry>,
     #[serde(skip)]
-    accounts: HashMap<(u32, Currency), Vec<u32>>,
+    accounts: IndexMap<(u32, Currency), Vec<u32>>,
 }
 
 impl Ledger {

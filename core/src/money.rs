@@ -332,7 +332,7 @@ impl Rounding {
 /// # Ok::<(), upline::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Rate(Decimal);
+pub struct Rate(#[serde(serialize_with = "serialize_decimal")] Decimal);
 
 impl Rate {
     /// Most decimal places a rate may have.
@@ -478,6 +478,49 @@ pub fn parse_decimal(text: &str, field: &str, kind: ErrorKind) -> Result<Decimal
     }
     text.parse::<Decimal>()
         .map_err(|_| refuse("is out of range for an amount"))
+}
+
+/// Writes `value` exactly as its `Display` does (every digit of its scale:
+/// `"20.00"`, `"0.05"`, `"-3.5"`) into `buf`, without the `fmt` machinery:
+/// records and audit blocks carry a dozen decimals per sale.
+pub(crate) fn write_decimal(value: Decimal, buf: &mut [u8; 48]) -> &str {
+    let mantissa = value.mantissa();
+    let scale = value.scale() as usize;
+    let mut digits = mantissa.unsigned_abs();
+    let mut end = buf.len();
+    let mut written = 0;
+    while digits > 0 || written <= scale {
+        if written == scale && scale > 0 {
+            end -= 1;
+            buf[end] = b'.';
+        }
+        end -= 1;
+        buf[end] = b'0' + (digits % 10) as u8;
+        digits /= 10;
+        written += 1;
+    }
+    if mantissa < 0 {
+        end -= 1;
+        buf[end] = b'-';
+    }
+    std::str::from_utf8(&buf[end..]).unwrap_or("")
+}
+
+/// `serialize_with` for decimals in records: the same text as rust_decimal's
+/// serde form, written faster.
+pub(crate) fn serialize_decimal<S: Serializer>(
+    value: &Decimal,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(write_decimal(*value, &mut [0; 48]))
+}
+
+/// `serialize_with` for currencies in records: the code alone (`"USD"`).
+pub(crate) fn serialize_code<S: Serializer>(
+    currency: &Currency,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(currency.code())
 }
 
 /// Checked addition naming `field` on overflow.
@@ -637,6 +680,30 @@ mod tests {
             err.to_string(),
             "invalid_amount: sale.amount \"10.001\" has more decimals than USD allows (2)"
         );
+    }
+
+    #[test]
+    fn fast_decimal_text_matches_display() {
+        for text in [
+            "0",
+            "0.00",
+            "20.00",
+            "0.05",
+            "-0.20",
+            "123456.789",
+            "-5",
+            "0.000001",
+            "79228162514264337593543950335",
+            "-7.9228162514264337593543950335",
+            "1.5",
+        ] {
+            let value: Decimal = text.parse().unwrap();
+            assert_eq!(
+                write_decimal(value, &mut [0; 48]),
+                value.to_string(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

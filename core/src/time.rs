@@ -198,24 +198,50 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Timestamp {
+    /// Writes the RFC 3339 UTC form into `buf` and returns it. Written by
+    /// hand (no `fmt` machinery): records and audit blocks format several
+    /// timestamps per sale.
+    fn write_rfc3339(self, buf: &mut [u8; 24]) -> &str {
         let days = self.0.div_euclid(MS_PER_DAY);
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
         let secs = ms_of_day / 1000;
         let millis = ms_of_day % 1000;
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )?;
-        if millis != 0 {
-            write!(f, ".{millis:03}")?;
-        }
-        f.write_str("Z")
+        let put = |buf: &mut [u8; 24], at: usize, value: i64, width: usize| {
+            let mut value = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(buf, 0, year, 4);
+        buf[4] = b'-';
+        put(buf, 5, month, 2);
+        buf[7] = b'-';
+        put(buf, 8, day, 2);
+        buf[10] = b'T';
+        put(buf, 11, secs / 3600, 2);
+        buf[13] = b':';
+        put(buf, 14, secs / 60 % 60, 2);
+        buf[16] = b':';
+        put(buf, 17, secs % 60, 2);
+        let end = if millis != 0 {
+            buf[19] = b'.';
+            put(buf, 20, millis, 3);
+            23
+        } else {
+            19
+        };
+        buf[end] = b'Z';
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(&buf[..=end]).unwrap_or("")
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.write_rfc3339(&mut [0; 24]))
     }
 }
 
@@ -228,7 +254,7 @@ impl FromStr for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.write_rfc3339(&mut [0; 24]))
     }
 }
 
