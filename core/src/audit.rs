@@ -31,7 +31,7 @@
 //! | bytes | `'y'` then u32be length, then the bytes |
 //! | sequence / tuple | `'l'` then u32be count, then each element |
 //! | map | `'m'` then u32be count, then key and value alternately, in order |
-//! | struct | `'t'` then the name as a string body (u32be length + UTF-8), u32be count of the fields present, then every declared field's value in declaration order (an absent optional field as `'n'`) |
+//! | struct | `'t'`, u32be count of the fields present, then every declared field's value in declaration order (an absent optional field as `'n'`); the struct's type is fixed by its position |
 //! | enum variant | `'v'` then the variant name as a string body, then its content as above (`'n'` for a unit variant) |
 //!
 //! Floats never occur (money is never a float) and are refused. Decimals
@@ -345,9 +345,8 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
         self.count(len)?;
         Ok(self)
     }
-    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Self, EncodeError> {
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Self, EncodeError> {
         self.out.push(b't');
-        self.body(name)?;
         self.len(len)?;
         Ok(self)
     }

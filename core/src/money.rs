@@ -486,18 +486,37 @@ pub fn parse_decimal(text: &str, field: &str, kind: ErrorKind) -> Result<Decimal
 pub(crate) fn write_decimal(value: Decimal, buf: &mut [u8; 48]) -> &str {
     let mantissa = value.mantissa();
     let scale = value.scale() as usize;
-    let mut digits = mantissa.unsigned_abs();
+    // Digits, least significant first; u128 division is slow, and amounts
+    // almost always fit 64 bits.
+    let mut digits = [0u8; 40];
+    let mut count = 0;
+    let wide = mantissa.unsigned_abs();
+    match u64::try_from(wide) {
+        Ok(mut rest) => {
+            while rest > 0 {
+                digits[count] = (rest % 10) as u8;
+                rest /= 10;
+                count += 1;
+            }
+        }
+        Err(_) => {
+            let mut rest = wide;
+            while rest > 0 {
+                digits[count] = (rest % 10) as u8;
+                rest /= 10;
+                count += 1;
+            }
+        }
+    }
+    count = count.max(scale + 1); // "0.05": a leading zero before the point
     let mut end = buf.len();
-    let mut written = 0;
-    while digits > 0 || written <= scale {
-        if written == scale && scale > 0 {
+    for (i, digit) in digits[..count].iter().enumerate() {
+        if i == scale && scale > 0 {
             end -= 1;
             buf[end] = b'.';
         }
         end -= 1;
-        buf[end] = b'0' + (digits % 10) as u8;
-        digits /= 10;
-        written += 1;
+        buf[end] = b'0' + digit;
     }
     if mantissa < 0 {
         end -= 1;
