@@ -474,35 +474,83 @@ impl Applied {
     /// `{"seq", "hash", "distribution"? , "reversals"?, "refunded_total"?,
     /// "batch"?, "entries"}`.
     pub fn to_json_value(&self) -> serde_json::Value {
-        use serde_json::{json, Map, Value};
-        let mut map = Map::new();
-        map.insert("seq".into(), json!(self.seq));
-        map.insert("hash".into(), Value::String(self.hash.to_hex()));
-        if self.replayed {
-            map.insert("replayed".into(), Value::Bool(true));
-        }
-        match &self.outcome {
-            Outcome::None => {}
-            Outcome::Distribution(d) => {
-                map.insert("distribution".into(), to_value(d));
-            }
-            Outcome::Refund(r) => {
-                map.insert("refund".into(), Value::String(r.refund.to_string()));
-                map.insert("sale".into(), Value::String(r.sale.to_string()));
-                map.insert("reversals".into(), to_value(&r.reversals));
-                map.insert("refunded_total".into(), to_value(&r.refunded_total));
-            }
-            Outcome::Batch(b) => {
-                map.insert("batch".into(), to_value(b));
-            }
-        }
-        map.insert("entries".into(), to_value(&self.entries));
-        Value::Object(map)
+        // Records hold only strings, integers, booleans and decimals (which
+        // serialize as strings): serialization cannot fail.
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The lean form: only the event's place in the audit chain,
+    /// `{"seq", "hash", "replayed"?}`.
+    pub fn lean(&self) -> Lean<'_> {
+        Lean(self)
     }
 }
 
-fn to_value<T: Serialize>(value: &T) -> serde_json::Value {
-    // Records hold only strings, integers, booleans and decimals (which
-    // serialize as strings): serialization cannot fail.
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+impl Serialize for Applied {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("seq", &self.seq)?;
+        map.serialize_entry("hash", &self.hash)?;
+        if self.replayed {
+            map.serialize_entry("replayed", &true)?;
+        }
+        match &self.outcome {
+            Outcome::None => {}
+            Outcome::Distribution(d) => map.serialize_entry("distribution", d)?,
+            Outcome::Refund(r) => {
+                map.serialize_entry("refund", &r.refund)?;
+                map.serialize_entry("sale", &r.sale)?;
+                map.serialize_entry("reversals", &r.reversals)?;
+                map.serialize_entry("refunded_total", &r.refunded_total)?;
+            }
+            Outcome::Batch(b) => map.serialize_entry("batch", b)?,
+        }
+        map.serialize_entry("entries", &self.entries)?;
+        map.end()
+    }
+}
+
+/// See [`Applied::lean`].
+#[derive(Debug, Clone, Copy)]
+pub struct Lean<'a>(&'a Applied);
+
+impl Serialize for Lean<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("seq", &self.0.seq)?;
+        map.serialize_entry("hash", &self.0.hash)?;
+        if self.0.replayed {
+            map.serialize_entry("replayed", &true)?;
+        }
+        map.end()
+    }
+}
+
+/// An error as a batch slot shows it: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorSlot<'a>(pub &'a Error);
+
+impl Serialize for ErrorSlot<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+            field: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Outer<'a> {
+            error: Inner<'a>,
+        }
+        Outer {
+            error: Inner {
+                code: self.0.code(),
+                message: self.0.message(),
+                field: self.0.field(),
+            },
+        }
+        .serialize(s)
+    }
 }

@@ -38,3 +38,5 @@ pub const MAX_POLICY_ENTRIES: usize = 256;
 /// sums stay below 4.3 × 10^27, inside the decimal range, so no balance can
 /// overflow.
 pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000_000;
+/// Longest JSON text accepted by `Engine::apply_batch_json`, in bytes.
+pub const MAX_BATCH_JSON_BYTES: usize = 256 << 20;

@@ -855,3 +855,31 @@ fn member_joined_without_a_sponsor_field_is_malformed() {
         json!({"type": "member_joined", "member": "a", "sponsor": null, "at": "2026-01-01T00:00:00Z"}),
     );
 }
+
+/// `apply_batch_json`: a slot that is not an event is `malformed` in its
+/// slot and the others apply; text that is not a JSON array fails the call
+/// and changes nothing.
+#[test]
+fn apply_batch_json_reports_bad_slots_and_refuses_bad_text() {
+    let mut engine = Engine::new();
+    let before = state(&engine);
+    for bad in ["", "{}", "[1,", "\"x\""] {
+        let err = engine.apply_batch_json(bad, true).unwrap_err();
+        assert_eq!(err.code(), "malformed", "{bad:?}");
+    }
+    assert_eq!(state(&engine), before);
+    let out = engine
+        .apply_batch_json(
+            r#"[{"type":"member_joined","member":"a","sponsor":null,"at":"2026-01-01T00:00:00Z"},
+                 42,
+                 {"type":"member_joined","member":"b","sponsor":"ghost","at":"2026-01-01T00:00:00Z"}]"#,
+            false,
+        )
+        .unwrap();
+    let slots: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(slots[0]["seq"], 1);
+    assert_eq!(slots[1]["error"]["code"], "malformed");
+    assert_eq!(slots[2]["error"]["code"], "unknown_member");
+    assert_eq!(slots[2]["error"]["field"], "sponsor");
+    assert_eq!(engine.audit_head().seq, 1);
+}

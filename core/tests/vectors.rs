@@ -49,15 +49,23 @@ fn apply(engine: &mut Engine, event: &Value) -> Result<Value, String> {
         .map_err(|e| e.code().to_string())
 }
 
-fn run_case(case: &Value, batch: bool) -> Result<(), String> {
+#[derive(Clone, Copy)]
+enum Path {
+    Apply,
+    Batch,
+    BatchJson,
+}
+
+fn run_case(case: &Value, path: Path) -> Result<(), String> {
     let mut engine = Engine::new();
     for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
         let at = format!("step {i}");
         if let Some(event) = step.get("apply") {
             let before = engine.snapshot_json();
-            let result = if batch {
+            let result = match path {
+                Path::Apply => apply(&mut engine, event),
                 // The batch path: one call with one event.
-                match Event::from_value(event.clone()) {
+                Path::Batch => match Event::from_value(event.clone()) {
                     Err(e) => Err(e.code().to_string()),
                     Ok(ev) => engine
                         .apply_batch(&[ev])
@@ -66,9 +74,19 @@ fn run_case(case: &Value, batch: bool) -> Result<(), String> {
                         .unwrap()
                         .map(|a| a.to_json_value())
                         .map_err(|e| e.code().to_string()),
+                },
+                // The JSON-text batch path bindings use.
+                Path::BatchJson => {
+                    let text = engine
+                        .apply_batch_json(&Value::Array(vec![event.clone()]).to_string(), true)
+                        .unwrap();
+                    let mut slots: Vec<Value> = serde_json::from_str(&text).unwrap();
+                    let slot = slots.pop().unwrap();
+                    match slot.get("error") {
+                        Some(err) => Err(err["code"].as_str().unwrap().to_string()),
+                        None => Ok(slot),
+                    }
                 }
-            } else {
-                apply(&mut engine, event)
             };
             match (step.get("error"), result) {
                 (Some(code), Err(actual)) => {
@@ -105,7 +123,7 @@ fn run_case(case: &Value, batch: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn run_all(batch: bool) {
+fn run_all(path: Path) {
     let mut files: Vec<_> = std::fs::read_dir(vectors_dir())
         .expect("../shared/vectors is beside the project")
         .map(|e| e.unwrap().path())
@@ -122,7 +140,7 @@ fn run_all(batch: bool) {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         for case in doc["cases"].as_array().unwrap() {
             count += 1;
-            if let Err(why) = run_case(case, batch) {
+            if let Err(why) = run_case(case, path) {
                 failures.push(format!("{} / {}: {why}", file.display(), case["name"]));
             }
         }
@@ -138,10 +156,15 @@ fn run_all(batch: bool) {
 
 #[test]
 fn every_shared_vector_passes_through_apply() {
-    run_all(false);
+    run_all(Path::Apply);
 }
 
 #[test]
 fn every_shared_vector_passes_through_apply_batch() {
-    run_all(true);
+    run_all(Path::Batch);
+}
+
+#[test]
+fn every_shared_vector_passes_through_apply_batch_json() {
+    run_all(Path::BatchJson);
 }
