@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::graph::{Graph, MemberStatus, NO_MEMBER};
+use crate::graph::{Graph, MemberStatus, Node, NO_MEMBER};
 use crate::money::{self, Currency, Rate};
 use crate::plan::{Level, Plan};
 use crate::time::Timestamp;
@@ -82,9 +82,8 @@ pub struct SaleInput {
     pub at: Timestamp,
 }
 
-fn eligible(graph: &Graph, member: u32, level: &Level) -> bool {
-    graph.status(member) == MemberStatus::Active
-        && graph.active_directs(member) >= level.min_active_directs()
+fn eligible(node: &Node, level: &Level) -> bool {
+    node.status == MemberStatus::Active && node.active_directs >= level.min_active_directs()
 }
 
 /// Computes the distribution of `sale` under `plan` with rate table `table`.
@@ -116,8 +115,8 @@ pub fn calculate(
         }
     }
 
-    let parents = graph.parents();
-    let mut cursor = parents[sale.buyer as usize];
+    let nodes = graph.nodes();
+    let mut cursor = nodes[sale.buyer as usize].parent;
     let mut walked = 0u32;
     let mut remaining = sale.amount;
     for (i, level) in table.iter().enumerate() {
@@ -129,23 +128,25 @@ pub fn calculate(
                 }
                 walked += 1;
                 let candidate = cursor;
-                cursor = parents[candidate as usize];
-                if eligible(graph, candidate, level) {
-                    break Some(candidate);
+                let node = &nodes[candidate as usize];
+                cursor = node.parent;
+                if eligible(node, level) {
+                    break Some((candidate, node.on_hold));
                 }
             }
         } else if cursor == NO_MEMBER {
             None
         } else {
             let candidate = cursor;
-            cursor = parents[candidate as usize];
-            if !eligible(graph, candidate, level) {
+            let node = &nodes[candidate as usize];
+            cursor = node.parent;
+            if !eligible(node, level) {
                 out.unpaid.push((level_no, UnpaidReason::Ineligible));
                 continue;
             }
-            Some(candidate)
+            Some((candidate, node.on_hold))
         };
-        let Some(earner) = earner else {
+        let Some((earner, held)) = earner else {
             out.unpaid.push((level_no, UnpaidReason::NoUpline));
             continue;
         };
@@ -172,7 +173,7 @@ pub fn calculate(
             level: level_no,
             rate: level.rate(),
             amount,
-            held: graph.on_hold(earner),
+            held,
         });
     }
     out.retained = remaining;

@@ -1,10 +1,10 @@
 //! The referral forest.
 //!
-//! Members are interned to dense `u32` indices; the sponsor of member `i` is
-//! `parent[i]` (or [`NO_MEMBER`]), so the upward walk of a sale touches one
-//! 4-byte slot per level and no string. Children are kept as intrusive
-//! sibling lists (two more `u32`s a member) for downline queries. Statuses,
-//! holds and join times sit in parallel arrays.
+//! Members are interned to dense `u32` indices. What the upward walk of a
+//! sale reads — sponsor, active direct referrals, status, hold — is packed in
+//! one 12-byte [`Node`] per member, so each level costs one memory load and
+//! touches no string. Children are kept as intrusive sibling lists (two more
+//! `u32`s a member) for downline queries; join times sit beside them.
 //!
 //! This module owns the shape of the forest and its queries. It does not
 //! know about money; eligibility *rules* live in [`crate::calc`].
@@ -38,13 +38,25 @@ pub struct Graph {
     ids: Vec<Arc<str>>,
     #[serde(skip)]
     index: HashMap<Arc<str>, u32>,
-    parent: Vec<u32>,
+    /// What the upward walk reads, packed so one level costs one memory
+    /// load: sponsor, active direct referrals, status and hold.
+    nodes: Vec<Node>,
     first_child: Vec<u32>,
     next_sibling: Vec<u32>,
-    status: Vec<MemberStatus>,
-    on_hold: Vec<bool>,
     joined_at: Vec<Timestamp>,
-    active_directs: Vec<u32>,
+}
+
+/// The hot part of a member: 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// The sponsor's index, or [`NO_MEMBER`].
+    pub parent: u32,
+    /// How many direct referrals are active.
+    pub active_directs: u32,
+    /// The member's status.
+    pub status: MemberStatus,
+    /// Whether earnings are credited as held.
+    pub on_hold: bool,
 }
 
 impl Graph {
@@ -81,23 +93,23 @@ impl Graph {
 
     /// The sponsor of `member`, if any.
     pub fn sponsor(&self, member: u32) -> Option<u32> {
-        let parent = self.parent[member as usize];
+        let parent = self.nodes[member as usize].parent;
         (parent != NO_MEMBER).then_some(parent)
     }
 
-    /// The raw parent array (`NO_MEMBER` for roots), for hot loops.
-    pub fn parents(&self) -> &[u32] {
-        &self.parent
+    /// The packed hot state of every member, for the upward walk.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
     }
 
     /// The member's status.
     pub fn status(&self, member: u32) -> MemberStatus {
-        self.status[member as usize]
+        self.nodes[member as usize].status
     }
 
     /// Whether the member's earnings are being credited as held.
     pub fn on_hold(&self, member: u32) -> bool {
-        self.on_hold[member as usize]
+        self.nodes[member as usize].on_hold
     }
 
     /// When the member joined.
@@ -107,16 +119,16 @@ impl Graph {
 
     /// How many of the member's direct referrals are active.
     pub fn active_directs(&self, member: u32) -> u32 {
-        self.active_directs[member as usize]
+        self.nodes[member as usize].active_directs
     }
 
     /// Up to `levels` ancestors, nearest first.
     pub fn upline(&self, member: u32, levels: usize) -> Vec<u32> {
         let mut out = Vec::with_capacity(levels.min(64));
-        let mut cursor = self.parent[member as usize];
+        let mut cursor = self.nodes[member as usize].parent;
         while cursor != NO_MEMBER && out.len() < levels {
             out.push(cursor);
-            cursor = self.parent[cursor as usize];
+            cursor = self.nodes[cursor as usize].parent;
         }
         out
     }
@@ -137,10 +149,10 @@ impl Graph {
     /// since the forest has no cycles.
     pub fn depth(&self, member: u32) -> usize {
         let mut depth = 0;
-        let mut cursor = self.parent[member as usize];
+        let mut cursor = self.nodes[member as usize].parent;
         while cursor != NO_MEMBER {
             depth += 1;
-            cursor = self.parent[cursor as usize];
+            cursor = self.nodes[cursor as usize].parent;
         }
         depth
     }
@@ -233,13 +245,15 @@ impl Graph {
         let id: Arc<str> = Arc::from(member);
         self.index.insert(id.clone(), index);
         self.ids.push(id);
-        self.parent.push(NO_MEMBER);
+        self.nodes.push(Node {
+            parent: NO_MEMBER,
+            active_directs: 0,
+            status: MemberStatus::Active,
+            on_hold: false,
+        });
         self.first_child.push(NO_MEMBER);
         self.next_sibling.push(NO_MEMBER);
-        self.status.push(MemberStatus::Active);
-        self.on_hold.push(false);
         self.joined_at.push(at);
-        self.active_directs.push(0);
         if let Some(sponsor) = sponsor {
             self.link(index, sponsor);
         }
@@ -290,7 +304,7 @@ impl Graph {
                     ),
                 ));
             }
-            cursor = self.parent[cursor as usize];
+            cursor = self.nodes[cursor as usize].parent;
         }
         Ok(())
     }
@@ -302,13 +316,13 @@ impl Graph {
     }
 
     pub(crate) fn set_status(&mut self, member: u32, status: MemberStatus) {
-        let old = self.status[member as usize];
+        let old = self.nodes[member as usize].status;
         if old == status {
             return;
         }
-        self.status[member as usize] = status;
+        self.nodes[member as usize].status = status;
         if let Some(parent) = self.sponsor(member) {
-            let counter = &mut self.active_directs[parent as usize];
+            let counter = &mut self.nodes[parent as usize].active_directs;
             if old == MemberStatus::Active {
                 *counter -= 1;
             } else if status == MemberStatus::Active {
@@ -318,15 +332,15 @@ impl Graph {
     }
 
     pub(crate) fn set_hold(&mut self, member: u32, on: bool) {
-        self.on_hold[member as usize] = on;
+        self.nodes[member as usize].on_hold = on;
     }
 
     fn link(&mut self, member: u32, sponsor: u32) {
-        self.parent[member as usize] = sponsor;
+        self.nodes[member as usize].parent = sponsor;
         self.next_sibling[member as usize] = self.first_child[sponsor as usize];
         self.first_child[sponsor as usize] = member;
-        if self.status[member as usize] == MemberStatus::Active {
-            self.active_directs[sponsor as usize] += 1;
+        if self.nodes[member as usize].status == MemberStatus::Active {
+            self.nodes[sponsor as usize].active_directs += 1;
         }
     }
 
@@ -348,9 +362,9 @@ impl Graph {
             }
         }
         self.next_sibling[member as usize] = NO_MEMBER;
-        self.parent[member as usize] = NO_MEMBER;
-        if self.status[member as usize] == MemberStatus::Active {
-            self.active_directs[parent as usize] -= 1;
+        self.nodes[member as usize].parent = NO_MEMBER;
+        if self.nodes[member as usize].status == MemberStatus::Active {
+            self.nodes[parent as usize].active_directs -= 1;
         }
     }
 
