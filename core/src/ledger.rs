@@ -20,8 +20,6 @@
 //! entry, and is property-tested all the same. Balances count the entries
 //! whose `at` is not after the instant asked about.
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -164,51 +162,20 @@ pub struct Totals {
     pub paid: Decimal,
 }
 
-/// A fast multiplicative hasher (the Fx hash of rustc) for keys the host
-/// cannot choose freely: dense member indices and currencies. Host strings
-/// keep std's SipHash, which resists collision floods.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct IndexHasher(u64);
-
-impl std::hash::Hasher for IndexHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
-
-impl IndexHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-pub(crate) type IndexMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IndexHasher>>;
+const NO_ENTRY: u32 = u32::MAX;
 
 /// The append-only ledger.
+///
+/// Each earner's entries form a chain (newest first) through `previous`,
+/// headed by `newest[earner]`: appending touches two array slots, and an
+/// account's entries are found without a hash table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Vec<Entry>,
     #[serde(skip)]
-    accounts: IndexMap<(u32, Currency), Vec<u32>>,
+    previous: Vec<u32>,
+    #[serde(skip)]
+    newest: Vec<u32>,
 }
 
 impl Ledger {
@@ -229,26 +196,55 @@ impl Ledger {
 
     pub(crate) fn push(&mut self, entry: Entry) -> u64 {
         let seq = self.entries.len() as u64;
-        self.accounts
-            .entry((entry.earner, entry.currency))
-            .or_default()
-            .push(seq as u32);
+        self.link(seq as u32, entry.earner);
         self.entries.push(entry);
         seq
     }
 
-    /// The (earner, currency) accounts that have at least one entry.
-    pub fn accounts(&self) -> impl Iterator<Item = (u32, Currency)> + '_ {
-        self.accounts.keys().copied()
+    fn link(&mut self, index: u32, earner: u32) {
+        let slot = earner as usize;
+        if self.newest.len() <= slot {
+            self.newest.resize(slot + 1, NO_ENTRY);
+        }
+        self.previous.push(self.newest[slot]);
+        self.newest[slot] = index;
     }
 
-    /// Entries of one account, in order.
+    /// Every entry of one earner, newest first.
+    fn chain(&self, earner: u32) -> impl Iterator<Item = &Entry> {
+        let mut cursor = self
+            .newest
+            .get(earner as usize)
+            .copied()
+            .unwrap_or(NO_ENTRY);
+        std::iter::from_fn(move || {
+            if cursor == NO_ENTRY {
+                return None;
+            }
+            let index = cursor as usize;
+            cursor = self.previous[index];
+            Some(&self.entries[index])
+        })
+    }
+
+    /// The (earner, currency) accounts that have at least one entry, by
+    /// earner index, then currency.
+    pub fn accounts(&self) -> impl Iterator<Item = (u32, Currency)> + '_ {
+        (0..self.newest.len() as u32).flat_map(move |earner| {
+            let mut currencies: Vec<Currency> = Vec::new();
+            for entry in self.chain(earner) {
+                if !currencies.contains(&entry.currency) {
+                    currencies.push(entry.currency);
+                }
+            }
+            currencies.sort();
+            currencies.into_iter().map(move |c| (earner, c))
+        })
+    }
+
+    /// Entries of one account, newest first.
     pub fn account_entries(&self, earner: u32, currency: Currency) -> impl Iterator<Item = &Entry> {
-        self.accounts
-            .get(&(earner, currency))
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.entries[i as usize])
+        self.chain(earner).filter(move |e| e.currency == currency)
     }
 
     /// Balances of one account as of `as_of`.
@@ -292,12 +288,10 @@ impl Ledger {
     }
 
     pub(crate) fn rebuild_index(&mut self) {
-        self.accounts.clear();
-        for (i, entry) in self.entries.iter().enumerate() {
-            self.accounts
-                .entry((entry.earner, entry.currency))
-                .or_default()
-                .push(i as u32);
+        self.previous.clear();
+        self.newest.clear();
+        for i in 0..self.entries.len() {
+            self.link(i as u32, self.entries[i].earner);
         }
     }
 }
