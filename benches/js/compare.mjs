@@ -1,9 +1,11 @@
 // Sales per second: the plain-JS model vs the Upline addon (apply per call,
-// applyBatch), on one generated network, in one run.
+// applyBatch, applyBatchJson), on one generated network, in one run.
 //
 //   node benches/js/compare.mjs            # 1M members, 1M model sales, 100k apply
-//                                          # calls, 1M sales in batches (full records)
-//                                          # and 1M more with { records: false }
+//                                          # calls, 1M sales in batches (full records),
+//                                          # 1M more with { records: false } and the
+//                                          # same 1M again (new ids) through
+//                                          # applyBatchJson(…, { records: false })
 //   node benches/js/compare.mjs --quick    # 10k members, 10k sales (CI smoke)
 //
 // Network: member 0 is the root; each later member's sponsor is, with
@@ -105,6 +107,24 @@ for (let start = 0; start < SALES; start += BATCH) {
 const leanSecs = seconds(t0)
 const leanRate = SALES / leanSecs
 
+// ---- addon: JSON.stringify + applyBatchJson({ records: false }) + JSON.parse ----
+// The sales of the applyBatch pass again under new ids ('j…'); building each
+// batch's events is outside the timer, stringify/apply/parse inside it.
+let jsonSecs = 0
+let jsonLastSeq = 0
+for (let start = 0; start < SALES; start += BATCH) {
+  const events = batchSales.slice(start, start + BATCH).map((s) => ({ ...s, sale: `j${s.sale.slice(1)}` }))
+  t0 = process.hrtime.bigint()
+  const out = JSON.parse(engine.applyBatchJson(JSON.stringify(events), { records: false }))
+  jsonSecs += seconds(t0)
+  if (out.length !== events.length) throw new Error(`applyBatchJson: ${out.length} slots for ${events.length} events`)
+  for (const r of out) if (r.error) throw new Error(JSON.stringify(r.error))
+  jsonLastSeq = out[out.length - 1].seq
+}
+const jsonRate = SALES / jsonSecs
+// Every event so far took one seq: the joins, then three passes of SALES.
+if (jsonLastSeq !== MEMBERS + 3 * SALES) throw new Error(`applyBatchJson: last seq ${jsonLastSeq}, expected ${MEMBERS + 3 * SALES}`)
+
 // ---- addon: apply per call ----
 t0 = process.hrtime.bigint()
 for (const s of applySales) engine.apply(s)
@@ -116,5 +136,7 @@ console.log(`JS model (BigInt cents, calc only):      ${fmt(modelRate)} sales/s 
 console.log(`addon apply, one call per sale:          ${fmt(applyRate)} sales/s  (${fmt(APPLY_SALES)} sales, ${applySecs.toFixed(2)} s)`)
 console.log(`addon applyBatch (batches of ${fmt(BATCH)}):   ${fmt(batchRate)} sales/s  (${fmt(SALES)} sales, ${batchSecs.toFixed(2)} s)`)
 console.log(`addon applyBatch, { records: false }:   ${fmt(leanRate)} sales/s  (${fmt(SALES)} sales, ${leanSecs.toFixed(2)} s)`)
-console.log(`ratios vs JS model: apply ${(applyRate / modelRate).toFixed(2)}x, applyBatch ${(batchRate / modelRate).toFixed(2)}x, applyBatch lean ${(leanRate / modelRate).toFixed(2)}x`)
+console.log(`stringify+applyBatchJson lean+parse:     ${fmt(jsonRate)} sales/s  (${fmt(SALES)} sales, ${jsonSecs.toFixed(2)} s)`)
+console.log(`ratios vs JS model: apply ${(applyRate / modelRate).toFixed(2)}x, applyBatch ${(batchRate / modelRate).toFixed(2)}x, applyBatch lean ${(leanRate / modelRate).toFixed(2)}x, applyBatchJson lean ${(jsonRate / modelRate).toFixed(2)}x`)
 console.log(`check: retained total equal (${model.retained} cents)`)
+console.log(`check: applyBatchJson applied every slot (last seq ${fmt(jsonLastSeq)})`)

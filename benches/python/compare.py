@@ -1,6 +1,7 @@
 """Sales per second: the plain-Python model vs the Upline Python binding
-(``engine.apply`` one sale per call, ``engine.apply_batch``), on one generated
-network, in one run, with a cross-check of the money.
+(``engine.apply`` one sale per call, ``engine.apply_batch``,
+``engine.apply_batch_json``), on one generated network, in one run, with a
+cross-check of the money.
 
     target/py-venv/bin/python benches/python/compare.py           # 1M members, 1M sales
                                                                     # (apply: a 100k prefix)
@@ -19,19 +20,24 @@ every run sees the same data.
 
 What is timed: the model's loop over all sales (calc only, per-earner totals);
 each ``apply_batch`` call (converting the event dicts in, building the result
-dicts out); each ``apply`` call. Building the input events and reading the
-results for the cross-check happen outside the timers.
+dicts out); for the JSON path, ``json.dumps(events)`` (amounts as strings) +
+``engine.apply_batch_json(text, records=False)`` + ``json.loads(result)``;
+each ``apply`` call. Building the input events and reading the results for
+the cross-check happen outside the timers.
 
 Cross-check: the total commission paid (sum of all lines = amount - retained)
 over the apply_batch sales must equal the model's to the cent, the same for
 the apply prefix (checked against a second, untimed model run), and a sample
 of earners' engine balances (pending + available + held + reserved + paid)
-must equal the model's per-earner totals. Exits 1 on any difference.
+must equal the model's per-earner totals (the full sales go through the
+engine three times: apply_batch, apply_batch(records=False) and
+apply_batch_json, each with its own sale ids). Exits 1 on any difference.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -101,10 +107,10 @@ def main() -> int:
         amounts.append(Decimal(f"{c // 100}.{c % 100:02d}"))
     gen_secs = time.perf_counter() - t0
 
-    def sale_events(prefix: str, start: int, stop: int) -> list[dict]:
+    def sale_events(prefix: str, start: int, stop: int, text_amounts: bool = False) -> list[dict]:
         return [
             {"type": "sale_recorded", "sale": f"{prefix}{i}", "buyer": buyers[i],
-             "amount": amounts[i], "currency": "USD", "at": SALE_AT}
+             "amount": str(amounts[i]) if text_amounts else amounts[i], "currency": "USD", "at": SALE_AT}
             for i in range(start, stop)
         ]
 
@@ -156,6 +162,25 @@ def main() -> int:
                 raise SystemExit(f"sale refused: {r['error']}")
         del results, events
 
+    # ---- (e) engine.apply_batch_json(records=False): the same sales again
+    # (new ids), as one JSON string in and one out; json.dumps and
+    # json.loads are inside the timer ----
+    json_secs = 0.0
+    json_last_seq = 0
+    dumps, loads = json.dumps, json.loads
+    for start in range(0, sales, batch):
+        events = sale_events("j", start, min(sales, start + batch), text_amounts=True)
+        t0 = time.perf_counter()
+        results = loads(engine.apply_batch_json(dumps(events), records=False))
+        json_secs += time.perf_counter() - t0
+        if len(results) != len(events):
+            raise SystemExit(f"apply_batch_json: {len(results)} slots for {len(events)} events")
+        for r in results:
+            if "error" in r:
+                raise SystemExit(f"sale refused: {r['error']}")
+        json_last_seq = results[-1]["seq"]
+        del results, events
+
     # ---- (b) engine.apply, one sale per call (on a prefix of the same sales) ----
     events = sale_events("a", 0, apply_sales)
     apply = engine.apply
@@ -174,6 +199,8 @@ def main() -> int:
     prefix_model = Model(sponsors)
     prefix_model.run(buyers[:apply_sales], amounts[:apply_sales])
     problems = []
+    if json_last_seq != members + 3 * sales:
+        problems.append(f"apply_batch_json: last seq {json_last_seq}, expected {members + 3 * sales}")
     if batch_paid != model.paid:
         problems.append(f"total paid over {sales:,} sales: engine apply_batch {batch_paid}, model {model.paid}")
     if apply_paid != prefix_model.paid:
@@ -184,8 +211,9 @@ def main() -> int:
     for m in sample:
         b = engine.balances(m, "USD", BALANCE_AS_OF)
         got = b["pending"] + b["available"] + b["held"] + b["reserved"] + b["paid"]
-        # The full sales were applied twice (records on, then off).
-        want = 2 * model.earned.get(m, zero) + prefix_model.earned.get(m, zero)
+        # The full sales were applied three times (apply_batch with records
+        # on, then off, then apply_batch_json), each with new sale ids.
+        want = 3 * model.earned.get(m, zero) + prefix_model.earned.get(m, zero)
         if got != want:
             problems.append(f"earner {m}: engine {got}, model {want}")
             if len(problems) > 10:
@@ -196,6 +224,7 @@ def main() -> int:
     apply_rate = apply_sales / apply_secs
     batch_rate = sales / batch_secs
     lean_rate = sales / lean_secs
+    json_rate = sales / json_secs
     print(f"network: {members:,} members, seed {a.seed}; data generated in {gen_secs:.2f} s; "
           f"joined via apply_batch in {join_secs:.2f} s ({fmt(members / join_secs)} members/s)")
     if apply_sales < sales:
@@ -206,6 +235,7 @@ def main() -> int:
         ("engine.apply, one sale per call", apply_sales, apply_secs, apply_rate),
         (f"engine.apply_batch, batches of {batch:,}", sales, batch_secs, batch_rate),
         (f"engine.apply_batch(records=False), {batch:,}", sales, lean_secs, lean_rate),
+        (f"dumps+apply_batch_json(records=False)+loads, {batch:,}", sales, json_secs, json_rate),
     ]
     w = max(len(r[0]) for r in rows)
     print()
@@ -216,7 +246,8 @@ def main() -> int:
     print()
     print(f"ratios: apply / model = {apply_rate / model_rate:.2f}x, "
           f"apply_batch / model = {batch_rate / model_rate:.2f}x, "
-          f"apply_batch(records=False) / model = {lean_rate / model_rate:.2f}x")
+          f"apply_batch(records=False) / model = {lean_rate / model_rate:.2f}x, "
+          f"apply_batch_json(records=False) / model = {json_rate / model_rate:.2f}x")
     print("(the model only calculates; the engine also writes ledger entries, checks "
           "idempotency, extends the audit hash chain and builds full result dicts)")
     print()
@@ -228,7 +259,9 @@ def main() -> int:
     print(f"check: total commission paid over {sales:,} sales equal to the cent: "
           f"model {model.paid} USD, engine apply_batch {batch_paid} USD (retained {model.retained} USD)")
     print(f"check: apply prefix ({apply_sales:,} sales) equal: model {prefix_model.paid} USD, engine apply {apply_paid} USD")
-    print(f"check: {len(sample):,} sampled earners' engine balances equal the model's per-earner totals")
+    print(f"check: {len(sample):,} sampled earners' engine balances equal the model's per-earner totals "
+          f"(x3 for the full sales)")
+    print(f"check: apply_batch_json: every slot applied, last seq {json_last_seq:,}")
     return 0
 
 

@@ -1,7 +1,7 @@
 // A small typed program: `tsc --noEmit --strict` must accept it.
 import { Engine, Plan } from '..'
 declare const console: { log(...args: unknown[]): void }
-import type { Applied, BatchError, Event, UplineError, SaleApplied, Balances, Head } from '..'
+import type { Applied, BatchError, BatchHead, Event, UplineError, SaleApplied, Balances, Head } from '..'
 
 const engine = new Engine()
 const stored = new Engine({ path: '/tmp/x.sqlite' })
@@ -58,4 +58,9 @@ engine.apply({ type: 'sale_recorded', sale: 's3', buyer: 'bob', amount: 10, curr
 engine.apply({ type: 'bonus_granted', member: 'ann' })
 
 void engine.applyBatchAsync(joins).then((rs) => rs.length)
+const jsonText: string = engine.applyBatchJson(JSON.stringify(joins), { records: false })
+const jsonSlots = JSON.parse(jsonText) as Array<BatchHead | BatchError>
+void engine.applyBatchJsonAsync('[]', null).then((t: string) => t.length + jsonSlots.length)
+// @ts-expect-error: the JSON path takes text, not event objects
+engine.applyBatchJson(joins)
 console.log(first, retained, balances.available, head.seq, gross, engine.upline('bob', 7), engine.snapshot().length)

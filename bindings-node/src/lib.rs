@@ -441,6 +441,19 @@ fn batch_value(results: Vec<Result<upline::Applied, CoreError>>, records: bool) 
         .collect()
 }
 
+/// A string argument (JSON text); anything else is `malformed` naming `field`.
+fn text_arg(value: Unknown<'_>, field: &str) -> Result<String, CoreError> {
+    let kind = value.get_type().map_err(napi_err)?;
+    if kind != ValueType::String {
+        return Err(CoreError::new(
+            ErrorKind::Malformed,
+            field,
+            format!("{field} must be a string of JSON, not a JS {kind}"),
+        ));
+    }
+    unsafe { value.cast::<String>() }.map_err(napi_err)
+}
+
 /// `{ records?: boolean }` (default true): false returns only `{ seq, hash }`
 /// per applied slot, so no per-line object is built on the JS side.
 fn records_option(options: Option<Unknown>) -> Result<bool, CoreError> {
@@ -607,6 +620,46 @@ impl Engine {
             records,
             engine: self.inner.clone(),
             slots: Some(slots),
+        }))
+    }
+
+    /// Applies a JSON array of events given as text; returns a JSON array
+    /// text with one slot per event: the records (or only `{ seq, hash }`
+    /// with `{ records: false }`) or `{ error: { code, message, field } }`.
+    /// Text that is not a JSON array throws `malformed`; over 100,000 events
+    /// or 256 MiB of text throws `limit_exceeded`.
+    #[napi(ts_args_type = "text: string, options?: { records?: boolean } | null")]
+    pub fn apply_batch_json(
+        &self,
+        env: Env,
+        text: Unknown,
+        options: Option<Unknown>,
+    ) -> napi::Result<String> {
+        let (text, records) = guard(&env, || {
+            Ok((text_arg(text, "text")?, records_option(options)?))
+        })?;
+        self.with(&env, |engine| engine.apply_batch_json(&text, records))
+    }
+
+    /// `applyBatchJson` run off the event loop (parsing, applying and
+    /// serializing all happen on a libuv worker thread).
+    #[napi(
+        ts_args_type = "text: string, options?: { records?: boolean } | null",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn apply_batch_json_async(
+        &self,
+        env: Env,
+        text: Unknown,
+        options: Option<Unknown>,
+    ) -> napi::Result<AsyncTask<ApplyBatchJsonTask>> {
+        let (text, records) = guard(&env, || {
+            Ok((text_arg(text, "text")?, records_option(options)?))
+        })?;
+        Ok(AsyncTask::new(ApplyBatchJsonTask {
+            records,
+            engine: self.inner.clone(),
+            text,
         }))
     }
 
@@ -836,6 +889,30 @@ impl Task for ApplyBatchTask {
         let results = output.map_err(|e| js_error(&env, &e))?;
         let records = self.records;
         guard(&env, || Ok(batch_value(results, records)))
+    }
+}
+
+/// The work of `applyBatchJsonAsync`, run on a libuv worker thread.
+pub struct ApplyBatchJsonTask {
+    records: bool,
+    engine: Arc<Mutex<upline::Engine>>,
+    text: String,
+}
+
+impl Task for ApplyBatchJsonTask {
+    type Output = Result<String, CoreError>;
+    type JsValue = String;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let text = std::mem::take(&mut self.text);
+        let records = self.records;
+        Ok(shielded(|| {
+            lock(&self.engine)?.apply_batch_json(&text, records)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<String> {
+        output.map_err(|e| js_error(&env, &e))
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{json, Value};
 
@@ -48,6 +49,31 @@ fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
             ),
         )),
     }
+}
+
+/// A `str` argument borrowed from Python (no copy where the interpreter
+/// keeps UTF-8), usable without the GIL; anything else is `malformed`.
+fn text_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<PyBackedStr> {
+    if !obj.is_instance_of::<PyString>() {
+        return Err(raise(
+            obj.py(),
+            Error::new(
+                ErrorKind::Malformed,
+                field,
+                format!("{field} must be a str, not {}", type_name(obj)),
+            ),
+        ));
+    }
+    obj.extract::<PyBackedStr>().map_err(|e| {
+        raise(
+            obj.py(),
+            Error::new(
+                ErrorKind::Malformed,
+                field,
+                format!("{field} is not valid text: {e}"),
+            ),
+        )
+    })
 }
 
 /// A non-negative integer argument (levels, depths).
@@ -273,6 +299,17 @@ impl Engine {
             }
         }
         Ok(list)
+    }
+
+    /// Applies a JSON array of events given as text; returns a JSON array
+    /// text with one slot per event (the core's `apply_batch_json`). The
+    /// text is parsed, applied and serialized without the GIL.
+    #[pyo3(signature = (text, *, records = true))]
+    fn apply_batch_json(&self, text: &Bound<'_, PyAny>, records: bool) -> PyResult<String> {
+        let py = text.py();
+        let backed = text_arg(text, "text")?;
+        let text: &str = &backed;
+        self.write(py, move |engine| engine.apply_batch_json(text, records))
     }
 
     /// `member`'s balances in `currency` as of `as_of`.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,12 @@ def run() -> Decimal:
     except upline.UplineError:
         raise
     assert seq == copy.audit_head()["seq"] and ancestors == ["ann"] and size == 1 and len(tax) == 1
+    text: str = engine.apply_batch_json(json.dumps([
+        {"type": "sale_recorded", "sale": "s3", "buyer": "bob", "amount": "5.00",
+         "currency": "USD", "at": "2026-02-02T00:00:00Z"},
+    ]), records=False)
+    slots: list[dict[str, Any]] = json.loads(text)
+    assert slots[0]["seq"] == seq + 1
     codes: tuple[str, ...] = upline.ERROR_CODES
     assert "over_refund" in codes
     return line_amount + available
