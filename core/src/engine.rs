@@ -1078,70 +1078,67 @@ impl Engine {
     fn prepare_settle(&self, e: &PayoutSettled) -> Result<Prep> {
         check_text(&e.reference, "reference")?;
         let at = time(&e.at, "at")?;
-        let (id, record) = self.payout(&e.payout)?;
-        match &record.state {
-            PayoutState::Reserved => {}
-            PayoutState::Settled {
-                at: was,
-                reference,
-                seq,
-            } if *was == at && *reference == e.reference => {
-                return Ok(self.retry(*seq, Outcome::None));
-            }
-            state => {
-                return Err(Error::new(
-                    ErrorKind::PayoutState,
-                    "payout",
-                    format!(
-                        "payout {:?} cannot be settled: it is {}",
-                        e.payout,
-                        state_name(state)
-                    ),
-                ))
-            }
-        }
-        Ok(Prep::New(Prepared {
-            outcome: Outcome::None,
-            entries: vec![Entry {
-                at,
-                earner: record.earner,
-                currency: record.currency,
-                kind: EntryKind::PayoutSettle,
-                amount: record.gross,
-                available_at: at,
-                reference: id.clone(),
-            }],
-            mutation: Mutation::PayoutState(
-                id.clone(),
-                PayoutState::Settled {
-                    at,
-                    reference: e.reference.clone(),
-                    seq: self.hashes.len() as u64 + 1,
-                },
-            ),
-        }))
+        let next = PayoutState::Settled {
+            at,
+            reference: e.reference.clone(),
+            seq: self.hashes.len() as u64 + 1,
+        };
+        self.prepare_payout_end(&e.payout, at, next, EntryKind::PayoutSettle, "be settled")
     }
 
     fn prepare_fail(&self, e: &PayoutFailed) -> Result<Prep> {
         check_text(&e.reason, "reason")?;
         let at = time(&e.at, "at")?;
-        let (id, record) = self.payout(&e.payout)?;
-        match &record.state {
-            PayoutState::Reserved => {}
-            PayoutState::Failed {
-                at: was,
-                reason,
-                seq,
-            } if *was == at && *reason == e.reason => {
-                return Ok(self.retry(*seq, Outcome::None));
-            }
-            state => {
+        let next = PayoutState::Failed {
+            at,
+            reason: e.reason.clone(),
+            seq: self.hashes.len() as u64 + 1,
+        };
+        self.prepare_payout_end(&e.payout, at, next, EntryKind::PayoutFail, "fail")
+    }
+
+    /// A reserved payout settles or fails (`next`). Repeating the same end
+    /// with the same details is a retry; any other change of a payout that
+    /// already ended is `payout_state`.
+    fn prepare_payout_end(
+        &self,
+        payout: &str,
+        at: Timestamp,
+        next: PayoutState,
+        kind: EntryKind,
+        verb: &str,
+    ) -> Result<Prep> {
+        let (id, record) = self.payout(payout)?;
+        match (&record.state, &next) {
+            (PayoutState::Reserved, _) => {}
+            (
+                PayoutState::Settled {
+                    at: a,
+                    reference: r,
+                    seq,
+                },
+                PayoutState::Settled {
+                    at: b,
+                    reference: s,
+                    ..
+                },
+            )
+            | (
+                PayoutState::Failed {
+                    at: a,
+                    reason: r,
+                    seq,
+                },
+                PayoutState::Failed {
+                    at: b, reason: s, ..
+                },
+            ) if a == b && r == s => return Ok(self.retry(*seq, Outcome::None)),
+            (state, _) => {
                 return Err(Error::new(
                     ErrorKind::PayoutState,
                     "payout",
                     format!(
-                        "payout {:?} cannot fail: it is {}",
-                        e.payout,
+                        "payout {payout:?} cannot {verb}: it is {}",
                         state_name(state)
                     ),
                 ))
@@ -1153,19 +1150,12 @@ impl Engine {
                 at,
                 earner: record.earner,
                 currency: record.currency,
-                kind: EntryKind::PayoutFail,
+                kind,
                 amount: record.gross,
                 available_at: at,
                 reference: id.clone(),
             }],
-            mutation: Mutation::PayoutState(
-                id.clone(),
-                PayoutState::Failed {
-                    at,
-                    reason: e.reason.clone(),
-                    seq: self.hashes.len() as u64 + 1,
-                },
-            ),
+            mutation: Mutation::PayoutState(id.clone(), next),
         }))
     }
 
