@@ -400,25 +400,8 @@ impl Engine {
             Some((_, snapshot)) => Engine::from_snapshot_json(&snapshot)?,
             None => Engine::new(),
         };
-        let head = engine.audit_head();
-        if head.seq > 0 {
-            // The snapshot must sit on the stored chain.
-            let mut found = None;
-            store
-                .scan(head.seq, &mut |stored| {
-                    found.get_or_insert(stored);
-                    Err(Error::general(ErrorKind::Storage, "stop"))
-                })
-                .or_else(|err| if found.is_some() { Ok(()) } else { Err(err) })
-                .map_err(storage)?;
-            match found {
-                Some(stored) if stored.seq == head.seq && stored.hash == head.hash => {}
-                _ => return Err(tampered(head.seq)),
-            }
-        }
-        match replay_stored(&mut engine, store.as_ref(), head.seq + 1)? {
-            Ok(_) => {}
-            Err(at) => return Err(tampered(at.seq)),
+        if let Err(at) = replay_stored(&mut engine, store.as_ref())? {
+            return Err(tampered(at.seq));
         }
         engine.store = Some(store);
         Ok(engine)
@@ -953,9 +936,8 @@ impl Engine {
         check_id(&e.batch, "batch")?;
         let as_of = time(&e.as_of, "as_of")?;
         let policy = e.policy.validate(&self.currencies)?;
-        if let Some((id, record)) = self.batches.get_key_value(e.batch.as_str()) {
+        if let Some(record) = self.batches.get(e.batch.as_str()) {
             if record.batch.as_of == as_of && record.policy == e.policy {
-                let _ = id;
                 return Ok(self.retry(record.seq, Outcome::Batch(record.batch.clone())));
             }
             return Err(duplicate("batch", &e.batch));
@@ -1457,19 +1439,30 @@ fn state_name(state: &PayoutState) -> &'static str {
 /// does not match.
 pub fn verify_store(store: &dyn Store) -> Result<std::result::Result<Head, TamperedAt>> {
     let mut engine = Engine::new();
-    Ok(replay_stored(&mut engine, store, 1)?.map(|_| engine.audit_head()))
+    Ok(replay_stored(&mut engine, store)?.map(|_| engine.audit_head()))
 }
 
-/// Replays stored events with `seq >= from` into `engine`, checking each
-/// against its stored hash.
+/// Replays the stored events after `engine`'s head into it, checking each
+/// against its stored hash. When the engine starts from a snapshot (head
+/// `seq > 0`), the stored event at that `seq` must carry the snapshot's
+/// hash, so a snapshot cannot graft a different history onto the chain.
 fn replay_stored(
     engine: &mut Engine,
     store: &dyn Store,
-    from: u64,
 ) -> Result<std::result::Result<(), TamperedAt>> {
-    let mut expected = from;
+    let anchor = engine.audit_head();
+    let mut anchored = anchor.seq == 0;
+    let mut expected = anchor.seq + 1;
     let mut bad = None;
-    let scanned = store.scan(from, &mut |stored| {
+    let scanned = store.scan(anchor.seq.max(1), &mut |stored| {
+        if !anchored {
+            anchored = stored.seq == anchor.seq && stored.hash == anchor.hash;
+            if !anchored {
+                bad = Some(TamperedAt { seq: anchor.seq });
+                return Err(Error::general(ErrorKind::Tampered, "stop"));
+            }
+            return Ok(());
+        }
         let seq = expected;
         let ok = stored.seq == seq
             && Event::from_json(&stored.event)
@@ -1492,6 +1485,9 @@ fn replay_stored(
         expected += 1;
         Ok(())
     });
+    if !anchored {
+        bad.get_or_insert(TamperedAt { seq: anchor.seq });
+    }
     match (bad, scanned) {
         (Some(at), _) => Ok(Err(at)),
         (None, Err(err)) => Err(storage(err)),

@@ -393,3 +393,17 @@ fn killed_writers_lose_no_acknowledged_event_and_leave_no_partial_one() {
     }
     assert!(last_acked > 0);
 }
+
+#[test]
+fn a_snapshot_that_is_not_on_the_stored_chain_is_refused() {
+    let path = temp_path("graft.sqlite");
+    let mut engine = fill(&path, 80);
+    engine.save_snapshot().unwrap();
+    drop(engine);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE events SET hash = zeroblob(32) WHERE seq = 80", [])
+        .unwrap();
+    let err = Engine::open(Box::new(SqliteStore::open(&path).unwrap())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tampered);
+    assert!(err.message().contains("80"), "{err}");
+}
