@@ -34,6 +34,32 @@
 //! | struct | `'t'`, u32be count of the fields present, then every declared field's value in declaration order (an absent optional field as `'n'`); the struct's type is fixed by its position |
 //! | enum variant | `'v'` then the variant name as a string body, then its content as above (`'n'` for a unit variant) |
 //!
+//! # What is hashed
+//!
+//! `E_n` is the event as the host sent it: a struct whose first field is
+//! the `type` tag (`"sale_recorded"`, …) followed by the event's fields in
+//! wire order (see [`crate::event`]), with money kept as the host's text.
+//!
+//! `R_n` is a struct of two fields:
+//!
+//! 1. the outcome, an enum variant: `none` (unit), or `distribution`
+//!    (`sale, plan, plan_version, currency, amount, lines, retained,
+//!    unpaid`; each line `earner, level, rate, base, amount, held`; each
+//!    unpaid `level, reason`), or `refund` (`refund, sale, reversals,
+//!    refunded_total`; each reversal `earner, level, amount`), or `batch`
+//!    (`batch, as_of, items, skipped`; each item `payout, earner, currency,
+//!    gross, fee, net, method`; each skipped `earner, currency, reason`);
+//! 2. the list of ledger entries written, each `seq, at, earner, currency,
+//!    kind, amount, available_at, reference`.
+//!
+//! These are exactly the JSON records [`crate::Applied`] gives a host, so an
+//! auditor holding the event log and the records can recompute every hash
+//! with this page alone ([`verify`] over [`Link`]s does it).
+//! [`Engine::verify`](crate::Engine::verify) needs only the events: it
+//! replays them, which regenerates the records, and compares each hash.
+//!
+//! # Values
+//!
 //! Floats never occur (money is never a float) and are refused. Decimals
 //! are written as their canonical strings: amounts carry exactly their
 //! currency's minor units (`"20.00"`), rates are normalised (`"0.2"`),
