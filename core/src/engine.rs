@@ -132,6 +132,10 @@ pub struct Engine {
     scratch: Calculation,
     #[serde(skip)]
     store: Option<Box<dyn Store>>,
+    /// Set when a failed group commit could not be rolled back by reloading
+    /// from the store; every later change is refused.
+    #[serde(skip)]
+    broken: Option<String>,
 }
 
 impl Default for Engine {
@@ -241,6 +245,7 @@ impl Engine {
             hashes: Vec::new(),
             scratch: Calculation::default(),
             store: None,
+            broken: None,
         }
     }
 
@@ -370,7 +375,13 @@ impl Engine {
         };
         if let Err(err) = appended {
             if let Some(store) = self.store.take() {
-                *self = Engine::open(store)?;
+                match Engine::open(store) {
+                    Ok(reloaded) => *self = reloaded,
+                    // The store can neither take the batch nor be read
+                    // back: refuse every later change until the host
+                    // reopens it, rather than drift from it.
+                    Err(reopen) => self.broken = Some(format!("{err}; reloading failed: {reopen}")),
+                }
             }
             return Err(storage(err));
         }
@@ -440,6 +451,12 @@ impl Engine {
     /// Validates `event` and computes its effects and its audit link,
     /// without changing anything.
     pub(crate) fn stage(&mut self, event: &Event) -> Result<Staged> {
+        if let Some(why) = &self.broken {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!("this engine lost its store ({why}); open it again"),
+            ));
+        }
         let prepared = match self.prepare(event)? {
             Prep::Retry(applied) => return Ok(Staged::Retry(applied)),
             Prep::New(prepared) => prepared,

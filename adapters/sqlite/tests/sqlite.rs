@@ -407,3 +407,57 @@ fn a_snapshot_that_is_not_on_the_stored_chain_is_refused() {
     assert_eq!(err.kind(), ErrorKind::Tampered);
     assert!(err.message().contains("80"), "{err}");
 }
+
+#[test]
+fn an_engine_whose_store_cannot_be_reloaded_refuses_every_later_change() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Dying {
+        inner: upline::MemoryStore,
+        dead: Arc<AtomicBool>,
+    }
+    impl upline::Store for Dying {
+        fn append(&mut self, events: &[upline::StoredEvent]) -> upline::Result<()> {
+            if self.dead.load(Ordering::SeqCst) {
+                return Err(upline::Error::general(ErrorKind::Storage, "disk gone"));
+            }
+            self.inner.append(events)
+        }
+        fn scan(
+            &self,
+            from: u64,
+            visit: &mut dyn FnMut(upline::StoredEvent) -> upline::Result<()>,
+        ) -> upline::Result<()> {
+            if self.dead.load(Ordering::SeqCst) {
+                return Err(upline::Error::general(ErrorKind::Storage, "disk gone"));
+            }
+            self.inner.scan(from, visit)
+        }
+        fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+            self.inner.latest_snapshot()
+        }
+        fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
+            self.inner.save_snapshot(seq, snapshot)
+        }
+    }
+    let dead = Arc::new(AtomicBool::new(false));
+    let mut engine = Engine::open(Box::new(Dying {
+        inner: upline::MemoryStore::new(),
+        dead: dead.clone(),
+    }))
+    .unwrap();
+    for i in 0..65 {
+        engine.apply(&event(i)).unwrap();
+    }
+    dead.store(true, Ordering::SeqCst);
+    let batch: Vec<Event> = (65..70).map(event).collect();
+    assert_eq!(
+        engine.apply_batch(&batch).unwrap_err().kind(),
+        ErrorKind::Storage
+    );
+    let err = engine.apply(&event(70)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.message().contains("open it again"), "{err}");
+}
