@@ -12,7 +12,9 @@
 //! Every network, event log and sale is generated once, outside the timed
 //! loops; the benches that apply sales generate each sample's fresh sales
 //! (unique ids) before its timer starts, through `iter_custom`. The engine
-//! under `apply` keeps growing as samples run, as a real one does.
+//! under `apply` keeps growing as samples run, as a real one does. Each
+//! network first takes `min(2 × members, 200,000)` sales, so `balances`
+//! reads members with a few ledger entries each (its cost grows with them).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -52,6 +54,9 @@ fn on_network(c: &mut Criterion, shape: Shape, members: u64) {
     let mut engine = build_engine(shape, members, 7).expect("network builds");
     let who = buyers(shape, members);
     let width = who.end - who.start;
+    let preload = (2 * members).min(200_000);
+    apply_all(&mut engine, &sales(0, preload, who.clone(), 5)).expect("sales apply");
+    let mut next_sale = preload;
 
     // The calculation alone: sale -> distribution into a reused buffer.
     let plan = Plan::default_plan();
@@ -103,8 +108,31 @@ fn on_network(c: &mut Criterion, shape: Shape, members: u64) {
         g.finish();
     }
 
+    // A balances query (id lookup + a walk of the member's entry chain, so
+    // its cost grows with the member's entries): on the network after
+    // `preload` sales, before the apply benches add more.
+    let mut rng = Rng(19);
+    let ids: Vec<String> = (0..4_096)
+        .map(|_| format!("u{}", rng.below(members)))
+        .collect();
+    {
+        let mut g = group(c, "balances", 1);
+        let mut next = 0usize;
+        g.bench_function(&id, |b| {
+            b.iter(|| {
+                let member = &ids[next & (ids.len() - 1)];
+                next += 1;
+                black_box(
+                    engine
+                        .balances(member, "USD", "2026-03-15T00:00:00Z")
+                        .expect("a member"),
+                )
+            })
+        });
+        g.finish();
+    }
+
     // The full apply: calculation + ledger + records + audit hash.
-    let mut next_sale = 0u64;
     {
         let mut g = group(c, "apply", 1);
         g.bench_function(&id, |b| {
@@ -131,29 +159,6 @@ fn on_network(c: &mut Criterion, shape: Shape, members: u64) {
                     black_box(engine.apply_batch(chunk).expect("applies"));
                 }
                 started.elapsed()
-            })
-        });
-        g.finish();
-    }
-
-    // A balances query (id lookup + the earner's entry chain), on the
-    // engine the sales above were applied to.
-    let mut rng = Rng(19);
-    let ids: Vec<String> = (0..4_096)
-        .map(|_| format!("u{}", rng.below(members)))
-        .collect();
-    {
-        let mut g = group(c, "balances", 1);
-        let mut next = 0usize;
-        g.bench_function(&id, |b| {
-            b.iter(|| {
-                let member = &ids[next & (ids.len() - 1)];
-                next += 1;
-                black_box(
-                    engine
-                        .balances(member, "USD", "2026-03-15T00:00:00Z")
-                        .expect("a member"),
-                )
             })
         });
         g.finish();

@@ -21,7 +21,9 @@ fn micros(d: Duration) -> f64 {
 
 fn main() -> Result<(), upline::Error> {
     let members: u64 = arg("--members").map_or(1_000_000, |n| n.parse().expect("--members N"));
-    let count: u64 = arg("--sales").map_or(200_000, |n| n.parse().expect("--sales N"));
+    let count: u64 = arg("--sales")
+        .map_or(200_000, |n| n.parse().expect("--sales N"))
+        .max(1);
     let shape = match arg("--shape").as_deref() {
         Some("deep") => Shape::DeepChains,
         _ => Shape::Preferential,
