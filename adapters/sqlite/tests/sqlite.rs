@@ -235,43 +235,63 @@ fn bad_files_are_clear_errors() {
     );
 }
 
+/// A store that fails on demand: appends when `fail_append` is set, scans
+/// when `fail_scan` is.
+#[derive(Debug)]
+struct Faulty {
+    inner: upline::MemoryStore,
+    fail_append: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    fail_scan: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Faulty {
+    fn new() -> (
+        Self,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let append = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scan = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let store = Faulty {
+            inner: upline::MemoryStore::new(),
+            fail_append: append.clone(),
+            fail_scan: scan.clone(),
+        };
+        (store, append, scan)
+    }
+}
+
+impl upline::Store for Faulty {
+    fn append(&mut self, events: &[upline::StoredEvent]) -> upline::Result<()> {
+        if self.fail_append.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(upline::Error::general(ErrorKind::Storage, "disk full"));
+        }
+        self.inner.append(events)
+    }
+    fn scan(
+        &self,
+        from: u64,
+        visit: &mut dyn FnMut(upline::StoredEvent) -> upline::Result<()>,
+    ) -> upline::Result<()> {
+        if self.fail_scan.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(upline::Error::general(ErrorKind::Storage, "disk gone"));
+        }
+        self.inner.scan(from, visit)
+    }
+    fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+        self.inner.latest_snapshot()
+    }
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
+        self.inner.save_snapshot(seq, snapshot)
+    }
+}
+
 #[test]
 fn a_failing_append_leaves_the_engine_unchanged() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
-    #[derive(Debug, Default)]
-    struct Flaky {
-        inner: upline::MemoryStore,
-        fail: Arc<AtomicBool>,
-    }
-    impl upline::Store for Flaky {
-        fn append(&mut self, events: &[upline::StoredEvent]) -> upline::Result<()> {
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(upline::Error::general(ErrorKind::Storage, "disk full"));
-            }
-            self.inner.append(events)
-        }
-        fn scan(
-            &self,
-            from: u64,
-            visit: &mut dyn FnMut(upline::StoredEvent) -> upline::Result<()>,
-        ) -> upline::Result<()> {
-            self.inner.scan(from, visit)
-        }
-        fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
-            self.inner.latest_snapshot()
-        }
-        fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
-            self.inner.save_snapshot(seq, snapshot)
-        }
-    }
-    let fail = Arc::new(AtomicBool::new(false));
-    let mut engine = Engine::open(Box::new(Flaky {
-        inner: upline::MemoryStore::new(),
-        fail: fail.clone(),
-    }))
-    .unwrap();
+    let (store, fail, _) = Faulty::new();
+    let mut engine = Engine::open(Box::new(store)).unwrap();
     for i in 0..70 {
         engine.apply(&event(i)).unwrap();
     }
@@ -410,48 +430,15 @@ fn a_snapshot_that_is_not_on_the_stored_chain_is_refused() {
 
 #[test]
 fn an_engine_whose_store_cannot_be_reloaded_refuses_every_later_change() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
 
-    #[derive(Debug)]
-    struct Dying {
-        inner: upline::MemoryStore,
-        dead: Arc<AtomicBool>,
-    }
-    impl upline::Store for Dying {
-        fn append(&mut self, events: &[upline::StoredEvent]) -> upline::Result<()> {
-            if self.dead.load(Ordering::SeqCst) {
-                return Err(upline::Error::general(ErrorKind::Storage, "disk gone"));
-            }
-            self.inner.append(events)
-        }
-        fn scan(
-            &self,
-            from: u64,
-            visit: &mut dyn FnMut(upline::StoredEvent) -> upline::Result<()>,
-        ) -> upline::Result<()> {
-            if self.dead.load(Ordering::SeqCst) {
-                return Err(upline::Error::general(ErrorKind::Storage, "disk gone"));
-            }
-            self.inner.scan(from, visit)
-        }
-        fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
-            self.inner.latest_snapshot()
-        }
-        fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
-            self.inner.save_snapshot(seq, snapshot)
-        }
-    }
-    let dead = Arc::new(AtomicBool::new(false));
-    let mut engine = Engine::open(Box::new(Dying {
-        inner: upline::MemoryStore::new(),
-        dead: dead.clone(),
-    }))
-    .unwrap();
+    let (store, fail_append, fail_scan) = Faulty::new();
+    let mut engine = Engine::open(Box::new(store)).unwrap();
     for i in 0..65 {
         engine.apply(&event(i)).unwrap();
     }
-    dead.store(true, Ordering::SeqCst);
+    fail_append.store(true, Ordering::SeqCst);
+    fail_scan.store(true, Ordering::SeqCst);
     let batch: Vec<Event> = (65..70).map(event).collect();
     assert_eq!(
         engine.apply_batch(&batch).unwrap_err().kind(),
