@@ -115,7 +115,9 @@ pub struct Engine {
     graph: Graph,
     joins: Vec<Join>,
     plans: Vec<Plan>,
-    schedule: Vec<(Timestamp, u32)>,
+    /// Plan activations by `effective_from` (ties in activation order):
+    /// (from, plan index, seq of the activating event; 0 for the default).
+    schedule: Vec<(Timestamp, u32, u64)>,
     sales: Vec<SaleRecord>,
     #[serde(skip)]
     sale_index: HashMap<Arc<str>, u32>,
@@ -232,7 +234,7 @@ impl Engine {
             graph: Graph::default(),
             joins: Vec::new(),
             plans: vec![Plan::default_plan()],
-            schedule: vec![(Timestamp::MIN, 0)],
+            schedule: vec![(Timestamp::MIN, 0, 0)],
             sales: Vec::new(),
             sale_index: HashMap::new(),
             refunds: HashMap::new(),
@@ -665,6 +667,16 @@ impl Engine {
                 ));
             }
         }
+        if let Some(index) = existing {
+            // The same plan activated again at the same instant, while it is
+            // still the one in force from then: a retry.
+            let at_from = self.schedule.iter().rev().find(|(f, _, _)| *f == from);
+            if let Some(&(_, in_force, seq)) = at_from {
+                if in_force as usize == index && seq > 0 {
+                    return Ok(self.retry(seq, Outcome::None));
+                }
+            }
+        }
         if self.schedule.len() >= MAX_PLAN_ACTIVATIONS {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
@@ -697,7 +709,7 @@ impl Engine {
     }
 
     fn plan_index_at(&self, at: Timestamp) -> u32 {
-        let after = self.schedule.partition_point(|(from, _)| *from <= at);
+        let after = self.schedule.partition_point(|(from, _, _)| *from <= at);
         // The default plan is scheduled from the start of time, so `after`
         // is at least 1.
         self.schedule[after.saturating_sub(1)].1
@@ -1183,8 +1195,8 @@ impl Engine {
                 if let Some(plan) = plan {
                     self.plans.push(plan);
                 }
-                let at = self.schedule.partition_point(|(f, _)| *f <= from);
-                self.schedule.insert(at, (from, index));
+                let at = self.schedule.partition_point(|(f, _, _)| *f <= from);
+                self.schedule.insert(at, (from, index, seq));
             }
             Mutation::Currency(code, minor_units) => self.currencies.register(&code, minor_units),
             Mutation::Sale(record) => {
