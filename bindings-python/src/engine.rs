@@ -156,33 +156,37 @@ impl Engine {
 impl Engine {
     /// A fresh engine in memory, or with `path` an engine persisted in that
     /// SQLite file (created if missing; reopened: its snapshot and events
-    /// are replayed and each checked against its stored hash).
+    /// are replayed and each checked against its stored hash). With `plan`,
+    /// that plan is activated from the start of time (an idempotent retry
+    /// when the store already has it in force).
     #[new]
-    #[pyo3(signature = (path=None))]
-    fn new(path: Option<&Bound<'_, PyAny>>) -> PyResult<Engine> {
-        let Some(path) = path.filter(|p| !p.is_none()) else {
-            return Ok(Engine::wrap(upline::Engine::new()));
+    #[pyo3(signature = (path=None, *, plan=None))]
+    fn new(
+        py: Python<'_>,
+        path: Option<&Bound<'_, PyAny>>,
+        plan: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Engine> {
+        let plan = match plan.filter(|p| !p.is_none()) {
+            Some(plan) => Some(conv(py, convert::to_json(plan, "plan"))?),
+            None => None,
         };
-        let py = path.py();
-        let fspath = py
-            .import("os")?
-            .getattr("fspath")?
-            .call1((path,))
-            .map_err(|_| {
-                raise(
-                    py,
-                    Error::new(
-                        ErrorKind::Malformed,
-                        "path",
-                        format!("path must be a str or os.PathLike, not {}", type_name(path)),
-                    ),
-                )
-            })?;
-        let path = str_arg(&fspath, "path")?;
-        let engine = guard::call(py, move || {
-            let store = upline_sqlite::SqliteStore::open(&path)?;
-            upline::Engine::open(Box::new(store))
-        })?;
+        let engine = match path.filter(|p| !p.is_none()) {
+            Some(path) => Engine::open_path(path)?,
+            None => upline::Engine::new(),
+        };
+        let engine = match plan {
+            None => engine,
+            Some(plan) => guard::call(py, move || {
+                let mut engine = engine;
+                let event = Event::from_value(json!({
+                    "type": "plan_activated",
+                    "plan": plan,
+                    "effective_from": upline::Timestamp::MIN.to_string(),
+                }))?;
+                engine.apply(&event)?;
+                Ok(engine)
+            })?,
+        };
         Ok(Engine::wrap(engine))
     }
 
@@ -602,4 +606,30 @@ fn lean(applied: &upline::Applied) -> Value {
         map.insert("replayed".into(), Value::Bool(true));
     }
     Value::Object(map)
+}
+
+impl Engine {
+    /// Opens the SQLite store at `path` (a str or os.PathLike).
+    fn open_path(path: &Bound<'_, PyAny>) -> PyResult<upline::Engine> {
+        let py = path.py();
+        let fspath = py
+            .import("os")?
+            .getattr("fspath")?
+            .call1((path,))
+            .map_err(|_| {
+                raise(
+                    py,
+                    Error::new(
+                        ErrorKind::Malformed,
+                        "path",
+                        format!("path must be a str or os.PathLike, not {}", type_name(path)),
+                    ),
+                )
+            })?;
+        let path = str_arg(&fspath, "path")?;
+        guard::call(py, move || {
+            let store = upline_sqlite::SqliteStore::open(&path)?;
+            upline::Engine::open(Box::new(store))
+        })
+    }
 }

@@ -268,3 +268,21 @@ def test_apply_batch_without_records_returns_only_the_chain_position() -> None:
     assert slots[4]["error"]["code"] == "unknown_member"
     assert lean.audit_head() == full.audit_head()
     assert lean.balances("a", "USD", "2026-02-01T00:00:00Z")["pending"] == Decimal("2.00")
+
+
+def test_engine_with_a_plan_puts_it_in_force_from_the_start(tmp_path: Any) -> None:
+    plan = {"id": "flat", "version": 1, "levels": [{"rate": "0.5"}]}
+    path = tmp_path / "books.sqlite"
+    engine = upline.Engine(path, plan=plan)
+    engine.apply({"type": "member_joined", "member": "a", "sponsor": None, "at": "2026-01-01T00:00:00Z"})
+    engine.apply({"type": "member_joined", "member": "b", "sponsor": "a", "at": "2026-01-01T00:00:00Z"})
+    result = engine.apply({"type": "sale_recorded", "sale": "s1", "buyer": "b", "amount": "10.00",
+                           "currency": "USD", "at": "2026-02-01T00:00:00Z"})
+    assert result["distribution"]["plan"] == "flat"
+    assert result["distribution"]["lines"][0]["amount"] == Decimal("5.00")
+    head = engine.audit_head()
+    del engine
+    reopened = upline.Engine(path, plan=upline.Plan.from_dict(plan))
+    assert reopened.audit_head() == head  # the activation was a retry
+    with pytest.raises(upline.InvalidPlan):
+        upline.Engine(plan={"id": "bad", "version": 1, "levels": []})

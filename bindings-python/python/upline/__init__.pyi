@@ -198,8 +198,17 @@ class Engine:
     the engine usable.
     """
 
-    def __new__(cls, path: Optional[Union[str, os.PathLike[str]]] = None) -> Engine:
+    def __new__(
+        cls,
+        path: Optional[Union[str, os.PathLike[str]]] = None,
+        *,
+        plan: Optional[Union[Plan, Mapping[str, Any]]] = None,
+    ) -> Engine:
         """A fresh engine: the default plan (20/15/10/8/5/3/2%) in force, no members.
+
+        With ``plan`` (a :class:`Plan` or a plan dict), that plan is activated
+        from the start of time instead (``0001-01-01T00:00:00Z``); reopening
+        a store that already has it in force is an idempotent retry.
 
         With ``path``, the engine is persisted in that SQLite file (one file,
         WAL mode, one transaction per applied event or batch): created if
