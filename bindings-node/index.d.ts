@@ -471,6 +471,11 @@ export interface BatchHead {
 export interface EngineOptions {
   /** A SQLite file (the embedded store). */
   path?: string | null
+  /**
+   * A plan to put in force from the start of time instead of the default
+   * (reopening a store that already has it in force is an idempotent retry).
+   */
+  plan?: PlanSpec | Plan | null
 }
 
 /** A validated plan. */

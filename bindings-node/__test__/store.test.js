@@ -96,3 +96,20 @@ c.commit()`
   await assert.rejects(engine.verifyAsync(), { code: 'tampered' })
   assert.throws(() => new Engine({ path: file }), { code: 'tampered' })
 })
+
+test('new Engine({ plan }) puts the plan in force from the start; reopening with it is a retry', () => {
+  const { Plan } = require('..')
+  const file = tmpdb('plan.sqlite')
+  const plan = { id: 'flat', version: 1, levels: [{ rate: '0.5' }] }
+  const engine = new Engine({ path: file, plan })
+  engine.apply({ type: 'member_joined', member: 'a', sponsor: null, at: T })
+  engine.apply({ type: 'member_joined', member: 'b', sponsor: 'a', at: T })
+  const r = engine.apply({ type: 'sale_recorded', sale: 's1', buyer: 'b', amount: '10.00', currency: 'USD', at: '2026-02-01T00:00:00Z' })
+  assert.equal(r.distribution.plan, 'flat')
+  assert.equal(r.distribution.lines[0].amount, '5.00')
+  const head = engine.auditHead()
+  const reopened = new Engine({ path: file, plan: Plan.fromJSON(plan) })
+  assert.deepEqual(reopened.auditHead(), head)
+  assert.throws(() => new Engine({ plan: { id: 'bad', version: 1, levels: [] } }), { code: 'invalid_plan' })
+  assert.throws(() => new Engine({ plan, colour: 'red' }), { code: 'malformed' })
+})

@@ -510,21 +510,28 @@ impl Engine {
     /// An empty in-memory engine with the default plan in force, or, with
     /// `{ path }`, an engine backed by the SQLite file at `path` (created if
     /// missing; reopened: its snapshot and events are replayed and checked).
-    #[napi(constructor, ts_args_type = "options?: { path?: string } | null")]
+    /// With `{ plan }`, that plan is activated from the start of time (an
+    /// idempotent retry when the store already has it in force).
+    #[napi(
+        constructor,
+        ts_args_type = "options?: { path?: string; plan?: PlanSpec | Plan } | null"
+    )]
     pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Self> {
         let engine = guard(&env, || {
+            let mut plan = None;
             let path = match options {
                 None => None,
                 Some(o) => match to_json(o, "options", Ctx::Plain)? {
                     Value::Null => None,
                     Value::Object(map) => {
                         for key in map.keys() {
-                            if key != "path" {
+                            if key != "path" && key != "plan" {
                                 return Err(malformed(format!(
-                                    "unknown option {key:?}; the options are: path"
+                                    "unknown option {key:?}; the options are: path, plan"
                                 )));
                             }
                         }
+                        plan = map.get("plan").filter(|p| !p.is_null()).cloned();
                         match map.get("path") {
                             None | Some(Value::Null) => None,
                             Some(Value::String(p)) => Some(p.clone()),
@@ -540,13 +547,24 @@ impl Engine {
                     _ => return Err(malformed("options must be an object like { path }")),
                 },
             };
-            match path {
-                None => Ok(upline::Engine::new()),
+            let mut engine = match path {
+                None => upline::Engine::new(),
                 Some(path) => {
                     let store = upline_sqlite::SqliteStore::open(&path)?;
-                    upline::Engine::open(Box::new(store))
+                    upline::Engine::open(Box::new(store))?
                 }
+            };
+            if let Some(plan) = plan {
+                let mut event = Map::new();
+                event.insert("type".into(), Value::String("plan_activated".into()));
+                event.insert("plan".into(), plan);
+                event.insert(
+                    "effective_from".into(),
+                    Value::String(upline::Timestamp::MIN.to_string()),
+                );
+                engine.apply(&upline::Event::from_value(Value::Object(event))?)?;
             }
+            Ok(engine)
         })?;
         Ok(Engine {
             inner: Arc::new(Mutex::new(engine)),
