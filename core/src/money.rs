@@ -473,7 +473,7 @@ pub fn parse_decimal(text: &str, field: &str, kind: ErrorKind) -> Result<Decimal
         None => (body, None),
     };
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(int_part) || !frac_part.map_or(true, all_digits) {
+    if !all_digits(int_part) || !frac_part.is_none_or(all_digits) {
         return Err(refuse("is not a plain decimal number (like \"10.50\")"));
     }
     text.parse::<Decimal>()

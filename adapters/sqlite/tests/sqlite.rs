@@ -31,7 +31,7 @@ fn event(i: u64) -> Event {
         format!(
             r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#
         )
-    } else if i % 7 == 0 {
+    } else if i.is_multiple_of(7) {
         format!(
             r#"{{"type":"refund_recorded","refund":"r{i}","sale":"s{}","amount":"1.00","at":"2026-02-03T00:00:00Z"}}"#,
             i - 1
