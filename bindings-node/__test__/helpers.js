@@ -7,12 +7,21 @@ const path = require('node:path')
 // The shared vectors live beside the repo: <repo>/../shared/vectors.
 const VECTORS_DIR = process.env.UPLINE_VECTORS_DIR || path.resolve(__dirname, '..', '..', '..', 'shared', 'vectors')
 
-function vectorFiles() {
+// The project's own vectors in the same format (screening, rewards).
+const PROJECT_VECTORS_DIR = path.resolve(__dirname, '..', '..', 'core', 'tests', 'vectors')
+
+function filesIn(dir, prefix) {
   return fs
-    .readdirSync(VECTORS_DIR)
+    .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ file: f, cases: JSON.parse(fs.readFileSync(path.join(VECTORS_DIR, f), 'utf8')).cases }))
+    .map((f) => ({ file: prefix + f, cases: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).cases }))
+}
+
+function vectorFiles() {
+  const shared = filesIn(VECTORS_DIR, '')
+  assert.ok(shared.length >= 5, `expected the shared vector files in ${VECTORS_DIR}`)
+  return shared.concat(filesIn(PROJECT_VECTORS_DIR, 'upline/'))
 }
 
 // Every field `expected` lists must match `actual`; lists in order and in full.

@@ -12,13 +12,15 @@ import upline
 
 HERE = Path(__file__).resolve().parent
 VECTORS = HERE.parent.parent.parent / "shared" / "vectors"
+# The project's own vectors in the shared format (screening, rewards).
+PROJECT_VECTORS = HERE.parent.parent / "core" / "tests" / "vectors"
 UTC = dt.timezone.utc
 
 
 def vector_files() -> list[Path]:
     files = sorted(VECTORS.glob("*.json"))
     assert files, f"no vectors found in {VECTORS}"
-    return files
+    return files + sorted(PROJECT_VECTORS.glob("*.json"))
 
 
 def load_cases() -> list[tuple[str, dict[str, Any]]]:

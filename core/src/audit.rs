@@ -33,6 +33,17 @@
 //! | map | `'m'` then u32be count, then key and value alternately, in order |
 //! | struct | `'t'`, u32be count of the fields present, then every declared field's value in declaration order (an absent optional field as `'n'`); the struct's type is fixed by its position |
 //! | enum variant | `'v'` then the variant name as a string body, then its content as above (`'n'` for a unit variant) |
+//! | extension field (see below) | `'x'` then the field name as a string body, then its value (`'o'` then the inner value, for an `Option`); nothing at all when absent |
+//!
+//! ## Extension fields
+//!
+//! Fields added to an event or record after version 1 of this encoding are
+//! *extension fields*, listed in [`EXTENSION_FIELDS`]. They are optional,
+//! declared after every version-1 field of their struct, and written only
+//! when present: `'x'`, the field's name, its value (and they count in the
+//! struct's field count). An absent extension field writes nothing, so every
+//! block written before the field existed keeps its bytes and its hash,
+//! while a present one can never be mistaken for another field or value.
 //!
 //! # What is hashed
 //!
@@ -73,6 +84,18 @@ use std::fmt;
 
 use serde::ser::{self, Serialize};
 use sha2::{Digest, Sha256};
+
+/// Fields added after version 1 of the encoding: written as `'x'`, name,
+/// value when present and not at all when absent (see the module docs), so
+/// the hashes of blocks that do not use them never change. Each must be an
+/// optional field declared after its struct's version-1 fields, with
+/// `#[serde(skip_serializing_if = "Option::is_none")]` (or another skip
+/// condition for its empty value).
+pub const EXTENSION_FIELDS: &[&str] = &[];
+
+fn is_extension(name: &str) -> bool {
+    EXTENSION_FIELDS.contains(&name) || (cfg!(test) && name == "test_extension")
+}
 
 /// The domain-and-version tag that starts every hashed block.
 pub const TAG: &[u8; 16] = b"upline/audit/v1\0";
@@ -452,15 +475,22 @@ impl ser::SerializeStruct for &mut Encoder<'_> {
     type Error = EncodeError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
-        _: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<(), EncodeError> {
+        if is_extension(name) {
+            self.out.push(b'x');
+            self.body(name)?;
+        }
         value.serialize(&mut **self)
     }
-    fn skip_field(&mut self, _: &'static str) -> Result<(), EncodeError> {
-        // A skipped optional field is encoded as absent, so every declared
-        // field has a value and positions stay fixed.
-        self.out.push(b'n');
+    fn skip_field(&mut self, name: &'static str) -> Result<(), EncodeError> {
+        // A skipped version-1 optional field is encoded as absent, so every
+        // declared field has a value and positions stay fixed; an absent
+        // extension field writes nothing.
+        if !is_extension(name) {
+            self.out.push(b'n');
+        }
         Ok(())
     }
     fn end(self) -> Result<(), EncodeError> {
@@ -488,6 +518,46 @@ impl ser::SerializeStructVariant for &mut Encoder<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[derive(serde::Serialize)]
+    struct V1 {
+        a: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        b: Option<u64>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct V2 {
+        a: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        b: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        test_extension: Option<u64>,
+    }
+
+    #[test]
+    fn an_absent_extension_field_keeps_the_version_1_bytes() {
+        for b in [None, Some(7)] {
+            let old = super::encode(&V1 { a: 1, b }).unwrap();
+            let new = super::encode(&V2 {
+                a: 1,
+                b,
+                test_extension: None,
+            })
+            .unwrap();
+            assert_eq!(old, new);
+        }
+        let present = super::encode(&V2 {
+            a: 1,
+            b: None,
+            test_extension: Some(7),
+        })
+        .unwrap();
+        let mut expected = vec![b't', 0, 0, 0, 2, b'u', 0, 0, 0, 0, 0, 0, 0, 1, b'n'];
+        expected.extend_from_slice(b"x\0\0\0\x0etest_extension");
+        expected.extend_from_slice(&[b'o', b'u', 0, 0, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(present, expected);
+    }
+
     use super::*;
 
     #[test]

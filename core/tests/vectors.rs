@@ -1,5 +1,6 @@
 //! The shared golden vectors (`../shared/vectors/*.json`), run unchanged
-//! through the JSON decoding path a host uses.
+//! through the JSON decoding path a host uses, and the project's own vectors
+//! in the same format (`core/tests/vectors/*.json`: screening, rewards).
 
 use std::path::PathBuf;
 
@@ -8,6 +9,20 @@ use upline::{Engine, Event};
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+}
+
+fn project_vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+fn json_files(dir: PathBuf) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Every field `expected` lists must match `actual`; lists in order and in
@@ -124,16 +139,12 @@ fn run_case(case: &Value, path: Path) -> Result<(), String> {
 }
 
 fn run_all(path: Path) {
-    let mut files: Vec<_> = std::fs::read_dir(vectors_dir())
-        .expect("../shared/vectors is beside the project")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let mut files = json_files(vectors_dir());
     assert!(
         files.len() >= 5,
-        "expected the five vector files, found {files:?}"
+        "expected the five shared vector files, found {files:?}"
     );
+    files.extend(json_files(project_vectors_dir()));
     let mut failures = Vec::new();
     let mut count = 0;
     for file in files {
