@@ -357,7 +357,9 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let rates = ["0.2", "0.15", "0.125", "0.05", "0.000001", "0.333333", "1", "0"];
+        let rates = [
+            "0.2", "0.15", "0.125", "0.05", "0.000001", "0.333333", "1", "0",
+        ];
         for code in ["USD", "JPY", "KWD"] {
             let currency = currencies.get(code, "currency").unwrap();
             let scale = u32::from(currency.minor_units());

@@ -7,7 +7,7 @@
 //! applied with the same content returns the original result and changes
 //! nothing; the same id with other content is `duplicate_id`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -18,7 +18,7 @@ use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::*;
 use crate::graph::{Graph, MemberStatus};
-use crate::id::{check_id, check_text};
+use crate::id::{check_id, check_text, HashMap};
 use crate::ledger::{Balances, Entry, EntryKind, Ledger};
 use crate::limits::{MAX_BATCH, MAX_PLAN_ACTIVATIONS};
 use crate::money::{self, Currencies, Currency, Rate};
@@ -236,14 +236,14 @@ impl Engine {
             plans: vec![Plan::default_plan()],
             schedule: vec![(Timestamp::MIN, 0, 0)],
             sales: Vec::new(),
-            sale_index: HashMap::new(),
-            refunds: HashMap::new(),
+            sale_index: HashMap::default(),
+            refunds: HashMap::default(),
             ledger: Ledger::default(),
-            profiles: HashMap::new(),
-            batches: HashMap::new(),
-            payouts: HashMap::new(),
+            profiles: HashMap::default(),
+            batches: HashMap::default(),
+            payouts: HashMap::default(),
             last_batch_as_of: None,
-            held_lines: HashMap::new(),
+            held_lines: HashMap::default(),
             hashes: Vec::new(),
             scratch: Calculation::default(),
             store: None,
@@ -1351,7 +1351,7 @@ impl Engine {
                 format!("year {year} is outside 1..=9999"),
             ));
         };
-        let mut limits = HashMap::new();
+        let mut limits = HashMap::default();
         for (code, text) in thresholds {
             let field = format!("thresholds.{code}");
             let currency = self.currencies.get(code, &field)?;

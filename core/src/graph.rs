@@ -9,12 +9,12 @@
 //! This module owns the shape of the forest and its queries. It does not
 //! know about money; eligibility *rules* live in [`crate::calc`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::id::HashMap;
 use crate::time::Timestamp;
 
 /// The index of "nobody" in the parent array.
@@ -384,7 +384,7 @@ impl Graph {
         let nodes = self.subtree(member, max_depth);
         let mut graph =
             petgraph::graph::DiGraph::<&str, &str>::with_capacity(nodes.len(), nodes.len());
-        let mut local = HashMap::with_capacity(nodes.len());
+        let mut local = HashMap::with_capacity_and_hasher(nodes.len(), Default::default());
         for &node in &nodes {
             local.insert(node, graph.add_node(self.id(node).as_ref()));
         }

@@ -55,3 +55,8 @@ pub(crate) fn check_text(text: &str, field: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The hash map for ids and dense indexes: foldhash, seeded per process
+/// (so hosts cannot precompute colliding ids), several times faster than
+/// SipHash on short keys. Iteration order is never relied on.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
