@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::HashMap;
 use crate::time::Timestamp;
+use std::hash::BuildHasher;
 
 /// The index of "nobody" in the parent array.
 pub const NO_MEMBER: u32 = u32::MAX;
@@ -37,13 +38,55 @@ pub enum MemberStatus {
 pub struct Graph {
     ids: Vec<Arc<str>>,
     #[serde(skip)]
-    index: HashMap<Arc<str>, u32>,
+    index: IdIndex,
     /// What the upward walk reads, packed so one level costs one memory
     /// load: sponsor, active direct referrals, status and hold.
     nodes: Vec<Node>,
     first_child: Vec<u32>,
     next_sibling: Vec<u32>,
     joined_at: Vec<Timestamp>,
+}
+
+/// Member id → dense index, storing only the index: a lookup hashes the
+/// id and compares it with `ids[index]`. About 10 bytes a member (a `u32`
+/// and a control byte per slot, at most 7/8 full) where a map keyed by the
+/// id itself costs about 50.
+#[derive(Clone, Default)]
+struct IdIndex {
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for IdIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdIndex({} ids)", self.table.len())
+    }
+}
+
+impl IdIndex {
+    fn get(&self, ids: &[Arc<str>], id: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(id);
+        self.table.find(hash, |&i| &*ids[i as usize] == id).copied()
+    }
+
+    /// Adds `ids[index]`, which must not be present yet.
+    fn insert(&mut self, ids: &[Arc<str>], index: u32) {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(&*ids[index as usize]);
+        self.table
+            .insert_unique(hash, index, |&i| hasher.hash_one(&*ids[i as usize]));
+    }
+
+    fn rebuild(ids: &[Arc<str>]) -> IdIndex {
+        let mut index = IdIndex {
+            table: hashbrown::HashTable::with_capacity(ids.len()),
+            hasher: Default::default(),
+        };
+        for i in 0..ids.len() {
+            index.insert(ids, i as u32);
+        }
+        index
+    }
 }
 
 /// The hot part of a member: 12 bytes.
@@ -72,7 +115,7 @@ impl Graph {
 
     /// The dense index of a member id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
+        self.index.get(&self.ids, id)
     }
 
     /// The dense index of a member id, or `unknown_member` naming `field`.
@@ -243,8 +286,8 @@ impl Graph {
     pub(crate) fn join(&mut self, member: &str, sponsor: Option<u32>, at: Timestamp) -> u32 {
         let index = self.ids.len() as u32;
         let id: Arc<str> = Arc::from(member);
-        self.index.insert(id.clone(), index);
         self.ids.push(id);
+        self.index.insert(&self.ids, index);
         self.nodes.push(Node {
             parent: NO_MEMBER,
             active_directs: 0,
@@ -370,12 +413,7 @@ impl Graph {
 
     /// Rebuilds the id index after deserialization.
     pub(crate) fn rebuild_index(&mut self) {
-        self.index = self
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i as u32))
-            .collect();
+        self.index = IdIndex::rebuild(&self.ids);
     }
 
     /// The subtree below `member` (to `max_depth` levels) in Graphviz DOT,

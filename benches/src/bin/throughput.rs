@@ -2,7 +2,8 @@
 //! (calculation + ledger + audit hash), and durable apply on SQLite at
 //! batch sizes 1, 100 and 10,000.
 //!
-//! `cargo run --release -p upline-benches --bin throughput [-- --quick]`
+//! `cargo run --release -p upline-benches --bin throughput [-- --quick] [--members N] [--sales N]`
+//! (default 1,000,000 members and sales; `--quick` 10,000 and 20,000)
 
 use std::time::Instant;
 
@@ -16,11 +17,19 @@ fn rate(n: usize, started: Instant) -> f64 {
 }
 
 fn main() -> Result<(), upline::Error> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let option = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     let (members, sales) = if quick {
         (10_000, 20_000)
     } else {
-        (1_000_000, 1_000_000)
+        (option("--members", 1_000_000), option("--sales", 1_000_000))
     };
     println!("network: {members} members (PEERS.md shape); {sales} sales, default 7-level plan");
 
