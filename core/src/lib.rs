@@ -60,6 +60,7 @@ pub mod limits;
 pub mod money;
 pub mod payout;
 pub mod plan;
+pub mod rewards;
 pub mod store;
 pub mod time;
 
