@@ -248,6 +248,11 @@ impl Ledger {
         })
     }
 
+    /// Every entry of one earner, in every currency, newest first.
+    pub fn earner_entries(&self, earner: u32) -> impl Iterator<Item = &Entry> {
+        self.chain(earner)
+    }
+
     /// Entries of one account, newest first.
     pub fn account_entries(&self, earner: u32, currency: Currency) -> impl Iterator<Item = &Entry> {
         self.chain(earner).filter(move |e| e.currency == currency)
