@@ -2243,6 +2243,8 @@ pub(crate) fn check_batch_len(len: usize) -> Result<()> {
     Ok(())
 }
 
+// Short-lived and moved once, like `Staged`: boxing would only allocate.
+#[allow(clippy::large_enum_variant)]
 enum Prep {
     Retry(Applied),
     New(Prepared),

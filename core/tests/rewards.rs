@@ -291,7 +291,7 @@ fn retries_and_replays_never_award_twice() {
     assert_eq!(retry.to_json_value()["distribution"], first["distribution"]);
     assert_eq!(engine.ledger().len(), ledger_len);
     // The same set again is a retry; nothing is re-evaluated.
-    assert_eq!(apply(&mut engine, default_set("keep")).replayed, true);
+    assert!(apply(&mut engine, default_set("keep")).replayed);
     let replayed = Engine::replay(events.iter()).unwrap();
     assert_eq!(replayed.audit_head(), engine.audit_head());
     assert_eq!(replayed.snapshot_json(), engine.snapshot_json());
