@@ -1415,7 +1415,16 @@ impl Engine {
                 }
             }
         }
-        team.into_iter().map(|m| (m, tally.value(m))).collect()
+        // Amounts carry the currency's minor units, even when zero.
+        let zero = match challenge.metric {
+            rewards::ChallengeMetric::SalesVolume => {
+                Decimal::new(0, u32::from(challenge.currency.minor_units()))
+            }
+            _ => Decimal::ZERO,
+        };
+        team.into_iter()
+            .map(|m| (m, tally.value(m) + zero))
+            .collect()
     }
 
     /// A reserved payout settles or fails (`next`). Repeating the same end
