@@ -551,16 +551,33 @@ pub(crate) fn check_nodes(max_nodes: usize) -> Result<()> {
     Ok(())
 }
 
-fn earnings_map(ledger: &Ledger, member: u32) -> serde_json::Map<String, serde_json::Value> {
-    earnings(ledger, member, Timestamp::MIN, Timestamp::MAX)
-        .into_iter()
-        .map(|e| {
-            (
-                e.currency,
-                serde_json::Value::String(e.lifetime.to_string()),
-            )
-        })
-        .collect()
+/// Lifetime earnings per currency of each of `nodes` (same order): one
+/// pass over the ledger for many nodes, each node's own entries for few
+/// (members near the top of a large network have many entries).
+fn node_earnings(ledger: &Ledger, nodes: &[u32]) -> Vec<BTreeMap<String, Decimal>> {
+    let mut out: Vec<BTreeMap<String, Decimal>> = vec![BTreeMap::new(); nodes.len()];
+    let mut add = |slot: usize, entry: &crate::ledger::Entry| {
+        let zero = Decimal::new(0, u32::from(entry.currency.minor_units()));
+        *out[slot]
+            .entry(entry.currency.code().to_string())
+            .or_insert(zero) += earnings_delta(entry.kind, entry.amount);
+    };
+    if nodes.len() > 64 {
+        let position: HashMap<u32, usize> =
+            nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        for entry in ledger.entries() {
+            if let Some(&slot) = position.get(&entry.earner) {
+                add(slot, entry);
+            }
+        }
+    } else {
+        for (slot, &node) in nodes.iter().enumerate() {
+            for entry in ledger.earner_entries(node) {
+                add(slot, entry);
+            }
+        }
+    }
+    out
 }
 
 /// The subtree below `root` as JSON: `{"truncated", "nodes", "tree"}`,
@@ -574,6 +591,7 @@ pub(crate) fn export_json(
     max_nodes: usize,
 ) -> serde_json::Value {
     let (nodes, truncated) = bounded_subtree(graph, root, max_depth, max_nodes);
+    let mut earned = node_earnings(ledger, &nodes);
     let position: HashMap<u32, usize> = nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
     let mut children: Vec<Vec<serde_json::Value>> = vec![Vec::new(); nodes.len()];
     let mut tree = serde_json::Value::Null;
@@ -586,7 +604,10 @@ pub(crate) fn export_json(
             "member": graph.id(node).as_ref(),
             "status": graph.status(node),
             "joined_at": graph.joined_at(node),
-            "earnings": earnings_map(ledger, node),
+            "earnings": std::mem::take(&mut earned[i])
+                .into_iter()
+                .map(|(code, amount)| (code, serde_json::Value::String(amount.to_string())))
+                .collect::<serde_json::Map<_, _>>(),
             "referrals": kids,
         });
         match graph.sponsor(node).and_then(|p| position.get(&p)) {
@@ -607,12 +628,13 @@ pub(crate) fn export_dot(
     max_nodes: usize,
 ) -> String {
     let (nodes, _) = bounded_subtree(graph, root, max_depth, max_nodes);
+    let earned = node_earnings(ledger, &nodes);
     let mut dot = petgraph::graph::DiGraph::<String, &str>::with_capacity(nodes.len(), nodes.len());
     let mut local = HashMap::with_capacity(nodes.len());
-    for &node in &nodes {
+    for (&node, earned) in nodes.iter().zip(&earned) {
         let mut label = graph.id(node).to_string();
-        for e in earnings(ledger, node, Timestamp::MIN, Timestamp::MAX) {
-            label.push_str(&format!("\n{} {}", e.currency, e.lifetime));
+        for (currency, amount) in earned {
+            label.push_str(&format!("\n{currency} {amount}"));
         }
         local.insert(node, dot.add_node(label));
     }

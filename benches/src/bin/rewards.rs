@@ -1,0 +1,188 @@
+//! Rewards and growth metrics (issue 9): what milestone and metric
+//! maintenance adds to joins and to the full apply of a sale, and how long
+//! leaderboards, cohort K and network metrics take, on the PEERS.md network.
+//!
+//! `cargo run --release -p upline-benches --bin rewards [-- --quick]`
+//! (`--quick`: 10,000 members and 20,000 sales instead of 1M and 1M.)
+
+use std::time::Instant;
+
+use upline::{Engine, Event};
+use upline_benches::{join_events, sale_events, sponsors};
+
+fn secs(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64()
+}
+
+fn ms(started: Instant) -> String {
+    format!("{:>9.1} ms", started.elapsed().as_secs_f64() * 1e3)
+}
+
+fn apply_all(engine: &mut Engine, events: &[Event]) -> Result<f64, upline::Error> {
+    let started = Instant::now();
+    for chunk in events.chunks(upline::limits::MAX_BATCH) {
+        for result in engine.apply_batch(chunk)? {
+            result?;
+        }
+    }
+    Ok(secs(started))
+}
+
+/// Joins then sales into a fresh engine, with the default milestone set in
+/// force from the start when `milestones`; returns the engine and the
+/// (joins/s, sales/s) rates.
+fn run(
+    joins: &[Event],
+    sales: &[Event],
+    milestones: bool,
+) -> Result<(Engine, f64, f64), upline::Error> {
+    let mut engine = Engine::new();
+    if milestones {
+        engine.apply_json(r#"{"type":"milestones_set","at":"2026-01-01T00:00:00Z"}"#)?;
+    }
+    let join_secs = apply_all(&mut engine, joins)?;
+    let sale_secs = apply_all(&mut engine, sales)?;
+    Ok((
+        engine,
+        joins.len() as f64 / join_secs,
+        sales.len() as f64 / sale_secs,
+    ))
+}
+
+fn main() -> Result<(), upline::Error> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (members, sales) = if quick {
+        (10_000, 20_000)
+    } else {
+        (1_000_000, 1_000_000)
+    };
+    println!(
+        "network: {members} members (PEERS.md shape); {sales} sales on 2026-02-01, default 7-level plan"
+    );
+    let joins = join_events(&sponsors(members, 7));
+    let sale_list = sale_events(members, sales, 13);
+
+    // Best of three rounds each way, alternating, to damp noise on a shared
+    // machine (quick mode: one round).
+    let rounds = if quick { 1 } else { 3 };
+    let (mut plain_joins, mut plain_sales, mut set_joins, mut set_sales) = (0f64, 0f64, 0f64, 0f64);
+    let mut engine = None;
+    for round in 0..rounds {
+        let (_, j, s) = run(&joins, &sale_list, false)?;
+        plain_joins = plain_joins.max(j);
+        plain_sales = plain_sales.max(s);
+        let (with, j, s) = run(&joins, &sale_list, true)?;
+        set_joins = set_joins.max(j);
+        set_sales = set_sales.max(s);
+        if round + 1 == rounds {
+            engine = Some(with);
+        }
+    }
+    let overhead = |plain: f64, with: f64| (plain / with - 1.0) * 100.0;
+    println!("joins, no milestone set:       {plain_joins:>10.0} events/s");
+    println!(
+        "joins, default milestone set:  {set_joins:>10.0} events/s  ({:+.1} % time per join)",
+        overhead(plain_joins, set_joins)
+    );
+    println!("full apply, no milestone set:  {plain_sales:>10.0} sales/s");
+    println!(
+        "full apply, default set:       {set_sales:>10.0} sales/s  ({:+.1} % time per sale)",
+        overhead(plain_sales, set_sales)
+    );
+    let Some(engine) = engine else {
+        return Ok(());
+    };
+    let awards: usize = ["u0", "u1", "u2"]
+        .iter()
+        .map(|m| engine.awards(m).map(|a| a.len()).unwrap_or(0))
+        .sum();
+    println!("(awards held by u0..u2: {awards})");
+
+    let month = ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
+    for (metric, currency, window) in [
+        ("qualified_referrals", None, month),
+        ("net_earnings", Some("USD"), month),
+        ("sales_volume", Some("USD"), month),
+        (
+            "downline_growth",
+            None,
+            ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+        ),
+    ] {
+        let started = Instant::now();
+        let board = engine.leaderboard(metric, window.0, window.1, 100, currency)?;
+        println!(
+            "leaderboard {metric:<20} top 100 over a month: {}  (#1 {} = {})",
+            ms(started),
+            board.entries.first().map_or("-", |e| &*e.member),
+            board
+                .entries
+                .first()
+                .map_or(String::new(), |e| e.value.to_string()),
+        );
+    }
+    let started = Instant::now();
+    let report = engine.viral_coefficient(30, 7, None, None)?;
+    println!(
+        "cohort K (W = 30 d, weekly cohorts):             {}  (K = {:.3}, cycle {:.1} d)",
+        ms(started),
+        report.overall.k,
+        report.cycle_time_days
+    );
+    let started = Instant::now();
+    let network = engine.network_metrics();
+    println!(
+        "network metrics:                                 {}  (max depth {}, branching {:.2})",
+        ms(started),
+        network.max_depth,
+        network.mean_branching_factor
+    );
+    let started = Instant::now();
+    let member = engine.member_metrics("u1", Some(month.0), Some(month.1))?;
+    println!(
+        "member metrics of u1 (downline {}):          {}",
+        member.downline_size,
+        ms(started)
+    );
+    let started = Instant::now();
+    let projection = engine.projection(30, 12, Some(1000))?;
+    println!(
+        "projection (measured K, 12 cycles):              {}  (total {:.0})",
+        ms(started),
+        projection.closed_form_total
+    );
+    let started = Instant::now();
+    let tree = engine.export_subtree_json("u0", 64, 10_000)?;
+    println!(
+        "subtree export JSON, 10,000 nodes:               {}  ({} nodes)",
+        ms(started),
+        tree["nodes"]
+    );
+    let started = Instant::now();
+    let dot = engine.export_subtree_dot("u0", 64, 10_000)?;
+    println!(
+        "subtree export DOT, 10,000 nodes:                {}  ({} bytes)",
+        ms(started),
+        dot.len()
+    );
+    let mut engine = engine;
+    engine.apply_json(
+        r#"{"type":"challenge_created","id":"c1","name":"push","team":{"leader":"u0","depth":3},
+            "metric":"sales_volume","from":"2026-02-01T00:00:00Z","to":"2026-03-01T00:00:00Z",
+            "target":"1000.00","reward":{"amount":"1000.00","currency":"USD"},"split":"pro_rata"}"#,
+    )?;
+    let started = Instant::now();
+    let status = engine.challenge_status("c1", "2026-03-01T00:00:00Z")?;
+    println!(
+        "challenge status (u0, depth 3):                  {}  ({} members with progress)",
+        ms(started),
+        status.members.len()
+    );
+    let started = Instant::now();
+    engine.apply_json(r#"{"type":"challenge_closed","id":"c1","at":"2026-03-01T00:00:00Z"}"#)?;
+    println!(
+        "challenge close (pro rata split):                {}",
+        ms(started)
+    );
+    Ok(())
+}
