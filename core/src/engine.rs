@@ -874,7 +874,8 @@ impl Engine {
             refunded: Decimal::new(0, u32::from(currency.minor_units())),
         };
         let mut effects = Effects::default();
-        let mut distribution = self.distribution(&record);
+        // A new sale has no awards recorded yet: no lookup on the hot path.
+        let mut distribution = self.distribution_without_awards(&record);
         if self.rewards.active.is_some() {
             let counts = Self::sale_counts_for_qualification(&record);
             let touches = self
@@ -891,7 +892,16 @@ impl Engine {
         }))
     }
 
+    /// The distribution of a recorded sale, with the awards it made.
     fn distribution(&self, sale: &SaleRecord) -> Distribution {
+        let mut distribution = self.distribution_without_awards(sale);
+        if !self.rewards.awards.is_empty() {
+            distribution.awards = self.rewards.awards_at(sale.seq);
+        }
+        distribution
+    }
+
+    fn distribution_without_awards(&self, sale: &SaleRecord) -> Distribution {
         let plan = &self.plans[sale.plan as usize];
         Distribution {
             sale: sale.id.clone(),
@@ -917,11 +927,7 @@ impl Engine {
                 .iter()
                 .map(|&(level, reason)| Unpaid { level, reason })
                 .collect(),
-            awards: if self.rewards.awards.is_empty() {
-                Vec::new()
-            } else {
-                self.rewards.awards_at(sale.seq)
-            },
+            awards: Vec::new(),
         }
     }
 
@@ -943,7 +949,9 @@ impl Engine {
                 })
                 .collect(),
             refunded_total: record.refunded_total,
-            milestone_reversals: if self.rewards.reversals.is_empty() {
+            milestone_reversals: if self.rewards.reversals.is_empty()
+                || self.refunds.get(id).is_none_or(|r| r.seq != record.seq)
+            {
                 Vec::new()
             } else {
                 self.rewards.reversals_at(record.seq)
@@ -1374,7 +1382,11 @@ impl Engine {
         }
         let (from, to) = (challenge.from, challenge.to.min(until));
         let inside = |at: Timestamp| from <= at && at < to;
-        let mut tally = rewards::Tally::new(self.graph.len());
+        let scale = match challenge.metric {
+            rewards::ChallengeMetric::SalesVolume => u32::from(challenge.currency.minor_units()),
+            _ => 0,
+        };
+        let mut tally = rewards::Tally::new(self.graph.len(), scale);
         match challenge.metric {
             rewards::ChallengeMetric::SalesVolume => {
                 for sale in &self.sales {
@@ -1416,15 +1428,7 @@ impl Engine {
             }
         }
         // Amounts carry the currency's minor units, even when zero.
-        let zero = match challenge.metric {
-            rewards::ChallengeMetric::SalesVolume => {
-                Decimal::new(0, u32::from(challenge.currency.minor_units()))
-            }
-            _ => Decimal::ZERO,
-        };
-        team.into_iter()
-            .map(|m| (m, tally.value(m) + zero))
-            .collect()
+        team.into_iter().map(|m| (m, tally.value(m))).collect()
     }
 
     /// A reserved payout settles or fails (`next`). Repeating the same end
@@ -1795,59 +1799,62 @@ impl Engine {
             })
         };
         let inside = |at: Timestamp| from <= at && at < to;
-        let mut tally = rewards::Tally::new(self.graph.len());
-        match metric {
+        let n = self.graph.len();
+        let tally = match metric {
             "qualified_referrals" => {
+                let mut tally = rewards::Tally::new(n, 0);
                 for q in &self.rewards.qualifications {
                     if inside(q.at) {
                         tally.add(q.sponsor, q.at, Decimal::from(q.delta));
                     }
                 }
+                tally
             }
             "net_earnings" => {
                 let currency = need_currency()?;
+                let mut tally = rewards::Tally::new(n, u32::from(currency.minor_units()));
                 for entry in self.ledger.entries() {
-                    if entry.currency == currency && inside(entry.at) {
+                    if inside(entry.at) && entry.currency == currency {
                         let delta = rewards::earnings_delta(entry.kind, entry.amount);
                         if !delta.is_zero() {
                             tally.add(entry.earner, entry.at, delta);
                         }
                     }
                 }
+                tally
             }
             "sales_volume" => {
                 let currency = need_currency()?;
+                // Each buyer's own volume, then one bottom-up pass.
+                let mut own = rewards::Tally::new(n, u32::from(currency.minor_units()));
                 for sale in &self.sales {
-                    if sale.currency == currency
-                        && inside(sale.at)
+                    if inside(sale.at)
+                        && sale.currency == currency
                         && Self::sale_counts_for_qualification(sale)
                     {
-                        if let Some(sponsor) = self.graph.sponsor(sale.buyer) {
-                            tally.add_up(&self.graph, sponsor, sale.at, sale.amount);
-                        }
+                        own.add(sale.buyer, sale.at, sale.amount);
                     }
                 }
                 for refund in self.refunds.values() {
                     let sale = &self.sales[refund.sale as usize];
-                    if sale.currency == currency
-                        && inside(refund.at)
+                    if inside(refund.at)
+                        && sale.currency == currency
                         && Self::sale_counts_for_qualification(sale)
                     {
-                        if let Some(sponsor) = self.graph.sponsor(sale.buyer) {
-                            tally.add_up(&self.graph, sponsor, refund.at, -refund.amount);
-                        }
+                        own.add(sale.buyer, refund.at, -refund.amount);
                     }
                 }
+                own.downline(&self.graph, &crate::metrics::children_first(&self.graph))
             }
             "downline_growth" => {
-                for member in 0..self.graph.len() as u32 {
+                let mut own = rewards::Tally::new(n, 0);
+                for member in 0..n as u32 {
                     let joined = self.graph.joined_at(member);
                     if inside(joined) {
-                        if let Some(sponsor) = self.graph.sponsor(member) {
-                            tally.add_up(&self.graph, sponsor, joined, Decimal::ONE);
-                        }
+                        own.add(member, joined, Decimal::ONE);
                     }
                 }
+                own.downline(&self.graph, &crate::metrics::children_first(&self.graph))
             }
             other => {
                 return Err(Error::new(
@@ -1856,16 +1863,8 @@ impl Engine {
                     format!("metric {other:?} is not a leaderboard metric (qualified_referrals, net_earnings, sales_volume, downline_growth)"),
                 ))
             }
-        }
-        let mut entries = tally.top(&self.graph, limit);
-        if let Some(currency) = currency {
-            if matches!(metric, "net_earnings" | "sales_volume") {
-                let zero = Decimal::new(0, u32::from(currency.minor_units()));
-                for entry in &mut entries {
-                    entry.value += zero;
-                }
-            }
-        }
+        };
+        let entries = tally.top(&self.graph, limit);
         Ok(rewards::Leaderboard {
             metric: metric.to_string(),
             from,

@@ -352,6 +352,28 @@ fn depths(graph: &Graph) -> Vec<u32> {
     depth
 }
 
+/// Every member, each after all of its descendants (deepest first), in
+/// O(members): the order a bottom-up pass over the forest needs.
+pub(crate) fn children_first(graph: &Graph) -> Vec<u32> {
+    let depth = depths(graph);
+    let max = depth.iter().copied().max().unwrap_or(0) as usize;
+    // Counting sort by depth, deepest first.
+    let mut start = vec![0usize; max + 2];
+    for &d in &depth {
+        start[max - d as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut order = vec![0u32; depth.len()];
+    for (member, &d) in depth.iter().enumerate() {
+        let slot = &mut start[max - d as usize];
+        order[*slot] = member as u32;
+        *slot += 1;
+    }
+    order
+}
+
 /// Whole-network statistics.
 pub(crate) fn network_metrics(graph: &Graph) -> NetworkMetrics {
     let mut by_status = StatusCounts::default();

@@ -44,8 +44,11 @@
 //! saying which setting applied: `keep` (default; the award stands and is
 //! never given again) or `clawback` (each bonus is reversed by a
 //! `bonus_reversal` entry; a later crossing awards the milestone anew).
-//! Moving a member (`sponsor_changed`) moves its counts but awards nothing
-//! by itself. Bonuses are credited to the flow, never to held.
+//! Moving a member (`sponsor_changed`) moves its counts (its qualification
+//! now counts for the new sponsor) but awards nothing by itself, and the
+//! qualified-referrals log behind leaderboards and challenges keeps the
+//! sponsor of the moment each referral qualified. Bonuses are credited to
+//! the flow, never to held, whatever the member's hold.
 //!
 //! # Team challenges
 //!
@@ -77,12 +80,14 @@
 //! `Engine::leaderboard` ranks members by a metric over a half-open UTC
 //! window: `qualified_referrals` (net new qualified referrals),
 //! `net_earnings` (see [`earnings_delta`]), `sales_volume` (sales minus
-//! refunds of everyone up to [`MAX_TRACKED_DEPTH`](crate::limits::MAX_TRACKED_DEPTH)
-//! levels below the member, in a currency) or `downline_growth` (members
-//! joined below, same depth). Ties go to whoever reached the value first
-//! (the earliest last change inside the window), then to the smaller member
-//! id, so the order is total. Terminated members are left out. One query is
-//! one pass over the relevant log plus a partial sort.
+//! refunds by everyone below the member, at any depth, in a currency) or
+//! `downline_growth` (members joined below, at any depth). Ties go to
+//! whoever reached the value first (the earliest last change inside the
+//! window), then to the smaller member id, so the order is total.
+//! Terminated members and zero values are left out. One query is one pass
+//! over the relevant log into per-member integer tallies (for the downline
+//! metrics, then one bottom-up pass over the forest), plus a partial sort of
+//! the top `limit`: O(log + members), whatever the depth.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -659,25 +664,50 @@ pub(crate) fn split_exactly(
     let mut minor = reward;
     minor.rescale(scale);
     let total_minor = minor.mantissa();
-    let total_weight: Decimal = weights.iter().map(|w| w.1).sum();
-    if weights.is_empty() || total_weight <= Decimal::ZERO {
+    let total_weight = weights
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(w.1));
+    let Some(total_weight) = total_weight.filter(|t| *t > Decimal::ZERO) else {
+        return Vec::new();
+    };
+    if weights.is_empty() || total_minor <= 0 {
         return Vec::new();
     }
-    // Weights are counts or amounts (at most 10^18 × a few million sales),
-    // so the products stay inside the decimal range; the fraction is the
-    // exact remainder of the integer division, kept as a ratio.
+    let total = Decimal::from_i128_with_scale(total_minor, 0);
+    // Each exact share `total × w / Σw`, multiplying first when the product
+    // fits (exact), else dividing first (the error is far below a minor
+    // unit, and the remainder step below still makes the sum exact).
     let mut shares: Vec<(usize, i128, Decimal)> = weights
         .iter()
         .enumerate()
         .map(|(i, (_, weight, _))| {
-            let exact = Decimal::from_i128_with_scale(total_minor, 0) * *weight / total_weight;
+            let exact = total
+                .checked_mul(*weight)
+                .and_then(|p| p.checked_div(total_weight))
+                .or_else(|| {
+                    weight
+                        .checked_div(total_weight)
+                        .and_then(|r| r.checked_mul(total))
+                })
+                .unwrap_or(Decimal::ZERO)
+                .max(Decimal::ZERO)
+                .min(total);
             let floor = exact.floor();
-            let floor_i = floor.mantissa() / 10i128.pow(floor.scale());
-            (i, floor_i, exact - floor)
+            let units = floor.mantissa() / 10i128.pow(floor.scale());
+            (i, units, exact - floor)
         })
         .collect();
-    let given: i128 = shares.iter().map(|s| s.1).sum();
-    let mut left = total_minor - given;
+    let mut given: i128 = shares.iter().map(|s| s.1).sum();
+    // Dividing first can only err by less than a unit per share; should the
+    // floors overshoot, take the excess back from the largest shares.
+    while given > total_minor {
+        let Some(largest) = shares.iter_mut().max_by_key(|s| s.1) else {
+            break;
+        };
+        largest.1 -= 1;
+        given -= 1;
+    }
+    let mut left = (total_minor - given).max(0);
     let mut order: Vec<usize> = (0..shares.len()).collect();
     order.sort_by(|&a, &b| {
         shares[b]
@@ -686,11 +716,18 @@ pub(crate) fn split_exactly(
             .then_with(|| weights[b].1.cmp(&weights[a].1))
             .then_with(|| weights[a].2.cmp(&weights[b].2))
     });
-    let mut k = 0;
-    while left > 0 && !order.is_empty() {
-        shares[order[k % order.len()]].1 += 1;
-        left -= 1;
-        k += 1;
+    // Normally fewer minor units are left than there are shares; whole
+    // rounds first keep this bounded whatever the rounding above did.
+    let count = order.len() as i128;
+    let rounds = left / count;
+    if rounds > 0 {
+        for share in &mut shares {
+            share.1 += rounds;
+        }
+        left -= rounds * count;
+    }
+    for &i in order.iter().take(left as usize) {
+        shares[i].1 += 1;
     }
     shares
         .into_iter()
@@ -731,6 +768,11 @@ pub(crate) struct Rewards {
     /// (member, key) → index of the standing (not clawed back) award.
     #[serde(skip)]
     standing: HashMap<(u32, u32), u32>,
+    /// Bit `key` of `standing_bits[member]` is set when `(member, key)` is
+    /// in `standing` (keys below 64), so the common "not awarded yet"
+    /// answer costs one array read and no hashing.
+    #[serde(skip)]
+    standing_bits: Vec<u64>,
     /// Direct referrals per member.
     pub(crate) directs: Vec<u32>,
     /// Members at most [`MAX_TRACKED_DEPTH`] levels below, per member.
@@ -816,8 +858,10 @@ impl Rewards {
             return Vec::new();
         };
         let mut out = Vec::new();
-        self.touch(&mut out, sponsor, Metric::DirectReferrals, 1);
-        if active.counts == Counts::Joined {
+        if active.uses(Metric::DirectReferrals) {
+            self.touch(&mut out, sponsor, Metric::DirectReferrals, 1);
+        }
+        if active.counts == Counts::Joined && active.uses(Metric::QualifiedReferrals) {
             self.touch(&mut out, sponsor, Metric::QualifiedReferrals, 1);
         }
         if active.uses(Metric::DownlineSize) {
@@ -894,8 +938,13 @@ impl Rewards {
         };
         let mut out = Vec::new();
         if counts {
-            self.touch(&mut out, buyer, Metric::OwnSales, 1);
-            if Self::count(&self.live_sales, buyer) == 0 && active.counts == Counts::Purchased {
+            if active.uses(Metric::OwnSales) {
+                self.touch(&mut out, buyer, Metric::OwnSales, 1);
+            }
+            if Self::count(&self.live_sales, buyer) == 0
+                && active.counts == Counts::Purchased
+                && active.uses(Metric::QualifiedReferrals)
+            {
                 if let Some(sponsor) = graph.sponsor(buyer) {
                     self.touch(&mut out, sponsor, Metric::QualifiedReferrals, 1);
                 }
@@ -939,8 +988,13 @@ impl Rewards {
         };
         let mut out = Vec::new();
         if uncounts && Self::count(&self.live_sales, buyer) > 0 {
-            self.touch(&mut out, buyer, Metric::OwnSales, -1);
-            if Self::count(&self.live_sales, buyer) == 1 && active.counts == Counts::Purchased {
+            if active.uses(Metric::OwnSales) {
+                self.touch(&mut out, buyer, Metric::OwnSales, -1);
+            }
+            if Self::count(&self.live_sales, buyer) == 1
+                && active.counts == Counts::Purchased
+                && active.uses(Metric::QualifiedReferrals)
+            {
                 if let Some(sponsor) = graph.sponsor(buyer) {
                     self.touch(&mut out, sponsor, Metric::QualifiedReferrals, -1);
                 }
@@ -1043,7 +1097,7 @@ impl Rewards {
                 {
                     continue;
                 }
-                let standing = self.standing.get(&(touch.member, milestone.key));
+                let standing = self.standing_award(touch.member, milestone.key);
                 let already = standing.is_some()
                     || effects
                         .awards
@@ -1078,7 +1132,7 @@ impl Rewards {
                     && touch.before >= milestone.threshold
                     && touch.after < milestone.threshold
                 {
-                    let Some(&index) = standing else { continue };
+                    let Some(index) = standing else { continue };
                     let record = &self.awards[index as usize];
                     let mut reversed = Vec::new();
                     if active.on_refund == OnRefund::Clawback {
@@ -1115,6 +1169,39 @@ impl Rewards {
         effects
     }
 
+    /// The index of `member`'s standing award of milestone `key`, if any.
+    fn standing_award(&self, member: u32, key: u32) -> Option<u32> {
+        if key < 64 {
+            let bits = self
+                .standing_bits
+                .get(member as usize)
+                .copied()
+                .unwrap_or(0);
+            if bits & (1 << key) == 0 {
+                return None;
+            }
+        }
+        self.standing.get(&(member, key)).copied()
+    }
+
+    fn set_standing(&mut self, member: u32, key: u32, index: Option<u32>) {
+        if key < 64 {
+            let slot = member as usize;
+            if self.standing_bits.len() <= slot {
+                self.standing_bits.resize(slot + 1, 0);
+            }
+            if index.is_some() {
+                self.standing_bits[slot] |= 1 << key;
+            } else {
+                self.standing_bits[slot] &= !(1 << key);
+            }
+        }
+        match index {
+            Some(index) => self.standing.insert((member, key), index),
+            None => self.standing.remove(&(member, key)),
+        };
+    }
+
     fn award(&self, graph: &Graph, touch: &Touch, milestone: &Milestone) -> Award {
         Award {
             member: graph.id(touch.member).clone(),
@@ -1142,14 +1229,15 @@ impl Rewards {
             if reversal.record.applied == OnRefund::Clawback {
                 if let Some(award) = self.awards.get_mut(index as usize) {
                     award.clawed_back = true;
-                    self.standing.remove(&(award.member, award.key));
+                    let (member, key) = (award.member, award.key);
+                    self.set_standing(member, key, None);
                 }
             }
             self.reversals.push(reversal);
         }
         for award in effects.awards {
             let index = self.awards.len() as u32;
-            self.standing.insert((award.member, award.key), index);
+            self.set_standing(award.member, award.key, Some(index));
             self.awards.push(award);
         }
     }
@@ -1218,13 +1306,18 @@ impl Rewards {
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u32))
             .collect();
-        self.standing = self
+        self.standing.clear();
+        self.standing_bits.clear();
+        let standing: Vec<(u32, u32, u32)> = self
             .awards
             .iter()
             .enumerate()
             .filter(|(_, a)| !a.clawed_back)
-            .map(|(i, a)| ((a.member, a.key), i as u32))
+            .map(|(i, a)| (a.member, a.key, i as u32))
             .collect();
+        for (member, key, index) in standing {
+            self.set_standing(member, key, Some(index));
+        }
         let n = graph.len();
         if self.directs.len() != n {
             // A snapshot written before the counters existed.
@@ -1305,75 +1398,71 @@ pub struct Leaderboard {
     pub entries: Vec<LeaderboardEntry>,
 }
 
-/// Per-member accumulator of a windowed aggregation: value, last change.
+/// Per-member accumulator of a windowed aggregation: the value (in minor
+/// units of a fixed scale, so a pass adds integers, not decimals) and the
+/// instant of the last change.
 #[derive(Debug)]
 pub(crate) struct Tally {
-    value: Vec<Decimal>,
-    last: Vec<Timestamp>,
-    seen: Vec<bool>,
-    touched: Vec<u32>,
+    scale: u32,
+    value: Vec<i128>,
+    last: Vec<i64>,
 }
 
+const NEVER: i64 = i64::MIN;
+
 impl Tally {
-    /// An empty tally over `members` members.
-    pub(crate) fn new(members: usize) -> Tally {
+    /// An empty tally over `members` members, values at `scale` decimals.
+    pub(crate) fn new(members: usize, scale: u32) -> Tally {
         Tally {
-            value: vec![Decimal::ZERO; members],
-            last: vec![Timestamp::MIN; members],
-            seen: vec![false; members],
-            touched: Vec::new(),
+            scale,
+            value: vec![0; members],
+            last: vec![NEVER; members],
         }
     }
 
-    /// Adds `delta` to `member` at `at`.
+    /// Adds `delta` (at most `scale` decimals) to `member` at `at`.
     pub(crate) fn add(&mut self, member: u32, at: Timestamp, delta: Decimal) {
         let i = member as usize;
         if i >= self.value.len() {
             return;
         }
-        self.value[i] += delta;
-        if at > self.last[i] {
-            self.last[i] = at;
+        let mut delta = delta;
+        if delta.scale() != self.scale {
+            delta.rescale(self.scale);
         }
-        if !self.seen[i] {
-            self.seen[i] = true;
-            self.touched.push(member);
-        }
+        self.value[i] = self.value[i].saturating_add(delta.mantissa());
+        self.last[i] = self.last[i].max(at.as_millis());
     }
 
-    /// Adds `delta` to `from` and its ancestors, at most
-    /// [`MAX_TRACKED_DEPTH`] levels of them.
-    pub(crate) fn add_up(&mut self, graph: &Graph, from: u32, at: Timestamp, delta: Decimal) {
-        let mut cursor = Some(from);
-        let mut levels = 0;
-        while let Some(member) = cursor {
-            if levels >= MAX_TRACKED_DEPTH {
-                break;
-            }
-            self.add(member, at, delta);
-            cursor = graph.sponsor(member);
-            levels += 1;
+    /// The tally of each member's *downline*: the sum of what was added to
+    /// the members below it, at any depth, and the latest of their changes.
+    /// `order` lists every member below its descendants (children first).
+    pub(crate) fn downline(self, graph: &Graph, order: &[u32]) -> Tally {
+        let mut down = Tally::new(self.value.len(), self.scale);
+        for &member in order {
+            let Some(parent) = graph.sponsor(member) else {
+                continue;
+            };
+            let (m, p) = (member as usize, parent as usize);
+            let carried = self.value[m].saturating_add(down.value[m]);
+            down.value[p] = down.value[p].saturating_add(carried);
+            let latest = self.last[m].max(down.last[m]);
+            down.last[p] = down.last[p].max(latest);
         }
+        down
     }
 
     /// The value of `member`.
     pub(crate) fn value(&self, member: u32) -> Decimal {
-        self.value
-            .get(member as usize)
-            .copied()
-            .unwrap_or(Decimal::ZERO)
+        let units = self.value.get(member as usize).copied().unwrap_or(0);
+        Decimal::try_from_i128_with_scale(units, self.scale).unwrap_or(Decimal::MAX)
     }
 
     /// The top `limit` non-terminated members with a non-zero value:
     /// value descending, then last change ascending, then member id.
     pub(crate) fn top(&self, graph: &Graph, limit: usize) -> Vec<LeaderboardEntry> {
-        let mut rows: Vec<u32> = self
-            .touched
-            .iter()
-            .copied()
-            .filter(|&m| {
-                !self.value[m as usize].is_zero() && graph.status(m) != MemberStatus::Terminated
-            })
+        let mut rows: Vec<u32> = (0..self.value.len().min(graph.len()) as u32)
+            .filter(|&m| self.value[m as usize] != 0 && graph.status(m) != MemberStatus::Terminated)
             .collect();
         let order = |a: &u32, b: &u32| {
             let (a, b) = (*a as usize, *b as usize);
@@ -1384,7 +1473,6 @@ impl Tally {
         };
         if rows.len() > limit && limit > 0 {
             rows.select_nth_unstable_by(limit - 1, order);
-            rows.truncate(limit);
         }
         rows.truncate(limit);
         rows.sort_by(order);
@@ -1393,8 +1481,8 @@ impl Tally {
             .map(|(i, m)| LeaderboardEntry {
                 rank: i as u32 + 1,
                 member: graph.id(m).clone(),
-                value: self.value[m as usize],
-                reached_at: self.last[m as usize],
+                value: self.value(m),
+                reached_at: Timestamp::from_millis(self.last[m as usize]).unwrap_or(Timestamp::MIN),
             })
             .collect()
     }
