@@ -1575,7 +1575,7 @@ impl Engine {
             }
             Mutation::Milestones(set) => {
                 self.rewards
-                    .activate(*set, self.ledger.entries(), self.graph.len());
+                    .activate(*set, &self.graph, self.ledger.entries());
             }
             Mutation::ChallengeCreate(id, challenge) => {
                 self.rewards.challenges.insert(id, *challenge);

@@ -775,8 +775,12 @@ pub(crate) struct Rewards {
     standing_bits: Vec<u64>,
     /// Direct referrals per member.
     pub(crate) directs: Vec<u32>,
-    /// Members at most [`MAX_TRACKED_DEPTH`] levels below, per member.
-    pub(crate) downline: Vec<u32>,
+    /// Members at most [`MAX_TRACKED_DEPTH`] levels below, per member;
+    /// kept only while a `downline_size` milestone is in force (built from
+    /// the graph when such a set is activated or a snapshot restored), so
+    /// joins walk their ancestors only when a milestone needs it.
+    #[serde(skip)]
+    downline: Vec<u32>,
     /// Own sales that count and are not fully refunded, per member.
     pub(crate) live_sales: Vec<u32>,
     /// Qualified direct referrals (`purchased`) per member.
@@ -802,19 +806,37 @@ impl Rewards {
     }
 
     fn grow(&mut self, len: usize) {
-        for counter in [
-            &mut self.directs,
-            &mut self.downline,
-            &mut self.live_sales,
-            &mut self.qualified,
-        ] {
+        for counter in [&mut self.directs, &mut self.live_sales, &mut self.qualified] {
             if counter.len() < len {
                 counter.resize(len, 0);
             }
         }
+        if self.tracks_downline() && self.downline.len() < len {
+            self.downline.resize(len, 0);
+        }
         for (_, values) in &mut self.earnings {
             if values.len() < len {
                 values.resize(len, Decimal::ZERO);
+            }
+        }
+    }
+
+    fn tracks_downline(&self) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.uses(Metric::DownlineSize))
+    }
+
+    /// Builds the downline counters from the graph (when tracked).
+    fn rebuild_downline(&mut self, graph: &Graph) {
+        self.downline = Vec::new();
+        if !self.tracks_downline() {
+            return;
+        }
+        self.downline = vec![0; graph.len()];
+        for member in 0..graph.len() as u32 {
+            if let Some(sponsor) = graph.sponsor(member) {
+                self.add_up(graph, sponsor, 1);
             }
         }
     }
@@ -885,7 +907,9 @@ impl Rewards {
         self.grow(member as usize + 1);
         if let Some(sponsor) = sponsor {
             self.directs[sponsor as usize] += 1;
-            self.add_up(graph, sponsor, 1);
+            if self.tracks_downline() {
+                self.add_up(graph, sponsor, 1);
+            }
         }
     }
 
@@ -898,8 +922,9 @@ impl Rewards {
             if levels >= MAX_TRACKED_DEPTH {
                 break;
             }
-            let slot = &mut self.downline[member as usize];
-            *slot = (i64::from(*slot) + delta).clamp(0, i64::from(u32::MAX)) as u32;
+            if let Some(slot) = self.downline.get_mut(member as usize) {
+                *slot = (i64::from(*slot) + delta).clamp(0, i64::from(u32::MAX)) as u32;
+            }
             cursor = graph.sponsor(member);
             levels += 1;
         }
@@ -1244,7 +1269,8 @@ impl Rewards {
 
     /// Activates a milestone set; `entries` is the ledger so far (to build
     /// the earnings counters of new `net_earnings` currencies).
-    pub(crate) fn activate(&mut self, set: ActiveSet, ledger: &[Entry], members: usize) {
+    pub(crate) fn activate(&mut self, set: ActiveSet, graph: &Graph, ledger: &[Entry]) {
+        let members = graph.len();
         for milestone in &set.milestones {
             if milestone.key as usize == self.keys.len() {
                 self.keys.push(milestone.id.clone());
@@ -1252,6 +1278,7 @@ impl Rewards {
             }
         }
         self.active = Some(set);
+        self.rebuild_downline(graph);
         self.rebuild_earnings(ledger, members);
     }
 
@@ -1297,8 +1324,9 @@ impl Rewards {
             .collect()
     }
 
-    /// Rebuilds what snapshots skip; `rebuild_counters` when the snapshot
-    /// predates the counters.
+    /// Rebuilds what snapshots skip, and the counters themselves from a
+    /// snapshot written before they existed (`live`: per buyer, its
+    /// counting sales not fully refunded).
     pub(crate) fn rebuild(&mut self, graph: &Graph, ledger: &[Entry], live: &[(u32, u32)]) {
         self.key_index = self
             .keys
@@ -1322,13 +1350,11 @@ impl Rewards {
         if self.directs.len() != n {
             // A snapshot written before the counters existed.
             self.directs = vec![0; n];
-            self.downline = vec![0; n];
             self.live_sales = vec![0; n];
             self.qualified = vec![0; n];
             for member in 0..n as u32 {
                 if let Some(sponsor) = graph.sponsor(member) {
                     self.directs[sponsor as usize] += 1;
-                    self.add_up(graph, sponsor, 1);
                 }
             }
             for &(buyer, count) in live {
@@ -1342,6 +1368,7 @@ impl Rewards {
                 }
             }
         }
+        self.rebuild_downline(graph);
         self.rebuild_earnings(ledger, n);
     }
 

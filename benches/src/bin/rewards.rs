@@ -71,6 +71,21 @@ fn main() -> Result<(), upline::Error> {
     let joins = join_events(&sponsors(members, 7));
     let sale_list = sale_events(members, sales, 13);
 
+    // `--variant none|unreachable|default`: one apply of that variant and
+    // nothing else, for `perf stat` (instruction counts do not depend on
+    // what else the machine runs).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--variant") {
+        let set = match args.get(i + 1).map(String::as_str) {
+            Some("unreachable") => Some(UNREACHABLE),
+            Some("default") => Some(r#"{"type":"milestones_set","at":"2026-01-01T00:00:00Z"}"#),
+            _ => None,
+        };
+        let (_, joins_per_s, sales_per_s) = run(&joins, &sale_list, set)?;
+        println!("joins {joins_per_s:.0}/s, full apply {sales_per_s:.0}/s");
+        return Ok(());
+    }
+
     // Best of three rounds each way, interleaved, to damp the noise of a
     // shared machine (quick mode: one round).
     let rounds = if quick { 1 } else { 3 };
