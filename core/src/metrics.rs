@@ -622,22 +622,35 @@ pub(crate) fn export_json(
         let node = nodes[i];
         let mut kids = std::mem::take(&mut children[i]);
         kids.reverse();
-        let value = serde_json::json!({
-            "member": graph.id(node).as_ref(),
-            "status": graph.status(node),
-            "joined_at": graph.joined_at(node),
-            "earnings": std::mem::take(&mut earned[i])
+        // Built by moving values in: `json!` would serialize each subtree
+        // again at every level above it.
+        let mut object = serde_json::Map::new();
+        object.insert("member".into(), graph.id(node).as_ref().into());
+        object.insert(
+            "status".into(),
+            serde_json::to_value(graph.status(node)).unwrap_or_default(),
+        );
+        object.insert("joined_at".into(), graph.joined_at(node).to_string().into());
+        object.insert(
+            "earnings".into(),
+            std::mem::take(&mut earned[i])
                 .into_iter()
                 .map(|(code, amount)| (code, serde_json::Value::String(amount.to_string())))
-                .collect::<serde_json::Map<_, _>>(),
-            "referrals": kids,
-        });
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+        object.insert("referrals".into(), serde_json::Value::Array(kids));
+        let value = serde_json::Value::Object(object);
         match graph.sponsor(node).and_then(|p| position.get(&p)) {
             Some(&parent) if i != 0 => children[parent].push(value),
             _ => tree = value,
         }
     }
-    serde_json::json!({"truncated": truncated, "nodes": nodes.len(), "tree": tree})
+    let mut out = serde_json::Map::new();
+    out.insert("truncated".into(), truncated.into());
+    out.insert("nodes".into(), nodes.len().into());
+    out.insert("tree".into(), tree);
+    serde_json::Value::Object(out)
 }
 
 /// The subtree below `root` in Graphviz DOT (via `petgraph`), each node
