@@ -461,7 +461,7 @@ pub struct Award {
     /// The milestone's id.
     pub milestone: Id,
     /// Its name.
-    pub name: String,
+    pub name: Id,
     /// The metric it counts (`qualified_referrals`, …).
     pub metric: crate::rewards::Metric,
     /// Its threshold.
@@ -471,9 +471,9 @@ pub struct Award {
     #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub value: Decimal,
     /// Bonuses credited (each a `bonus` ledger entry).
-    pub bonuses: Vec<BonusPaid>,
+    pub bonuses: Arc<[BonusPaid]>,
     /// Perks for the host to grant.
-    pub perks: Vec<String>,
+    pub perks: Arc<[Id]>,
 }
 
 /// A refund took a member's metric back below a milestone it had reached.

@@ -218,12 +218,15 @@ pub(crate) struct Milestone {
     /// Dense key of the id in [`Rewards::keys`].
     pub(crate) key: u32,
     pub(crate) id: Arc<str>,
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) metric: Metric,
     pub(crate) currency: Option<Currency>,
     pub(crate) threshold: Decimal,
     pub(crate) bonuses: Vec<(Currency, Decimal)>,
-    pub(crate) perks: Vec<String>,
+    /// The bonuses as awards show them, shared by every award (an award
+    /// clones only reference counts).
+    pub(crate) paid: Arc<[BonusPaid]>,
+    pub(crate) perks: Arc<[Arc<str>]>,
 }
 
 /// The milestone set in force.
@@ -418,7 +421,7 @@ impl crate::event::MilestonesSet {
                 ));
             }
             let mut bonuses: Vec<(Currency, Decimal)> = Vec::new();
-            let mut perks = Vec::new();
+            let mut perks: Vec<Arc<str>> = Vec::new();
             for (j, reward) in spec.rewards.iter().enumerate() {
                 let at = format!("milestones[{i}].rewards[{j}]");
                 match reward {
@@ -437,7 +440,7 @@ impl crate::event::MilestonesSet {
                     }
                     RewardSpec::Perk(name) => {
                         check_id(name, &format!("{at}.perk"))?;
-                        perks.push(name.clone());
+                        perks.push(Arc::from(name.as_str()));
                     }
                 }
             }
@@ -448,15 +451,23 @@ impl crate::event::MilestonesSet {
                     next - 1
                 }
             };
+            let paid: Arc<[BonusPaid]> = bonuses
+                .iter()
+                .map(|(currency, amount)| BonusPaid {
+                    amount: *amount,
+                    currency: currency.code().to_string(),
+                })
+                .collect();
             out.push(Milestone {
                 key,
                 id: Arc::from(spec.id.as_str()),
-                name: spec.name.clone(),
+                name: Arc::from(spec.name.as_str()),
                 metric,
                 currency,
                 threshold,
                 bonuses,
-                perks,
+                paid,
+                perks: perks.into(),
             });
         }
         Ok((out, counts, on_refund))
@@ -765,14 +776,14 @@ pub(crate) struct Rewards {
     key_index: HashMap<Arc<str>, u32>,
     pub(crate) awards: Vec<AwardRecord>,
     pub(crate) reversals: Vec<ReversalRecord>,
-    /// (member, key) → index of the standing (not clawed back) award.
+    /// Each member's awards form a chain, newest first: `award_head[member]`
+    /// is the newest award's index, `award_prev[award]` the one before
+    /// (like the ledger's accounts), so "has it already?" costs one array
+    /// read for the many members without awards, and no hashing.
     #[serde(skip)]
-    standing: HashMap<(u32, u32), u32>,
-    /// Bit `key` of `standing_bits[member]` is set when `(member, key)` is
-    /// in `standing` (keys below 64), so the common "not awarded yet"
-    /// answer costs one array read and no hashing.
+    award_head: Vec<u32>,
     #[serde(skip)]
-    standing_bits: Vec<u64>,
+    award_prev: Vec<u32>,
     /// Direct referrals per member.
     pub(crate) directs: Vec<u32>,
     /// Members at most [`MAX_TRACKED_DEPTH`] levels below, per member;
@@ -1161,7 +1172,7 @@ impl Rewards {
                     let record = &self.awards[index as usize];
                     let mut reversed = Vec::new();
                     if active.on_refund == OnRefund::Clawback {
-                        for bonus in &record.award.bonuses {
+                        for bonus in record.award.bonuses.iter() {
                             let Some(currency) = record_currency(&milestone.bonuses, bonus) else {
                                 continue;
                             };
@@ -1194,37 +1205,31 @@ impl Rewards {
         effects
     }
 
-    /// The index of `member`'s standing award of milestone `key`, if any.
+    /// The index of `member`'s standing (not clawed back) award of
+    /// milestone `key`, if any.
     fn standing_award(&self, member: u32, key: u32) -> Option<u32> {
-        if key < 64 {
-            let bits = self
-                .standing_bits
-                .get(member as usize)
-                .copied()
-                .unwrap_or(0);
-            if bits & (1 << key) == 0 {
-                return None;
+        let mut cursor = self
+            .award_head
+            .get(member as usize)
+            .copied()
+            .unwrap_or(NO_AWARD);
+        while cursor != NO_AWARD {
+            let record = &self.awards[cursor as usize];
+            if record.key == key && !record.clawed_back {
+                return Some(cursor);
             }
+            cursor = self.award_prev[cursor as usize];
         }
-        self.standing.get(&(member, key)).copied()
+        None
     }
 
-    fn set_standing(&mut self, member: u32, key: u32, index: Option<u32>) {
-        if key < 64 {
-            let slot = member as usize;
-            if self.standing_bits.len() <= slot {
-                self.standing_bits.resize(slot + 1, 0);
-            }
-            if index.is_some() {
-                self.standing_bits[slot] |= 1 << key;
-            } else {
-                self.standing_bits[slot] &= !(1 << key);
-            }
+    fn link_award(&mut self, index: u32, member: u32) {
+        let slot = member as usize;
+        if self.award_head.len() <= slot {
+            self.award_head.resize(slot + 1, NO_AWARD);
         }
-        match index {
-            Some(index) => self.standing.insert((member, key), index),
-            None => self.standing.remove(&(member, key)),
-        };
+        self.award_prev.push(self.award_head[slot]);
+        self.award_head[slot] = index;
     }
 
     fn award(&self, graph: &Graph, touch: &Touch, milestone: &Milestone) -> Award {
@@ -1235,14 +1240,7 @@ impl Rewards {
             metric: milestone.metric,
             threshold: milestone.threshold,
             value: touch.after,
-            bonuses: milestone
-                .bonuses
-                .iter()
-                .map(|(currency, amount)| BonusPaid {
-                    amount: *amount,
-                    currency: currency.code().to_string(),
-                })
-                .collect(),
+            bonuses: milestone.paid.clone(),
             perks: milestone.perks.clone(),
         }
     }
@@ -1254,15 +1252,13 @@ impl Rewards {
             if reversal.record.applied == OnRefund::Clawback {
                 if let Some(award) = self.awards.get_mut(index as usize) {
                     award.clawed_back = true;
-                    let (member, key) = (award.member, award.key);
-                    self.set_standing(member, key, None);
                 }
             }
             self.reversals.push(reversal);
         }
         for award in effects.awards {
             let index = self.awards.len() as u32;
-            self.set_standing(award.member, award.key, Some(index));
+            self.link_award(index, award.member);
             self.awards.push(award);
         }
     }
@@ -1334,17 +1330,11 @@ impl Rewards {
             .enumerate()
             .map(|(i, k)| (k.clone(), i as u32))
             .collect();
-        self.standing.clear();
-        self.standing_bits.clear();
-        let standing: Vec<(u32, u32, u32)> = self
-            .awards
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| !a.clawed_back)
-            .map(|(i, a)| (a.member, a.key, i as u32))
-            .collect();
-        for (member, key, index) in standing {
-            self.set_standing(member, key, Some(index));
+        self.award_head.clear();
+        self.award_prev.clear();
+        let members: Vec<u32> = self.awards.iter().map(|a| a.member).collect();
+        for (index, member) in members.into_iter().enumerate() {
+            self.link_award(index as u32, member);
         }
         let n = graph.len();
         if self.directs.len() != n {
@@ -1436,6 +1426,9 @@ pub(crate) struct Tally {
 }
 
 const NEVER: i64 = i64::MIN;
+
+/// The end of an award chain.
+const NO_AWARD: u32 = u32::MAX;
 
 impl Tally {
     /// An empty tally over `members` members, values at `scale` decimals.
