@@ -59,9 +59,23 @@
 //!    unpaid `level, reason`), or `refund` (`refund, sale, reversals,
 //!    refunded_total`; each reversal `earner, level, amount`), or `batch`
 //!    (`batch, as_of, items, skipped`; each item `payout, earner, currency,
-//!    gross, fee, net, method`; each skipped `earner, currency, reason`);
+//!    gross, fee, net, method`; each skipped `earner, currency, reason`),
+//!    or `awards` (the milestones a join made members reach: a list of
+//!    awards, each `member, milestone, name, metric, threshold, value,
+//!    bonuses, perks`, each bonus `amount, currency`), or `challenge` (a
+//!    closed challenge: `id, total, target, met, currency, shares`; each
+//!    share `member, progress, amount`);
 //! 2. the list of ledger entries written, each `seq, at, earner, currency,
 //!    kind, amount, available_at, reference`.
+//!
+//! Extension fields so far ([`EXTENSION_FIELDS`]): a distribution's
+//! `awards` (the milestones its sale made members reach, awards as above)
+//! and a refund's `milestone_reversals` (each `member, milestone, value,
+//! applied, reversed`, `reversed` a list of bonuses). Both are absent when
+//! empty, which they always are before a `milestones_set` event, so every
+//! earlier block keeps its hash. The events `milestones_set`,
+//! `challenge_created` and `challenge_closed` are new variants and need no
+//! extension.
 //!
 //! These are exactly the JSON records [`crate::Applied`] gives a host, so an
 //! auditor holding the event log and the records can recompute every hash
@@ -91,7 +105,7 @@ use sha2::{Digest, Sha256};
 /// optional field declared after its struct's version-1 fields, with
 /// `#[serde(skip_serializing_if = "Option::is_none")]` (or another skip
 /// condition for its empty value).
-pub const EXTENSION_FIELDS: &[&str] = &[];
+pub const EXTENSION_FIELDS: &[&str] = &["awards", "milestone_reversals"];
 
 fn is_extension(name: &str) -> bool {
     EXTENSION_FIELDS.contains(&name) || (cfg!(test) && name == "test_extension")

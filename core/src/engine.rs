@@ -24,6 +24,7 @@ use crate::limits::{MAX_BATCH, MAX_PLAN_ACTIVATIONS};
 use crate::money::{self, Currencies, Currency, Rate};
 use crate::payout::{PayoutPolicy, PayoutRecord, PayoutState, Profile, TaxLine};
 use crate::plan::Plan;
+use crate::rewards::{self, ActiveSet, Effects, Rewards};
 use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
@@ -130,6 +131,9 @@ pub struct Engine {
     #[serde(skip)]
     held_lines: HashMap<u32, Vec<(u32, u8)>>,
     hashes: Vec<Hash>,
+    /// Milestones, challenges and the counters they read.
+    #[serde(default)]
+    rewards: Rewards,
     #[serde(skip)]
     scratch: Calculation,
     #[serde(skip)]
@@ -178,12 +182,17 @@ enum Mutation {
         payouts: Vec<(Arc<str>, PayoutRecord)>,
     },
     PayoutState(Arc<str>, PayoutState),
+    Milestones(Box<ActiveSet>),
+    ChallengeCreate(Arc<str>, Box<rewards::Challenge>),
+    ChallengeClose(Arc<str>, Box<rewards::Closed>),
 }
 
 struct Prepared {
     outcome: Outcome,
     entries: Vec<Entry>,
     mutation: Mutation,
+    /// Awards and milestone reversals to record.
+    effects: Effects,
 }
 
 impl Prepared {
@@ -192,6 +201,7 @@ impl Prepared {
             outcome: Outcome::None,
             entries: Vec::new(),
             mutation,
+            effects: Effects::default(),
         }
     }
 }
@@ -245,6 +255,7 @@ impl Engine {
             last_batch_as_of: None,
             held_lines: HashMap::default(),
             hashes: Vec::new(),
+            rewards: Rewards::default(),
             scratch: Calculation::default(),
             store: None,
             broken: None,
@@ -488,6 +499,8 @@ impl Engine {
         let StagedEffects { prepared, entries } = effects;
         let seq = link.seq;
         self.mutate(prepared.mutation, seq);
+        self.rewards.commit(prepared.effects);
+        self.rewards.on_entries(&prepared.entries, self.graph.len());
         for entry in prepared.entries {
             self.ledger.push(entry);
         }
@@ -542,6 +555,9 @@ impl Engine {
             Event::PayoutsPrepared(e) => self.prepare_batch(e),
             Event::PayoutSettled(e) => self.prepare_settle(e),
             Event::PayoutFailed(e) => self.prepare_fail(e),
+            Event::MilestonesSet(e) => self.prepare_milestones(e),
+            Event::ChallengeCreated(e) => self.prepare_challenge(e),
+            Event::ChallengeClosed(e) => self.prepare_close(e),
         }
     }
 
@@ -572,16 +588,70 @@ impl Engine {
             let join = &self.joins[existing as usize];
             let same_sponsor = join.sponsor.map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
             if same_sponsor && self.graph.joined_at(existing) == at {
-                return Ok(self.retry(join.seq, Outcome::None));
+                return Ok(self.retry(join.seq, self.awards_outcome(join.seq)));
             }
             return Err(duplicate("member", &e.member));
         }
         let sponsor = self.graph.check_join(&e.member, e.sponsor.as_deref())?;
-        Ok(Prep::New(Prepared::state(Mutation::Join {
+        let mut prepared = Prepared::state(Mutation::Join {
             member: e.member.clone(),
             sponsor,
             at,
-        })))
+        });
+        if self.rewards.active.is_some() {
+            let touches = self.rewards.join_touches(&self.graph, sponsor);
+            prepared.effects = self.evaluate(&touches, at, &mut prepared.entries);
+            if !prepared.effects.awards.is_empty() {
+                prepared.outcome = Outcome::Awards(
+                    prepared
+                        .effects
+                        .awards
+                        .iter()
+                        .map(|a| a.award.clone())
+                        .collect(),
+                );
+            }
+        }
+        Ok(Prep::New(prepared))
+    }
+
+    /// Milestone awards and reversals of `touches` at `at`, bonuses maturing
+    /// after the hold period of the plan in force at `at`; their entries are
+    /// appended to `entries`.
+    fn evaluate(
+        &self,
+        touches: &[rewards::Touch],
+        at: Timestamp,
+        entries: &mut Vec<Entry>,
+    ) -> Effects {
+        if touches.is_empty() {
+            return Effects::default();
+        }
+        let available_at = at.plus_days(self.plan_at(at).hold_days());
+        let seq = self.hashes.len() as u64 + 1;
+        self.rewards
+            .evaluate(&self.graph, touches, at, available_at, seq, entries)
+    }
+
+    /// The outcome of a join (or any event without records of its own):
+    /// the awards it made, if any.
+    fn awards_outcome(&self, seq: u64) -> Outcome {
+        let awards = self.rewards.awards_at(seq);
+        if awards.is_empty() {
+            Outcome::None
+        } else {
+            Outcome::Awards(awards)
+        }
+    }
+
+    /// Whether `sale` counts towards qualified referrals, own sales and
+    /// sales volumes. Every sale counts today; this is the one place fraud
+    /// screening plugs in (a fraud-blocked sale must not count). It must
+    /// stay a pure function of the recorded sale, since a refund asks it
+    /// again.
+    fn sale_counts_for_qualification(sale: &SaleRecord) -> bool {
+        let _ = sale;
+        true
     }
 
     fn prepare_status(&self, e: &MemberStatusChanged) -> Result<Prep> {
@@ -803,14 +873,35 @@ impl Engine {
             retained: self.scratch.retained,
             refunded: Decimal::new(0, u32::from(currency.minor_units())),
         };
+        let mut effects = Effects::default();
+        // A new sale has no awards recorded yet: no lookup on the hot path.
+        let mut distribution = self.distribution_without_awards(&record);
+        if self.rewards.active.is_some() {
+            let counts = Self::sale_counts_for_qualification(&record);
+            let touches = self
+                .rewards
+                .sale_touches(&self.graph, buyer, counts, &entries);
+            effects = self.evaluate(&touches, at, &mut entries);
+            distribution.awards = effects.awards.iter().map(|a| a.award.clone()).collect();
+        }
         Ok(Prep::New(Prepared {
-            outcome: Outcome::Distribution(self.distribution(&record)),
+            effects,
+            outcome: Outcome::Distribution(distribution),
             entries,
             mutation: Mutation::Sale(record),
         }))
     }
 
+    /// The distribution of a recorded sale, with the awards it made.
     fn distribution(&self, sale: &SaleRecord) -> Distribution {
+        let mut distribution = self.distribution_without_awards(sale);
+        if !self.rewards.awards.is_empty() {
+            distribution.awards = self.rewards.awards_at(sale.seq);
+        }
+        distribution
+    }
+
+    fn distribution_without_awards(&self, sale: &SaleRecord) -> Distribution {
         let plan = &self.plans[sale.plan as usize];
         Distribution {
             sale: sale.id.clone(),
@@ -836,6 +927,7 @@ impl Engine {
                 .iter()
                 .map(|&(level, reason)| Unpaid { level, reason })
                 .collect(),
+            awards: Vec::new(),
         }
     }
 
@@ -857,6 +949,13 @@ impl Engine {
                 })
                 .collect(),
             refunded_total: record.refunded_total,
+            milestone_reversals: if self.rewards.reversals.is_empty()
+                || self.refunds.get(id).is_none_or(|r| r.seq != record.seq)
+            {
+                Vec::new()
+            } else {
+                self.rewards.reversals_at(record.seq)
+            },
         }
     }
 
@@ -941,8 +1040,20 @@ impl Engine {
             reversals,
             refunded_total: total,
         };
+        let mut effects = Effects::default();
+        let mut outcome = self.refund_outcome(&id, &record);
+        if self.rewards.active.is_some() {
+            let uncounts = total == sale.amount && Self::sale_counts_for_qualification(sale);
+            let touches = self
+                .rewards
+                .refund_touches(&self.graph, sale.buyer, uncounts, &entries);
+            effects = self.evaluate(&touches, at, &mut entries);
+            outcome.milestone_reversals =
+                effects.reversals.iter().map(|r| r.record.clone()).collect();
+        }
         Ok(Prep::New(Prepared {
-            outcome: Outcome::Refund(self.refund_outcome(&id, &record)),
+            effects,
+            outcome: Outcome::Refund(outcome),
             entries,
             mutation: Mutation::Refund { id, record },
         }))
@@ -1061,6 +1172,7 @@ impl Engine {
             skipped,
         };
         Ok(Prep::New(Prepared {
+            effects: Effects::default(),
             outcome: Outcome::Batch(batch.clone()),
             entries,
             mutation: Mutation::Batch {
@@ -1106,6 +1218,217 @@ impl Engine {
             seq: self.hashes.len() as u64 + 1,
         };
         self.prepare_payout_end(&e.payout, at, next, EntryKind::PayoutFail, "fail")
+    }
+
+    fn prepare_milestones(&self, e: &MilestonesSet) -> Result<Prep> {
+        time(&e.at, "at")?;
+        let (milestones, counts, on_refund) = e.validate(
+            &self.currencies,
+            self.rewards.key_index(),
+            self.rewards.next_key(),
+        )?;
+        if let Some(active) = &self.rewards.active {
+            if active.event == *e {
+                return Ok(self.retry(active.seq, Outcome::None));
+            }
+        }
+        Ok(Prep::New(Prepared::state(Mutation::Milestones(Box::new(
+            ActiveSet {
+                event: e.clone(),
+                seq: self.hashes.len() as u64 + 1,
+                milestones,
+                counts,
+                on_refund,
+            },
+        )))))
+    }
+
+    fn prepare_challenge(&self, e: &ChallengeCreated) -> Result<Prep> {
+        let seq = self.hashes.len() as u64 + 1;
+        let challenge = e.validate(&self.graph, &self.currencies, seq)?;
+        if let Some(existing) = self.rewards.challenges.get(e.id.as_str()) {
+            if existing.event == *e {
+                return Ok(self.retry(existing.seq, Outcome::None));
+            }
+            return Err(duplicate("id", &e.id));
+        }
+        Ok(Prep::New(Prepared::state(Mutation::ChallengeCreate(
+            Arc::from(e.id.as_str()),
+            Box::new(challenge),
+        ))))
+    }
+
+    fn challenge(&self, id: &str) -> Result<(&Arc<str>, &rewards::Challenge)> {
+        check_id(id, "id")?;
+        self.rewards.challenges.get_key_value(id).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownChallenge,
+                "id",
+                format!("challenge {id:?} was never created"),
+            )
+        })
+    }
+
+    fn prepare_close(&self, e: &ChallengeClosed) -> Result<Prep> {
+        let at = time(&e.at, "at")?;
+        let (id, challenge) = self.challenge(&e.id)?;
+        if let Some(closed) = &challenge.closed {
+            if closed.at == at {
+                return Ok(self.retry(closed.seq, Outcome::Challenge(closed.result.clone())));
+            }
+            return Err(Error::new(
+                ErrorKind::ChallengeState,
+                "id",
+                format!("challenge {:?} was already closed at {}", e.id, closed.at),
+            ));
+        }
+        let progress = self.challenge_progress(challenge, at.min(challenge.to));
+        let total: Decimal = progress.iter().map(|p| p.1).sum();
+        let met = total >= challenge.target;
+        let mut shares = Vec::new();
+        let mut entries = Vec::new();
+        if met {
+            let paid = |m: u32| self.graph.status(m) == MemberStatus::Active;
+            let weights: Vec<(u32, Decimal, Arc<str>)> = match challenge.split {
+                rewards::Split::Leader => {
+                    if paid(challenge.leader) {
+                        vec![(
+                            challenge.leader,
+                            Decimal::ONE,
+                            self.graph.id(challenge.leader).clone(),
+                        )]
+                    } else {
+                        Vec::new()
+                    }
+                }
+                rewards::Split::Equal | rewards::Split::ProRata => progress
+                    .iter()
+                    .filter(|(m, p)| *p > Decimal::ZERO && paid(*m))
+                    .map(|&(m, p)| {
+                        let weight = if challenge.split == rewards::Split::Equal {
+                            Decimal::ONE
+                        } else {
+                            p
+                        };
+                        (m, weight, self.graph.id(m).clone())
+                    })
+                    .collect(),
+            };
+            let split = rewards::split_exactly(challenge.reward, challenge.currency, &weights);
+            debug_assert!(
+                split.is_empty() || split.iter().map(|s| s.1).sum::<Decimal>() == challenge.reward,
+                "a challenge split adds up to the reward"
+            );
+            let available_at = at.plus_days(self.plan_at(at).hold_days());
+            let mut paid_shares: Vec<(u32, Decimal)> =
+                split.into_iter().filter(|s| s.1 > Decimal::ZERO).collect();
+            paid_shares.sort_by(|a, b| self.graph.id(a.0).cmp(self.graph.id(b.0)));
+            for (member, amount) in paid_shares {
+                entries.push(Entry {
+                    at,
+                    earner: member,
+                    currency: challenge.currency,
+                    kind: EntryKind::Bonus,
+                    amount,
+                    available_at,
+                    reference: id.clone(),
+                });
+                shares.push(crate::event::ChallengeShare {
+                    member: self.graph.id(member).clone(),
+                    progress: progress
+                        .iter()
+                        .find(|p| p.0 == member)
+                        .map_or(Decimal::ZERO, |p| p.1),
+                    amount,
+                });
+            }
+        }
+        let result = crate::event::ChallengeResult {
+            id: id.clone(),
+            total,
+            target: challenge.target,
+            met,
+            currency: challenge.currency.code().to_string(),
+            shares,
+        };
+        Ok(Prep::New(Prepared {
+            effects: Effects::default(),
+            outcome: Outcome::Challenge(result.clone()),
+            entries,
+            mutation: Mutation::ChallengeClose(
+                id.clone(),
+                Box::new(rewards::Closed {
+                    at,
+                    seq: self.hashes.len() as u64 + 1,
+                    result,
+                }),
+            ),
+        }))
+    }
+
+    /// Each team member's own progress in `challenge` over
+    /// `[from, min(until, to))`, team in breadth-first order (leader first).
+    fn challenge_progress(
+        &self,
+        challenge: &rewards::Challenge,
+        until: Timestamp,
+    ) -> Vec<(u32, Decimal)> {
+        let team = self
+            .graph
+            .subtree(challenge.leader, challenge.depth as usize);
+        let mut in_team = vec![false; self.graph.len()];
+        for &m in &team {
+            in_team[m as usize] = true;
+        }
+        let (from, to) = (challenge.from, challenge.to.min(until));
+        let inside = |at: Timestamp| from <= at && at < to;
+        let scale = match challenge.metric {
+            rewards::ChallengeMetric::SalesVolume => u32::from(challenge.currency.minor_units()),
+            _ => 0,
+        };
+        let mut tally = rewards::Tally::new(self.graph.len(), scale);
+        match challenge.metric {
+            rewards::ChallengeMetric::SalesVolume => {
+                for sale in &self.sales {
+                    if in_team[sale.buyer as usize]
+                        && sale.currency == challenge.currency
+                        && inside(sale.at)
+                        && Self::sale_counts_for_qualification(sale)
+                    {
+                        tally.add(sale.buyer, sale.at, sale.amount);
+                    }
+                }
+                for refund in self.refunds.values() {
+                    let sale = &self.sales[refund.sale as usize];
+                    if in_team[sale.buyer as usize]
+                        && sale.currency == challenge.currency
+                        && inside(refund.at)
+                        && Self::sale_counts_for_qualification(sale)
+                    {
+                        tally.add(sale.buyer, refund.at, -refund.amount);
+                    }
+                }
+            }
+            rewards::ChallengeMetric::QualifiedReferrals => {
+                for q in &self.rewards.qualifications {
+                    if in_team[q.sponsor as usize] && inside(q.at) {
+                        tally.add(q.sponsor, q.at, Decimal::from(q.delta));
+                    }
+                }
+            }
+            rewards::ChallengeMetric::DirectReferrals => {
+                for member in 0..self.graph.len() as u32 {
+                    let joined = self.graph.joined_at(member);
+                    if let Some(sponsor) = self.graph.sponsor(member) {
+                        if in_team[sponsor as usize] && inside(joined) {
+                            tally.add(sponsor, joined, Decimal::ONE);
+                        }
+                    }
+                }
+            }
+        }
+        // Amounts carry the currency's minor units, even when zero.
+        team.into_iter().map(|m| (m, tally.value(m))).collect()
     }
 
     /// A reserved payout settles or fails (`next`). Repeating the same end
@@ -1156,6 +1479,7 @@ impl Engine {
             }
         }
         Ok(Prep::New(Prepared {
+            effects: Effects::default(),
             outcome: Outcome::None,
             entries: vec![Entry {
                 at,
@@ -1178,11 +1502,15 @@ impl Engine {
                 sponsor,
                 at,
             } => {
-                self.graph.join(&member, sponsor, at);
+                let index = self.graph.join(&member, sponsor, at);
                 self.joins.push(Join { sponsor, seq });
+                self.rewards.on_join(&self.graph, index, sponsor);
             }
             Mutation::Status(member, status) => self.graph.set_status(member, status),
-            Mutation::Reparent(member, sponsor) => self.graph.reparent(member, sponsor),
+            Mutation::Reparent(member, sponsor) => {
+                self.rewards.on_reparent(&self.graph, member, sponsor);
+                self.graph.reparent(member, sponsor);
+            }
             Mutation::Hold { member, on } => {
                 self.graph.set_hold(member, on);
                 if !on {
@@ -1209,6 +1537,9 @@ impl Engine {
                             .push((index, i as u8));
                     }
                 }
+                let counts = Self::sale_counts_for_qualification(&record);
+                self.rewards
+                    .on_sale(&self.graph, record.buyer, counts, record.at);
                 self.sale_index.insert(record.id.clone(), index);
                 self.sales.push(record);
             }
@@ -1218,6 +1549,11 @@ impl Engine {
                     sale.lines[usize::from(line)].reversed += amount;
                 }
                 sale.refunded = record.refunded_total;
+                let uncounts =
+                    sale.refunded == sale.amount && Self::sale_counts_for_qualification(sale);
+                let buyer = sale.buyer;
+                self.rewards
+                    .on_refund(&self.graph, buyer, uncounts, record.at);
                 self.refunds.insert(id, record);
             }
             Mutation::Profile(member, profile) => {
@@ -1235,6 +1571,18 @@ impl Engine {
             Mutation::PayoutState(id, state) => {
                 if let Some(record) = self.payouts.get_mut(&id) {
                     record.state = state;
+                }
+            }
+            Mutation::Milestones(set) => {
+                self.rewards
+                    .activate(*set, &self.graph, self.ledger.entries());
+            }
+            Mutation::ChallengeCreate(id, challenge) => {
+                self.rewards.challenges.insert(id, *challenge);
+            }
+            Mutation::ChallengeClose(id, closed) => {
+                if let Some(challenge) = self.rewards.challenges.get_mut(&id) {
+                    challenge.closed = Some(*closed);
                 }
             }
         }
@@ -1383,6 +1731,336 @@ impl Engine {
         Ok(out)
     }
 
+    // ---- rewards queries (see `crate::rewards`) ---------------------------
+
+    /// The top `limit` members (at most
+    /// [`MAX_LEADERBOARD`](crate::limits::MAX_LEADERBOARD)) by `metric` over
+    /// the half-open window `[from, to)` (RFC 3339):
+    ///
+    /// - `qualified_referrals`: direct referrals that became qualified,
+    ///   minus those that stopped qualifying, inside the window;
+    /// - `net_earnings` (needs `currency`): commissions, bonuses and
+    ///   adjustments minus reversals dated inside the window, held money
+    ///   counting only when released ([`rewards::earnings_delta`]);
+    /// - `sales_volume` (needs `currency`): sales minus refunds dated inside
+    ///   the window by members of the downline (the tree as it stands);
+    /// - `downline_growth`: members who joined below inside the window.
+    ///
+    /// Ties go to who reached the value first, then the smaller member id.
+    /// Terminated members and zero values are left out.
+    ///
+    /// ```
+    /// let mut engine = upline::Engine::new();
+    /// for (m, s) in [("a", None), ("b", Some("a")), ("c", Some("a"))] {
+    ///     engine.apply_json(&serde_json::json!({"type": "member_joined", "member": m,
+    ///         "sponsor": s, "at": "2026-01-05T00:00:00Z"}).to_string())?;
+    /// }
+    /// let board = engine.leaderboard("downline_growth", "2026-01-01T00:00:00Z",
+    ///     "2026-02-01T00:00:00Z", 10, None)?;
+    /// assert_eq!(board.entries[0].member.as_ref(), "a");
+    /// assert_eq!(board.entries[0].value.to_string(), "2");
+    /// # Ok::<(), upline::Error>(())
+    /// ```
+    pub fn leaderboard(
+        &self,
+        metric: &str,
+        from: &str,
+        to: &str,
+        limit: usize,
+        currency: Option<&str>,
+    ) -> Result<rewards::Leaderboard> {
+        let from = time(from, "from")?;
+        let to = time(to, "to")?;
+        if from >= to {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "to",
+                format!("to {to} must be after from {from}"),
+            ));
+        }
+        if limit > crate::limits::MAX_LEADERBOARD {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                "limit",
+                format!("limit {limit} is above {}", crate::limits::MAX_LEADERBOARD),
+            ));
+        }
+        let currency = match currency {
+            Some(code) => Some(self.currencies.get(code, "currency")?),
+            None => None,
+        };
+        let need_currency = || {
+            currency.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidCurrency,
+                    "currency",
+                    format!("the {metric} leaderboard needs a currency"),
+                )
+            })
+        };
+        let inside = |at: Timestamp| from <= at && at < to;
+        let n = self.graph.len();
+        let tally = match metric {
+            "qualified_referrals" => {
+                let mut tally = rewards::Tally::new(n, 0);
+                for q in &self.rewards.qualifications {
+                    if inside(q.at) {
+                        tally.add(q.sponsor, q.at, Decimal::from(q.delta));
+                    }
+                }
+                tally
+            }
+            "net_earnings" => {
+                let currency = need_currency()?;
+                let mut tally = rewards::Tally::new(n, u32::from(currency.minor_units()));
+                for entry in self.ledger.entries() {
+                    if inside(entry.at) && entry.currency == currency {
+                        let delta = rewards::earnings_delta(entry.kind, entry.amount);
+                        if !delta.is_zero() {
+                            tally.add(entry.earner, entry.at, delta);
+                        }
+                    }
+                }
+                tally
+            }
+            "sales_volume" => {
+                let currency = need_currency()?;
+                // Each buyer's own volume, then one bottom-up pass.
+                let mut own = rewards::Tally::new(n, u32::from(currency.minor_units()));
+                for sale in &self.sales {
+                    if inside(sale.at)
+                        && sale.currency == currency
+                        && Self::sale_counts_for_qualification(sale)
+                    {
+                        own.add(sale.buyer, sale.at, sale.amount);
+                    }
+                }
+                for refund in self.refunds.values() {
+                    let sale = &self.sales[refund.sale as usize];
+                    if inside(refund.at)
+                        && sale.currency == currency
+                        && Self::sale_counts_for_qualification(sale)
+                    {
+                        own.add(sale.buyer, refund.at, -refund.amount);
+                    }
+                }
+                own.downline(&self.graph, &crate::metrics::children_first(&self.graph))
+            }
+            "downline_growth" => {
+                let mut own = rewards::Tally::new(n, 0);
+                for member in 0..n as u32 {
+                    let joined = self.graph.joined_at(member);
+                    if inside(joined) {
+                        own.add(member, joined, Decimal::ONE);
+                    }
+                }
+                own.downline(&self.graph, &crate::metrics::children_first(&self.graph))
+            }
+            other => {
+                return Err(Error::new(
+                    ErrorKind::InvalidReward,
+                    "metric",
+                    format!("metric {other:?} is not a leaderboard metric (qualified_referrals, net_earnings, sales_volume, downline_growth)"),
+                ))
+            }
+        };
+        let entries = tally.top(&self.graph, limit);
+        Ok(rewards::Leaderboard {
+            metric: metric.to_string(),
+            from,
+            to,
+            currency: currency.map(|c| c.code().to_string()),
+            entries,
+        })
+    }
+
+    /// A challenge's progress as of `as_of`: each team member's own
+    /// contribution over `[from, min(as_of, to, closed_at))` and the total,
+    /// with the result recorded at its close.
+    pub fn challenge_status(&self, id: &str, as_of: &str) -> Result<rewards::ChallengeStatus> {
+        let as_of = time(as_of, "as_of")?;
+        let (id, challenge) = self.challenge(id)?;
+        let until = match &challenge.closed {
+            Some(closed) => as_of.min(closed.at),
+            None => as_of,
+        };
+        let progress = self.challenge_progress(challenge, until);
+        let total: Decimal = progress.iter().map(|p| p.1).sum();
+        let mut members: Vec<(u32, Decimal)> =
+            progress.into_iter().filter(|p| !p.1.is_zero()).collect();
+        members.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| self.graph.id(a.0).cmp(self.graph.id(b.0)))
+        });
+        Ok(rewards::ChallengeStatus {
+            id: id.clone(),
+            name: challenge.event.name.clone(),
+            leader: self.graph.id(challenge.leader).clone(),
+            depth: challenge.depth,
+            metric: challenge.metric,
+            from: challenge.from,
+            to: challenge.to,
+            target: challenge.target,
+            total,
+            met: total >= challenge.target,
+            state: if challenge.closed.is_some() {
+                "closed"
+            } else {
+                "open"
+            },
+            members: members
+                .into_iter()
+                .map(|(m, progress)| rewards::MemberProgress {
+                    member: self.graph.id(m).clone(),
+                    progress,
+                })
+                .collect(),
+            result: challenge.closed.as_ref().map(|c| c.result.clone()),
+        })
+    }
+
+    /// The milestones `member` holds (standing awards, oldest first).
+    pub fn awards(&self, member: &str) -> Result<Vec<crate::event::Award>> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self
+            .rewards
+            .awards_of(member)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    // ---- growth metrics (see `crate::metrics`) -------------------------
+
+    /// `member`'s growth metrics; period earnings over `[from, to)` (each
+    /// bound optional, RFC 3339; open bounds reach the start and end of
+    /// time).
+    pub fn member_metrics(
+        &self,
+        member: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<crate::metrics::MemberMetrics> {
+        let member = self.graph.require(member, "member")?;
+        let period = self.period(from, to)?;
+        Ok(crate::metrics::member_metrics(
+            &self.graph,
+            &self.ledger,
+            member,
+            self.rewards.qualified_of(member),
+            period,
+        ))
+    }
+
+    fn period(&self, from: Option<&str>, to: Option<&str>) -> Result<(Timestamp, Timestamp)> {
+        let from = from.map_or(Ok(Timestamp::MIN), |t| time(t, "from"))?;
+        let to = to.map_or(Ok(Timestamp::MAX), |t| time(t, "to"))?;
+        if from >= to {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "to",
+                format!("to {to} must be after from {from}"),
+            ));
+        }
+        Ok((from, to))
+    }
+
+    /// Whole-network statistics: members by status, depth histogram, max
+    /// depth, mean branching factor.
+    pub fn network_metrics(&self) -> crate::metrics::NetworkMetrics {
+        crate::metrics::network_metrics(&self.graph)
+    }
+
+    /// The viral coefficient K per join cohort of `cohort_days` days (and
+    /// overall), counting referrals made within `window_days` of the
+    /// sponsor's join, over the members who joined in `[from, to)`; and the
+    /// viral cycle time. See [`crate::metrics`].
+    ///
+    /// ```
+    /// let mut engine = upline::Engine::new();
+    /// for (m, s, at) in [("a", None, "2026-01-01T00:00:00Z"),
+    ///                    ("b", Some("a"), "2026-01-11T00:00:00Z"),
+    ///                    ("c", Some("a"), "2026-03-01T00:00:00Z")] {
+    ///     engine.apply_json(&serde_json::json!({"type": "member_joined", "member": m,
+    ///         "sponsor": s, "at": at}).to_string())?;
+    /// }
+    /// let report = engine.viral_coefficient(30, 36_500, None, None)?;
+    /// // 3 members; only b came within 30 days of its sponsor: K = 1/3.
+    /// assert_eq!((report.overall.size, report.overall.referrals), (3, 1));
+    /// // Gaps 10 and 59 days: the median is their mean, 34.5 days.
+    /// assert_eq!(report.cycle_time_days, 34.5);
+    /// # Ok::<(), upline::Error>(())
+    /// ```
+    pub fn viral_coefficient(
+        &self,
+        window_days: u32,
+        cohort_days: u32,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<crate::metrics::ViralReport> {
+        let (from, to) = self.period(from, to)?;
+        crate::metrics::viral(&self.graph, window_days, cohort_days, from, to)
+    }
+
+    /// A branching-process projection over `cycles` cycles from the
+    /// network's measured overall K (referrals within `window_days`) and
+    /// viral cycle time, seeded with `seed` members (default: every member).
+    /// See [`crate::metrics::project`] for the formula and its assumptions.
+    pub fn projection(
+        &self,
+        window_days: u32,
+        cycles: u32,
+        seed: Option<u64>,
+    ) -> Result<crate::metrics::Projection> {
+        let report = self.viral_coefficient(window_days, window_days, None, None)?;
+        crate::metrics::project(
+            seed.unwrap_or(self.graph.len() as u64),
+            report.overall.k,
+            report.cycle_time_days,
+            cycles,
+        )
+    }
+
+    /// The subtree below `member` (at most `max_depth` levels and
+    /// `max_nodes` members, breadth first) as JSON with lifetime earnings
+    /// on every node: `{"truncated", "nodes", "tree": {"member", "status",
+    /// "joined_at", "earnings": {currency: amount}, "referrals": [...]}}`.
+    pub fn export_subtree_json(
+        &self,
+        member: &str,
+        max_depth: usize,
+        max_nodes: usize,
+    ) -> Result<serde_json::Value> {
+        let member = self.graph.require(member, "member")?;
+        crate::metrics::check_nodes(max_nodes)?;
+        Ok(crate::metrics::export_json(
+            &self.graph,
+            &self.ledger,
+            member,
+            max_depth,
+            max_nodes,
+        ))
+    }
+
+    /// The same subtree in Graphviz DOT (built with `petgraph`), each node
+    /// labelled with its id and lifetime earnings per currency.
+    pub fn export_subtree_dot(
+        &self,
+        member: &str,
+        max_depth: usize,
+        max_nodes: usize,
+    ) -> Result<String> {
+        let member = self.graph.require(member, "member")?;
+        crate::metrics::check_nodes(max_nodes)?;
+        Ok(crate::metrics::export_dot(
+            &self.graph,
+            &self.ledger,
+            member,
+            max_depth,
+            max_nodes,
+        ))
+    }
+
     fn ids(&self, members: Vec<u32>) -> Vec<Arc<str>> {
         members
             .into_iter()
@@ -1429,6 +2107,15 @@ impl Engine {
             .enumerate()
             .map(|(i, s)| (s.id.clone(), i as u32))
             .collect();
+        let mut live: HashMap<u32, u32> = HashMap::new();
+        for sale in &self.sales {
+            if sale.refunded < sale.amount && Self::sale_counts_for_qualification(sale) {
+                *live.entry(sale.buyer).or_default() += 1;
+            }
+        }
+        let live: Vec<(u32, u32)> = live.into_iter().collect();
+        self.rewards
+            .rebuild(&self.graph, self.ledger.entries(), &live);
         self.held_lines.clear();
         for (i, sale) in self.sales.iter().enumerate() {
             for (j, line) in sale.lines.iter().enumerate() {
@@ -1564,6 +2251,8 @@ pub(crate) fn check_batch_len(len: usize) -> Result<()> {
     Ok(())
 }
 
+// Short-lived and moved once, like `Staged`: boxing would only allocate.
+#[allow(clippy::large_enum_variant)]
 enum Prep {
     Retry(Applied),
     New(Prepared),

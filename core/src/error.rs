@@ -57,6 +57,15 @@ pub enum ErrorKind {
     Tampered,
     /// A bug inside Upline (a broken internal invariant). Never expected.
     Internal,
+    /// A milestone set or a team challenge breaks a validation rule (an
+    /// unknown metric, a threshold or target that is not positive, duplicate
+    /// milestone ids).
+    InvalidReward,
+    /// A challenge id names no created challenge.
+    UnknownChallenge,
+    /// A challenge is not in a state that allows the operation (closing a
+    /// closed challenge at another instant).
+    ChallengeState,
 }
 
 impl ErrorKind {
@@ -83,12 +92,15 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::Tampered => "tampered",
             ErrorKind::Internal => "internal",
+            ErrorKind::InvalidReward => "invalid_reward",
+            ErrorKind::UnknownChallenge => "unknown_challenge",
+            ErrorKind::ChallengeState => "challenge_state",
         }
     }
 
     /// Every kind, in declaration order (for bindings that build one
     /// exception class per kind).
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::InvalidAmount,
         ErrorKind::InvalidCurrency,
         ErrorKind::CurrencyMismatch,
@@ -109,6 +121,9 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::Tampered,
         ErrorKind::Internal,
+        ErrorKind::InvalidReward,
+        ErrorKind::UnknownChallenge,
+        ErrorKind::ChallengeState,
     ];
 }
 

@@ -23,6 +23,7 @@ use crate::ledger::EntryKind;
 use crate::money::{Currency, DecimalText, Rate};
 use crate::payout::PayoutPolicy;
 use crate::plan::PlanSpec;
+use crate::rewards::{BonusSpec, MilestoneSpec, TeamSpec};
 
 /// A member joins, optionally under a sponsor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +181,72 @@ pub struct PayoutFailed {
     pub at: String,
 }
 
+/// Activates a milestone set (see [`crate::rewards`]). Until the first one
+/// is applied no milestone is evaluated.
+///
+/// ```json
+/// {"type": "milestones_set", "at": "2026-01-01T00:00:00Z",
+///  "counts": "purchased", "on_refund": "keep",
+///  "milestones": [{"id": "first", "name": "First Referral",
+///                  "metric": "qualified_referrals", "threshold": 1,
+///                  "rewards": [{"bonus": {"amount": "10.00", "currency": "USD"}},
+///                              {"perk": "badge"}]}]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MilestonesSet {
+    /// The milestones; absent means the default set (the first
+    /// programme's five milestones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestones: Option<Vec<MilestoneSpec>>,
+    /// What makes a direct referral qualified: `"purchased"` (default: at
+    /// least one sale not fully refunded) or `"joined"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<String>,
+    /// What happens to an award when refunds push its metric back below the
+    /// threshold: `"keep"` (default) or `"clawback"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_refund: Option<String>,
+    /// When the set comes into force.
+    pub at: String,
+}
+
+/// A team challenge starts (see [`crate::rewards`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeCreated {
+    /// The challenge's id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// The team: a leader and the levels below it that belong to it.
+    pub team: TeamSpec,
+    /// `"sales_volume"` (in the reward's currency), `"qualified_referrals"`
+    /// or `"direct_referrals"` (new direct referrals joined).
+    pub metric: String,
+    /// Start of the half-open window `[from, to)`.
+    pub from: String,
+    /// End of the window (exclusive).
+    pub to: String,
+    /// The team total that meets the challenge: a count, or an amount in
+    /// the reward's currency for `sales_volume`.
+    pub target: DecimalText,
+    /// What a met challenge pays.
+    pub reward: BonusSpec,
+    /// How the reward is split: `"leader"`, `"equal"` or `"pro_rata"`.
+    pub split: String,
+}
+
+/// A team challenge ends; a met target pays its reward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeClosed {
+    /// The challenge's id.
+    pub id: String,
+    /// When it closes (progress counts up to `min(at, to)`).
+    pub at: String,
+}
+
 /// Everything that can happen, tagged by `"type"` on the wire.
 ///
 /// ```
@@ -218,6 +285,12 @@ pub enum Event {
     PayoutSettled(PayoutSettled),
     /// See [`PayoutFailed`].
     PayoutFailed(PayoutFailed),
+    /// See [`MilestonesSet`].
+    MilestonesSet(MilestonesSet),
+    /// See [`ChallengeCreated`].
+    ChallengeCreated(ChallengeCreated),
+    /// See [`ChallengeClosed`].
+    ChallengeClosed(ChallengeClosed),
 }
 
 impl Event {
@@ -248,6 +321,9 @@ impl Event {
             Event::PayoutsPrepared(_) => "payouts_prepared",
             Event::PayoutSettled(_) => "payout_settled",
             Event::PayoutFailed(_) => "payout_failed",
+            Event::MilestonesSet(_) => "milestones_set",
+            Event::ChallengeCreated(_) => "challenge_created",
+            Event::ChallengeClosed(_) => "challenge_closed",
         }
     }
 }
@@ -328,6 +404,10 @@ pub struct Distribution {
     pub retained: Decimal,
     /// Levels that paid nothing, ascending.
     pub unpaid: Vec<Unpaid>,
+    /// Milestones this sale made members reach (an extension field: absent
+    /// when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awards: Vec<Award>,
 }
 
 /// The part of one line a refund reversed.
@@ -354,6 +434,98 @@ pub struct RefundOutcome {
     /// All refunds of the sale so far, this one included.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub refunded_total: Decimal,
+    /// Milestones this refund pushed back below their threshold, and
+    /// whether the award was kept or clawed back (an extension field:
+    /// absent when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milestone_reversals: Vec<MilestoneReversal>,
+}
+
+/// A bonus amount in one currency, as records show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BonusPaid {
+    /// The amount, at the currency's scale.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub amount: Decimal,
+    /// The currency code.
+    pub currency: String,
+}
+
+/// A member reached a milestone: recorded once, at the event that took the
+/// metric to the threshold, with its bonuses (ledger `bonus` entries) and
+/// the perks the host should grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Award {
+    /// Who reached it.
+    pub member: Id,
+    /// The milestone's id.
+    pub milestone: Id,
+    /// Its name.
+    pub name: Id,
+    /// The metric it counts (`qualified_referrals`, …).
+    pub metric: crate::rewards::Metric,
+    /// Its threshold.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub threshold: Decimal,
+    /// The metric's value after the event.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub value: Decimal,
+    /// Bonuses credited (each a `bonus` ledger entry).
+    pub bonuses: Arc<[BonusPaid]>,
+    /// Perks for the host to grant.
+    pub perks: Arc<[Id]>,
+}
+
+/// A refund took a member's metric back below a milestone it had reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneReversal {
+    /// Whose award.
+    pub member: Id,
+    /// The milestone's id.
+    pub milestone: Id,
+    /// The metric's value after the refund.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub value: Decimal,
+    /// What applied: `keep` (the award stands) or `clawback` (its bonuses
+    /// were reversed by `bonus_reversal` entries; a later crossing awards
+    /// it again).
+    pub applied: crate::rewards::OnRefund,
+    /// Bonuses reversed (empty under `keep`).
+    pub reversed: Vec<BonusPaid>,
+}
+
+/// One member's share of a challenge reward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeShare {
+    /// Who.
+    pub member: Id,
+    /// The member's own progress.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub progress: Decimal,
+    /// The share paid (a `bonus` ledger entry).
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub amount: Decimal,
+}
+
+/// A closed challenge: its total, whether the target was met and, if so,
+/// the exact split of the reward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeResult {
+    /// The challenge id.
+    pub id: Id,
+    /// The team total over `[from, min(closed_at, to))`.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub total: Decimal,
+    /// The target.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub target: Decimal,
+    /// Whether `total >= target`.
+    pub met: bool,
+    /// The reward's currency.
+    pub currency: String,
+    /// The shares paid, by member id (empty when not met, or when no team
+    /// member could be paid).
+    pub shares: Vec<ChallengeShare>,
 }
 
 /// One payout of a batch.
@@ -451,6 +623,10 @@ pub enum Outcome {
     Refund(RefundOutcome),
     /// A payout batch.
     Batch(Batch),
+    /// Milestones a join made members reach.
+    Awards(Vec<Award>),
+    /// A closed challenge.
+    Challenge(ChallengeResult),
 }
 
 /// The result of applying one event.
@@ -503,8 +679,13 @@ impl Serialize for Applied {
                 map.serialize_entry("sale", &r.sale)?;
                 map.serialize_entry("reversals", &r.reversals)?;
                 map.serialize_entry("refunded_total", &r.refunded_total)?;
+                if !r.milestone_reversals.is_empty() {
+                    map.serialize_entry("milestone_reversals", &r.milestone_reversals)?;
+                }
             }
             Outcome::Batch(b) => map.serialize_entry("batch", b)?,
+            Outcome::Awards(a) => map.serialize_entry("awards", a)?,
+            Outcome::Challenge(c) => map.serialize_entry("challenge", c)?,
         }
         map.serialize_entry("entries", &self.entries)?;
         map.end()

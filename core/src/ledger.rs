@@ -7,7 +7,7 @@
 //! | kind | from | to |
 //! |---|---|---|
 //! | commission, bonus, adjustment | outside | flow |
-//! | reversal | flow (or held, for a held line) | outside |
+//! | reversal, bonus reversal | flow (or held, for a held line) | outside |
 //! | hold | flow | held |
 //! | release | held | flow |
 //! | payout reserve | available | reserved |
@@ -37,7 +37,8 @@ pub enum EntryKind {
     Reversal,
     /// Clawback of (part of) a held line, from held.
     ReversalHeld,
-    /// A bonus.
+    /// A bonus (a milestone reached, a team challenge met), paid by the
+    /// platform.
     Bonus,
     /// A manual adjustment.
     Adjustment,
@@ -51,6 +52,9 @@ pub enum EntryKind {
     PayoutSettle,
     /// A reserved payout failed and returned to available.
     PayoutFail,
+    /// Clawback of a milestone bonus (the `clawback` refund setting), from
+    /// its flow. Counts against bonuses in [`Totals`].
+    BonusReversal,
 }
 
 /// One money movement.
@@ -120,7 +124,9 @@ impl Balances {
             EntryKind::Commission | EntryKind::Bonus | EntryKind::Adjustment => {
                 self.flow(a, entry.available_at, as_of)
             }
-            EntryKind::Reversal => self.flow(-a, entry.available_at, as_of),
+            EntryKind::Reversal | EntryKind::BonusReversal => {
+                self.flow(-a, entry.available_at, as_of)
+            }
             EntryKind::ReversalHeld => self.held -= a,
             EntryKind::Hold => {
                 self.flow(-a, entry.available_at, as_of);
@@ -154,7 +160,7 @@ pub struct Totals {
     pub earned: Decimal,
     /// Commissions clawed back.
     pub reversed: Decimal,
-    /// Bonuses.
+    /// Bonuses, net of bonus reversals.
     pub bonuses: Decimal,
     /// Adjustments.
     pub adjustments: Decimal,
@@ -242,6 +248,11 @@ impl Ledger {
         })
     }
 
+    /// Every entry of one earner, in every currency, newest first.
+    pub fn earner_entries(&self, earner: u32) -> impl Iterator<Item = &Entry> {
+        self.chain(earner)
+    }
+
     /// Entries of one account, newest first.
     pub fn account_entries(&self, earner: u32, currency: Currency) -> impl Iterator<Item = &Entry> {
         self.chain(earner).filter(move |e| e.currency == currency)
@@ -276,6 +287,7 @@ impl Ledger {
                 EntryKind::Commission => totals.earned += a,
                 EntryKind::Reversal | EntryKind::ReversalHeld => totals.reversed += a,
                 EntryKind::Bonus => totals.bonuses += a,
+                EntryKind::BonusReversal => totals.bonuses -= a,
                 EntryKind::Adjustment => totals.adjustments += a,
                 EntryKind::PayoutSettle => totals.paid += a,
                 EntryKind::Hold

@@ -41,7 +41,9 @@
 //! Modules: [`money`] (currencies, amounts, rates, rounding), [`graph`] (the
 //! referral forest), [`plan`] (rate tables and validation), [`calc`] (sale →
 //! distribution), [`ledger`] (entries and balances), [`payout`] (policies,
-//! fees, tax summaries), [`event`] (events and records), [`engine`]
+//! fees, tax summaries), [`rewards`] (milestones, team challenges,
+//! leaderboards), [`metrics`] (growth metrics, viral coefficient,
+//! projection, exports), [`event`] (events and records), [`engine`]
 //! (applying, replaying, snapshots), [`store`] (persistence), [`audit`] (the hash chain and its
 //! canonical encoding), [`limits`] (every static limit), and [`error`].
 
@@ -57,9 +59,11 @@ pub mod graph;
 mod id;
 pub mod ledger;
 pub mod limits;
+pub mod metrics;
 pub mod money;
 pub mod payout;
 pub mod plan;
+pub mod rewards;
 pub mod store;
 pub mod time;
 

@@ -40,3 +40,21 @@ pub const MAX_POLICY_ENTRIES: usize = 256;
 pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000_000;
 /// Longest JSON text accepted by `Engine::apply_batch_json`, in bytes.
 pub const MAX_BATCH_JSON_BYTES: usize = 256 << 20;
+/// Most milestones in one `milestones_set`.
+pub const MAX_MILESTONES: usize = 64;
+/// Most rewards (bonuses and perks) of one milestone.
+pub const MAX_MILESTONE_REWARDS: usize = 16;
+/// How many levels up a join (or a move) updates the downline-size counters
+/// milestones read: a member's tracked downline size counts the members at
+/// most this many levels below it. Exact for networks less deep than this.
+pub const MAX_TRACKED_DEPTH: usize = 1024;
+/// Deepest team a challenge may name (levels below its leader).
+pub const MAX_TEAM_DEPTH: u32 = 64;
+/// Most entries a leaderboard returns.
+pub const MAX_LEADERBOARD: usize = 10_000;
+/// Most nodes of a subtree export.
+pub const MAX_EXPORT_NODES: usize = 100_000;
+/// Most cycles of a growth projection.
+pub const MAX_PROJECTION_CYCLES: u32 = 10_000;
+/// Longest viral-coefficient window or cohort width, in days.
+pub const MAX_WINDOW_DAYS: u32 = 36_600;

@@ -475,6 +475,25 @@ enum Op {
     Plan {
         plan: PlanGen,
     },
+    /// A milestone set: the default one, or a small one (thresholds 1–3 on
+    /// every metric, bonuses in USD and KWD) so that short streams cross.
+    Milestones {
+        small: bool,
+        joined: bool,
+        clawback: bool,
+    },
+    /// A team challenge over the 200 hours around now.
+    Challenge {
+        leader: Index,
+        depth: u32,
+        metric: usize,
+        split: usize,
+        target: u64,
+    },
+    /// Closes a created challenge.
+    Close {
+        challenge: Index,
+    },
     /// A deliberately bad event of kind `kind`.
     Bad {
         kind: usize,
@@ -482,7 +501,9 @@ enum Op {
     },
 }
 
-const BAD_KINDS: usize = 12;
+const BAD_KINDS: usize = 15;
+const METRICS: [&str; 3] = ["sales_volume", "qualified_referrals", "direct_referrals"];
+const SPLITS: [&str; 3] = ["leader", "equal", "pro_rata"];
 const METHODS: [&str; 3] = ["bank", "crypto", "instant"];
 const STATUSES: [&str; 3] = ["active", "inactive", "terminated"];
 
@@ -491,7 +512,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => prop::option::weighted(0.9, any::<Index>()).prop_map(|sponsor| Op::Join { sponsor }),
         5 => (any::<Index>(), 0usize..3, prop_oneof![1u64..=500, 1u64..=1_000_000_000])
             .prop_map(|(buyer, currency, minor)| Op::Sale { buyer, currency, minor }),
-        2 => (any::<Index>(), 1u64..=110).prop_map(|(sale, percent)| Op::Refund { sale, percent }),
+        2 => (any::<Index>(), prop_oneof![1u64..=110, Just(100)]).prop_map(|(sale, percent)| Op::Refund { sale, percent }),
         1 => (any::<Index>(), 0usize..3).prop_map(|(member, status)| Op::Status { member, status }),
         1 => (any::<Index>(), any::<bool>()).prop_map(|(member, on)| Op::Hold { member, on }),
         2 => (any::<Index>(), 0usize..3, prop::bool::weighted(0.8))
@@ -502,6 +523,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<Index>().prop_map(|payout| Op::Fail { payout }),
         1 => (any::<Index>(), any::<Index>()).prop_map(|(member, sponsor)| Op::Reparent { member, sponsor }),
         1 => plan_gen().prop_map(|plan| Op::Plan { plan }),
+        1 => (any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(small, joined, clawback)| Op::Milestones { small, joined, clawback }),
+        1 => (any::<Index>(), 0u32..4, 0usize..3, 0usize..3, 1u64..=3)
+            .prop_map(|(leader, depth, metric, split, target)| Op::Challenge { leader, depth, metric, split, target }),
+        1 => any::<Index>().prop_map(|challenge| Op::Close { challenge }),
         2 => (0..BAD_KINDS, any::<Index>()).prop_map(|(kind, pick)| Op::Bad { kind, pick }),
     ]
 }
@@ -520,6 +546,7 @@ struct Driver {
     /// (sale id, buyer, amount in minor units, minor units of its currency).
     sales: Vec<(String, String, u64, u32)>,
     payouts: Vec<String>,
+    challenges: Vec<String>,
     last_batch_ms: Option<i64>,
     /// Every accepted event and what it returned, in order.
     applied: Vec<(Event, Applied)>,
@@ -535,6 +562,7 @@ impl Driver {
             members: Vec::new(),
             sales: Vec::new(),
             payouts: Vec::new(),
+            challenges: Vec::new(),
             last_batch_ms: None,
             applied: Vec::new(),
             refused: 0,
@@ -646,6 +674,56 @@ impl Driver {
                 json!({"type": "sponsor_changed", "member": self.member(member),
                        "sponsor": self.member(sponsor), "reason": "fix", "at": now})
             }
+            Op::Milestones {
+                small,
+                joined,
+                clawback,
+            } => {
+                let mut set = json!({"type": "milestones_set", "at": now,
+                    "counts": if *joined { "joined" } else { "purchased" },
+                    "on_refund": if *clawback { "clawback" } else { "keep" }});
+                if *small {
+                    let usd = |a: &str| json!({"bonus": {"amount": a, "currency": "USD"}});
+                    let kwd = |a: &str| json!({"bonus": {"amount": a, "currency": "KWD"}});
+                    set["milestones"] = json!([
+                        {"id": "q1", "name": "Q1", "threshold": 1, "rewards": [usd("1.00"), kwd("0.125")]},
+                        {"id": "q2", "name": "Q2", "threshold": 2, "rewards": [usd("2.50"), {"perk": "p"}]},
+                        {"id": "d2", "name": "D2", "metric": "direct_referrals", "threshold": 2, "rewards": [usd("0.01")]},
+                        {"id": "n3", "name": "N3", "metric": "downline_size", "threshold": 3, "rewards": [kwd("1.000")]},
+                        {"id": "o1", "name": "O1", "metric": "own_sales", "threshold": 1, "rewards": [usd("0.99")]},
+                        {"id": "e1", "name": "E1", "metric": "net_earnings", "currency": "JPY",
+                         "threshold": "5", "rewards": [usd("3.00")]}
+                    ]);
+                }
+                set
+            }
+            Op::Challenge {
+                leader,
+                depth,
+                metric,
+                split,
+                target,
+            } => {
+                let id = self.fresh("c");
+                let target = if *metric == 0 {
+                    amount_text(target * 100, 2)
+                } else {
+                    target.to_string()
+                };
+                json!({"type": "challenge_created", "id": id, "name": "push",
+                       "team": {"leader": self.member(leader), "depth": depth},
+                       "metric": METRICS[*metric],
+                       "from": at(self.clock_ms - 100 * HOUR_MS), "to": at(self.clock_ms + 100 * HOUR_MS),
+                       "target": target, "reward": {"amount": "10.00", "currency": "USD"},
+                       "split": SPLITS[*split]})
+            }
+            Op::Close { challenge } => {
+                if self.challenges.is_empty() {
+                    return None;
+                }
+                let id = self.challenges[challenge.index(self.challenges.len())].clone();
+                json!({"type": "challenge_closed", "id": id, "at": now})
+            }
             Op::Plan { plan } => {
                 let id = self.fresh("p");
                 json!({"type": "plan_activated", "plan": plan.to_json(&id), "effective_from": now})
@@ -699,6 +777,13 @@ impl Driver {
                                  "levels": [{"rate": "0.6"}, {"rate": "0.5"}]}}),
             10 => json!({"type": "sale_recorded", "sale": self.fresh("s"), "buyer": member,
                          "amount": "1.00", "currency": "USD", "at": "2026-02-01T12:00:00"}),
+            12 => json!({"type": "challenge_created", "id": self.fresh("c"), "name": "x",
+                         "team": {"leader": "ghost", "depth": 1}, "metric": "sales_volume",
+                         "from": now, "to": at(self.clock_ms + HOUR_MS), "target": "1.00",
+                         "reward": {"amount": "1.00", "currency": "USD"}, "split": "equal"}),
+            13 => json!({"type": "milestones_set", "at": now, "milestones": [
+                            {"id": "z", "name": "Z", "threshold": 0, "rewards": []}]}),
+            14 => json!({"type": "challenge_closed", "id": "c-ghost", "at": now}),
             _ => json!({"type": "member_joined", "member": member, "sponsor": "m1",
                         "at": "2020-01-01T00:00:00Z"}),
         })
@@ -723,6 +808,9 @@ impl Driver {
                 let minor = d.amount.mantissa() as u64;
                 self.sales
                     .push((e.sale.clone(), e.buyer.clone(), minor, units));
+            }
+            (Event::ChallengeCreated(e), _) if !applied.replayed => {
+                self.challenges.push(e.id.clone())
             }
             (Event::PayoutsPrepared(_), Outcome::Batch(b)) => {
                 self.last_batch_ms = Some(b.as_of.as_millis());
@@ -758,42 +846,101 @@ proptest! {
     #[test]
     fn balances_conserve_what_was_earned(ops in stream()) {
         let driver = Driver::run(&ops);
-        let engine = &driver.engine;
-        let ledger = engine.ledger();
-        let accounts: BTreeSet<(u32, String)> = ledger
-            .entries()
-            .iter()
-            .map(|e| (e.earner, e.currency.code().to_string()))
-            .collect();
-        for (earner, code) in accounts {
-            let currency = engine.currencies().get(&code, "currency").unwrap();
-            let member = engine.graph().id(earner).to_string();
-            let mut instants: BTreeSet<i64> = BTreeSet::new();
-            for entry in ledger.account_entries(earner, currency) {
-                for t in [entry.at.as_millis(), entry.available_at.as_millis()] {
-                    instants.extend([t - 1, t, t + 1]);
-                }
-            }
-            instants.insert(Timestamp::MAX.as_millis() - 1);
-            for as_of in instants {
-                let balances = engine.balances(&member, &code, &at(as_of)).unwrap();
-                let totals = ledger.totals(
-                    earner,
-                    currency,
-                    Timestamp::MIN,
-                    Timestamp::from_millis(as_of + 1).unwrap(),
-                );
-                let net = totals.earned - totals.reversed + totals.bonuses + totals.adjustments;
-                prop_assert_eq!(
-                    net,
-                    balances.total(),
-                    "{} {} as of {}: {:?} vs {:?}",
-                    member, code, at(as_of), totals, balances
-                );
-                prop_assert_eq!(totals.paid, balances.paid);
-            }
+        conserves(&driver.engine)?;
+    }
+
+    /// The same with milestone bonuses, clawbacks and challenge rewards in
+    /// every case: a small clawback milestone set from the start, and a
+    /// stream of joins, sales, full refunds and challenges.
+    #[test]
+    fn bonuses_clawbacks_and_challenge_rewards_conserve(ops in reward_stream(), joined in any::<bool>()) {
+        let mut driver = Driver::new();
+        let set = driver.event(&Op::Milestones { small: true, joined, clawback: true }).unwrap();
+        driver.seed(set);
+        for (op, pause_hours) in &ops {
+            driver.clock_ms += pause_hours * HOUR_MS;
+            driver.step(op);
+        }
+        conserves(&driver.engine)?;
+        // Each award's bonuses are either standing or clawed back in full.
+        let ledger = driver.engine.ledger();
+        let mut net: BTreeMap<(u32, String, String), Decimal> = BTreeMap::new();
+        for entry in ledger.entries() {
+            let sign = match entry.kind {
+                upline::ledger::EntryKind::Bonus => Decimal::ONE,
+                upline::ledger::EntryKind::BonusReversal => -Decimal::ONE,
+                _ => continue,
+            };
+            *net.entry((entry.earner, entry.reference.to_string(), entry.currency.code().to_string()))
+                .or_default() += sign * entry.amount;
+        }
+        for ((_, reference, _), amount) in net {
+            prop_assert!(amount >= Decimal::ZERO, "{} reversed more than it paid", reference);
         }
     }
+}
+
+fn reward_stream() -> impl Strategy<Value = Vec<(Op, i64)>> {
+    let op = prop_oneof![
+        3 => prop::option::weighted(0.95, any::<Index>()).prop_map(|sponsor| Op::Join { sponsor }),
+        4 => (any::<Index>(), 0usize..3, 1u64..=5_000)
+            .prop_map(|(buyer, currency, minor)| Op::Sale { buyer, currency, minor }),
+        3 => (any::<Index>(), prop_oneof![Just(100u64), 1u64..=99])
+            .prop_map(|(sale, percent)| Op::Refund { sale, percent }),
+        1 => (any::<Index>(), 0u32..4, 0usize..3, 0usize..3, 1u64..=3)
+            .prop_map(|(leader, depth, metric, split, target)| Op::Challenge { leader, depth, metric, split, target }),
+        2 => any::<Index>().prop_map(|challenge| Op::Close { challenge }),
+        1 => (any::<Index>(), 0usize..3).prop_map(|(member, status)| Op::Status { member, status }),
+    ];
+    prop::collection::vec((op, 0i64..100), 10..80)
+}
+
+/// For every (earner, currency) account and any instant `as_of`, over the
+/// entries dated at or before `as_of`:
+/// earned − reversed + bonuses + adjustments
+///   == pending + available + held + reserved + paid.
+/// Checked at every entry's date and maturity, a millisecond either side,
+/// and at the end of time.
+fn conserves(engine: &Engine) -> Result<(), TestCaseError> {
+    let ledger = engine.ledger();
+    let accounts: BTreeSet<(u32, String)> = ledger
+        .entries()
+        .iter()
+        .map(|e| (e.earner, e.currency.code().to_string()))
+        .collect();
+    for (earner, code) in accounts {
+        let currency = engine.currencies().get(&code, "currency").unwrap();
+        let member = engine.graph().id(earner).to_string();
+        let mut instants: BTreeSet<i64> = BTreeSet::new();
+        for entry in ledger.account_entries(earner, currency) {
+            for t in [entry.at.as_millis(), entry.available_at.as_millis()] {
+                instants.extend([t - 1, t, t + 1]);
+            }
+        }
+        instants.insert(Timestamp::MAX.as_millis() - 1);
+        for as_of in instants {
+            let balances = engine.balances(&member, &code, &at(as_of)).unwrap();
+            let totals = ledger.totals(
+                earner,
+                currency,
+                Timestamp::MIN,
+                Timestamp::from_millis(as_of + 1).unwrap(),
+            );
+            let net = totals.earned - totals.reversed + totals.bonuses + totals.adjustments;
+            prop_assert_eq!(
+                net,
+                balances.total(),
+                "{} {} as of {}: {:?} vs {:?}",
+                member,
+                code,
+                at(as_of),
+                totals,
+                balances
+            );
+            prop_assert_eq!(totals.paid, balances.paid);
+        }
+    }
+    Ok(())
 }
 
 // ---- 4. replay -------------------------------------------------------------
@@ -815,6 +962,60 @@ proptest! {
         if let Some((_, last)) = driver.applied.iter().rev().find(|(_, a)| !a.replayed) {
             prop_assert_eq!(replayed.audit_head().hash, last.hash);
         }
+    }
+}
+
+// ---- 4b. metrics of a replayed engine ----------------------------------------
+
+/// Every rewards and metrics query of `engine`, as JSON.
+fn queries(engine: &Engine, challenges: &[String]) -> Value {
+    let (from, to) = (at(START_MS - HOUR_MS), at(START_MS + 10_000 * HOUR_MS));
+    let mut out = json!({
+        "network": engine.network_metrics(),
+        "viral": engine.viral_coefficient(3, 2, None, None).unwrap(),
+        "projection": engine.projection(3, 5, None).unwrap(),
+    });
+    for (metric, currency) in [
+        ("qualified_referrals", None),
+        ("downline_growth", None),
+        ("net_earnings", Some("USD")),
+        ("net_earnings", Some("KWD")),
+        ("sales_volume", Some("JPY")),
+    ] {
+        let board = engine
+            .leaderboard(metric, &from, &to, 20, currency)
+            .unwrap();
+        out[format!("{metric}:{currency:?}")] = serde_json::to_value(board).unwrap();
+    }
+    for i in 0..engine.graph().len() as u32 {
+        let id = engine.graph().id(i).to_string();
+        out[format!("member:{id}")] = json!({
+            "metrics": engine.member_metrics(&id, Some(&from), Some(&to)).unwrap(),
+            "awards": engine.awards(&id).unwrap(),
+        });
+    }
+    for id in challenges {
+        out[format!("challenge:{id}")] =
+            serde_json::to_value(engine.challenge_status(id, &to).unwrap()).unwrap();
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// The metrics, leaderboards, awards and challenge statuses of an engine
+    /// rebuilt by replaying the accepted events, or restored from a
+    /// snapshot, equal the live engine's.
+    #[test]
+    fn metrics_of_a_replayed_engine_equal_the_live_ones(ops in stream()) {
+        let driver = Driver::run(&ops);
+        let events: Vec<&Event> = driver.applied.iter().map(|(e, _)| e).collect();
+        let replayed = Engine::replay(events.iter().copied()).expect("accepted events replay");
+        let live = queries(&driver.engine, &driver.challenges);
+        prop_assert_eq!(&queries(&replayed, &driver.challenges), &live);
+        let restored = Engine::from_snapshot_json(&driver.engine.snapshot_json()).unwrap();
+        prop_assert_eq!(&queries(&restored, &driver.challenges), &live);
     }
 }
 
@@ -868,6 +1069,8 @@ proptest! {
                             | Event::PayoutsPrepared(_)
                             | Event::PayoutSettled(_)
                             | Event::PayoutFailed(_)
+                            | Event::ChallengeCreated(_)
+                            | Event::ChallengeClosed(_)
                     )
             })
             .cloned()
