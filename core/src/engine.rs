@@ -2107,7 +2107,7 @@ impl Engine {
             .enumerate()
             .map(|(i, s)| (s.id.clone(), i as u32))
             .collect();
-        let mut live: HashMap<u32, u32> = HashMap::new();
+        let mut live: HashMap<u32, u32> = HashMap::default();
         for sale in &self.sales {
             if sale.refunded < sale.amount && Self::sale_counts_for_qualification(sale) {
                 *live.entry(sale.buyer).or_default() += 1;
