@@ -48,8 +48,29 @@ const MONEY_KEYS_OUT: &[&str] = &[
     "paid",
     "earned",
     "rate",
+    // rewards and metrics
+    "value",
+    "threshold",
+    "target",
+    "total",
+    "progress",
+    "lifetime",
+    "period",
 ];
-const TIME_KEYS_OUT: &[&str] = &["at", "as_of", "available_at", "effective_from"];
+/// Keys whose object values map a currency to money.
+const MONEY_MAPS_OUT: &[&str] = &["earnings"];
+const TIME_KEYS_OUT: &[&str] = &[
+    "at",
+    "as_of",
+    "available_at",
+    "effective_from",
+    "from",
+    "to",
+    "reached_at",
+    "joined_at",
+    "start",
+    "period",
+];
 
 /// A conversion failure: a typed Upline error, or a Python exception
 /// raised by a Python object while it was read.
@@ -388,13 +409,16 @@ fn out<'py>(
                 i.into_pyobject(py)?.into_any()
             } else if let Some(u) = n.as_u64() {
                 u.into_pyobject(py)?.into_any()
+            } else if let Some(f) = n.as_f64() {
+                // Only statistics (viral coefficient, projections) are
+                // floats; money never is.
+                f.into_pyobject(py)?.into_any()
             } else {
-                // The core never writes a float; keep the exact text.
                 PyString::new(py, &n.to_string()).into_any()
             }
         }
         Value::String(s) => match key {
-            Some(k) if MONEY_KEYS_OUT.contains(&k) => {
+            Some(k) if MONEY_KEYS_OUT.contains(&k) && is_decimal_text(s) => {
                 types.decimal.bind(py).call1((s.as_str(),))?
             }
             Some(k) if TIME_KEYS_OUT.contains(&k) => time_out(py, s, types)?,
@@ -409,12 +433,25 @@ fn out<'py>(
         }
         Value::Object(map) => {
             let dict = PyDict::new(py);
+            // `{"USD": "15.00"}` maps (earnings on exported nodes): the
+            // values are money whatever the currency key.
+            let money_map = key.is_some_and(|k| MONEY_MAPS_OUT.contains(&k));
             for (k, item) in map {
-                dict.set_item(k, out(py, item, Some(k), depth + 1, types)?)?;
+                let child_key = if money_map { "amount" } else { k.as_str() };
+                dict.set_item(k, out(py, item, Some(child_key), depth + 1, types)?)?;
             }
             dict.into_any()
         }
     })
+}
+
+/// Whether `s` is a plain decimal (`-12.50`): money keys are shared with
+/// other values in a few records (a `period` pair of times).
+fn is_decimal_text(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && digits.bytes().filter(|&b| b == b'.').count() <= 1
 }
 
 fn time_out<'py>(py: Python<'py>, text: &str, types: &Types) -> PyResult<Bound<'py, PyAny>> {

@@ -101,6 +101,58 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// A query result as JSON, for `convert::to_py`.
+fn json_of<T: serde::Serialize>(value: T) -> upline::Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
+}
+
+/// An optional time argument (`None` → absent).
+fn opt_time(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<String>> {
+    match obj {
+        Some(o) if !o.is_none() => Ok(Some(conv(o.py(), convert::time_arg(o, field))?)),
+        _ => Ok(None),
+    }
+}
+
+/// An optional `str` argument (`None` → absent).
+fn opt_str(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<String>> {
+    match obj {
+        Some(o) if !o.is_none() => Ok(Some(str_arg(o, field)?)),
+        _ => Ok(None),
+    }
+}
+
+/// An optional count argument (`None` → `default`).
+fn opt_count(obj: Option<&Bound<'_, PyAny>>, field: &str, default: usize) -> PyResult<usize> {
+    match obj {
+        Some(o) if !o.is_none() => count_arg(o, field),
+        _ => Ok(default),
+    }
+}
+
+/// An optional `u32` count argument (`None` → `default`).
+fn opt_u32(obj: Option<&Bound<'_, PyAny>>, field: &str, default: u32) -> PyResult<u32> {
+    match obj {
+        Some(o) if !o.is_none() => u32_arg(o, field),
+        _ => Ok(default),
+    }
+}
+
+/// A count argument that must fit a `u32` (days, cycles).
+fn u32_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<u32> {
+    let n = count_arg(obj, field)?;
+    u32::try_from(n).map_err(|_| {
+        raise(
+            obj.py(),
+            Error::new(
+                ErrorKind::LimitExceeded,
+                field,
+                format!("{field} {n} is too large"),
+            ),
+        )
+    })
+}
+
 fn ids_to_py<'py>(py: Python<'py>, ids: Vec<std::sync::Arc<str>>) -> PyResult<Bound<'py, PyList>> {
     PyList::new(py, ids.iter().map(|s| s.as_ref()))
 }
@@ -534,6 +586,152 @@ impl Engine {
     /// The whole state as JSON text (for `Engine.from_snapshot`).
     fn snapshot(&self, py: Python<'_>) -> PyResult<String> {
         self.read(py, |e| Ok(e.snapshot_json()))
+    }
+
+    /// The top `limit` members by `metric` over `[from, to)`:
+    /// `{"metric", "from", "to", "currency", "entries": [{"rank", "member",
+    /// "value", "reached_at"}]}`. Metrics: `qualified_referrals`,
+    /// `net_earnings` and `sales_volume` (both need `currency`),
+    /// `downline_growth`.
+    #[pyo3(signature = (metric, from_, to, limit=None, currency=None))]
+    fn leaderboard<'py>(
+        &self,
+        metric: &Bound<'py, PyAny>,
+        from_: &Bound<'py, PyAny>,
+        to: &Bound<'py, PyAny>,
+        limit: Option<&Bound<'py, PyAny>>,
+        currency: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = metric.py();
+        let metric = str_arg(metric, "metric")?;
+        let from = conv(py, convert::time_arg(from_, "from"))?;
+        let to = conv(py, convert::time_arg(to, "to"))?;
+        let limit = opt_count(limit, "limit", 100)?;
+        let currency = opt_str(currency, "currency")?;
+        let value = self.read(py, move |e| {
+            json_of(e.leaderboard(&metric, &from, &to, limit, currency.as_deref())?)
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// A team challenge's progress per member and in total as of `as_of`.
+    fn challenge_status<'py>(
+        &self,
+        id: &Bound<'py, PyAny>,
+        as_of: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = id.py();
+        let id = str_arg(id, "id")?;
+        let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
+        let value = self.read(py, move |e| json_of(e.challenge_status(&id, &as_of)?))?;
+        convert::to_py(py, &value)
+    }
+
+    /// The milestone awards `member` holds.
+    fn awards<'py>(&self, member: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let value = self.read(py, move |e| json_of(e.awards(&member)?))?;
+        convert::to_py(py, &value)
+    }
+
+    /// Growth metrics of one member; earnings also over `[from_, to)` when
+    /// given.
+    #[pyo3(signature = (member, from_=None, to=None))]
+    fn member_metrics<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        from_: Option<&Bound<'py, PyAny>>,
+        to: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let from = opt_time(from_, "from")?;
+        let to = opt_time(to, "to")?;
+        let value = self.read(py, move |e| {
+            json_of(e.member_metrics(&member, from.as_deref(), to.as_deref())?)
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// Network metrics: members by status, depth histogram, max depth,
+    /// mean branching factor.
+    fn network_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.read(py, |e| json_of(e.network_metrics()))?;
+        convert::to_py(py, &value)
+    }
+
+    /// The viral coefficient K per join cohort and overall, and the viral
+    /// cycle time. K and days are floats (statistics, not money).
+    #[pyo3(signature = (window_days=None, cohort_days=None, from_=None, to=None))]
+    fn viral_coefficient<'py>(
+        &self,
+        py: Python<'py>,
+        window_days: Option<&Bound<'py, PyAny>>,
+        cohort_days: Option<&Bound<'py, PyAny>>,
+        from_: Option<&Bound<'py, PyAny>>,
+        to: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let window = opt_u32(window_days, "window_days", 30)?;
+        let cohort = opt_u32(cohort_days, "cohort_days", 30)?;
+        let from = opt_time(from_, "from")?;
+        let to = opt_time(to, "to")?;
+        let value = self.read(py, move |e| {
+            json_of(e.viral_coefficient(window, cohort, from.as_deref(), to.as_deref())?)
+        })?;
+        convert::to_py(py, &value)
+    }
+
+    /// A branching-process projection of network size over `cycles` from
+    /// the measured K and cycle time (`seed` defaults to the member count).
+    #[pyo3(signature = (cycles, window_days=None, seed=None))]
+    fn projection<'py>(
+        &self,
+        cycles: &Bound<'py, PyAny>,
+        window_days: Option<&Bound<'py, PyAny>>,
+        seed: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cycles.py();
+        let cycles = u32_arg(cycles, "cycles")?;
+        let window = opt_u32(window_days, "window_days", 30)?;
+        let seed = match seed {
+            Some(s) if !s.is_none() => Some(count_arg(s, "seed")? as u64),
+            _ => None,
+        };
+        let value = self.read(py, move |e| json_of(e.projection(window, cycles, seed)?))?;
+        convert::to_py(py, &value)
+    }
+
+    /// `member`'s subtree (breadth first, bounded) as nested dicts with
+    /// lifetime earnings per currency on every node.
+    #[pyo3(signature = (member, max_depth, max_nodes=None))]
+    fn export_subtree_json<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        max_depth: &Bound<'py, PyAny>,
+        max_nodes: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let depth = count_arg(max_depth, "max_depth")?;
+        let nodes = opt_count(max_nodes, "max_nodes", 10_000)?;
+        let value = self.read(py, move |e| e.export_subtree_json(&member, depth, nodes))?;
+        convert::to_py(py, &value)
+    }
+
+    /// The same subtree as Graphviz DOT, earnings in the node labels.
+    #[pyo3(signature = (member, max_depth, max_nodes=None))]
+    fn export_subtree_dot(
+        &self,
+        member: &Bound<'_, PyAny>,
+        max_depth: &Bound<'_, PyAny>,
+        max_nodes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let depth = count_arg(max_depth, "max_depth")?;
+        let nodes = opt_count(max_nodes, "max_nodes", 10_000)?;
+        self.read(py, move |e| e.export_subtree_dot(&member, depth, nodes))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -29,6 +29,9 @@ from ._upline import (
     Storage,
     Tampered,
     Internal,
+    InvalidReward,
+    UnknownChallenge,
+    ChallengeState,
     __version__,
 )
 
@@ -57,5 +60,8 @@ __all__ = [
     "Storage",
     "Tampered",
     "Internal",
+    "InvalidReward",
+    "UnknownChallenge",
+    "ChallengeState",
     "__version__",
 ]

@@ -58,6 +58,9 @@ __all__ = [
     "Storage",
     "Tampered",
     "Internal",
+    "InvalidReward",
+    "UnknownChallenge",
+    "ChallengeState",
     "__version__",
 ]
 
@@ -142,6 +145,15 @@ class Tampered(UplineError):
 
 class Internal(UplineError):
     """Code ``internal``."""
+
+class InvalidReward(UplineError, ValueError):
+    """Code ``invalid_reward``."""
+
+class UnknownChallenge(UplineError, KeyError):
+    """Code ``unknown_challenge``."""
+
+class ChallengeState(UplineError):
+    """Code ``challenge_state``."""
 
 @final
 class Plan:
@@ -356,6 +368,67 @@ class Engine:
         ``year`` (UTC), and ``reaches_threshold`` (paid >= ``thresholds[currency]``;
         False for a currency without a threshold).
         """
+
+    def leaderboard(
+        self,
+        metric: str,
+        from_: _Time,
+        to: _Time,
+        limit: Optional[int] = None,
+        currency: Optional[str] = None,
+    ) -> _Json:
+        """The top ``limit`` (default 100) members by ``metric`` over ``[from_, to)``.
+
+        Metrics: ``qualified_referrals``, ``downline_growth``, and
+        ``net_earnings`` / ``sales_volume`` (both need ``currency``). Returns
+        ``{"metric", "from", "to", "currency", "entries": [{"rank", "member",
+        "value" (Decimal), "reached_at" (datetime)}]}``; ties go to who reached
+        the value first, then to the smaller member id.
+        """
+
+    def challenge_status(self, id: str, as_of: _Time) -> _Json:
+        """A team challenge's progress per member and in total as of ``as_of``
+        (``target``, ``total`` and each ``progress`` are Decimals)."""
+
+    def awards(self, member: str) -> list[_Json]:
+        """The milestone awards ``member`` holds (``bonuses`` and ``perks``)."""
+
+    def member_metrics(
+        self, member: str, from_: Optional[_Time] = None, to: Optional[_Time] = None
+    ) -> _Json:
+        """Direct / active / qualified referrals, downline size and depth, counts
+        per level, and earnings per currency (lifetime, and over ``[from_, to)``)."""
+
+    def network_metrics(self) -> _Json:
+        """Members by status, depth histogram, max depth, mean branching factor."""
+
+    def viral_coefficient(
+        self,
+        window_days: Optional[int] = None,
+        cohort_days: Optional[int] = None,
+        from_: Optional[_Time] = None,
+        to: Optional[_Time] = None,
+    ) -> _Json:
+        """K per join cohort of ``cohort_days`` (default 30): referrals made within
+        ``window_days`` (default 30) of joining,
+        divided by the cohort size), overall K, and the viral cycle time.
+        K and days are floats: statistics, never money."""
+
+    def projection(
+        self, cycles: int, window_days: Optional[int] = None, seed: Optional[int] = None
+    ) -> _Json:
+        """Expected network size over ``cycles`` cycles of a branching process
+        with K and cycle time measured over ``window_days`` (default 30);
+        ``seed`` defaults to the member
+        count); ``closed_form_total`` and, for K < 1, ``limit``."""
+
+    def export_subtree_json(self, member: str, max_depth: int, max_nodes: Optional[int] = None) -> _Json:
+        """``member``'s subtree, breadth first, at most ``max_nodes`` (default
+        10000) nodes, with lifetime
+        earnings per currency on every node and a ``truncated`` flag."""
+
+    def export_subtree_dot(self, member: str, max_depth: int, max_nodes: Optional[int] = None) -> str:
+        """The same subtree in Graphviz DOT, earnings in the node labels."""
 
     def audit_head(self) -> _Json:
         """The audit chain's head: ``{"seq": int, "hash": str}`` (64 hex digits)."""
