@@ -44,6 +44,9 @@ export type ErrorCode =
   | 'storage'
   | 'tampered'
   | 'internal'
+  | 'invalid_reward'
+  | 'unknown_challenge'
+  | 'challenge_state'
 
 /**
  * What every method throws (and what the `...Async` methods reject with): a
@@ -178,6 +181,58 @@ export interface PayoutFailed {
   at: TimeInput
 }
 
+// Rewards (milestones and team challenges).
+
+export type MilestoneMetric =
+  | 'qualified_referrals'
+  | 'direct_referrals'
+  | 'downline_size'
+  | 'own_sales'
+  | 'net_earnings'
+
+export type Reward = { bonus: { amount: DecimalString; currency: string } } | { perk: string }
+
+export interface MilestoneSpec {
+  id: Id
+  name: string
+  /** Default `qualified_referrals`. */
+  metric?: MilestoneMetric
+  /** Only (and required) for `net_earnings`. */
+  currency?: string
+  /** A whole count (number or string), or an amount string for `net_earnings`. */
+  threshold: number | DecimalString
+  rewards: Reward[]
+}
+export interface MilestonesSet {
+  type: 'milestones_set'
+  at: TimeInput
+  /** Default `purchased`: a referral counts once it has a sale not fully refunded. */
+  counts?: 'purchased' | 'joined'
+  /** Default `keep`. */
+  on_refund?: 'keep' | 'clawback'
+  /** Absent: the first programme's five milestones. */
+  milestones?: MilestoneSpec[]
+}
+export type ChallengeMetric = 'sales_volume' | 'qualified_referrals' | 'direct_referrals'
+export interface ChallengeCreated {
+  type: 'challenge_created'
+  id: Id
+  name: string
+  team: { leader: Id; depth: number }
+  metric: ChallengeMetric
+  from: TimeInput
+  to: TimeInput
+  /** An amount in the reward currency for `sales_volume`, else a whole count. */
+  target: number | DecimalString
+  reward: { amount: DecimalString; currency: string }
+  split: 'leader' | 'equal' | 'pro_rata'
+}
+export interface ChallengeClosed {
+  type: 'challenge_closed'
+  id: Id
+  at: TimeInput
+}
+
 /** Every event, discriminated on `type`. */
 export type Event =
   | MemberJoined
@@ -192,6 +247,9 @@ export type Event =
   | PayoutsPrepared
   | PayoutSettled
   | PayoutFailed
+  | MilestonesSet
+  | ChallengeCreated
+  | ChallengeClosed
 
 export type EventType = Event['type']
 
@@ -230,6 +288,50 @@ export interface Distribution {
   lines: Line[]
   retained: DecimalString
   unpaid: Unpaid[]
+  /** Milestones this sale made members reach (absent when none). */
+  awards?: Award[]
+}
+
+export interface Money {
+  amount: DecimalString
+  currency: string
+}
+
+/** A milestone reached: recorded once per member and milestone. */
+export interface Award {
+  member: Id
+  milestone: Id
+  name: string
+  metric: MilestoneMetric
+  threshold: DecimalString
+  value: DecimalString
+  bonuses: Money[]
+  /** For the host to grant. */
+  perks: string[]
+}
+
+/** A refund that took a member back below a milestone. */
+export interface MilestoneReversal {
+  member: Id
+  milestone: Id
+  value: DecimalString
+  applied: 'keep' | 'clawback'
+  reversed: Money[]
+}
+
+export interface ChallengeShare {
+  member: Id
+  progress: DecimalString
+  amount: DecimalString
+}
+
+export interface ChallengeResult {
+  id: Id
+  total: DecimalString
+  target: DecimalString
+  met: boolean
+  currency: string
+  shares: ChallengeShare[]
 }
 
 export interface Reversal {
@@ -268,6 +370,7 @@ export type EntryKind =
   | 'reversal'
   | 'reversal_held'
   | 'bonus'
+  | 'bonus_reversal'
   | 'adjustment'
   | 'hold'
   | 'release'
@@ -305,6 +408,12 @@ export interface AppliedBase {
  * `payouts_prepared`; none for the others.
  */
 export interface Applied extends AppliedBase {
+  /** Milestones a join made members reach. */
+  awards?: Award[]
+  /** A closed challenge's result. */
+  challenge?: ChallengeResult
+  /** On a refund: milestones it took members back below. */
+  milestone_reversals?: MilestoneReversal[]
   distribution?: Distribution
   refund?: Id
   sale?: Id
@@ -355,6 +464,86 @@ export interface Head {
   seq: number
   /** 64 hex digits (all zeros for an empty chain). */
   hash: string
+}
+
+export interface LeaderboardEntry {
+  rank: number
+  member: Id
+  /** Money for earnings and sales volume; a whole count otherwise. */
+  value: DecimalString
+  /** When the member last changed its value in the window (ties go to the earlier). */
+  reached_at: IsoTime
+}
+export interface Leaderboard {
+  metric: 'qualified_referrals' | 'net_earnings' | 'sales_volume' | 'downline_growth'
+  from: IsoTime
+  to: IsoTime
+  currency?: string
+  entries: LeaderboardEntry[]
+}
+export interface ChallengeStatus {
+  id: Id
+  name: string
+  leader: Id
+  depth: number
+  metric: ChallengeMetric
+  from: IsoTime
+  to: IsoTime
+  target: DecimalString
+  total: DecimalString
+  met: boolean
+  state: 'open' | 'closed'
+  members: { member: Id; progress: DecimalString }[]
+  result?: ChallengeResult
+}
+export interface MemberMetrics {
+  member: Id
+  status: MemberStatus
+  joined_at: IsoTime
+  depth: number
+  direct_referrals: number
+  active_direct_referrals: number
+  qualified_referrals: number
+  downline_size: number
+  downline_depth: number
+  /** Members per level below (index 0: direct referrals). */
+  levels: number[]
+  period: [IsoTime, IsoTime]
+  earnings: { currency: string; lifetime: DecimalString; period: DecimalString }[]
+}
+export interface NetworkMetrics {
+  members: number
+  by_status: { active: number; inactive: number; terminated: number }
+  on_hold: number
+  roots: number
+  depth_histogram: number[]
+  max_depth: number
+  mean_branching_factor: number
+}
+export interface Cohort {
+  start: IsoTime
+  size: number
+  referrals: number
+  /** A statistic (a float), not money. */
+  k: number
+}
+export interface ViralReport {
+  window_days: number
+  cohort_days: number
+  cohorts: Cohort[]
+  overall: Cohort
+  cycle_samples: number
+  cycle_time_ms: number
+  cycle_time_days: number
+}
+export interface Projection {
+  k: number
+  cycle_days: number
+  seed: number
+  points: { cycle: number; day: number; new_members: number; total: number }[]
+  closed_form_total: number
+  /** For K < 1: seed / (1 − K). */
+  limit?: number
 }
 
 /** A subtree as nested JSON (see `Engine.exportJson`). */
@@ -434,6 +623,35 @@ export declare class Engine {
   exportDot(member: Id, maxDepth?: number | null): string
   /** The subtree below `member` (default 64 levels) as nested JSON. */
   exportJson(member: Id, maxDepth?: number | null): SubtreeJson
+  /** The top `limit` (default 100) members by `metric` over `[from, to)`; `net_earnings` and `sales_volume` need `currency`. */
+  leaderboard(
+    metric: Leaderboard['metric'],
+    from: TimeInput,
+    to: TimeInput,
+    limit?: number | null,
+    currency?: string | null,
+  ): Leaderboard
+  /** A team challenge's progress per member and in total as of `asOf`. */
+  challengeStatus(id: Id, asOf: TimeInput): ChallengeStatus
+  /** The milestone awards `member` holds. */
+  awards(member: Id): Award[]
+  /** Growth metrics of one member; earnings also over `[from, to)` when given. */
+  memberMetrics(member: Id, from?: TimeInput | null, to?: TimeInput | null): MemberMetrics
+  /** Members by status, depth histogram, max depth, mean branching factor. */
+  networkMetrics(): NetworkMetrics
+  /** K per join cohort and overall, and the viral cycle time (defaults: 30-day window and cohorts). */
+  viralCoefficient(
+    windowDays?: number | null,
+    cohortDays?: number | null,
+    from?: TimeInput | null,
+    to?: TimeInput | null,
+  ): ViralReport
+  /** Expected network size over `cycles` cycles from the measured K and cycle time. */
+  projection(cycles: number, windowDays?: number | null, seed?: number | null): Projection
+  /** `member`'s subtree (bounded; default 10,000 nodes) with lifetime earnings per currency on every node. */
+  exportSubtreeJson(member: Id, maxDepth: number, maxNodes?: number | null): SubtreeJson
+  /** The same subtree in Graphviz DOT, earnings in the node labels. */
+  exportSubtreeDot(member: Id, maxDepth: number, maxNodes?: number | null): string
   /** Applies a `payouts_prepared` event (`policy` defaults to `{}`). */
   preparePayouts(batch: Id, asOf: TimeInput, policy?: PayoutPolicy | null): PayoutsApplied
   /** Earned and paid per earner and currency in calendar `year` (UTC). */

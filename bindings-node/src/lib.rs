@@ -356,6 +356,16 @@ fn time_arg(value: Unknown<'_>, name: &str) -> Result<String, CoreError> {
     }
 }
 
+/// An optional time argument (`undefined` / `null` → absent).
+fn opt_time(value: Option<Unknown<'_>>, name: &str) -> Result<Option<String>, CoreError> {
+    match value {
+        Some(v) if !matches!(v.get_type(), Ok(ValueType::Undefined | ValueType::Null)) => {
+            Ok(Some(time_arg(v, name)?))
+        }
+        _ => Ok(None),
+    }
+}
+
 fn serialize<T: serde::Serialize>(value: &T) -> Result<Value, CoreError> {
     serde_json::to_value(value).map_err(|e| internal(format!("serialization failed: {e}")))
 }
@@ -772,6 +782,137 @@ impl Engine {
     ) -> napi::Result<Value> {
         self.with(&env, |engine| {
             engine.export_json(&member, max_depth.unwrap_or(64) as usize)
+        })
+    }
+
+    /// The top `limit` (default 100) members by `metric` over `[from, to)`.
+    #[napi]
+    pub fn leaderboard(
+        &self,
+        env: Env,
+        metric: String,
+        from: Unknown,
+        to: Unknown,
+        limit: Option<u32>,
+        currency: Option<String>,
+    ) -> napi::Result<Value> {
+        let (from, to) = guard(&env, || Ok((time_arg(from, "from")?, time_arg(to, "to")?)))?;
+        self.with(&env, |engine| {
+            serialize(&engine.leaderboard(
+                &metric,
+                &from,
+                &to,
+                limit.unwrap_or(100) as usize,
+                currency.as_deref(),
+            )?)
+        })
+    }
+
+    /// A team challenge's progress per member and in total as of `asOf`.
+    #[napi]
+    pub fn challenge_status(&self, env: Env, id: String, as_of: Unknown) -> napi::Result<Value> {
+        let as_of = guard(&env, || time_arg(as_of, "as_of"))?;
+        self.with(&env, |engine| {
+            serialize(&engine.challenge_status(&id, &as_of)?)
+        })
+    }
+
+    /// The milestone awards `member` holds.
+    #[napi]
+    pub fn awards(&self, env: Env, member: String) -> napi::Result<Value> {
+        self.with(&env, |engine| serialize(&engine.awards(&member)?))
+    }
+
+    /// Growth metrics of one member; earnings also over `[from, to)` when given.
+    #[napi]
+    pub fn member_metrics(
+        &self,
+        env: Env,
+        member: String,
+        from: Option<Unknown>,
+        to: Option<Unknown>,
+    ) -> napi::Result<Value> {
+        let (from, to) = guard(&env, || Ok((opt_time(from, "from")?, opt_time(to, "to")?)))?;
+        self.with(&env, |engine| {
+            serialize(&engine.member_metrics(&member, from.as_deref(), to.as_deref())?)
+        })
+    }
+
+    /// Members by status, depth histogram, max depth, mean branching factor.
+    #[napi]
+    pub fn network_metrics(&self, env: Env) -> napi::Result<Value> {
+        self.with(&env, |engine| serialize(&engine.network_metrics()))
+    }
+
+    /// K per join cohort and overall, and the viral cycle time (defaults:
+    /// 30-day window, 30-day cohorts).
+    #[napi]
+    pub fn viral_coefficient(
+        &self,
+        env: Env,
+        window_days: Option<u32>,
+        cohort_days: Option<u32>,
+        from: Option<Unknown>,
+        to: Option<Unknown>,
+    ) -> napi::Result<Value> {
+        let (from, to) = guard(&env, || Ok((opt_time(from, "from")?, opt_time(to, "to")?)))?;
+        self.with(&env, |engine| {
+            serialize(&engine.viral_coefficient(
+                window_days.unwrap_or(30),
+                cohort_days.unwrap_or(30),
+                from.as_deref(),
+                to.as_deref(),
+            )?)
+        })
+    }
+
+    /// A branching-process projection of network size over `cycles` cycles.
+    #[napi]
+    pub fn projection(
+        &self,
+        env: Env,
+        cycles: u32,
+        window_days: Option<u32>,
+        seed: Option<u32>,
+    ) -> napi::Result<Value> {
+        self.with(&env, |engine| {
+            serialize(&engine.projection(window_days.unwrap_or(30), cycles, seed.map(u64::from))?)
+        })
+    }
+
+    /// `member`'s subtree (bounded; default 10,000 nodes) with earnings on the nodes.
+    #[napi]
+    pub fn export_subtree_json(
+        &self,
+        env: Env,
+        member: String,
+        max_depth: u32,
+        max_nodes: Option<u32>,
+    ) -> napi::Result<Value> {
+        self.with(&env, |engine| {
+            engine.export_subtree_json(
+                &member,
+                max_depth as usize,
+                max_nodes.unwrap_or(10_000) as usize,
+            )
+        })
+    }
+
+    /// The same subtree in Graphviz DOT, earnings in the node labels.
+    #[napi]
+    pub fn export_subtree_dot(
+        &self,
+        env: Env,
+        member: String,
+        max_depth: u32,
+        max_nodes: Option<u32>,
+    ) -> napi::Result<String> {
+        self.with(&env, |engine| {
+            engine.export_subtree_dot(
+                &member,
+                max_depth as usize,
+                max_nodes.unwrap_or(10_000) as usize,
+            )
         })
     }
 
