@@ -992,15 +992,16 @@ impl Rewards {
 
     /// Counters after a sale by `buyer` at `at`.
     pub(crate) fn on_sale(&mut self, graph: &Graph, buyer: u32, counts: bool, at: Timestamp) {
-        if !counts {
+        // The counters have a slot for every member since its join.
+        let Some(slot) = self.live_sales.get_mut(buyer as usize).filter(|_| counts) else {
             return;
-        }
-        self.grow(graph.len());
-        let slot = &mut self.live_sales[buyer as usize];
+        };
         *slot += 1;
         if *slot == 1 {
             if let Some(sponsor) = graph.sponsor(buyer) {
-                self.qualified[sponsor as usize] += 1;
+                if let Some(q) = self.qualified.get_mut(sponsor as usize) {
+                    *q += 1;
+                }
                 self.qualifications.push(Qualification {
                     at,
                     sponsor,
@@ -1042,19 +1043,18 @@ impl Rewards {
 
     /// Counters after a refund (see [`refund_touches`](Self::refund_touches)).
     pub(crate) fn on_refund(&mut self, graph: &Graph, buyer: u32, uncounts: bool, at: Timestamp) {
-        if !uncounts {
+        let Some(slot) = self.live_sales.get_mut(buyer as usize).filter(|_| uncounts) else {
             return;
-        }
-        self.grow(graph.len());
-        let slot = &mut self.live_sales[buyer as usize];
+        };
         if *slot == 0 {
             return;
         }
         *slot -= 1;
         if *slot == 0 {
             if let Some(sponsor) = graph.sponsor(buyer) {
-                let q = &mut self.qualified[sponsor as usize];
-                *q = q.saturating_sub(1);
+                if let Some(q) = self.qualified.get_mut(sponsor as usize) {
+                    *q = q.saturating_sub(1);
+                }
                 self.qualifications.push(Qualification {
                     at,
                     sponsor,
