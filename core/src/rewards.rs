@@ -10,6 +10,27 @@
 //! [`crate::calc`]) nor compute network statistics (that is
 //! [`crate::metrics`]).
 //!
+//! ```
+//! use upline::{Engine, Outcome};
+//!
+//! let mut engine = Engine::new();
+//! // The default set: First Referral pays 10.00 USD at the first qualified
+//! // referral (one with a sale).
+//! engine.apply_json(r#"{"type":"milestones_set","at":"2026-01-01T00:00:00Z"}"#)?;
+//! for (m, s) in [("ann", None), ("bob", Some("ann"))] {
+//!     engine.apply_json(&serde_json::json!({"type": "member_joined", "member": m,
+//!         "sponsor": s, "at": "2026-01-01T00:00:00Z"}).to_string())?;
+//! }
+//! let applied = engine.apply_json(r#"{"type":"sale_recorded","sale":"s1","buyer":"bob",
+//!     "amount":"100.00","currency":"USD","at":"2026-02-01T12:00:00Z"}"#)?;
+//! let Outcome::Distribution(d) = &applied.outcome else { unreachable!() };
+//! assert_eq!(&*d.awards[0].milestone, "first_referral");
+//! // ann: 20.00 commission + 10.00 bonus, both pending for the 30-day hold.
+//! let balances = engine.balances("ann", "USD", "2026-02-02T00:00:00Z")?;
+//! assert_eq!(balances.pending.to_string(), "30.00");
+//! # Ok::<(), upline::Error>(())
+//! ```
+//!
 //! # Milestones
 //!
 //! A milestone `{id, name, metric, threshold, rewards}` is reached by a
@@ -1367,7 +1388,7 @@ impl Rewards {
         Self::count(&self.qualified, member)
     }
 
-    /// The standing awards of `member`: (milestone id, seq).
+    /// The standing (not clawed back) awards of `member`, oldest first.
     pub(crate) fn awards_of(&self, member: u32) -> Vec<&Award> {
         self.awards
             .iter()
