@@ -1595,4 +1595,32 @@ mod tests {
         assert_eq!(shares[0].1.to_string(), "6.67");
         assert_eq!(shares[1].1.to_string(), "3.33");
     }
+
+    proptest::proptest! {
+        /// For any reward and positive weights: the shares add up to the
+        /// reward exactly, each is exact in minor units, and each is within
+        /// one minor unit of its exact proportional value.
+        #[test]
+        fn a_split_neither_loses_nor_creates_money(
+            reward_minor in 1i64..=1_000_000_000_000,
+            weights in proptest::collection::vec(1i64..=1_000_000_000, 1..40),
+        ) {
+            let reward = Decimal::new(reward_minor, 2);
+            let weights: Vec<(u32, Decimal, Id)> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| (i as u32, Decimal::new(x, 2), Arc::from(format!("m{i:03}"))))
+                .collect();
+            let shares = split_exactly(reward, usd(), &weights);
+            proptest::prop_assert_eq!(shares.len(), weights.len());
+            let total: Decimal = shares.iter().map(|s| s.1).sum();
+            proptest::prop_assert_eq!(total, reward);
+            let sum_w: Decimal = weights.iter().map(|w| w.1).sum();
+            for ((_, share), (_, weight, _)) in shares.iter().zip(&weights) {
+                proptest::prop_assert!(share.scale() == 2 && *share >= Decimal::ZERO);
+                let exact = reward * *weight / sum_w;
+                proptest::prop_assert!((*share - exact).abs() < Decimal::new(1, 2));
+            }
+        }
+    }
 }
