@@ -10,6 +10,27 @@
 //! [`crate::calc`]) nor compute network statistics (that is
 //! [`crate::metrics`]).
 //!
+//! ```
+//! use upline::{Engine, Outcome};
+//!
+//! let mut engine = Engine::new();
+//! // The default set: First Referral pays 10.00 USD at the first qualified
+//! // referral (one with a sale).
+//! engine.apply_json(r#"{"type":"milestones_set","at":"2026-01-01T00:00:00Z"}"#)?;
+//! for (m, s) in [("ann", None), ("bob", Some("ann"))] {
+//!     engine.apply_json(&serde_json::json!({"type": "member_joined", "member": m,
+//!         "sponsor": s, "at": "2026-01-01T00:00:00Z"}).to_string())?;
+//! }
+//! let applied = engine.apply_json(r#"{"type":"sale_recorded","sale":"s1","buyer":"bob",
+//!     "amount":"100.00","currency":"USD","at":"2026-02-01T12:00:00Z"}"#)?;
+//! let Outcome::Distribution(d) = &applied.outcome else { unreachable!() };
+//! assert_eq!(&*d.awards[0].milestone, "first_referral");
+//! // ann: 20.00 commission + 10.00 bonus, both pending for the 30-day hold.
+//! let balances = engine.balances("ann", "USD", "2026-02-02T00:00:00Z")?;
+//! assert_eq!(balances.pending.to_string(), "30.00");
+//! # Ok::<(), upline::Error>(())
+//! ```
+//!
 //! # Milestones
 //!
 //! A milestone `{id, name, metric, threshold, rewards}` is reached by a
@@ -992,15 +1013,16 @@ impl Rewards {
 
     /// Counters after a sale by `buyer` at `at`.
     pub(crate) fn on_sale(&mut self, graph: &Graph, buyer: u32, counts: bool, at: Timestamp) {
-        if !counts {
+        // The counters have a slot for every member since its join.
+        let Some(slot) = self.live_sales.get_mut(buyer as usize).filter(|_| counts) else {
             return;
-        }
-        self.grow(graph.len());
-        let slot = &mut self.live_sales[buyer as usize];
+        };
         *slot += 1;
         if *slot == 1 {
             if let Some(sponsor) = graph.sponsor(buyer) {
-                self.qualified[sponsor as usize] += 1;
+                if let Some(q) = self.qualified.get_mut(sponsor as usize) {
+                    *q += 1;
+                }
                 self.qualifications.push(Qualification {
                     at,
                     sponsor,
@@ -1042,19 +1064,18 @@ impl Rewards {
 
     /// Counters after a refund (see [`refund_touches`](Self::refund_touches)).
     pub(crate) fn on_refund(&mut self, graph: &Graph, buyer: u32, uncounts: bool, at: Timestamp) {
-        if !uncounts {
+        let Some(slot) = self.live_sales.get_mut(buyer as usize).filter(|_| uncounts) else {
             return;
-        }
-        self.grow(graph.len());
-        let slot = &mut self.live_sales[buyer as usize];
+        };
         if *slot == 0 {
             return;
         }
         *slot -= 1;
         if *slot == 0 {
             if let Some(sponsor) = graph.sponsor(buyer) {
-                let q = &mut self.qualified[sponsor as usize];
-                *q = q.saturating_sub(1);
+                if let Some(q) = self.qualified.get_mut(sponsor as usize) {
+                    *q = q.saturating_sub(1);
+                }
                 self.qualifications.push(Qualification {
                     at,
                     sponsor,
@@ -1367,7 +1388,7 @@ impl Rewards {
         Self::count(&self.qualified, member)
     }
 
-    /// The standing awards of `member`: (milestone id, seq).
+    /// The standing (not clawed back) awards of `member`, oldest first.
     pub(crate) fn awards_of(&self, member: u32) -> Vec<&Award> {
         self.awards
             .iter()
@@ -1573,5 +1594,33 @@ mod tests {
         let shares = split_exactly(Decimal::new(1000, 2), usd(), &[w(1, 2), w(2, 1)]);
         assert_eq!(shares[0].1.to_string(), "6.67");
         assert_eq!(shares[1].1.to_string(), "3.33");
+    }
+
+    proptest::proptest! {
+        /// For any reward and positive weights: the shares add up to the
+        /// reward exactly, each is exact in minor units, and each is within
+        /// one minor unit of its exact proportional value.
+        #[test]
+        fn a_split_neither_loses_nor_creates_money(
+            reward_minor in 1i64..=1_000_000_000_000,
+            weights in proptest::collection::vec(1i64..=1_000_000_000, 1..40),
+        ) {
+            let reward = Decimal::new(reward_minor, 2);
+            let weights: Vec<(u32, Decimal, Id)> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| (i as u32, Decimal::new(x, 2), Arc::from(format!("m{i:03}"))))
+                .collect();
+            let shares = split_exactly(reward, usd(), &weights);
+            proptest::prop_assert_eq!(shares.len(), weights.len());
+            let total: Decimal = shares.iter().map(|s| s.1).sum();
+            proptest::prop_assert_eq!(total, reward);
+            let sum_w: Decimal = weights.iter().map(|w| w.1).sum();
+            for ((_, share), (_, weight, _)) in shares.iter().zip(&weights) {
+                proptest::prop_assert!(share.scale() == 2 && *share >= Decimal::ZERO);
+                let exact = reward * *weight / sum_w;
+                proptest::prop_assert!((*share - exact).abs() < Decimal::new(1, 2));
+            }
+        }
     }
 }

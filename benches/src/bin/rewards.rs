@@ -144,7 +144,13 @@ fn main() -> Result<(), upline::Error> {
         .iter()
         .map(|m| engine.awards(m).map(|a| a.len()).unwrap_or(0))
         .sum();
-    println!("(awards held by u0..u2: {awards})");
+    let bonuses = engine
+        .ledger()
+        .entries()
+        .iter()
+        .filter(|e| e.kind == upline::ledger::EntryKind::Bonus)
+        .count();
+    println!("(default set: {bonuses} bonus entries written; awards held by u0..u2: {awards})");
 
     let month = ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
     for (metric, currency, window) in [
