@@ -13,20 +13,19 @@ if ! cargo fuzz --version 2>/dev/null | grep -q '0.13.2'; then
     cargo install cargo-fuzz --locked --version 0.13.2 --quiet
 fi
 
-# Seed corpora from ../shared/vectors: every event, every plan, every amount.
-python3 - "$ROOT/../shared/vectors" <<'PY'
+# Seed corpora from ../shared/vectors and the project's own vectors
+# (core/tests/vectors: screening, rewards): every event, plan and amount.
+python3 - "$ROOT/../shared/vectors" "$ROOT/core/tests/vectors" <<'PY'
 import json, os, sys, hashlib
-vectors = sys.argv[1]
 def put(target, text):
     d = os.path.join("corpus", target)
     os.makedirs(d, exist_ok=True)
     name = hashlib.sha1(text.encode()).hexdigest()[:16]
     with open(os.path.join(d, name), "w") as f:
         f.write(text)
-for name in sorted(os.listdir(vectors)):
-    if not name.endswith(".json"):
-        continue
-    for case in json.load(open(os.path.join(vectors, name)))["cases"]:
+files = [os.path.join(d, n) for d in sys.argv[1:] for n in sorted(os.listdir(d)) if n.endswith(".json")]
+for path in files:
+    for case in json.load(open(path))["cases"]:
         for step in case["steps"]:
             event = step.get("apply")
             if event is None:

@@ -7,7 +7,12 @@ use upline::{Engine, Event, Outcome};
 
 fn seeded() -> Engine {
     let mut engine = Engine::new();
-    let mut events = Vec::new();
+    // Milestones (the default set) and an open challenge are in force, so
+    // joins, sales and refunds also run the rewards code.
+    let mut events = vec![
+        r#"{"type":"milestones_set","at":"2026-01-01T00:00:00Z","on_refund":"clawback"}"#
+            .to_string(),
+    ];
     for i in 0..12 {
         let sponsor = if i == 0 {
             "null".to_string()
@@ -17,6 +22,7 @@ fn seeded() -> Engine {
         events.push(format!(r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#));
     }
     events.push(r#"{"type":"sale_recorded","sale":"s1","buyer":"m11","amount":"33.33","currency":"USD","at":"2026-01-02T00:00:00Z"}"#.into());
+    events.push(r#"{"type":"challenge_created","id":"c1","name":"C","team":{"leader":"m1","depth":3},"metric":"sales_volume","from":"2026-01-01T00:00:00Z","to":"2026-02-01T00:00:00Z","target":"10.00","reward":{"amount":"10.01","currency":"USD"},"split":"pro_rata"}"#.into());
     events.push(
         r#"{"type":"payout_profile_set","member":"m5","method":"bank","verified":true}"#.into(),
     );

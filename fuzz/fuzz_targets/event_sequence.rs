@@ -63,6 +63,26 @@ enum Op {
         member: u8,
         fail: bool,
     },
+    Milestones {
+        default_set: bool,
+        clawback: bool,
+        joined: bool,
+        threshold: u8,
+        day: u8,
+    },
+    Challenge {
+        id: u8,
+        leader: u8,
+        depth: u8,
+        metric: u8,
+        split: u8,
+        target: u16,
+        day: u8,
+    },
+    Close {
+        id: u8,
+        day: u8,
+    },
 }
 
 fn at(day: u8) -> String {
@@ -137,6 +157,54 @@ fn event(op: &Op) -> serde_json::Value {
             minimum,
         } => {
             json!({"type": "payouts_prepared", "batch": format!("b{batch}"), "as_of": at(*day), "policy": {"minimum": {"USD": Decimal::new(i64::from(*minimum), 2).to_string()}, "fees": {"bank": {"flat": "0.10", "percent": "1"}}}})
+        }
+        Op::Milestones {
+            default_set,
+            clawback,
+            joined,
+            threshold,
+            day,
+        } => {
+            let mut event = json!({"type": "milestones_set", "at": at(*day),
+                "counts": if *joined { "joined" } else { "purchased" },
+                "on_refund": if *clawback { "clawback" } else { "keep" }});
+            if !default_set {
+                event["milestones"] = json!([
+                    {"id": "one", "name": "One", "threshold": 1 + u32::from(threshold % 3),
+                     "rewards": [{"bonus": {"amount": "1.25", "currency": "USD"}}]},
+                    {"id": "sales", "name": "Sales", "metric": "own_sales", "threshold": 1 + u32::from(threshold % 2),
+                     "rewards": [{"bonus": {"amount": "3", "currency": "JPY"}}, {"perk": "p"}]},
+                    {"id": "earn", "name": "Earn", "metric": "net_earnings", "currency": "USD",
+                     "threshold": Decimal::new(i64::from(*threshold) + 1, 1).to_string(),
+                     "rewards": [{"bonus": {"amount": "0.50", "currency": "USD"}}]},
+                ]);
+            }
+            event
+        }
+        Op::Challenge {
+            id,
+            leader,
+            depth,
+            metric,
+            split,
+            target,
+            day,
+        } => {
+            let metric = ["sales_volume", "qualified_referrals", "direct_referrals"]
+                [usize::from(metric % 3)];
+            let target = if metric == "sales_volume" {
+                Decimal::new(i64::from(*target), 2).to_string()
+            } else {
+                (1 + target % 4).to_string()
+            };
+            json!({"type": "challenge_created", "id": format!("c{}", id % 4), "name": "C",
+                "team": {"leader": m(leader), "depth": u32::from(depth % 4)}, "metric": metric,
+                "from": at(*day), "to": at(day.saturating_add(30)), "target": target,
+                "reward": {"amount": "10.01", "currency": "USD"},
+                "split": (["leader", "equal", "pro_rata"][usize::from(split % 3)])})
+        }
+        Op::Close { id, day } => {
+            json!({"type": "challenge_closed", "id": format!("c{}", id % 4), "at": at(*day)})
         }
         Op::Settle {
             batch,
