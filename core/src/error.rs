@@ -57,6 +57,16 @@ pub enum ErrorKind {
     Tampered,
     /// A bug inside Upline (a broken internal invariant). Never expected.
     Internal,
+    /// Fraud-screening rules break a validation rule (an unknown signal,
+    /// action or preset, a bad threshold).
+    InvalidRules,
+    /// A fraud-screening signal is malformed (an IP that is not one, an
+    /// e-mail without `@`, a click after the conversion).
+    InvalidSignal,
+    /// A review id names no sale held for review.
+    UnknownReview,
+    /// A review was already resolved differently.
+    ReviewState,
 }
 
 impl ErrorKind {
@@ -83,12 +93,16 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::Tampered => "tampered",
             ErrorKind::Internal => "internal",
+            ErrorKind::InvalidRules => "invalid_rules",
+            ErrorKind::InvalidSignal => "invalid_signal",
+            ErrorKind::UnknownReview => "unknown_review",
+            ErrorKind::ReviewState => "review_state",
         }
     }
 
     /// Every kind, in declaration order (for bindings that build one
     /// exception class per kind).
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::InvalidAmount,
         ErrorKind::InvalidCurrency,
         ErrorKind::CurrencyMismatch,
@@ -109,6 +123,10 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::Tampered,
         ErrorKind::Internal,
+        ErrorKind::InvalidRules,
+        ErrorKind::InvalidSignal,
+        ErrorKind::UnknownReview,
+        ErrorKind::ReviewState,
     ];
 }
 

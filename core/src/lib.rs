@@ -42,7 +42,7 @@
 //! referral forest), [`plan`] (rate tables and validation), [`calc`] (sale →
 //! distribution), [`ledger`] (entries and balances), [`payout`] (policies,
 //! fees, tax summaries), [`event`] (events and records), [`engine`]
-//! (applying, replaying, snapshots), [`store`] (persistence), [`audit`] (the hash chain and its
+//! (applying, replaying, snapshots), [`screen`] (fraud screening), [`store`] (persistence), [`audit`] (the hash chain and its
 //! canonical encoding), [`limits`] (every static limit), and [`error`].
 
 #![forbid(unsafe_code)]
@@ -60,6 +60,7 @@ pub mod limits;
 pub mod money;
 pub mod payout;
 pub mod plan;
+pub mod screen;
 pub mod store;
 pub mod time;
 

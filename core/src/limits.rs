@@ -40,3 +40,19 @@ pub const MAX_POLICY_ENTRIES: usize = 256;
 pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000_000;
 /// Longest JSON text accepted by `Engine::apply_batch_json`, in bytes.
 pub const MAX_BATCH_JSON_BYTES: usize = 256 << 20;
+/// Most rules in one screening rule set.
+pub const MAX_SCREEN_RULES: usize = 64;
+/// Most domains in a screening blocklist (event and rules together).
+pub const MAX_BLOCKLIST: usize = 100_000;
+/// Largest `max` of a velocity rule; the engine keeps this many recent
+/// conversions (plus one) per IP and per device.
+pub const MAX_VELOCITY_COUNT: u32 = 100;
+/// Longest window of a velocity, ladder or refund-rate rule, in hours.
+pub const MAX_SCREEN_WINDOW_HOURS: u32 = 24 * 366;
+/// Longest refund-rate window, in days; per-earner refund counts are kept
+/// this long.
+pub const MAX_REFUND_WINDOW_DAYS: u32 = 366;
+/// How many ancestors ring and ladder rules look at above a buyer.
+pub const SCREEN_WALK: usize = 16;
+/// Most rule sets activated over an engine's life.
+pub const MAX_RULESETS: usize = 10_000;

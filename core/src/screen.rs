@@ -1,0 +1,1654 @@
+//! Fraud screening: a deterministic rule engine over the referral graph and
+//! the [`Signals`] a host passes with joins and sales.
+//!
+//! It is not a model: rules are data, evaluated in order, first match wins,
+//! and every decision carries the evidence a support agent needs to explain
+//! it. Nothing is screened until a `screening_rules_set` event is applied;
+//! the rules it activates apply to the sales applied after it, so replaying
+//! the same events always takes the same decisions, and the rules in force
+//! at every point of history are in the audit chain.
+//!
+//! # What is kept
+//!
+//! The engine keeps no signal string. Each signal is normalised, then
+//! reduced to a 64-bit keyed hash (the first 8 bytes of SHA-256 over a
+//! domain tag, the signal's kind and the normalised text). Per member it
+//! keeps the hashes of the payment fingerprint, device, e-mail, e-mail
+//! domain, IP and IP + user agent, and the milliseconds from the referral
+//! click to the join (56 bytes a member that sent signals). Per IP and per
+//! device hash it keeps the times of the last
+//! [`MAX_VELOCITY_COUNT`](crate::limits::MAX_VELOCITY_COUNT) + 1 sales; per
+//! earner, once screening is active, day buckets of (sales, refunded sales)
+//! for [`MAX_REFUND_WINDOW_DAYS`](crate::limits::MAX_REFUND_WINDOW_DAYS).
+//! The hashes are not secret (an IP can be found again by trying them all):
+//! hosts that must not disclose signals pass their own HMACs instead.
+//!
+//! Normalisation: e-mails are lower-cased, a `+tag` is removed from the
+//! local part, and for `gmail.com` / `googlemail.com` dots are removed and
+//! the domain is `gmail.com`; IPs are parsed and written canonically;
+//! devices, payment fingerprints and user agents are trimmed.
+//!
+//! # Identity clusters
+//!
+//! Members that share a payment fingerprint, a device, a normalised e-mail
+//! or an IP together with a user agent are one cluster (union-find,
+//! [`petgraph::unionfind`]). A sale's own signals link its buyer too, for
+//! that sale's decision and from then on.
+//!
+//! # Rules
+//!
+//! A rule is `{"id", "when": CONDITION, "action": "allow" | "review" |
+//! "hold" | "block", "reason"}`. Conditions (`check`, with their parameters
+//! and defaults):
+//!
+//! | check | matches | parameters |
+//! |---|---|---|
+//! | `self_referral` | lines whose earner is in the buyer's cluster | — |
+//! | `email_domain` | every line, when the buyer's e-mail domain is listed | `domains` (added to the event's `blocklist`) |
+//! | `velocity` | every line, when more than `max` sales came from the sale's IP / device in `window_hours` | `signal` (`ip` or `device`, default `ip`), `max` 3, `window_hours` 72 |
+//! | `timing` | every line, when the click came less than `min_seconds` before the conversion | `min_seconds` 15 |
+//! | `ring` | lines whose earner's cluster appears again along the buyer's sponsor chain with another cluster between | — |
+//! | `ladder` | lines whose earner is one of `min_length`+ consecutive single-child accounts joined within `window_hours` | `min_length` 3, `window_hours` 24 |
+//! | `high_value` | lines above the amount given for the sale's currency | `above` `{"USD": "500.00"}` (required) |
+//! | `refund_rate` | lines whose earner had more than `above` of its sales refunded in `window_days` (at least `min_sales` sales) | `above` `"0.10"`, `window_days` 30, `min_sales` 10 |
+//!
+//! Buyer signals: a sale's own signal, else the one the buyer joined with;
+//! the click delay is the sale's (`at − clicked_at`), else the join's.
+//! Velocity counts sales (conversions) whose IP / device is known; a
+//! refund-rate counts sales that paid the earner and the first refund of
+//! each, by count, from the first `screening_rules_set` on. Ring and ladder
+//! look at the buyer and [`SCREEN_WALK`](crate::limits::SCREEN_WALK)
+//! ancestors, so they cost O(levels) per sale.
+//!
+//! Effects per line: `allow` pays it; `review` pays it and flags it; `hold`
+//! credits it to held until `fraud_review_resolved` releases or reverses
+//! it; `block` pays nothing (the level is unpaid, reason `fraud_blocked`,
+//! and the platform retains the amount).
+//!
+//! Presets: see [`preset`].
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use petgraph::unionfind::UnionFind;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::calc::RawLine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, Id, ScreeningRulesSet, Signals};
+use crate::graph::Graph;
+use crate::id::{check_id, check_text};
+use crate::limits::{
+    MAX_BLOCKLIST, MAX_REFUND_WINDOW_DAYS, MAX_SCREEN_RULES, MAX_SCREEN_WINDOW_HOURS,
+    MAX_VELOCITY_COUNT, SCREEN_WALK,
+};
+use crate::money::Currency;
+use crate::time::Timestamp;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// The "no click seen" value of a click delay.
+const NO_CLICK: i64 = i64::MIN;
+
+// ---- signals -----------------------------------------------------------
+
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Kind {
+    Ip = 1,
+    Device = 2,
+    Email = 3,
+    Domain = 4,
+    Payment = 5,
+    IpUa = 6,
+}
+
+/// The keyed hash of a normalised signal; never 0 (0 means missing).
+fn key(kind: Kind, text: &str) -> u64 {
+    let mut hasher = Sha256::new();
+    hasher.update(b"upline/signal/v1\0");
+    hasher.update([kind as u8]);
+    hasher.update(text.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes).max(1)
+}
+
+fn signal_error(field: &str, message: String) -> Error {
+    Error::new(ErrorKind::InvalidSignal, field, message)
+}
+
+fn trimmed<'a>(text: &'a str, field: &str) -> Result<&'a str> {
+    check_text(text, field)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(signal_error(field, format!("{field} is empty")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(signal_error(
+            field,
+            format!("{field} {text:?} contains a control character"),
+        ));
+    }
+    Ok(text)
+}
+
+/// Lower case, `+tag` removed, Gmail dots removed; returns (address,
+/// domain).
+///
+/// ```
+/// let (address, domain) = upline::screen::normalise_email("Ann.Lee+promo@GoogleMail.com", "email")?;
+/// assert_eq!((address.as_str(), domain.as_str()), ("annlee@gmail.com", "gmail.com"));
+/// # Ok::<(), upline::Error>(())
+/// ```
+pub fn normalise_email(text: &str, field: &str) -> Result<(String, String)> {
+    let lower = trimmed(text, field)?.to_lowercase();
+    let (local, domain) = lower
+        .rsplit_once('@')
+        .filter(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains(char::is_whitespace))
+        .ok_or_else(|| signal_error(field, format!("{field} {text:?} is not an e-mail address")))?;
+    let local = local.split('+').next().unwrap_or(local);
+    let domain = normalise_domain(domain);
+    let local = if domain == "gmail.com" {
+        local.replace('.', "")
+    } else {
+        local.to_string()
+    };
+    if local.is_empty() {
+        return Err(signal_error(
+            field,
+            format!("{field} {text:?} has an empty local part"),
+        ));
+    }
+    Ok((format!("{local}@{domain}"), domain))
+}
+
+fn normalise_domain(domain: &str) -> String {
+    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    if domain == "googlemail.com" {
+        "gmail.com".to_string()
+    } else {
+        domain
+    }
+}
+
+fn normalise_ip(text: &str, field: &str) -> Result<String> {
+    let text = trimmed(text, field)?;
+    let ip: std::net::IpAddr = text
+        .parse()
+        .map_err(|_| signal_error(field, format!("{field} {text:?} is not an IP address")))?;
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    Ok(ip.to_string())
+}
+
+/// What the engine keeps of one member's signals: hashes, 0 = missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Kept {
+    payment: u64,
+    device: u64,
+    email: u64,
+    domain: u64,
+    ip: u64,
+    ip_ua: u64,
+    /// Milliseconds from the referral click to the event, or [`NO_CLICK`].
+    click_ms: i64,
+}
+
+impl Default for Kept {
+    fn default() -> Self {
+        Kept {
+            payment: 0,
+            device: 0,
+            email: 0,
+            domain: 0,
+            ip: 0,
+            ip_ua: 0,
+            click_ms: NO_CLICK,
+        }
+    }
+}
+
+impl Kept {
+    /// The keys that make clusters, with their signal names.
+    fn strong(&self) -> [(u64, &'static str); 4] {
+        [
+            (self.payment, "payment_fingerprint"),
+            (self.device, "device"),
+            (self.email, "email"),
+            (self.ip_ua, "ip+user_agent"),
+        ]
+    }
+
+    fn fill_from(&mut self, other: &Kept) {
+        for (mine, theirs) in [
+            (&mut self.payment, other.payment),
+            (&mut self.device, other.device),
+            (&mut self.email, other.email),
+            (&mut self.domain, other.domain),
+            (&mut self.ip, other.ip),
+            (&mut self.ip_ua, other.ip_ua),
+        ] {
+            if *mine == 0 {
+                *mine = theirs;
+            }
+        }
+    }
+
+    /// A digest of the whole, so a retry with other signals is told apart.
+    pub(crate) fn digest(&self) -> u64 {
+        let mut text = String::with_capacity(128);
+        for part in [
+            self.payment,
+            self.device,
+            self.email,
+            self.domain,
+            self.ip,
+            self.ip_ua,
+            self.click_ms as u64,
+        ] {
+            text.push_str(&part.to_string());
+            text.push(',');
+        }
+        key(Kind::Ip, &text)
+    }
+}
+
+/// Validates and reduces `signals` (of an event at `at`) to what is kept.
+/// Errors name `signals.<field>`.
+pub(crate) fn reduce(signals: &Signals, at: Timestamp) -> Result<Kept> {
+    let mut kept = Kept::default();
+    if let Some(payment) = &signals.payment_fingerprint {
+        let field = "signals.payment_fingerprint";
+        kept.payment = key(Kind::Payment, trimmed(payment, field)?);
+    }
+    if let Some(device) = &signals.device {
+        kept.device = key(Kind::Device, trimmed(device, "signals.device")?);
+    }
+    if let Some(email) = &signals.email {
+        let (address, domain) = normalise_email(email, "signals.email")?;
+        kept.email = key(Kind::Email, &address);
+        kept.domain = key(Kind::Domain, &domain);
+    }
+    let ip = match &signals.ip {
+        Some(ip) => Some(normalise_ip(ip, "signals.ip")?),
+        None => None,
+    };
+    let agent = match &signals.user_agent {
+        Some(agent) => Some(trimmed(agent, "signals.user_agent")?),
+        None => None,
+    };
+    if let Some(ip) = &ip {
+        kept.ip = key(Kind::Ip, ip);
+        if let Some(agent) = agent {
+            kept.ip_ua = key(Kind::IpUa, &format!("{ip}\n{agent}"));
+        }
+    }
+    if let Some(clicked) = &signals.clicked_at {
+        let clicked = Timestamp::parse(clicked, "signals.clicked_at")?;
+        if clicked > at {
+            return Err(signal_error(
+                "signals.clicked_at",
+                format!("signals.clicked_at {clicked} is after the event's at {at}"),
+            ));
+        }
+        kept.click_ms = at.as_millis() - clicked.as_millis();
+    }
+    Ok(kept)
+}
+
+// ---- rules -------------------------------------------------------------
+
+/// What a rule does to the lines it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Pay normally (and stop looking at later rules).
+    Allow,
+    /// Pay normally, flagged for a human to look at.
+    Review,
+    /// Credit to held until a review releases or reverses it.
+    Hold,
+    /// Pay nothing: the platform retains the line (`fraud_blocked`).
+    Block,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum VelocitySignal {
+    Ip,
+    Device,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "check")]
+enum Condition {
+    SelfReferral,
+    EmailDomain {
+        domains: BTreeMap<u64, String>,
+    },
+    Velocity {
+        signal: VelocitySignal,
+        max: u32,
+        window_hours: u32,
+    },
+    Timing {
+        min_seconds: u32,
+    },
+    Ring,
+    Ladder {
+        min_length: u32,
+        window_hours: u32,
+    },
+    HighValue {
+        above: Vec<(String, Decimal)>,
+    },
+    RefundRate {
+        /// Millionths.
+        above: u32,
+        window_days: u32,
+        min_sales: u32,
+    },
+}
+
+impl Condition {
+    /// Whether the condition is about the sale as a whole (every line).
+    fn whole_sale(&self) -> bool {
+        matches!(
+            self,
+            Condition::EmailDomain { .. } | Condition::Velocity { .. } | Condition::Timing { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Rule {
+    id: String,
+    when: Condition,
+    action: Action,
+    reason: String,
+}
+
+/// A validated rule set as the engine keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Ruleset {
+    id: Id,
+    rules: Vec<Rule>,
+    blocklist: BTreeMap<u64, String>,
+    /// The activating event, for retries.
+    pub(crate) spec: ScreeningRulesSet,
+    pub(crate) seq: u64,
+}
+
+fn rules_error(field: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidRules, field, message)
+}
+
+/// The built-in presets, as the rule JSON a host could write itself.
+///
+/// - `relaxed`: self-referral, blocklisted domains and device velocity
+///   (more than 10 in 24 h) are flagged for review; nothing is held.
+/// - `moderate` (the default): self-referral, blocklisted domains, rings
+///   and a refund rate above 10 % in 30 days are held; IP or device
+///   velocity (more than 3 in 72 h), clicks less than 15 s before the
+///   conversion and ladders are flagged for review.
+/// - `strict`: self-referral, rings and blocklisted domains are blocked;
+///   velocity, timing, ladders and the refund rate are held.
+///
+/// `high_value` needs amounts per currency, so no preset has it.
+pub fn preset(name: &str) -> Option<Value> {
+    let rule = |id: &str, when: Value, action: &str, reason: &str| json!({"id": id, "when": when, "action": action, "reason": reason});
+    let self_referral = |a| {
+        rule(
+            "self_referral",
+            json!({"check": "self_referral"}),
+            a,
+            "the buyer and the earner are one identity",
+        )
+    };
+    let domain = |a| {
+        rule(
+            "email_domain",
+            json!({"check": "email_domain"}),
+            a,
+            "disposable or blocklisted e-mail domain",
+        )
+    };
+    let ring = |a| {
+        rule(
+            "ring",
+            json!({"check": "ring"}),
+            a,
+            "a cluster sponsors itself through others",
+        )
+    };
+    let velocity = |signal: &str, max: u32, hours: u32, a| {
+        rule(
+            &format!("velocity_{signal}"),
+            json!({"check": "velocity", "signal": signal, "max": max, "window_hours": hours}),
+            a,
+            &format!("too many conversions from one {signal}"),
+        )
+    };
+    let timing = |a| {
+        rule(
+            "timing",
+            json!({"check": "timing", "min_seconds": 15}),
+            a,
+            "converted too soon after the click",
+        )
+    };
+    let ladder = |a| {
+        rule(
+            "ladder",
+            json!({"check": "ladder", "min_length": 3, "window_hours": 24}),
+            a,
+            "a ladder of single-child accounts",
+        )
+    };
+    let refunds = |a| {
+        rule(
+            "refund_rate",
+            json!({"check": "refund_rate", "above": "0.10", "window_days": 30, "min_sales": 10}),
+            a,
+            "the earner's sales are refunded too often",
+        )
+    };
+    let rules = match name {
+        "relaxed" => vec![
+            self_referral("review"),
+            domain("review"),
+            velocity("device", 10, 24, "review"),
+        ],
+        "moderate" => vec![
+            self_referral("hold"),
+            domain("hold"),
+            ring("hold"),
+            refunds("hold"),
+            velocity("ip", 3, 72, "review"),
+            velocity("device", 3, 72, "review"),
+            timing("review"),
+            ladder("review"),
+        ],
+        "strict" => vec![
+            self_referral("block"),
+            ring("block"),
+            domain("block"),
+            velocity("ip", 3, 72, "hold"),
+            velocity("device", 3, 72, "hold"),
+            timing("hold"),
+            ladder("hold"),
+            refunds("hold"),
+        ],
+        _ => return None,
+    };
+    Some(Value::Array(rules))
+}
+
+fn object<'a>(value: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
+    value
+        .as_object()
+        .ok_or_else(|| rules_error(field, format!("{field} must be an object")))
+}
+
+fn refuse_unknown(map: &Map<String, Value>, known: &[&str], field: &str) -> Result<()> {
+    match map.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(rules_error(
+            format!("{field}.{k}"),
+            format!("{field}.{k} is not a known field (expected one of {known:?})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn text<'a>(map: &'a Map<String, Value>, name: &str, field: &str) -> Result<Option<&'a str>> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(rules_error(
+            format!("{field}.{name}"),
+            format!("{field}.{name} must be a string, not {other}"),
+        )),
+    }
+}
+
+fn whole(
+    map: &Map<String, Value>,
+    name: &str,
+    field: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32> {
+    let path = format!("{field}.{name}");
+    let Some(value) = map.get(name) else {
+        return Ok(default);
+    };
+    value
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            rules_error(
+                &path,
+                format!(
+                    "{path} {value} must be a whole number in {}..={}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+fn domain_list(value: &Value, field: &str, out: &mut BTreeMap<u64, String>) -> Result<()> {
+    let list = value
+        .as_array()
+        .ok_or_else(|| rules_error(field, format!("{field} must be a list of domains")))?;
+    if list.len() > MAX_BLOCKLIST {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            field,
+            format!(
+                "{field} has {} domains; the limit is {MAX_BLOCKLIST}",
+                list.len()
+            ),
+        ));
+    }
+    for (i, domain) in list.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        let domain = domain
+            .as_str()
+            .map(normalise_domain)
+            .filter(|d| !d.is_empty() && d.len() <= 253 && !d.contains(['@', ' ']))
+            .ok_or_else(|| rules_error(&path, format!("{path} {domain} is not a domain")))?;
+        out.insert(key(Kind::Domain, &domain), domain);
+    }
+    Ok(())
+}
+
+fn condition(value: &Value, field: &str) -> Result<Condition> {
+    let map = object(value, field)?;
+    let check_field = format!("{field}.check");
+    let check = text(map, "check", field)?
+        .ok_or_else(|| rules_error(&check_field, format!("{check_field} is missing")))?;
+    let known: &[&str] = match check {
+        "self_referral" | "ring" => &["check"],
+        "email_domain" => &["check", "domains"],
+        "velocity" => &["check", "signal", "max", "window_hours"],
+        "timing" => &["check", "min_seconds"],
+        "ladder" => &["check", "min_length", "window_hours"],
+        "high_value" => &["check", "above"],
+        "refund_rate" => &["check", "above", "window_days", "min_sales"],
+        other => {
+            return Err(rules_error(
+                &check_field,
+                format!(
+                    "{check_field} {other:?} is not a known check (self_referral, email_domain, \
+                     velocity, timing, ring, ladder, high_value, refund_rate)"
+                ),
+            ))
+        }
+    };
+    refuse_unknown(map, known, field)?;
+    let hours = MAX_SCREEN_WINDOW_HOURS;
+    Ok(match check {
+        "self_referral" => Condition::SelfReferral,
+        "ring" => Condition::Ring,
+        "email_domain" => {
+            let mut domains = BTreeMap::new();
+            if let Some(list) = map.get("domains") {
+                domain_list(list, &format!("{field}.domains"), &mut domains)?;
+            }
+            Condition::EmailDomain { domains }
+        }
+        "velocity" => {
+            let signal = match text(map, "signal", field)?.unwrap_or("ip") {
+                "ip" => VelocitySignal::Ip,
+                "device" => VelocitySignal::Device,
+                other => {
+                    let path = format!("{field}.signal");
+                    return Err(rules_error(
+                        &path,
+                        format!("{path} {other:?} is not a signal velocity counts (ip, device)"),
+                    ));
+                }
+            };
+            Condition::Velocity {
+                signal,
+                max: whole(map, "max", field, 3, 1..=MAX_VELOCITY_COUNT)?,
+                window_hours: whole(map, "window_hours", field, 72, 1..=hours)?,
+            }
+        }
+        "timing" => Condition::Timing {
+            min_seconds: whole(map, "min_seconds", field, 15, 1..=hours * 3600)?,
+        },
+        "ladder" => Condition::Ladder {
+            min_length: whole(map, "min_length", field, 3, 2..=SCREEN_WALK as u32)?,
+            window_hours: whole(map, "window_hours", field, 24, 1..=hours)?,
+        },
+        "high_value" => {
+            let path = format!("{field}.above");
+            let above = map
+                .get("above")
+                .ok_or_else(|| rules_error(&path, format!("{path} is missing")))?;
+            let above = object(above, &path)?;
+            if above.is_empty() {
+                return Err(rules_error(&path, format!("{path} names no currency")));
+            }
+            let mut out = Vec::new();
+            for (code, amount) in above {
+                let at = format!("{path}.{code}");
+                let amount = amount
+                    .as_str()
+                    .and_then(|a| a.parse::<Decimal>().ok())
+                    .filter(|a| *a >= Decimal::ZERO)
+                    .ok_or_else(|| {
+                        rules_error(
+                            &at,
+                            format!("{at} {amount} must be a non-negative decimal string"),
+                        )
+                    })?;
+                out.push((code.clone(), amount));
+            }
+            Condition::HighValue { above: out }
+        }
+        "refund_rate" => {
+            let path = format!("{field}.above");
+            let above = match map.get("above") {
+                None => 100_000,
+                Some(value) => value
+                    .as_str()
+                    .and_then(|a| a.parse::<Decimal>().ok())
+                    .filter(|a| *a >= Decimal::ZERO && *a <= Decimal::ONE && a.scale() <= 6)
+                    .and_then(|a| u32::try_from((a * Decimal::from(1_000_000)).trunc()).ok())
+                    .ok_or_else(|| {
+                        rules_error(
+                            &path,
+                            format!(
+                                "{path} {value} must be a decimal string in [0, 1] \
+                                 with at most 6 decimals"
+                            ),
+                        )
+                    })?,
+            };
+            Condition::RefundRate {
+                above,
+                window_days: whole(map, "window_days", field, 30, 1..=MAX_REFUND_WINDOW_DAYS)?,
+                min_sales: whole(map, "min_sales", field, 10, 1..=u32::MAX)?,
+            }
+        }
+        _ => unreachable_check(check)?,
+    })
+}
+
+fn unreachable_check(check: &str) -> Result<Condition> {
+    Err(Error::general(
+        ErrorKind::Internal,
+        format!("check {check:?} passed validation but has no condition"),
+    ))
+}
+
+fn rule(value: &Value, field: &str) -> Result<Rule> {
+    let map = object(value, field)?;
+    refuse_unknown(map, &["id", "when", "action", "reason"], field)?;
+    let id_field = format!("{field}.id");
+    let id = text(map, "id", field)?
+        .ok_or_else(|| rules_error(&id_field, format!("{id_field} is missing")))?;
+    check_id(id, &id_field).map_err(|e| rules_error(&id_field, e.message().to_string()))?;
+    let when_field = format!("{field}.when");
+    let when = map
+        .get("when")
+        .ok_or_else(|| rules_error(&when_field, format!("{when_field} is missing")))?;
+    let when = condition(when, &when_field)?;
+    let action_field = format!("{field}.action");
+    let action = match text(map, "action", field)? {
+        Some("allow") => Action::Allow,
+        Some("review") => Action::Review,
+        Some("hold") => Action::Hold,
+        Some("block") => Action::Block,
+        Some(other) => {
+            return Err(rules_error(
+                &action_field,
+                format!("{action_field} {other:?} is not allow, review, hold or block"),
+            ))
+        }
+        None => {
+            return Err(rules_error(
+                &action_field,
+                format!("{action_field} is missing"),
+            ))
+        }
+    };
+    let reason_field = format!("{field}.reason");
+    let reason = text(map, "reason", field)?.unwrap_or_default();
+    check_text(reason, &reason_field)?;
+    Ok(Rule {
+        id: id.to_string(),
+        when,
+        action,
+        reason: reason.to_string(),
+    })
+}
+
+/// Validates a `screening_rules_set` event into the rules it activates.
+pub(crate) fn compile(spec: &ScreeningRulesSet, seq: u64) -> Result<Ruleset> {
+    check_id(&spec.id, "id")?;
+    Timestamp::parse(&spec.at, "at")?;
+    let preset_rules;
+    let rules: &[Value] = match (&spec.preset, &spec.rules) {
+        (Some(_), Some(_)) => {
+            return Err(rules_error(
+                "rules",
+                "give a preset or rules, not both".to_string(),
+            ))
+        }
+        (None, Some(rules)) => rules,
+        (preset, None) => {
+            let name = preset.as_deref().unwrap_or("moderate");
+            preset_rules = preset_list(name)?;
+            &preset_rules
+        }
+    };
+    if rules.len() > MAX_SCREEN_RULES {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            "rules",
+            format!("{} rules; the limit is {MAX_SCREEN_RULES}", rules.len()),
+        ));
+    }
+    let mut compiled: Vec<Rule> = Vec::with_capacity(rules.len());
+    for (i, value) in rules.iter().enumerate() {
+        let field = format!("rules[{i}]");
+        let rule = rule(value, &field)?;
+        if compiled.iter().any(|r| r.id == rule.id) {
+            return Err(rules_error(
+                format!("{field}.id"),
+                format!("{field}.id {:?} is used by an earlier rule", rule.id),
+            ));
+        }
+        compiled.push(rule);
+    }
+    let mut blocklist = BTreeMap::new();
+    if let Some(list) = &spec.blocklist {
+        let value = Value::Array(list.iter().map(|d| Value::String(d.clone())).collect());
+        domain_list(&value, "blocklist", &mut blocklist)?;
+    }
+    Ok(Ruleset {
+        id: Arc::from(spec.id.as_str()),
+        rules: compiled,
+        blocklist,
+        spec: spec.clone(),
+        seq,
+    })
+}
+
+fn preset_list(name: &str) -> Result<Vec<Value>> {
+    match preset(name) {
+        Some(Value::Array(rules)) => Ok(rules),
+        _ => Err(rules_error(
+            "preset",
+            format!("preset {name:?} is not relaxed, moderate or strict"),
+        )),
+    }
+}
+
+// ---- state -------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct DayCount {
+    day: i64,
+    sales: u32,
+    refunds: u32,
+}
+
+/// Everything screening remembers, inside the engine.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    /// Per member (by index; shorter when later members sent nothing).
+    members: Vec<Kept>,
+    /// The first member seen with each cluster key.
+    owners: HashMap<u64, u32>,
+    /// Every union that merged two clusters, in order (rebuilds `clusters`).
+    links: Vec<(u32, u32)>,
+    /// Recent sale times per IP / device key.
+    velocity: HashMap<u64, VecDeque<Timestamp>>,
+    /// Per earner: day buckets of sales and refunded sales.
+    refunds: HashMap<u32, VecDeque<DayCount>>,
+    /// Rule sets in activation order; the last one is in force.
+    rulesets: Vec<Ruleset>,
+    #[serde(skip)]
+    clusters: UnionFind<u32>,
+}
+
+impl State {
+    pub(crate) fn active(&self) -> Option<&Ruleset> {
+        self.rulesets.last()
+    }
+
+    pub(crate) fn ruleset_count(&self) -> usize {
+        self.rulesets.len()
+    }
+
+    pub(crate) fn find_ruleset(&self, id: &str) -> Option<&Ruleset> {
+        self.rulesets.iter().rev().find(|r| &*r.id == id)
+    }
+
+    pub(crate) fn activate(&mut self, ruleset: Ruleset) {
+        self.rulesets.push(ruleset);
+    }
+
+    fn kept(&self, member: u32) -> Kept {
+        self.members
+            .get(member as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn cluster(&self, member: u32) -> u32 {
+        self.clusters.try_find(member).unwrap_or(member)
+    }
+
+    fn grow(&mut self, members: usize) {
+        while self.clusters.len() < members {
+            self.clusters.new_set();
+        }
+    }
+
+    fn link_keys(&mut self, member: u32, kept: &Kept) {
+        for (k, _) in kept.strong() {
+            if k == 0 {
+                continue;
+            }
+            match self.owners.get(&k) {
+                Some(&owner) => {
+                    if owner != member && self.clusters.union(member, owner) {
+                        self.links.push((member, owner));
+                    }
+                }
+                None => {
+                    self.owners.insert(k, member);
+                }
+            }
+        }
+    }
+
+    fn remember(&mut self, member: u32, kept: &Kept) {
+        let slot = member as usize;
+        if self.members.len() <= slot {
+            self.members.resize(slot + 1, Kept::default());
+        }
+        self.members[slot].fill_from(kept);
+        if self.members[slot].click_ms == NO_CLICK {
+            self.members[slot].click_ms = kept.click_ms;
+        }
+    }
+
+    /// A member joined (index `member`, the graph's newest).
+    pub(crate) fn joined(&mut self, member: u32, kept: Option<&Kept>) {
+        self.grow(member as usize + 1);
+        if let Some(kept) = kept {
+            self.remember(member, kept);
+            self.link_keys(member, kept);
+        }
+    }
+
+    /// A sale was committed: remember its signals, count it.
+    pub(crate) fn sold(&mut self, effects: &SaleEffects) {
+        if let Some(kept) = &effects.kept {
+            self.remember(effects.buyer, kept);
+            self.link_keys(effects.buyer, kept);
+        }
+        for k in [effects.ip, effects.device] {
+            if k == 0 {
+                continue;
+            }
+            let times = self.velocity.entry(k).or_default();
+            times.push_back(effects.at);
+            if times.len() > MAX_VELOCITY_COUNT as usize + 1 {
+                times.pop_front();
+            }
+        }
+        if self.active().is_some() {
+            let day = effects.at.as_millis().div_euclid(DAY_MS);
+            for &earner in &effects.earners {
+                count_day(self.refunds.entry(earner).or_default(), day, true);
+            }
+        }
+    }
+
+    /// A sale's first refund: count it against the sale's earners.
+    pub(crate) fn refunded(&mut self, earners: impl Iterator<Item = u32>, at: Timestamp) {
+        if self.active().is_none() {
+            return;
+        }
+        let day = at.as_millis().div_euclid(DAY_MS);
+        for earner in earners {
+            count_day(self.refunds.entry(earner).or_default(), day, false);
+        }
+    }
+
+    /// Rebuilds the clusters after a snapshot was loaded.
+    pub(crate) fn rebuild(&mut self, members: usize) {
+        self.clusters = UnionFind::new(members);
+        for &(a, b) in &self.links {
+            if (a as usize) < members && (b as usize) < members {
+                self.clusters.union(a, b);
+            }
+        }
+    }
+}
+
+fn count_day(days: &mut VecDeque<DayCount>, day: i64, sale: bool) {
+    let at = days.partition_point(|d| d.day < day);
+    match days.get_mut(at) {
+        Some(bucket) if bucket.day == day => {
+            if sale {
+                bucket.sales = bucket.sales.saturating_add(1);
+            } else {
+                bucket.refunds = bucket.refunds.saturating_add(1);
+            }
+        }
+        _ => days.insert(
+            at,
+            DayCount {
+                day,
+                sales: u32::from(sale),
+                refunds: u32::from(!sale),
+            },
+        ),
+    }
+    let newest = days.back().map_or(day, |d| d.day);
+    while days
+        .front()
+        .is_some_and(|d| d.day <= newest - i64::from(MAX_REFUND_WINDOW_DAYS))
+    {
+        days.pop_front();
+    }
+}
+
+/// What a committed sale changes in the screening state.
+#[derive(Debug)]
+pub(crate) struct SaleEffects {
+    buyer: u32,
+    at: Timestamp,
+    kept: Option<Kept>,
+    ip: u64,
+    device: u64,
+    earners: Vec<u32>,
+}
+
+// ---- decisions -----------------------------------------------------------
+
+/// One rule that matched a sale: which lines, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The rule's id.
+    pub rule: String,
+    /// What it did.
+    pub action: Action,
+    /// The rule's reason.
+    pub reason: String,
+    /// The levels it decided, ascending.
+    pub levels: Vec<u8>,
+    /// The earners of those levels, in level order.
+    pub earners: Vec<Id>,
+    /// Their amount in total (at the currency's scale).
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub amount: Decimal,
+    /// The signals that matched (`device`, `ip`, `clicked_at`, …).
+    pub matched: Vec<String>,
+    /// The cluster evidence: the members involved, the buyer first.
+    pub members: Vec<Id>,
+    /// What was found, in words.
+    pub detail: String,
+}
+
+/// What screening decided about one sale (absent when no rule matched).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The rule set in force.
+    pub rules: Id,
+    /// The rules that matched, in rule order.
+    pub hits: Vec<Hit>,
+}
+
+/// Per line, the action taken (`None`: no rule matched).
+pub(crate) struct Decided {
+    pub(crate) actions: Vec<Option<Action>>,
+    pub(crate) decision: Option<Decision>,
+    pub(crate) effects: SaleEffects,
+}
+
+struct Evidence {
+    matched: Vec<String>,
+    members: Vec<u32>,
+    detail: String,
+}
+
+/// The sale being screened.
+pub(crate) struct SaleContext<'a> {
+    pub(crate) graph: &'a Graph,
+    pub(crate) buyer: u32,
+    pub(crate) at: Timestamp,
+    pub(crate) currency: Currency,
+    pub(crate) signals: Option<Kept>,
+}
+
+struct View<'a> {
+    state: &'a State,
+    cx: &'a SaleContext<'a>,
+    /// The buyer's signals: the sale's, else the join's.
+    buyer: Kept,
+    buyer_root: u32,
+    /// Clusters the sale's own signals link to the buyer's.
+    linked: Vec<u32>,
+    /// The buyer, then up to SCREEN_WALK ancestors, with their clusters.
+    walk: Option<Vec<(u32, u32)>>,
+}
+
+impl View<'_> {
+    fn cluster(&self, member: u32) -> u32 {
+        let root = self.state.cluster(member);
+        if self.linked.contains(&root) {
+            self.buyer_root
+        } else {
+            root
+        }
+    }
+
+    fn walk(&mut self) -> &[(u32, u32)] {
+        if self.walk.is_none() {
+            let mut walk = Vec::with_capacity(SCREEN_WALK + 1);
+            walk.push((self.cx.buyer, self.buyer_root));
+            for member in self.cx.graph.upline(self.cx.buyer, SCREEN_WALK) {
+                walk.push((member, self.cluster(member)));
+            }
+            self.walk = Some(walk);
+        }
+        self.walk.as_deref().unwrap_or(&[])
+    }
+
+    fn shared(&self, a: &Kept, b: &Kept) -> Vec<String> {
+        a.strong()
+            .iter()
+            .zip(b.strong())
+            .filter(|((x, _), (y, _))| *x != 0 && x == y)
+            .map(|((_, name), _)| (*name).to_string())
+            .collect()
+    }
+
+    fn whole_sale(&self, when: &Condition, ruleset: &Ruleset) -> Option<Evidence> {
+        let buyer = self.cx.buyer;
+        match when {
+            Condition::EmailDomain { domains } => {
+                let domain = self.buyer.domain;
+                let name = domains.get(&domain).or(ruleset.blocklist.get(&domain))?;
+                Some(Evidence {
+                    matched: vec!["email".into()],
+                    members: vec![buyer],
+                    detail: format!("the buyer's e-mail domain {name} is blocklisted"),
+                })
+            }
+            Condition::Velocity {
+                signal,
+                max,
+                window_hours,
+            } => {
+                let (k, name) = match signal {
+                    VelocitySignal::Ip => (self.buyer.ip, "ip"),
+                    VelocitySignal::Device => (self.buyer.device, "device"),
+                };
+                if k == 0 {
+                    return None;
+                }
+                let from = self.cx.at.as_millis() - i64::from(*window_hours) * HOUR_MS;
+                let now = self.cx.at.as_millis();
+                let earlier = self.state.velocity.get(&k).map_or(0, |times| {
+                    times
+                        .iter()
+                        .filter(|t| t.as_millis() > from && t.as_millis() <= now)
+                        .count()
+                });
+                let count = earlier + 1;
+                (count > *max as usize).then(|| Evidence {
+                    matched: vec![name.into()],
+                    members: vec![buyer],
+                    detail: format!(
+                        "{count} conversions from one {name} in {window_hours} h (more than {max})"
+                    ),
+                })
+            }
+            Condition::Timing { min_seconds } => {
+                let delay = self.buyer.click_ms;
+                (delay != NO_CLICK && delay < i64::from(*min_seconds) * 1000).then(|| Evidence {
+                    matched: vec!["clicked_at".into()],
+                    members: vec![buyer],
+                    detail: format!(
+                        "converted {delay} ms after the click (less than {min_seconds} s)"
+                    ),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn line(&mut self, when: &Condition, line: &RawLine) -> Option<Evidence> {
+        let buyer = self.cx.buyer;
+        let earner = line.earner;
+        match when {
+            Condition::SelfReferral => {
+                if self.cluster(earner) != self.buyer_root {
+                    return None;
+                }
+                let matched = self.shared(&self.buyer, &self.state.kept(earner));
+                let detail = if matched.is_empty() {
+                    "the buyer and the earner are one identity cluster, linked through other members"
+                        .to_string()
+                } else {
+                    format!("the buyer and the earner share {}", matched.join(", "))
+                };
+                Some(Evidence {
+                    matched,
+                    members: vec![buyer, earner],
+                    detail,
+                })
+            }
+            Condition::Ring => {
+                let walk = self.walk().to_vec();
+                let p = walk.iter().position(|&(m, _)| m == earner)?;
+                let cluster = walk[p].1;
+                // The nearest other appearance of the cluster below the
+                // earner with another cluster between them.
+                let below = (0..p).rev().find(|&j| {
+                    walk[j].1 == cluster && walk[j + 1..p].iter().any(|&(_, c)| c != cluster)
+                });
+                let above = (p + 1..walk.len()).find(|&j| {
+                    walk[j].1 == cluster && walk[p + 1..j].iter().any(|&(_, c)| c != cluster)
+                });
+                let (lo, hi) = match (below, above) {
+                    (Some(j), _) => (j, p),
+                    (None, Some(j)) => (p, j),
+                    (None, None) => return None,
+                };
+                let matched =
+                    self.shared(&self.state.kept(walk[lo].0), &self.state.kept(walk[hi].0));
+                let others = walk[lo..=hi].iter().filter(|&&(_, c)| c != cluster).count();
+                Some(Evidence {
+                    matched,
+                    members: std::iter::once(buyer)
+                        .chain(walk[lo..=hi].iter().map(|&(m, _)| m))
+                        .collect(),
+                    detail: format!(
+                        "the earner's identity cluster sponsors itself through {others} other member(s)"
+                    ),
+                })
+            }
+            Condition::Ladder {
+                min_length,
+                window_hours,
+            } => {
+                let graph = self.cx.graph;
+                let walk = self.walk().to_vec();
+                let p = walk.iter().position(|&(m, _)| m == earner)?;
+                let rung = |i: usize| graph.has_single_child(walk[i].0);
+                if !rung(p) {
+                    return None;
+                }
+                let mut lo = p;
+                while lo > 0 && rung(lo - 1) {
+                    lo -= 1;
+                }
+                let mut hi = p;
+                while hi + 1 < walk.len() && rung(hi + 1) {
+                    hi += 1;
+                }
+                let need = *min_length as usize;
+                let window = i64::from(*window_hours) * HOUR_MS;
+                for a in lo..=p {
+                    let mut low = i64::MAX;
+                    let mut high = i64::MIN;
+                    for (b, &(member, _)) in walk.iter().enumerate().take(hi + 1).skip(a) {
+                        let t = graph.joined_at(member).as_millis();
+                        low = low.min(t);
+                        high = high.max(t);
+                        if high - low > window {
+                            break;
+                        }
+                        if b >= p && b + 1 - a >= need {
+                            return Some(Evidence {
+                                matched: Vec::new(),
+                                members: std::iter::once(buyer)
+                                    .chain(walk[a..=b].iter().map(|&(m, _)| m))
+                                    .collect(),
+                                detail: format!(
+                                    "{} single-child accounts in a row joined within {window_hours} h",
+                                    b + 1 - a
+                                ),
+                            });
+                        }
+                    }
+                }
+                None
+            }
+            Condition::HighValue { above } => {
+                let code = self.cx.currency.code();
+                let (_, limit) = above.iter().find(|(c, _)| c == code)?;
+                (line.amount > *limit).then(|| Evidence {
+                    matched: Vec::new(),
+                    members: vec![buyer, earner],
+                    detail: format!("the line of {} {code} is above {limit}", line.amount),
+                })
+            }
+            Condition::RefundRate {
+                above,
+                window_days,
+                min_sales,
+            } => {
+                let days = self.state.refunds.get(&earner)?;
+                let today = self.cx.at.as_millis().div_euclid(DAY_MS);
+                let from = today - i64::from(*window_days);
+                let (mut sales, mut refunds) = (0u64, 0u64);
+                for bucket in days.iter().rev() {
+                    if bucket.day <= from {
+                        break;
+                    }
+                    if bucket.day <= today {
+                        sales += u64::from(bucket.sales);
+                        refunds += u64::from(bucket.refunds);
+                    }
+                }
+                let over = sales >= u64::from(*min_sales)
+                    && refunds * 1_000_000 > u64::from(*above) * sales;
+                over.then(|| Evidence {
+                    matched: Vec::new(),
+                    members: vec![buyer, earner],
+                    detail: format!(
+                        "{refunds} of the earner's {sales} sales in {window_days} days were refunded \
+                         (more than {})",
+                        Decimal::new(i64::from(*above), 6).normalize()
+                    ),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The sale's own screening effects and, when rules are in force, the
+/// action for each line. Pure: reads the state, changes nothing.
+pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> Decided {
+    let mut buyer = state.kept(cx.buyer);
+    let mut linked = Vec::new();
+    if let Some(sale) = &cx.signals {
+        for (k, _) in sale.strong() {
+            if let Some(&owner) = state.owners.get(&k).filter(|_| k != 0) {
+                let root = state.cluster(owner);
+                if !linked.contains(&root) {
+                    linked.push(root);
+                }
+            }
+        }
+        let joined_click = buyer.click_ms;
+        let mut own = *sale;
+        own.fill_from(&buyer);
+        buyer = own;
+        if buyer.click_ms == NO_CLICK {
+            buyer.click_ms = joined_click;
+        }
+    }
+    let active = state.active();
+    let mut effects = SaleEffects {
+        buyer: cx.buyer,
+        at: cx.at,
+        kept: cx.signals,
+        ip: buyer.ip,
+        device: buyer.device,
+        earners: Vec::new(),
+    };
+    let mut actions = vec![None; lines.len()];
+    let Some(ruleset) = active else {
+        return Decided {
+            actions,
+            decision: None,
+            effects,
+        };
+    };
+    let buyer_root = state.cluster(cx.buyer);
+    let mut view = View {
+        state,
+        cx,
+        buyer,
+        buyer_root,
+        linked,
+        walk: None,
+    };
+    // Whole-sale conditions are evaluated once, on first use.
+    let mut whole: Vec<Option<Option<Evidence>>> = Vec::new();
+    whole.resize_with(ruleset.rules.len(), || None);
+    let mut hits: Vec<(usize, Hit, Vec<u32>)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        for (r, rule) in ruleset.rules.iter().enumerate() {
+            let evidence = if rule.when.whole_sale() {
+                let slot = &mut whole[r];
+                if slot.is_none() {
+                    *slot = Some(view.whole_sale(&rule.when, ruleset));
+                }
+                slot.as_ref().and_then(Option::as_ref).map(|e| Evidence {
+                    matched: e.matched.clone(),
+                    members: e.members.clone(),
+                    detail: e.detail.clone(),
+                })
+            } else {
+                view.line(&rule.when, line)
+            };
+            let Some(evidence) = evidence else { continue };
+            actions[i] = Some(rule.action);
+            let earner = cx.graph.id(line.earner).clone();
+            match hits.iter_mut().find(|(index, _, _)| *index == r) {
+                Some((_, hit, members)) => {
+                    hit.levels.push(line.level);
+                    hit.earners.push(earner);
+                    hit.amount += line.amount;
+                    for name in evidence.matched {
+                        if !hit.matched.contains(&name) {
+                            hit.matched.push(name);
+                        }
+                    }
+                    for m in evidence.members {
+                        if !members.contains(&m) {
+                            members.push(m);
+                        }
+                    }
+                }
+                None => hits.push((
+                    r,
+                    Hit {
+                        rule: rule.id.clone(),
+                        action: rule.action,
+                        reason: rule.reason.clone(),
+                        levels: vec![line.level],
+                        earners: vec![earner],
+                        amount: line.amount,
+                        matched: evidence.matched,
+                        members: Vec::new(),
+                        detail: evidence.detail,
+                    },
+                    evidence.members,
+                )),
+            }
+            break;
+        }
+    }
+    effects.earners = lines
+        .iter()
+        .zip(&actions)
+        .filter(|(_, a)| **a != Some(Action::Block))
+        .map(|(l, _)| l.earner)
+        .collect();
+    hits.sort_by_key(|(r, _, _)| *r);
+    let decision = (!hits.is_empty()).then(|| Decision {
+        rules: ruleset.id.clone(),
+        hits: hits
+            .into_iter()
+            .map(|(_, mut hit, members)| {
+                hit.members = members
+                    .into_iter()
+                    .map(|m| cx.graph.id(m).clone())
+                    .collect();
+                hit
+            })
+            .collect(),
+    });
+    Decided {
+        actions,
+        decision,
+        effects,
+    }
+}
+
+// ---- backtest ------------------------------------------------------------
+
+/// One rule's effect over a replayed history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleReport {
+    /// The rule set's id.
+    pub rules: String,
+    /// The rule's id.
+    pub rule: String,
+    /// Its action.
+    pub action: Option<Action>,
+    /// Sales it matched.
+    pub matches: u64,
+    /// Lines it decided.
+    pub lines: u64,
+    /// Amounts it would hold, per currency.
+    pub held: BTreeMap<String, Decimal>,
+    /// Amounts it would block, per currency.
+    pub blocked: BTreeMap<String, Decimal>,
+    /// Amounts it would flag for review, per currency.
+    pub reviewed: BTreeMap<String, Decimal>,
+    /// Distinct earners whose lines it decided.
+    pub earners: u64,
+}
+
+/// Totals of one replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Sales with at least one matching rule.
+    pub sales_matched: u64,
+    /// Held, per currency.
+    pub held: BTreeMap<String, Decimal>,
+    /// Blocked, per currency.
+    pub blocked: BTreeMap<String, Decimal>,
+    /// Flagged for review, per currency.
+    pub reviewed: BTreeMap<String, Decimal>,
+    /// Distinct earners with a held, blocked or flagged line.
+    pub earners: u64,
+}
+
+/// What [`backtest`] found: the candidate rules against the rules that
+/// were in force when the history happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The candidate rule set's id.
+    pub candidate: String,
+    /// Events replayed.
+    pub events: u64,
+    /// Sales replayed.
+    pub sales: u64,
+    /// Events the candidate replay refused (a review of a sale the
+    /// candidate did not hold, say), left out of the figures.
+    pub refused: u64,
+    /// Per candidate rule, in rule order.
+    pub rules: Vec<RuleReport>,
+    /// The candidate's totals.
+    pub candidate_totals: Totals,
+    /// Per rule that was in force in the history.
+    pub in_force: Vec<RuleReport>,
+    /// The in-force totals.
+    pub in_force_totals: Totals,
+    /// Sales whose decision (rule and action per line) differs.
+    pub sales_changed: u64,
+    /// Candidate held minus in-force held, per currency.
+    pub held_difference: BTreeMap<String, Decimal>,
+    /// Candidate blocked minus in-force blocked, per currency.
+    pub blocked_difference: BTreeMap<String, Decimal>,
+}
+
+#[derive(Default)]
+struct Tally {
+    rules: Vec<RuleReport>,
+    earners: Vec<std::collections::HashSet<Id>>,
+    totals: Totals,
+    all_earners: std::collections::HashSet<Id>,
+}
+
+impl Tally {
+    fn add(&mut self, d: &crate::event::Distribution) {
+        let Some(decision) = &d.screening else { return };
+        self.totals.sales_matched += 1;
+        let code = d.currency.code().to_string();
+        for hit in &decision.hits {
+            let index = match self
+                .rules
+                .iter()
+                .position(|r| r.rule == hit.rule && *r.rules == *decision.rules)
+            {
+                Some(i) => i,
+                None => {
+                    self.rules.push(RuleReport {
+                        rules: decision.rules.to_string(),
+                        rule: hit.rule.clone(),
+                        action: Some(hit.action),
+                        ..RuleReport::default()
+                    });
+                    self.earners.push(Default::default());
+                    self.rules.len() - 1
+                }
+            };
+            let report = &mut self.rules[index];
+            report.matches += 1;
+            report.lines += hit.levels.len() as u64;
+            let bucket = match hit.action {
+                Action::Hold => Some((&mut report.held, &mut self.totals.held)),
+                Action::Block => Some((&mut report.blocked, &mut self.totals.blocked)),
+                Action::Review => Some((&mut report.reviewed, &mut self.totals.reviewed)),
+                Action::Allow => None,
+            };
+            if let Some((mine, total)) = bucket {
+                *mine.entry(code.clone()).or_default() += hit.amount;
+                *total.entry(code.clone()).or_default() += hit.amount;
+                for earner in &hit.earners {
+                    self.all_earners.insert(earner.clone());
+                }
+            }
+            for earner in &hit.earners {
+                self.earners[index].insert(earner.clone());
+            }
+            report.earners = self.earners[index].len() as u64;
+        }
+        self.totals.earners = self.all_earners.len() as u64;
+    }
+}
+
+fn signature(d: &crate::event::Distribution) -> Vec<(String, Action, Vec<u8>)> {
+    d.screening.as_ref().map_or_else(Vec::new, |s| {
+        s.hits
+            .iter()
+            .map(|h| (h.rule.clone(), h.action, h.levels.clone()))
+            .collect()
+    })
+}
+
+fn difference(
+    a: &BTreeMap<String, Decimal>,
+    b: &BTreeMap<String, Decimal>,
+) -> BTreeMap<String, Decimal> {
+    let mut out = a.clone();
+    for (code, amount) in b {
+        *out.entry(code.clone()).or_default() -= amount;
+    }
+    out.retain(|_, v| !v.is_zero());
+    out
+}
+
+/// Replays `history` twice on fresh engines — as it happened, and with
+/// `candidate` in force from the start instead of every
+/// `screening_rules_set` the history holds — and reports, per rule, what
+/// each would match, hold, block and flag, and the difference. Changes
+/// nothing: the history is read, no engine is touched.
+///
+/// ```
+/// use upline::{event::ScreeningRulesSet, screen, Event};
+///
+/// let history: Vec<Event> = [
+///     r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z","signals":{"device":"d1"}}"#,
+///     r#"{"type":"member_joined","member":"bob","sponsor":"ann","at":"2026-01-02T00:00:00Z","signals":{"device":"d1"}}"#,
+///     r#"{"type":"sale_recorded","sale":"s1","buyer":"bob","amount":"100.00","currency":"USD","at":"2026-02-01T00:00:00Z"}"#,
+/// ].iter().map(|e| Event::from_json(e)).collect::<Result<_, _>>()?;
+/// let candidate: ScreeningRulesSet = serde_json::from_str(
+///     r#"{"id":"try","preset":"moderate","at":"2026-01-01T00:00:00Z"}"#).unwrap();
+/// let report = screen::backtest(&history, &candidate)?;
+/// assert_eq!(report.rules[0].rule, "self_referral");
+/// assert_eq!(report.held_difference["USD"].to_string(), "20.00");
+/// # Ok::<(), upline::Error>(())
+/// ```
+pub fn backtest(history: &[Event], candidate: &ScreeningRulesSet) -> Result<Report> {
+    compile(candidate, 0).map_err(|e| e.within("candidate"))?;
+    let mut report = Report {
+        candidate: candidate.id.clone(),
+        ..Report::default()
+    };
+    let mut live = crate::Engine::new();
+    let mut trial = crate::Engine::new();
+    trial.apply(&Event::ScreeningRulesSet(candidate.clone()))?;
+    let (mut live_tally, mut trial_tally) = (Tally::default(), Tally::default());
+    for event in history {
+        report.events += 1;
+        let was = live.apply(event).ok();
+        if matches!(event, Event::ScreeningRulesSet(_)) {
+            continue;
+        }
+        let now = trial.apply(event);
+        if now.is_err() {
+            report.refused += 1;
+        }
+        let (Some(was), Ok(now)) = (was, now) else {
+            continue;
+        };
+        if let (crate::Outcome::Distribution(a), crate::Outcome::Distribution(b)) =
+            (&was.outcome, &now.outcome)
+        {
+            if was.replayed {
+                continue;
+            }
+            report.sales += 1;
+            live_tally.add(a);
+            trial_tally.add(b);
+            if signature(a) != signature(b) {
+                report.sales_changed += 1;
+            }
+        }
+    }
+    report.held_difference = difference(&trial_tally.totals.held, &live_tally.totals.held);
+    report.blocked_difference = difference(&trial_tally.totals.blocked, &live_tally.totals.blocked);
+    // Candidate rules that never matched are listed too, with zeros.
+    let ruleset = compile(candidate, 0)?;
+    for rule in &ruleset.rules {
+        if !trial_tally.rules.iter().any(|r| r.rule == rule.id) {
+            trial_tally.rules.push(RuleReport {
+                rules: candidate.id.clone(),
+                rule: rule.id.clone(),
+                action: Some(rule.action),
+                ..RuleReport::default()
+            });
+        }
+    }
+    let order = |id: &str| ruleset.rules.iter().position(|r| r.id == id);
+    trial_tally.rules.sort_by_key(|r| order(&r.rule));
+    report.rules = trial_tally.rules;
+    report.candidate_totals = trial_tally.totals;
+    report.in_force = live_tally.rules;
+    report.in_force_totals = live_tally.totals;
+    Ok(report)
+}
+
+/// [`backtest`] for bindings: `history` is a JSON array of events,
+/// `candidate` a `screening_rules_set` event (with or without its `type`);
+/// returns the [`Report`] as JSON.
+pub fn backtest_json(history: &str, candidate: &str) -> Result<String> {
+    let events: Vec<Event> = serde_json::from_str(history).map_err(crate::event::malformed)?;
+    let mut value: Value = serde_json::from_str(candidate).map_err(crate::event::malformed)?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("type");
+    }
+    let candidate: ScreeningRulesSet =
+        serde_json::from_value(value).map_err(crate::event::malformed)?;
+    let report = backtest(&events, &candidate)?;
+    serde_json::to_string(&report).map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
+}
