@@ -63,6 +63,20 @@
 //! 2. the list of ledger entries written, each `seq, at, earner, currency,
 //!    kind, amount, available_at, reference`.
 //!
+//! Extension fields so far ([`EXTENSION_FIELDS`]): `signals` on
+//! `member_joined` and `sale_recorded` (a struct `ip, device, email,
+//! payment_fingerprint, user_agent, clicked_at`, each optional, as the host
+//! sent them), and `screening` on a distribution (`rules, hits`; each hit
+//! `rule, action, reason, levels, earners, amount, matched, members,
+//! detail`), present only when a screening rule matched the sale.
+//!
+//! Event kinds added after version 1 are ordinary variants:
+//! `screening_rules_set` (`id, preset, rules, blocklist, at`; `rules` as
+//! the host's JSON, objects with their keys in sorted order) and
+//! `fraud_review_resolved` (`review, decision, at, note`). A blocked line
+//! appears as an unpaid level with reason `fraud_blocked`; a review writes
+//! `release` or `reversal_held` entries.
+//!
 //! These are exactly the JSON records [`crate::Applied`] gives a host, so an
 //! auditor holding the event log and the records can recompute every hash
 //! with this page alone ([`verify`] over [`Link`]s does it).
