@@ -1779,6 +1779,9 @@ pub(crate) fn check_batch_len(len: usize) -> Result<()> {
     Ok(())
 }
 
+// Short-lived and moved once, like `Staged`: boxing would only add an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 enum Prep {
     Retry(Applied),
     New(Prepared),

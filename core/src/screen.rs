@@ -15,11 +15,12 @@
 //! domain tag, the signal's kind and the normalised text). Per member it
 //! keeps the hashes of the payment fingerprint, device, e-mail, e-mail
 //! domain, IP and IP + user agent, and the milliseconds from the referral
-//! click to the join (56 bytes a member that sent signals). Per IP and per
-//! device hash it keeps the times of the last
-//! [`MAX_VELOCITY_COUNT`](crate::limits::MAX_VELOCITY_COUNT) + 1 sales; per
-//! earner, once screening is active, day buckets of (sales, refunded sales)
-//! for [`MAX_REFUND_WINDOW_DAYS`](crate::limits::MAX_REFUND_WINDOW_DAYS).
+//! click to the join (56 bytes a member that sent signals), and the first
+//! member seen with each cluster key. While rules are in force, it also
+//! keeps per IP and per device hash the times of the last `max` + 1 sales
+//! (the largest velocity `max` in force), and per earner day buckets of
+//! (sales, refunded sales) for
+//! [`MAX_REFUND_WINDOW_DAYS`](crate::limits::MAX_REFUND_WINDOW_DAYS).
 //! The hashes are not secret (an IP can be found again by trying them all):
 //! hosts that must not disclose signals pass their own HMACs instead.
 //!
@@ -54,9 +55,10 @@
 //!
 //! Buyer signals: a sale's own signal, else the one the buyer joined with;
 //! the click delay is the sale's (`at − clicked_at`), else the join's.
-//! Velocity counts sales (conversions) whose IP / device is known; a
-//! refund-rate counts sales that paid the earner and the first refund of
-//! each, by count, from the first `screening_rules_set` on. Ring and ladder
+//! Velocity counts sales (conversions) whose IP / device is known, and a
+//! refund rate counts sales that paid the earner and the first refund of
+//! each (by count, not amount), from the first `screening_rules_set` on:
+//! history before it is not counted (a backtest screens it all). Ring and ladder
 //! look at the buyer and [`SCREEN_WALK`](crate::limits::SCREEN_WALK)
 //! ancestors, so they cost O(levels) per sale.
 //!
@@ -242,8 +244,12 @@ impl Kept {
     }
 
     /// A digest of the whole, so a retry with other signals is told apart.
+    ///
+    /// The parts are already uniform hashes, so a SplitMix-style mix of them
+    /// is enough: this is not a security boundary (a colliding retry would
+    /// only return the original result).
     pub(crate) fn digest(&self) -> u64 {
-        let mut text = String::with_capacity(128);
+        let mut h: u64 = 0x243F_6A88_85A3_08D3;
         for part in [
             self.payment,
             self.device,
@@ -253,10 +259,12 @@ impl Kept {
             self.ip_ua,
             self.click_ms as u64,
         ] {
-            text.push_str(&part.to_string());
-            text.push(',');
+            h = (h ^ part).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            h ^= h >> 31;
         }
-        key(Kind::Ip, &text)
+        h.max(1)
     }
 }
 
@@ -384,6 +392,28 @@ pub(crate) struct Ruleset {
     /// The activating event, for retries.
     pub(crate) spec: ScreeningRulesSet,
     pub(crate) seq: u64,
+}
+
+impl Ruleset {
+    /// How many recent sale times per IP / device the velocity rules need:
+    /// the largest `max` plus one (0 without a velocity rule).
+    fn velocity_keep(&self) -> usize {
+        self.rules
+            .iter()
+            .filter_map(|r| match r.when {
+                Condition::Velocity { max, .. } => Some(max as usize + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+            .min(MAX_VELOCITY_COUNT as usize + 1)
+    }
+
+    fn walks(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r.when, Condition::Ring | Condition::Ladder { .. }))
+    }
 }
 
 fn rules_error(field: impl Into<String>, message: impl Into<String>) -> Error {
@@ -806,6 +836,27 @@ struct DayCount {
     refunds: u32,
 }
 
+/// A multiplicative hasher for dense member indices (not attacker-chosen
+/// values): SipHash on the hot path costs more than the lookup.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IndexHasher(u64);
+
+impl std::hash::Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IndexMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IndexHasher>>;
+
 /// Everything screening remembers, inside the engine.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct State {
@@ -818,7 +869,7 @@ pub(crate) struct State {
     /// Recent sale times per IP / device key.
     velocity: HashMap<u64, VecDeque<Timestamp>>,
     /// Per earner: day buckets of sales and refunded sales.
-    refunds: HashMap<u32, VecDeque<DayCount>>,
+    refunds: IndexMap<VecDeque<DayCount>>,
     /// Rule sets in activation order; the last one is in force.
     rulesets: Vec<Ruleset>,
     #[serde(skip)]
@@ -903,21 +954,23 @@ impl State {
             self.remember(effects.buyer, kept);
             self.link_keys(effects.buyer, kept);
         }
+        let Some(ruleset) = self.active() else {
+            return;
+        };
+        let keep = ruleset.velocity_keep();
         for k in [effects.ip, effects.device] {
-            if k == 0 {
+            if k == 0 || keep == 0 {
                 continue;
             }
             let times = self.velocity.entry(k).or_default();
             times.push_back(effects.at);
-            if times.len() > MAX_VELOCITY_COUNT as usize + 1 {
+            while times.len() > keep {
                 times.pop_front();
             }
         }
-        if self.active().is_some() {
-            let day = effects.at.as_millis().div_euclid(DAY_MS);
-            for &earner in &effects.earners {
-                count_day(self.refunds.entry(earner).or_default(), day, true);
-            }
+        let day = effects.at.as_millis().div_euclid(DAY_MS);
+        for &earner in &effects.earners {
+            count_day(self.refunds.entry(earner).or_default(), day, true);
         }
     }
 
@@ -1047,8 +1100,6 @@ struct View<'a> {
     buyer_root: u32,
     /// Clusters the sale's own signals link to the buyer's.
     linked: Vec<u32>,
-    /// The buyer, then up to SCREEN_WALK ancestors, with their clusters.
-    walk: Option<Vec<(u32, u32)>>,
 }
 
 impl View<'_> {
@@ -1061,16 +1112,21 @@ impl View<'_> {
         }
     }
 
-    fn walk(&mut self) -> &[(u32, u32)] {
-        if self.walk.is_none() {
-            let mut walk = Vec::with_capacity(SCREEN_WALK + 1);
-            walk.push((self.cx.buyer, self.buyer_root));
-            for member in self.cx.graph.upline(self.cx.buyer, SCREEN_WALK) {
-                walk.push((member, self.cluster(member)));
+    /// The buyer, then up to SCREEN_WALK ancestors, with their clusters.
+    fn walk(&self) -> Vec<(u32, u32)> {
+        let mut walk = Vec::with_capacity(SCREEN_WALK + 1);
+        walk.push((self.cx.buyer, self.buyer_root));
+        let nodes = self.cx.graph.nodes();
+        let mut cursor = self.cx.buyer;
+        while walk.len() <= SCREEN_WALK {
+            let parent = nodes[cursor as usize].parent;
+            if parent == crate::graph::NO_MEMBER {
+                break;
             }
-            self.walk = Some(walk);
+            walk.push((parent, self.cluster(parent)));
+            cursor = parent;
         }
-        self.walk.as_deref().unwrap_or(&[])
+        walk
     }
 
     fn shared(&self, a: &Kept, b: &Kept) -> Vec<String> {
@@ -1137,7 +1193,7 @@ impl View<'_> {
         }
     }
 
-    fn line(&mut self, when: &Condition, line: &RawLine) -> Option<Evidence> {
+    fn line(&self, when: &Condition, line: &RawLine, walk: &[(u32, u32)]) -> Option<Evidence> {
         let buyer = self.cx.buyer;
         let earner = line.earner;
         match when {
@@ -1159,7 +1215,6 @@ impl View<'_> {
                 })
             }
             Condition::Ring => {
-                let walk = self.walk().to_vec();
                 let p = walk.iter().position(|&(m, _)| m == earner)?;
                 let cluster = walk[p].1;
                 // The nearest other appearance of the cluster below the
@@ -1193,7 +1248,6 @@ impl View<'_> {
                 window_hours,
             } => {
                 let graph = self.cx.graph;
-                let walk = self.walk().to_vec();
                 let p = walk.iter().position(|&(m, _)| m == earner)?;
                 let rung = |i: usize| graph.has_single_child(walk[i].0);
                 if !rung(p) {
@@ -1319,13 +1373,17 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
         };
     };
     let buyer_root = state.cluster(cx.buyer);
-    let mut view = View {
+    let view = View {
         state,
         cx,
         buyer,
         buyer_root,
         linked,
-        walk: None,
+    };
+    let walk = if ruleset.walks() && !lines.is_empty() {
+        view.walk()
+    } else {
+        Vec::new()
     };
     // Whole-sale conditions are evaluated once, on first use.
     let mut whole: Vec<Option<Option<Evidence>>> = Vec::new();
@@ -1344,7 +1402,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
                     detail: e.detail.clone(),
                 })
             } else {
-                view.line(&rule.when, line)
+                view.line(&rule.when, line, &walk)
             };
             let Some(evidence) = evidence else { continue };
             actions[i] = Some(rule.action);
