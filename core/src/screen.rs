@@ -832,8 +832,39 @@ fn preset_list(name: &str) -> Result<Vec<Value>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct DayCount {
     day: i64,
-    sales: u32,
-    refunds: u32,
+    sales: u64,
+    refunds: u64,
+    /// Running totals up to and including this day (since the oldest day
+    /// ever kept), so a window's sum is one subtraction.
+    sales_to: u64,
+    refunds_to: u64,
+}
+
+impl DayCount {
+    /// The running totals just before this day.
+    fn before(&self) -> (u64, u64) {
+        (
+            self.sales_to.saturating_sub(self.sales),
+            self.refunds_to.saturating_sub(self.refunds),
+        )
+    }
+}
+
+/// Sales and refunds counted on days in `(from, to]`.
+fn window(days: &VecDeque<DayCount>, from: i64, to: i64) -> (u64, u64) {
+    let end = days.partition_point(|d| d.day <= to);
+    let start = days.partition_point(|d| d.day <= from);
+    if end <= start {
+        return (0, 0);
+    }
+    let (Some(last), Some(first)) = (days.get(end - 1), days.get(start)) else {
+        return (0, 0);
+    };
+    let (sales, refunds) = first.before();
+    (
+        last.sales_to.saturating_sub(sales),
+        last.refunds_to.saturating_sub(refunds),
+    )
 }
 
 /// A multiplicative hasher for dense member indices (not attacker-chosen
@@ -998,22 +1029,36 @@ impl State {
 
 fn count_day(days: &mut VecDeque<DayCount>, day: i64, sale: bool) {
     let at = days.partition_point(|d| d.day < day);
-    match days.get_mut(at) {
-        Some(bucket) if bucket.day == day => {
-            if sale {
-                bucket.sales = bucket.sales.saturating_add(1);
-            } else {
-                bucket.refunds = bucket.refunds.saturating_add(1);
-            }
-        }
-        _ => days.insert(
+    if days.get(at).is_none_or(|bucket| bucket.day != day) {
+        let (sales_to, refunds_to) = match at.checked_sub(1).and_then(|i| days.get(i)) {
+            Some(previous) => (previous.sales_to, previous.refunds_to),
+            None => days.get(at).map_or((0, 0), DayCount::before),
+        };
+        days.insert(
             at,
             DayCount {
                 day,
-                sales: u32::from(sale),
-                refunds: u32::from(!sale),
+                sales: 0,
+                refunds: 0,
+                sales_to,
+                refunds_to,
             },
-        ),
+        );
+    }
+    // Usually the newest day: the running totals after it are few or none.
+    for (i, bucket) in days.iter_mut().enumerate().skip(at) {
+        let own = i == at;
+        if sale {
+            bucket.sales_to += 1;
+            if own {
+                bucket.sales += 1;
+            }
+        } else {
+            bucket.refunds_to += 1;
+            if own {
+                bucket.refunds += 1;
+            }
+        }
     }
     let newest = days.back().map_or(day, |d| d.day);
     while days
@@ -1306,16 +1351,7 @@ impl View<'_> {
                 let days = self.state.refunds.get(&earner)?;
                 let today = self.cx.at.as_millis().div_euclid(DAY_MS);
                 let from = today - i64::from(*window_days);
-                let (mut sales, mut refunds) = (0u64, 0u64);
-                for bucket in days.iter().rev() {
-                    if bucket.day <= from {
-                        break;
-                    }
-                    if bucket.day <= today {
-                        sales += u64::from(bucket.sales);
-                        refunds += u64::from(bucket.refunds);
-                    }
-                }
+                let (sales, refunds) = window(days, from, today);
                 let over = sales >= u64::from(*min_sales)
                     && refunds * 1_000_000 > u64::from(*above) * sales;
                 over.then(|| Evidence {
