@@ -94,6 +94,8 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 /// The "no click seen" value of a click delay.
 const NO_CLICK: i64 = i64::MIN;
+/// The "never" value of a day number.
+const NO_DAY: i32 = i32::MIN;
 
 // ---- signals -----------------------------------------------------------
 
@@ -852,7 +854,10 @@ impl DayCount {
 
 /// Sales and refunds counted on days in `(from, to]`.
 fn window(days: &VecDeque<DayCount>, from: i64, to: i64) -> (u64, u64) {
-    let end = days.partition_point(|d| d.day <= to);
+    let end = match days.back() {
+        Some(newest) if newest.day <= to => days.len(),
+        _ => days.partition_point(|d| d.day <= to),
+    };
     let start = days.partition_point(|d| d.day <= from);
     if end <= start {
         return (0, 0);
@@ -867,8 +872,9 @@ fn window(days: &VecDeque<DayCount>, from: i64, to: i64) -> (u64, u64) {
     )
 }
 
-/// A multiplicative hasher for dense member indices (not attacker-chosen
-/// values): SipHash on the hot path costs more than the lookup.
+/// A multiplicative hasher for dense member indices and signal hashes (not
+/// values an attacker can choose cheaply): SipHash on the hot path costs
+/// more than the lookup.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct IndexHasher(u64);
 
@@ -882,11 +888,17 @@ impl std::hash::Hasher for IndexHasher {
         }
     }
     fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 29);
     }
 }
 
-type IndexMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IndexHasher>>;
+/// Maps keyed by member indices or by signal hashes (already uniform, and
+/// a SHA-256 each to grind, so a multiplicative mix is enough).
+type IndexMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IndexHasher>>;
 
 /// Everything screening remembers, inside the engine.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -894,13 +906,18 @@ pub(crate) struct State {
     /// Per member (by index; shorter when later members sent nothing).
     members: Vec<Kept>,
     /// The first member seen with each cluster key.
-    owners: HashMap<u64, u32>,
+    owners: IndexMap<u64, u32>,
     /// Every union that merged two clusters, in order (rebuilds `clusters`).
     links: Vec<(u32, u32)>,
     /// Recent sale times per IP / device key.
-    velocity: HashMap<u64, VecDeque<Timestamp>>,
+    velocity: IndexMap<u64, VecDeque<Timestamp>>,
     /// Per earner: day buckets of sales and refunded sales.
-    refunds: IndexMap<VecDeque<DayCount>>,
+    refunds: IndexMap<u32, VecDeque<DayCount>>,
+    /// Per member, the newest day with a refund counted against it
+    /// ([`NO_DAY`]): most earners have none in a window, and this dense
+    /// array answers that without a map lookup.
+    #[serde(skip)]
+    last_refund_day: Vec<i32>,
     /// Rule sets in activation order; the last one is in force.
     rulesets: Vec<Ruleset>,
     #[serde(skip)]
@@ -1013,11 +1030,40 @@ impl State {
         let day = at.as_millis().div_euclid(DAY_MS);
         for earner in earners {
             count_day(self.refunds.entry(earner).or_default(), day, false);
+            self.note_refund_day(earner, day);
         }
+    }
+
+    fn note_refund_day(&mut self, earner: u32, day: i64) {
+        let slot = earner as usize;
+        if self.last_refund_day.len() <= slot {
+            self.last_refund_day.resize(slot + 1, NO_DAY);
+        }
+        let day = i32::try_from(day).unwrap_or(i32::MAX);
+        self.last_refund_day[slot] = self.last_refund_day[slot].max(day);
+    }
+
+    /// Whether a refund was counted against `earner` after day `from`.
+    fn refunded_after(&self, earner: u32, from: i64) -> bool {
+        self.last_refund_day
+            .get(earner as usize)
+            .is_some_and(|&day| day != NO_DAY && i64::from(day) > from)
     }
 
     /// Rebuilds the clusters after a snapshot was loaded.
     pub(crate) fn rebuild(&mut self, members: usize) {
+        self.last_refund_day.clear();
+        let newest: Vec<(u32, i64)> = self
+            .refunds
+            .iter()
+            .filter_map(|(&earner, days)| {
+                let day = days.iter().rev().find(|d| d.refunds > 0)?.day;
+                Some((earner, day))
+            })
+            .collect();
+        for (earner, day) in newest {
+            self.note_refund_day(earner, day);
+        }
         self.clusters = UnionFind::new(members);
         for &(a, b) in &self.links {
             // Both were members when linked; an out-of-range pair (a
@@ -1028,7 +1074,14 @@ impl State {
 }
 
 fn count_day(days: &mut VecDeque<DayCount>, day: i64, sale: bool) {
-    let at = days.partition_point(|d| d.day < day);
+    // Events mostly come in time order: today is the newest bucket or a
+    // new one after it.
+    let at = match days.back() {
+        None => 0,
+        Some(newest) if newest.day == day => days.len() - 1,
+        Some(newest) if newest.day < day => days.len(),
+        Some(_) => days.partition_point(|d| d.day < day),
+    };
     if days.get(at).is_none_or(|bucket| bucket.day != day) {
         let (sales_to, refunds_to) = match at.checked_sub(1).and_then(|i| days.get(i)) {
             Some(previous) => (previous.sales_to, previous.refunds_to),
@@ -1348,9 +1401,13 @@ impl View<'_> {
                 window_days,
                 min_sales,
             } => {
-                let days = self.state.refunds.get(&earner)?;
                 let today = self.cx.at.as_millis().div_euclid(DAY_MS);
                 let from = today - i64::from(*window_days);
+                // No refund in the window: nothing to look up.
+                if !self.state.refunded_after(earner, from) {
+                    return None;
+                }
+                let days = self.state.refunds.get(&earner)?;
                 let (sales, refunds) = window(days, from, today);
                 let over = sales >= u64::from(*min_sales)
                     && refunds * 1_000_000 > u64::from(*above) * sales;
@@ -1372,6 +1429,21 @@ impl View<'_> {
 /// The sale's own screening effects and, when rules are in force, the
 /// action for each line. Pure: reads the state, changes nothing.
 pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> Decided {
+    let Some(ruleset) = state.active() else {
+        // Nothing to decide; the sale's signals are still remembered.
+        return Decided {
+            actions: vec![None; lines.len()],
+            decision: None,
+            effects: SaleEffects {
+                buyer: cx.buyer,
+                at: cx.at,
+                kept: cx.signals,
+                ip: 0,
+                device: 0,
+                earners: Vec::new(),
+            },
+        };
+    };
     let mut buyer = state.kept(cx.buyer);
     let mut linked = Vec::new();
     if let Some(sale) = &cx.signals {
@@ -1391,7 +1463,6 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
             buyer.click_ms = joined_click;
         }
     }
-    let active = state.active();
     let mut effects = SaleEffects {
         buyer: cx.buyer,
         at: cx.at,
@@ -1401,13 +1472,6 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
         earners: Vec::new(),
     };
     let mut actions = vec![None; lines.len()];
-    let Some(ruleset) = active else {
-        return Decided {
-            actions,
-            decision: None,
-            effects,
-        };
-    };
     let buyer_root = state.cluster(cx.buyer);
     let view = View {
         state,
