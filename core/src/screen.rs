@@ -831,45 +831,125 @@ fn preset_list(name: &str) -> Result<Vec<Value>> {
 
 // ---- state -------------------------------------------------------------
 
+/// One day of an earner's refund-rate counts: running totals (wrapping,
+/// so a window's count is exact below 2^32) up to and including the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct DayCount {
-    day: i64,
-    sales: u64,
-    refunds: u64,
-    /// Running totals up to and including this day (since the oldest day
-    /// ever kept), so a window's sum is one subtraction.
-    sales_to: u64,
-    refunds_to: u64,
+struct Bucket {
+    day: i32,
+    sales_to: u32,
+    refunds_to: u32,
 }
 
-impl DayCount {
-    /// The running totals just before this day.
-    fn before(&self) -> (u64, u64) {
+/// An earner's sales and refunded sales by day, for
+/// [`MAX_REFUND_WINDOW_DAYS`]. The newest day sits inline, so counting a
+/// sale in time order touches one map slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct EarnerDays {
+    /// Running totals before the oldest kept day.
+    base: (u32, u32),
+    /// Older kept days, oldest first.
+    older: VecDeque<Bucket>,
+    newest: Bucket,
+}
+
+fn day_number(at: Timestamp) -> i32 {
+    i32::try_from(at.as_millis().div_euclid(DAY_MS)).unwrap_or(i32::MAX)
+}
+
+impl EarnerDays {
+    fn new(day: i32) -> Self {
+        EarnerDays {
+            base: (0, 0),
+            older: VecDeque::new(),
+            newest: Bucket {
+                day,
+                sales_to: 0,
+                refunds_to: 0,
+            },
+        }
+    }
+
+    fn bump(bucket: &mut Bucket, sale: bool) {
+        if sale {
+            bucket.sales_to = bucket.sales_to.wrapping_add(1);
+        } else {
+            bucket.refunds_to = bucket.refunds_to.wrapping_add(1);
+        }
+    }
+
+    fn count(&mut self, day: i32, sale: bool) {
+        if day > self.newest.day {
+            let next = Bucket { day, ..self.newest };
+            self.older
+                .push_back(std::mem::replace(&mut self.newest, next));
+            let horizon = i64::from(day) - i64::from(MAX_REFUND_WINDOW_DAYS);
+            while let Some(front) = self.older.front().copied() {
+                if i64::from(front.day) > horizon {
+                    break;
+                }
+                self.base = (front.sales_to, front.refunds_to);
+                self.older.pop_front();
+            }
+        }
+        if day == self.newest.day {
+            Self::bump(&mut self.newest, sale);
+            return;
+        }
+        // An older day (events out of time order): insert it if needed,
+        // then bump it and every later running total.
+        let at = self.older.partition_point(|b| b.day < day);
+        if self.older.get(at).is_none_or(|b| b.day != day) {
+            let (sales_to, refunds_to) = match at.checked_sub(1).and_then(|i| self.older.get(i)) {
+                Some(previous) => (previous.sales_to, previous.refunds_to),
+                None => self.base,
+            };
+            self.older.insert(
+                at,
+                Bucket {
+                    day,
+                    sales_to,
+                    refunds_to,
+                },
+            );
+        }
+        for bucket in self.older.iter_mut().skip(at) {
+            Self::bump(bucket, sale);
+        }
+        Self::bump(&mut self.newest, sale);
+    }
+
+    /// Running totals up to and including day `day`.
+    fn totals_to(&self, day: i64) -> (u32, u32) {
+        if i64::from(self.newest.day) <= day {
+            return (self.newest.sales_to, self.newest.refunds_to);
+        }
+        let at = self.older.partition_point(|b| i64::from(b.day) <= day);
+        match at.checked_sub(1).and_then(|i| self.older.get(i)) {
+            Some(b) => (b.sales_to, b.refunds_to),
+            None => self.base,
+        }
+    }
+
+    /// Sales and refunds counted on days in `(from, to]`.
+    fn window(&self, from: i64, to: i64) -> (u64, u64) {
+        let (sales_to, refunds_to) = self.totals_to(to);
+        let (sales_from, refunds_from) = self.totals_to(from);
         (
-            self.sales_to.saturating_sub(self.sales),
-            self.refunds_to.saturating_sub(self.refunds),
+            u64::from(sales_to.wrapping_sub(sales_from)),
+            u64::from(refunds_to.wrapping_sub(refunds_from)),
         )
     }
-}
 
-/// Sales and refunds counted on days in `(from, to]`.
-fn window(days: &VecDeque<DayCount>, from: i64, to: i64) -> (u64, u64) {
-    let end = match days.back() {
-        Some(newest) if newest.day <= to => days.len(),
-        _ => days.partition_point(|d| d.day <= to),
-    };
-    let start = days.partition_point(|d| d.day <= from);
-    if end <= start {
-        return (0, 0);
+    fn newest_refund_day(&self) -> Option<i32> {
+        let mut previous = self.newest;
+        for bucket in self.older.iter().rev() {
+            if bucket.refunds_to != previous.refunds_to {
+                return Some(previous.day);
+            }
+            previous = *bucket;
+        }
+        (previous.refunds_to != self.base.1).then_some(previous.day)
     }
-    let (Some(last), Some(first)) = (days.get(end - 1), days.get(start)) else {
-        return (0, 0);
-    };
-    let (sales, refunds) = first.before();
-    (
-        last.sales_to.saturating_sub(sales),
-        last.refunds_to.saturating_sub(refunds),
-    )
 }
 
 /// A multiplicative hasher for dense member indices and signal hashes (not
@@ -912,7 +992,7 @@ pub(crate) struct State {
     /// Recent sale times per IP / device key.
     velocity: IndexMap<u64, VecDeque<Timestamp>>,
     /// Per earner: day buckets of sales and refunded sales.
-    refunds: IndexMap<u32, VecDeque<DayCount>>,
+    refunds: IndexMap<u32, EarnerDays>,
     /// Per member, the newest day with a refund counted against it
     /// ([`NO_DAY`]): most earners have none in a window, and this dense
     /// array answers that without a map lookup.
@@ -922,6 +1002,9 @@ pub(crate) struct State {
     rulesets: Vec<Ruleset>,
     #[serde(skip)]
     clusters: UnionFind<u32>,
+    /// One bit per member: in a cluster of more than one.
+    #[serde(skip)]
+    clustered: Vec<u64>,
 }
 
 impl State {
@@ -949,7 +1032,35 @@ impl State {
     }
 
     fn cluster(&self, member: u32) -> u32 {
+        // Most members share nothing: a small bitset answers without a
+        // look into the union-find's arrays.
+        if !self.is_clustered(member) {
+            return member;
+        }
         self.clusters.try_find(member).unwrap_or(member)
+    }
+
+    fn is_clustered(&self, member: u32) -> bool {
+        self.clustered
+            .get(member as usize / 64)
+            .is_some_and(|word| word & (1 << (member % 64)) != 0)
+    }
+
+    fn mark_clustered(&mut self, member: u32) {
+        let word = member as usize / 64;
+        if self.clustered.len() <= word {
+            self.clustered.resize(word + 1, 0);
+        }
+        self.clustered[word] |= 1 << (member % 64);
+    }
+
+    fn union(&mut self, a: u32, b: u32) -> bool {
+        let merged = self.clusters.try_union(a, b).unwrap_or(false);
+        if merged {
+            self.mark_clustered(a);
+            self.mark_clustered(b);
+        }
+        merged
     }
 
     fn grow(&mut self, members: usize) {
@@ -965,7 +1076,7 @@ impl State {
             }
             match self.owners.get(&k) {
                 Some(&owner) => {
-                    if owner != member && self.clusters.try_union(member, owner).unwrap_or(false) {
+                    if owner != member && self.union(member, owner) {
                         self.links.push((member, owner));
                     }
                 }
@@ -1016,9 +1127,12 @@ impl State {
                 times.pop_front();
             }
         }
-        let day = effects.at.as_millis().div_euclid(DAY_MS);
+        let day = day_number(effects.at);
         for &earner in &effects.earners {
-            count_day(self.refunds.entry(earner).or_default(), day, true);
+            self.refunds
+                .entry(earner)
+                .or_insert_with(|| EarnerDays::new(day))
+                .count(day, true);
         }
     }
 
@@ -1027,19 +1141,21 @@ impl State {
         if self.active().is_none() {
             return;
         }
-        let day = at.as_millis().div_euclid(DAY_MS);
+        let day = day_number(at);
         for earner in earners {
-            count_day(self.refunds.entry(earner).or_default(), day, false);
+            self.refunds
+                .entry(earner)
+                .or_insert_with(|| EarnerDays::new(day))
+                .count(day, false);
             self.note_refund_day(earner, day);
         }
     }
 
-    fn note_refund_day(&mut self, earner: u32, day: i64) {
+    fn note_refund_day(&mut self, earner: u32, day: i32) {
         let slot = earner as usize;
         if self.last_refund_day.len() <= slot {
             self.last_refund_day.resize(slot + 1, NO_DAY);
         }
-        let day = i32::try_from(day).unwrap_or(i32::MAX);
         self.last_refund_day[slot] = self.last_refund_day[slot].max(day);
     }
 
@@ -1052,73 +1168,23 @@ impl State {
 
     /// Rebuilds the clusters after a snapshot was loaded.
     pub(crate) fn rebuild(&mut self, members: usize) {
+        self.clustered.clear();
         self.last_refund_day.clear();
-        let newest: Vec<(u32, i64)> = self
+        let newest: Vec<(u32, i32)> = self
             .refunds
             .iter()
-            .filter_map(|(&earner, days)| {
-                let day = days.iter().rev().find(|d| d.refunds > 0)?.day;
-                Some((earner, day))
-            })
+            .filter_map(|(&earner, days)| Some((earner, days.newest_refund_day()?)))
             .collect();
         for (earner, day) in newest {
             self.note_refund_day(earner, day);
         }
         self.clusters = UnionFind::new(members);
-        for &(a, b) in &self.links {
+        for i in 0..self.links.len() {
             // Both were members when linked; an out-of-range pair (a
             // hand-edited snapshot) is ignored rather than trusted.
-            let _ = self.clusters.try_union(a, b);
+            let (a, b) = self.links[i];
+            self.union(a, b);
         }
-    }
-}
-
-fn count_day(days: &mut VecDeque<DayCount>, day: i64, sale: bool) {
-    // Events mostly come in time order: today is the newest bucket or a
-    // new one after it.
-    let at = match days.back() {
-        None => 0,
-        Some(newest) if newest.day == day => days.len() - 1,
-        Some(newest) if newest.day < day => days.len(),
-        Some(_) => days.partition_point(|d| d.day < day),
-    };
-    if days.get(at).is_none_or(|bucket| bucket.day != day) {
-        let (sales_to, refunds_to) = match at.checked_sub(1).and_then(|i| days.get(i)) {
-            Some(previous) => (previous.sales_to, previous.refunds_to),
-            None => days.get(at).map_or((0, 0), DayCount::before),
-        };
-        days.insert(
-            at,
-            DayCount {
-                day,
-                sales: 0,
-                refunds: 0,
-                sales_to,
-                refunds_to,
-            },
-        );
-    }
-    // Usually the newest day: the running totals after it are few or none.
-    for (i, bucket) in days.iter_mut().enumerate().skip(at) {
-        let own = i == at;
-        if sale {
-            bucket.sales_to += 1;
-            if own {
-                bucket.sales += 1;
-            }
-        } else {
-            bucket.refunds_to += 1;
-            if own {
-                bucket.refunds += 1;
-            }
-        }
-    }
-    let newest = days.back().map_or(day, |d| d.day);
-    while days
-        .front()
-        .is_some_and(|d| d.day <= newest - i64::from(MAX_REFUND_WINDOW_DAYS))
-    {
-        days.pop_front();
     }
 }
 
@@ -1347,7 +1413,14 @@ impl View<'_> {
             } => {
                 let graph = self.cx.graph;
                 let p = walk.iter().position(|&(m, _)| m == earner)?;
-                let rung = |i: usize| graph.has_single_child(walk[i].0);
+                // The packed node the commission walk just read: a member
+                // with two or more active referrals is no rung, without a
+                // look at the child lists.
+                let nodes = graph.nodes();
+                let rung = |i: usize| {
+                    let member = walk[i].0;
+                    nodes[member as usize].active_directs <= 1 && graph.has_single_child(member)
+                };
                 if !rung(p) {
                     return None;
                 }
@@ -1408,7 +1481,7 @@ impl View<'_> {
                     return None;
                 }
                 let days = self.state.refunds.get(&earner)?;
-                let (sales, refunds) = window(days, from, today);
+                let (sales, refunds) = days.window(from, today);
                 let over = sales >= u64::from(*min_sales)
                     && refunds * 1_000_000 > u64::from(*above) * sales;
                 over.then(|| Evidence {
