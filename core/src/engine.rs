@@ -1535,6 +1535,24 @@ impl Engine {
         Ok(self.graph.export_json(member, max_depth))
     }
 
+    /// The members of `member`'s identity cluster (members sharing a
+    /// payment fingerprint, device, normalised e-mail or IP + user agent,
+    /// directly or through others), `member` first.
+    pub fn identity_cluster(&self, member: &str) -> Result<Vec<Arc<str>>> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.ids(self.screen.cluster_members(member)))
+    }
+
+    /// Every referral ring in the graph: identity clusters that sponsor
+    /// themselves through others (strongly connected components once each
+    /// cluster is one node), each as its member ids. O(members).
+    pub fn screening_rings(&self) -> Vec<Vec<Arc<str>>> {
+        screen::rings(&self.screen, &self.graph)
+            .into_iter()
+            .map(|ring| self.ids(ring))
+            .collect()
+    }
+
     /// The distribution recorded for `sale`.
     pub fn distribution_of(&self, sale: &str) -> Option<Distribution> {
         let index = *self.sale_index.get(sale)?;

@@ -58,9 +58,11 @@
 //! Velocity counts sales (conversions) whose IP / device is known, and a
 //! refund rate counts sales that paid the earner and the first refund of
 //! each (by count, not amount), from the first `screening_rules_set` on:
-//! history before it is not counted (a backtest screens it all). Ring and ladder
-//! look at the buyer and [`SCREEN_WALK`](crate::limits::SCREEN_WALK)
-//! ancestors, so they cost O(levels) per sale.
+//! history before it is not counted (a backtest screens it all). Ring and
+//! ladder look at the buyer, its ancestors up to the highest earner and
+//! two more (at most [`SCREEN_WALK`](crate::limits::SCREEN_WALK)), so they
+//! cost O(levels) per sale; [`Engine::screening_rings`](crate::Engine::screening_rings) finds every ring of the whole graph
+//! (strongly connected components) for an investigation.
 //!
 //! Effects per line: `allow` pays it; `review` pays it and flags it; `hold`
 //! credits it to held until `fraud_review_resolved` releases or reverses
@@ -91,6 +93,10 @@ use crate::money::Currency;
 use crate::time::Timestamp;
 
 const HOUR_MS: i64 = 3_600_000;
+/// How many ancestors above the highest earner ring and ladder rules look
+/// at: enough for a cluster that reappears just above the paid levels,
+/// without a cache miss per ancestor up to [`SCREEN_WALK`] on every sale.
+const WALK_ABOVE: usize = 2;
 const DAY_MS: i64 = 86_400_000;
 /// The "no click seen" value of a click delay.
 const NO_CLICK: i64 = i64::MIN;
@@ -1166,6 +1172,27 @@ impl State {
             .is_some_and(|&day| day != NO_DAY && i64::from(day) > from)
     }
 
+    /// The members of `member`'s identity cluster, `member` first, then by
+    /// index.
+    pub(crate) fn cluster_members(&self, member: u32) -> Vec<u32> {
+        let root = self.cluster(member);
+        let mut out = vec![member];
+        if !self.is_clustered(member) {
+            return out;
+        }
+        for (word_index, &word) in self.clustered.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let other = (word_index * 64) as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                if other != member && self.cluster(other) == root {
+                    out.push(other);
+                }
+            }
+        }
+        out
+    }
+
     /// Rebuilds the clusters after a snapshot was loaded.
     pub(crate) fn rebuild(&mut self, members: usize) {
         self.clustered.clear();
@@ -1197,6 +1224,46 @@ pub(crate) struct SaleEffects {
     ip: u64,
     device: u64,
     earners: Vec<u32>,
+}
+
+/// Every referral ring of the whole graph: the strongly connected
+/// components (petgraph's `tarjan_scc`) of the sponsor graph once each
+/// identity cluster is merged into one node, keeping those of two or more
+/// clusters. Each ring lists its members (clusters expanded), by index.
+/// O(members): for investigations and backtests, not the per-sale path.
+pub(crate) fn rings(state: &State, graph: &Graph) -> Vec<Vec<u32>> {
+    use petgraph::graph::{DiGraph, NodeIndex};
+    let members = graph.len();
+    let mut node_of: HashMap<u32, NodeIndex<u32>> = HashMap::new();
+    let mut merged: DiGraph<u32, ()> = DiGraph::new();
+    let mut node = |root: u32, merged: &mut DiGraph<u32, ()>| {
+        *node_of.entry(root).or_insert_with(|| merged.add_node(root))
+    };
+    for member in 0..members as u32 {
+        let Some(sponsor) = graph.sponsor(member) else {
+            continue;
+        };
+        let (from, to) = (state.cluster(sponsor), state.cluster(member));
+        // Only clusters of two or more can close a cycle in a forest.
+        if from != to && (state.is_clustered(sponsor) || state.is_clustered(member)) {
+            let (a, b) = (node(from, &mut merged), node(to, &mut merged));
+            merged.add_edge(a, b, ());
+        }
+    }
+    let mut rings: Vec<Vec<u32>> = Vec::new();
+    for component in petgraph::algo::tarjan_scc(&merged) {
+        if component.len() < 2 {
+            continue;
+        }
+        let roots: Vec<u32> = component.iter().map(|&n| merged[n]).collect();
+        let mut ring: Vec<u32> = (0..members as u32)
+            .filter(|&m| roots.contains(&state.cluster(m)))
+            .collect();
+        ring.sort_unstable();
+        rings.push(ring);
+    }
+    rings.sort();
+    rings
 }
 
 // ---- decisions -----------------------------------------------------------
@@ -1277,17 +1344,26 @@ impl View<'_> {
     }
 
     /// The buyer, then up to SCREEN_WALK ancestors, with their clusters.
-    fn walk(&self) -> Vec<(u32, u32)> {
+    /// The buyer, then its ancestors with their clusters: up to
+    /// [`WALK_ABOVE`] above the highest earner, at most [`SCREEN_WALK`].
+    fn walk(&self, lines: &[RawLine]) -> Vec<(u32, u32)> {
         let mut walk = Vec::with_capacity(SCREEN_WALK + 1);
         walk.push((self.cx.buyer, self.buyer_root));
         let nodes = self.cx.graph.nodes();
         let mut cursor = self.cx.buyer;
-        while walk.len() <= SCREEN_WALK {
+        let mut earners_left = lines.len();
+        let mut above = 0;
+        while walk.len() <= SCREEN_WALK && above < WALK_ABOVE {
             let parent = nodes[cursor as usize].parent;
             if parent == crate::graph::NO_MEMBER {
                 break;
             }
             walk.push((parent, self.cluster(parent)));
+            if earners_left == 0 {
+                above += 1;
+            } else if lines.iter().any(|l| l.earner == parent) {
+                earners_left -= 1;
+            }
             cursor = parent;
         }
         walk
@@ -1417,10 +1493,25 @@ impl View<'_> {
                 // with two or more active referrals is no rung, without a
                 // look at the child lists.
                 let nodes = graph.nodes();
-                let rung = |i: usize| {
-                    let member = walk[i].0;
-                    nodes[member as usize].active_directs <= 1 && graph.has_single_child(member)
-                };
+                let need = *min_length as usize;
+                let maybe = |i: usize| nodes[walk[i].0 as usize].active_directs <= 1;
+                // A run long enough of members with at most one active
+                // referral, from the packed nodes alone, before the child
+                // lists are read.
+                let (mut low, mut high) = (p, p);
+                if !maybe(p) {
+                    return None;
+                }
+                while low > 0 && maybe(low - 1) {
+                    low -= 1;
+                }
+                while high + 1 < walk.len() && maybe(high + 1) {
+                    high += 1;
+                }
+                if high + 1 - low < need {
+                    return None;
+                }
+                let rung = |i: usize| graph.has_single_child(walk[i].0);
                 if !rung(p) {
                     return None;
                 }
@@ -1432,7 +1523,6 @@ impl View<'_> {
                 while hi + 1 < walk.len() && rung(hi + 1) {
                     hi += 1;
                 }
-                let need = *min_length as usize;
                 let window = i64::from(*window_hours) * HOUR_MS;
                 for a in lo..=p {
                     let mut low = i64::MAX;
@@ -1554,7 +1644,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
         linked,
     };
     let walk = if ruleset.walks() && !lines.is_empty() {
-        view.walk()
+        view.walk(lines)
     } else {
         Vec::new()
     };

@@ -1082,3 +1082,21 @@ fn a_retried_sale_with_other_signals_is_a_duplicate() {
         Some("sale"),
     );
 }
+
+#[test]
+fn identity_clusters_and_whole_graph_rings_can_be_queried() {
+    let engine = ring_world(json!({"payment_fingerprint": "card-1"}));
+    let ids = |v: Vec<std::sync::Arc<str>>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(engine.identity_cluster("ada2").unwrap()),
+        ["ada2", "ada"]
+    );
+    assert_eq!(ids(engine.identity_cluster("ben").unwrap()), ["ben"]);
+    let rings: Vec<Vec<String>> = engine.screening_rings().into_iter().map(ids).collect();
+    assert_eq!(rings, [["ada", "ben", "ada2"]]);
+    assert!(ring_world(Value::Null).screening_rings().is_empty());
+    assert_eq!(
+        engine.identity_cluster("ghost").unwrap_err().code(),
+        "unknown_member"
+    );
+}
