@@ -86,7 +86,7 @@ use crate::event::{Event, Id, ScreeningRulesSet, Signals};
 use crate::graph::Graph;
 use crate::id::{check_id, check_text};
 use crate::limits::{
-    MAX_BLOCKLIST, MAX_REFUND_WINDOW_DAYS, MAX_SCREEN_RULES, MAX_SCREEN_WINDOW_HOURS,
+    MAX_BLOCKLIST, MAX_LEVELS, MAX_REFUND_WINDOW_DAYS, MAX_SCREEN_RULES, MAX_SCREEN_WINDOW_HOURS,
     MAX_VELOCITY_COUNT, SCREEN_WALK,
 };
 use crate::money::Currency;
@@ -837,6 +837,46 @@ fn preset_list(name: &str) -> Result<Vec<Value>> {
 
 // ---- state -------------------------------------------------------------
 
+/// The last sale times (ms) of one IP or device, oldest first: the
+/// presets keep four, which fit inline without a heap allocation per key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Recent {
+    inline: [i64; 4],
+    len: u8,
+    /// Used instead of `inline` once more than four are kept.
+    more: VecDeque<i64>,
+}
+
+impl Recent {
+    fn push(&mut self, at_ms: i64, keep: usize) {
+        let len = usize::from(self.len).min(self.inline.len());
+        if keep <= self.inline.len() && self.more.is_empty() {
+            if len < keep {
+                self.inline[len] = at_ms;
+                self.len += 1;
+            } else {
+                // Full (or `keep` shrank): drop the oldest.
+                let drop = len + 1 - keep;
+                self.inline.copy_within(drop..len, 0);
+                self.inline[keep - 1] = at_ms;
+                self.len = keep as u8;
+            }
+            return;
+        }
+        self.more.extend(&self.inline[..len]);
+        self.len = 0;
+        self.more.push_back(at_ms);
+        while self.more.len() > keep {
+            self.more.pop_front();
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        let len = usize::from(self.len).min(self.inline.len());
+        self.inline[..len].iter().chain(self.more.iter()).copied()
+    }
+}
+
 /// One day of an earner's refund-rate counts: running totals (wrapping,
 /// so a window's count is exact below 2^32) up to and including the day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -996,7 +1036,7 @@ pub(crate) struct State {
     /// Every union that merged two clusters, in order (rebuilds `clusters`).
     links: Vec<(u32, u32)>,
     /// Recent sale times per IP / device key.
-    velocity: IndexMap<u64, VecDeque<Timestamp>>,
+    velocity: IndexMap<u64, Recent>,
     /// Per earner: day buckets of sales and refunded sales.
     refunds: IndexMap<u32, EarnerDays>,
     /// Per member, the newest day with a refund counted against it
@@ -1127,14 +1167,14 @@ impl State {
             if k == 0 || keep == 0 {
                 continue;
             }
-            let times = self.velocity.entry(k).or_default();
-            times.push_back(effects.at);
-            while times.len() > keep {
-                times.pop_front();
-            }
+            self.velocity
+                .entry(k)
+                .or_default()
+                .push(effects.at.as_millis(), keep);
         }
         let day = day_number(effects.at);
-        for &earner in &effects.earners {
+        let count = usize::from(effects.earner_count).min(MAX_LEVELS);
+        for &earner in &effects.earners[..count] {
             self.refunds
                 .entry(earner)
                 .or_insert_with(|| EarnerDays::new(day))
@@ -1223,7 +1263,9 @@ pub(crate) struct SaleEffects {
     kept: Option<Kept>,
     ip: u64,
     device: u64,
-    earners: Vec<u32>,
+    /// The earners of the lines paid (held or not), `earner_count` of them.
+    earners: [u32; MAX_LEVELS],
+    earner_count: u8,
 }
 
 /// Every referral ring of the whole graph: the strongly connected
@@ -1303,7 +1345,8 @@ pub struct Decision {
 
 /// Per line, the action taken (`None`: no rule matched).
 pub(crate) struct Decided {
-    pub(crate) actions: Vec<Option<Action>>,
+    /// By line index (a table has at most `MAX_LEVELS` levels).
+    pub(crate) actions: [Option<Action>; MAX_LEVELS],
     pub(crate) decision: Option<Decision>,
     pub(crate) effects: SaleEffects,
 }
@@ -1323,6 +1366,58 @@ pub(crate) struct SaleContext<'a> {
     pub(crate) signals: Option<Kept>,
 }
 
+/// Up to four cluster roots (one per cluster key of a sale), no heap.
+#[derive(Default)]
+struct Linked {
+    roots: [u32; 4],
+    len: usize,
+}
+
+impl Linked {
+    fn add(&mut self, root: u32) {
+        if !self.contains(root) && self.len < self.roots.len() {
+            self.roots[self.len] = root;
+            self.len += 1;
+        }
+    }
+
+    fn contains(&self, root: u32) -> bool {
+        self.roots[..self.len].contains(&root)
+    }
+}
+
+/// The buyer and its ancestors with their clusters, no heap.
+struct Walk {
+    members: [(u32, u32); SCREEN_WALK + 1],
+    len: usize,
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Walk {
+            members: [(0, 0); SCREEN_WALK + 1],
+            len: 0,
+        }
+    }
+}
+
+impl Walk {
+    fn push(&mut self, entry: (u32, u32)) {
+        if let Some(slot) = self.members.get_mut(self.len) {
+            *slot = entry;
+            self.len += 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn as_slice(&self) -> &[(u32, u32)] {
+        &self.members[..self.len]
+    }
+}
+
 struct View<'a> {
     state: &'a State,
     cx: &'a SaleContext<'a>,
@@ -1330,13 +1425,13 @@ struct View<'a> {
     buyer: Kept,
     buyer_root: u32,
     /// Clusters the sale's own signals link to the buyer's.
-    linked: Vec<u32>,
+    linked: Linked,
 }
 
 impl View<'_> {
     fn cluster(&self, member: u32) -> u32 {
         let root = self.state.cluster(member);
-        if self.linked.contains(&root) {
+        if self.linked.contains(root) {
             self.buyer_root
         } else {
             root
@@ -1346,8 +1441,7 @@ impl View<'_> {
     /// The buyer, then up to SCREEN_WALK ancestors, with their clusters.
     /// The buyer, then its ancestors with their clusters: up to
     /// [`WALK_ABOVE`] above the highest earner, at most [`SCREEN_WALK`].
-    fn walk(&self, lines: &[RawLine]) -> Vec<(u32, u32)> {
-        let mut walk = Vec::with_capacity(SCREEN_WALK + 1);
+    fn walk(&self, lines: &[RawLine], walk: &mut Walk) {
         walk.push((self.cx.buyer, self.buyer_root));
         let nodes = self.cx.graph.nodes();
         let mut cursor = self.cx.buyer;
@@ -1366,7 +1460,6 @@ impl View<'_> {
             }
             cursor = parent;
         }
-        walk
     }
 
     fn shared(&self, a: &Kept, b: &Kept) -> Vec<String> {
@@ -1404,11 +1497,8 @@ impl View<'_> {
                 }
                 let from = self.cx.at.as_millis() - i64::from(*window_hours) * HOUR_MS;
                 let now = self.cx.at.as_millis();
-                let earlier = self.state.velocity.get(&k).map_or(0, |times| {
-                    times
-                        .iter()
-                        .filter(|t| t.as_millis() > from && t.as_millis() <= now)
-                        .count()
+                let earlier = self.state.velocity.get(&k).map_or(0, |recent| {
+                    recent.iter().filter(|&t| t > from && t <= now).count()
                 });
                 let count = earlier + 1;
                 (count > *max as usize).then(|| Evidence {
@@ -1595,7 +1685,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
     let Some(ruleset) = state.active() else {
         // Nothing to decide; the sale's signals are still remembered.
         return Decided {
-            actions: vec![None; lines.len()],
+            actions: [None; MAX_LEVELS],
             decision: None,
             effects: SaleEffects {
                 buyer: cx.buyer,
@@ -1603,19 +1693,20 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
                 kept: cx.signals,
                 ip: 0,
                 device: 0,
-                earners: Vec::new(),
+                earners: [0; MAX_LEVELS],
+                earner_count: 0,
             },
         };
     };
     let mut buyer = state.kept(cx.buyer);
-    let mut linked = Vec::new();
+    let mut linked = Linked::default();
     if let Some(sale) = &cx.signals {
         for (k, _) in sale.strong() {
-            if let Some(&owner) = state.owners.get(&k).filter(|_| k != 0) {
-                let root = state.cluster(owner);
-                if !linked.contains(&root) {
-                    linked.push(root);
-                }
+            if k == 0 {
+                continue;
+            }
+            if let Some(&owner) = state.owners.get(&k) {
+                linked.add(state.cluster(owner));
             }
         }
         let joined_click = buyer.click_ms;
@@ -1632,9 +1723,11 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
         kept: cx.signals,
         ip: buyer.ip,
         device: buyer.device,
-        earners: Vec::new(),
+        earners: [0; MAX_LEVELS],
+        earner_count: 0,
     };
-    let mut actions = vec![None; lines.len()];
+    let mut actions = [None; MAX_LEVELS];
+    let lines = &lines[..lines.len().min(MAX_LEVELS)];
     let buyer_root = state.cluster(cx.buyer);
     let view = View {
         state,
@@ -1643,29 +1736,33 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
         buyer_root,
         linked,
     };
-    let walk = if ruleset.walks() && !lines.is_empty() {
-        view.walk(lines)
-    } else {
-        Vec::new()
-    };
-    // Whole-sale conditions are evaluated once, on first use.
-    let mut whole: Vec<Option<Option<Evidence>>> = Vec::new();
-    whole.resize_with(ruleset.rules.len(), || None);
+    let mut walk = Walk::default();
+    if ruleset.walks() && !lines.is_empty() {
+        view.walk(lines, &mut walk);
+    }
+    let walk = walk.as_slice();
+    // Whole-sale conditions are evaluated once, on first use (bit r of
+    // `evaluated` / `matched` for rule r; at most MAX_SCREEN_RULES = 64).
+    let (mut evaluated, mut matched) = (0u64, 0u64);
     let mut hits: Vec<(usize, Hit, Vec<u32>)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         for (r, rule) in ruleset.rules.iter().enumerate() {
             let evidence = if rule.when.whole_sale() {
-                let slot = &mut whole[r];
-                if slot.is_none() {
-                    *slot = Some(view.whole_sale(&rule.when, ruleset));
+                let bit = 1u64 << (r % 64);
+                if evaluated & bit == 0 {
+                    evaluated |= bit;
+                    if view.whole_sale(&rule.when, ruleset).is_some() {
+                        matched |= bit;
+                    }
                 }
-                slot.as_ref().and_then(Option::as_ref).map(|e| Evidence {
-                    matched: e.matched.clone(),
-                    members: e.members.clone(),
-                    detail: e.detail.clone(),
-                })
+                // Rare: the evidence is built again for each line it decides.
+                if matched & bit != 0 {
+                    view.whole_sale(&rule.when, ruleset)
+                } else {
+                    None
+                }
             } else {
-                view.line(&rule.when, line, &walk)
+                view.line(&rule.when, line, walk)
             };
             let Some(evidence) = evidence else { continue };
             actions[i] = Some(rule.action);
@@ -1705,12 +1802,12 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
             break;
         }
     }
-    effects.earners = lines
-        .iter()
-        .zip(&actions)
-        .filter(|(_, a)| **a != Some(Action::Block))
-        .map(|(l, _)| l.earner)
-        .collect();
+    for (line, action) in lines.iter().zip(&actions) {
+        if *action != Some(Action::Block) {
+            effects.earners[usize::from(effects.earner_count)] = line.earner;
+            effects.earner_count += 1;
+        }
+    }
     hits.sort_by_key(|(r, _, _)| *r);
     let decision = (!hits.is_empty()).then(|| Decision {
         rules: ruleset.id.clone(),
@@ -1972,4 +2069,51 @@ pub fn backtest_json(history: &str, candidate: &str) -> Result<String> {
         serde_json::from_value(value).map_err(crate::event::malformed)?;
     let report = backtest(&events, &candidate)?;
     serde_json::to_string(&report).map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The day buckets count exactly what a brute-force count over
+        /// every (day, sale or refund) gives, in any arrival order, for
+        /// windows inside the kept horizon.
+        #[test]
+        fn refund_rate_windows_count_exactly(
+            events in prop::collection::vec((0i32..900, any::<bool>()), 1..200),
+            from in 0i64..900,
+            width in 1i64..366,
+        ) {
+            let mut days = EarnerDays::new(events[0].0);
+            for &(day, sale) in &events {
+                days.count(day, sale);
+            }
+            let newest = events.iter().map(|e| i64::from(e.0)).max().unwrap_or(0);
+            let from = from.max(newest - i64::from(MAX_REFUND_WINDOW_DAYS));
+            let to = from + width;
+            let brute = |sale: bool| {
+                events
+                    .iter()
+                    .filter(|&&(d, s)| s == sale && i64::from(d) > from && i64::from(d) <= to)
+                    .count() as u64
+            };
+            prop_assert_eq!(days.window(from, to), (brute(true), brute(false)));
+        }
+
+        /// Recent keeps exactly the last `keep` times, inline or not.
+        #[test]
+        fn recent_keeps_the_last_times(
+            times in prop::collection::vec(0i64..1_000, 1..40),
+            keep in 1usize..12,
+        ) {
+            let mut recent = Recent::default();
+            for &t in &times {
+                recent.push(t, keep);
+            }
+            let start = times.len().saturating_sub(keep);
+            prop_assert_eq!(recent.iter().collect::<Vec<_>>(), times[start..].to_vec());
+        }
+    }
 }
