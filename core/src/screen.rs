@@ -16,10 +16,10 @@
 //! keeps the hashes of the payment fingerprint, device, e-mail, e-mail
 //! domain, IP and IP + user agent, and the milliseconds from the referral
 //! click to the join (56 bytes a member that sent signals), and the first
-//! member seen with each cluster key. While rules are in force, it also
-//! keeps per IP and per device hash the times of the last `max` + 1 sales
-//! (the largest velocity `max` in force), and per earner day buckets of
-//! (sales, refunded sales) for
+//! member seen with each cluster key. While such rules are in force, it
+//! also keeps per IP and per device hash the times of the last `max` + 1
+//! sales (the largest velocity `max` in force), and per earner day buckets
+//! of (sales, refunded sales) for
 //! [`MAX_REFUND_WINDOW_DAYS`](crate::limits::MAX_REFUND_WINDOW_DAYS).
 //! The hashes are not secret (an IP can be found again by trying them all):
 //! hosts that must not disclose signals pass their own HMACs instead.
@@ -55,10 +55,11 @@
 //!
 //! Buyer signals: a sale's own signal, else the one the buyer joined with;
 //! the click delay is the sale's (`at − clicked_at`), else the join's.
-//! Velocity counts sales (conversions) whose IP / device is known, and a
-//! refund rate counts sales that paid the earner and the first refund of
-//! each (by count, not amount), from the first `screening_rules_set` on:
-//! history before it is not counted (a backtest screens it all). Ring and
+//! Velocity counts sales (conversions) whose IP / device is known while a
+//! velocity rule is in force, and a refund rate counts sales that paid the
+//! earner and the first refund of each (by count, not amount) while a
+//! `refund_rate` rule is in force: history before is not counted (a
+//! backtest screens it all). Ring and
 //! ladder look at the buyer, its ancestors up to the highest earner and
 //! two more (at most [`SCREEN_WALK`](crate::limits::SCREEN_WALK)), so they
 //! cost O(levels) per sale; [`Engine::screening_rings`](crate::Engine::screening_rings) finds every ring of the whole graph
@@ -415,6 +416,12 @@ impl Ruleset {
             .max()
             .unwrap_or(0)
             .min(MAX_VELOCITY_COUNT as usize + 1)
+    }
+
+    fn counts_refunds(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r.when, Condition::RefundRate { .. }))
     }
 
     fn walks(&self) -> bool {
@@ -1163,6 +1170,7 @@ impl State {
             return;
         };
         let keep = ruleset.velocity_keep();
+        let counts_refunds = ruleset.counts_refunds();
         for k in [effects.ip, effects.device] {
             if k == 0 || keep == 0 {
                 continue;
@@ -1171,6 +1179,9 @@ impl State {
                 .entry(k)
                 .or_default()
                 .push(effects.at.as_millis(), keep);
+        }
+        if !counts_refunds {
+            return;
         }
         let day = day_number(effects.at);
         let count = usize::from(effects.earner_count).min(MAX_LEVELS);
@@ -1184,7 +1195,7 @@ impl State {
 
     /// A sale's first refund: count it against the sale's earners.
     pub(crate) fn refunded(&mut self, earners: impl Iterator<Item = u32>, at: Timestamp) {
-        if self.active().is_none() {
+        if !self.active().is_some_and(Ruleset::counts_refunds) {
             return;
         }
         let day = day_number(at);

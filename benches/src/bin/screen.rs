@@ -215,7 +215,20 @@ fn main() -> Result<(), upline::Error> {
         }
         if wants("moderate") {
             let mut setup = signal_joins.clone();
-            setup.push(Event::ScreeningRulesSet(rules("moderate", "moderate")));
+            let mut ruleset = rules("moderate", "moderate");
+            // --drop=ring,ladder: the moderate preset without those rules
+            // (to see what each rule costs).
+            if let Some(drop) = flag("drop") {
+                let kept: Vec<serde_json::Value> = upline::screen::preset("moderate")
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|r| !drop.split(',').any(|d| r["id"] == d))
+                    .collect();
+                ruleset.preset = None;
+                ruleset.rules = Some(kept);
+            }
+            setup.push(Event::ScreeningRulesSet(ruleset));
             best[2] = best[2].max(run("signals + moderate preset", &setup, &signalled)?);
         }
     }
