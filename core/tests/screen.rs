@@ -1100,3 +1100,53 @@ fn identity_clusters_and_whole_graph_rings_can_be_queried() {
         "unknown_member"
     );
 }
+
+#[test]
+fn snapshots_written_before_screening_existed_still_load() {
+    let mut engine = chain([Value::Null, Value::Null, Value::Null]);
+    sale(&mut engine, "s1", "cal", "100.00", FEB, Value::Null);
+    let mut old: Value = serde_json::from_str(&engine.snapshot_json()).unwrap();
+    // Strip everything this issue added to the snapshot format.
+    let state = old["engine"].as_object_mut().unwrap();
+    assert!(state.remove("screen").is_some());
+    for join in state["joins"].as_array_mut().unwrap() {
+        join.as_object_mut().unwrap().remove("signals");
+    }
+    for sale in state["sales"].as_array_mut().unwrap() {
+        let sale = sale.as_object_mut().unwrap();
+        for field in ["screening", "review", "signals"] {
+            sale.remove(field);
+        }
+        for line in sale["lines"].as_array_mut().unwrap() {
+            line.as_object_mut().unwrap().remove("screened");
+            line.as_object_mut().unwrap().remove("voided");
+        }
+    }
+    let mut restored = Engine::from_snapshot_json(&old.to_string()).unwrap();
+    assert_eq!(restored.audit_head(), engine.audit_head());
+    // And it goes on exactly like the live engine, screening included.
+    for e in [&mut engine, &mut restored] {
+        ok(
+            e,
+            json!({"type": "screening_rules_set", "id": "m", "at": FEB}),
+        );
+    }
+    let a = sale(
+        &mut engine,
+        "s2",
+        "cal",
+        "100.00",
+        FEB,
+        json!({"device": "x"}),
+    );
+    let b = sale(
+        &mut restored,
+        "s2",
+        "cal",
+        "100.00",
+        FEB,
+        json!({"device": "x"}),
+    );
+    assert_eq!(a, b);
+    assert_eq!(engine.audit_head(), restored.audit_head());
+}
