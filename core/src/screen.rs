@@ -903,6 +903,8 @@ struct EarnerDays {
     /// Older kept days, oldest first.
     older: VecDeque<Bucket>,
     newest: Bucket,
+    /// The newest day with a refund ([`NO_DAY`]: none).
+    last_refund: i32,
 }
 
 fn day_number(at: Timestamp) -> i32 {
@@ -919,6 +921,7 @@ impl EarnerDays {
                 sales_to: 0,
                 refunds_to: 0,
             },
+            last_refund: NO_DAY,
         }
     }
 
@@ -931,6 +934,9 @@ impl EarnerDays {
     }
 
     fn count(&mut self, day: i32, sale: bool) {
+        if !sale {
+            self.last_refund = self.last_refund.max(day);
+        }
         if day > self.newest.day {
             let next = Bucket { day, ..self.newest };
             self.older
@@ -992,16 +998,42 @@ impl EarnerDays {
             u64::from(refunds_to.wrapping_sub(refunds_from)),
         )
     }
+}
 
-    fn newest_refund_day(&self) -> Option<i32> {
-        let mut previous = self.newest;
-        for bucket in self.older.iter().rev() {
-            if bucket.refunds_to != previous.refunds_to {
-                return Some(previous.day);
+/// `Vec<Option<T>>` by index, written as a map of the occupied slots (so
+/// a snapshot does not carry a `null` per member).
+mod sparse {
+    use std::collections::BTreeMap;
+
+    use serde::ser::SerializeMap;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<T: Serialize, S: Serializer>(
+        slots: &[Option<T>],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(slots.iter().flatten().count()))?;
+        for (index, slot) in slots.iter().enumerate() {
+            if let Some(value) = slot {
+                map.serialize_entry(&(index as u32), value)?;
             }
-            previous = *bucket;
         }
-        (previous.refunds_to != self.base.1).then_some(previous.day)
+        map.end()
+    }
+
+    pub(super) fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Option<T>>, D::Error> {
+        let map = BTreeMap::<u32, T>::deserialize(d)?;
+        let mut slots: Vec<Option<T>> = Vec::new();
+        for (index, value) in map {
+            let index = index as usize;
+            if slots.len() <= index {
+                slots.resize_with(index + 1, || None);
+            }
+            slots[index] = Some(value);
+        }
+        Ok(slots)
     }
 }
 
@@ -1044,13 +1076,11 @@ pub(crate) struct State {
     links: Vec<(u32, u32)>,
     /// Recent sale times per IP / device key.
     velocity: IndexMap<u64, Recent>,
-    /// Per earner: day buckets of sales and refunded sales.
-    refunds: IndexMap<u32, EarnerDays>,
-    /// Per member, the newest day with a refund counted against it
-    /// ([`NO_DAY`]): most earners have none in a window, and this dense
-    /// array answers that without a map lookup.
-    #[serde(skip)]
-    last_refund_day: Vec<i32>,
+    /// Per earner (by index, dense: one slot read per line, and the same
+    /// slot updated at commit): day buckets of sales and refunded sales.
+    /// Written as a map of the earners that have any.
+    #[serde(with = "sparse")]
+    refunds: Vec<Option<EarnerDays>>,
     /// Rule sets in activation order; the last one is in force.
     rulesets: Vec<Ruleset>,
     #[serde(skip)]
@@ -1186,10 +1216,7 @@ impl State {
         let day = day_number(effects.at);
         let count = usize::from(effects.earner_count).min(MAX_LEVELS);
         for &earner in &effects.earners[..count] {
-            self.refunds
-                .entry(earner)
-                .or_insert_with(|| EarnerDays::new(day))
-                .count(day, true);
+            self.earner_days(earner, day).count(day, true);
         }
     }
 
@@ -1200,27 +1227,25 @@ impl State {
         }
         let day = day_number(at);
         for earner in earners {
-            self.refunds
-                .entry(earner)
-                .or_insert_with(|| EarnerDays::new(day))
-                .count(day, false);
-            self.note_refund_day(earner, day);
+            self.earner_days(earner, day).count(day, false);
         }
     }
 
-    fn note_refund_day(&mut self, earner: u32, day: i32) {
+    fn earner_days(&mut self, earner: u32, day: i32) -> &mut EarnerDays {
         let slot = earner as usize;
-        if self.last_refund_day.len() <= slot {
-            self.last_refund_day.resize(slot + 1, NO_DAY);
+        if self.refunds.len() <= slot {
+            self.refunds.resize_with(slot + 1, || None);
         }
-        self.last_refund_day[slot] = self.last_refund_day[slot].max(day);
+        self.refunds[slot].get_or_insert_with(|| EarnerDays::new(day))
     }
 
-    /// Whether a refund was counted against `earner` after day `from`.
-    fn refunded_after(&self, earner: u32, from: i64) -> bool {
-        self.last_refund_day
-            .get(earner as usize)
-            .is_some_and(|&day| day != NO_DAY && i64::from(day) > from)
+    /// `earner`'s day buckets, when a refund was counted against it after
+    /// day `from` (most earners have none: one slot read answers).
+    fn refunded_after(&self, earner: u32, from: i64) -> Option<&EarnerDays> {
+        self.refunds
+            .get(earner as usize)?
+            .as_ref()
+            .filter(|days| days.last_refund != NO_DAY && i64::from(days.last_refund) > from)
     }
 
     /// The members of `member`'s identity cluster, `member` first, then by
@@ -1247,15 +1272,6 @@ impl State {
     /// Rebuilds the clusters after a snapshot was loaded.
     pub(crate) fn rebuild(&mut self, members: usize) {
         self.clustered.clear();
-        self.last_refund_day.clear();
-        let newest: Vec<(u32, i32)> = self
-            .refunds
-            .iter()
-            .filter_map(|(&earner, days)| Some((earner, days.newest_refund_day()?)))
-            .collect();
-        for (earner, day) in newest {
-            self.note_refund_day(earner, day);
-        }
         self.clusters = UnionFind::new(members);
         for i in 0..self.links.len() {
             // Both were members when linked; an out-of-range pair (a
@@ -1667,11 +1683,8 @@ impl View<'_> {
             } => {
                 let today = self.cx.at.as_millis().div_euclid(DAY_MS);
                 let from = today - i64::from(*window_days);
-                // No refund in the window: nothing to look up.
-                if !self.state.refunded_after(earner, from) {
-                    return None;
-                }
-                let days = self.state.refunds.get(&earner)?;
+                // No refund in the window: nothing more to read.
+                let days = self.state.refunded_after(earner, from)?;
                 let (sales, refunds) = days.window(from, today);
                 let over = sales >= u64::from(*min_sales)
                     && refunds * 1_000_000 > u64::from(*above) * sales;
