@@ -148,6 +148,7 @@ pub fn join(member: u64, sponsor: Option<u64>) -> Event {
         member: format!("u{member}"),
         sponsor: sponsor.map(|s| format!("u{s}")),
         at: JOINED_AT.to_string(),
+        signals: None,
     })
 }
 
@@ -166,6 +167,7 @@ pub fn sale(sale: u64, buyer: u64, cents: u64) -> Event {
         currency: "USD".to_string(),
         at: SOLD_AT.to_string(),
         category: None,
+        signals: None,
     })
 }
 

@@ -77,6 +77,20 @@
 //! `challenge_created` and `challenge_closed` are new variants and need no
 //! extension.
 //!
+//! Extension fields of fraud screening: `signals` on
+//! `member_joined` and `sale_recorded` (a struct `ip, device, email,
+//! payment_fingerprint, user_agent, clicked_at`, each optional, as the host
+//! sent them), and `screening` on a distribution (`rules, hits`; each hit
+//! `rule, action, reason, levels, earners, amount, matched, members,
+//! detail`), present only when a screening rule matched the sale.
+//!
+//! Event kinds added after version 1 are ordinary variants:
+//! `screening_rules_set` (`id, preset, rules, blocklist, at`; `rules` as
+//! the host's JSON, objects with their keys in sorted order) and
+//! `fraud_review_resolved` (`review, decision, at, note`). A blocked line
+//! appears as an unpaid level with reason `fraud_blocked`; a review writes
+//! `release` or `reversal_held` entries.
+//!
 //! These are exactly the JSON records [`crate::Applied`] gives a host, so an
 //! auditor holding the event log and the records can recompute every hash
 //! with this page alone ([`verify`] over [`Link`]s does it).
@@ -105,7 +119,7 @@ use sha2::{Digest, Sha256};
 /// optional field declared after its struct's version-1 fields, with
 /// `#[serde(skip_serializing_if = "Option::is_none")]` (or another skip
 /// condition for its empty value).
-pub const EXTENSION_FIELDS: &[&str] = &["awards", "milestone_reversals"];
+pub const EXTENSION_FIELDS: &[&str] = &["awards", "milestone_reversals", "signals", "screening"];
 
 fn is_extension(name: &str) -> bool {
     EXTENSION_FIELDS.contains(&name) || (cfg!(test) && name == "test_extension")

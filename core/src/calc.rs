@@ -41,6 +41,8 @@ pub enum UnpaidReason {
     BelowMinSale,
     /// The sale is past the buyer's commission window (every level).
     OutsideWindow,
+    /// Fraud screening blocked the line; the platform retains it.
+    FraudBlocked,
 }
 
 /// One paid level, with the earner as a dense index.

@@ -25,6 +25,7 @@ use crate::money::{self, Currencies, Currency, Rate};
 use crate::payout::{PayoutPolicy, PayoutRecord, PayoutState, Profile, TaxLine};
 use crate::plan::Plan;
 use crate::rewards::{self, ActiveSet, Effects, Rewards};
+use crate::screen::{self, Action};
 use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
@@ -35,6 +36,10 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 struct Join {
     sponsor: Option<u32>,
     seq: u64,
+    /// A digest of the join's screening signals (0: none), so a retry
+    /// with other signals is told apart.
+    #[serde(default)]
+    signals: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +55,13 @@ struct SaleLine {
     /// The hold ended and the held remainder went back to the flow.
     released: bool,
     available_at: Timestamp,
+    /// Held by fraud screening (until its review is resolved), not by a
+    /// member hold.
+    #[serde(default)]
+    screened: bool,
+    /// Reversed by a review: later refunds reverse nothing more of it.
+    #[serde(default)]
+    voided: bool,
 }
 
 impl SaleLine {
@@ -72,6 +84,23 @@ struct SaleRecord {
     unpaid: Vec<(u8, UnpaidReason)>,
     retained: Decimal,
     refunded: Decimal,
+    /// What screening decided, when a rule matched.
+    #[serde(default)]
+    screening: Option<screen::Decision>,
+    /// How its fraud review ended, once it has.
+    #[serde(default)]
+    review: Option<Resolution>,
+    /// A digest of the sale's screening signals (0: none).
+    #[serde(default)]
+    signals: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Resolution {
+    decision: ReviewDecision,
+    at: Timestamp,
+    note: Option<String>,
+    seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,12 +157,16 @@ pub struct Engine {
     batches: HashMap<Arc<str>, BatchRecord>,
     payouts: HashMap<Arc<str>, PayoutRecord>,
     last_batch_as_of: Option<Timestamp>,
+    /// Lines held by a member hold (not those held by screening).
     #[serde(skip)]
     held_lines: HashMap<u32, Vec<(u32, u8)>>,
     hashes: Vec<Hash>,
     /// Milestones, challenges and the counters they read.
     #[serde(default)]
     rewards: Rewards,
+    /// Fraud screening: kept signals, clusters, rule sets.
+    #[serde(default)]
+    screen: screen::State,
     #[serde(skip)]
     scratch: Calculation,
     #[serde(skip)]
@@ -157,6 +190,7 @@ enum Mutation {
         member: String,
         sponsor: Option<u32>,
         at: Timestamp,
+        kept: Option<screen::Kept>,
     },
     Status(u32, MemberStatus),
     Reparent(u32, u32),
@@ -170,7 +204,14 @@ enum Mutation {
         from: Timestamp,
     },
     Currency(String, u8),
-    Sale(SaleRecord),
+    Sale(SaleRecord, screen::SaleEffects),
+    Rules(Box<screen::Ruleset>),
+    Review {
+        sale: u32,
+        /// Lines released (`None`) or reversed by this amount.
+        lines: Vec<(u8, Option<Decimal>)>,
+        resolution: Resolution,
+    },
     Refund {
         id: Arc<str>,
         record: RefundRecord,
@@ -256,6 +297,7 @@ impl Engine {
             held_lines: HashMap::default(),
             hashes: Vec::new(),
             rewards: Rewards::default(),
+            screen: screen::State::default(),
             scratch: Calculation::default(),
             store: None,
             broken: None,
@@ -558,6 +600,8 @@ impl Engine {
             Event::MilestonesSet(e) => self.prepare_milestones(e),
             Event::ChallengeCreated(e) => self.prepare_challenge(e),
             Event::ChallengeClosed(e) => self.prepare_close(e),
+            Event::ScreeningRulesSet(e) => self.prepare_rules(e),
+            Event::FraudReviewResolved(e) => self.prepare_review(e),
         }
     }
 
@@ -577,6 +621,11 @@ impl Engine {
             check_id(sponsor, "sponsor")?;
         }
         let at = time(&e.at, "at")?;
+        let kept = match &e.signals {
+            Some(signals) => Some(screen::reduce(signals, at)?),
+            None => None,
+        };
+        let digest = kept.as_ref().map_or(0, screen::Kept::digest);
         if e.sponsor.as_deref() == Some(e.member.as_str()) {
             return Err(Error::new(
                 ErrorKind::SelfSponsor,
@@ -587,7 +636,7 @@ impl Engine {
         if let Some(existing) = self.graph.index_of(&e.member) {
             let join = &self.joins[existing as usize];
             let same_sponsor = join.sponsor.map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
-            if same_sponsor && self.graph.joined_at(existing) == at {
+            if same_sponsor && self.graph.joined_at(existing) == at && join.signals == digest {
                 return Ok(self.retry(join.seq, self.awards_outcome(join.seq)));
             }
             return Err(duplicate("member", &e.member));
@@ -597,6 +646,7 @@ impl Engine {
             member: e.member.clone(),
             sponsor,
             at,
+            kept,
         });
         if self.rewards.active.is_some() {
             let touches = self.rewards.join_touches(&self.graph, sponsor);
@@ -645,13 +695,14 @@ impl Engine {
     }
 
     /// Whether `sale` counts towards qualified referrals, own sales and
-    /// sales volumes. Every sale counts today; this is the one place fraud
-    /// screening plugs in (a fraud-blocked sale must not count). It must
-    /// stay a pure function of the recorded sale, since a refund asks it
-    /// again.
+    /// sales volumes: not when fraud screening blocked any of its lines (a
+    /// blocked sale must not qualify a referral or earn a milestone). A
+    /// pure function of the recorded sale, since a refund asks it again.
     fn sale_counts_for_qualification(sale: &SaleRecord) -> bool {
-        let _ = sale;
-        true
+        !sale
+            .screening
+            .as_ref()
+            .is_some_and(|d| d.hits.iter().any(|h| h.action == Action::Block))
     }
 
     fn prepare_status(&self, e: &MemberStatusChanged) -> Result<Prep> {
@@ -803,13 +854,19 @@ impl Engine {
         )?;
         let at = time(&e.at, "at")?;
         let buyer = self.graph.require(&e.buyer, "buyer")?;
+        let kept = match &e.signals {
+            Some(signals) => Some(screen::reduce(signals, at)?),
+            None => None,
+        };
+        let digest = kept.as_ref().map_or(0, screen::Kept::digest);
         if let Some(&index) = self.sale_index.get(e.sale.as_str()) {
             let sale = &self.sales[index as usize];
             let same = sale.buyer == buyer
                 && sale.amount == amount
                 && sale.currency == currency
                 && sale.at == at
-                && sale.category == e.category;
+                && sale.category == e.category
+                && sale.signals == digest;
             if same {
                 return Ok(self.retry(sale.seq, Outcome::Distribution(self.distribution(sale))));
             }
@@ -826,23 +883,43 @@ impl Engine {
         };
         calc::calculate(plan, table, &self.graph, input, &mut self.scratch)?;
         let available_at = at.plus_days(plan.hold_days());
+        let decided = screen::decide(
+            &self.screen,
+            &screen::SaleContext {
+                graph: &self.graph,
+                buyer,
+                at,
+                currency,
+                signals: kept,
+            },
+            &self.scratch.lines,
+        );
         let id: Arc<str> = Arc::from(e.sale.as_str());
         let mut entries = Vec::with_capacity(self.scratch.lines.len());
-        let lines: Vec<SaleLine> = self
-            .scratch
-            .lines
-            .iter()
-            .map(|line| SaleLine {
+        let mut lines: Vec<SaleLine> = Vec::with_capacity(self.scratch.lines.len());
+        let mut unpaid = self.scratch.unpaid.clone();
+        let mut retained = self.scratch.retained;
+        for (line, action) in self.scratch.lines.iter().zip(&decided.actions) {
+            if *action == Some(Action::Block) {
+                retained += line.amount;
+                let at = unpaid.partition_point(|&(level, _)| level < line.level);
+                unpaid.insert(at, (line.level, UnpaidReason::FraudBlocked));
+                continue;
+            }
+            let screened = *action == Some(Action::Hold);
+            lines.push(SaleLine {
                 earner: line.earner,
                 level: line.level,
                 rate: line.rate,
                 amount: line.amount,
                 reversed: Decimal::new(0, u32::from(currency.minor_units())),
-                held: line.held,
+                held: line.held || screened,
                 released: false,
                 available_at,
-            })
-            .collect();
+                screened,
+                voided: false,
+            });
+        }
         for line in &lines {
             for kind in [EntryKind::Commission, EntryKind::Hold] {
                 if kind == EntryKind::Hold && !line.held {
@@ -859,6 +936,11 @@ impl Engine {
                 });
             }
         }
+        debug_assert_eq!(
+            lines.iter().map(|l| l.amount).sum::<Decimal>() + retained,
+            amount,
+            "lines plus retained equal the sale"
+        );
         let record = SaleRecord {
             id,
             seq: self.hashes.len() as u64 + 1,
@@ -869,9 +951,12 @@ impl Engine {
             category: e.category.clone(),
             plan: plan_index,
             lines,
-            unpaid: self.scratch.unpaid.clone(),
-            retained: self.scratch.retained,
+            unpaid,
+            retained,
             refunded: Decimal::new(0, u32::from(currency.minor_units())),
+            screening: decided.decision,
+            review: None,
+            signals: digest,
         };
         let mut effects = Effects::default();
         // A new sale has no awards recorded yet: no lookup on the hot path.
@@ -888,7 +973,106 @@ impl Engine {
             effects,
             outcome: Outcome::Distribution(distribution),
             entries,
-            mutation: Mutation::Sale(record),
+            mutation: Mutation::Sale(record, decided.effects),
+        }))
+    }
+
+    fn prepare_rules(&self, e: &ScreeningRulesSet) -> Result<Prep> {
+        let seq = self.hashes.len() as u64 + 1;
+        let ruleset = screen::compile(e, seq)?;
+        if let Some(existing) = self.screen.find_ruleset(&e.id) {
+            if existing.spec == *e {
+                return Ok(self.retry(existing.seq, Outcome::None));
+            }
+            return Err(duplicate("id", &e.id));
+        }
+        if self.screen.ruleset_count() >= crate::limits::MAX_RULESETS {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                "id",
+                format!(
+                    "at most {} screening rule sets are kept",
+                    crate::limits::MAX_RULESETS
+                ),
+            ));
+        }
+        Ok(Prep::New(Prepared::state(Mutation::Rules(Box::new(
+            ruleset,
+        )))))
+    }
+
+    fn prepare_review(&self, e: &FraudReviewResolved) -> Result<Prep> {
+        check_id(&e.review, "review")?;
+        let at = time(&e.at, "at")?;
+        if let Some(note) = &e.note {
+            check_text(note, "note")?;
+        }
+        let unknown = || {
+            Error::new(
+                ErrorKind::UnknownReview,
+                "review",
+                format!("review {:?} names no sale held by screening", e.review),
+            )
+        };
+        let &index = self.sale_index.get(e.review.as_str()).ok_or_else(unknown)?;
+        let sale = &self.sales[index as usize];
+        if !sale.lines.iter().any(|l| l.screened) {
+            return Err(unknown());
+        }
+        if let Some(done) = &sale.review {
+            if done.decision == e.decision && done.at == at && done.note == e.note {
+                return Ok(self.retry(done.seq, Outcome::None));
+            }
+            return Err(Error::new(
+                ErrorKind::ReviewState,
+                "review",
+                format!(
+                    "review {:?} was already resolved ({:?} at {})",
+                    e.review, done.decision, done.at
+                ),
+            ));
+        }
+        let mut entries = Vec::new();
+        let mut lines = Vec::new();
+        for (i, line) in sale.lines.iter().enumerate() {
+            if !line.screened || line.released {
+                continue;
+            }
+            let remainder = line.amount - line.reversed;
+            let reversed = match e.decision {
+                ReviewDecision::Release => None,
+                ReviewDecision::Reverse => Some(remainder),
+            };
+            lines.push((i as u8, reversed));
+            if remainder > Decimal::ZERO {
+                entries.push(Entry {
+                    at,
+                    earner: line.earner,
+                    currency: sale.currency,
+                    kind: match e.decision {
+                        ReviewDecision::Release => EntryKind::Release,
+                        ReviewDecision::Reverse => EntryKind::ReversalHeld,
+                    },
+                    amount: remainder,
+                    available_at: line.available_at,
+                    reference: sale.id.clone(),
+                });
+            }
+        }
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::None,
+            entries,
+            effects: Effects::default(),
+            mutation: Mutation::Review {
+                sale: index,
+                lines,
+                resolution: Resolution {
+                    decision: e.decision,
+                    at,
+                    note: e.note.clone(),
+                    seq: self.hashes.len() as u64 + 1,
+                },
+            },
         }))
     }
 
@@ -928,6 +1112,7 @@ impl Engine {
                 .map(|&(level, reason)| Unpaid { level, reason })
                 .collect(),
             awards: Vec::new(),
+            screening: sale.screening.clone(),
         }
     }
 
@@ -998,6 +1183,9 @@ impl Engine {
         let mut entries = Vec::new();
         let id: Arc<str> = Arc::from(e.refund.as_str());
         for (i, line) in sale.lines.iter().enumerate() {
+            if line.voided {
+                continue;
+            }
             let cumulative = if total == sale.amount {
                 line.amount
             } else {
@@ -1501,9 +1689,15 @@ impl Engine {
                 member,
                 sponsor,
                 at,
+                kept,
             } => {
                 let index = self.graph.join(&member, sponsor, at);
-                self.joins.push(Join { sponsor, seq });
+                self.screen.joined(index, kept.as_ref());
+                self.joins.push(Join {
+                    sponsor,
+                    seq,
+                    signals: kept.as_ref().map_or(0, screen::Kept::digest),
+                });
                 self.rewards.on_join(&self.graph, index, sponsor);
             }
             Mutation::Status(member, status) => self.graph.set_status(member, status),
@@ -1527,10 +1721,11 @@ impl Engine {
                 self.schedule.insert(at, (from, index, seq));
             }
             Mutation::Currency(code, minor_units) => self.currencies.register(&code, minor_units),
-            Mutation::Sale(record) => {
+            Mutation::Sale(record, effects) => {
+                self.screen.sold(&effects);
                 let index = self.sales.len() as u32;
                 for (i, line) in record.lines.iter().enumerate() {
-                    if line.held {
+                    if line.held && !line.screened {
                         self.held_lines
                             .entry(line.earner)
                             .or_default()
@@ -1545,6 +1740,10 @@ impl Engine {
             }
             Mutation::Refund { id, record } => {
                 let sale = &mut self.sales[record.sale as usize];
+                if sale.refunded.is_zero() {
+                    self.screen
+                        .refunded(sale.lines.iter().map(|l| l.earner), record.at);
+                }
                 for &(line, amount) in &record.reversals {
                     sale.lines[usize::from(line)].reversed += amount;
                 }
@@ -1555,6 +1754,23 @@ impl Engine {
                 self.rewards
                     .on_refund(&self.graph, buyer, uncounts, record.at);
                 self.refunds.insert(id, record);
+            }
+            Mutation::Rules(ruleset) => self.screen.activate(*ruleset),
+            Mutation::Review {
+                sale,
+                lines,
+                resolution,
+            } => {
+                let record = &mut self.sales[sale as usize];
+                for (line, reversed) in lines {
+                    let line = &mut record.lines[usize::from(line)];
+                    line.released = true;
+                    if let Some(amount) = reversed {
+                        line.reversed += amount;
+                        line.voided = true;
+                    }
+                }
+                record.review = Some(resolution);
             }
             Mutation::Profile(member, profile) => {
                 self.profiles.insert(member, profile);
@@ -1667,6 +1883,24 @@ impl Engine {
     pub fn export_json(&self, member: &str, max_depth: usize) -> Result<serde_json::Value> {
         let member = self.graph.require(member, "member")?;
         Ok(self.graph.export_json(member, max_depth))
+    }
+
+    /// The members of `member`'s identity cluster (members sharing a
+    /// payment fingerprint, device, normalised e-mail or IP + user agent,
+    /// directly or through others), `member` first.
+    pub fn identity_cluster(&self, member: &str) -> Result<Vec<Arc<str>>> {
+        let member = self.graph.require(member, "member")?;
+        Ok(self.ids(self.screen.cluster_members(member)))
+    }
+
+    /// Every referral ring in the graph: identity clusters that sponsor
+    /// themselves through others (strongly connected components once each
+    /// cluster is one node), each as its member ids. O(members).
+    pub fn screening_rings(&self) -> Vec<Vec<Arc<str>>> {
+        screen::rings(&self.screen, &self.graph)
+            .into_iter()
+            .map(|ring| self.ids(ring))
+            .collect()
     }
 
     /// The distribution recorded for `sale`.
@@ -2116,10 +2350,11 @@ impl Engine {
         let live: Vec<(u32, u32)> = live.into_iter().collect();
         self.rewards
             .rebuild(&self.graph, self.ledger.entries(), &live);
+        self.screen.rebuild(self.graph.len());
         self.held_lines.clear();
         for (i, sale) in self.sales.iter().enumerate() {
             for (j, line) in sale.lines.iter().enumerate() {
-                if line.held_now() {
+                if line.held_now() && !line.screened {
                     self.held_lines
                         .entry(line.earner)
                         .or_default()
@@ -2251,7 +2486,8 @@ pub(crate) fn check_batch_len(len: usize) -> Result<()> {
     Ok(())
 }
 
-// Short-lived and moved once, like `Staged`: boxing would only allocate.
+// Short-lived and moved once, like `Staged`: boxing would only add an
+// allocation per event.
 #[allow(clippy::large_enum_variant)]
 enum Prep {
     Retry(Applied),

@@ -66,6 +66,16 @@ pub enum ErrorKind {
     /// A challenge is not in a state that allows the operation (closing a
     /// closed challenge at another instant).
     ChallengeState,
+    /// Fraud-screening rules break a validation rule (an unknown signal,
+    /// action or preset, a bad threshold).
+    InvalidRules,
+    /// A fraud-screening signal is malformed (an IP that is not one, an
+    /// e-mail without `@`, a click after the conversion).
+    InvalidSignal,
+    /// A review id names no sale held for review.
+    UnknownReview,
+    /// A review was already resolved differently.
+    ReviewState,
 }
 
 impl ErrorKind {
@@ -95,12 +105,16 @@ impl ErrorKind {
             ErrorKind::InvalidReward => "invalid_reward",
             ErrorKind::UnknownChallenge => "unknown_challenge",
             ErrorKind::ChallengeState => "challenge_state",
+            ErrorKind::InvalidRules => "invalid_rules",
+            ErrorKind::InvalidSignal => "invalid_signal",
+            ErrorKind::UnknownReview => "unknown_review",
+            ErrorKind::ReviewState => "review_state",
         }
     }
 
     /// Every kind, in declaration order (for bindings that build one
     /// exception class per kind).
-    pub const ALL: [ErrorKind; 23] = [
+    pub const ALL: [ErrorKind; 27] = [
         ErrorKind::InvalidAmount,
         ErrorKind::InvalidCurrency,
         ErrorKind::CurrencyMismatch,
@@ -124,6 +138,10 @@ impl ErrorKind {
         ErrorKind::InvalidReward,
         ErrorKind::UnknownChallenge,
         ErrorKind::ChallengeState,
+        ErrorKind::InvalidRules,
+        ErrorKind::InvalidSignal,
+        ErrorKind::UnknownReview,
+        ErrorKind::ReviewState,
     ];
 }
 

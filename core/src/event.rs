@@ -37,6 +37,10 @@ pub struct MemberJoined {
     pub sponsor: Option<String>,
     /// When the member joined.
     pub at: String,
+    /// What the host observed at sign-up, for fraud screening (an
+    /// extension field; see [`Signals`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
 }
 
 /// A member becomes active, inactive or terminated.
@@ -116,6 +120,94 @@ pub struct SaleRecorded {
     /// The product category (selects an override table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// What the host observed at checkout, for fraud screening (an
+    /// extension field; see [`Signals`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
+}
+
+/// What a host observed about a join or a sale, for fraud screening. Every
+/// field is optional; a rule whose signal is missing never matches.
+///
+/// The engine keeps none of these strings: it keeps a 64-bit keyed hash of
+/// each normalised value (see [`crate::screen`] for the normalisation and
+/// exactly what is kept), and for `clicked_at` only the delay to the
+/// conversion. The event itself, as the host sent it, is hashed into the
+/// audit chain and kept by a store if the engine has one: hosts that must
+/// not keep raw IPs or e-mails should pass their own keyed hashes (HMAC)
+/// instead, which the rules treat the same way (except that e-mail
+/// normalisation and blocklists need the real address).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    /// The client's IP address (v4 or v6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// A device fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The member's e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A fingerprint of the payment instrument (card, wallet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_fingerprint: Option<String>,
+    /// The client's user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// When the referral link was clicked (RFC 3339), at or before the
+    /// event's `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clicked_at: Option<String>,
+}
+
+/// Activates fraud-screening rules for the events applied after it
+/// (nothing is screened before the first one). Give a `preset`
+/// (`relaxed`, `moderate`, `strict`) or your own `rules`; with neither,
+/// `moderate`. See [`crate::screen`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreeningRulesSet {
+    /// The rule set's id (named by every decision it makes).
+    pub id: String,
+    /// A built-in preset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Rules, evaluated in order; the first match wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<serde_json::Value>>,
+    /// Blocklisted or disposable e-mail domains (for `email_domain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<Vec<String>>,
+    /// When (kept for the audit trail; the rules apply to events applied
+    /// after this one).
+    pub at: String,
+}
+
+/// How a fraud review ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// The held lines go back to the normal flow.
+    Release,
+    /// The held lines are reversed (the platform keeps them).
+    Reverse,
+}
+
+/// A support agent resolves the fraud review of a sale whose lines
+/// screening held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FraudReviewResolved {
+    /// The review: the id of the sale that was held.
+    pub review: String,
+    /// Release or reverse the held lines.
+    pub decision: ReviewDecision,
+    /// When.
+    pub at: String,
+    /// Why (kept for the audit trail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A (partial) refund of a sale; claws commissions back in proportion.
@@ -291,6 +383,10 @@ pub enum Event {
     ChallengeCreated(ChallengeCreated),
     /// See [`ChallengeClosed`].
     ChallengeClosed(ChallengeClosed),
+    /// See [`ScreeningRulesSet`].
+    ScreeningRulesSet(ScreeningRulesSet),
+    /// See [`FraudReviewResolved`].
+    FraudReviewResolved(FraudReviewResolved),
 }
 
 impl Event {
@@ -324,6 +420,8 @@ impl Event {
             Event::MilestonesSet(_) => "milestones_set",
             Event::ChallengeCreated(_) => "challenge_created",
             Event::ChallengeClosed(_) => "challenge_closed",
+            Event::ScreeningRulesSet(_) => "screening_rules_set",
+            Event::FraudReviewResolved(_) => "fraud_review_resolved",
         }
     }
 }
@@ -408,6 +506,10 @@ pub struct Distribution {
     /// when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub awards: Vec<Award>,
+    /// What fraud screening decided, when a rule matched (an extension
+    /// field: absent for sales no rule matched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screening: Option<crate::screen::Decision>,
 }
 
 /// The part of one line a refund reversed.

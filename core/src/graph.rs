@@ -165,6 +165,13 @@ impl Graph {
         self.nodes[member as usize].active_directs
     }
 
+    /// Whether the member has exactly one direct referral (a rung of a
+    /// ladder, for fraud screening). O(1).
+    pub fn has_single_child(&self, member: u32) -> bool {
+        let child = self.first_child[member as usize];
+        child != NO_MEMBER && self.next_sibling[child as usize] == NO_MEMBER
+    }
+
     /// Up to `levels` ancestors, nearest first.
     pub fn upline(&self, member: u32, levels: usize) -> Vec<u32> {
         let mut out = Vec::with_capacity(levels.min(64));

@@ -41,10 +41,11 @@
 //! Modules: [`money`] (currencies, amounts, rates, rounding), [`graph`] (the
 //! referral forest), [`plan`] (rate tables and validation), [`calc`] (sale →
 //! distribution), [`ledger`] (entries and balances), [`payout`] (policies,
-//! fees, tax summaries), [`rewards`] (milestones, team challenges,
-//! leaderboards), [`metrics`] (growth metrics, viral coefficient,
-//! projection, exports), [`event`] (events and records), [`engine`]
-//! (applying, replaying, snapshots), [`store`] (persistence), [`audit`] (the hash chain and its
+//! fees, tax summaries), [`screen`] (fraud screening), [`rewards`]
+//! (milestones, team challenges, leaderboards), [`metrics`] (growth
+//! metrics, viral coefficient, projection, exports), [`event`] (events and
+//! records), [`engine`] (applying, replaying, snapshots), [`store`]
+//! (persistence), [`audit`] (the hash chain and its
 //! canonical encoding), [`limits`] (every static limit), and [`error`].
 
 #![forbid(unsafe_code)]
@@ -64,6 +65,7 @@ pub mod money;
 pub mod payout;
 pub mod plan;
 pub mod rewards;
+pub mod screen;
 pub mod store;
 pub mod time;
 

@@ -58,3 +58,19 @@ pub const MAX_EXPORT_NODES: usize = 100_000;
 pub const MAX_PROJECTION_CYCLES: u32 = 10_000;
 /// Longest viral-coefficient window or cohort width, in days.
 pub const MAX_WINDOW_DAYS: u32 = 36_600;
+/// Most rules in one screening rule set.
+pub const MAX_SCREEN_RULES: usize = 64;
+/// Most domains in a screening blocklist (event and rules together).
+pub const MAX_BLOCKLIST: usize = 100_000;
+/// Largest `max` of a velocity rule; the engine keeps this many recent
+/// conversions (plus one) per IP and per device.
+pub const MAX_VELOCITY_COUNT: u32 = 100;
+/// Longest window of a velocity, ladder or refund-rate rule, in hours.
+pub const MAX_SCREEN_WINDOW_HOURS: u32 = 24 * 366;
+/// Longest refund-rate window, in days; per-earner refund counts are kept
+/// this long.
+pub const MAX_REFUND_WINDOW_DAYS: u32 = 366;
+/// How many ancestors ring and ladder rules look at above a buyer.
+pub const SCREEN_WALK: usize = 16;
+/// Most rule sets activated over an engine's life.
+pub const MAX_RULESETS: usize = 10_000;
