@@ -58,7 +58,14 @@ const MONEY_KEYS_OUT: &[&str] = &[
     "period",
 ];
 /// Keys whose object values map a currency to money.
-const MONEY_MAPS_OUT: &[&str] = &["earnings"];
+const MONEY_MAPS_OUT: &[&str] = &[
+    "earnings",
+    "held",
+    "blocked",
+    "reviewed",
+    "held_difference",
+    "blocked_difference",
+];
 const TIME_KEYS_OUT: &[&str] = &[
     "at",
     "as_of",

@@ -28,7 +28,7 @@ fn poisoned() -> Error {
     )
 }
 
-fn conv<T>(py: Python<'_>, r: Result<T, ConvError>) -> PyResult<T> {
+pub(crate) fn conv<T>(py: Python<'_>, r: Result<T, ConvError>) -> PyResult<T> {
     r.map_err(|e| e.into_py(py))
 }
 
@@ -588,6 +588,27 @@ impl Engine {
         self.read(py, |e| Ok(e.snapshot_json()))
     }
 
+    /// The members in `member`'s identity cluster (sharing a payment
+    /// fingerprint, device, normalised e-mail or IP + user agent): `member`
+    /// first, then the others in join order.
+    fn identity_cluster<'py>(&self, member: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = member.py();
+        let member = str_arg(member, "member")?;
+        let ids = self.read(py, move |e| e.identity_cluster(&member))?;
+        ids_to_py(py, ids)
+    }
+
+    /// Referral rings over the whole graph: groups of members whose merged
+    /// identity clusters sponsor themselves through others.
+    fn screening_rings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rings = self.read(py, |e| Ok(e.screening_rings()))?;
+        let out = PyList::empty(py);
+        for ring in rings {
+            out.append(ids_to_py(py, ring)?)?;
+        }
+        Ok(out)
+    }
+
     /// The top `limit` members by `metric` over `[from, to)`:
     /// `{"metric", "from", "to", "currency", "entries": [{"rank", "member",
     /// "value", "reached_at"}]}`. Metrics: `qualified_referrals`,
@@ -785,7 +806,7 @@ fn check_len<'py>(
 }
 
 /// A list of events, converted; the first bad one raises.
-fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+pub(crate) fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let py = events.py();
     let items = sequence(events)?;
     let mut out = Vec::with_capacity(items.len());

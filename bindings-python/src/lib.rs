@@ -9,6 +9,7 @@ mod engine;
 mod errors;
 mod guard;
 mod plan;
+mod screen;
 
 #[pymodule]
 fn _upline(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -16,5 +17,7 @@ fn _upline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<plan::Plan>()?;
+    m.add_function(wrap_pyfunction!(screen::backtest, m)?)?;
+    m.add_function(wrap_pyfunction!(screen::screening_preset, m)?)?;
     Ok(())
 }

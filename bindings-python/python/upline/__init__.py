@@ -32,6 +32,12 @@ from ._upline import (
     InvalidReward,
     UnknownChallenge,
     ChallengeState,
+    InvalidRules,
+    InvalidSignal,
+    UnknownReview,
+    ReviewState,
+    backtest,
+    screening_preset,
     __version__,
 )
 
@@ -63,5 +69,11 @@ __all__ = [
     "InvalidReward",
     "UnknownChallenge",
     "ChallengeState",
+    "InvalidRules",
+    "InvalidSignal",
+    "UnknownReview",
+    "ReviewState",
+    "backtest",
+    "screening_preset",
     "__version__",
 ]

@@ -61,6 +61,12 @@ __all__ = [
     "InvalidReward",
     "UnknownChallenge",
     "ChallengeState",
+    "InvalidRules",
+    "InvalidSignal",
+    "UnknownReview",
+    "ReviewState",
+    "backtest",
+    "screening_preset",
     "__version__",
 ]
 
@@ -154,6 +160,18 @@ class UnknownChallenge(UplineError, KeyError):
 
 class ChallengeState(UplineError):
     """Code ``challenge_state``."""
+
+class InvalidRules(UplineError, ValueError):
+    """Code ``invalid_rules``."""
+
+class InvalidSignal(UplineError, ValueError):
+    """Code ``invalid_signal``."""
+
+class UnknownReview(UplineError, KeyError):
+    """Code ``unknown_review``."""
+
+class ReviewState(UplineError):
+    """Code ``review_state``."""
 
 @final
 class Plan:
@@ -369,6 +387,14 @@ class Engine:
         False for a currency without a threshold).
         """
 
+    def identity_cluster(self, member: str) -> list[str]:
+        """Members sharing a payment fingerprint, device, normalised e-mail or
+        IP + user agent with ``member``: ``member`` first, then the others in join order."""
+
+    def screening_rings(self) -> list[list[str]]:
+        """Referral rings over the whole graph: members whose merged identity
+        clusters sponsor themselves through others."""
+
     def leaderboard(
         self,
         metric: str,
@@ -435,3 +461,15 @@ class Engine:
 
     def snapshot(self) -> str:
         """The whole state as JSON text, for :meth:`from_snapshot`."""
+
+def backtest(
+    history: Union[str, Sequence[Mapping[str, Any]]], candidate: Mapping[str, Any]
+) -> _Json:
+    """Replay ``history`` (event dicts, or the JSON text of an event array)
+    under the ``candidate`` screening rules (a ``screening_rules_set`` dict;
+    ``type`` optional) and report per rule the matches, the amounts that
+    would be held, blocked and flagged, the earners affected, and the
+    difference against the rules in force. Changes nothing."""
+
+def screening_preset(name: str) -> Optional[list[_Json]]:
+    """The rules of the ``relaxed``, ``moderate`` or ``strict`` preset, or None."""
