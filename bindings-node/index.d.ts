@@ -47,6 +47,10 @@ export type ErrorCode =
   | 'invalid_reward'
   | 'unknown_challenge'
   | 'challenge_state'
+  | 'invalid_rules'
+  | 'invalid_signal'
+  | 'unknown_review'
+  | 'review_state'
 
 /**
  * What every method throws (and what the `...Async` methods reject with): a
@@ -101,11 +105,28 @@ export interface PayoutPolicy {
 
 export type MemberStatus = 'active' | 'inactive' | 'terminated'
 
+/**
+ * What a host knows about a join or a sale, for fraud screening. All
+ * optional; a rule whose signal is missing never matches. The engine keeps
+ * only keyed hashes of normalised values (the event itself is in the audit
+ * chain as sent: send your own HMACs if raw values must not be kept).
+ */
+export interface Signals {
+  ip?: string
+  device?: string
+  email?: string
+  payment_fingerprint?: string
+  user_agent?: string
+  /** When the referral link was clicked. */
+  clicked_at?: TimeInput
+}
+
 export interface MemberJoined {
   type: 'member_joined'
   member: Id
   sponsor: Id | null
   at: TimeInput
+  signals?: Signals
 }
 export interface MemberStatusChanged {
   type: 'member_status_changed'
@@ -148,6 +169,7 @@ export interface SaleRecorded {
   currency: string
   at: TimeInput
   category?: string
+  signals?: Signals
 }
 export interface RefundRecorded {
   type: 'refund_recorded'
@@ -233,6 +255,38 @@ export interface ChallengeClosed {
   at: TimeInput
 }
 
+// Fraud screening.
+
+export type ScreeningAction = 'allow' | 'review' | 'hold' | 'block'
+
+/** A rule: the first rule (in order) whose condition matches a line decides it. */
+export interface ScreeningRule {
+  id: Id
+  /** `{ check: 'self_referral' | 'email_domain' | 'velocity' | 'timing' | 'ring' | 'ladder' | 'high_value' | 'refund_rate', ...parameters }` */
+  when: { check: string; [parameter: string]: unknown }
+  action: ScreeningAction
+  reason?: string
+}
+export interface ScreeningRulesSet {
+  type: 'screening_rules_set'
+  id: Id
+  /** `moderate` when neither `preset` nor `rules` is given; not both. */
+  preset?: 'relaxed' | 'moderate' | 'strict'
+  /** `[]` switches screening off. */
+  rules?: ScreeningRule[]
+  /** Disposable or blocked e-mail domains. */
+  blocklist?: string[]
+  at: TimeInput
+}
+export interface FraudReviewResolved {
+  type: 'fraud_review_resolved'
+  /** The sale whose lines screening held. */
+  review: Id
+  decision: 'release' | 'reverse'
+  at: TimeInput
+  note?: string
+}
+
 /** Every event, discriminated on `type`. */
 export type Event =
   | MemberJoined
@@ -250,6 +304,8 @@ export type Event =
   | MilestonesSet
   | ChallengeCreated
   | ChallengeClosed
+  | ScreeningRulesSet
+  | FraudReviewResolved
 
 export type EventType = Event['type']
 
@@ -262,6 +318,7 @@ export type UnpaidReason =
   | 'zero'
   | 'below_min_sale'
   | 'outside_window'
+  | 'fraud_blocked'
 
 export interface Line {
   earner: Id
@@ -290,6 +347,28 @@ export interface Distribution {
   unpaid: Unpaid[]
   /** Milestones this sale made members reach (absent when none). */
   awards?: Award[]
+  /** What fraud screening decided (absent when no rule matched). */
+  screening?: ScreeningDecision
+}
+
+/** One rule that matched lines of a sale, with its evidence. */
+export interface ScreeningHit {
+  rule: Id
+  action: ScreeningAction
+  reason: string
+  levels: number[]
+  earners: Id[]
+  amount: DecimalString
+  /** Signal kinds shared or matched (`device`, `email`, `ip+user_agent`, …). */
+  matched: string[]
+  /** The buyer first, then the members involved (earner, ring, ladder). */
+  members: Id[]
+  detail: string
+}
+export interface ScreeningDecision {
+  /** The id of the rule set in force. */
+  rules: Id
+  hits: ScreeningHit[]
 }
 
 export interface Money {
@@ -623,6 +702,10 @@ export declare class Engine {
   exportDot(member: Id, maxDepth?: number | null): string
   /** The subtree below `member` (default 64 levels) as nested JSON. */
   exportJson(member: Id, maxDepth?: number | null): SubtreeJson
+  /** `member` first, then the members sharing its identity (payment fingerprint, device, e-mail, IP + user agent), in join order. */
+  identityCluster(member: Id): Id[]
+  /** Referral rings over the whole graph: identity clusters that sponsor themselves through others. */
+  screeningRings(): Id[][]
   /** The top `limit` (default 100) members by `metric` over `[from, to)`; `net_earnings` and `sales_volume` need `currency`. */
   leaderboard(
     metric: Leaderboard['metric'],
@@ -695,6 +778,51 @@ export interface EngineOptions {
    */
   plan?: PlanSpec | Plan | null
 }
+
+export interface BacktestRule {
+  rule: Id
+  rules: Id
+  action: ScreeningAction
+  matches: number
+  lines: number
+  held: Record<string, DecimalString>
+  blocked: Record<string, DecimalString>
+  reviewed: Record<string, DecimalString>
+  earners: number
+}
+export interface BacktestTotals {
+  sales_matched: number
+  held: Record<string, DecimalString>
+  blocked: Record<string, DecimalString>
+  reviewed: Record<string, DecimalString>
+  earners: number
+}
+export interface BacktestReport {
+  candidate: Id
+  events: number
+  sales: number
+  rules: BacktestRule[]
+  in_force: BacktestRule[]
+  candidate_totals: BacktestTotals
+  in_force_totals: BacktestTotals
+  sales_changed: number
+  held_difference: Record<string, DecimalString>
+  blocked_difference: Record<string, DecimalString>
+  /** History events the candidate world refused (e.g. a review of a sale it did not hold). */
+  refused: number
+}
+
+/**
+ * Replays `history` (events, or their JSON text) under the `candidate`
+ * screening rules and reports per rule what they would hold, block and
+ * flag, against the rules in force. Changes nothing.
+ */
+export declare function backtest(
+  history: Event[] | string,
+  candidate: Omit<ScreeningRulesSet, 'type'> & { type?: 'screening_rules_set' },
+): BacktestReport
+/** The rules of a screening preset, or `null` for an unknown name. */
+export declare function screeningPreset(name: string): ScreeningRule[] | null
 
 /** A validated plan. */
 export declare class Plan {

@@ -837,3 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.Plan = nativeBinding.Plan
+module.exports.backtest = nativeBinding.backtest
+module.exports.screeningPreset = nativeBinding.screeningPreset

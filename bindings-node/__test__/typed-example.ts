@@ -1,7 +1,7 @@
 // A small typed program: `tsc --noEmit --strict` must accept it.
-import { Engine, Plan } from '..'
+import { Engine, Plan, backtest, screeningPreset } from '..'
 declare const console: { log(...args: unknown[]): void }
-import type { Applied, BatchError, BatchHead, Event, UplineError, SaleApplied, Balances, Head } from '..'
+import type { BacktestReport, Leaderboard, ScreeningHit, ScreeningRule, Applied, BatchError, BatchHead, Event, UplineError, SaleApplied, Balances, Head } from '..'
 
 const engine = new Engine()
 const stored = new Engine({ path: '/tmp/x.sqlite' })
@@ -64,3 +64,18 @@ void engine.applyBatchJsonAsync('[]', null).then((t: string) => t.length + jsonS
 // @ts-expect-error: the JSON path takes text, not event objects
 engine.applyBatchJson(joins)
 console.log(first, retained, balances.available, head.seq, gross, engine.upline('bob', 7), engine.snapshot().length)
+
+// Fraud screening and rewards are typed too.
+engine.apply({ type: 'screening_rules_set', id: 'r1', preset: 'moderate', at: '2026-01-01T00:00:00Z' })
+engine.apply({
+  type: 'member_joined', member: 'cy', sponsor: 'bob', at: new Date(),
+  signals: { device: 'dev-1', email: 'cy@example.com', clicked_at: '2026-01-01T00:00:00Z' },
+})
+engine.apply({ type: 'milestones_set', at: '2026-01-01T00:00:00Z', on_refund: 'clawback' })
+const hits: ScreeningHit[] = engine.distributionOf('s1')?.screening?.hits ?? []
+const report: BacktestReport = backtest([], { id: 'cand', preset: 'strict', at: '2026-01-01T00:00:00Z' })
+const board: Leaderboard = engine.leaderboard('net_earnings', '2026-01-01T00:00:00Z', new Date(), 10, 'USD')
+const rules: ScreeningRule[] | null = screeningPreset('strict')
+// @ts-expect-error: a review decision is release or reverse
+engine.apply({ type: 'fraud_review_resolved', review: 's1', decision: 'maybe', at: '2026-02-01T00:00:00Z' })
+console.log(hits.length, report.sales_changed, board.entries[0]?.value, rules?.length, engine.identityCluster('cy'), engine.networkMetrics().members)

@@ -785,6 +785,32 @@ impl Engine {
         })
     }
 
+    /// `member`'s identity cluster: `member` first, then the members sharing
+    /// a payment fingerprint, device, normalised e-mail or IP + user agent,
+    /// in join order.
+    #[napi]
+    pub fn identity_cluster(&self, env: Env, member: String) -> napi::Result<Vec<String>> {
+        self.with(&env, |engine| {
+            Ok(engine
+                .identity_cluster(&member)?
+                .iter()
+                .map(|s| s.to_string())
+                .collect())
+        })
+    }
+
+    /// Referral rings over the whole graph, each as its member ids.
+    #[napi]
+    pub fn screening_rings(&self, env: Env) -> napi::Result<Vec<Vec<String>>> {
+        self.with(&env, |engine| {
+            Ok(engine
+                .screening_rings()
+                .into_iter()
+                .map(|ring| ring.iter().map(|s| s.to_string()).collect())
+                .collect())
+        })
+    }
+
     /// The top `limit` (default 100) members by `metric` over `[from, to)`.
     #[napi]
     pub fn leaderboard(
@@ -1094,6 +1120,42 @@ impl ToNapiValue for Json {
     ) -> napi::Result<napi::sys::napi_value> {
         unsafe { Value::to_napi_value(env, val.0) }
     }
+}
+
+// ---- fraud screening ---------------------------------------------------------
+
+/// Replays `history` (an array of events, or its JSON text) under the
+/// `candidate` screening rules (a `screening_rules_set` object, `type`
+/// optional) and reports what they would hold, block and flag per rule,
+/// against the rules in force. Changes nothing.
+#[napi]
+pub fn backtest(env: Env, history: Unknown, candidate: Unknown) -> napi::Result<Value> {
+    guard(&env, || {
+        let history = match history.get_type().map_err(|e| malformed(e.reason))? {
+            ValueType::String => {
+                unsafe { history.cast::<String>() }.map_err(|e| malformed(e.reason))?
+            }
+            _ => {
+                let events = to_json(history, "history", Ctx::Plain)?;
+                if !events.is_array() {
+                    return Err(malformed(
+                        "history must be an array of events or its JSON text",
+                    ));
+                }
+                events.to_string()
+            }
+        };
+        let candidate = to_json(candidate, "candidate", Ctx::Plain)?.to_string();
+        let report = upline::screen::backtest_json(&history, &candidate)?;
+        serde_json::from_str(&report).map_err(|e| internal(format!("report: {e}")))
+    })
+}
+
+/// The rules of a screening preset (`relaxed`, `moderate`, `strict`), or
+/// `null` for an unknown name.
+#[napi]
+pub fn screening_preset(name: String) -> Value {
+    upline::screen::preset(&name).unwrap_or(Value::Null)
 }
 
 // ---- Plan -------------------------------------------------------------------
