@@ -7,10 +7,14 @@ use upline::{Engine, Event, Outcome};
 
 fn seeded() -> Engine {
     let mut engine = Engine::new();
-    // Milestones (the default set) and an open challenge are in force, so
-    // joins, sales and refunds also run the rewards code.
+    // Milestones (the default set), an open challenge and the moderate
+    // screening preset are in force, and members sent signals (m3 shares
+    // m1's device), so joins, sales and refunds also run the rewards and
+    // screening code.
     let mut events = vec![
         r#"{"type":"milestones_set","at":"2026-01-01T00:00:00Z","on_refund":"clawback"}"#
+            .to_string(),
+        r#"{"type":"screening_rules_set","id":"r","preset":"moderate","blocklist":["mailinator.com"],"at":"2026-01-01T00:00:00Z"}"#
             .to_string(),
     ];
     for i in 0..12 {
@@ -19,9 +23,12 @@ fn seeded() -> Engine {
         } else {
             format!("\"m{}\"", (i - 1) / 2)
         };
-        events.push(format!(r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#));
+        let device = if i == 3 { 1 } else { i };
+        events.push(format!(r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z","signals":{{"device":"d{device}","ip":"10.0.0.{i}","email":"m{i}@example.com","clicked_at":"2025-12-31T23:59:00Z"}}}}"#));
     }
     events.push(r#"{"type":"sale_recorded","sale":"s1","buyer":"m11","amount":"33.33","currency":"USD","at":"2026-01-02T00:00:00Z"}"#.into());
+    // A self-referral (m3 on its sponsor m1's device): held for review.
+    events.push(r#"{"type":"sale_recorded","sale":"s2","buyer":"m3","amount":"50.00","currency":"USD","at":"2026-01-03T00:00:00Z"}"#.into());
     events.push(r#"{"type":"challenge_created","id":"c1","name":"C","team":{"leader":"m1","depth":3},"metric":"sales_volume","from":"2026-01-01T00:00:00Z","to":"2026-02-01T00:00:00Z","target":"10.00","reward":{"amount":"10.01","currency":"USD"},"split":"pro_rata"}"#.into());
     events.push(
         r#"{"type":"payout_profile_set","member":"m5","method":"bank","verified":true}"#.into(),

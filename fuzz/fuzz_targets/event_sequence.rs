@@ -15,6 +15,7 @@ enum Op {
         member: u8,
         sponsor: Option<u8>,
         day: u8,
+        device: Option<u8>,
     },
     Status {
         member: u8,
@@ -42,6 +43,7 @@ enum Op {
         cents: u32,
         jpy: bool,
         day: u8,
+        ip: Option<u8>,
     },
     Refund {
         refund: u8,
@@ -83,6 +85,15 @@ enum Op {
         id: u8,
         day: u8,
     },
+    Rules {
+        preset: u8,
+        id: u8,
+    },
+    Review {
+        sale: u8,
+        release: bool,
+        day: u8,
+    },
 }
 
 fn at(day: u8) -> String {
@@ -99,8 +110,13 @@ fn event(op: &Op) -> serde_json::Value {
             member,
             sponsor,
             day,
+            device,
         } => {
-            json!({"type": "member_joined", "member": m(member), "sponsor": sponsor.as_ref().map(m), "at": at(*day)})
+            let mut event = json!({"type": "member_joined", "member": m(member), "sponsor": sponsor.as_ref().map(m), "at": at(*day)});
+            if let Some(device) = device {
+                event["signals"] = json!({"device": format!("d{}", device % 4), "email": format!("u{}@example.com", device % 8)});
+            }
+            event
         }
         Op::Status { member, status } => {
             json!({"type": "member_status_changed", "member": m(member), "status": (["active", "inactive", "terminated"][usize::from(status % 3)]), "at": at(0)})
@@ -132,13 +148,18 @@ fn event(op: &Op) -> serde_json::Value {
             cents,
             jpy,
             day,
+            ip,
         } => {
             let (amount, currency) = if *jpy {
                 (Decimal::from(cents % 100_000), "JPY")
             } else {
                 (Decimal::new(i64::from(*cents), 2), "USD")
             };
-            json!({"type": "sale_recorded", "sale": format!("s{sale}"), "buyer": m(buyer), "amount": amount.to_string(), "currency": currency, "at": at(*day)})
+            let mut event = json!({"type": "sale_recorded", "sale": format!("s{sale}"), "buyer": m(buyer), "amount": amount.to_string(), "currency": currency, "at": at(*day)});
+            if let Some(ip) = ip {
+                event["signals"] = json!({"ip": format!("10.0.0.{}", ip % 4)});
+            }
+            event
         }
         Op::Refund {
             refund,
@@ -202,6 +223,14 @@ fn event(op: &Op) -> serde_json::Value {
                 "from": at(*day), "to": at(day.saturating_add(30)), "target": target,
                 "reward": {"amount": "10.01", "currency": "USD"},
                 "split": (["leader", "equal", "pro_rata"][usize::from(split % 3)])})
+        }
+        Op::Rules { preset, id } => {
+            json!({"type": "screening_rules_set", "id": format!("r{id}"), "at": at(0),
+                "preset": (["relaxed", "moderate", "strict"][usize::from(preset % 3)])})
+        }
+        Op::Review { sale, release, day } => {
+            json!({"type": "fraud_review_resolved", "review": format!("s{sale}"),
+                "decision": if *release { "release" } else { "reverse" }, "at": at(*day)})
         }
         Op::Close { id, day } => {
             json!({"type": "challenge_closed", "id": format!("c{}", id % 4), "at": at(*day)})
