@@ -36,10 +36,6 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 struct Join {
     sponsor: Option<u32>,
     seq: u64,
-    /// A digest of the join's screening signals (0: none), so a retry
-    /// with other signals is told apart.
-    #[serde(default)]
-    signals: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +160,12 @@ pub struct Engine {
     /// Milestones, challenges and the counters they read.
     #[serde(default)]
     rewards: Rewards,
+    /// A digest of each join's screening signals, for members that sent
+    /// any (so a retry with other signals is told apart): a map, not a
+    /// field of every join, since most hosts send signals for few joins
+    /// or none.
+    #[serde(default)]
+    join_signals: HashMap<u32, u64>,
     /// Fraud screening: kept signals, clusters, rule sets.
     #[serde(default)]
     screen: screen::State,
@@ -297,6 +299,7 @@ impl Engine {
             held_lines: HashMap::default(),
             hashes: Vec::new(),
             rewards: Rewards::default(),
+            join_signals: HashMap::default(),
             screen: screen::State::default(),
             scratch: Calculation::default(),
             store: None,
@@ -636,7 +639,8 @@ impl Engine {
         if let Some(existing) = self.graph.index_of(&e.member) {
             let join = &self.joins[existing as usize];
             let same_sponsor = join.sponsor.map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
-            if same_sponsor && self.graph.joined_at(existing) == at && join.signals == digest {
+            let signals = self.join_signals.get(&existing).copied().unwrap_or(0);
+            if same_sponsor && self.graph.joined_at(existing) == at && signals == digest {
                 return Ok(self.retry(join.seq, self.awards_outcome(join.seq)));
             }
             return Err(duplicate("member", &e.member));
@@ -1693,11 +1697,10 @@ impl Engine {
             } => {
                 let index = self.graph.join(&member, sponsor, at);
                 self.screen.joined(index, kept.as_ref());
-                self.joins.push(Join {
-                    sponsor,
-                    seq,
-                    signals: kept.as_ref().map_or(0, screen::Kept::digest),
-                });
+                if let Some(kept) = &kept {
+                    self.join_signals.insert(index, kept.digest());
+                }
+                self.joins.push(Join { sponsor, seq });
                 self.rewards.on_join(&self.graph, index, sponsor);
             }
             Mutation::Status(member, status) => self.graph.set_status(member, status),
