@@ -4,7 +4,7 @@
 //!
 //! Everything here is a query: a pure function of the applied events that
 //! changes nothing. Counts are integers and money is
-//! [`Decimal`](rust_decimal::Decimal); the viral coefficient, cycle times
+//! [`Decimal`]; the viral coefficient, cycle times
 //! in days, branching factors and projections are statistics, not money,
 //! and are `f64` (they never enter the ledger or the audit chain).
 //!
@@ -63,7 +63,7 @@ pub struct Earnings {
     pub currency: String,
     /// Commissions, bonuses and adjustments minus reversals, ever (held
     /// money counts once released; see
-    /// [`earnings_delta`](crate::rewards::earnings_delta)).
+    /// [`earnings_delta`]).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
     pub lifetime: Decimal,
     /// The same over the period asked for (entries dated in `[from, to)`).

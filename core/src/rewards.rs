@@ -46,14 +46,14 @@
 //!   direct referral qualifies.
 //! - `direct_referrals`: direct referrals joined.
 //! - `downline_size`: members below, at most
-//!   [`MAX_TRACKED_DEPTH`](crate::limits::MAX_TRACKED_DEPTH) levels down.
+//!   [`MAX_TRACKED_DEPTH`] levels down.
 //! - `own_sales`: the member's own sales not fully refunded.
 //! - `net_earnings` (with a `currency`): commissions minus reversals in that
 //!   currency, held lines counting only once released (bonuses excluded, so
 //!   a bonus never triggers another milestone).
 //!
 //! An award is recorded once per member and milestone id, at the event
-//! (join, sale) that raised the metric: its [`Award`](crate::event::Award)
+//! (join, sale) that raised the metric: its [`Award`]
 //! record sits in that event's outcome and each bonus is a `bonus` entry
 //! whose reference is the milestone id. The evaluation is "at or past the
 //! threshold on an increase", so a member already past a threshold when a
@@ -61,7 +61,7 @@
 //! Retries return the original records; replays recompute the same ones.
 //!
 //! When a refund takes a metric from at or past a threshold to below it, the
-//! refund's outcome records a [`MilestoneReversal`](crate::event::MilestoneReversal)
+//! refund's outcome records a [`MilestoneReversal`]
 //! saying which setting applied: `keep` (default; the award stands and is
 //! never given again) or `clawback` (each bonus is reversed by a
 //! `bonus_reversal` entry; a later crossing awards the milestone anew).
