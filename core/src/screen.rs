@@ -2084,6 +2084,9 @@ pub fn backtest(history: &[Event], candidate: &ScreeningRulesSet) -> Result<Repo
 /// `candidate` a `screening_rules_set` event (with or without its `type`);
 /// returns the [`Report`] as JSON.
 pub fn backtest_json(history: &str, candidate: &str) -> Result<String> {
+    // The history is the host's own log and may be large; the candidate is
+    // one event and has the size limit of one.
+    crate::event::check_json_size(candidate.len()).map_err(|e| e.within("candidate"))?;
     let events: Vec<Event> = serde_json::from_str(history).map_err(crate::event::malformed)?;
     let mut value: Value = serde_json::from_str(candidate).map_err(crate::event::malformed)?;
     if let Some(map) = value.as_object_mut() {

@@ -1150,3 +1150,22 @@ fn snapshots_written_before_screening_existed_still_load() {
     assert_eq!(a, b);
     assert_eq!(engine.audit_head(), restored.audit_head());
 }
+
+#[test]
+fn backtest_json_refuses_an_oversized_candidate_and_undecodable_history() {
+    let candidate = json!({"id": "c", "preset": "strict", "at": "2026-01-01T00:00:00Z",
+        "blocklist": vec!["x".repeat(60); 20_000]})
+    .to_string();
+    assert!(candidate.len() > upline::limits::MAX_JSON_BYTES);
+    let err = upline::screen::backtest_json("[]", &candidate).unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        ("limit_exceeded", Some("candidate"))
+    );
+    let small = json!({"id": "c", "preset": "strict", "at": "2026-01-01T00:00:00Z"}).to_string();
+    let err = upline::screen::backtest_json("[{\"type\":\"nope\"}]", &small).unwrap_err();
+    assert_eq!(err.code(), "malformed");
+    let report: Value =
+        serde_json::from_str(&upline::screen::backtest_json("[]", &small).unwrap()).unwrap();
+    assert_eq!(report["sales"], 0);
+}
