@@ -260,7 +260,8 @@ fn time(text: &str, field: &str) -> Result<Timestamp> {
     Timestamp::parse(text, field)
 }
 
-fn positive(amount: Decimal, field: &str) -> Result<Decimal> {
+/// `amount` if it is above zero, else `invalid_amount` naming `field`.
+pub(crate) fn positive(amount: Decimal, field: &str) -> Result<Decimal> {
     if amount <= Decimal::ZERO {
         return Err(Error::new(
             ErrorKind::InvalidAmount,

@@ -337,15 +337,7 @@ pub(crate) fn parse_count(text: &DecimalText, field: &str) -> Result<Decimal> {
 
 /// Parses a positive amount exact in `currency`.
 pub(crate) fn parse_money(text: &DecimalText, currency: Currency, field: &str) -> Result<Decimal> {
-    let amount = currency.parse_amount(text.text(field)?, field)?;
-    if amount <= Decimal::ZERO {
-        return Err(Error::new(
-            ErrorKind::InvalidAmount,
-            field,
-            format!("{field} \"{amount}\" must be positive"),
-        ));
-    }
-    Ok(amount)
+    crate::engine::positive(currency.parse_amount(text.text(field)?, field)?, field)
 }
 
 impl crate::event::MilestonesSet {
