@@ -828,7 +828,7 @@ impl Engine {
                 &metric,
                 &from,
                 &to,
-                limit.unwrap_or(100) as usize,
+                limit.map_or(upline::rewards::DEFAULT_LEADERBOARD_LIMIT, |l| l as usize),
                 currency.as_deref(),
             )?)
         })
@@ -884,8 +884,8 @@ impl Engine {
         let (from, to) = guard(&env, || Ok((opt_time(from, "from")?, opt_time(to, "to")?)))?;
         self.with(&env, |engine| {
             serialize(&engine.viral_coefficient(
-                window_days.unwrap_or(30),
-                cohort_days.unwrap_or(30),
+                window_days.unwrap_or(upline::metrics::DEFAULT_WINDOW_DAYS),
+                cohort_days.unwrap_or(upline::metrics::DEFAULT_WINDOW_DAYS),
                 from.as_deref(),
                 to.as_deref(),
             )?)
@@ -902,7 +902,11 @@ impl Engine {
         seed: Option<u32>,
     ) -> napi::Result<Value> {
         self.with(&env, |engine| {
-            serialize(&engine.projection(window_days.unwrap_or(30), cycles, seed.map(u64::from))?)
+            serialize(&engine.projection(
+                window_days.unwrap_or(upline::metrics::DEFAULT_WINDOW_DAYS),
+                cycles,
+                seed.map(u64::from),
+            )?)
         })
     }
 
@@ -919,7 +923,7 @@ impl Engine {
             engine.export_subtree_json(
                 &member,
                 max_depth as usize,
-                max_nodes.unwrap_or(10_000) as usize,
+                max_nodes.map_or(upline::metrics::DEFAULT_EXPORT_NODES, |n| n as usize),
             )
         })
     }
@@ -937,7 +941,7 @@ impl Engine {
             engine.export_subtree_dot(
                 &member,
                 max_depth as usize,
-                max_nodes.unwrap_or(10_000) as usize,
+                max_nodes.map_or(upline::metrics::DEFAULT_EXPORT_NODES, |n| n as usize),
             )
         })
     }

@@ -627,7 +627,7 @@ impl Engine {
         let metric = str_arg(metric, "metric")?;
         let from = conv(py, convert::time_arg(from_, "from"))?;
         let to = conv(py, convert::time_arg(to, "to"))?;
-        let limit = opt_count(limit, "limit", 100)?;
+        let limit = opt_count(limit, "limit", upline::rewards::DEFAULT_LEADERBOARD_LIMIT)?;
         let currency = opt_str(currency, "currency")?;
         let value = self.read(py, move |e| {
             json_of(e.leaderboard(&metric, &from, &to, limit, currency.as_deref())?)
@@ -693,8 +693,16 @@ impl Engine {
         from_: Option<&Bound<'py, PyAny>>,
         to: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let window = opt_u32(window_days, "window_days", 30)?;
-        let cohort = opt_u32(cohort_days, "cohort_days", 30)?;
+        let window = opt_u32(
+            window_days,
+            "window_days",
+            upline::metrics::DEFAULT_WINDOW_DAYS,
+        )?;
+        let cohort = opt_u32(
+            cohort_days,
+            "cohort_days",
+            upline::metrics::DEFAULT_WINDOW_DAYS,
+        )?;
         let from = opt_time(from_, "from")?;
         let to = opt_time(to, "to")?;
         let value = self.read(py, move |e| {
@@ -714,7 +722,11 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = cycles.py();
         let cycles = u32_arg(cycles, "cycles")?;
-        let window = opt_u32(window_days, "window_days", 30)?;
+        let window = opt_u32(
+            window_days,
+            "window_days",
+            upline::metrics::DEFAULT_WINDOW_DAYS,
+        )?;
         let seed = match seed {
             Some(s) if !s.is_none() => Some(count_arg(s, "seed")? as u64),
             _ => None,
@@ -735,7 +747,11 @@ impl Engine {
         let py = member.py();
         let member = str_arg(member, "member")?;
         let depth = count_arg(max_depth, "max_depth")?;
-        let nodes = opt_count(max_nodes, "max_nodes", 10_000)?;
+        let nodes = opt_count(
+            max_nodes,
+            "max_nodes",
+            upline::metrics::DEFAULT_EXPORT_NODES,
+        )?;
         let value = self.read(py, move |e| e.export_subtree_json(&member, depth, nodes))?;
         convert::to_py(py, &value)
     }
@@ -751,7 +767,11 @@ impl Engine {
         let py = member.py();
         let member = str_arg(member, "member")?;
         let depth = count_arg(max_depth, "max_depth")?;
-        let nodes = opt_count(max_nodes, "max_nodes", 10_000)?;
+        let nodes = opt_count(
+            max_nodes,
+            "max_nodes",
+            upline::metrics::DEFAULT_EXPORT_NODES,
+        )?;
         self.read(py, move |e| e.export_subtree_dot(&member, depth, nodes))
     }
 

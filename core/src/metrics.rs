@@ -41,6 +41,12 @@
 //! their first cycle, and every seed member recruits as a new member would.
 //! It is an expectation, not a forecast with error bars.
 
+/// The viral-coefficient window W and cohort width, in days, when a host
+/// names none (the first programme's 30 days).
+pub const DEFAULT_WINDOW_DAYS: u32 = 30;
+/// Most nodes of a subtree export when a host names no bound.
+pub const DEFAULT_EXPORT_NODES: usize = 10_000;
+
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;

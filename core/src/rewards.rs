@@ -110,6 +110,9 @@
 //! metrics, then one bottom-up pass over the forest), plus a partial sort of
 //! the top `limit`: O(log + members), whatever the depth.
 
+/// How many members a leaderboard lists when a host names no limit.
+pub const DEFAULT_LEADERBOARD_LIMIT: usize = 100;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
