@@ -587,7 +587,8 @@ export interface MemberMetrics {
   downline_depth: number
   /** Members per level below (index 0: direct referrals). */
   levels: number[]
-  period: [IsoTime, IsoTime]
+  /** The `[from, to)` of each earnings row's `period`. */
+  window: [IsoTime, IsoTime]
   earnings: { currency: string; lifetime: DecimalString; period: DecimalString }[]
 }
 export interface NetworkMetrics {

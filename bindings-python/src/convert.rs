@@ -76,7 +76,7 @@ const TIME_KEYS_OUT: &[&str] = &[
     "reached_at",
     "joined_at",
     "start",
-    "period",
+    "window",
 ];
 
 /// A conversion failure: a typed Upline error, or a Python exception
@@ -425,7 +425,7 @@ fn out<'py>(
             }
         }
         Value::String(s) => match key {
-            Some(k) if MONEY_KEYS_OUT.contains(&k) && is_decimal_text(s) => {
+            Some(k) if MONEY_KEYS_OUT.contains(&k) => {
                 types.decimal.bind(py).call1((s.as_str(),))?
             }
             Some(k) if TIME_KEYS_OUT.contains(&k) => time_out(py, s, types)?,
@@ -450,15 +450,6 @@ fn out<'py>(
             dict.into_any()
         }
     })
-}
-
-/// Whether `s` is a plain decimal (`-12.50`): money keys are shared with
-/// other values in a few records (a `period` pair of times).
-fn is_decimal_text(s: &str) -> bool {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && digits.bytes().filter(|&b| b == b'.').count() <= 1
 }
 
 fn time_out<'py>(py: Python<'py>, text: &str, types: &Types) -> PyResult<Bound<'py, PyAny>> {

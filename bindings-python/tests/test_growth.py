@@ -101,7 +101,7 @@ def test_member_and_network_metrics(engine: upline.Engine) -> None:
     assert (m["direct_referrals"], m["qualified_referrals"], m["downline_size"], m["downline_depth"]) == (2, 1, 4, 2)
     assert m["levels"] == [2, 2]
     assert m["earnings"] == [{"currency": "USD", "lifetime": Decimal("37.50"), "period": Decimal("37.50")}]
-    assert m["period"] == [day("2026-02-01"), day("2026-03-01")]
+    assert m["window"] == [day("2026-02-01"), day("2026-03-01")]
     n = engine.network_metrics()
     assert n["members"] == 5 and n["depth_histogram"] == [1, 2, 2] and n["max_depth"] == 2
     # 4 members with a sponsor / 2 members with referrals.

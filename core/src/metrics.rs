@@ -100,8 +100,8 @@ pub struct MemberMetrics {
     pub downline_depth: u64,
     /// Members per level below (index 0 = direct referrals).
     pub levels: Vec<u64>,
-    /// The period of [`Earnings::period`], `[from, to)`.
-    pub period: (Timestamp, Timestamp),
+    /// The window of [`Earnings::period`], `[from, to)`.
+    pub window: (Timestamp, Timestamp),
     /// Earnings per currency, by currency code.
     pub earnings: Vec<Earnings>,
 }
@@ -319,7 +319,7 @@ pub(crate) fn member_metrics(
         downline_size: levels.iter().sum(),
         downline_depth: levels.len() as u64,
         levels,
-        period,
+        window: period,
         earnings: earnings(ledger, member, period.0, period.1),
     }
 }
