@@ -434,7 +434,12 @@ fn out<'py>(
         Value::Array(items) => {
             let list = PyList::empty(py);
             for item in items {
-                list.append(out(py, item, key, depth + 1, types)?)?;
+                // A list's strings keep its key (money or times); a list's
+                // objects do not: `{"USD": "1.00"}` maps are money only
+                // directly under their key, not as rows of a list (member
+                // metrics' `earnings` rows are objects with a `currency`).
+                let item_key = if item.is_object() { None } else { key };
+                list.append(out(py, item, item_key, depth + 1, types)?)?;
             }
             list.into_any()
         }
