@@ -53,6 +53,7 @@
 
 pub mod audit;
 pub mod calc;
+mod chunked;
 pub mod engine;
 pub mod error;
 pub mod event;
