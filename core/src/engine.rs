@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Hash, Head, Link, TamperedAt};
 use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
+use crate::chunked::Chunked;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::*;
 use crate::graph::{Graph, MemberStatus};
@@ -30,7 +31,16 @@ use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
-pub const SNAPSHOT_FORMAT: u32 = 1;
+///
+/// Format 2 added `hashes_dropped`: an engine with a store keeps only the
+/// audit head in memory (see [`Engine::audit_head`]). A snapshot of an
+/// engine that kept every hash is written as format 1, byte for byte as
+/// before, so older builds still read it; both are read.
+pub const SNAPSHOT_FORMAT: u32 = 2;
+
+/// The format written when no hash was dropped (format 2 without
+/// `hashes_dropped`).
+const SNAPSHOT_FORMAT_ALL_HASHES: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Join {
@@ -156,7 +166,13 @@ pub struct Engine {
     /// Lines held by a member hold (not those held by screening).
     #[serde(skip)]
     held_lines: HashMap<u32, Vec<(u32, u8)>>,
-    hashes: Vec<Hash>,
+    /// The audit hash of every event from `hashes_dropped + 1` on. An
+    /// engine with a store keeps only the head (the store has the rest,
+    /// [`Store::hash_at`]); one without keeps them all, to answer retries.
+    hashes: Chunked<Hash>,
+    /// How many hashes before `hashes[0]` are only in the store.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    hashes_dropped: u64,
     /// Milestones, challenges and the counters they read.
     #[serde(default)]
     rewards: Rewards,
@@ -298,7 +314,8 @@ impl Engine {
             payouts: HashMap::default(),
             last_batch_as_of: None,
             held_lines: HashMap::default(),
-            hashes: Vec::new(),
+            hashes: Chunked::new(),
+            hashes_dropped: 0,
             rewards: Rewards::default(),
             join_signals: HashMap::default(),
             screen: screen::State::default(),
@@ -444,6 +461,7 @@ impl Engine {
             }
             return Err(storage(err));
         }
+        self.forget_persisted_hashes();
         Ok(results)
     }
 
@@ -454,12 +472,15 @@ impl Engine {
             Staged::Retry(applied) => return Ok(applied),
             Staged::New(link, effects) => (link, effects),
         };
-        if let Some(store) = self.store.as_mut() {
-            store
-                .append(&[stored_event(event, &link)?])
-                .map_err(storage)?;
-        }
-        Ok(self.commit(link, effects))
+        let Some(store) = self.store.as_mut() else {
+            return Ok(self.commit(link, effects));
+        };
+        store
+            .append(&[stored_event(event, &link)?])
+            .map_err(storage)?;
+        let applied = self.commit(link, effects);
+        self.forget_persisted_hashes();
+        Ok(applied)
     }
 
     /// An engine backed by `store`: restores the latest snapshot, replays
@@ -474,6 +495,7 @@ impl Engine {
             return Err(tampered(at.seq));
         }
         engine.store = Some(store);
+        engine.forget_persisted_hashes();
         Ok(engine)
     }
 
@@ -520,7 +542,7 @@ impl Engine {
             Prep::Retry(applied) => return Ok(Staged::Retry(applied)),
             Prep::New(prepared) => prepared,
         };
-        let seq = self.hashes.len() as u64 + 1;
+        let seq = self.next_seq();
         let entries = self.entry_records(&prepared.entries, &prepared.mutation);
         let event_bytes = audit::encode(event).map_err(internal)?;
         let record_bytes = audit::encode(&Records {
@@ -609,14 +631,53 @@ impl Engine {
         }
     }
 
-    fn retry(&self, seq: u64, outcome: Outcome) -> Prep {
-        Prep::Retry(Applied {
+    fn retry(&self, seq: u64, outcome: Outcome) -> Result<Prep> {
+        Ok(Prep::Retry(Applied {
             seq,
-            hash: self.hashes[(seq - 1) as usize],
+            hash: self.hash_at(seq)?,
             replayed: true,
             outcome,
             entries: Vec::new(),
-        })
+        }))
+    }
+
+    /// The sequence number the next new event gets.
+    fn next_seq(&self) -> u64 {
+        self.hashes_dropped + self.hashes.len() as u64 + 1
+    }
+
+    /// The audit hash after event `seq` (`1..=head`): from memory, or from
+    /// the store for the hashes an engine with a store no longer keeps.
+    fn hash_at(&self, seq: u64) -> Result<Hash> {
+        if seq > self.hashes_dropped {
+            if let Some(hash) = self.hashes.get((seq - self.hashes_dropped - 1) as usize) {
+                return Ok(*hash);
+            }
+        }
+        let missing = || {
+            Error::general(
+                ErrorKind::Storage,
+                format!("the audit hash of event {seq} is only kept in the store, and this engine has none"),
+            )
+        };
+        match &self.store {
+            Some(store) => store.hash_at(seq).map_err(storage)?.ok_or_else(missing),
+            None => Err(missing()),
+        }
+    }
+
+    /// Keeps only the audit head in memory, once every event up to it is
+    /// in the store: at 32 bytes an event, the hashes were the biggest
+    /// array of a large engine. Retries of older events read their hash
+    /// back from the store.
+    fn forget_persisted_hashes(&mut self) {
+        let len = self.hashes.len();
+        if len > 1 {
+            let head = self.hashes[len - 1];
+            self.hashes.truncate(1);
+            self.hashes[0] = head;
+            self.hashes_dropped += (len - 1) as u64;
+        }
     }
 
     fn prepare_join(&self, e: &MemberJoined) -> Result<Prep> {
@@ -642,7 +703,7 @@ impl Engine {
             let same_sponsor = join.sponsor.map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
             let signals = self.join_signals.get(&existing).copied().unwrap_or(0);
             if same_sponsor && self.graph.joined_at(existing) == at && signals == digest {
-                return Ok(self.retry(join.seq, self.awards_outcome(join.seq)));
+                return self.retry(join.seq, self.awards_outcome(join.seq));
             }
             return Err(duplicate("member", &e.member));
         }
@@ -683,7 +744,7 @@ impl Engine {
             return Effects::default();
         }
         let available_at = at.plus_days(self.plan_at(at).hold_days());
-        let seq = self.hashes.len() as u64 + 1;
+        let seq = self.next_seq();
         self.rewards
             .evaluate(&self.graph, touches, at, available_at, seq, entries)
     }
@@ -799,7 +860,7 @@ impl Engine {
             let at_from = self.schedule.iter().rev().find(|(f, _, _)| *f == from);
             if let Some(&(_, in_force, seq)) = at_from {
                 if in_force as usize == index && seq > 0 {
-                    return Ok(self.retry(seq, Outcome::None));
+                    return self.retry(seq, Outcome::None);
                 }
             }
         }
@@ -873,7 +934,7 @@ impl Engine {
                 && sale.category == e.category
                 && sale.signals == digest;
             if same {
-                return Ok(self.retry(sale.seq, Outcome::Distribution(self.distribution(sale))));
+                return self.retry(sale.seq, Outcome::Distribution(self.distribution(sale)));
             }
             return Err(duplicate("sale", &e.sale));
         }
@@ -948,7 +1009,7 @@ impl Engine {
         );
         let record = SaleRecord {
             id,
-            seq: self.hashes.len() as u64 + 1,
+            seq: self.next_seq(),
             buyer,
             amount,
             currency,
@@ -983,11 +1044,11 @@ impl Engine {
     }
 
     fn prepare_rules(&self, e: &ScreeningRulesSet) -> Result<Prep> {
-        let seq = self.hashes.len() as u64 + 1;
+        let seq = self.next_seq();
         let ruleset = screen::compile(e, seq)?;
         if let Some(existing) = self.screen.find_ruleset(&e.id) {
             if existing.spec == *e {
-                return Ok(self.retry(existing.seq, Outcome::None));
+                return self.retry(existing.seq, Outcome::None);
             }
             return Err(duplicate("id", &e.id));
         }
@@ -1026,7 +1087,7 @@ impl Engine {
         }
         if let Some(done) = &sale.review {
             if done.decision == e.decision && done.at == at && done.note == e.note {
-                return Ok(self.retry(done.seq, Outcome::None));
+                return self.retry(done.seq, Outcome::None);
             }
             return Err(Error::new(
                 ErrorKind::ReviewState,
@@ -1075,7 +1136,7 @@ impl Engine {
                     decision: e.decision,
                     at,
                     note: e.note.clone(),
-                    seq: self.hashes.len() as u64 + 1,
+                    seq: self.next_seq(),
                 },
             },
         }))
@@ -1168,7 +1229,7 @@ impl Engine {
         )?;
         if let Some((id, record)) = self.refunds.get_key_value(e.refund.as_str()) {
             if record.sale == sale_index && record.amount == amount && record.at == at {
-                return Ok(self.retry(record.seq, Outcome::Refund(self.refund_outcome(id, record))));
+                return self.retry(record.seq, Outcome::Refund(self.refund_outcome(id, record)));
             }
             return Err(duplicate("refund", &e.refund));
         }
@@ -1226,7 +1287,7 @@ impl Engine {
             });
         }
         let record = RefundRecord {
-            seq: self.hashes.len() as u64 + 1,
+            seq: self.next_seq(),
             sale: sale_index,
             amount,
             at,
@@ -1271,7 +1332,7 @@ impl Engine {
         let policy = e.policy.validate(&self.currencies)?;
         if let Some(record) = self.batches.get(e.batch.as_str()) {
             if record.batch.as_of == as_of && record.policy == e.policy {
-                return Ok(self.retry(record.seq, Outcome::Batch(record.batch.clone())));
+                return self.retry(record.seq, Outcome::Batch(record.batch.clone()));
             }
             return Err(duplicate("batch", &e.batch));
         }
@@ -1371,7 +1432,7 @@ impl Engine {
             mutation: Mutation::Batch {
                 id: batch_id,
                 record: BatchRecord {
-                    seq: self.hashes.len() as u64 + 1,
+                    seq: self.next_seq(),
                     policy: e.policy.clone(),
                     batch,
                 },
@@ -1397,7 +1458,7 @@ impl Engine {
         let next = PayoutState::Settled {
             at,
             reference: e.reference.clone(),
-            seq: self.hashes.len() as u64 + 1,
+            seq: self.next_seq(),
         };
         self.prepare_payout_end(&e.payout, at, next, EntryKind::PayoutSettle, "be settled")
     }
@@ -1408,7 +1469,7 @@ impl Engine {
         let next = PayoutState::Failed {
             at,
             reason: e.reason.clone(),
-            seq: self.hashes.len() as u64 + 1,
+            seq: self.next_seq(),
         };
         self.prepare_payout_end(&e.payout, at, next, EntryKind::PayoutFail, "fail")
     }
@@ -1422,13 +1483,13 @@ impl Engine {
         )?;
         if let Some(active) = &self.rewards.active {
             if active.event == *e {
-                return Ok(self.retry(active.seq, Outcome::None));
+                return self.retry(active.seq, Outcome::None);
             }
         }
         Ok(Prep::New(Prepared::state(Mutation::Milestones(Box::new(
             ActiveSet {
                 event: e.clone(),
-                seq: self.hashes.len() as u64 + 1,
+                seq: self.next_seq(),
                 milestones,
                 counts,
                 on_refund,
@@ -1437,11 +1498,11 @@ impl Engine {
     }
 
     fn prepare_challenge(&self, e: &ChallengeCreated) -> Result<Prep> {
-        let seq = self.hashes.len() as u64 + 1;
+        let seq = self.next_seq();
         let challenge = e.validate(&self.graph, &self.currencies, seq)?;
         if let Some(existing) = self.rewards.challenges.get(e.id.as_str()) {
             if existing.event == *e {
-                return Ok(self.retry(existing.seq, Outcome::None));
+                return self.retry(existing.seq, Outcome::None);
             }
             return Err(duplicate("id", &e.id));
         }
@@ -1467,7 +1528,7 @@ impl Engine {
         let (id, challenge) = self.challenge(&e.id)?;
         if let Some(closed) = &challenge.closed {
             if closed.at == at {
-                return Ok(self.retry(closed.seq, Outcome::Challenge(closed.result.clone())));
+                return self.retry(closed.seq, Outcome::Challenge(closed.result.clone()));
             }
             return Err(Error::new(
                 ErrorKind::ChallengeState,
@@ -1552,7 +1613,7 @@ impl Engine {
                 id.clone(),
                 Box::new(rewards::Closed {
                     at,
-                    seq: self.hashes.len() as u64 + 1,
+                    seq: self.next_seq(),
                     result,
                 }),
             ),
@@ -1659,7 +1720,7 @@ impl Engine {
                 PayoutState::Failed {
                     at: b, reason: s, ..
                 },
-            ) if a == b && r == s => return Ok(self.retry(*seq, Outcome::None)),
+            ) if a == b && r == s => return self.retry(*seq, Outcome::None),
             (state, _) => {
                 return Err(Error::new(
                     ErrorKind::PayoutState,
@@ -1828,7 +1889,7 @@ impl Engine {
     /// The audit chain's head: the last sequence number and its hash.
     pub fn audit_head(&self) -> Head {
         Head {
-            seq: self.hashes.len() as u64,
+            seq: self.next_seq() - 1,
             hash: self.hashes.last().copied().unwrap_or(Hash::ZERO),
         }
     }
@@ -2310,8 +2371,13 @@ impl Engine {
 
     /// The whole state as JSON, for a host restarting without a replay.
     pub fn snapshot_json(&self) -> String {
+        let format = if self.hashes_dropped == 0 {
+            SNAPSHOT_FORMAT_ALL_HASHES
+        } else {
+            SNAPSHOT_FORMAT
+        };
         let snapshot = SnapshotRef {
-            format: SNAPSHOT_FORMAT,
+            format,
             engine: self,
         };
         serde_json::to_string(&snapshot).unwrap_or_default()
@@ -2322,11 +2388,11 @@ impl Engine {
         let snapshot: SnapshotOwned = serde_json::from_str(text).map_err(|e| {
             Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}"))
         })?;
-        if snapshot.format != SNAPSHOT_FORMAT {
+        if snapshot.format != SNAPSHOT_FORMAT && snapshot.format != SNAPSHOT_FORMAT_ALL_HASHES {
             return Err(Error::general(
                 ErrorKind::Malformed,
                 format!(
-                    "snapshot format {} is not {SNAPSHOT_FORMAT}, the one this build reads",
+                    "snapshot format {} is not {SNAPSHOT_FORMAT_ALL_HASHES} or {SNAPSHOT_FORMAT}, the ones this build reads",
                     snapshot.format
                 ),
             ));
@@ -2428,6 +2494,8 @@ fn replay_stored(
                 .and_then(|event| match engine.stage(&event) {
                     Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
                         engine.commit(link, effects);
+                        // Stored, so the store answers for it from now on.
+                        engine.forget_persisted_hashes();
                         Some(())
                     }
                     _ => None,
@@ -2448,6 +2516,10 @@ fn replay_stored(
         (None, Err(err)) => Err(storage(err)),
         (None, Ok(())) => Ok(Ok(())),
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {

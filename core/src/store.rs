@@ -16,7 +16,7 @@
 use std::fmt;
 
 use crate::audit::Hash;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 
 /// One applied event as a store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,31 @@ pub trait Store: Send + fmt::Debug {
     /// Calls `visit` for every stored event with `seq >= from`, in order.
     /// Stops at the first error `visit` returns and returns it.
     fn scan(&self, from: u64, visit: &mut dyn FnMut(StoredEvent) -> Result<()>) -> Result<()>;
+
+    /// The stored audit hash of event `seq`, if it is stored. An engine
+    /// with a store keeps only its audit head in memory and asks here when
+    /// a host retries an older event. The default scans from `seq` and
+    /// stops at the first event; stores with an index on `seq` should
+    /// answer directly.
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash>> {
+        let mut found = None;
+        let mut stopped = false;
+        let scanned = self.scan(seq, &mut |event| {
+            if event.seq == seq {
+                found = Some(event.hash);
+            }
+            stopped = true;
+            Err(Error::general(
+                ErrorKind::Internal,
+                "stop at the first event",
+            ))
+        });
+        match scanned {
+            Err(_) if stopped => Ok(found),
+            Err(err) => Err(err),
+            Ok(()) => Ok(None),
+        }
+    }
 
     /// The latest snapshot and the sequence number it was taken at.
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>>;
@@ -85,6 +110,11 @@ impl Store for MemoryStore {
             visit(event.clone())?;
         }
         Ok(())
+    }
+
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash>> {
+        let at = self.events.partition_point(|e| e.seq < seq);
+        Ok(self.events.get(at).filter(|e| e.seq == seq).map(|e| e.hash))
     }
 
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {

@@ -213,6 +213,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash>> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
+        let hash: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT hash FROM events WHERE seq = ?1")
+            .and_then(|mut query| query.query_row(params![seq], |row| row.get(0)).optional())
+            .map_err(|e| storage("cannot read a stored hash", e))?;
+        Ok(hash.map(|hash| {
+            <[u8; 32]>::try_from(hash.as_slice())
+                .map(Hash)
+                .unwrap_or(Hash::ZERO)
+        }))
+    }
+
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {
         self.conn
             .query_row(

@@ -448,3 +448,81 @@ fn an_engine_whose_store_cannot_be_reloaded_refuses_every_later_change() {
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert!(err.message().contains("open it again"), "{err}");
 }
+
+/// An engine with a store keeps only its audit head in memory: a retry of
+/// an older event reads that event's hash back from the store (SQLite's
+/// indexed `hash_at`, or the trait's default through `scan`), and a retry
+/// inside a batch not yet appended finds it in memory.
+#[test]
+fn retries_of_old_events_read_their_hash_from_the_store() {
+    let path = temp_path("retry.sqlite");
+    let mut engine = open(&path);
+    let mut first = Vec::new();
+    let events: Vec<Event> = (0..100).map(event).collect();
+    for chunk in events.chunks(25) {
+        for result in engine.apply_batch(chunk).unwrap() {
+            let applied = result.unwrap();
+            first.push((applied.seq, applied.hash));
+        }
+    }
+    let snapshot: serde_json::Value = serde_json::from_str(&engine.snapshot_json()).unwrap();
+    assert_eq!(snapshot["format"], 2);
+    assert_eq!(snapshot["engine"]["hashes_dropped"], 99);
+    assert_eq!(snapshot["engine"]["hashes"].as_array().unwrap().len(), 1);
+
+    for i in [0usize, 5, 70, 99] {
+        let again = engine.apply(&events[i]).unwrap();
+        assert!(again.replayed, "event {i} is a retry");
+        assert_eq!((again.seq, again.hash), first[i], "event {i}");
+    }
+
+    // A retry of an event earlier in the same batch: not in the store yet.
+    let twice = vec![event(100), event(100)];
+    let results = engine.apply_batch(&twice).unwrap();
+    let (a, b) = (results[0].as_ref().unwrap(), results[1].as_ref().unwrap());
+    assert!(!a.replayed && b.replayed);
+    assert_eq!((a.seq, a.hash), (b.seq, b.hash));
+    assert_eq!(a.seq, 101);
+    let head = engine.audit_head();
+    drop(engine);
+
+    // Reopened (replay trims as it goes): the same answers.
+    let mut engine = open(&path);
+    assert_eq!(engine.audit_head(), head);
+    let again = engine.apply(&events[5]).unwrap();
+    assert_eq!((again.seq, again.hash), first[5]);
+
+    // A trimmed snapshot restored without a store still knows its head and
+    // answers retries of the head event, but not of older ones: it says so.
+    let alone = Engine::from_snapshot_json(&engine.snapshot_json()).unwrap();
+    assert_eq!(alone.audit_head(), head);
+    let mut alone = alone;
+    let err = alone.apply(&events[0]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("event 1"), "{err}");
+    assert!(alone.apply(&event(100)).unwrap().replayed);
+
+    // The trait's default `hash_at` (through `scan`).
+    let (store, _, _) = Faulty::new();
+    let mut engine = Engine::open(Box::new(store)).unwrap();
+    let mut first = Vec::new();
+    for e in &events[..70] {
+        let applied = engine.apply(e).unwrap();
+        first.push((applied.seq, applied.hash));
+    }
+    for i in [0usize, 3, 69] {
+        let again = engine.apply(&events[i]).unwrap();
+        assert_eq!((again.seq, again.hash), first[i], "event {i}");
+    }
+
+    // Without a store every hash stays, and the snapshot is format 1 as
+    // before.
+    let mut memory = Engine::new();
+    for e in &events[..10] {
+        memory.apply(e).unwrap();
+    }
+    let snapshot: serde_json::Value = serde_json::from_str(&memory.snapshot_json()).unwrap();
+    assert_eq!(snapshot["format"], 1);
+    assert!(snapshot["engine"].get("hashes_dropped").is_none());
+    assert_eq!(snapshot["engine"]["hashes"].as_array().unwrap().len(), 10);
+}

@@ -5,8 +5,12 @@
 //! It also lists the live allocations of 1 MiB or more, which are the
 //! engine's per-member arrays and tables, so each structure's cost shows.
 //!
-//! `cargo run --release -p upline-benches --bin memory [-- --members N] [--sales N] [--shape deep]`
-//! (default 10,000,000 members, preferential network, no sales)
+//! `cargo run --release -p upline-benches --bin memory [-- --members N] [--sales N] [--shape deep] [--store sqlite]`
+//! (default 10,000,000 members, preferential network, no sales, in memory).
+//! With `--store sqlite` the events go durably to a SQLite file in the temp
+//! directory (removed at the end), as a host would run it: the engine then
+//! keeps only the audit head in memory. SQLite's own page cache (its
+//! allocator, not Rust's) shows in RSS only.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -212,7 +216,20 @@ fn main() -> Result<(), upline::Error> {
     );
 
     let started = Instant::now();
-    let mut engine = upline::Engine::new();
+    let sqlite_path = match arg("--store").as_deref() {
+        Some("sqlite") => Some(
+            std::env::temp_dir().join(format!("upline-memory-bench-{}.sqlite", std::process::id())),
+        ),
+        Some(other) => panic!("--store {other}: only sqlite is known"),
+        None => None,
+    };
+    let mut engine = match &sqlite_path {
+        Some(path) => {
+            println!("store: SQLite at {}", path.display());
+            upline::Engine::open(Box::new(upline_sqlite::SqliteStore::open(path)?))?
+        }
+        None => upline::Engine::new(),
+    };
     let mut start = 0;
     let step = upline::limits::MAX_BATCH;
     while start < net.len() {
@@ -253,5 +270,11 @@ fn main() -> Result<(), upline::Error> {
         report(&format!("after {sale_count} sales"), members);
     }
     std::hint::black_box(&engine);
+    drop(engine);
+    if let Some(path) = sqlite_path {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
     Ok(())
 }
