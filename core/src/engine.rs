@@ -42,10 +42,55 @@ pub const SNAPSHOT_FORMAT: u32 = 2;
 /// `hashes_dropped`).
 const SNAPSHOT_FORMAT_ALL_HASHES: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a retried join is checked against: the sponsor it joined under
+/// (the graph has the current one) and its sequence number. Three `u32`s,
+/// 12 bytes a member; serialized as `{sponsor, seq}` as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "JoinRecord", into = "JoinRecord")]
 struct Join {
+    /// [`NO_MEMBER`](crate::graph::NO_MEMBER) for a root.
+    sponsor: u32,
+    seq_low: u32,
+    seq_high: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JoinRecord {
     sponsor: Option<u32>,
     seq: u64,
+}
+
+impl Join {
+    fn new(sponsor: Option<u32>, seq: u64) -> Join {
+        Join {
+            sponsor: sponsor.unwrap_or(crate::graph::NO_MEMBER),
+            seq_low: seq as u32,
+            seq_high: (seq >> 32) as u32,
+        }
+    }
+
+    fn sponsor(&self) -> Option<u32> {
+        Some(self.sponsor).filter(|&s| s != crate::graph::NO_MEMBER)
+    }
+
+    fn seq(&self) -> u64 {
+        u64::from(self.seq_high) << 32 | u64::from(self.seq_low)
+    }
+}
+
+impl From<JoinRecord> for Join {
+    fn from(record: JoinRecord) -> Join {
+        Join::new(record.sponsor, record.seq)
+    }
+}
+
+impl From<Join> for JoinRecord {
+    fn from(join: Join) -> JoinRecord {
+        JoinRecord {
+            sponsor: join.sponsor(),
+            seq: join.seq(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +194,7 @@ struct BatchRecord {
 pub struct Engine {
     currencies: Currencies,
     graph: Graph,
-    joins: Vec<Join>,
+    joins: Chunked<Join>,
     plans: Vec<Plan>,
     /// Plan activations by `effective_from` (ties in activation order):
     /// (from, plan index, seq of the activating event; 0 for the default).
@@ -302,7 +347,7 @@ impl Engine {
         Engine {
             currencies: Currencies::default(),
             graph: Graph::default(),
-            joins: Vec::new(),
+            joins: Chunked::new(),
             plans: vec![Plan::default_plan()],
             schedule: vec![(Timestamp::MIN, 0, 0)],
             sales: Vec::new(),
@@ -700,10 +745,10 @@ impl Engine {
         }
         if let Some(existing) = self.graph.index_of(&e.member) {
             let join = &self.joins[existing as usize];
-            let same_sponsor = join.sponsor.map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
+            let same_sponsor = join.sponsor().map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
             let signals = self.join_signals.get(&existing).copied().unwrap_or(0);
             if same_sponsor && self.graph.joined_at(existing) == at && signals == digest {
-                return self.retry(join.seq, self.awards_outcome(join.seq));
+                return self.retry(join.seq(), self.awards_outcome(join.seq()));
             }
             return Err(duplicate("member", &e.member));
         }
@@ -1762,7 +1807,7 @@ impl Engine {
                 if let Some(kept) = &kept {
                     self.join_signals.insert(index, kept.digest());
                 }
-                self.joins.push(Join { sponsor, seq });
+                self.joins.push(Join::new(sponsor, seq));
                 self.rewards.on_join(&self.graph, index, sponsor);
             }
             Mutation::Status(member, status) => self.graph.set_status(member, status),

@@ -119,6 +119,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::Chunked;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Award, BonusPaid, Id, MilestoneReversal};
 use crate::graph::{Graph, MemberStatus};
@@ -801,17 +802,17 @@ pub(crate) struct Rewards {
     #[serde(skip)]
     award_prev: Vec<u32>,
     /// Direct referrals per member.
-    pub(crate) directs: Vec<u32>,
+    pub(crate) directs: Chunked<u32>,
     /// Members at most [`MAX_TRACKED_DEPTH`] levels below, per member;
     /// kept only while a `downline_size` milestone is in force (built from
     /// the graph when such a set is activated or a snapshot restored), so
     /// joins walk their ancestors only when a milestone needs it.
     #[serde(skip)]
-    downline: Vec<u32>,
+    downline: Chunked<u32>,
     /// Own sales that count and are not fully refunded, per member.
-    pub(crate) live_sales: Vec<u32>,
+    pub(crate) live_sales: Chunked<u32>,
     /// Qualified direct referrals (`purchased`) per member.
-    pub(crate) qualified: Vec<u32>,
+    pub(crate) qualified: Chunked<u32>,
     /// Every change of qualified referrals, in applied order.
     pub(crate) qualifications: Vec<Qualification>,
     /// Per tracked currency (those of `net_earnings` milestones): milestone
@@ -856,11 +857,11 @@ impl Rewards {
 
     /// Builds the downline counters from the graph (when tracked).
     fn rebuild_downline(&mut self, graph: &Graph) {
-        self.downline = Vec::new();
+        self.downline = Chunked::new();
         if !self.tracks_downline() {
             return;
         }
-        self.downline = vec![0; graph.len()];
+        self.downline = Chunked::filled(0, graph.len());
         for member in 0..graph.len() as u32 {
             if let Some(sponsor) = graph.sponsor(member) {
                 self.add_up(graph, sponsor, 1);
@@ -868,13 +869,13 @@ impl Rewards {
         }
     }
 
-    fn count(counter: &[u32], member: u32) -> u32 {
+    fn count(counter: &Chunked<u32>, member: u32) -> u32 {
         counter.get(member as usize).copied().unwrap_or(0)
     }
 
     fn value(&self, member: u32, metric: Metric, currency: Option<Currency>) -> Decimal {
         let counts = self.active.as_ref().map_or(Counts::Purchased, |a| a.counts);
-        let count = |c: &[u32]| Decimal::from(Self::count(c, member));
+        let count = |c: &Chunked<u32>| Decimal::from(Self::count(c, member));
         match metric {
             Metric::QualifiedReferrals if counts == Counts::Joined => count(&self.directs),
             Metric::QualifiedReferrals => count(&self.qualified),
@@ -1355,9 +1356,9 @@ impl Rewards {
         let n = graph.len();
         if self.directs.len() != n {
             // A snapshot written before the counters existed.
-            self.directs = vec![0; n];
-            self.live_sales = vec![0; n];
-            self.qualified = vec![0; n];
+            self.directs = Chunked::filled(0, n);
+            self.live_sales = Chunked::filled(0, n);
+            self.qualified = Chunked::filled(0, n);
             for member in 0..n as u32 {
                 if let Some(sponsor) = graph.sponsor(member) {
                     self.directs[sponsor as usize] += 1;

@@ -1138,6 +1138,10 @@ impl State {
     }
 
     fn union(&mut self, a: u32, b: u32) -> bool {
+        // Sized only once two members are linked (then up to the newer of
+        // them): hosts that send no signals, or whose members share
+        // nothing, never pay 5 bytes a member for it.
+        self.grow(a.max(b) as usize + 1);
         let merged = self.clusters.try_union(a, b).unwrap_or(false);
         if merged {
             self.mark_clustered(a);
@@ -1183,7 +1187,6 @@ impl State {
 
     /// A member joined (index `member`, the graph's newest).
     pub(crate) fn joined(&mut self, member: u32, kept: Option<&Kept>) {
-        self.grow(member as usize + 1);
         if let Some(kept) = kept {
             self.remember(member, kept);
             self.link_keys(member, kept);
@@ -1272,12 +1275,14 @@ impl State {
     /// Rebuilds the clusters after a snapshot was loaded.
     pub(crate) fn rebuild(&mut self, members: usize) {
         self.clustered.clear();
-        self.clusters = UnionFind::new(members);
+        self.clusters = UnionFind::new(0);
         for i in 0..self.links.len() {
             // Both were members when linked; an out-of-range pair (a
             // hand-edited snapshot) is ignored rather than trusted.
             let (a, b) = self.links[i];
-            self.union(a, b);
+            if (a as usize) < members && (b as usize) < members {
+                self.union(a, b);
+            }
         }
     }
 }

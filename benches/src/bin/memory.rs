@@ -2,7 +2,8 @@
 //! `member_joined` events (ids `u0`, `u1`, …, `u9999999`) and reports heap
 //! bytes (a counting global allocator: live and peak bytes as requested
 //! from the allocator) and peak RSS (`VmHWM`), per member, ids included.
-//! It also lists the live allocations of 1 MiB or more, which are the
+//! It also lists the live allocations of 64 KiB or more (chunks of one
+//! chunked array together), which are the
 //! engine's per-member arrays and tables, so each structure's cost shows.
 //!
 //! `cargo run --release -p upline-benches --bin memory [-- --members N] [--sales N] [--shape deep] [--store sqlite]`
@@ -22,8 +23,8 @@ use upline_benches::{apply_all, buyers, joins, network, sales, Shape};
 /// at least [`BIG`] bytes (at most [`SLOTS`] of them).
 struct Counting;
 
-const BIG: usize = 1 << 20;
-const SLOTS: usize = 256;
+const BIG: usize = 1 << 16;
+const SLOTS: usize = 4096;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -177,21 +178,36 @@ fn report(what: &str, members: u64) {
     big.sort_unstable_by(|a, b| b.cmp(a));
     let big_total: usize = big.iter().sum();
     println!(
-        "  live allocations >= 1 MiB: {} of them, {:.1} bytes/member; the rest (small: ids, \
+        "  live allocations >= 64 KiB: {} of them, {:.1} bytes/member; the rest (small: ids, \
          per-member boxes) {:.1} bytes/member",
         big.len(),
         per(big_total),
         per(current - big_total)
     );
-    for size in big {
-        println!(
-            "    {:>12} bytes  {:>7.1} bytes/member  (= {:.1} bytes x {} slots of 2^k? {})",
-            size,
-            per(size),
-            size as f64 / members.next_power_of_two() as f64,
-            members.next_power_of_two(),
-            size % members.next_power_of_two() as usize == 0
-        );
+    // Same-sized allocations together: the chunks of a chunked array
+    // (65,536 elements each) show as one line, count x chunk size.
+    let mut start = 0;
+    while start < big.len() {
+        let size = big[start];
+        let count = big[start..].iter().take_while(|&&s| s == size).count();
+        let slots = members.next_power_of_two();
+        if count == 1 {
+            println!(
+                "    {:>12} bytes  {:>7.1} bytes/member  (= {:.1} bytes x {} slots of 2^k? {})",
+                size,
+                per(size),
+                size as f64 / slots as f64,
+                slots,
+                size % slots as usize == 0
+            );
+        } else {
+            println!(
+                "    {count:>5} x {size:>9} bytes  {:>7.1} bytes/member  (chunks of 65,536 x {:.0} bytes?)",
+                per(size * count),
+                size as f64 / 65536.0
+            );
+        }
+        start += count;
     }
 }
 
