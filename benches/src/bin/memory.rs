@@ -198,7 +198,7 @@ fn report(what: &str, members: u64) {
                 per(size),
                 size as f64 / slots as f64,
                 slots,
-                size % slots as usize == 0
+                size.is_multiple_of(slots as usize)
             );
         } else {
             println!(
