@@ -136,11 +136,12 @@ struct SaleRecord {
     retained: Decimal,
     refunded: Decimal,
     /// What screening decided, when a rule matched.
+    /// Boxed: rare, and a sale record is kept for every sale.
     #[serde(default)]
-    screening: Option<screen::Decision>,
+    screening: Option<Box<screen::Decision>>,
     /// How its fraud review ended, once it has.
     #[serde(default)]
-    review: Option<Resolution>,
+    review: Option<Box<Resolution>>,
     /// A digest of the sale's screening signals (0: none).
     #[serde(default)]
     signals: u64,
@@ -1065,7 +1066,7 @@ impl Engine {
             unpaid,
             retained,
             refunded: Decimal::new(0, u32::from(currency.minor_units())),
-            screening: decided.decision,
+            screening: decided.decision.map(Box::new),
             review: None,
             signals: digest,
         };
@@ -1223,7 +1224,7 @@ impl Engine {
                 .map(|&(level, reason)| Unpaid { level, reason })
                 .collect(),
             awards: Vec::new(),
-            screening: sale.screening.clone(),
+            screening: sale.screening.as_deref().cloned(),
         }
     }
 
@@ -1880,7 +1881,7 @@ impl Engine {
                         line.voided = true;
                     }
                 }
-                record.review = Some(resolution);
+                record.review = Some(Box::new(resolution));
             }
             Mutation::Profile(member, profile) => {
                 self.profiles.insert(member, profile);
