@@ -200,7 +200,7 @@ pub struct Engine {
     /// Plan activations by `effective_from` (ties in activation order):
     /// (from, plan index, seq of the activating event; 0 for the default).
     schedule: Vec<(Timestamp, u32, u64)>,
-    sales: Vec<SaleRecord>,
+    sales: Chunked<SaleRecord>,
     #[serde(skip)]
     sale_index: HashMap<Arc<str>, u32>,
     refunds: HashMap<Arc<str>, RefundRecord>,
@@ -351,7 +351,7 @@ impl Engine {
             joins: Chunked::new(),
             plans: vec![Plan::default_plan()],
             schedule: vec![(Timestamp::MIN, 0, 0)],
-            sales: Vec::new(),
+            sales: Chunked::new(),
             sale_index: HashMap::default(),
             refunds: HashMap::default(),
             ledger: Ledger::default(),
@@ -1689,7 +1689,7 @@ impl Engine {
         let mut tally = rewards::Tally::new(self.graph.len(), scale);
         match challenge.metric {
             rewards::ChallengeMetric::SalesVolume => {
-                for sale in &self.sales {
+                for sale in self.sales.iter() {
                     if in_team[sale.buyer as usize]
                         && sale.currency == challenge.currency
                         && inside(sale.at)
@@ -1901,8 +1901,7 @@ impl Engine {
                 }
             }
             Mutation::Milestones(set) => {
-                self.rewards
-                    .activate(*set, &self.graph, self.ledger.entries());
+                self.rewards.activate(*set, &self.graph, &self.ledger);
             }
             Mutation::ChallengeCreate(id, challenge) => {
                 self.rewards.challenges.insert(id, *challenge);
@@ -2172,7 +2171,7 @@ impl Engine {
                 let currency = need_currency()?;
                 // Each buyer's own volume, then one bottom-up pass.
                 let mut own = rewards::Tally::new(n, u32::from(currency.minor_units()));
-                for sale in &self.sales {
+                for sale in self.sales.iter() {
                     if inside(sale.at)
                         && sale.currency == currency
                         && Self::sale_counts_for_qualification(sale)
@@ -2458,14 +2457,13 @@ impl Engine {
             .map(|(i, s)| (s.id.clone(), i as u32))
             .collect();
         let mut live: HashMap<u32, u32> = HashMap::default();
-        for sale in &self.sales {
+        for sale in self.sales.iter() {
             if sale.refunded < sale.amount && Self::sale_counts_for_qualification(sale) {
                 *live.entry(sale.buyer).or_default() += 1;
             }
         }
         let live: Vec<(u32, u32)> = live.into_iter().collect();
-        self.rewards
-            .rebuild(&self.graph, self.ledger.entries(), &live);
+        self.rewards.rebuild(&self.graph, &self.ledger, &live);
         self.screen.rebuild(self.graph.len());
         self.held_lines.clear();
         for (i, sale) in self.sales.iter().enumerate() {

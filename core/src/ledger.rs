@@ -23,6 +23,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::Chunked;
+
 use crate::money::Currency;
 use crate::time::Timestamp;
 
@@ -177,17 +179,23 @@ const NO_ENTRY: u32 = u32::MAX;
 /// account's entries are found without a hash table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
-    entries: Vec<Entry>,
+    entries: Chunked<Entry>,
     #[serde(skip)]
-    previous: Vec<u32>,
+    previous: Chunked<u32>,
     #[serde(skip)]
-    newest: Vec<u32>,
+    newest: Chunked<u32>,
 }
 
 impl Ledger {
-    /// Every entry, in order.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    /// Every entry, in order. (The entries are kept in chunks, so a
+    /// growing ledger never copies itself: an iterator, not a slice.)
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> + '_ {
+        self.entries.iter()
+    }
+
+    /// The entry with sequence number `seq` (from 0), if any.
+    pub fn entry(&self, seq: u64) -> Option<&Entry> {
+        usize::try_from(seq).ok().and_then(|i| self.entries.get(i))
     }
 
     /// Number of entries.

@@ -124,7 +124,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Award, BonusPaid, Id, MilestoneReversal};
 use crate::graph::{Graph, MemberStatus};
 use crate::id::check_id;
-use crate::ledger::{Entry, EntryKind};
+use crate::ledger::{Entry, EntryKind, Ledger};
 use crate::limits::{MAX_MILESTONES, MAX_MILESTONE_REWARDS, MAX_TRACKED_DEPTH};
 use crate::money::{Currencies, Currency, DecimalText};
 use crate::time::Timestamp;
@@ -1282,7 +1282,7 @@ impl Rewards {
 
     /// Activates a milestone set; `entries` is the ledger so far (to build
     /// the earnings counters of new `net_earnings` currencies).
-    pub(crate) fn activate(&mut self, set: ActiveSet, graph: &Graph, ledger: &[Entry]) {
+    pub(crate) fn activate(&mut self, set: ActiveSet, graph: &Graph, ledger: &Ledger) {
         let members = graph.len();
         for milestone in &set.milestones {
             if milestone.key as usize == self.keys.len() {
@@ -1295,7 +1295,7 @@ impl Rewards {
         self.rebuild_earnings(ledger, members);
     }
 
-    fn rebuild_earnings(&mut self, ledger: &[Entry], members: usize) {
+    fn rebuild_earnings(&mut self, ledger: &Ledger, members: usize) {
         let mut currencies: Vec<Currency> = self
             .active
             .iter()
@@ -1307,7 +1307,7 @@ impl Rewards {
             .into_iter()
             .map(|currency| {
                 let mut values = vec![Decimal::ZERO; members];
-                for entry in ledger.iter().filter(|e| e.currency == currency) {
+                for entry in ledger.entries().filter(|e| e.currency == currency) {
                     if let Some(slot) = values.get_mut(entry.earner as usize) {
                         *slot += milestone_earnings_delta(entry.kind, entry.amount);
                     }
@@ -1340,7 +1340,7 @@ impl Rewards {
     /// Rebuilds what snapshots skip, and the counters themselves from a
     /// snapshot written before they existed (`live`: per buyer, its
     /// counting sales not fully refunded).
-    pub(crate) fn rebuild(&mut self, graph: &Graph, ledger: &[Entry], live: &[(u32, u32)]) {
+    pub(crate) fn rebuild(&mut self, graph: &Graph, ledger: &Ledger, live: &[(u32, u32)]) {
         self.key_index = self
             .keys
             .iter()

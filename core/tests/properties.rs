@@ -905,7 +905,6 @@ fn conserves(engine: &Engine) -> Result<(), TestCaseError> {
     let ledger = engine.ledger();
     let accounts: BTreeSet<(u32, String)> = ledger
         .entries()
-        .iter()
         .map(|e| (e.earner, e.currency.code().to_string()))
         .collect();
     for (earner, code) in accounts {

@@ -295,7 +295,7 @@ proptest! {
         let d = Driver::run(&s);
         let engine = &d.engine;
         let ledger = engine.ledger();
-        let accounts: BTreeSet<u32> = ledger.entries().iter().map(|e| e.earner).collect();
+        let accounts: BTreeSet<u32> = ledger.entries().map(|e| e.earner).collect();
         let usd = engine.currencies().get("USD", "currency").unwrap();
         for earner in accounts {
             let member = engine.graph().id(earner).to_string();
@@ -338,7 +338,7 @@ proptest! {
             }
             let engine = &d.engine;
             let usd = engine.currencies().get("USD", "currency").unwrap();
-            let accounts: BTreeSet<u32> = engine.ledger().entries().iter().map(|e| e.earner).collect();
+            let accounts: BTreeSet<u32> = engine.ledger().entries().map(|e| e.earner).collect();
             for earner in accounts {
                 let sum = |kind: EntryKind| -> Decimal {
                     engine.ledger().account_entries(earner, usd)

@@ -147,7 +147,6 @@ fn main() -> Result<(), upline::Error> {
     let bonuses = engine
         .ledger()
         .entries()
-        .iter()
         .filter(|e| e.kind == upline::ledger::EntryKind::Bonus)
         .count();
     println!("(default set: {bonuses} bonus entries written; awards held by u0..u2: {awards})");

@@ -159,7 +159,6 @@ fn run(label: &str, setup: &[Event], sales: &[Event]) -> Result<f64, upline::Err
     let held: usize = engine
         .ledger()
         .entries()
-        .iter()
         .filter(|e| e.kind == upline::ledger::EntryKind::Hold)
         .count();
     println!(
