@@ -19,7 +19,7 @@ use crate::chunked::Chunked;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::*;
 use crate::graph::{Graph, MemberStatus};
-use crate::id::{check_id, check_text, HashMap};
+use crate::id::{check_id, check_text, DenseIndex, HashMap};
 use crate::ledger::{Balances, Entry, EntryKind, Ledger};
 use crate::limits::{MAX_BATCH, MAX_PLAN_ACTIVATIONS};
 use crate::money::{self, Currencies, Currency, Rate};
@@ -202,7 +202,7 @@ pub struct Engine {
     schedule: Vec<(Timestamp, u32, u64)>,
     sales: Chunked<SaleRecord>,
     #[serde(skip)]
-    sale_index: HashMap<Arc<str>, u32>,
+    sale_index: DenseIndex,
     refunds: HashMap<Arc<str>, RefundRecord>,
     ledger: Ledger,
     profiles: HashMap<u32, Profile>,
@@ -352,7 +352,7 @@ impl Engine {
             plans: vec![Plan::default_plan()],
             schedule: vec![(Timestamp::MIN, 0, 0)],
             sales: Chunked::new(),
-            sale_index: HashMap::default(),
+            sale_index: DenseIndex::default(),
             refunds: HashMap::default(),
             ledger: Ledger::default(),
             profiles: HashMap::default(),
@@ -971,7 +971,7 @@ impl Engine {
             None => None,
         };
         let digest = kept.as_ref().map_or(0, screen::Kept::digest);
-        if let Some(&index) = self.sale_index.get(e.sale.as_str()) {
+        if let Some(index) = self.sale_by_id(&e.sale) {
             let sale = &self.sales[index as usize];
             let same = sale.buyer == buyer
                 && sale.amount == amount
@@ -1126,7 +1126,7 @@ impl Engine {
                 format!("review {:?} names no sale held by screening", e.review),
             )
         };
-        let &index = self.sale_index.get(e.review.as_str()).ok_or_else(unknown)?;
+        let index = self.sale_by_id(&e.review).ok_or_else(unknown)?;
         let sale = &self.sales[index as usize];
         if !sale.lines.iter().any(|l| l.screened) {
             return Err(unknown());
@@ -1260,7 +1260,7 @@ impl Engine {
         check_id(&e.refund, "refund")?;
         check_id(&e.sale, "sale")?;
         let at = time(&e.at, "at")?;
-        let &sale_index = self.sale_index.get(e.sale.as_str()).ok_or_else(|| {
+        let sale_index = self.sale_by_id(&e.sale).ok_or_else(|| {
             Error::new(
                 ErrorKind::UnknownSale,
                 "sale",
@@ -1846,8 +1846,9 @@ impl Engine {
                 let counts = Self::sale_counts_for_qualification(&record);
                 self.rewards
                     .on_sale(&self.graph, record.buyer, counts, record.at);
-                self.sale_index.insert(record.id.clone(), index);
                 self.sales.push(record);
+                let sales = &self.sales;
+                self.sale_index.insert(index, |i| &sales[i as usize].id);
             }
             Mutation::Refund { id, record } => {
                 let sale = &mut self.sales[record.sale as usize];
@@ -2013,9 +2014,14 @@ impl Engine {
             .collect()
     }
 
+    /// The index of the sale recorded as `id`.
+    fn sale_by_id(&self, id: &str) -> Option<u32> {
+        self.sale_index.get(id, |i| &self.sales[i as usize].id)
+    }
+
     /// The distribution recorded for `sale`.
     pub fn distribution_of(&self, sale: &str) -> Option<Distribution> {
-        let index = *self.sale_index.get(sale)?;
+        let index = self.sale_by_id(sale)?;
         Some(self.distribution(&self.sales[index as usize]))
     }
 
@@ -2450,12 +2456,8 @@ impl Engine {
     fn rebuild_indexes(&mut self) {
         self.graph.rebuild_index();
         self.ledger.rebuild_index();
-        self.sale_index = self
-            .sales
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i as u32))
-            .collect();
+        let sales = &self.sales;
+        self.sale_index = DenseIndex::build(sales.len(), |i| &sales[i as usize].id);
         let mut live: HashMap<u32, u32> = HashMap::default();
         for sale in self.sales.iter() {
             if sale.refunded < sale.amount && Self::sale_counts_for_qualification(sale) {
