@@ -3,7 +3,9 @@
 //! bytes (a counting global allocator: live and peak bytes as requested
 //! from the allocator) and peak RSS (`VmHWM`), per member, ids included.
 //! It also lists the live allocations of 1 MiB or more, which are the
-//! engine's per-member arrays and tables, so each structure's cost shows.
+//! engine's per-member arrays and tables, so each structure's cost shows
+//! (the arrays kept in 64Ki-element chunks have smaller allocations, and
+//! count in "the rest").
 //!
 //! `cargo run --release -p upline-benches --bin memory [-- --members N] [--sales N] [--shape deep]`
 //! (default 10,000,000 members, preferential network, no sales)
@@ -173,20 +175,26 @@ fn report(what: &str, members: u64) {
     big.sort_unstable_by(|a, b| b.cmp(a));
     let big_total: usize = big.iter().sum();
     println!(
-        "  live allocations >= 1 MiB: {} of them, {:.1} bytes/member; the rest (small: ids, \
-         per-member boxes) {:.1} bytes/member",
+        "  live allocations >= 1 MiB: {} of them, {:.1} bytes/member; the rest (smaller: the \
+         64Ki-element chunks of chunked arrays, small boxes) {:.1} bytes/member",
         big.len(),
         per(big_total),
         per(current - big_total)
     );
-    for size in big {
+    // Allocations of one size are listed once, with their count (the
+    // 1 MiB pages of the id arena, for one).
+    let mut i = 0;
+    while i < big.len() {
+        let size = big[i];
+        let count = big[i..].iter().take_while(|&&s| s == size).count();
+        i += count;
         println!(
-            "    {:>12} bytes  {:>7.1} bytes/member  (= {:.1} bytes x {} slots of 2^k? {})",
+            "    {count:>3} x {:>12} bytes  {:>7.1} bytes/member  (= {:.1} bytes x {} slots of 2^k? {})",
             size,
-            per(size),
+            per(size * count),
             size as f64 / members.next_power_of_two() as f64,
             members.next_power_of_two(),
-            size % members.next_power_of_two() as usize == 0
+            size.is_multiple_of(members.next_power_of_two() as usize)
         );
     }
 }
