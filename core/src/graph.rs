@@ -14,10 +14,10 @@
 //!   allocation a page, none an id; an id never crosses a page), and each
 //!   member has one `u64` *span* locating its id: the id's byte position
 //!   (page × 1 MiB + offset) in the upper 56 bits, its length (at most
-//!   [`MAX_ID_BYTES`](crate::limits::MAX_ID_BYTES)) in the low 8 — 8 bytes
-//!   a member plus the id's own bytes;
+//!   [`MAX_ID_BYTES`]) in the low 8 — 8 bytes a member plus the id's own
+//!   bytes;
 //! - the spans, `first_child`, `next_sibling` and `joined_at` are
-//!   [`Chunked`] arrays of 65,536-element chunks;
+//!   `Chunked` arrays of 65,536-element chunks;
 //! - the id → index map stores only the `u32` index and compares through
 //!   the arena.
 //!
