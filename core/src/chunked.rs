@@ -13,7 +13,6 @@
 //! small and stays in cache). The upward walk's [`Node`](crate::graph::Node)
 //! array stays a plain `Vec`, where every load counts.
 
-#![allow(dead_code)] // until every user is in (removed before release)
 use std::fmt;
 use std::ops::{Index, IndexMut};
 

@@ -589,7 +589,7 @@ impl Engine {
             Prep::New(prepared) => prepared,
         };
         let seq = self.next_seq();
-        let entries = self.entry_records(&prepared.entries, &prepared.mutation);
+        let entries = self.entry_records(&prepared.entries, &prepared.mutation, &prepared.outcome);
         let event_bytes = audit::encode(event).map_err(internal)?;
         let record_bytes = audit::encode(&Records {
             outcome: &prepared.outcome,
@@ -628,7 +628,12 @@ impl Engine {
         }
     }
 
-    fn entry_records(&self, entries: &[Entry], mutation: &Mutation) -> Vec<EntryRecord> {
+    fn entry_records(
+        &self,
+        entries: &[Entry],
+        mutation: &Mutation,
+        outcome: &Outcome,
+    ) -> Vec<EntryRecord> {
         let first = self.ledger.len() as u64;
         entries
             .iter()
@@ -636,7 +641,7 @@ impl Engine {
             .map(|(i, e)| EntryRecord {
                 seq: first + i as u64,
                 at: e.at,
-                earner: self.member_id_for(e.earner, mutation),
+                earner: self.member_id_for(e.earner, mutation, outcome),
                 currency: e.currency,
                 kind: e.kind,
                 amount: e.amount,
@@ -646,12 +651,25 @@ impl Engine {
             .collect()
     }
 
-    fn member_id_for(&self, member: u32, mutation: &Mutation) -> Arc<str> {
-        match mutation {
-            Mutation::Join { member: id, .. } if member as usize == self.graph.len() => {
+    /// The id of `member` for an entry record. A sale's earners reuse the
+    /// `Arc` of their distribution line (the distribution has one line per
+    /// line of the sale record, in the same order), so an earner's id is
+    /// allocated once a sale, not again for each of its entries.
+    fn member_id_for(&self, member: u32, mutation: &Mutation, outcome: &Outcome) -> Arc<str> {
+        match (mutation, outcome) {
+            (Mutation::Join { member: id, .. }, _) if member as usize == self.graph.len() => {
                 Arc::from(id.as_str())
             }
-            _ => self.graph.id(member).clone(),
+            (Mutation::Sale(record, _), Outcome::Distribution(distribution)) => record
+                .lines
+                .iter()
+                .position(|line| line.earner == member)
+                .and_then(|i| distribution.lines.get(i))
+                .map_or_else(
+                    || Arc::from(self.graph.id(member)),
+                    |line| line.earner.clone(),
+                ),
+            _ => Arc::from(self.graph.id(member)),
         }
     }
 
@@ -746,7 +764,7 @@ impl Engine {
         }
         if let Some(existing) = self.graph.index_of(&e.member) {
             let join = &self.joins[existing as usize];
-            let same_sponsor = join.sponsor().map(|s| &**self.graph.id(s)) == e.sponsor.as_deref();
+            let same_sponsor = join.sponsor().map(|s| self.graph.id(s)) == e.sponsor.as_deref();
             let signals = self.join_signals.get(&existing).copied().unwrap_or(0);
             if same_sponsor && self.graph.joined_at(existing) == at && signals == digest {
                 return self.retry(join.seq(), self.awards_outcome(join.seq()));
@@ -1199,6 +1217,7 @@ impl Engine {
 
     fn distribution_without_awards(&self, sale: &SaleRecord) -> Distribution {
         let plan = &self.plans[sale.plan as usize];
+        self.graph.warm_ids(sale.lines.iter().map(|l| l.earner));
         Distribution {
             sale: sale.id.clone(),
             plan: plan.id().to_string(),
@@ -1209,7 +1228,7 @@ impl Engine {
                 .lines
                 .iter()
                 .map(|l| Line {
-                    earner: self.graph.id(l.earner).clone(),
+                    earner: Arc::from(self.graph.id(l.earner)),
                     level: l.level,
                     rate: l.rate,
                     base: sale.amount,
@@ -1239,7 +1258,7 @@ impl Engine {
                 .map(|&(line, amount)| {
                     let line = &sale.lines[usize::from(line)];
                     Reversal {
-                        earner: self.graph.id(line.earner).clone(),
+                        earner: Arc::from(self.graph.id(line.earner)),
                         level: line.level,
                         amount,
                     }
@@ -1414,7 +1433,7 @@ impl Engine {
             if available <= Decimal::ZERO {
                 continue;
             }
-            let earner_id = self.graph.id(earner).clone();
+            let earner_id = Arc::from(self.graph.id(earner));
             let profile = self.profiles.get(&earner).filter(|p| p.verified);
             let reason = if policy.minimum(currency).is_some_and(|min| available < min) {
                 Some(SkipReason::BelowMinimum)
@@ -1595,7 +1614,7 @@ impl Engine {
                         vec![(
                             challenge.leader,
                             Decimal::ONE,
-                            self.graph.id(challenge.leader).clone(),
+                            Arc::from(self.graph.id(challenge.leader)),
                         )]
                     } else {
                         Vec::new()
@@ -1610,7 +1629,7 @@ impl Engine {
                         } else {
                             p
                         };
-                        (m, weight, self.graph.id(m).clone())
+                        (m, weight, Arc::from(self.graph.id(m)))
                     })
                     .collect(),
             };
@@ -1634,7 +1653,7 @@ impl Engine {
                     reference: id.clone(),
                 });
                 shares.push(crate::event::ChallengeShare {
-                    member: self.graph.id(member).clone(),
+                    member: Arc::from(self.graph.id(member)),
                     progress: progress
                         .iter()
                         .find(|p| p.0 == member)
@@ -2071,7 +2090,7 @@ impl Engine {
             }
             let zero = Decimal::new(0, u32::from(currency.minor_units()));
             out.push(TaxLine {
-                earner: self.graph.id(earner).clone(),
+                earner: Arc::from(self.graph.id(earner)),
                 currency: currency.code().to_string(),
                 earned: earned + zero,
                 paid: totals.paid + zero,
@@ -2245,7 +2264,7 @@ impl Engine {
         Ok(rewards::ChallengeStatus {
             id: id.clone(),
             name: challenge.event.name.clone(),
-            leader: self.graph.id(challenge.leader).clone(),
+            leader: Arc::from(self.graph.id(challenge.leader)),
             depth: challenge.depth,
             metric: challenge.metric,
             from: challenge.from,
@@ -2261,7 +2280,7 @@ impl Engine {
             members: members
                 .into_iter()
                 .map(|(m, progress)| rewards::MemberProgress {
-                    member: self.graph.id(m).clone(),
+                    member: Arc::from(self.graph.id(m)),
                     progress,
                 })
                 .collect(),
@@ -2414,7 +2433,7 @@ impl Engine {
     fn ids(&self, members: Vec<u32>) -> Vec<Arc<str>> {
         members
             .into_iter()
-            .map(|m| self.graph.id(m).clone())
+            .map(|m| Arc::from(self.graph.id(m)))
             .collect()
     }
 

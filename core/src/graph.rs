@@ -2,21 +2,41 @@
 //!
 //! Members are interned to dense `u32` indices. What the upward walk of a
 //! sale reads — sponsor, active direct referrals, status, hold — is packed in
-//! one 12-byte [`Node`] per member, so each level costs one memory load and
-//! touches no string. Children are kept as intrusive sibling lists (two more
-//! `u32`s a member) for downline queries; join times sit beside them.
+//! one 12-byte [`Node`] per member, in a plain `Vec`, so each level costs
+//! one memory load and touches no string. Children are kept as intrusive
+//! sibling lists (two more `u32`s a member) for downline queries; join
+//! times sit beside them.
+//!
+//! Everything else grows by one element a join for the life of the engine,
+//! so it is kept where growth neither doubles the memory nor copies it:
+//!
+//! - the member ids are packed end to end in an arena of 1 MiB pages (one
+//!   allocation a page, none an id; an id never crosses a page), and each
+//!   member has one `u64` *span* locating its id: the id's byte position
+//!   (page × 1 MiB + offset) in the upper 56 bits, its length (at most
+//!   [`MAX_ID_BYTES`]) in the low 8 — 8 bytes a member plus the id's own
+//!   bytes;
+//! - the spans, `first_child`, `next_sibling` and `joined_at` are
+//!   `Chunked` arrays of 65,536-element chunks;
+//! - the id → index map stores only the `u32` index and compares through
+//!   the arena.
+//!
+//! [`Graph::id`] therefore lends a `&str` into the arena; a record that
+//! keeps a member id makes its own `Arc<str>` from it. Snapshots are as
+//! before: the ids serialize as a JSON array of strings.
 //!
 //! This module owns the shape of the forest and its queries. It does not
 //! know about money; eligibility *rules* live in [`crate::calc`].
 
-use std::sync::Arc;
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use serde::{Deserialize, Serialize};
-
+use crate::chunked::Chunked;
 use crate::error::{Error, ErrorKind, Result};
-use crate::id::HashMap;
+use crate::id::{DenseIndex, HashMap};
+use crate::limits::MAX_ID_BYTES;
 use crate::time::Timestamp;
-use std::hash::BuildHasher;
 
 /// The index of "nobody" in the parent array.
 pub const NO_MEMBER: u32 = u32::MAX;
@@ -36,56 +56,173 @@ pub enum MemberStatus {
 /// The referral forest. Read it through [`Engine::graph`](crate::Engine::graph).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Graph {
-    ids: Vec<Arc<str>>,
+    ids: IdArena,
     #[serde(skip)]
-    index: IdIndex,
+    /// Member id → index, hashing through the arena (5 bytes a slot).
+    index: DenseIndex,
     /// What the upward walk reads, packed so one level costs one memory
     /// load: sponsor, active direct referrals, status and hold.
     nodes: Vec<Node>,
-    first_child: Vec<u32>,
-    next_sibling: Vec<u32>,
-    joined_at: Vec<Timestamp>,
+    first_child: Chunked<u32>,
+    next_sibling: Chunked<u32>,
+    joined_at: Chunked<Timestamp>,
 }
 
-/// Member id → dense index, storing only the index: a lookup hashes the
-/// id and compares it with `ids[index]`. About 10 bytes a member (a `u32`
-/// and a control byte per slot, at most 7/8 full) where a map keyed by the
-/// id itself costs about 50.
+/// log2 of [`PAGE`].
+const PAGE_SHIFT: u32 = 20;
+/// Bytes in one page of the id arena: 1 MiB.
+const PAGE: usize = 1 << PAGE_SHIFT;
+/// Bits of a span that hold the id's length.
+const LEN_BITS: u32 = 8;
+
+// A length fits in its 8 bits, and an id in a page.
+const _: () = assert!(MAX_ID_BYTES < 1 << LEN_BITS && MAX_ID_BYTES <= PAGE);
+
+/// The member ids, in member order, with no allocation per id.
+///
+/// The bytes of the ids are packed end to end in `pages`; an id that does
+/// not fit in what is left of the last page starts a new one, so every id
+/// lies within one page. Every page but the first is allocated at its full
+/// [`PAGE`] bytes and never grows; the first grows by doubling up to a
+/// page, so a small engine does not pay for a whole one.
+///
+/// `spans[member]` locates the id of `member`: `position << 8 | length`,
+/// where `position` is `page * PAGE + offset` (the byte position as if the
+/// pages were contiguous).
+///
+/// Serialized as a sequence of strings, exactly like the `Vec<Arc<str>>`
+/// it replaced, so snapshots do not change.
 #[derive(Clone, Default)]
-struct IdIndex {
-    table: hashbrown::HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+struct IdArena {
+    pages: Vec<String>,
+    spans: Chunked<u64>,
 }
 
-impl std::fmt::Debug for IdIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IdIndex({} ids)", self.table.len())
-    }
-}
-
-impl IdIndex {
-    fn get(&self, ids: &[Arc<str>], id: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(id);
-        self.table.find(hash, |&i| &*ids[i as usize] == id).copied()
+impl IdArena {
+    /// Number of ids.
+    fn len(&self) -> usize {
+        self.spans.len()
     }
 
-    /// Adds `ids[index]`, which must not be present yet.
-    fn insert(&mut self, ids: &[Arc<str>], index: u32) {
-        let hasher = &self.hasher;
-        let hash = hasher.hash_one(&*ids[index as usize]);
-        self.table
-            .insert_unique(hash, index, |&i| hasher.hash_one(&*ids[i as usize]));
+    /// The id at `index` (panics past the end, like a slice).
+    #[inline]
+    fn get(&self, index: usize) -> &str {
+        let span = self.spans[index];
+        let position = (span >> LEN_BITS) as usize;
+        let len = (span & ((1 << LEN_BITS) - 1)) as usize;
+        let offset = position & (PAGE - 1);
+        &self.pages[position >> PAGE_SHIFT][offset..offset + len]
     }
 
-    fn rebuild(ids: &[Arc<str>]) -> IdIndex {
-        let mut index = IdIndex {
-            table: hashbrown::HashTable::with_capacity(ids.len()),
-            hasher: Default::default(),
-        };
-        for i in 0..ids.len() {
-            index.insert(ids, i as u32);
+    /// Appends `id`, at most [`MAX_ID_BYTES`] long.
+    fn push(&mut self, id: &str) {
+        assert!(
+            id.len() <= MAX_ID_BYTES,
+            "an id of {} bytes is over the limit",
+            id.len()
+        );
+        if self
+            .pages
+            .last()
+            .is_none_or(|page| page.len() + id.len() > PAGE)
+        {
+            self.pages.push(if self.pages.is_empty() {
+                String::new()
+            } else {
+                String::with_capacity(PAGE)
+            });
         }
-        index
+        let number = self.pages.len() - 1;
+        let page = &mut self.pages[number];
+        if page.capacity() - page.len() < id.len() {
+            // Only a first page (or the last page of a clone) gets here:
+            // double it, up to a whole page.
+            let capacity = (page.capacity() * 2)
+                .max(page.len() + id.len())
+                .clamp(64, PAGE);
+            page.reserve_exact(capacity - page.len());
+        }
+        let position = number * PAGE + page.len();
+        page.push_str(id);
+        self.spans
+            .push((position as u64) << LEN_BITS | id.len() as u64);
+    }
+
+    /// The ids in member order.
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl std::fmt::Debug for IdArena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for IdArena {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for id in self.iter() {
+            seq.serialize_element(id)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for IdArena {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Ids;
+
+        impl<'de> Visitor<'de> for Ids {
+            type Value = IdArena;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of member ids")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<IdArena, A::Error> {
+                let mut ids = IdArena::default();
+                while seq.next_element_seed(PushId(&mut ids))?.is_some() {}
+                Ok(ids)
+            }
+        }
+
+        deserializer.deserialize_seq(Ids)
+    }
+}
+
+/// Deserializes one id straight into the arena, with no allocation of its
+/// own.
+struct PushId<'a>(&'a mut IdArena);
+
+impl<'de> DeserializeSeed<'de> for PushId<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for PushId<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a member id of at most {MAX_ID_BYTES} bytes")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, id: &str) -> std::result::Result<(), E> {
+        if id.len() > MAX_ID_BYTES {
+            return Err(E::invalid_length(id.len(), &self));
+        }
+        self.0.push(id);
+        Ok(())
     }
 }
 
@@ -110,12 +247,13 @@ impl Graph {
 
     /// Whether nobody has joined yet.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.ids.len() == 0
     }
 
     /// The dense index of a member id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.index.get(&self.ids, id)
+        let ids = &self.ids;
+        self.index.get(id, |i| ids.get(i as usize))
     }
 
     /// The dense index of a member id, or `unknown_member` naming `field`.
@@ -129,9 +267,23 @@ impl Graph {
         })
     }
 
-    /// The host id of member `member`.
-    pub fn id(&self, member: u32) -> &Arc<str> {
-        &self.ids[member as usize]
+    /// The host id of member `member`, borrowed from the graph's id arena
+    /// (`Arc::from(graph.id(member))` where an owned id is needed).
+    pub fn id(&self, member: u32) -> &str {
+        self.ids.get(member as usize)
+    }
+
+    /// Reads the ids of `members`, so that their cache misses overlap,
+    /// ahead of a loop that copies them out one at a time with an
+    /// allocation between copies (which would otherwise wait for each miss
+    /// in turn: a sale's distribution lines cost about 10 % of the full
+    /// apply at 1M members without it).
+    pub(crate) fn warm_ids(&self, members: impl IntoIterator<Item = u32>) {
+        let mut bytes = 0;
+        for member in members {
+            bytes += self.id(member).len();
+        }
+        std::hint::black_box(bytes);
     }
 
     /// The sponsor of `member`, if any.
@@ -292,9 +444,9 @@ impl Graph {
     /// Adds a member (after [`check_join`](Self::check_join)).
     pub(crate) fn join(&mut self, member: &str, sponsor: Option<u32>, at: Timestamp) -> u32 {
         let index = self.ids.len() as u32;
-        let id: Arc<str> = Arc::from(member);
-        self.ids.push(id);
-        self.index.insert(&self.ids, index);
+        self.ids.push(member);
+        let ids = &self.ids;
+        self.index.insert(index, |i| ids.get(i as usize));
         self.nodes.push(Node {
             parent: NO_MEMBER,
             active_directs: 0,
@@ -420,7 +572,8 @@ impl Graph {
 
     /// Rebuilds the id index after deserialization.
     pub(crate) fn rebuild_index(&mut self) {
-        self.index = IdIndex::rebuild(&self.ids);
+        let ids = &self.ids;
+        self.index = DenseIndex::build(ids.len(), |i| ids.get(i as usize));
     }
 
     /// The subtree below `member` (to `max_depth` levels) in Graphviz DOT,
@@ -431,7 +584,7 @@ impl Graph {
             petgraph::graph::DiGraph::<&str, &str>::with_capacity(nodes.len(), nodes.len());
         let mut local = HashMap::with_capacity_and_hasher(nodes.len(), Default::default());
         for &node in &nodes {
-            local.insert(node, graph.add_node(self.id(node).as_ref()));
+            local.insert(node, graph.add_node(self.id(node)));
         }
         for &node in &nodes[1..] {
             if let (Some(parent), Some(&child)) = (self.sponsor(node), local.get(&node)) {
@@ -461,7 +614,7 @@ impl Graph {
             let mut kids = std::mem::take(&mut children[i]);
             kids.reverse();
             let value = serde_json::json!({
-                "member": self.id(node).as_ref(),
+                "member": self.id(node),
                 "status": self.status(node),
                 "referrals": kids,
             });
@@ -504,6 +657,59 @@ mod tests {
         assert_eq!(g.active_directs(1), 0);
         assert_eq!(g.downline_levels(0, 10), vec![3]);
         assert_eq!(g.check_reparent(0, 2).unwrap_err().kind(), ErrorKind::Cycle);
+    }
+
+    #[test]
+    fn ids_fill_pages_without_crossing_them() {
+        let mut g = Graph::default();
+        // 129-byte-ish ids, so pages end with a gap; more than two pages.
+        let id = |i: usize| format!("{i:0>width$}", width = 100 + i % 29);
+        let n = 3 * PAGE / 100;
+        for i in 0..n {
+            g.join(&id(i), None, t());
+        }
+        assert!(g.ids.pages.len() >= 3);
+        for (number, page) in g.ids.pages.iter().enumerate() {
+            assert!(page.len() <= PAGE);
+            if number > 0 {
+                assert_eq!(page.capacity(), PAGE, "later pages never grow");
+            }
+        }
+        for i in (0..n).step_by(997).chain([n - 1]) {
+            assert_eq!(g.id(i as u32), id(i));
+            assert_eq!(g.index_of(&id(i)), Some(i as u32));
+        }
+        assert_eq!(g.index_of("nobody"), None);
+        // A clone (whose last page has no spare capacity) keeps working.
+        let mut copy = g.clone();
+        let x = copy.join("x", Some(0), t());
+        assert_eq!((copy.id(x), copy.index_of("x")), ("x", Some(x)));
+    }
+
+    #[test]
+    fn ids_serialize_as_a_list_of_strings() {
+        let mut g = chain(3);
+        g.join("é\"\u{1F600}", Some(2), t());
+        let value = serde_json::to_value(&g).unwrap();
+        assert_eq!(
+            value["ids"],
+            serde_json::json!(["m0", "m1", "m2", "é\"\u{1F600}"])
+        );
+        let mut back: Graph = serde_json::from_value(value.clone()).unwrap();
+        back.rebuild_index();
+        assert_eq!(serde_json::to_value(&back).unwrap(), value);
+        assert_eq!(back.index_of("é\"\u{1F600}"), Some(3));
+        assert_eq!(back.direct_referrals(2), vec![3]);
+        // From JSON text too (ids borrowed from it, or decoded with escapes).
+        let text = serde_json::to_string(&g).unwrap();
+        let mut back: Graph = serde_json::from_str(&text).unwrap();
+        back.rebuild_index();
+        assert_eq!(back.index_of("m1"), Some(1));
+
+        let mut long = value;
+        long["ids"][0] = "x".repeat(MAX_ID_BYTES + 1).into();
+        let err = serde_json::from_value::<Graph>(long).unwrap_err();
+        assert!(err.to_string().contains("at most 128 bytes"), "{err}");
     }
 
     #[test]

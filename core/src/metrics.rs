@@ -309,7 +309,7 @@ pub(crate) fn member_metrics(
 ) -> MemberMetrics {
     let levels = graph.downline_levels(member, usize::MAX);
     MemberMetrics {
-        member: graph.id(member).clone(),
+        member: Id::from(graph.id(member)),
         status: graph.status(member),
         joined_at: graph.joined_at(member),
         depth: graph.depth(member) as u64,
@@ -631,7 +631,7 @@ pub(crate) fn export_json(
         // Built by moving values in: `json!` would serialize each subtree
         // again at every level above it.
         let mut object = serde_json::Map::new();
-        object.insert("member".into(), graph.id(node).as_ref().into());
+        object.insert("member".into(), graph.id(node).into());
         object.insert(
             "status".into(),
             serde_json::to_value(graph.status(node)).unwrap_or_default(),

@@ -1209,7 +1209,7 @@ impl Rewards {
                         seq,
                         award: index,
                         record: MilestoneReversal {
-                            member: graph.id(touch.member).clone(),
+                            member: Arc::from(graph.id(touch.member)),
                             milestone: milestone.id.clone(),
                             value: touch.after,
                             applied: active.on_refund,
@@ -1251,7 +1251,7 @@ impl Rewards {
 
     fn award(&self, graph: &Graph, touch: &Touch, milestone: &Milestone) -> Award {
         Award {
-            member: graph.id(touch.member).clone(),
+            member: Arc::from(graph.id(touch.member)),
             milestone: milestone.id.clone(),
             name: milestone.name.clone(),
             metric: milestone.metric,
@@ -1517,7 +1517,7 @@ impl Tally {
             .enumerate()
             .map(|(i, m)| LeaderboardEntry {
                 rank: i as u32 + 1,
-                member: graph.id(m).clone(),
+                member: Arc::from(graph.id(m)),
                 value: self.value(m),
                 reached_at: Timestamp::from_millis(self.last[m as usize]).unwrap_or(Timestamp::MIN),
             })

@@ -1795,7 +1795,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
             };
             let Some(evidence) = evidence else { continue };
             actions[i] = Some(rule.action);
-            let earner = cx.graph.id(line.earner).clone();
+            let earner = Arc::from(cx.graph.id(line.earner));
             match hits.iter_mut().find(|(index, _, _)| *index == r) {
                 Some((_, hit, members)) => {
                     hit.levels.push(line.level);
@@ -1845,7 +1845,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
             .map(|(_, mut hit, members)| {
                 hit.members = members
                     .into_iter()
-                    .map(|m| cx.graph.id(m).clone())
+                    .map(|m| Arc::from(cx.graph.id(m)))
                     .collect();
                 hit
             })
