@@ -203,6 +203,32 @@ impl Timestamp {
     /// hand (no `fmt` machinery): records and audit blocks format several
     /// timestamps per sale.
     fn write_rfc3339(self, buf: &mut [u8; 24]) -> &str {
+        // A sale's records repeat two instants (the sale's and the end of
+        // its hold) in every line and entry: the last two texts written on
+        // this thread are kept and copied instead of recomputed.
+        thread_local! {
+            static RECENT: std::cell::Cell<[(i64, [u8; 24], u8); 2]> =
+                const { std::cell::Cell::new([(i64::MIN, [0; 24], 0); 2]) };
+        }
+        let mut recent = RECENT.get();
+        let len = match recent.iter().position(|r| r.0 == self.0) {
+            Some(i) => {
+                *buf = recent[i].1;
+                recent[i].2 as usize
+            }
+            None => {
+                let len = self.format_rfc3339(buf);
+                recent = [(self.0, *buf, len as u8), recent[0]];
+                RECENT.set(recent);
+                len
+            }
+        };
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(&buf[..len]).unwrap_or("")
+    }
+
+    /// Writes the RFC 3339 UTC form into `buf`; returns its length.
+    fn format_rfc3339(self, buf: &mut [u8; 24]) -> usize {
         let days = self.0.div_euclid(MS_PER_DAY);
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
@@ -234,8 +260,7 @@ impl Timestamp {
             19
         };
         buf[end] = b'Z';
-        // Only ASCII digits and separators were written.
-        std::str::from_utf8(&buf[..=end]).unwrap_or("")
+        end + 1
     }
 }
 

@@ -202,7 +202,7 @@ fn report(what: &str, members: u64) {
             );
         } else {
             println!(
-                "    {count:>5} x {size:>9} bytes  {:>7.1} bytes/member  (chunks of 65,536 x {:.0} bytes?)",
+                "    {count:>5} x {size:>9} bytes  {:>7.1} bytes/member  (65,536-element chunks of {:.0} bytes, or 1 MiB id pages)",
                 per(size * count),
                 size as f64 / 65536.0
             );
