@@ -1729,7 +1729,7 @@ impl Engine {
                 }
             }
             rewards::ChallengeMetric::QualifiedReferrals => {
-                for q in &self.rewards.qualifications {
+                for q in self.rewards.qualifications.iter() {
                     if in_team[q.sponsor as usize] && inside(q.at) {
                         tally.add(q.sponsor, q.at, Decimal::from(q.delta));
                     }
@@ -2172,7 +2172,7 @@ impl Engine {
         let tally = match metric {
             "qualified_referrals" => {
                 let mut tally = rewards::Tally::new(n, 0);
-                for q in &self.rewards.qualifications {
+                for q in self.rewards.qualifications.iter() {
                     if inside(q.at) {
                         tally.add(q.sponsor, q.at, Decimal::from(q.delta));
                     }

@@ -814,7 +814,7 @@ pub(crate) struct Rewards {
     /// Qualified direct referrals (`purchased`) per member.
     pub(crate) qualified: Chunked<u32>,
     /// Every change of qualified referrals, in applied order.
-    pub(crate) qualifications: Vec<Qualification>,
+    pub(crate) qualifications: Chunked<Qualification>,
     /// Per tracked currency (those of `net_earnings` milestones): milestone
     /// earnings per member. Rebuilt from the ledger.
     #[serde(skip)]
