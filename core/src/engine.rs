@@ -203,10 +203,14 @@ pub struct Engine {
     sales: Chunked<SaleRecord>,
     #[serde(skip)]
     sale_index: DenseIndex,
+    #[serde(serialize_with = "sorted")]
     refunds: HashMap<Arc<str>, RefundRecord>,
     ledger: Ledger,
+    #[serde(serialize_with = "sorted")]
     profiles: HashMap<u32, Profile>,
+    #[serde(serialize_with = "sorted")]
     batches: HashMap<Arc<str>, BatchRecord>,
+    #[serde(serialize_with = "sorted")]
     payouts: HashMap<Arc<str>, PayoutRecord>,
     last_batch_as_of: Option<Timestamp>,
     /// Lines held by a member hold (not those held by screening).
@@ -226,7 +230,7 @@ pub struct Engine {
     /// any (so a retry with other signals is told apart): a map, not a
     /// field of every join, since most hosts send signals for few joins
     /// or none.
-    #[serde(default)]
+    #[serde(default, serialize_with = "sorted")]
     join_signals: HashMap<u32, u64>,
     /// Fraud screening: kept signals, clusters, rule sets.
     #[serde(default)]
@@ -2585,6 +2589,17 @@ fn replay_stored(
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// Writes a hash map in key order, so a snapshot is the same bytes for the
+/// same events whatever the process's hash seed (read back as any map).
+fn sorted<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
+    map: &HashMap<K, V>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    serializer.collect_map(entries)
 }
 
 fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {
