@@ -211,7 +211,8 @@ impl Timestamp {
                 const { std::cell::Cell::new([(i64::MIN, [0; 24], 0); 2]) };
         }
         let mut recent = RECENT.get();
-        let len = match recent.iter().position(|r| r.0 == self.0) {
+        // An empty slot (length 0) matches nothing.
+        let len = match recent.iter().position(|r| r.2 != 0 && r.0 == self.0) {
             Some(i) => {
                 *buf = recent[i].1;
                 recent[i].2 as usize
