@@ -296,6 +296,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_text_cache_gives_the_text_of_the_instant_asked() {
+        let a = Timestamp::parse("2026-02-01T12:00:00Z", "at").unwrap();
+        let b = Timestamp::parse("2026-03-03T12:00:00.250Z", "at").unwrap();
+        let c = Timestamp::parse("1999-12-31T23:59:59Z", "at").unwrap();
+        for t in [
+            a,
+            b,
+            a,
+            c,
+            b,
+            a,
+            Timestamp::MIN,
+            Timestamp::MAX,
+            c,
+            Timestamp::MIN,
+        ] {
+            let mut plain = [0u8; 24];
+            let len = t.format_rfc3339(&mut plain);
+            let expected = std::str::from_utf8(&plain[..len]).unwrap().to_string();
+            assert_eq!(t.to_string(), expected);
+            assert_eq!(Timestamp::parse(&expected, "at").unwrap(), t);
+        }
+        assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00Z");
+        assert_eq!(b.to_string(), "2026-03-03T12:00:00.250Z");
+    }
+
+    #[test]
     fn parses_offsets_and_prints_utc() {
         let t = Timestamp::parse("2026-05-31T23:59:59.999Z", "at").unwrap();
         assert_eq!(t.to_string(), "2026-05-31T23:59:59.999Z");
