@@ -19,8 +19,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use upline::engine::export_store;
 use upline::{
-    Engine, Error, ErrorKind, Event, Hash, StatementQuery, Store, StoredEvent, Timestamp,
+    Engine, Error, ErrorKind, Event, ExportFormat, Hash, StatementQuery, Store, StoredEvent,
+    Timestamp,
 };
 
 use crate::output::Table;
@@ -59,6 +61,21 @@ enum Command {
     Head {
         /// The SQLite store.
         store: PathBuf,
+    },
+    /// Stream the stored events with their audit hashes and records, for
+    /// an auditor: JSON Lines, or CSV with `--format csv`.
+    Export {
+        /// The SQLite store.
+        store: PathBuf,
+        /// Write here instead of to stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// First event to export (default 1).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        /// Last event to export (default: the head).
+        #[arg(long)]
+        to_seq: Option<u64>,
     },
     /// One page of a member's statement, oldest first.
     Statement {
@@ -162,6 +179,18 @@ fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Verify { store } => verify(&Books::Sqlite(store), format),
         Command::Head { store } => head(&Books::Sqlite(store), format),
+        Command::Export {
+            store,
+            output,
+            from_seq,
+            to_seq,
+        } => export(
+            &Books::Sqlite(store),
+            output.as_deref(),
+            from_seq,
+            to_seq,
+            format,
+        ),
         Command::Statement {
             store,
             member,
@@ -269,6 +298,10 @@ impl Store for Counted {
         self.inner.hash_at(seq)
     }
 
+    fn audit_format(&self) -> upline::Result<u32> {
+        self.inner.audit_format()
+    }
+
     fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
         self.inner.latest_snapshot()
     }
@@ -329,6 +362,53 @@ fn verify(books: &Books, format: Format) -> Outcome {
             at.seq
         ))),
     }
+}
+
+fn export(
+    books: &Books,
+    output: Option<&Path>,
+    from_seq: Option<u64>,
+    to_seq: Option<u64>,
+    format: Format,
+) -> Outcome {
+    let format = match format {
+        Format::Csv => ExportFormat::Csv,
+        Format::Json | Format::Table => ExportFormat::JsonLines,
+    };
+    let store = books.open()?;
+    let (len, _) = stored_head(store.as_ref())?;
+    let bar = progress(len, "export");
+    let counted = Counted {
+        inner: store,
+        bar: bar.clone(),
+    };
+    let head = match output {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| {
+                Failure::Error(format!("storage: cannot create {}: {e}", path.display()))
+            })?;
+            let mut writer = std::io::BufWriter::new(file);
+            let head = export_store(&counted, &mut writer, format, from_seq, to_seq)?;
+            writer.flush().map_err(|e| {
+                Failure::Error(format!("storage: cannot write {}: {e}", path.display()))
+            })?;
+            head
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut writer = std::io::BufWriter::new(stdout.lock());
+            let head = export_store(&counted, &mut writer, format, from_seq, to_seq)?;
+            writer
+                .flush()
+                .map_err(|e| Failure::Error(format!("storage: cannot write the export: {e}")))?;
+            head
+        }
+    };
+    bar.finish_and_clear();
+    if output.is_some() {
+        eprintln!("exported to head {} {}", head.seq, head.hash);
+    }
+    Ok(())
 }
 
 fn print_head(seq: u64, hash: &Hash, format: Format) {

@@ -323,3 +323,64 @@ fn replay_writes_a_new_store_with_the_same_head_and_snapshot_keeps_it() {
     assert_eq!(out, head);
     assert_eq!(run(&["verify", new.to_str().unwrap()]).0, 0);
 }
+
+#[test]
+fn export_streams_every_event_and_ends_on_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(dir.path());
+    let store = path.to_str().unwrap();
+    let (_, head, _) = run(&["head", store, "--format", "json"]);
+    let head: Value = serde_json::from_str(&head).unwrap();
+    let (code, out, err) = run(&["export", store]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 11, "a header, 9 events, a trailer");
+    assert_eq!(lines[1]["seq"], 1);
+    assert_eq!(lines[10]["head"], head);
+    // To a file, as CSV, for a range.
+    let file = dir.path().join("out.csv");
+    let (code, _, err) = run(&[
+        "export",
+        store,
+        "--format",
+        "csv",
+        "--from-seq",
+        "5",
+        "--to-seq",
+        "6",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert!(csv.starts_with("seq,hash,type,event,records\n"), "{csv}");
+    let firsts: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        firsts,
+        ["4", "5", "6", "6"],
+        "prev row, two events, head row"
+    );
+    // A tampered store stops the export with exit 1, naming the event.
+    let copy = dir.path().join("copy.sqlite");
+    std::fs::copy(&path, &copy).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    conn.execute(
+        "UPDATE events SET event = replace(event, 'r1', 'r9') WHERE seq = 7",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, _, err) = run(&["export", copy.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("verification failed: tampered: stored event 7 does not match"),
+        "{err}"
+    );
+}
