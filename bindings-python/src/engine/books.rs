@@ -9,9 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt};
 use upline::{Error, ErrorKind, StatementQuery};
 
-use super::{
-    conv, json_of, opt_count, opt_str, opt_time, raise, str_arg, type_name, Engine,
-};
+use super::{conv, json_of, opt_count, opt_str, opt_time, raise, str_arg, type_name, Engine};
 use crate::convert;
 
 /// The keyword arguments of `Engine.statement`, as given.
@@ -37,11 +35,7 @@ pub(super) fn statement<'py>(
         to: opt_time(args.to, "to")?,
         as_of: opt_time(args.as_of, "as_of")?,
         after: opt_str(args.after, "after")?,
-        limit: opt_count(
-            args.limit,
-            "limit",
-            upline::limits::DEFAULT_STATEMENT_PAGE,
-        )?,
+        limit: opt_count(args.limit, "limit", upline::limits::DEFAULT_STATEMENT_PAGE)?,
     };
     let value = engine.read(py, move |e| json_of(e.statement(&member, &query)?))?;
     convert::to_py(py, &value)
