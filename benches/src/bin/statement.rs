@@ -97,10 +97,7 @@ fn main() -> Result<(), upline::Error> {
     }
     apply_all(&mut engine, &events)?;
     let member = format!("u{star}");
-    let own = engine
-        .ledger()
-        .earner_entries(star as u32)
-        .count();
+    let own = engine.ledger().earner_entries(star as u32).count();
     println!(
         "  built in {:.1} s: {} ledger entries, {} of them u1000's",
         started.elapsed().as_secs_f64(),
