@@ -653,9 +653,12 @@ fn replay_into(
         if line.trim().is_empty() {
             continue;
         }
-        batch.push(
-            decode_line(&line).map_err(|err| Failure::Error(format!("line {number}: {err}")))?,
-        );
+        let Some(event) =
+            decode_line(&line).map_err(|err| Failure::Error(format!("line {number}: {err}")))?
+        else {
+            continue;
+        };
+        batch.push(event);
         lines.push(number);
         if batch.len() == REPLAY_BATCH {
             flush(&mut engine, &mut batch, &mut lines)?;
@@ -669,21 +672,23 @@ fn replay_into(
     Ok((count, head.seq, head.hash))
 }
 
-/// One log line: an event, or an object carrying one under `event` (as a
-/// ledger export writes it).
-fn decode_line(line: &str) -> upline::Result<Event> {
+/// One log line: an event, or an object carrying one under `event` (an
+/// `upline export` line); the header and trailer of an export (objects
+/// with `format` or `head`) carry none.
+fn decode_line(line: &str) -> upline::Result<Option<Event>> {
     let value: serde_json::Value = serde_json::from_str(line)
         .map_err(|e| Error::general(ErrorKind::Malformed, format!("not JSON: {e}")))?;
     match value {
         serde_json::Value::Object(mut object) if !object.contains_key("type") => {
             match object.remove("event") {
-                Some(event) => Event::from_value(event),
+                Some(event) => Event::from_value(event).map(Some),
+                None if object.contains_key("format") || object.contains_key("head") => Ok(None),
                 None => Err(Error::general(
                     ErrorKind::Malformed,
                     "an object with neither \"type\" nor \"event\"",
                 )),
             }
         }
-        value => Event::from_value(value),
+        value => Event::from_value(value).map(Some),
     }
 }

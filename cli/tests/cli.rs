@@ -384,3 +384,28 @@ fn export_streams_every_event_and_ends_on_the_head() {
         "{err}"
     );
 }
+
+#[test]
+fn an_export_replays_into_a_store_with_the_same_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(dir.path());
+    let export = dir.path().join("books.jsonl");
+    let (code, _, err) = run(&[
+        "export",
+        path.to_str().unwrap(),
+        "-o",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let copy = dir.path().join("copy.sqlite");
+    let (code, out, err) = run(&[
+        "replay",
+        export.to_str().unwrap(),
+        copy.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, head, _) = run(&["head", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out, head);
+}
