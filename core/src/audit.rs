@@ -479,7 +479,7 @@ fn canonical_decimal(text: &str) -> Option<(i128, u32)> {
     }
     let mut mantissa: i128 = 0;
     for &b in digits[..int_len].iter().chain(frac) {
-        mantissa = mantissa * 10 + i128::from(b - b'0');
+        mantissa = mantissa.checked_mul(10)? + i128::from(b - b'0');
         if mantissa >= LIMIT {
             return None;
         }
