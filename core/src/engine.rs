@@ -596,15 +596,16 @@ impl Engine {
         };
         let seq = self.next_seq();
         let entries = self.entry_records(&prepared.entries, &prepared.mutation, &prepared.outcome);
-        let event_bytes = audit::encode(event).map_err(internal)?;
-        let record_bytes =
-            audit::encode_records(&prepared.outcome, &entries).map_err(internal)?;
-        let hash = audit::chain(seq, &self.audit_head().hash, &event_bytes, &record_bytes);
+        let previous = self.audit_head().hash;
+        let hash = audit::block_hash(seq, &previous, event, &prepared.outcome, &entries)
+            .map_err(internal)?;
         Ok(Staged::New(
+            // The encoded bytes are hashed in reused buffers, not kept: only
+            // the hash travels on.
             Link {
                 seq,
-                event: event_bytes,
-                records: record_bytes,
+                event: Vec::new(),
+                records: Vec::new(),
                 hash,
             },
             StagedEffects { prepared, entries },
