@@ -175,6 +175,40 @@ const NO_ENTRY: u32 = u32::MAX;
 /// The largest mantissa a `Decimal` holds: 2^96 − 1.
 const MAX_MANTISSA: u128 = (1u128 << 96) - 1;
 
+/// For one account: what ever went into and out of each bucket (flow,
+/// held, reserved, paid), and all reversals, in minor units. Every balance
+/// and total of the account, and every partial sum on the way, is bounded
+/// by one of these (see [`Ledger`]'s docs).
+fn bounds<'a>(entries: impl Iterator<Item = &'a Entry>) -> [u128; 8] {
+    const FLOW_IN: usize = 0;
+    const FLOW_OUT: usize = 1;
+    const HELD_IN: usize = 2;
+    const HELD_OUT: usize = 3;
+    const RESERVED_IN: usize = 4;
+    const RESERVED_OUT: usize = 5;
+    const PAID_IN: usize = 6;
+    const REVERSED: usize = 7;
+    let mut sums = [0u128; 8];
+    for entry in entries {
+        let units = units(entry.amount, entry.currency);
+        let slots: &[usize] = match entry.kind {
+            EntryKind::Commission | EntryKind::Bonus | EntryKind::Adjustment => &[FLOW_IN],
+            EntryKind::BonusReversal => &[FLOW_OUT],
+            EntryKind::Reversal => &[FLOW_OUT, REVERSED],
+            EntryKind::ReversalHeld => &[HELD_OUT, REVERSED],
+            EntryKind::Hold => &[FLOW_OUT, HELD_IN],
+            EntryKind::Release => &[HELD_OUT, FLOW_IN],
+            EntryKind::PayoutReserve => &[FLOW_OUT, RESERVED_IN],
+            EntryKind::PayoutSettle => &[RESERVED_OUT, PAID_IN],
+            EntryKind::PayoutFail => &[RESERVED_OUT, FLOW_IN],
+        };
+        for &slot in slots {
+            sums[slot] = sums[slot].saturating_add(units);
+        }
+    }
+    sums
+}
+
 /// `|amount|` in minor units of `currency` (saturating: a value this large
 /// is refused anyway).
 fn units(amount: Decimal, currency: Currency) -> u128 {
@@ -193,15 +227,21 @@ fn units(amount: Decimal, currency: Currency) -> u128 {
 ///
 /// # Exact or refused
 ///
-/// Every balance and total is a signed sum of some of one account's
-/// entries, so it is exact when the account's *turnover* (the sum of the
-/// absolute amounts of its entries, in minor units) fits a `Decimal`
+/// Every balance, and every partial sum on the way to it, is a signed sum
+/// of some of the movements into and out of one bucket of one account
+/// (pending and available share the flow bucket, which payouts reserve
+/// from and fail back to), and every total is a sum of one kind of
+/// movement. So all of them are exact when, for each bucket, the money
+/// that ever went in and the money that ever went out each fit a `Decimal`
 /// mantissa (2^96 − 1, about 7.9 × 10^28 minor units: 7.9 × 10^10 units
-/// of a currency with 18 minor units). [`check_exact`](Self::check_exact)
-/// refuses entries that would take an account beyond it (DESIGN.md,
-/// "Exact or refused"). It costs nothing per entry while the whole
-/// ledger's turnover in a currency fits (kept per currency, 16 bytes each);
-/// past that, the accounts touched are summed from their chains.
+/// of a currency with 18 minor units), and so do all reversals.
+/// [`check_exact`](Self::check_exact) refuses entries that would break
+/// that (DESIGN.md, "Exact or refused").
+///
+/// It costs nothing per entry while the whole ledger's turnover in a
+/// currency (the sum of the absolute amounts of its entries, kept per
+/// currency, 16 bytes each) fits, which bounds every account's buckets;
+/// past that, the accounts touched are bounded from their chains.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Chunked<Entry>,
@@ -278,17 +318,12 @@ impl Ledger {
                 continue;
             }
             for entry in entries.iter().filter(|e| e.currency == currency) {
-                let account = self
-                    .account_entries(entry.earner, currency)
-                    .chain(
-                        entries
-                            .iter()
-                            .filter(|e| e.earner == entry.earner && e.currency == currency),
-                    )
-                    .fold(0u128, |sum, e| {
-                        sum.saturating_add(units(e.amount, currency))
-                    });
-                if account > MAX_MANTISSA {
+                let account = self.account_entries(entry.earner, currency).chain(
+                    entries
+                        .iter()
+                        .filter(|e| e.earner == entry.earner && e.currency == currency),
+                );
+                if bounds(account).iter().any(|&bound| bound > MAX_MANTISSA) {
                     return Some((entry.earner, currency));
                 }
             }
