@@ -1746,8 +1746,10 @@ impl Engine {
                 format!("challenge {:?} was already closed at {}", e.id, closed.at),
             ));
         }
-        let progress = self.challenge_progress(challenge, at.min(challenge.to));
-        let total: Decimal = progress.iter().map(|p| p.1).sum();
+        let progress = self.challenge_progress(challenge, at.min(challenge.to))?;
+        let total = progress
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, p| money::add(sum, p.1, "progress"))?;
         let met = total >= challenge.target;
         let mut shares = Vec::new();
         let mut entries = Vec::new();
@@ -1836,7 +1838,7 @@ impl Engine {
         &self,
         challenge: &rewards::Challenge,
         until: Timestamp,
-    ) -> Vec<(u32, Decimal)> {
+    ) -> Result<Vec<(u32, Decimal)>> {
         let team = self
             .graph
             .subtree(challenge.leader, challenge.depth as usize);
@@ -1892,7 +1894,7 @@ impl Engine {
             }
         }
         // Amounts carry the currency's minor units, even when zero.
-        team.into_iter().map(|m| (m, tally.value(m))).collect()
+        team.into_iter().map(|m| Ok((m, tally.value(m)?))).collect()
     }
 
     /// A reserved payout settles or fails (`next`). Repeating the same end
@@ -2390,7 +2392,7 @@ impl Engine {
                 ))
             }
         };
-        let entries = tally.top(&self.graph, limit);
+        let entries = tally.top(&self.graph, limit)?;
         Ok(rewards::Leaderboard {
             metric: metric.to_string(),
             from,
@@ -2410,8 +2412,10 @@ impl Engine {
             Some(closed) => as_of.min(closed.at),
             None => as_of,
         };
-        let progress = self.challenge_progress(challenge, until);
-        let total: Decimal = progress.iter().map(|p| p.1).sum();
+        let progress = self.challenge_progress(challenge, until)?;
+        let total = progress
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, p| money::add(sum, p.1, "progress"))?;
         let mut members: Vec<(u32, Decimal)> =
             progress.into_iter().filter(|p| !p.1.is_zero()).collect();
         members.sort_by(|a, b| {

@@ -1489,15 +1489,18 @@ impl Tally {
         down
     }
 
-    /// The value of `member`.
-    pub(crate) fn value(&self, member: u32) -> Decimal {
+    /// The value of `member`: exact, or `limit_exceeded` when it is beyond
+    /// what a `Decimal` holds at the tally's scale (DESIGN.md, "Exact or
+    /// refused"; the sums themselves are exact 128-bit integers).
+    pub(crate) fn value(&self, member: u32) -> Result<Decimal> {
         let units = self.value.get(member as usize).copied().unwrap_or(0);
-        Decimal::try_from_i128_with_scale(units, self.scale).unwrap_or(Decimal::MAX)
+        Decimal::try_from_i128_with_scale(units, self.scale)
+            .map_err(|_| crate::money::beyond("value"))
     }
 
     /// The top `limit` non-terminated members with a non-zero value:
     /// value descending, then last change ascending, then member id.
-    pub(crate) fn top(&self, graph: &Graph, limit: usize) -> Vec<LeaderboardEntry> {
+    pub(crate) fn top(&self, graph: &Graph, limit: usize) -> Result<Vec<LeaderboardEntry>> {
         let mut rows: Vec<u32> = (0..self.value.len().min(graph.len()) as u32)
             .filter(|&m| self.value[m as usize] != 0 && graph.status(m) != MemberStatus::Terminated)
             .collect();
@@ -1515,11 +1518,14 @@ impl Tally {
         rows.sort_by(order);
         rows.into_iter()
             .enumerate()
-            .map(|(i, m)| LeaderboardEntry {
-                rank: i as u32 + 1,
-                member: Arc::from(graph.id(m)),
-                value: self.value(m),
-                reached_at: Timestamp::from_millis(self.last[m as usize]).unwrap_or(Timestamp::MIN),
+            .map(|(i, m)| {
+                Ok(LeaderboardEntry {
+                    rank: i as u32 + 1,
+                    member: Arc::from(graph.id(m)),
+                    value: self.value(m)?,
+                    reached_at: Timestamp::from_millis(self.last[m as usize])
+                        .unwrap_or(Timestamp::MIN),
+                })
             })
             .collect()
     }

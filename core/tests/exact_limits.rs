@@ -315,3 +315,30 @@ fn second_sale_beyond_the_range_is_refused_and_the_payout_is_exact() -> upline::
     assert_eq!(after.reserved.to_string(), "50000000000.000000000000000001");
     Ok(())
 }
+
+/// Leaderboards add sales in exact integers; a total that a `Decimal`
+/// cannot hold at the currency's scale is refused, never shown as
+/// `Decimal::MAX` or rounded.
+#[test]
+fn a_sales_volume_beyond_the_range_is_refused_by_the_leaderboard() -> upline::Result<()> {
+    let mut world = World::new(3, ("0", "0"));
+    for id in ["s1", "s2"] {
+        apply(
+            &mut world.engine,
+            json!({"type": "sale_recorded", "sale": id, "buyer": "c", "amount": "50000000000.000000000000000001",
+                "currency": "TOK", "at": "2026-01-02T00:00:00Z"}),
+        )?;
+    }
+    let board = |engine: &Engine, member_limit| {
+        engine.leaderboard(
+            "sales_volume",
+            "2026-01-01T00:00:00Z",
+            "2026-02-01T00:00:00Z",
+            member_limit,
+            Some("TOK"),
+        )
+    };
+    let err = board(&world.engine, 10).unwrap_err();
+    assert_eq!(err.code(), "limit_exceeded");
+    Ok(())
+}
