@@ -95,7 +95,8 @@
 //!
 //! 1. `outcome` is `"none"`, or an object of one member named after the
 //!    outcome: `distribution` (`sale, plan, plan_version, currency, amount,
-//!    lines, retained, unpaid`, then `awards` and `screening` when
+//!    lines, retained, unpaid`, then `awards`, `screening` and `fx`
+//!    (`currency, rate, base`: a sale paid in another currency) when
 //!    present; each line `earner, level, rate, base, amount, held`; each
 //!    unpaid `level, reason`), `refund` (`refund, sale, reversals,
 //!    refunded_total`, `milestone_reversals` when present), `batch`
@@ -750,8 +751,12 @@ fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<(), EncodeErr
         unpaid,
         awards,
         screening,
+        fx,
     } = d;
-    let count = 8 + usize::from(!awards.is_empty()) + usize::from(screening.is_some());
+    let count = 8
+        + usize::from(!awards.is_empty())
+        + usize::from(screening.is_some())
+        + usize::from(fx.is_some());
     out.extend_from_slice(&[OBJECT, count as u8, k!("sale")]);
     put_str(out, sale);
     out.push(k!("plan"));
@@ -805,6 +810,10 @@ fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<(), EncodeErr
     if let Some(screening) = screening {
         out.push(k!("screening"));
         put_value(out, screening, Kind::Plain, false)?;
+    }
+    if let Some(fx) = fx {
+        out.push(k!("fx"));
+        put_value(out, fx, Kind::Plain, false)?;
     }
     Ok(())
 }

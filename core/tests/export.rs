@@ -62,6 +62,8 @@ fn mixed() -> Vec<Value> {
         json!({"type": "sale_recorded", "sale": "s3", "buyer": "m5", "amount": "100", "currency": "PTS", "at": "2026-03-03T00:00:00Z"}),
         json!({"type": "member_status_changed", "member": "m0", "status": "inactive", "at": "2026-03-03T00:00:00Z"}),
         json!({"type": "sponsor_changed", "member": "m5", "sponsor": "m0", "reason": "fix \"quoted\", ünïcode", "at": "2026-03-04T00:00:00Z"}),
+        // Paid in another currency: `fx` on the event and on the distribution.
+        json!({"type": "sale_recorded", "sale": "s4", "buyer": "m4", "amount": "50.00", "currency": "USD", "at": "2026-03-05T00:00:00Z", "fx": {"currency": "EUR", "rate": "0.9125"}}),
     ]);
     events
 }
@@ -128,6 +130,26 @@ fn every_export_verifies_independently_to_the_engines_head() {
         assert_eq!(trailer["head"]["hash"], json!(head.hash.to_hex()), "{name}");
         assert_eq!(trailer["events"], json!(head.seq), "{name}");
     }
+}
+
+#[test]
+fn a_sale_paid_in_another_currency_carries_fx_and_verifies() {
+    let engine = engine_for(&mixed());
+    let text = export(&engine, ExportFormat::JsonLines, None, None);
+    let last: Value = serde_json::from_str(text.lines().rev().nth(1).unwrap()).unwrap();
+    assert_eq!(last["event"]["fx"], json!({"currency": "EUR", "rate": "0.9125"}));
+    let fx = &last["records"]["outcome"]["distribution"]["fx"];
+    assert_eq!(fx["currency"], json!("EUR"));
+    assert_eq!(fx["base"], json!("45.62"));
+    let head = engine.audit_head();
+    assert_eq!(verifier(&text), (0, format!("head {} {}", head.seq, head.hash)));
+    // The converted base is hashed: changing it is found at that event.
+    let changed = text.replacen("\"base\":\"45.62\"", "\"base\":\"45.61\"", 1);
+    assert_ne!(changed, text);
+    assert_eq!(
+        verifier(&changed),
+        (1, format!("verification failed: event {} does not match its hash", head.seq))
+    );
 }
 
 #[test]
