@@ -85,7 +85,11 @@ fn export_options(
         Some(options) => match to_json(options, "options", Ctx::Plain)? {
             Value::Null => return Ok((ExportFormat::JsonLines, None, None)),
             Value::Object(map) => map,
-            _ => return Err(malformed("options must be an object like { format, fromSeq, toSeq }")),
+            _ => {
+                return Err(malformed(
+                    "options must be an object like { format, fromSeq, toSeq }",
+                ))
+            }
         },
     };
     for key in map.keys() {

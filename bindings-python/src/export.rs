@@ -90,7 +90,11 @@ fn seq_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<u64>>
         )
     };
     if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
-        let name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        let name = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         return Err(bad(format!("must be an int or None, not {name}")));
     }
     match obj.extract::<i128>() {

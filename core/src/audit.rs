@@ -496,7 +496,10 @@ fn canonical_decimal(text: &str) -> Option<(i128, u32)> {
     if negative && mantissa == 0 {
         return None;
     }
-    Some((if negative { -mantissa } else { mantissa }, frac.len() as u32))
+    Some((
+        if negative { -mantissa } else { mantissa },
+        frac.len() as u32,
+    ))
 }
 
 /// The milliseconds of a string in canonical time form.
@@ -896,7 +899,6 @@ fn begin<'a>(enc: &'a mut Encoder<'_>, tag: u8, len: Option<usize>) -> Compound<
 }
 
 impl Encoder<'_> {
-
     fn decimal_text(&mut self, mantissa: i128, scale: u32) -> Result<(), EncodeError> {
         if self.kind == Kind::Decimal {
             put_decimal_parts(self.out, mantissa, scale);
@@ -1419,7 +1421,20 @@ mod tests {
         let at = serde_json::json!({"at": "1970-01-01T00:00:01.500Z"});
         assert_eq!(
             encode(&at).unwrap(),
-            [0x09, 0x01, code_of("at"), 0x07, 0, 0, 0, 0, 0, 0, 0x05, 0xdc]
+            [
+                0x09,
+                0x01,
+                code_of("at"),
+                0x07,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0x05,
+                0xdc
+            ]
         );
         let other = serde_json::json!({"zz": "20.00"});
         assert_eq!(encode(&other).unwrap(), b"\x09\x01\x00\x02zz\x05\x0520.00");
@@ -1535,7 +1550,11 @@ mod tests {
     fn a_format_1_refusal_is_storage_and_names_the_format() {
         let err = format_refused("store", 1);
         assert_eq!(err.code(), "storage");
-        assert!(err.message().contains("audit format 1"), "{}", err.message());
+        assert!(
+            err.message().contains("audit format 1"),
+            "{}",
+            err.message()
+        );
         assert!(err.message().contains("format 2 only"), "{}", err.message());
     }
 }

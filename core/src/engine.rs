@@ -2611,14 +2611,15 @@ impl Engine {
 
     /// Restores an engine from [`snapshot_json`](Self::snapshot_json).
     pub fn from_snapshot_json(text: &str) -> Result<Engine> {
-        let refused = |format: u32| {
-            audit::format_refused(&format!("snapshot (snapshot format {format})"), 1)
-        };
+        let refused =
+            |format: u32| audit::format_refused(&format!("snapshot (snapshot format {format})"), 1);
         let snapshot: SnapshotOwned = serde_json::from_str(text).map_err(|e| {
             // An older snapshot may not decode as today's state: name its
             // format when it has one.
             match serde_json::from_str::<SnapshotFormat>(text) {
-                Ok(SnapshotFormat { format }) if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&format) => {
+                Ok(SnapshotFormat { format })
+                    if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&format) =>
+                {
                     refused(format)
                 }
                 _ => Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}")),

@@ -107,8 +107,9 @@ fn verifier(text: &str) -> (i32, String) {
 }
 
 fn fxhash(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[test]
@@ -137,18 +138,30 @@ fn a_sale_paid_in_another_currency_carries_fx_and_verifies() {
     let engine = engine_for(&mixed());
     let text = export(&engine, ExportFormat::JsonLines, None, None);
     let last: Value = serde_json::from_str(text.lines().rev().nth(1).unwrap()).unwrap();
-    assert_eq!(last["event"]["fx"], json!({"currency": "EUR", "rate": "0.9125"}));
+    assert_eq!(
+        last["event"]["fx"],
+        json!({"currency": "EUR", "rate": "0.9125"})
+    );
     let fx = &last["records"]["outcome"]["distribution"]["fx"];
     assert_eq!(fx["currency"], json!("EUR"));
     assert_eq!(fx["base"], json!("45.62"));
     let head = engine.audit_head();
-    assert_eq!(verifier(&text), (0, format!("head {} {}", head.seq, head.hash)));
+    assert_eq!(
+        verifier(&text),
+        (0, format!("head {} {}", head.seq, head.hash))
+    );
     // The converted base is hashed: changing it is found at that event.
     let changed = text.replacen("\"base\":\"45.62\"", "\"base\":\"45.61\"", 1);
     assert_ne!(changed, text);
     assert_eq!(
         verifier(&changed),
-        (1, format!("verification failed: event {} does not match its hash", head.seq))
+        (
+            1,
+            format!(
+                "verification failed: event {} does not match its hash",
+                head.seq
+            )
+        )
     );
 }
 
@@ -184,7 +197,10 @@ fn a_range_chains_onto_its_prev_hash_and_ends_on_its_own_head() {
         .export_ledger(&mut sink, ExportFormat::JsonLines, Some(head.seq + 1), None)
         .unwrap();
     assert_eq!(empty, head);
-    assert_eq!(verifier(&String::from_utf8(sink).unwrap()).1, format!("head {} {}", head.seq, head.hash));
+    assert_eq!(
+        verifier(&String::from_utf8(sink).unwrap()).1,
+        format!("head {} {}", head.seq, head.hash)
+    );
 }
 
 #[test]
@@ -203,13 +219,29 @@ fn a_changed_byte_is_found_at_its_event() {
         .map(|(i, l)| if i == 10 { changed.as_str() } else { l })
         .collect();
     let (code, out) = verifier(&(tampered.join("\n") + "\n"));
-    assert_eq!((code, out.as_str()), (1, "verification failed: event 10 does not match its hash"));
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "verification failed: event 10 does not match its hash")
+    );
 
     // One byte of an event's id, a time's offset, a dropped line, a cut trailer.
-    let cases: [(usize, &dyn Fn(&str) -> String, &str); 3] = [
-        (3, &|l: &str| l.replacen("\"m2\"", "\"m3\"", 1), "event 3 does not match its hash"),
-        (11, &|l: &str| l.replacen("\"10.00\"", "\"10.0\"", 1), "event 11 does not match its hash"),
-        (10, &|l: &str| l.replacen("13:00:00.250+01:00", "12:00:00.250Z", 1), "event 10 does not match its hash"),
+    type Change<'a> = &'a dyn Fn(&str) -> String;
+    let cases: [(usize, Change, &str); 3] = [
+        (
+            3,
+            &|l: &str| l.replacen("\"m2\"", "\"m3\"", 1),
+            "event 3 does not match its hash",
+        ),
+        (
+            11,
+            &|l: &str| l.replacen("\"10.00\"", "\"10.0\"", 1),
+            "event 11 does not match its hash",
+        ),
+        (
+            10,
+            &|l: &str| l.replacen("13:00:00.250+01:00", "12:00:00.250Z", 1),
+            "event 10 does not match its hash",
+        ),
     ];
     for (at, change, expected) in cases {
         let mut copy: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
@@ -239,7 +271,10 @@ fn csv_has_one_row_per_event_between_prev_and_head() {
     assert_eq!(rows[0], "seq,hash,type,event,records");
     assert_eq!(rows[1], format!("0,{},prev,,", "0".repeat(64)));
     assert_eq!(rows.len() as u64, head.seq + 3);
-    assert_eq!(rows.last().unwrap(), &format!("{},{},head,,", head.seq, head.hash));
+    assert_eq!(
+        rows.last().unwrap(),
+        &format!("{},{},head,,", head.seq, head.hash)
+    );
     let jsonl = export(&engine, ExportFormat::JsonLines, None, None);
     // Each row's event and records are the JSON Lines ones, CSV-quoted.
     for (row, line) in rows[2..rows.len() - 1].iter().zip(jsonl.lines().skip(1)) {
@@ -251,7 +286,10 @@ fn csv_has_one_row_per_event_between_prev_and_head() {
         assert_eq!(json!(hash), line["hash"]);
         assert_eq!(json!(kind), line["event"]["type"]);
         let event = serde_json::to_string(&line["event"]).unwrap();
-        assert!(rest.starts_with(&format!("\"{}\",\"", event.replace('"', "\"\""))) || rest.starts_with('"'));
+        assert!(
+            rest.starts_with(&format!("\"{}\",\"", event.replace('"', "\"\"")))
+                || rest.starts_with('"')
+        );
     }
 }
 
@@ -268,7 +306,11 @@ fn bad_ranges_and_a_missing_store_are_typed_errors() {
         let err = engine
             .export_ledger(&mut sink, ExportFormat::JsonLines, from, to)
             .unwrap_err();
-        assert_eq!((err.code(), err.field()), ("malformed", Some(field)), "{from:?} {to:?}");
+        assert_eq!(
+            (err.code(), err.field()),
+            ("malformed", Some(field)),
+            "{from:?} {to:?}"
+        );
     }
     let err = Engine::new()
         .export_ledger(&mut sink, ExportFormat::Csv, None, None)
@@ -306,18 +348,25 @@ fn an_export_of_a_snapshotted_store_starts_from_the_snapshot() {
     let events = mixed();
     let mut engine = Engine::open(Box::new(MemoryStore::new())).unwrap();
     for event in &events[..8] {
-        engine.apply(&Event::from_value(event.clone()).unwrap()).unwrap();
+        engine
+            .apply(&Event::from_value(event.clone()).unwrap())
+            .unwrap();
     }
     engine.save_snapshot().unwrap();
     for event in &events[8..] {
-        engine.apply(&Event::from_value(event.clone()).unwrap()).unwrap();
+        engine
+            .apply(&Event::from_value(event.clone()).unwrap())
+            .unwrap();
     }
     let head = engine.audit_head();
     let part = export(&engine, ExportFormat::JsonLines, Some(10), None);
     let (code, out) = verifier(&part);
     assert_eq!((code, out), (0, format!("head {} {}", head.seq, head.hash)));
     let full = export(&engine, ExportFormat::JsonLines, None, None);
-    assert_eq!(verifier(&full).1, format!("head {} {}", head.seq, head.hash));
+    assert_eq!(
+        verifier(&full).1,
+        format!("head {} {}", head.seq, head.hash)
+    );
 }
 
 /// The records as hashed, shaped as the engine's `Records`.
@@ -344,7 +393,11 @@ fn the_fast_records_encoding_is_the_encoding_of_their_text() {
                 entries: &applied.entries,
             };
             assert_eq!(fast, upline::audit::encode(&records).unwrap(), "{name}");
-            assert_eq!(fast, upline::audit::encode_via_text(&records).unwrap(), "{name}");
+            assert_eq!(
+                fast,
+                upline::audit::encode_via_text(&records).unwrap(),
+                "{name}"
+            );
             assert_eq!(
                 upline::audit::encode(&event).unwrap(),
                 upline::audit::encode_via_text(&event).unwrap(),

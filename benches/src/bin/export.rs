@@ -100,7 +100,10 @@ fn main() -> Result<(), upline::Error> {
         &prev.to_hex()[..8]
     );
 
-    for (name, format) in [("JSON Lines", ExportFormat::JsonLines), ("CSV", ExportFormat::Csv)] {
+    for (name, format) in [
+        ("JSON Lines", ExportFormat::JsonLines),
+        ("CSV", ExportFormat::Csv),
+    ] {
         let mut sink = Counter(0);
         let started = cpu_ns();
         let head = engine.export_ledger(&mut sink, format, None, None)?;
