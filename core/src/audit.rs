@@ -95,7 +95,8 @@
 //!
 //! 1. `outcome` is `"none"`, or an object of one member named after the
 //!    outcome: `distribution` (`sale, plan, plan_version, currency, amount,
-//!    lines, retained, unpaid`, then `awards` and `screening` when
+//!    lines, retained, unpaid`, then `awards`, `screening` and `fx`
+//!    (`currency, rate, base`: a sale paid in another currency) when
 //!    present; each line `earner, level, rate, base, amount, held`; each
 //!    unpaid `level, reason`), `refund` (`refund, sale, reversals,
 //!    refunded_total`, `milestone_reversals` when present), `batch`
@@ -338,6 +339,14 @@ const fn code_of(name: &str) -> u8 {
     panic!("not a key of the dictionary")
 }
 
+/// The one-byte code of a dictionary key, computed at compile time.
+macro_rules! k {
+    ($name:literal) => {{
+        const CODE: u8 = code_of($name);
+        CODE
+    }};
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Plain,
@@ -479,7 +488,7 @@ fn canonical_decimal(text: &str) -> Option<(i128, u32)> {
     }
     let mut mantissa: i128 = 0;
     for &b in digits[..int_len].iter().chain(frac) {
-        mantissa = mantissa * 10 + i128::from(b - b'0');
+        mantissa = mantissa.checked_mul(10)? + i128::from(b - b'0');
         if mantissa >= LIMIT {
             return None;
         }
@@ -487,7 +496,10 @@ fn canonical_decimal(text: &str) -> Option<(i128, u32)> {
     if negative && mantissa == 0 {
         return None;
     }
-    Some((if negative { -mantissa } else { mantissa }, frac.len() as u32))
+    Some((
+        if negative { -mantissa } else { mantissa },
+        frac.len() as u32,
+    ))
 }
 
 /// The milliseconds of a string in canonical time form.
@@ -671,23 +683,62 @@ fn put_value<T: Serialize + ?Sized>(
 /// Gives the same bytes as [`encode`] of that object, written directly for
 /// the shapes every sale produces (a distribution and its entries).
 pub fn encode_records(outcome: &Outcome, entries: &[EntryRecord]) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(48 + 64 * entries.len());
-    out.extend_from_slice(&[OBJECT, 2, code_of("outcome")]);
-    match outcome {
-        Outcome::None => put_str(&mut out, "none"),
-        Outcome::Distribution(d) => {
-            out.extend_from_slice(&[OBJECT, 1, code_of("distribution")]);
-            put_distribution(&mut out, d)?;
-        }
-        other => put_value(&mut out, other, Kind::Plain, false)?,
-    }
-    out.push(code_of("entries"));
-    out.push(ARRAY);
-    put_uvarint(&mut out, entries.len() as u128);
-    for entry in entries {
-        put_entry(&mut out, entry)?;
-    }
+    let mut out = Vec::with_capacity(160 + 96 * entries.len());
+    encode_records_into(outcome, entries, &mut out)?;
     Ok(out)
+}
+
+/// `h_n` of an event and its records: [`chain`] over [`encode`] of the
+/// event and [`encode_records`], encoded into buffers this thread reuses
+/// (no allocation per event once they have grown).
+pub fn block_hash(
+    seq: u64,
+    previous: &Hash,
+    event: &crate::Event,
+    outcome: &Outcome,
+    entries: &[EntryRecord],
+) -> Result<Hash, EncodeError> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+    let hash = |e: &mut Vec<u8>, r: &mut Vec<u8>| {
+        e.clear();
+        r.clear();
+        encode_into(event, e)?;
+        encode_records_into(outcome, entries, r)?;
+        Ok(chain(seq, previous, e, r))
+    };
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let (e, r) = &mut *buffers;
+            hash(e, r)
+        }
+        Err(_) => hash(&mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+fn encode_records_into(
+    outcome: &Outcome,
+    entries: &[EntryRecord],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    out.extend_from_slice(&[OBJECT, 2, k!("outcome")]);
+    match outcome {
+        Outcome::None => put_str(out, "none"),
+        Outcome::Distribution(d) => {
+            out.extend_from_slice(&[OBJECT, 1, k!("distribution")]);
+            put_distribution(out, d)?;
+        }
+        other => put_value(out, other, Kind::Plain, false)?,
+    }
+    out.push(k!("entries"));
+    out.push(ARRAY);
+    put_uvarint(out, entries.len() as u128);
+    for entry in entries {
+        put_entry(out, entry)?;
+    }
+    Ok(())
 }
 
 fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<(), EncodeError> {
@@ -703,19 +754,23 @@ fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<(), EncodeErr
         unpaid,
         awards,
         screening,
+        fx,
     } = d;
-    let count = 8 + usize::from(!awards.is_empty()) + usize::from(screening.is_some());
-    out.extend_from_slice(&[OBJECT, count as u8, code_of("sale")]);
+    let count = 8
+        + usize::from(!awards.is_empty())
+        + usize::from(screening.is_some())
+        + usize::from(fx.is_some());
+    out.extend_from_slice(&[OBJECT, count as u8, k!("sale")]);
     put_str(out, sale);
-    out.push(code_of("plan"));
+    out.push(k!("plan"));
     put_str(out, plan);
-    out.push(code_of("plan_version"));
+    out.push(k!("plan_version"));
     put_uint(out, u64::from(*plan_version));
-    out.push(code_of("currency"));
+    out.push(k!("currency"));
     put_str(out, currency.code());
-    out.push(code_of("amount"));
+    out.push(k!("amount"));
     put_decimal(out, *amount);
-    out.push(code_of("lines"));
+    out.push(k!("lines"));
     out.push(ARRAY);
     put_uvarint(out, lines.len() as u128);
     for line in lines {
@@ -727,37 +782,41 @@ fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<(), EncodeErr
             amount,
             held,
         } = line;
-        out.extend_from_slice(&[OBJECT, 6, code_of("earner")]);
+        out.extend_from_slice(&[OBJECT, 6, k!("earner")]);
         put_str(out, earner);
-        out.push(code_of("level"));
+        out.push(k!("level"));
         put_uint(out, u64::from(*level));
-        out.push(code_of("rate"));
+        out.push(k!("rate"));
         put_decimal(out, rate.value());
-        out.push(code_of("base"));
+        out.push(k!("base"));
         put_decimal(out, *base);
-        out.push(code_of("amount"));
+        out.push(k!("amount"));
         put_decimal(out, *amount);
-        out.extend_from_slice(&[code_of("held"), if *held { TRUE } else { FALSE }]);
+        out.extend_from_slice(&[k!("held"), if *held { TRUE } else { FALSE }]);
     }
-    out.push(code_of("retained"));
+    out.push(k!("retained"));
     put_decimal(out, *retained);
-    out.push(code_of("unpaid"));
+    out.push(k!("unpaid"));
     out.push(ARRAY);
     put_uvarint(out, unpaid.len() as u128);
     for item in unpaid {
         let Unpaid { level, reason } = item;
-        out.extend_from_slice(&[OBJECT, 2, code_of("level")]);
+        out.extend_from_slice(&[OBJECT, 2, k!("level")]);
         put_uint(out, u64::from(*level));
-        out.push(code_of("reason"));
+        out.push(k!("reason"));
         put_value(out, reason, Kind::Plain, false)?;
     }
     if !awards.is_empty() {
-        out.push(code_of("awards"));
+        out.push(k!("awards"));
         put_value(out, awards, Kind::Plain, false)?;
     }
     if let Some(screening) = screening {
-        out.push(code_of("screening"));
+        out.push(k!("screening"));
         put_value(out, screening, Kind::Plain, false)?;
+    }
+    if let Some(fx) = fx {
+        out.push(k!("fx"));
+        put_value(out, fx, Kind::Plain, false)?;
     }
     Ok(())
 }
@@ -773,21 +832,21 @@ fn put_entry(out: &mut Vec<u8>, entry: &EntryRecord) -> Result<(), EncodeError> 
         available_at,
         reference,
     } = entry;
-    out.extend_from_slice(&[OBJECT, 8, code_of("seq")]);
+    out.extend_from_slice(&[OBJECT, 8, k!("seq")]);
     put_uint(out, *seq);
-    out.push(code_of("at"));
+    out.push(k!("at"));
     put_time(out, at.as_millis());
-    out.push(code_of("earner"));
+    out.push(k!("earner"));
     put_str(out, earner);
-    out.push(code_of("currency"));
+    out.push(k!("currency"));
     put_str(out, currency.code());
-    out.push(code_of("kind"));
+    out.push(k!("kind"));
     put_value(out, kind, Kind::Plain, false)?;
-    out.push(code_of("amount"));
+    out.push(k!("amount"));
     put_decimal(out, *amount);
-    out.push(code_of("available_at"));
+    out.push(k!("available_at"));
     put_time(out, available_at.as_millis());
-    out.push(code_of("reference"));
+    out.push(k!("reference"));
     put_str(out, reference);
     Ok(())
 }
@@ -840,7 +899,6 @@ fn begin<'a>(enc: &'a mut Encoder<'_>, tag: u8, len: Option<usize>) -> Compound<
 }
 
 impl Encoder<'_> {
-
     fn decimal_text(&mut self, mantissa: i128, scale: u32) -> Result<(), EncodeError> {
         if self.kind == Kind::Decimal {
             put_decimal_parts(self.out, mantissa, scale);
@@ -1363,7 +1421,20 @@ mod tests {
         let at = serde_json::json!({"at": "1970-01-01T00:00:01.500Z"});
         assert_eq!(
             encode(&at).unwrap(),
-            [0x09, 0x01, code_of("at"), 0x07, 0, 0, 0, 0, 0, 0, 0x05, 0xdc]
+            [
+                0x09,
+                0x01,
+                code_of("at"),
+                0x07,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0x05,
+                0xdc
+            ]
         );
         let other = serde_json::json!({"zz": "20.00"});
         assert_eq!(encode(&other).unwrap(), b"\x09\x01\x00\x02zz\x05\x0520.00");
@@ -1479,7 +1550,11 @@ mod tests {
     fn a_format_1_refusal_is_storage_and_names_the_format() {
         let err = format_refused("store", 1);
         assert_eq!(err.code(), "storage");
-        assert!(err.message().contains("audit format 1"), "{}", err.message());
+        assert!(
+            err.message().contains("audit format 1"),
+            "{}",
+            err.message()
+        );
         assert!(err.message().contains("format 2 only"), "{}", err.message());
     }
 }

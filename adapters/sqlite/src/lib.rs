@@ -57,7 +57,8 @@ pub const APPLICATION_ID: i32 = 0x5550_4C4E;
 pub const SCHEMA_VERSION: i32 = 2;
 
 /// Migrations: element `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE events (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE events (
          seq INTEGER PRIMARY KEY,
          event TEXT NOT NULL,
          hash BLOB NOT NULL CHECK (length(hash) = 32)

@@ -447,7 +447,10 @@ mod tests {
 
     #[test]
     fn formats_parse_and_unknown_ones_are_malformed() {
-        assert_eq!(ExportFormat::parse("jsonl").unwrap(), ExportFormat::JsonLines);
+        assert_eq!(
+            ExportFormat::parse("jsonl").unwrap(),
+            ExportFormat::JsonLines
+        );
         assert_eq!(ExportFormat::parse("csv").unwrap(), ExportFormat::Csv);
         let err = ExportFormat::parse("xml").unwrap_err();
         assert_eq!((err.code(), err.field()), ("malformed", Some("format")));
