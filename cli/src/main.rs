@@ -1,8 +1,8 @@
 //! `upline`: the operator's command for Upline books.
 //!
-//! It verifies a store, prints its head, shows a member's statement or
-//! balances, writes a tax summary, saves a snapshot and replays a JSON-lines
-//! event log into a new store. It owns the command line, the output formats
+//! It verifies a store, prints its head, exports it for an auditor, shows a
+//! member's statement or balances, writes a tax summary, saves a snapshot
+//! and replays a JSON-lines event log (or an export) into a new store. It owns the command line, the output formats
 //! and the exit codes; every rule stays in the `upline` crate.
 //!
 //! Exit codes: 0 ok; 1 the books do not verify (the message names the
