@@ -2,8 +2,9 @@
 //!
 //! It verifies a store, prints its head, exports it for an auditor, shows a
 //! member's statement or balances, writes a tax summary, saves a snapshot
-//! and replays a JSON-lines event log (or an export) into a new store. It owns the command line, the output formats
-//! and the exit codes; every rule stays in the `upline` crate.
+//! and replays a JSON-lines event log (or an export) into a new store. It
+//! owns the command line, the output formats and the exit codes; every
+//! rule stays in the `upline` crate.
 //!
 //! Exit codes: 0 ok; 1 the books do not verify (the message names the
 //! event); 2 a usage or storage error, or a refused query (the message
