@@ -238,12 +238,15 @@ export function buildApp(books, { live = false } = {}) {
   app.get('/api/viral', (req) => {
     const windowDays = intParam(req.query, 'windowDays', { min: 1, max: 3650, dflt: 30 })
     const cohortDays = intParam(req.query, 'cohortDays', { min: 1, max: 3650, dflt: 7 })
-    const cycles = intParam(req.query, 'cycles', { min: 1, max: 100, dflt: 8 })
     const report = call(() => engine.viralCoefficient(windowDays, cohortDays))
-    const firstCohort = report.cohorts[0]?.size ?? 1
-    const projection = call(() => engine.projection(cycles, windowDays, Math.max(1, firstCohort)))
     let total = 0
-    const measured = index.series().filter((d) => d.joins > 0).map((d) => ({ day: d.day, total: (total += d.joins) }))
+    const joins = index.series().filter((d) => d.joins > 0)
+    const measured = joins.map((d) => ({ day: d.day, total: (total += d.joins) }))
+    // The projection starts from the first day's joins and runs over the span the joins cover.
+    const span = joins.length ? (Date.parse(joins[joins.length - 1].day) - Date.parse(joins[0].day)) / DAY + 1 : 1
+    const fit = Math.ceil(span / Math.max(report.cycle_time_days, 0.1))
+    const cycles = intParam(req.query, 'cycles', { min: 1, max: 100, dflt: Math.min(100, Math.max(1, fit)) })
+    const projection = call(() => engine.projection(cycles, windowDays, Math.max(1, joins[0]?.joins ?? 1)))
     return { report, projection, measured }
   })
 
