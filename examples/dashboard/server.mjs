@@ -84,6 +84,16 @@ function call(f) {
   }
 }
 
+/** A member id as the engine accepts them: 1–128 bytes of UTF-8, no control characters. */
+function checkId(id, field = 'member') {
+  const bytes = Buffer.byteLength(id, 'utf8')
+  // eslint-disable-next-line no-control-regex
+  if (bytes < 1 || bytes > 128 || /[\u0000-\u001f\u007f-\u009f]/.test(id)) {
+    throw new HttpError(400, 'invalid_id', `${field} must be 1 to 128 bytes of UTF-8 without control characters`, field)
+  }
+  return id
+}
+
 const METRICS = ['net_earnings', 'sales_volume', 'qualified_referrals', 'downline_growth']
 const PERIODS = { all: null, '30d': 30, '7d': 7 }
 const DAY = 86_400_000
@@ -99,7 +109,8 @@ function intParam(q, name, { min, max, dflt }) {
 
 /** Builds the fastify app over `books` (not listening yet). */
 export function buildApp(books, { live = false } = {}) {
-  const app = Fastify({ logger: false })
+  // Ids may be up to 128 bytes, percent-encoded up to three times as long.
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 1024 } })
   const { engine, index } = books
   const clients = new Set()
 
@@ -174,7 +185,7 @@ export function buildApp(books, { live = false } = {}) {
   app.get('/api/series', () => ({ clock: clock(), days: index.series() }))
 
   app.get('/api/member/:id', (req) => {
-    const id = req.params.id
+    const id = checkId(req.params.id)
     const metrics = call(() => engine.memberMetrics(id))
     const at = clock()
     const balances = call(() => engine.balances(id, 'USD', at))
@@ -198,7 +209,7 @@ export function buildApp(books, { live = false } = {}) {
   })
 
   app.get('/api/network/:id', (req) => {
-    const id = req.params.id
+    const id = checkId(req.params.id)
     const depth = intParam(req.query, 'depth', { min: 0, max: 64, dflt: 2 })
     const maxNodes = intParam(req.query, 'maxNodes', { min: 1, max: 20000, dflt: 2000 })
     const sub = call(() => engine.exportSubtreeJson(id, depth, maxNodes))
@@ -310,7 +321,8 @@ export function buildApp(books, { live = false } = {}) {
     const data = `event: applied\ndata: ${JSON.stringify({ items, head: engine.auditHead(), clock: clock() })}\n\n`
     for (const c of clients) c.write(data)
   })
-  app.addHook('onClose', async () => {
+  // Before the server closes: open event streams would keep it waiting.
+  app.addHook('preClose', async () => {
     for (const c of clients) c.end()
   })
   return app
