@@ -257,7 +257,9 @@ async function showNetwork(root) {
   const started = performance.now()
   const depth = $('#network-depth').value
   const max = $('#network-max').value
+  const token = (net.token = (net.token ?? 0) + 1)
   const data = await api(`/api/network/${encodeURIComponent(root)}?depth=${depth}&maxNodes=${max}`)
+  if (token !== net.token) return // a later request (another root or depth) wins
   state.root = root
   net.graph.clear()
   net.info.clear()

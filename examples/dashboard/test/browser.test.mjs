@@ -87,11 +87,11 @@ test("a member's balances equal the engine's", async () => {
 })
 
 test('clicking a member expands its downline to the right children, and again collapses it', async () => {
-  await page.selectOption('[data-testid=network-depth]', '1').catch(() => {})
   await page.goto(`${server.url}#network/u000000`)
-  await page.selectOption('[data-testid=network-depth]', '1')
-  await page.waitForFunction(() => window.dashboard && window.dashboard.shown().length > 1 && document.querySelector('[data-testid=network-root]').innerText.startsWith('u000000'))
+  await page.waitForSelector('body[data-network=ready]')
   const roots = engine.directReferrals('u000000')
+  await page.selectOption('[data-testid=network-depth]', '1')
+  await page.waitForFunction((n) => window.dashboard.shown().length === n, 1 + roots.length)
   assert.deepEqual(await page.evaluate(() => window.dashboard.childrenOf('u000000')), roots)
   // The child with the most direct referrals of its own.
   const child = roots.reduce((a, b) => (engine.directReferrals(b).length > engine.directReferrals(a).length ? b : a))
