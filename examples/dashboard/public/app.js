@@ -204,6 +204,7 @@ function ensureRenderer() {
     },
     shown: () => net.graph.nodes(),
     childrenOf: (id) => (net.graph.hasNode(id) ? net.graph.outNeighbors(id) : null),
+    earned: (id) => net.info.get(id)?.earned ?? null,
   }
 }
 
