@@ -536,6 +536,19 @@ function connectLive() {
 
 // ---- wiring ------------------------------------------------------------------------------
 
+// `?depth=N&max=N` preset the network view's selects (used by the measurements).
+{
+  const q = new URLSearchParams(location.search)
+  const preset = (id, v) => {
+    if (v === null) return
+    const sel = $(id)
+    if (![...sel.options].some((o) => o.value === v)) sel.append(el('option', {}, v))
+    sel.value = v
+  }
+  preset('#network-depth', q.get('depth'))
+  preset('#network-max', q.get('max'))
+}
+
 $('#lookup').addEventListener('submit', (e) => {
   e.preventDefault()
   const id = $('#lookup-id').value.trim()
