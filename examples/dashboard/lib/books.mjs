@@ -67,7 +67,6 @@ export class Index {
     this.awards = []
     this.awardCount = new Map()
     this.recent = []
-    this.listeners = new Set()
   }
 
   tick(iso) {

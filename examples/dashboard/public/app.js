@@ -236,7 +236,7 @@ function layout() {
     leaves.set(id, n)
     return n
   }
-  // Iterative in effect for depth ≤ 64 (the export's bound), so recursion is fine.
+  // Recursion as deep as the shown tree: the export stops at 64 levels, each click adds one.
   count(root)
   const place = (id, depth, a0, a1) => {
     const a = (a0 + a1) / 2
