@@ -191,6 +191,8 @@ function ensureRenderer() {
     defaultEdgeColor: '#ced4da',
     zIndex: true,
     allowInvalidContainer: true,
+    // Labels are drawn on a 2D canvas, the costly part of a frame: none while panning.
+    hideLabelsOnMove: true,
   })
   net.renderer.on('clickNode', ({ node }) => toggle(node).catch(showError))
   window.dashboard = {
@@ -205,6 +207,7 @@ function ensureRenderer() {
     shown: () => net.graph.nodes(),
     childrenOf: (id) => (net.graph.hasNode(id) ? net.graph.outNeighbors(id) : null),
     earned: (id) => net.info.get(id)?.earned ?? null,
+    camera: () => net.renderer.getCamera().getState(),
   }
 }
 
