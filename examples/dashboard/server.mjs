@@ -23,7 +23,9 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 /** Reads `--name value` and `--flag` arguments, with environment fallbacks. */
 export function parseArgs(argv, env = process.env) {
   const opts = {
-    books: env.UPLINE_BOOKS ?? path.resolve(here, '../../target/dashboard/books.sqlite'),
+    books: env.UPLINE_BOOKS
+      ? path.resolve(env.INIT_CWD ?? process.cwd(), env.UPLINE_BOOKS)
+      : path.resolve(here, '../../target/dashboard/books.sqlite'),
     port: Number(env.PORT ?? 8787),
     host: env.HOST ?? '127.0.0.1',
     live: env.UPLINE_LIVE === '1',
@@ -39,7 +41,8 @@ export function parseArgs(argv, env = process.env) {
       return v
     }
     switch (arg) {
-      case '--books': opts.books = path.resolve(value()); break
+      // Relative to where the command was typed (npm runs scripts in this folder and says where in INIT_CWD).
+      case '--books': opts.books = path.resolve(env.INIT_CWD ?? process.cwd(), value()); break
       case '--port': opts.port = Number(value()); break
       case '--host': opts.host = value(); break
       case '--live': opts.live = true; break

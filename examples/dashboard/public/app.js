@@ -193,6 +193,7 @@ function ensureRenderer() {
     allowInvalidContainer: true,
     // Labels are drawn on a 2D canvas, the costly part of a frame: none while panning.
     hideLabelsOnMove: true,
+    hideEdgesOnMove: true,
   })
   net.renderer.on('clickNode', ({ node }) => toggle(node).catch(showError))
   window.dashboard = {
