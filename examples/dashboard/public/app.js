@@ -423,7 +423,7 @@ async function showGrowth() {
   chart('chart-k').setOption({
     title: { text: 'Viral coefficient K per 7-day join cohort', textStyle: { fontSize: 14 } },
     tooltip: { trigger: 'axis' },
-    grid: { top: 50, left: 50, right: 20, bottom: 40 },
+    grid: { top: 50, left: 50, right: 50, bottom: 40 },
     xAxis: { type: 'category', data: report.cohorts.map((c) => c.start.slice(0, 10)) },
     yAxis: { type: 'value', name: 'K' },
     series: [{
