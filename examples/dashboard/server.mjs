@@ -165,6 +165,7 @@ export function buildApp(books, { live = false } = {}) {
   app.get('/api/summary', () => {
     const net = call(() => engine.networkMetrics())
     const days = index.series()
+    // The series' amounts all have two places (USD), so they add up as whole cents.
     const sum = (f) => days.reduce((s, d) => s + BigInt(d[f].replace('.', '')), 0n)
     const cents = (v) => { const s = v.toString().padStart(3, '0'); return `${s.slice(0, -2)}.${s.slice(-2)}` }
     return {
@@ -276,7 +277,7 @@ export function buildApp(books, { live = false } = {}) {
         for (const it of b.items) {
           const s = index.payoutState.get(it.payout) ?? { state: 'reserved' }
           counts[s.state]++
-          net += BigInt(it.net.replace('.', ''))
+          if (it.currency === 'USD') net += BigInt(it.net.replace('.', ''))
           if ((state === 'all' || s.state === state) && items.length < limit) items.push({ ...it, ...s })
         }
         const skipped = {}

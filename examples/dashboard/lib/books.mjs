@@ -19,6 +19,9 @@ const require = createRequire(import.meta.url)
 /** The Node package, built from `bindings-node` (`npm run build` there). */
 export const upline = require('../../../bindings-node')
 
+/** The currency the dashboard's money-per-day figures are in (the demo books' only one). */
+export const CURRENCY = 'USD'
+
 const SCALE = 6
 const ONE = 10n ** BigInt(SCALE)
 
@@ -56,7 +59,6 @@ export class Index {
     this.members = 0
     this.sales = 0
     this.refunds = 0
-    this.volume = 0n
     /** day → { joins, sales, volume, commissions, reversals, bonuses } (BigInt). */
     this.days = new Map()
     this.holds = new Map()
@@ -79,6 +81,7 @@ export class Index {
     const at = event.at ?? event.as_of ?? event.effective_from
     if (typeof at === 'string') this.tick(at)
     for (const entry of applied.entries ?? []) {
+      if (entry.currency !== CURRENCY) continue
       const a = toMicros(entry.amount)
       const day = dayOf(entry.at)
       switch (entry.kind) {
@@ -108,10 +111,8 @@ export class Index {
         break
       case 'sale_recorded': {
         this.sales++
-        const a = toMicros(event.amount)
-        this.volume += a
         bump(this.days, dayOf(event.at), 'sales', 1n)
-        bump(this.days, dayOf(event.at), 'volume', a)
+        if (event.currency === CURRENCY) bump(this.days, dayOf(event.at), 'volume', toMicros(event.amount))
         const d = applied.distribution
         const hits = d?.screening?.hits ?? []
         if (hits.some((h) => h.action === 'hold')) {
@@ -189,7 +190,7 @@ export class Index {
     this.awardCount.set(award.name, (this.awardCount.get(award.name) ?? 0) + 1)
   }
 
-  /** Money and counts per day, oldest first, as strings and numbers. */
+  /** Counts and money (in `CURRENCY`) per day, oldest first, as numbers and decimal strings. */
   series() {
     return [...this.days.keys()].sort().map((day) => {
       const r = this.days.get(day)
