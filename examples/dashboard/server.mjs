@@ -216,6 +216,8 @@ export function buildApp(books, { live = false } = {}) {
     const id = checkId(req.params.id)
     const depth = intParam(req.query, 'depth', { min: 0, max: 64, dflt: 2 })
     const maxNodes = intParam(req.query, 'maxNodes', { min: 1, max: 20000, dflt: 2000 })
+    // The head the figures are as of: a page applying pushed events skips those it already has.
+    const seq = engine.auditHead().seq
     const sub = call(() => engine.exportSubtreeJson(id, depth, maxNodes))
     const nodes = []
     const walk = (n, parent, level) => {
@@ -233,7 +235,7 @@ export function buildApp(books, { live = false } = {}) {
       for (const k of kids) walk(k, n.member, level + 1)
     }
     walk(sub.tree, null, 0)
-    return { root: id, depth, truncated: sub.truncated, upline: call(() => engine.upline(id, 3)), nodes }
+    return { root: id, seq, depth, truncated: sub.truncated, upline: call(() => engine.upline(id, 3)), nodes }
   })
 
   app.get('/api/leaderboard', (req) => {

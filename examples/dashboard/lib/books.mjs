@@ -80,6 +80,10 @@ export class Index {
   feed(event, applied) {
     const at = event.at ?? event.as_of ?? event.effective_from
     if (typeof at === 'string') this.tick(at)
+    // What each earner's lifetime earnings moved by (the engine's own sense:
+    // commissions and bonuses less their reversals), for the live network.
+    const earned = new Map()
+    const move = (earner, by) => earned.set(earner, (earned.get(earner) ?? 0n) + by)
     for (const entry of applied.entries ?? []) {
       if (entry.currency !== CURRENCY) continue
       const a = toMicros(entry.amount)
@@ -87,16 +91,23 @@ export class Index {
       switch (entry.kind) {
         case 'commission':
           bump(this.days, day, 'commissions', a)
+          move(entry.earner, a)
+          break
+        case 'adjustment':
+          move(entry.earner, a)
           break
         case 'reversal':
         case 'reversal_held':
           bump(this.days, day, 'reversals', a)
+          move(entry.earner, -a)
           break
         case 'bonus':
           bump(this.days, day, 'bonuses', a)
+          move(entry.earner, a)
           break
         case 'bonus_reversal':
           bump(this.days, day, 'bonuses', -a)
+          move(entry.earner, -a)
           break
         default:
       }
@@ -176,6 +187,7 @@ export class Index {
       default:
     }
     if (item) {
+      item.earned = Object.fromEntries([...earned].map(([m, v]) => [m, fromMicros(v)]))
       item.seq = applied.seq
       item.at = at
       this.recent.push(item)

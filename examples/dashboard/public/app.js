@@ -270,7 +270,7 @@ async function showNetwork(root) {
   net.info.clear()
   net.expanded.clear()
   for (const n of data.nodes) {
-    putNode(n)
+    putNode({ ...n, asOf: data.seq })
     if (n.shown > 0) net.expanded.add(n.id)
   }
   layout()
@@ -306,7 +306,7 @@ async function toggle(id) {
   } else {
     const max = $('#network-max').value
     const data = await api(`/api/network/${encodeURIComponent(id)}?depth=1&maxNodes=${max}`)
-    for (const n of data.nodes) if (n.parent) putNode(n)
+    for (const n of data.nodes) if (n.parent) putNode({ ...n, asOf: data.seq })
     net.expanded.add(id)
   }
   layout()
@@ -334,26 +334,20 @@ function liveNetwork(items) {
   if (!net.graph) return
   let relayout = false
   for (const item of items) {
-    if (item.kind === 'join' && item.sponsor && net.info.has(item.sponsor)) {
+    if (item.kind === 'join' && item.sponsor && net.info.has(item.sponsor) && item.seq > net.info.get(item.sponsor).asOf) {
       const sponsor = net.info.get(item.sponsor)
       putNode({ ...sponsor, directs: sponsor.directs + 1 })
       if (net.expanded.has(item.sponsor) || sponsor.directs === 0) {
-        putNode({ id: item.member, parent: item.sponsor, status: 'active', hold: false, earned: '0.00', directs: 0, shown: 0 })
+        putNode({ id: item.member, parent: item.sponsor, status: 'active', hold: false, earned: '0.00', directs: 0, shown: 0, asOf: item.seq - 1 })
         net.expanded.add(item.sponsor)
         relayout = true
       }
     }
-    if (item.kind === 'sale') {
-      for (const line of item.lines) {
-        const n = net.info.get(line.earner)
-        if (n) putNode({ ...n, earned: fromCents(toCents(n.earned) + toCents(line.amount)) })
-      }
-    }
-    if (item.kind === 'refund') {
-      for (const r of item.reversals) {
-        const n = net.info.get(r.earner)
-        if (n) putNode({ ...n, earned: fromCents(toCents(n.earned) - toCents(r.amount)) })
-      }
+    // Earnings moved by the event (commissions, clawbacks, milestone bonuses), as the engine counts them.
+    for (const [member, amount] of Object.entries(item.earned ?? {})) {
+      const n = net.info.get(member)
+      // A node loaded after this event already counts it.
+      if (n && item.seq > n.asOf) putNode({ ...n, earned: fromCents(toCents(n.earned) + toCents(amount)), asOf: item.seq })
     }
   }
   if (relayout) layout()

@@ -33,8 +33,10 @@ test('a new sale appears on the page without a reload', async () => {
   let navigations = 0
   page.on('framenavigated', () => navigations++)
   // A live sale (ids `sl…`) arrives in the feed.
-  const item = page.locator('[data-testid=feed] li[data-kind=sale][data-id^=sl]').first()
-  await item.waitFor({ timeout: 15_000 })
+  const first = page.locator('[data-testid=feed] li[data-kind=sale][data-id^=sl]').first()
+  await first.waitFor({ timeout: 15_000 })
+  // A handle on that one item (newer items keep arriving above it).
+  const item = await first.elementHandle()
   const saleId = await item.getAttribute('data-id')
   assert.match(await item.innerText(), new RegExp(`sale ${saleId}: \\S+ bought \\d+\\.\\d\\d USD`))
   await page.waitForFunction((n) => Number(document.querySelector('[data-testid=head-seq]').innerText) > n, firstSeq)
