@@ -15,7 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import fastifyStatic from '@fastify/static'
-import { Books } from './lib/books.mjs'
+import { Books, toMicros, fromMicros } from './lib/books.mjs'
 import { LiveGenerator } from './lib/gen.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -165,9 +165,7 @@ export function buildApp(books, { live = false } = {}) {
   app.get('/api/summary', () => {
     const net = call(() => engine.networkMetrics())
     const days = index.series()
-    // The series' amounts all have two places (USD), so they add up as whole cents.
-    const sum = (f) => days.reduce((s, d) => s + BigInt(d[f].replace('.', '')), 0n)
-    const cents = (v) => { const s = v.toString().padStart(3, '0'); return `${s.slice(0, -2)}.${s.slice(-2)}` }
+    const sum = (f) => fromMicros(days.reduce((s, d) => s + toMicros(d[f]), 0n))
     return {
       clock: clock(),
       source: books.source,
@@ -176,10 +174,10 @@ export function buildApp(books, { live = false } = {}) {
       network: net,
       sales: index.sales,
       refunds: index.refunds,
-      volume: cents(sum('volume')),
-      commissions: cents(sum('commissions')),
-      reversals: cents(sum('reversals')),
-      bonuses: cents(sum('bonuses')),
+      volume: sum('volume'),
+      commissions: sum('commissions'),
+      reversals: sum('reversals'),
+      bonuses: sum('bonuses'),
       head: engine.auditHead(),
       topEarner: topEarner(),
       recent: index.recent.slice(-20).reverse(),
@@ -274,18 +272,17 @@ export function buildApp(books, { live = false } = {}) {
     return {
       batches: index.batches.map((b) => {
         const counts = { reserved: 0, settled: 0, failed: 0 }
-        let net = 0n
+        let net = 0n // USD items only: the page shows one figure
         const items = []
         for (const it of b.items) {
           const s = index.payoutState.get(it.payout) ?? { state: 'reserved' }
           counts[s.state]++
-          if (it.currency === 'USD') net += BigInt(it.net.replace('.', ''))
+          if (it.currency === 'USD') net += toMicros(it.net)
           if ((state === 'all' || s.state === state) && items.length < limit) items.push({ ...it, ...s })
         }
         const skipped = {}
         for (const sk of b.skipped) skipped[sk.reason] = (skipped[sk.reason] ?? 0) + 1
-        const n = net.toString().padStart(3, '0')
-        return { batch: b.batch, as_of: b.as_of, count: b.items.length, net: `${n.slice(0, -2)}.${n.slice(-2)}`, counts, skipped, items }
+        return { batch: b.batch, as_of: b.as_of, count: b.items.length, net: fromMicros(net), counts, skipped, items }
       }),
     }
   })

@@ -46,6 +46,24 @@ test('summary, leaderboard and member answers equal the engine', async () => {
   assert.equal(sum, cents(engine.memberMetrics(member).earnings[0].lifetime))
 })
 
+test('screening and payouts agree with the engine and add up', async () => {
+  const { body } = await get('/api/screening')
+  assert.equal(body.holds.length, engine.networkMetrics().on_hold)
+  const { body: p } = await get('/api/payouts?limit=5000')
+  assert.equal(p.batches.length, 1)
+  const b = p.batches[0]
+  assert.equal(b.counts.settled + b.counts.failed + b.counts.reserved, b.count)
+  assert.equal(b.items.length, b.count)
+  const cents = (s) => BigInt(s.replace('.', ''))
+  assert.equal(b.items.reduce((t, i) => t + cents(i.net), 0n), cents(b.net))
+  // The only batch: a settled payout's gross is all its earner was paid, a failed one paid nothing.
+  const clock = (await get('/api/summary')).body.clock
+  const settled = b.items.find((i) => i.state === 'settled')
+  assert.equal(engine.balances(settled.earner, 'USD', clock).paid, settled.gross)
+  const failed = b.items.find((i) => i.state === 'failed')
+  assert.equal(engine.balances(failed.earner, 'USD', clock).paid, '0.00')
+})
+
 test('the network endpoint lists the right children', async () => {
   const { body } = await get('/api/network/u000001?depth=1')
   const children = body.nodes.filter((n) => n.parent === 'u000001').map((n) => n.id)
