@@ -1,5 +1,6 @@
-// The demo books' generator, in JavaScript: the same network shape as the
-// Rust demo (`examples/src/demo.rs`): 70% of sponsors among the 50 most recent
+// The demo books' generator, in JavaScript: the Rust demo's generator
+// (`examples/src/demo.rs`, same SplitMix64 seed and draws, so the same
+// members, sponsors, sales and refunds): 70% of sponsors among the 50 most recent
 // members, 30% uniform among all earlier ones; a month of sales in February
 // 2026 and refunds for about 5% of them. On top of the Rust demo it adds what
 // the dashboard's other pages show: the first programme's milestones, a
@@ -112,8 +113,10 @@ export function baseEvents({ members, sales, seed = 2026 }) {
       at: time(day, millis % DAY_MS),
     })
     if (rng.below(100) < 5) {
-      // Half the refunds are whole, half are half the sale (rounded down to a cent).
-      const part = rng.below(2) === 0 ? amount : Math.floor(amount / 2)
+      // Half the refunds are whole, half are half the sale, rounded to the cent
+      // half to even (as the Rust demo's `round_dp(2)` does).
+      const half = Math.floor(amount / 2)
+      const part = rng.below(2) === 0 ? amount : half + (amount % 2 === 1 && half % 2 === 1 ? 1 : 0)
       refunds.push([s, part, Math.min(day + 3 + rng.below(10), 89)])
     }
   }
