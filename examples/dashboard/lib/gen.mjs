@@ -166,7 +166,7 @@ export function settlementEvents(batch) {
   batch.items.forEach((item, i) => {
     if (i % 10 === 9) return
     if (i % 20 === 3) {
-      out.push({ type: 'payout_failed', payout: item.payout, reason: 'bank account closed', at: time(91, i * 1000) })
+      out.push({ type: 'payout_failed', payout: item.payout, reason: 'rejected by the payment provider', at: time(91, i * 1000) })
     } else {
       out.push({ type: 'payout_settled', payout: item.payout, reference: `wire-${item.payout}`, at: time(91, i * 1000) })
     }
