@@ -792,6 +792,12 @@ export declare class Engine {
     pathOrStream: string | { write(chunk: Uint8Array): unknown },
     options?: { format?: 'jsonl' | 'csv'; fromSeq?: number | null; toSeq?: number | null } | null,
   ): Head
+  /**
+   * Up to `limit` (at most 100,000) stored events from `fromSeq` on, oldest
+   * first, as JSON text: `[{ "seq": n, "hash": "64 hex", "event": {...} }]`
+   * (each event as stored). Throws `storage` without a store.
+   */
+  storedEventsJson(fromSeq: number, limit: number): string
 }
 
 export interface BatchOptions {
