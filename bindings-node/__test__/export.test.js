@@ -64,7 +64,8 @@ test('bad options and engines without a store throw typed errors', () => {
   const sink = { write: () => {} }
   assert.throws(() => engine.exportLedger(sink, { format: 'xml' }), { code: 'malformed', field: 'format' })
   assert.throws(() => engine.exportLedger(sink, { fromSeq: 0 }), { code: 'malformed', field: 'from_seq' })
-  assert.throws(() => engine.exportLedger(sink, { fromSeq: 1.5 }), { code: 'malformed' })
+  // As everywhere in this binding, a non-integer number is invalid_amount.
+  assert.throws(() => engine.exportLedger(sink, { fromSeq: 1.5 }), { code: 'invalid_amount' })
   assert.throws(() => engine.exportLedger(sink, { colour: 1 }), { code: 'malformed' })
   assert.throws(() => engine.exportLedger(42), { code: 'malformed' })
   assert.throws(() => new Engine().exportLedger(sink), { code: 'storage' })

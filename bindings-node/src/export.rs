@@ -18,7 +18,7 @@ impl Engine {
     /// Lines (default) or CSV to a path or a writable stream; returns the
     /// head of the exported range. Needs a store (`storage` without one).
     #[napi(
-        ts_args_type = "pathOrStream: string | { write(chunk: Buffer): unknown }, options?: { format?: 'jsonl' | 'csv'; fromSeq?: number | null; toSeq?: number | null } | null",
+        ts_args_type = "pathOrStream: string | { write(chunk: Uint8Array): unknown }, options?: { format?: 'jsonl' | 'csv'; fromSeq?: number | null; toSeq?: number | null } | null",
         ts_return_type = "{ seq: number; hash: string }"
     )]
     pub fn export_ledger(

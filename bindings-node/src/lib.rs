@@ -37,6 +37,7 @@ use std::result::Result;
 use upline::{Error as CoreError, ErrorKind};
 
 mod books;
+mod stored;
 
 // ---- errors -----------------------------------------------------------------
 

@@ -11,27 +11,7 @@
 //! at the first event that does not match. An export that stops on an
 //! error has no trailer line: the trailer marks a complete export.
 //!
-//! # JSON Lines
-//!
-//! One JSON object a line:
-//!
-//! 1. a header: `{"format": "upline-ledger", "version": 1, "audit_format":
-//!    2, "audit_tag": "upline/audit/v2\u0000", "from_seq": F, "prev":
-//!    {"seq": F-1, "hash": h_{F-1}}}` (the hash the first exported event
-//!    chains onto: 64 zeros from the start);
-//! 2. one line per event, in order: `{"seq": n, "hash": h_n, "event": {…},
-//!    "records": {"outcome": …, "entries": […]}}`, where `event` is the
-//!    event's JSON exactly as stored and `records` exactly as hashed (see
-//!    [`crate::audit`]);
-//! 3. a trailer: `{"head": {"seq": n, "hash": h_n}, "events": count}`, the
-//!    head of the exported range.
-//!
-//! # CSV
-//!
-//! A header row `seq,hash,type,event,records`; a row of type `prev` with
-//! `F-1` and its hash; one row per event (its `type` tag, the event's JSON
-//! and the records' JSON as text fields, quoted as RFC 4180 says); and a
-//! trailer row of type `head` with the head's seq and hash.
+//! The layouts are described on [`ExportFormat`].
 
 use std::io::Write;
 
@@ -44,6 +24,28 @@ use crate::event::Event;
 use crate::store::Store;
 
 /// The format of [`Engine::export_ledger`].
+///
+/// # JSON Lines
+///
+/// One JSON object a line:
+///
+/// 1. a header: `{"format": "upline-ledger", "version": 1, "audit_format":
+///    2, "audit_tag": "upline/audit/v2\u0000", "from_seq": F, "prev":
+///    {"seq": F-1, "hash": h_{F-1}}}` (the hash the first exported event
+///    chains onto: 64 zeros from the start);
+/// 2. one line per event, in order: `{"seq": n, "hash": h_n, "event": {…},
+///    "records": {"outcome": …, "entries": […]}}`, where `event` is the
+///    event's JSON exactly as stored and `records` exactly as hashed (see
+///    [`crate::audit`]);
+/// 3. a trailer: `{"head": {"seq": n, "hash": h_n}, "events": count}`, the
+///    head of the exported range.
+///
+/// # CSV
+///
+/// A header row `seq,hash,type,event,records`; a row of type `prev` with
+/// `F-1` and its hash; one row per event (its `type` tag, the event's JSON
+/// and the records' JSON as text fields, quoted as RFC 4180 says); and a
+/// trailer row of type `head` with the head's seq and hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExportFormat {
     /// JSON Lines: a header, one object per event, a trailer.
@@ -79,7 +81,7 @@ pub const EXPORT_FORMAT_VERSION: u32 = 1;
 impl Engine {
     /// Streams the stored events `from_seq..=to_seq` (default: the whole
     /// log) with their audit hashes and records to `writer`, as JSON Lines
-    /// or CSV (see [the module docs](self)), and returns the head of the
+    /// or CSV (see [`ExportFormat`]), and returns the head of the
     /// exported range.
     ///
     /// Needs a store (the events are read from it and replayed to
