@@ -43,6 +43,7 @@ pub const NO_MEMBER: u32 = u32::MAX;
 
 /// A member's standing in the programme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberStatus {
     /// Earns normally.
@@ -228,6 +229,7 @@ impl Visitor<'_> for PushId<'_> {
 
 /// The hot part of a member: 12 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Node {
     /// The sponsor's index, or [`NO_MEMBER`].
     pub parent: u32,

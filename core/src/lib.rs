@@ -69,6 +69,7 @@ pub mod rewards;
 pub mod screen;
 pub mod store;
 pub mod time;
+pub mod wire;
 
 pub use audit::{Hash, Head, TamperedAt};
 pub use engine::Engine;
