@@ -280,6 +280,17 @@ export interface Earnings {
 }
 
 /**
+ * The Node `Engine` constructor's options.
+ */
+export interface EngineOptions {
+  /** The SQLite file the engine is persisted in (created if missing,
+   * reopened and verified if it exists). */
+  path?: string | null
+  /** A plan activated from the start of time instead of the default. */
+  plan?: PlanSpec | { toJSON(): PlanSpec } | null
+}
+
+/**
  * What an entry records.
  */
 export type EntryKind = "commission" | "reversal" | "reversal_held" | "bonus" | "adjustment" | "hold" | "release" | "payout_reserve" | "payout_settle" | "payout_fail" | "bonus_reversal"
@@ -369,7 +380,7 @@ export interface PlanActivated {
   /** The first instant whose sales use it. */
   effective_from: TimeInput
   /** The plan. */
-  plan: PlanSpec
+  plan: PlanSpec | { toJSON(): PlanSpec }
   type: "plan_activated"
 }
 /**
@@ -1239,6 +1250,8 @@ export interface ViralReport {
 
 // ---- roots: what each method takes or returns ----
 
+/** A list of events (`backtest`'s history). */
+export type EventList = Event[]
 /** Thresholds per currency code (`tax_summary`). */
 export type Thresholds = Record<string, Decimal>
 /** Tax summary lines (`tax_summary`). */

@@ -8,6 +8,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{json, Value};
 
+use upline::wire::Root;
 use upline::{Error, ErrorKind, Event};
 
 use crate::convert::{self, ConvError};
@@ -200,7 +201,7 @@ impl Engine {
             let event = Event::from_value(value)?;
             engine.apply(&event).map(|applied| applied.to_json_value())
         })?;
-        convert::to_py(py, &result)
+        convert::to_py(py, &result, Root::Applied)
     }
 }
 
@@ -219,7 +220,7 @@ impl Engine {
         plan: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
         let plan = match plan.filter(|p| !p.is_none()) {
-            Some(plan) => Some(conv(py, convert::to_json(plan, "plan"))?),
+            Some(plan) => Some(conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?),
             None => None,
         };
         let engine = match path.filter(|p| !p.is_none()) {
@@ -248,7 +249,7 @@ impl Engine {
             serde_json::to_value(e.verify()?)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// Saves a snapshot in the store, so a later open replays only what
@@ -287,7 +288,7 @@ impl Engine {
     /// Applies one event (a dict in the core's wire form).
     fn apply<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = event.py();
-        let value = conv(py, convert::to_json(event, ""))?;
+        let value = conv(py, convert::to_json(event, "", Root::Event))?;
         self.apply_value(py, value)
     }
 
@@ -307,7 +308,7 @@ impl Engine {
         let mut slots: Vec<Option<Result<Value, Error>>> = Vec::with_capacity(n);
         let mut values: Vec<(usize, Value)> = Vec::with_capacity(n);
         for (i, item) in items.iter().enumerate() {
-            match convert::to_json(item, "") {
+            match convert::to_json(item, "", Root::Event) {
                 Ok(v) => {
                     values.push((i, v));
                     slots.push(None);
@@ -344,7 +345,7 @@ impl Engine {
         let list = PyList::empty(py);
         for slot in slots {
             match slot {
-                Some(Ok(v)) => list.append(convert::to_py(py, &v)?)?,
+                Some(Ok(v)) => list.append(convert::to_py(py, &v, Root::Applied)?)?,
                 Some(Err(e)) => list.append(crate::errors::to_dict(py, &e)?)?,
                 None => {
                     return Err(raise(
@@ -384,7 +385,7 @@ impl Engine {
             serde_json::to_value(balances)
                 .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Balances)
     }
 
     /// Up to `levels` ancestors of `member`, nearest first.
@@ -456,7 +457,7 @@ impl Engine {
         let member = str_arg(member, "member")?;
         let max_depth = count_arg(max_depth, "max_depth")?;
         let value = self.read(py, move |e| e.export_json(&member, max_depth))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::TreeNode)
     }
 
     /// The distribution recorded for `sale`, or None.
@@ -470,7 +471,7 @@ impl Engine {
                 None => Value::Null,
             })
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Distribution)
     }
 
     /// The state of a prepared payout (`{"state": "reserved" | "settled" |
@@ -485,7 +486,7 @@ impl Engine {
                 None => Value::Null,
             })
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::PayoutState)
     }
 
     /// Applies a `payouts_prepared` event and returns its result.
@@ -500,7 +501,7 @@ impl Engine {
         let batch = str_arg(batch, "batch")?;
         let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
         let policy = match policy {
-            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy"))?,
+            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy", Root::PayoutPolicy))?,
             _ => json!({}),
         };
         self.apply_value(
@@ -516,7 +517,7 @@ impl Engine {
         effective_from: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = plan.py();
-        let plan = conv(py, convert::to_json(plan, "plan"))?;
+        let plan = conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?;
         let from = conv(py, convert::time_arg(effective_from, "effective_from"))?;
         self.apply_value(
             py,
@@ -571,7 +572,7 @@ impl Engine {
             serde_json::to_value(lines)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::TaxSummary)
     }
 
     /// The audit chain's head: `{"seq": int, "hash": hex str}`.
@@ -580,7 +581,7 @@ impl Engine {
             serde_json::to_value(e.audit_head())
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// The whole state as JSON text (for `Engine.from_snapshot`).
@@ -632,7 +633,7 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.leaderboard(&metric, &from, &to, limit, currency.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Leaderboard)
     }
 
     /// A team challenge's progress per member and in total as of `as_of`.
@@ -645,7 +646,7 @@ impl Engine {
         let id = str_arg(id, "id")?;
         let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
         let value = self.read(py, move |e| json_of(e.challenge_status(&id, &as_of)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::ChallengeStatus)
     }
 
     /// The milestone awards `member` holds.
@@ -653,7 +654,7 @@ impl Engine {
         let py = member.py();
         let member = str_arg(member, "member")?;
         let value = self.read(py, move |e| json_of(e.awards(&member)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Awards)
     }
 
     /// Growth metrics of one member; earnings also over `[from_, to)` when
@@ -672,14 +673,14 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.member_metrics(&member, from.as_deref(), to.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::MemberMetrics)
     }
 
     /// Network metrics: members by status, depth histogram, max depth,
     /// mean branching factor.
     fn network_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let value = self.read(py, |e| json_of(e.network_metrics()))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::NetworkMetrics)
     }
 
     /// The viral coefficient K per join cohort and overall, and the viral
@@ -708,7 +709,7 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.viral_coefficient(window, cohort, from.as_deref(), to.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::ViralReport)
     }
 
     /// A branching-process projection of network size over `cycles` from
@@ -732,7 +733,7 @@ impl Engine {
             _ => None,
         };
         let value = self.read(py, move |e| json_of(e.projection(window, cycles, seed)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Projection)
     }
 
     /// `member`'s subtree (breadth first, bounded) as nested dicts with
@@ -753,7 +754,7 @@ impl Engine {
             upline::metrics::DEFAULT_EXPORT_NODES,
         )?;
         let value = self.read(py, move |e| e.export_subtree_json(&member, depth, nodes))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::SubtreeExport)
     }
 
     /// The same subtree as Graphviz DOT, earnings in the node labels.
@@ -831,7 +832,10 @@ pub(crate) fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let items = sequence(events)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        out.push(conv(py, convert::to_json(item, &format!("events[{i}]")))?);
+        out.push(conv(
+            py,
+            convert::to_json(item, &format!("events[{i}]"), Root::Event),
+        )?);
     }
     Ok(out)
 }

@@ -43,6 +43,10 @@ const SHAPES_JSON: &str = include_str!("wire/shapes.json");
 pub enum Root {
     /// An event ([`crate::Event`]), in.
     Event,
+    /// A list of events (`backtest`'s history), in.
+    EventList,
+    /// The Node constructor's options (`{path?, plan?}`), in.
+    EngineOptions,
     /// A plan in wire form ([`crate::PlanSpec`]), in and out.
     PlanSpec,
     /// A payout policy ([`crate::payout::PayoutPolicy`]), in.
@@ -89,8 +93,10 @@ pub enum Root {
 
 impl Root {
     /// Every root, in declaration order.
-    pub const ALL: [Root; 22] = [
+    pub const ALL: [Root; 24] = [
         Root::Event,
+        Root::EventList,
+        Root::EngineOptions,
         Root::PlanSpec,
         Root::PayoutPolicy,
         Root::ScreeningRulesSet,
@@ -118,6 +124,8 @@ impl Root {
     pub fn name(self) -> &'static str {
         match self {
             Root::Event => "Event",
+            Root::EventList => "EventList",
+            Root::EngineOptions => "EngineOptions",
             Root::PlanSpec => "PlanSpec",
             Root::PayoutPolicy => "PayoutPolicy",
             Root::ScreeningRulesSet => "ScreeningRulesSet",

@@ -259,6 +259,15 @@ class Earnings(TypedDict):
     period: Decimal
     """The same over the period asked for (entries dated in `[from, to)`)."""
 
+class EngineOptions(TypedDict):
+    """The Node `Engine` constructor's options."""
+    path: NotRequired[Union[str, None]]
+    """The SQLite file the engine is persisted in (created if missing,
+    reopened and verified if it exists).
+    """
+    plan: NotRequired[Union[PlanSpec, None]]
+    """A plan activated from the start of time instead of the default."""
+
 EntryKind: TypeAlias = Union[Literal["commission"], Literal["reversal"], Literal["reversal_held"], Literal["bonus"], Literal["adjustment"], Literal["hold"], Literal["release"], Literal["payout_reserve"], Literal["payout_settle"], Literal["payout_fail"], Literal["bonus_reversal"]]
 """What an entry records."""
 
@@ -1063,6 +1072,9 @@ class ViralReport(TypedDict):
     """W: referrals count when made within this many days of joining."""
 
 # ---- roots: what each method takes or returns ----
+
+EventList: TypeAlias = Sequence[Event]
+"""A list of events (`backtest`'s history)."""
 
 Thresholds: TypeAlias = Mapping[str, _Money]
 """Thresholds per currency code (`tax_summary`)."""

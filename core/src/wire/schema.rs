@@ -169,6 +169,17 @@ struct AppliedWire {
     entries: Vec<crate::event::EntryRecord>,
 }
 
+/// The Node `Engine` constructor's options.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct EngineOptions {
+    /// The SQLite file the engine is persisted in (created if missing,
+    /// reopened and verified if it exists).
+    path: Option<String>,
+    /// A plan activated from the start of time instead of the default.
+    plan: Option<crate::PlanSpec>,
+}
+
 /// One member of `export_json`'s tree.
 #[derive(JsonSchema)]
 #[allow(dead_code)]
@@ -245,6 +256,8 @@ pub fn wire_schema() -> WireSchema {
     for root in Root::ALL {
         let (direction, schema) = match root {
             Root::Event => (In, gin.subschema_for::<crate::Event>()),
+            Root::EventList => (In, gin.subschema_for::<Vec<crate::Event>>()),
+            Root::EngineOptions => (In, gin.subschema_for::<EngineOptions>()),
             Root::PlanSpec => (In, gin.subschema_for::<crate::PlanSpec>()),
             Root::PayoutPolicy => (In, gin.subschema_for::<crate::payout::PayoutPolicy>()),
             Root::ScreeningRulesSet => (In, gin.subschema_for::<crate::event::ScreeningRulesSet>()),
@@ -764,6 +777,8 @@ fn required(s: &Value) -> BTreeSet<&str> {
 fn root_doc(root: Root) -> &'static str {
     match root {
         Root::Event => "An event (`Engine.apply`).",
+        Root::EventList => "A list of events (`backtest`'s history).",
+        Root::EngineOptions => "The Node `Engine` constructor's options.",
         Root::PlanSpec => "A plan in wire form.",
         Root::PayoutPolicy => "A payout policy (`prepare_payouts`).",
         Root::ScreeningRulesSet => "Screening rules (`backtest`'s candidate).",
@@ -826,6 +841,11 @@ impl<'a> Ts<'a> {
             return Ok("unknown".into());
         }
         if let Some(name) = ref_name(s) {
+            // The Node converter reads an object with `toJSON` (a `Plan`)
+            // through it: a plan may be given as either.
+            if dir == Direction::In && name == "PlanSpec" {
+                return Ok("PlanSpec | { toJSON(): PlanSpec }".into());
+            }
             return Ok(name.to_string());
         }
         if let Some(c) = s.get("const") {
