@@ -1269,3 +1269,189 @@ fn py_doc(indent: &str, text: &str) -> String {
     out.push_str(&format!("{indent}\"\"\"\n"));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Shape;
+    use super::*;
+
+    fn generated() -> Generated {
+        match generate() {
+            Ok(g) => g,
+            Err(e) => panic!("generation failed: {e}"),
+        }
+    }
+
+    /// The committed files are what the generator writes now (CI runs this:
+    /// a wire type changed without `schema_gen` fails here).
+    #[test]
+    fn committed_files_are_fresh() {
+        let g = generated();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (path, text) in [
+            ("core/src/wire/schema.json", &g.schema),
+            ("core/src/wire/shapes.json", &g.shapes),
+            ("bindings-node/generated.d.ts", &g.typescript),
+            ("bindings-python/python/upline/_types.pyi", &g.python),
+        ] {
+            let committed = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+            assert!(
+                committed == *text,
+                "{path} is stale: run `cargo run -p upline --features schema --example schema_gen`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_type_is_in_both_generated_files() {
+        let g = generated();
+        let w = wire_schema();
+        let names: Vec<String> = w
+            .definitions
+            .keys()
+            .cloned()
+            .chain(w.roots.iter().map(|(r, _, _)| r.name().to_string()))
+            .collect();
+        assert!(names.len() > 50);
+        for name in names {
+            assert!(
+                g.typescript.contains(&format!("export interface {name} "))
+                    || g.typescript.contains(&format!("export type {name} =")),
+                "{name} missing in generated.d.ts"
+            );
+            assert!(
+                g.python.contains(&format!("class {name}(TypedDict):"))
+                    || g.python.contains(&format!("{name}: TypeAlias ="))
+                    || g.python.contains(&format!("{name} = TypedDict(")),
+                "{name} missing in _types.pyi"
+            );
+        }
+        // Doc comments come along, in both.
+        for text in [&g.typescript, &g.python] {
+            assert!(text.contains("Commissions still inside their hold period."));
+            assert!(text.contains("Units of `currency` per unit of the sale's currency"));
+        }
+    }
+
+    /// Walks a schema and the embedded shape together, every path of every
+    /// root (recursive types to a bounded depth): a leaf is money in the
+    /// shape exactly when the schema declares a decimal, a time exactly
+    /// when it declares a date-time.
+    fn walk(
+        defs: &Map<String, Value>,
+        s: &Value,
+        shape: Shape,
+        at: &str,
+        depth: u32,
+        leaves: &mut u32,
+    ) {
+        if depth > 12 {
+            return;
+        }
+        let mut s = s;
+        while let Some(name) = ref_name(s) {
+            s = &defs[name];
+        }
+        match format_of(s) {
+            Some("decimal") => {
+                assert!(
+                    shape.is_money(),
+                    "{at}: a decimal the shape does not call money"
+                );
+                *leaves += 1;
+                return;
+            }
+            Some("date-time") => {
+                assert!(
+                    shape.is_time(),
+                    "{at}: a date-time the shape does not call a time"
+                );
+                *leaves += 1;
+                return;
+            }
+            _ => {}
+        }
+        if let Some(vs) = variants(s) {
+            for v in vs.iter().filter(|v| !is_null(v)) {
+                let sub = match (shape.tag(), tag_of(v)) {
+                    (Some(_), Some((_, value))) => shape.variant(Some(value)),
+                    _ => shape,
+                };
+                walk(defs, v, sub, at, depth + 1, leaves);
+            }
+            return;
+        }
+        let mut nested = false;
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            for (k, p) in props {
+                walk(
+                    defs,
+                    p,
+                    shape.field(k),
+                    &format!("{at}.{k}"),
+                    depth + 1,
+                    leaves,
+                );
+            }
+            nested = true;
+        }
+        if let Some(ap) = s.get("additionalProperties").filter(|v| v.is_object()) {
+            walk(
+                defs,
+                ap,
+                shape.field("ANY"),
+                &format!("{at}.*"),
+                depth + 1,
+                leaves,
+            );
+            nested = true;
+        }
+        if let Some(items) = s.get("items").filter(|v| v.is_object()) {
+            walk(
+                defs,
+                items,
+                shape.item(),
+                &format!("{at}[]"),
+                depth + 1,
+                leaves,
+            );
+            nested = true;
+        }
+        if let Some(items) = s.get("prefixItems").and_then(Value::as_array) {
+            for item in items {
+                walk(
+                    defs,
+                    item,
+                    shape.item(),
+                    &format!("{at}[]"),
+                    depth + 1,
+                    leaves,
+                );
+            }
+            nested = true;
+        }
+        if !nested {
+            assert!(
+                !shape.is_money() && !shape.is_time(),
+                "{at}: the shape converts a value the schema does not declare money or a time"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shape_table_agrees_with_the_schema_on_every_path() {
+        let w = wire_schema();
+        let mut leaves = 0;
+        for (root, _, schema) in &w.roots {
+            walk(
+                &w.definitions,
+                schema,
+                Shape::of(*root),
+                root.name(),
+                0,
+                &mut leaves,
+            );
+        }
+        assert!(leaves > 100, "only {leaves} money/time leaves seen");
+    }
+}
