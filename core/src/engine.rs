@@ -2477,7 +2477,7 @@ impl Engine {
             &self.graph,
             &self.ledger,
             member,
-            self.rewards.qualified_of(member),
+            self.rewards.qualified_of(&self.graph, member),
             period,
         ))
     }
