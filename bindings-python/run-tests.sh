@@ -27,7 +27,7 @@ WHEEL="$(ls "$CARGO_TARGET_DIR"/wheels/upline-*.whl)"
 "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
 
 # Run from outside the source tree so `import upline` is the installed wheel.
-cd "$ROOT/target"
+mkdir -p "$ROOT/target" && cd "$ROOT/target"
 echo "== pytest"
 "$PY" -m pytest "$ROOT/bindings-python/tests" -q -p no:cacheprovider
 echo "== mypy --strict (typed example)"

@@ -1149,7 +1149,8 @@ pub fn backtest(env: Env, history: Unknown, candidate: Unknown) -> napi::Result<
                 events.to_string()
             }
         };
-        let candidate = to_json(candidate, "candidate", Shape::of(Root::ScreeningRulesSet))?.to_string();
+        let candidate =
+            to_json(candidate, "candidate", Shape::of(Root::ScreeningRulesSet))?.to_string();
         let report = upline::screen::backtest_json(&history, &candidate)?;
         serde_json::from_str(&report).map_err(|e| internal(format!("report: {e}")))
     })
