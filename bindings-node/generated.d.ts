@@ -515,7 +515,7 @@ export interface ChallengeCreated {
   split: string
   /** The team total that meets the challenge: a count, or an amount in
    * the reward's currency for `sales_volume`. */
-  target: Decimal
+  target: string | number
   /** The team: a leader and the levels below it that belong to it. */
   team: TeamSpec
   /** End of the window (exclusive). */
@@ -796,7 +796,7 @@ export interface MilestoneSpec {
   rewards: RewardSpec[]
   /** A positive whole count (a JSON integer or a decimal string), or an
    * amount string in `currency` for `net_earnings`. */
-  threshold: Decimal
+  threshold: string | number
 }
 
 /**

@@ -27,15 +27,18 @@ function chain() {
 }
 
 describe('money by type, not by name', () => {
-  it('refuses a number for a milestone threshold and a bonus amount', () => {
+  it('refuses a number for a bonus amount, accepts a count threshold', () => {
     const e = chain()
     const ms = (threshold, amount) => ({
       type: 'milestones_set', at: T,
       milestones: [{ id: 'm', name: 'M', metric: 'own_sales', threshold, rewards: [{ bonus: { amount, currency: 'USD' } }] }],
     })
-    refused(() => e.apply(ms(50, '5')), 'milestones[0].threshold')
-    refused(() => e.apply(ms('50', 5)), 'milestones[0].rewards[0].bonus.amount')
-    e.apply(ms('50', '5'))
+    refused(() => e.apply(ms(1, 5)), 'milestones[0].rewards[0].bonus.amount')
+    // A threshold is a count or an amount (by metric): a whole number is fine.
+    e.apply(ms(1, '5'))
+    const r = e.apply({ type: 'sale_recorded', sale: 's', buyer: 'b', amount: '10.00', currency: 'USD', at: T })
+    assert.equal(r.distribution.awards[0].threshold, '1')
+    assert.equal(r.distribution.awards[0].bonuses[0].amount, '5.00')
   })
 
   it('refuses a number inside a plan at any depth, accepts counts', () => {

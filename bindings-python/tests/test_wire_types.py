@@ -186,8 +186,9 @@ def test_same_name_different_types() -> None:
 def test_money_in_by_type_at_any_depth() -> None:
     engine = upline.Engine()
     joined(engine, [("a", None), ("b", "a")])
-    # `threshold` (a milestone's) and a plan's `caps` values are money: an
-    # int there becomes its decimal string, whatever the key.
+    # A bonus `amount` and a plan's `caps` values are money: an int there
+    # becomes its decimal string. A milestone's `threshold` is a count or
+    # an amount (by metric): an int stays an int, as the vectors send it.
     engine.apply({"type": "milestones_set", "at": "2026-01-01T00:00:00Z",
                   "milestones": [{"id": "m1", "name": "First", "metric": "own_sales", "threshold": 1,
                                   "rewards": [{"bonus": {"amount": 5, "currency": "USD"}}]}]})
@@ -238,7 +239,7 @@ def histories(draw: st.DrawFn) -> list[tuple[dict[str, Any], dict[str, Any]]]:
          "milestones": [{"id": "m1", "name": "Seller", "metric": "own_sales", "threshold": 10,
                          "rewards": [{"bonus": {"amount": Decimal("1.50"), "currency": "USD"}}, {"perk": "badge"}]}]},
         {"type": "milestones_set", "at": ts,
-         "milestones": [{"id": "m1", "name": "Seller", "metric": "own_sales", "threshold": "10",
+         "milestones": [{"id": "m1", "name": "Seller", "metric": "own_sales", "threshold": 10,
                          "rewards": [{"bonus": {"amount": "1.50", "currency": "USD"}}, {"perk": "badge"}]}]})
     depth = draw(st.integers(2, 6))
     members = [f"m{i}" for i in range(depth)]

@@ -386,6 +386,10 @@ pub struct ChallengeCreated {
     pub to: String,
     /// The team total that meets the challenge: a count, or an amount in
     /// the reward's currency for `sales_volume`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "crate::wire::schema::CountOrAmount")
+    )]
     pub target: DecimalText,
     /// What a met challenge pays.
     pub reward: BonusSpec,

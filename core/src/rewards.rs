@@ -200,6 +200,10 @@ pub struct MilestoneSpec {
     pub currency: Option<String>,
     /// A positive whole count (a JSON integer or a decimal string), or an
     /// amount string in `currency` for `net_earnings`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "crate::wire::schema::CountOrAmount")
+    )]
     pub threshold: DecimalText,
     /// Bonuses and perks, at most [`MAX_MILESTONE_REWARDS`].
     pub rewards: Vec<RewardSpec>,

@@ -468,7 +468,7 @@ ChallengeCreated = TypedDict(
         "split": str,
         # The team total that meets the challenge: a count, or an amount in
         # the reward's currency for `sales_volume`.
-        "target": _Money,
+        "target": Union[str, int],
         # The team: a leader and the levels below it that belong to it.
         "team": TeamSpec,
         # End of the window (exclusive).
@@ -695,7 +695,7 @@ class MilestoneSpec(TypedDict):
     """Its display name."""
     rewards: Sequence[RewardSpec]
     """Bonuses and perks, at most `MAX_MILESTONE_REWARDS`."""
-    threshold: _Money
+    threshold: Union[str, int]
     """A positive whole count (a JSON integer or a decimal string), or an
     amount string in `currency` for `net_earnings`.
     """

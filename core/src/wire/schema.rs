@@ -32,6 +32,24 @@ impl JsonSchema for Amount {
     }
 }
 
+/// Marks a threshold or target that is a whole count (a JSON integer or
+/// its text) for count metrics and an amount string for money metrics: not
+/// converted either way (an integer stays an integer, as the vectors send
+/// it; the core checks it against the metric).
+pub struct CountOrAmount;
+
+impl JsonSchema for CountOrAmount {
+    fn schema_name() -> Cow<'static, str> {
+        "CountOrAmount".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": ["string", "integer"]})
+    }
+}
+
 /// Marks a `String` field of an event as a time: an RFC 3339 string with an
 /// offset (`#[schemars(with = "crate::wire::schema::TimeText")]`).
 pub struct TimeText;
