@@ -280,6 +280,12 @@ export declare class Engine {
   verifyAsync(): Promise<Head>
   /** Saves a snapshot in the store, so a later open replays only what follows. */
   saveSnapshot(): void
+  /**
+   * Up to `limit` (at most 100,000) stored events from `fromSeq` on, oldest
+   * first, as JSON text: `[{ "seq": n, "hash": "64 hex", "event": {...} }]`
+   * (each event as stored). Throws `storage` without a store.
+   */
+  storedEventsJson(fromSeq: number, limit: number): string
 }
 
 export interface BatchOptions {

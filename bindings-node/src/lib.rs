@@ -38,6 +38,8 @@ use std::result::Result;
 use upline::wire::{Root, Shape};
 use upline::{Error as CoreError, ErrorKind};
 
+mod stored;
+
 // ---- errors -----------------------------------------------------------------
 
 /// The status type of our errors: its string becomes the JS error's `code`.
