@@ -3,7 +3,7 @@
 //! declared type of their field, never by its key name.
 //!
 //! The table is generated from the JSON Schema of the Rust wire types (the
-//! `schema` feature, [`schema`]) by `cargo run -p upline --features schema
+//! `schema` feature, module `wire::schema`) by `cargo run -p upline --features schema
 //! --example schema_gen` and embedded here as `wire/shapes.json`; a CI step
 //! fails when it differs from a fresh generation. Reading it needs no
 //! schema library: it is parsed once, on first use.
@@ -37,7 +37,7 @@ const SHAPES_JSON: &str = include_str!("wire/shapes.json");
 
 /// Every value the bindings convert, by the Rust type it is the wire form
 /// of. Adding a binding method that returns a new type: add a variant here
-/// and in [`schema`]'s root list, then regenerate.
+/// and in `wire::schema`'s root list (`core/src/wire/schema.rs`), then regenerate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Root {
