@@ -72,7 +72,7 @@ pub mod time;
 pub mod wire;
 
 pub use audit::{Hash, Head, TamperedAt};
-pub use engine::Engine;
+pub use engine::{Engine, ExportFormat};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Applied, Distribution, Event, Outcome};
 pub use graph::MemberStatus;
