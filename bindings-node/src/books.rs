@@ -10,9 +10,10 @@ use napi::bindgen_prelude::*;
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
+use upline::wire::{Root, Shape};
 use upline::{Error as CoreError, ErrorKind, StatementQuery};
 
-use super::{guard, malformed, serialize, to_json, Ctx, Engine};
+use super::{guard, malformed, serialize, to_json, Engine};
 
 /// The option names of `statement`, as JavaScript spells them.
 const STATEMENT_OPTIONS: [&str; 6] = ["currency", "from", "to", "asOf", "after", "limit"];
@@ -24,7 +25,7 @@ fn statement_query(options: Option<Unknown<'_>>) -> Result<StatementQuery, CoreE
     let Some(options) = options else {
         return Ok(query);
     };
-    let map = match to_json(options, "options", Ctx::Plain)? {
+    let map = match to_json(options, "options", Shape::plain())? {
         Value::Null => return Ok(query),
         Value::Object(map) => map,
         _ => {
@@ -94,7 +95,7 @@ pub(super) fn thresholds_arg(
 ) -> Result<BTreeMap<String, String>, CoreError> {
     let mut out = BTreeMap::new();
     if let Some(t) = thresholds {
-        match to_json(t, "thresholds", Ctx::MoneyMap)? {
+        match to_json(t, "thresholds", Shape::of(Root::Thresholds))? {
             Value::Null => {}
             Value::Object(map) => {
                 for (k, v) in map {

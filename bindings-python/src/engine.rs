@@ -7,6 +7,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{json, Value};
 
+use upline::wire::Root;
 use upline::{Error, ErrorKind, Event};
 
 use crate::convert::{self, ConvError};
@@ -210,7 +211,7 @@ impl Engine {
             let event = Event::from_value(value)?;
             engine.apply(&event).map(|applied| applied.to_json_value())
         })?;
-        convert::to_py(py, &result)
+        convert::to_py(py, &result, Root::Applied)
     }
 }
 
@@ -229,7 +230,7 @@ impl Engine {
         plan: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
         let plan = match plan.filter(|p| !p.is_none()) {
-            Some(plan) => Some(conv(py, convert::to_json(plan, "plan"))?),
+            Some(plan) => Some(conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?),
             None => None,
         };
         let engine = match path.filter(|p| !p.is_none()) {
@@ -258,7 +259,7 @@ impl Engine {
             serde_json::to_value(e.verify()?)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// Saves a snapshot in the store, so a later open replays only what
@@ -297,7 +298,7 @@ impl Engine {
     /// Applies one event (a dict in the core's wire form).
     fn apply<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = event.py();
-        let value = conv(py, convert::to_json(event, ""))?;
+        let value = conv(py, convert::to_json(event, "", Root::Event))?;
         self.apply_value(py, value)
     }
 
@@ -317,7 +318,7 @@ impl Engine {
         let mut slots: Vec<Option<Result<Value, Error>>> = Vec::with_capacity(n);
         let mut values: Vec<(usize, Value)> = Vec::with_capacity(n);
         for (i, item) in items.iter().enumerate() {
-            match convert::to_json(item, "") {
+            match convert::to_json(item, "", Root::Event) {
                 Ok(v) => {
                     values.push((i, v));
                     slots.push(None);
@@ -354,7 +355,7 @@ impl Engine {
         let list = PyList::empty(py);
         for slot in slots {
             match slot {
-                Some(Ok(v)) => list.append(convert::to_py(py, &v)?)?,
+                Some(Ok(v)) => list.append(convert::to_py(py, &v, Root::Applied)?)?,
                 Some(Err(e)) => list.append(crate::errors::to_dict(py, &e)?)?,
                 None => {
                     return Err(raise(
@@ -394,7 +395,7 @@ impl Engine {
             serde_json::to_value(balances)
                 .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Balances)
     }
 
     /// Up to `levels` ancestors of `member`, nearest first.
@@ -466,7 +467,7 @@ impl Engine {
         let member = str_arg(member, "member")?;
         let max_depth = count_arg(max_depth, "max_depth")?;
         let value = self.read(py, move |e| e.export_json(&member, max_depth))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::TreeNode)
     }
 
     /// The distribution recorded for `sale`, or None.
@@ -480,7 +481,7 @@ impl Engine {
                 None => Value::Null,
             })
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Distribution)
     }
 
     /// The state of a prepared payout (`{"state": "reserved" | "settled" |
@@ -495,7 +496,7 @@ impl Engine {
                 None => Value::Null,
             })
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::PayoutState)
     }
 
     /// Applies a `payouts_prepared` event and returns its result.
@@ -510,7 +511,7 @@ impl Engine {
         let batch = str_arg(batch, "batch")?;
         let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
         let policy = match policy {
-            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy"))?,
+            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy", Root::PayoutPolicy))?,
             _ => json!({}),
         };
         self.apply_value(
@@ -526,7 +527,7 @@ impl Engine {
         effective_from: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = plan.py();
-        let plan = conv(py, convert::to_json(plan, "plan"))?;
+        let plan = conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?;
         let from = conv(py, convert::time_arg(effective_from, "effective_from"))?;
         self.apply_value(
             py,
@@ -548,7 +549,7 @@ impl Engine {
             serde_json::to_value(lines)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::TaxSummary)
     }
 
     /// `tax_summary` as CSV text: a header row, then one row per earner
@@ -592,7 +593,7 @@ impl Engine {
             serde_json::to_value(e.audit_head())
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// Streams the stored events with their audit hashes and records to a
@@ -657,7 +658,7 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.leaderboard(&metric, &from, &to, limit, currency.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Leaderboard)
     }
 
     /// A team challenge's progress per member and in total as of `as_of`.
@@ -670,7 +671,7 @@ impl Engine {
         let id = str_arg(id, "id")?;
         let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
         let value = self.read(py, move |e| json_of(e.challenge_status(&id, &as_of)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::ChallengeStatus)
     }
 
     /// The milestone awards `member` holds.
@@ -678,7 +679,7 @@ impl Engine {
         let py = member.py();
         let member = str_arg(member, "member")?;
         let value = self.read(py, move |e| json_of(e.awards(&member)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Awards)
     }
 
     /// Growth metrics of one member; earnings also over `[from_, to)` when
@@ -697,14 +698,14 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.member_metrics(&member, from.as_deref(), to.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::MemberMetrics)
     }
 
     /// Network metrics: members by status, depth histogram, max depth,
     /// mean branching factor.
     fn network_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let value = self.read(py, |e| json_of(e.network_metrics()))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::NetworkMetrics)
     }
 
     /// The viral coefficient K per join cohort and overall, and the viral
@@ -733,7 +734,7 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.viral_coefficient(window, cohort, from.as_deref(), to.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::ViralReport)
     }
 
     /// A branching-process projection of network size over `cycles` from
@@ -757,7 +758,7 @@ impl Engine {
             _ => None,
         };
         let value = self.read(py, move |e| json_of(e.projection(window, cycles, seed)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Projection)
     }
 
     /// `member`'s subtree (breadth first, bounded) as nested dicts with
@@ -778,7 +779,7 @@ impl Engine {
             upline::metrics::DEFAULT_EXPORT_NODES,
         )?;
         let value = self.read(py, move |e| e.export_subtree_json(&member, depth, nodes))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::SubtreeExport)
     }
 
     /// The same subtree as Graphviz DOT, earnings in the node labels.
@@ -856,7 +857,10 @@ pub(crate) fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let items = sequence(events)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        out.push(conv(py, convert::to_json(item, &format!("events[{i}]")))?);
+        out.push(conv(
+            py,
+            convert::to_json(item, &format!("events[{i}]"), Root::Event),
+        )?);
     }
     Ok(out)
 }

@@ -30,6 +30,7 @@ use crate::time::Timestamp;
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EntryKind {
@@ -80,17 +81,23 @@ pub struct Entry {
 
 /// An earner's balances in one currency as of an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Balances {
     /// Commissions still inside their hold period.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub pending: Decimal,
     /// Matured earnings minus reversals and payouts (may be negative: a
     /// debt recovered from later earnings before any new payout).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub available: Decimal,
     /// Earnings frozen by a hold.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub held: Decimal,
     /// In a prepared payout not yet settled or failed.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub reserved: Decimal,
     /// Settled payouts.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub paid: Decimal,
 }
 

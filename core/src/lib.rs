@@ -70,6 +70,7 @@ pub mod screen;
 pub mod statement;
 pub mod store;
 pub mod time;
+pub mod wire;
 
 pub use audit::{Hash, Head, TamperedAt};
 pub use engine::{Engine, ExportFormat};

@@ -84,6 +84,7 @@ impl Default for StatementQuery {
 }
 
 /// What a statement line's money is doing as of the statement's `as_of`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -117,6 +118,7 @@ impl EntryState {
 }
 
 /// What kind of thing a statement line comes from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -155,6 +157,7 @@ impl SourceKind {
 }
 
 /// Where a statement line comes from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// The kind of thing.
@@ -165,6 +168,7 @@ pub struct Source {
 }
 
 /// One ledger entry of a member, as a statement shows it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementLine {
     /// The entry's position in the ledger, from 0.
@@ -173,9 +177,11 @@ pub struct StatementLine {
     pub kind: EntryKind,
     /// The amount moved, positive (the kind says which way).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
     /// The currency.
     #[serde(serialize_with = "crate::money::serialize_code")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub currency: Currency,
     /// When it happened.
     pub at: Timestamp,
@@ -189,6 +195,10 @@ pub struct StatementLine {
     pub rate: Option<Rate>,
     /// The amount the rate applied to, for commission lines.
     #[serde(serialize_with = "serialize_optional_decimal")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::wire::schema::Amount>")
+    )]
     pub base: Option<Decimal>,
     /// Its state as of the statement's `as_of` (see the [module
     /// docs](self)).
@@ -196,10 +206,15 @@ pub struct StatementLine {
     /// For credit lines (commission, bonus, adjustment): the amount minus
     /// what was clawed back by `as_of`.
     #[serde(serialize_with = "serialize_optional_decimal")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::wire::schema::Amount>")
+    )]
     pub remaining: Option<Decimal>,
 }
 
 /// One page of a member's statement.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
     /// The member.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt};
+use upline::wire::Root;
 use upline::{Error, ErrorKind, StatementQuery};
 
 use super::{conv, json_of, opt_count, opt_str, opt_time, raise, str_arg, type_name, Engine};
@@ -38,7 +39,7 @@ pub(super) fn statement<'py>(
         limit: opt_count(args.limit, "limit", upline::limits::DEFAULT_STATEMENT_PAGE)?,
     };
     let value = engine.read(py, move |e| json_of(e.statement(&member, &query)?))?;
-    convert::to_py(py, &value)
+    convert::to_py(py, &value, Root::Statement)
 }
 
 /// `year` (an `int`) and `thresholds` (a dict of currency → money).
