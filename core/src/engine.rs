@@ -30,6 +30,8 @@ use crate::screen::{self, Action};
 use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
+mod replica;
+
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
 ///
 /// Format 2 added `hashes_dropped`: an engine with a store keeps only the
@@ -243,6 +245,9 @@ pub struct Engine {
     /// from the store; every later change is refused.
     #[serde(skip)]
     broken: Option<String>,
+    /// A read-only replica: catches up, never writes (`replica.rs`).
+    #[serde(skip)]
+    follower: bool,
 }
 
 impl Default for Engine {
@@ -372,6 +377,7 @@ impl Engine {
             scratch: Calculation::default(),
             store: None,
             broken: None,
+            follower: false,
         }
     }
 
@@ -471,66 +477,29 @@ impl Engine {
     /// With a store, the accepted events are persisted in one atomic append
     /// (group commit). If that append fails, the whole call fails with
     /// `storage` and the engine is reloaded from the store, so it holds
-    /// none of the batch.
+    /// none of the batch. If another writer appended first (`conflict`),
+    /// the engine reloads, which catches it up, and stages the batch again.
     pub fn apply_batch(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         check_batch_len(events.len())?;
         if self.store.is_none() {
             return Ok(events.iter().map(|event| self.apply(event)).collect());
         }
-        let mut results = Vec::with_capacity(events.len());
-        let mut stored = Vec::new();
-        for event in events {
-            results.push(match self.stage(event) {
-                Err(err) => Err(err),
-                Ok(Staged::Retry(applied)) => Ok(applied),
-                Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
-                    Err(err) => Err(err),
-                    Ok(record) => {
-                        stored.push(record);
-                        Ok(self.commit(link, effects))
-                    }
-                },
-            });
-        }
-        if stored.is_empty() {
-            return Ok(results);
-        }
-        let appended = match self.store.as_mut() {
-            Some(store) => store.append(&stored),
-            None => Ok(()),
-        };
-        if let Err(err) = appended {
-            if let Some(store) = self.store.take() {
-                match Engine::open(store) {
-                    Ok(reloaded) => *self = reloaded,
-                    // The store can neither take the batch nor be read
-                    // back: refuse every later change until the host
-                    // reopens it, rather than drift from it.
-                    Err(reopen) => self.broken = Some(format!("{err}; reloading failed: {reopen}")),
-                }
-            }
-            return Err(storage(err));
-        }
-        self.forget_persisted_hashes();
-        Ok(results)
+        self.apply_batch_stored(events)
     }
 
     /// Applies one event: validates it fully, persists it when the engine
     /// has a store, then changes the state.
+    ///
+    /// With a store shared by other writers, a `conflict` on append makes
+    /// the engine catch up and try again (see [`catch_up`](Self::catch_up)).
     pub fn apply(&mut self, event: &Event) -> Result<Applied> {
-        let (link, effects) = match self.stage(event)? {
-            Staged::Retry(applied) => return Ok(applied),
-            Staged::New(link, effects) => (link, effects),
-        };
-        let Some(store) = self.store.as_mut() else {
-            return Ok(self.commit(link, effects));
-        };
-        store
-            .append(&[stored_event(event, &link)?])
-            .map_err(storage)?;
-        let applied = self.commit(link, effects);
-        self.forget_persisted_hashes();
-        Ok(applied)
+        if self.store.is_some() {
+            return self.apply_stored(event);
+        }
+        match self.stage(event)? {
+            Staged::Retry(applied) => Ok(applied),
+            Staged::New(link, effects) => Ok(self.commit(link, effects)),
+        }
     }
 
     /// An engine backed by `store`: restores the latest snapshot, replays

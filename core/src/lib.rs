@@ -79,5 +79,5 @@ pub use id::check_id;
 pub use ledger::Balances;
 pub use money::{Currencies, Currency, Money, Rate, Rounding};
 pub use plan::{Plan, PlanSpec};
-pub use store::{MemoryStore, Store, StoredEvent};
+pub use store::{MemoryStore, SharedStore, Store, StoredEvent};
 pub use time::Timestamp;
