@@ -531,7 +531,12 @@ impl Engine {
 
     /// Saves a snapshot of the current state in the store, so a later
     /// [`open`](Self::open) replays only what follows.
+    ///
+    /// Refused (`storage`) when this engine's head is not the stored event
+    /// at its `seq`, so a replica that drifted from the store never saves
+    /// a snapshot other replicas would load.
     pub fn save_snapshot(&mut self) -> Result<()> {
+        self.check_on_stored_chain()?;
         let seq = self.audit_head().seq;
         let snapshot = self.snapshot_json();
         match self.store.as_mut() {
@@ -2546,7 +2551,9 @@ fn replay_stored(
         expected += 1;
         Ok(())
     });
-    if !anchored {
+    // A scan that failed before reaching the anchor proves nothing: it is
+    // a store failure, not tampering.
+    if !anchored && scanned.is_ok() {
         bad.get_or_insert(TamperedAt { seq: anchor.seq });
     }
     match (bad, scanned) {

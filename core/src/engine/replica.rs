@@ -72,6 +72,7 @@ impl Engine {
     /// `conflict` catch up and stage again.
     pub(super) fn apply_stored(&mut self, event: &Event) -> Result<Applied> {
         self.refuse_follower()?;
+        self.heal();
         let mut caught_up = false;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let (link, effects) = match self.stage(event) {
@@ -115,6 +116,7 @@ impl Engine {
     /// back by reloading from the store, which also catches up.
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         self.refuse_follower()?;
+        self.heal();
         // Catching up first is one cheap query and makes a conflict, and
         // the reload it costs, rare.
         if self.behind()? {
@@ -161,6 +163,41 @@ impl Engine {
             }
         }
         Err(exhausted())
+    }
+
+    /// `storage` unless this engine holds exactly a prefix of its store's
+    /// log: not broken, and its head is the stored event at its `seq`.
+    pub(super) fn check_on_stored_chain(&self) -> Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!("this engine lost its store ({why}); open it again"),
+            ));
+        }
+        let head = self.audit_head();
+        let Some(store) = self.store.as_deref() else {
+            return Ok(());
+        };
+        if head.seq > 0 && store.hash_at(head.seq).map_err(storage)? != Some(head.hash) {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!(
+                    "this engine's head (event {}) is not the stored one; catch up or open it again",
+                    head.seq
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An engine that lost its store after a failed group commit tries to
+    /// reload from it before a write; if the store still cannot be read,
+    /// the write is refused by [`stage`](Self::stage) ("open it again").
+    fn heal(&mut self) {
+        if self.broken.is_some() {
+            // The refusal that follows explains; this error adds nothing.
+            let _ = self.catch_up();
+        }
     }
 
     /// Whether the store holds events after this engine's head.
