@@ -9,7 +9,7 @@
 //! except under `CI=true`, where a missing server fails the run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use postgres::{Client, NoTls};
@@ -443,7 +443,6 @@ fn writer_child() {
         ids.swap(i, j);
     }
     let mut out = std::io::stdout().lock();
-    use std::io::Write;
     let mut next = 0;
     while next < ids.len() {
         let size = (1 + rng.below(100) as usize).min(ids.len() - next);
@@ -464,6 +463,11 @@ fn writer_child() {
             Err(err) => panic!("writer {w}: {err}"),
         }
     }
+    // Wait until every writer is done, then catch up.
+    writeln!(out, "done").unwrap();
+    out.flush().unwrap();
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
     let head = engine.catch_up().unwrap();
     writeln!(out, "head {} {}", head.seq, head.hash.to_hex()).unwrap();
 }
@@ -483,30 +487,61 @@ fn many_writers_in_four_processes_store_every_id_once_and_agree() {
     }
     let exe = std::env::current_exe().unwrap();
     let started = std::time::Instant::now();
-    let children: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            Command::new(&exe)
-                .args([
-                    "--ignored",
-                    "--exact",
-                    "writer_child",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("UPLINE_PG_CHILD_URL", &url)
-                .env("UPLINE_PG_WRITER", w.to_string())
-                .env("UPLINE_PG_PER_WRITER", per_writer.to_string())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut children = Vec::new();
+    let mut readers = Vec::new();
+    for w in 0..WRITERS {
+        let mut child = Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("UPLINE_PG_CHILD_URL", &url)
+            .env("UPLINE_PG_WRITER", w.to_string())
+            .env("UPLINE_PG_PER_WRITER", per_writer.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let done = done_tx.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let mut said_done = false;
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if line.contains("done") && !said_done {
+                    said_done = done.send(w).is_ok();
+                }
+                lines.push(line);
+            }
+            // A writer that died before "done" must not keep the others
+            // waiting: its exit status fails the test below.
+            if !said_done {
+                let _ = done.send(w);
+            }
+            lines
+        }));
+        children.push(child);
+    }
+    drop(done_tx);
+    for _ in 0..WRITERS {
+        if done_rx.recv().is_err() {
+            break;
+        }
+    }
+    for child in &mut children {
+        if let Some(stdin) = child.stdin.as_mut() {
+            let _ = stdin.write_all(b"go\n");
+        }
+    }
     let mut acknowledged: BTreeMap<String, u64> = BTreeMap::new();
     let mut heads = Vec::new();
-    for (w, mut child) in children.into_iter().enumerate() {
-        let stdout = child.stdout.take().unwrap();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+    for (w, (mut child, reader)) in children.into_iter().zip(readers).enumerate() {
+        for line in reader.join().unwrap() {
             // The test harness prints `test writer_child ... ` before the
             // child's first line, on the same line.
             let line = match (line.find("ack "), line.find("head ")) {
