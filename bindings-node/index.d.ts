@@ -51,6 +51,8 @@ export type ErrorCode =
   | 'invalid_signal'
   | 'unknown_review'
   | 'review_state'
+  | 'conflict'
+  | 'read_only'
 
 /**
  * What every method throws (and what the `...Async` methods reject with): a
@@ -751,6 +753,11 @@ export declare class Engine {
    * returns the head, or throws `tampered` (naming the first bad event) or
    * `storage` (no store, or the store failed).
    */
+  /**
+   * Applies what other processes appended to the store since this engine's
+   * head, each event checked against its stored hash; returns the new head.
+   */
+  refresh(): Head
   verify(): Head
   /** `verify` off the event loop. */
   verifyAsync(): Promise<Head>
@@ -778,6 +785,16 @@ export interface EngineOptions {
    * (reopening a store that already has it in force is an idempotent retry).
    */
   plan?: PlanSpec | Plan | null
+  /**
+   * A PostgreSQL connection URL (`postgresql://user:password@host:port/db`):
+   * the engine is a replica of `programme`'s log there, shared with other
+   * processes. Errors name the host and the reason, never the password.
+   */
+  url?: string | null
+  /** The programme (tenant) whose log the engine replicates; needed with `url`. */
+  programme?: string | null
+  /** A read-only replica: `refresh()` brings it up to date, writes throw `read_only`. */
+  follower?: boolean | null
 }
 
 export interface BacktestRule {
