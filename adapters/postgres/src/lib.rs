@@ -305,107 +305,105 @@ impl PostgresStore {
 /// Creates or migrates the schema, refusing tables of another
 /// application and newer schemas.
 fn migrate(client: &mut Client, server: &Server) -> Result<()> {
-    {
-        let err = |context: &str| {
-            let server = server.clone();
-            let context = context.to_string();
-            move |e: postgres::Error| server.error(&context, e)
-        };
-        let tables: Vec<String> = client
-            .query(
-                "SELECT table_name::TEXT FROM information_schema.tables
+    let err = |context: &str| {
+        let server = server.clone();
+        let context = context.to_string();
+        move |e: postgres::Error| server.error(&context, e)
+    };
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::TEXT FROM information_schema.tables
                  WHERE table_schema = current_schema()
                    AND table_name IN ('upline_meta', 'upline_events', 'upline_snapshots')",
-                &[],
-            )
-            .map_err(err("cannot list tables"))?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let has_meta = tables.iter().any(|t| t == "upline_meta");
-        if !has_meta && !tables.is_empty() {
-            return Err(foreign(
-                server,
-                &format!("it has {} but no upline_meta", tables.join(", ")),
-            ));
-        }
-        if !has_meta {
-            client
+            &[],
+        )
+        .map_err(err("cannot list tables"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let has_meta = tables.iter().any(|t| t == "upline_meta");
+    if !has_meta && !tables.is_empty() {
+        return Err(foreign(
+            server,
+            &format!("it has {} but no upline_meta", tables.join(", ")),
+        ));
+    }
+    if !has_meta {
+        client
                 .batch_execute(
                     "CREATE TABLE IF NOT EXISTS upline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                 )
                 .map_err(err("cannot create upline_meta"))?;
-        }
-        let mut tx = client
-            .transaction()
-            .map_err(err("cannot start the migration"))?;
-        // Locks the version row: processes opening a fresh database
-        // together migrate one after the other.
-        let marked = tx.execute(
-            "INSERT INTO upline_meta (key, value) VALUES ('application', $1), ('schema_version', '0')
-             ON CONFLICT (key) DO NOTHING",
-            &[&APPLICATION],
-        );
-        if let Err(e) = marked {
-            drop(tx);
-            return Err(foreign(
-                server,
-                &format!("upline_meta is not Upline's ({e})"),
-            ));
-        }
-        let rows = tx
-            .query(
-                "SELECT key, value FROM upline_meta
-                 WHERE key IN ('application', 'schema_version') FOR UPDATE",
-                &[],
-            )
-            .map_err(err("cannot read upline_meta"))?;
-        let mut application = None;
-        let mut version = None;
-        for row in &rows {
-            let key: String = row.get(0);
-            let value: String = row.get(1);
-            match key.as_str() {
-                "application" => application = Some(value),
-                _ => version = Some(value),
-            }
-        }
-        if application.as_deref() != Some(APPLICATION) {
-            drop(tx);
-            return Err(foreign(
-                server,
-                &format!(
-                    "upline_meta names the application {:?}",
-                    application.unwrap_or_default()
-                ),
-            ));
-        }
-        let version: i32 = version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| server.error("upline_meta", "schema_version is not a number"))?;
-        if version > SCHEMA_VERSION {
-            return Err(server.error(
-                "cannot open the store",
-                format!(
-                    "the database has Upline schema version {version}, newer than the \
-                     {SCHEMA_VERSION} this build knows; upgrade Upline"
-                ),
-            ));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            tx.batch_execute(sql)
-                .map_err(err(&format!("migration to version {}", i + 1)))?;
-        }
-        if version < SCHEMA_VERSION {
-            tx.execute(
-                "UPDATE upline_meta SET value = $1 WHERE key = 'schema_version'",
-                &[&SCHEMA_VERSION.to_string()],
-            )
-            .map_err(err("cannot record the schema version"))?;
-        }
-        tx.commit().map_err(err("cannot commit the migration"))
     }
+    let mut tx = client
+        .transaction()
+        .map_err(err("cannot start the migration"))?;
+    // Locks the version row: processes opening a fresh database
+    // together migrate one after the other.
+    let marked = tx.execute(
+        "INSERT INTO upline_meta (key, value) VALUES ('application', $1), ('schema_version', '0')
+             ON CONFLICT (key) DO NOTHING",
+        &[&APPLICATION],
+    );
+    if let Err(e) = marked {
+        drop(tx);
+        return Err(foreign(
+            server,
+            &format!("upline_meta is not Upline's ({e})"),
+        ));
+    }
+    let rows = tx
+        .query(
+            "SELECT key, value FROM upline_meta
+                 WHERE key IN ('application', 'schema_version') FOR UPDATE",
+            &[],
+        )
+        .map_err(err("cannot read upline_meta"))?;
+    let mut application = None;
+    let mut version = None;
+    for row in &rows {
+        let key: String = row.get(0);
+        let value: String = row.get(1);
+        match key.as_str() {
+            "application" => application = Some(value),
+            _ => version = Some(value),
+        }
+    }
+    if application.as_deref() != Some(APPLICATION) {
+        drop(tx);
+        return Err(foreign(
+            server,
+            &format!(
+                "upline_meta names the application {:?}",
+                application.unwrap_or_default()
+            ),
+        ));
+    }
+    let version: i32 = version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| server.error("upline_meta", "schema_version is not a number"))?;
+    if version > SCHEMA_VERSION {
+        return Err(server.error(
+            "cannot open the store",
+            format!(
+                "the database has Upline schema version {version}, newer than the \
+                     {SCHEMA_VERSION} this build knows; upgrade Upline"
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.batch_execute(sql)
+            .map_err(err(&format!("migration to version {}", i + 1)))?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.execute(
+            "UPDATE upline_meta SET value = $1 WHERE key = 'schema_version'",
+            &[&SCHEMA_VERSION.to_string()],
+        )
+        .map_err(err("cannot record the schema version"))?;
+    }
+    tx.commit().map_err(err("cannot commit the migration"))
 }
 
 fn foreign(server: &Server, why: &str) -> Error {
