@@ -561,6 +561,59 @@ export interface TaxLine {
   reaches_threshold: boolean
 }
 
+/** What a statement line's money is doing as of the statement's `asOf`. */
+export type EntryState = 'pending' | 'available' | 'held' | 'reserved' | 'paid' | 'reversed'
+
+/** One ledger entry of a member, as a statement shows it. */
+export interface StatementLine {
+  /** The entry's position in the ledger, from 0. */
+  seq: number
+  kind: EntryKind
+  amount: DecimalString
+  currency: string
+  at: IsoTime
+  available_at: IsoTime
+  /** What it comes from; for an award, the milestone's id; for a review, the sale's. */
+  source: {
+    type: 'sale' | 'refund' | 'payout' | 'award' | 'challenge' | 'review' | 'adjustment'
+    id: Id
+  }
+  /** Commission lines only (else `null`). */
+  level: number | null
+  rate: DecimalString | null
+  base: DecimalString | null
+  state: EntryState
+  /** Credit lines (commission, bonus, adjustment): the amount less what was clawed back by `asOf`. */
+  remaining: DecimalString | null
+}
+
+/** One page of a member's statement. */
+export interface Statement {
+  member: Id
+  /** `null`: states as they stand after every entry. */
+  as_of: IsoTime | null
+  /** Oldest first. */
+  entries: StatementLine[]
+  /** Pass as `after` for the next page; `null` on the last page. */
+  next: string | null
+}
+
+/** Options of `Engine.statement`; every one may be left out or `null`. */
+export interface StatementOptions {
+  /** Only this currency. */
+  currency?: string | null
+  /** Only entries dated at or after this instant. */
+  from?: TimeInput | null
+  /** Only entries dated before this instant. */
+  to?: TimeInput | null
+  /** States as of this instant; entries dated later are left out. */
+  asOf?: TimeInput | null
+  /** The `next` cursor of the previous page. */
+  after?: string | null
+  /** Entries on the page: 1 to 10000, default 100. */
+  limit?: number | null
+}
+
 export interface Head {
   seq: number
   /** 64 hex digits (all zeros for an empty chain). */
@@ -762,6 +815,14 @@ export declare class Engine {
   preparePayouts(batch: Id, asOf: TimeInput, policy?: PayoutPolicy | null): PayoutsApplied
   /** Earned and paid per earner and currency in calendar `year` (UTC). */
   taxSummary(year: number, thresholds?: Record<string, DecimalString> | null): TaxLine[]
+  /** `taxSummary` as CSV: the header `earner,currency,earned,paid,reaches_threshold`, then one row per earner and currency. */
+  taxSummaryCsv(year: number, thresholds?: Record<string, DecimalString> | null): string
+  /**
+   * One page of `member`'s statement, oldest first. Errors: `unknown_member`,
+   * `malformed` (a bad cursor), `limit_exceeded` (limit above 10000 or 0),
+   * `invalid_time` (`from` after `to`, or a bad time).
+   */
+  statement(member: Id, options?: StatementOptions | null): Statement
   /** The audit chain's head. */
   auditHead(): Head
   /** The distribution recorded for `sale`, or `null`. */

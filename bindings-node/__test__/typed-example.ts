@@ -79,3 +79,11 @@ const rules: ScreeningRule[] | null = screeningPreset('strict')
 // @ts-expect-error: a review decision is release or reverse
 engine.apply({ type: 'fraud_review_resolved', review: 's1', decision: 'maybe', at: '2026-02-01T00:00:00Z' })
 console.log(hits.length, report.sales_changed, board.entries[0]?.value, rules?.length, engine.identityCluster('cy'), engine.networkMetrics().members)
+
+// Reading the books.
+import type { Statement, EntryState } from '..'
+const page: Statement = engine.statement('ann', { asOf: new Date('2026-04-01T00:00:00Z'), limit: 10 })
+const state: EntryState | undefined = page.entries[0]?.state
+const next: Statement | null = page.next === null ? null : engine.statement('ann', { after: page.next })
+const taxCsv: string = engine.taxSummaryCsv(2026, { USD: '600.00' })
+console.log(state, next?.entries.length, taxCsv.length)

@@ -26,7 +26,6 @@
 
 mod export;
 
-use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,6 +36,7 @@ use serde_json::{Map, Value};
 use std::result::Result;
 use upline::{Error as CoreError, ErrorKind};
 
+mod books;
 mod stored;
 
 // ---- errors -----------------------------------------------------------------
@@ -1039,32 +1039,7 @@ impl Engine {
         year: i32,
         thresholds: Option<Unknown>,
     ) -> napi::Result<Value> {
-        let thresholds = guard(&env, || {
-            let mut out = BTreeMap::new();
-            if let Some(t) = thresholds {
-                match to_json(t, "thresholds", Ctx::MoneyMap)? {
-                    Value::Null => {}
-                    Value::Object(map) => {
-                        for (k, v) in map {
-                            match v {
-                                Value::String(s) => {
-                                    out.insert(k, s);
-                                }
-                                _ => {
-                                    return Err(CoreError::new(
-                                        ErrorKind::InvalidAmount,
-                                        format!("thresholds.{k}"),
-                                        format!("thresholds.{k} must be a decimal string"),
-                                    ))
-                                }
-                            }
-                        }
-                    }
-                    _ => return Err(malformed("thresholds must be an object of decimal strings")),
-                }
-            }
-            Ok(out)
-        })?;
+        let thresholds = guard(&env, || books::thresholds_arg(thresholds))?;
         self.with(&env, |engine| {
             serialize(&engine.tax_summary(year, &thresholds)?)
         })

@@ -48,6 +48,7 @@ const MONEY_KEYS_OUT: &[&str] = &[
     "paid",
     "earned",
     "rate",
+    "remaining",
     // rewards and metrics
     "value",
     "threshold",

@@ -1,17 +1,18 @@
 //! `upline.Engine`: a core engine behind a mutex.
 
-use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{json, Value};
 
 use upline::{Error, ErrorKind, Event};
 
 use crate::convert::{self, ConvError};
 use crate::guard;
+
+mod books;
 
 /// The commission engine. See the stub (`upline/__init__.pyi`) for the
 /// documented Python API.
@@ -568,46 +569,48 @@ impl Engine {
         thresholds: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = year.py();
-        if year.is_instance_of::<PyBool>() || !year.is_instance_of::<PyInt>() {
-            return Err(raise(
-                py,
-                Error::new(
-                    ErrorKind::Malformed,
-                    "year",
-                    format!("year must be an int, not {}", type_name(year)),
-                ),
-            ));
-        }
-        let year: i32 = year
-            .extract::<i64>()
-            .ok()
-            .and_then(|y| i32::try_from(y).ok())
-            .unwrap_or(i32::MAX);
-        let mut limits = BTreeMap::new();
-        if let Some(t) = thresholds.filter(|t| !t.is_none()) {
-            let Ok(dict) = t.cast::<PyDict>() else {
-                return Err(raise(
-                    py,
-                    Error::new(
-                        ErrorKind::Malformed,
-                        "thresholds",
-                        format!("thresholds must be a dict, not {}", type_name(t)),
-                    ),
-                ));
-            };
-            for (k, v) in dict.iter() {
-                let code = str_arg(&k, "thresholds")?;
-                let field = format!("thresholds.{code}");
-                let amount = conv(py, convert::money_arg(&v, &field))?;
-                limits.insert(code, amount);
-            }
-        }
+        let (year, limits) = books::year_and_thresholds(year, thresholds)?;
         let value = self.read(py, move |e| {
             let lines = e.tax_summary(year, &limits)?;
             serde_json::to_value(lines)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
         convert::to_py(py, &value)
+    }
+
+    /// `tax_summary` as CSV text: a header row, then one row per earner
+    /// and currency.
+    #[pyo3(signature = (year, thresholds=None))]
+    fn tax_summary_csv(
+        &self,
+        year: &Bound<'_, PyAny>,
+        thresholds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        books::tax_summary_csv(self, year, thresholds)
+    }
+
+    /// One page of `member`'s statement (see the stub).
+    #[pyo3(signature = (member, *, currency=None, from_=None, to=None, as_of=None, after=None, limit=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn statement<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        currency: Option<&Bound<'py, PyAny>>,
+        from_: Option<&Bound<'py, PyAny>>,
+        to: Option<&Bound<'py, PyAny>>,
+        as_of: Option<&Bound<'py, PyAny>>,
+        after: Option<&Bound<'py, PyAny>>,
+        limit: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = books::StatementArgs {
+            currency,
+            from: from_,
+            to,
+            as_of,
+            after,
+            limit,
+        };
+        books::statement(self, member, args)
     }
 
     /// The audit chain's head: `{"seq": int, "hash": hex str}`.

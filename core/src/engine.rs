@@ -7,6 +7,9 @@
 //! applied with the same content returns the original result and changes
 //! nothing; the same id with other content is `duplicate_id`.
 
+mod statement;
+mod tax_csv;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -67,6 +67,7 @@ pub mod payout;
 pub mod plan;
 pub mod rewards;
 pub mod screen;
+pub mod statement;
 pub mod store;
 pub mod time;
 
@@ -79,5 +80,6 @@ pub use id::check_id;
 pub use ledger::Balances;
 pub use money::{Currencies, Currency, Money, Rate, Rounding};
 pub use plan::{Plan, PlanSpec};
+pub use statement::{Statement, StatementQuery};
 pub use store::{MemoryStore, SharedStore, Store, StoredEvent};
 pub use time::Timestamp;

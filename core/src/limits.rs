@@ -81,3 +81,7 @@ pub const MAX_RULESETS: usize = 10_000;
 /// and stages the events again; after this many, `conflict` reaches the
 /// host. No sleeping in between: the host decides how to back off.
 pub const MAX_APPEND_ATTEMPTS: usize = 64;
+/// Most entries in one statement page.
+pub const MAX_STATEMENT_PAGE: usize = 10_000;
+/// Entries in a statement page when the host names no limit.
+pub const DEFAULT_STATEMENT_PAGE: usize = 100;

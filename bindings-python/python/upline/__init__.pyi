@@ -425,6 +425,41 @@ class Engine:
         False for a currency without a threshold).
         """
 
+    def tax_summary_csv(
+        self, year: int, thresholds: Optional[Mapping[str, _Money]] = None
+    ) -> str:
+        """``tax_summary`` as CSV text: the header
+        ``earner,currency,earned,paid,reaches_threshold``, then one row per
+        earner and currency, amounts as exact decimal strings.
+        """
+
+    def statement(
+        self,
+        member: str,
+        *,
+        currency: Optional[str] = None,
+        from_: Optional[_Time] = None,
+        to: Optional[_Time] = None,
+        as_of: Optional[_Time] = None,
+        after: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> _Json:
+        """One page of ``member``'s statement: ``{"member", "as_of", "entries",
+        "next"}``. ``entries`` are its ledger entries oldest first, dated in
+        ``[from_, to)`` and not after ``as_of``, in ``currency`` if given, each
+        ``{"seq", "kind", "amount", "currency", "at", "available_at",
+        "source": {"type", "id"}, "level", "rate", "base", "state",
+        "remaining"}``: ``source.type`` is ``sale``, ``refund``, ``payout``,
+        ``award``, ``challenge``, ``review`` or ``adjustment``; ``level``,
+        ``rate`` and ``base`` are set for commission lines; ``state`` (as of
+        ``as_of``, default: after every entry) is ``pending``, ``available``,
+        ``held``, ``reserved``, ``paid`` or ``reversed``; ``remaining`` (credit
+        lines) is the amount less what was clawed back. Pass ``next`` as
+        ``after`` for the following page (``None`` on the last). ``limit``
+        defaults to 100, at most 10000 (``limit_exceeded``); a bad cursor is
+        ``malformed``, ``from_`` after ``to`` ``invalid_time``.
+        """
+
     def identity_cluster(self, member: str) -> list[str]:
         """Members sharing a payment fingerprint, device, normalised e-mail or
         IP + user agent with ``member``: ``member`` first, then the others in join order."""
