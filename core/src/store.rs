@@ -270,6 +270,10 @@ impl<S: Store> Store for SharedStore<S> {
         self.lock()?.hash_at(seq)
     }
 
+    fn audit_format(&self) -> Result<u32> {
+        self.lock()?.audit_format()
+    }
+
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {
         self.lock()?.latest_snapshot()
     }
