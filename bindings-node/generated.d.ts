@@ -283,11 +283,18 @@ export interface Earnings {
  * The Node `Engine` constructor's options.
  */
 export interface EngineOptions {
+  /** A read-only replica: every change is refused with `read_only`. */
+  follower?: boolean | null
   /** The SQLite file the engine is persisted in (created if missing,
    * reopened and verified if it exists). */
   path?: string | null
   /** A plan activated from the start of time instead of the default. */
   plan?: PlanSpec | { toJSON(): PlanSpec } | null
+  /** The programme (tenant) whose log the engine replicates; needs `url`. */
+  programme?: string | null
+  /** A PostgreSQL connection URL: the engine is a replica of
+   * `programme`'s log there (not with `path`). */
+  url?: string | null
 }
 
 /**

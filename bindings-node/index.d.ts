@@ -43,6 +43,8 @@ export type ErrorCode =
   | 'invalid_signal'
   | 'unknown_review'
   | 'review_state'
+  | 'conflict'
+  | 'read_only'
 
 /**
  * What every method throws (and what the `...Async` methods reject with): a
@@ -299,6 +301,11 @@ export declare class Engine {
    * returns the head, or throws `tampered` (naming the first bad event) or
    * `storage` (no store, or the store failed).
    */
+  /**
+   * Applies what other processes appended to the store since this engine's
+   * head, each event checked against its stored hash; returns the new head.
+   */
+  refresh(): Head
   verify(): Head
   /** `verify` off the event loop. */
   verifyAsync(): Promise<Head>
@@ -338,16 +345,6 @@ export interface BatchHead {
   seq: number
   hash: string
   replayed?: true
-}
-
-export interface EngineOptions {
-  /** A SQLite file (the embedded store). */
-  path?: string | null
-  /**
-   * A plan to put in force from the start of time instead of the default
-   * (reopening a store that already has it in force is an idempotent retry).
-   */
-  plan?: PlanSpec | Plan | null
 }
 
 /**

@@ -526,47 +526,94 @@ impl Engine {
     /// missing; reopened: its snapshot and events are replayed and checked).
     /// With `{ plan }`, that plan is activated from the start of time (an
     /// idempotent retry when the store already has it in force).
+    /// With `{ url, programme }`, a replica of that programme's log in
+    /// PostgreSQL, shared with other processes (`refresh()` applies what
+    /// they wrote); with `follower: true`, a read-only one.
     #[napi(
         constructor,
-        ts_args_type = "options?: { path?: string; plan?: PlanSpec | Plan } | null"
+        ts_args_type = "options?: { path?: string; plan?: PlanSpec | Plan; url?: string; programme?: string; follower?: boolean } | null"
     )]
     pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Self> {
         let engine = guard(&env, || {
-            let mut plan = None;
-            let path = match options {
-                None => None,
+            let map = match options {
+                None => Map::new(),
                 Some(o) => match to_json(o, "options", Shape::of(Root::EngineOptions))? {
-                    Value::Null => None,
-                    Value::Object(map) => {
-                        for key in map.keys() {
-                            if key != "path" && key != "plan" {
-                                return Err(malformed(format!(
-                                    "unknown option {key:?}; the options are: path, plan"
-                                )));
-                            }
-                        }
-                        plan = map.get("plan").filter(|p| !p.is_null()).cloned();
-                        match map.get("path") {
-                            None | Some(Value::Null) => None,
-                            Some(Value::String(p)) => Some(p.clone()),
-                            Some(_) => {
-                                return Err(CoreError::new(
-                                    ErrorKind::Malformed,
-                                    "options.path",
-                                    "options.path must be a string",
-                                ))
-                            }
-                        }
-                    }
+                    Value::Null => Map::new(),
+                    Value::Object(map) => map,
                     _ => return Err(malformed("options must be an object like { path }")),
                 },
             };
-            let mut engine = match path {
-                None => upline::Engine::new(),
-                Some(path) => {
-                    let store = upline_sqlite::SqliteStore::open(&path)?;
-                    upline::Engine::open(Box::new(store))?
+            const OPTIONS: [&str; 5] = ["path", "plan", "url", "programme", "follower"];
+            for key in map.keys() {
+                if !OPTIONS.contains(&key.as_str()) {
+                    return Err(malformed(format!(
+                        "unknown option {key:?}; the options are: {}",
+                        OPTIONS.join(", ")
+                    )));
                 }
+            }
+            let plan = map.get("plan").filter(|p| !p.is_null()).cloned();
+            let text = |key: &str| -> Result<Option<String>, CoreError> {
+                match map.get(key) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(p)) => Ok(Some(p.clone())),
+                    Some(_) => Err(CoreError::new(
+                        ErrorKind::Malformed,
+                        format!("options.{key}"),
+                        format!("options.{key} must be a string"),
+                    )),
+                }
+            };
+            let (path, url, programme) = (text("path")?, text("url")?, text("programme")?);
+            let follower = match map.get("follower") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(CoreError::new(
+                        ErrorKind::Malformed,
+                        "options.follower",
+                        "options.follower must be a boolean",
+                    ))
+                }
+            };
+            let store: Option<Box<dyn upline::Store>> = match (path, url, programme) {
+                (Some(_), Some(_), _) => {
+                    return Err(CoreError::new(
+                        ErrorKind::Malformed,
+                        "options.url",
+                        "give path (SQLite) or url (PostgreSQL), not both",
+                    ))
+                }
+                (None, None, Some(_)) => {
+                    return Err(CoreError::new(
+                        ErrorKind::Malformed,
+                        "options.programme",
+                        "programme needs a url",
+                    ))
+                }
+                (None, Some(_), None) => {
+                    return Err(CoreError::new(
+                        ErrorKind::InvalidId,
+                        "options.programme",
+                        "a PostgreSQL store needs { programme } (one database holds many)",
+                    ))
+                }
+                (None, Some(url), Some(programme)) => Some(Box::new(
+                    upline_postgres::PostgresStore::open(&url, &programme)?,
+                )),
+                (Some(path), None, _) => Some(Box::new(upline_sqlite::SqliteStore::open(&path)?)),
+                (None, None, None) => None,
+            };
+            let mut engine = match store {
+                None if follower => {
+                    return Err(CoreError::general(
+                        ErrorKind::Storage,
+                        "a follower needs a store: { path } or { url, programme }",
+                    ))
+                }
+                None => upline::Engine::new(),
+                Some(store) if follower => upline::Engine::open_follower(store)?,
+                Some(store) => upline::Engine::open(store)?,
             };
             if let Some(plan) = plan {
                 let mut event = Map::new();
@@ -599,6 +646,14 @@ impl Engine {
         AsyncTask::new(VerifyTask {
             engine: self.inner.clone(),
         })
+    }
+
+    /// Applies what other processes appended to the store since this
+    /// engine's head (each checked against its stored hash); returns the
+    /// new head.
+    #[napi(ts_return_type = "{ seq: number; hash: string }")]
+    pub fn refresh(&self, env: Env) -> napi::Result<Value> {
+        self.with(&env, |engine| head_value(engine.catch_up()?))
     }
 
     /// Saves a snapshot in the store so a later open replays only what follows.

@@ -222,21 +222,23 @@ impl Engine {
     /// are replayed and each checked against its stored hash). With `plan`,
     /// that plan is activated from the start of time (an idempotent retry
     /// when the store already has it in force).
+    ///
+    /// With `url` and `programme`, the engine is a replica of that
+    /// programme's log in PostgreSQL, shared with other processes.
     #[new]
-    #[pyo3(signature = (path=None, *, plan=None))]
+    #[pyo3(signature = (path=None, *, plan=None, url=None, programme=None))]
     fn new(
         py: Python<'_>,
         path: Option<&Bound<'_, PyAny>>,
         plan: Option<&Bound<'_, PyAny>>,
+        url: Option<String>,
+        programme: Option<String>,
     ) -> PyResult<Engine> {
         let plan = match plan.filter(|p| !p.is_none()) {
             Some(plan) => Some(conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?),
             None => None,
         };
-        let engine = match path.filter(|p| !p.is_none()) {
-            Some(path) => Engine::open_path(path)?,
-            None => upline::Engine::new(),
-        };
+        let engine = Engine::open_any(py, path, url, programme, false)?;
         let engine = match plan {
             None => engine,
             Some(plan) => guard::call(py, move || {
@@ -251,6 +253,31 @@ impl Engine {
             })?,
         };
         Ok(Engine::wrap(engine))
+    }
+
+    /// A read-only replica of a store (`path` or `url` + `programme`):
+    /// `refresh()` brings it up to date; every change raises `ReadOnly`.
+    #[classmethod]
+    #[pyo3(signature = (path=None, *, url=None, programme=None))]
+    fn follower(
+        cls: &Bound<'_, PyType>,
+        path: Option<&Bound<'_, PyAny>>,
+        url: Option<String>,
+        programme: Option<String>,
+    ) -> PyResult<Engine> {
+        let engine = Engine::open_any(cls.py(), path, url, programme, true)?;
+        Ok(Engine::wrap(engine))
+    }
+
+    /// Applies what other processes appended to the store since this
+    /// engine's head (each checked against its stored hash); returns the
+    /// new head `{"seq", "hash"}` (releases the GIL).
+    fn refresh<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.write(py, |e| {
+            serde_json::to_value(e.catch_up()?)
+                .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
+        })?;
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// Verifies the whole stored chain by replay (releases the GIL).
@@ -877,8 +904,68 @@ fn lean(applied: &upline::Applied) -> Value {
 }
 
 impl Engine {
-    /// Opens the SQLite store at `path` (a str or os.PathLike).
-    fn open_path(path: &Bound<'_, PyAny>) -> PyResult<upline::Engine> {
+    /// An engine in memory, on the SQLite file `path`, or on `programme`
+    /// in the PostgreSQL database at `url`.
+    fn open_any(
+        py: Python<'_>,
+        path: Option<&Bound<'_, PyAny>>,
+        url: Option<String>,
+        programme: Option<String>,
+        follower: bool,
+    ) -> PyResult<upline::Engine> {
+        let path = path.filter(|p| !p.is_none());
+        let open = move |store: Box<dyn upline::Store>| {
+            if follower {
+                upline::Engine::open_follower(store)
+            } else {
+                upline::Engine::open(store)
+            }
+        };
+        match (path, url, programme) {
+            (Some(_), Some(_), _) => Err(raise(
+                py,
+                Error::new(
+                    ErrorKind::Malformed,
+                    "url",
+                    "give path (SQLite) or url (PostgreSQL), not both",
+                ),
+            )),
+            (None, None, Some(_)) => Err(raise(
+                py,
+                Error::new(ErrorKind::Malformed, "programme", "programme needs a url"),
+            )),
+            (None, Some(_), None) => Err(raise(
+                py,
+                Error::new(
+                    ErrorKind::InvalidId,
+                    "programme",
+                    "a PostgreSQL store needs programme=\"…\" (one database holds many)",
+                ),
+            )),
+            (None, Some(url), Some(programme)) => guard::call(py, move || {
+                open(Box::new(upline_postgres::PostgresStore::open(
+                    &url, &programme,
+                )?))
+            }),
+            (Some(path), None, _) => {
+                let path = Engine::fspath(path)?;
+                guard::call(py, move || {
+                    open(Box::new(upline_sqlite::SqliteStore::open(&path)?))
+                })
+            }
+            (None, None, None) if follower => Err(raise(
+                py,
+                Error::general(
+                    ErrorKind::Storage,
+                    "a follower needs a store: path (SQLite) or url and programme (PostgreSQL)",
+                ),
+            )),
+            (None, None, None) => Ok(upline::Engine::new()),
+        }
+    }
+
+    /// `os.fspath(path)` as a Rust string.
+    fn fspath(path: &Bound<'_, PyAny>) -> PyResult<String> {
         let py = path.py();
         let fspath = py
             .import("os")?
@@ -894,10 +981,6 @@ impl Engine {
                     ),
                 )
             })?;
-        let path = str_arg(&fspath, "path")?;
-        guard::call(py, move || {
-            let store = upline_sqlite::SqliteStore::open(&path)?;
-            upline::Engine::open(Box::new(store))
-        })
+        str_arg(&fspath, "path")
     }
 }

@@ -34,6 +34,7 @@ use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
 mod export;
+mod replica;
 pub use export::{export_store, ExportFormat, EXPORT_FORMAT_NAME, EXPORT_FORMAT_VERSION};
 
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
@@ -271,6 +272,9 @@ pub struct Engine {
     /// from the store; every later change is refused.
     #[serde(skip)]
     broken: Option<String>,
+    /// A read-only replica: catches up, never writes (`replica.rs`).
+    #[serde(skip)]
+    follower: bool,
 }
 
 impl Default for Engine {
@@ -400,6 +404,7 @@ impl Engine {
             scratch: Calculation::default(),
             store: None,
             broken: None,
+            follower: false,
         }
     }
 
@@ -499,66 +504,29 @@ impl Engine {
     /// With a store, the accepted events are persisted in one atomic append
     /// (group commit). If that append fails, the whole call fails with
     /// `storage` and the engine is reloaded from the store, so it holds
-    /// none of the batch.
+    /// none of the batch. If another writer appended first (`conflict`),
+    /// the engine reloads, which catches it up, and stages the batch again.
     pub fn apply_batch(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         check_batch_len(events.len())?;
         if self.store.is_none() {
             return Ok(events.iter().map(|event| self.apply(event)).collect());
         }
-        let mut results = Vec::with_capacity(events.len());
-        let mut stored = Vec::new();
-        for event in events {
-            results.push(match self.stage(event) {
-                Err(err) => Err(err),
-                Ok(Staged::Retry(applied)) => Ok(applied),
-                Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
-                    Err(err) => Err(err),
-                    Ok(record) => {
-                        stored.push(record);
-                        Ok(self.commit(link, effects))
-                    }
-                },
-            });
-        }
-        if stored.is_empty() {
-            return Ok(results);
-        }
-        let appended = match self.store.as_mut() {
-            Some(store) => store.append(&stored),
-            None => Ok(()),
-        };
-        if let Err(err) = appended {
-            if let Some(store) = self.store.take() {
-                match Engine::open(store) {
-                    Ok(reloaded) => *self = reloaded,
-                    // The store can neither take the batch nor be read
-                    // back: refuse every later change until the host
-                    // reopens it, rather than drift from it.
-                    Err(reopen) => self.broken = Some(format!("{err}; reloading failed: {reopen}")),
-                }
-            }
-            return Err(storage(err));
-        }
-        self.forget_persisted_hashes();
-        Ok(results)
+        self.apply_batch_stored(events)
     }
 
     /// Applies one event: validates it fully, persists it when the engine
     /// has a store, then changes the state.
+    ///
+    /// With a store shared by other writers, a `conflict` on append makes
+    /// the engine catch up and try again (see [`catch_up`](Self::catch_up)).
     pub fn apply(&mut self, event: &Event) -> Result<Applied> {
-        let (link, effects) = match self.stage(event)? {
-            Staged::Retry(applied) => return Ok(applied),
-            Staged::New(link, effects) => (link, effects),
-        };
-        let Some(store) = self.store.as_mut() else {
-            return Ok(self.commit(link, effects));
-        };
-        store
-            .append(&[stored_event(event, &link)?])
-            .map_err(storage)?;
-        let applied = self.commit(link, effects);
-        self.forget_persisted_hashes();
-        Ok(applied)
+        if self.store.is_some() {
+            return self.apply_stored(event);
+        }
+        match self.stage(event)? {
+            Staged::Retry(applied) => Ok(applied),
+            Staged::New(link, effects) => Ok(self.commit(link, effects)),
+        }
     }
 
     /// An engine backed by `store`: restores the latest snapshot, replays
@@ -591,7 +559,12 @@ impl Engine {
 
     /// Saves a snapshot of the current state in the store, so a later
     /// [`open`](Self::open) replays only what follows.
+    ///
+    /// Refused (`storage`) when this engine's head is not the stored event
+    /// at its `seq`, so a replica that drifted from the store never saves
+    /// a snapshot other replicas would load.
     pub fn save_snapshot(&mut self) -> Result<()> {
+        self.check_on_stored_chain()?;
         let seq = self.audit_head().seq;
         let snapshot = self.snapshot_json();
         match self.store.as_mut() {
@@ -2752,7 +2725,9 @@ fn replay_stored(
         expected += 1;
         Ok(())
     });
-    if !anchored {
+    // A scan that failed before reaching the anchor proves nothing: it is
+    // a store failure, not tampering.
+    if !anchored && scanned.is_ok() {
         bad.get_or_insert(TamperedAt { seq: anchor.seq });
     }
     match (bad, scanned) {

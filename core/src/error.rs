@@ -76,6 +76,13 @@ pub enum ErrorKind {
     UnknownReview,
     /// A review was already resolved differently.
     ReviewState,
+    /// Another writer appended to the store first, and catching up and
+    /// appending again did not settle it within
+    /// [`MAX_APPEND_ATTEMPTS`](crate::limits::MAX_APPEND_ATTEMPTS); nothing
+    /// was stored. The host may retry.
+    Conflict,
+    /// The engine is a read-only follower: it catches up, it never writes.
+    ReadOnly,
 }
 
 impl ErrorKind {
@@ -109,12 +116,14 @@ impl ErrorKind {
             ErrorKind::InvalidSignal => "invalid_signal",
             ErrorKind::UnknownReview => "unknown_review",
             ErrorKind::ReviewState => "review_state",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::ReadOnly => "read_only",
         }
     }
 
     /// Every kind, in declaration order (for bindings that build one
     /// exception class per kind).
-    pub const ALL: [ErrorKind; 27] = [
+    pub const ALL: [ErrorKind; 29] = [
         ErrorKind::InvalidAmount,
         ErrorKind::InvalidCurrency,
         ErrorKind::CurrencyMismatch,
@@ -142,6 +151,8 @@ impl ErrorKind {
         ErrorKind::InvalidSignal,
         ErrorKind::UnknownReview,
         ErrorKind::ReviewState,
+        ErrorKind::Conflict,
+        ErrorKind::ReadOnly,
     ];
 }
 

@@ -82,5 +82,5 @@ pub use ledger::Balances;
 pub use money::{Currencies, Currency, Money, Rate, Rounding};
 pub use plan::{Plan, PlanSpec};
 pub use statement::{Statement, StatementQuery};
-pub use store::{MemoryStore, Store, StoredEvent};
+pub use store::{MemoryStore, SharedStore, Store, StoredEvent};
 pub use time::Timestamp;

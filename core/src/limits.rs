@@ -76,6 +76,11 @@ pub const MAX_REFUND_WINDOW_DAYS: u32 = 366;
 pub const SCREEN_WALK: usize = 16;
 /// Most rule sets activated over an engine's life.
 pub const MAX_RULESETS: usize = 10_000;
+/// Most times one `apply` or `apply_batch` appends to a shared store: after
+/// each `conflict` (another writer appended first) the engine catches up
+/// and stages the events again; after this many, `conflict` reaches the
+/// host. No sleeping in between: the host decides how to back off.
+pub const MAX_APPEND_ATTEMPTS: usize = 64;
 /// Most entries in one statement page.
 pub const MAX_STATEMENT_PAGE: usize = 10_000;
 /// Entries in a statement page when the host names no limit.

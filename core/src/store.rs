@@ -12,8 +12,17 @@
 //! ([`Engine::apply`](crate::Engine::apply)); a failing store leaves the
 //! engine unchanged and consistent with the store. A batch is appended in
 //! one call, which a store makes atomic (one transaction): all or nothing.
+//!
+//! Many engines (processes, hosts) may share one store: every engine is a
+//! replica of the state the log implies. An append is *conditional*, as in
+//! event stores with an expected version: it stores events `head + 1 …`
+//! only if the store's head is still `head`, else it fails with
+//! [`ErrorKind::Conflict`] and stores nothing; the engine then catches up
+//! and tries again (see `Engine::catch_up`). [`SharedStore`] lets engines
+//! in one process share a store (tests, simulations).
 
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::audit::Hash;
 use crate::error::{Error, ErrorKind, Result};
@@ -31,12 +40,29 @@ pub struct StoredEvent {
 
 /// Where an engine persists what it applied.
 ///
-/// Implementations must make [`append`](Store::append) atomic: after a
-/// crash or an error, either every event of the call is stored or none is.
+/// Implementations must make [`append`](Store::append) atomic and
+/// conditional: after a crash or an error, either every event of the call
+/// is stored or none is, and none is stored unless the first one directly
+/// follows the store's head at the moment of the append.
 pub trait Store: Send + fmt::Debug {
     /// Appends applied events (consecutive sequence numbers, in order) in
-    /// one atomic step.
+    /// one atomic step, *if* the first one's `seq` is the store's head + 1
+    /// (the head the engine expects is `events[0].seq - 1`). When another
+    /// writer appended first, fails with [`ErrorKind::Conflict`] (see
+    /// [`conflict`]) and stores nothing. An empty slice stores nothing.
     fn append(&mut self, events: &[StoredEvent]) -> Result<()>;
+
+    /// The sequence number of the last stored event (0 when empty): what
+    /// another writer's append must follow. The default scans the whole
+    /// log; stores with an index on `seq` should answer directly.
+    fn head(&self) -> Result<u64> {
+        let mut head = 0;
+        self.scan(1, &mut |event| {
+            head = event.seq;
+            Ok(())
+        })?;
+        Ok(head)
+    }
 
     /// Calls `visit` for every stored event with `seq >= from`, in order.
     /// Stops at the first error `visit` returns and returns it.
@@ -83,6 +109,41 @@ pub trait Store: Send + fmt::Debug {
     fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()>;
 }
 
+/// The error a store returns when an append does not follow its head:
+/// `found` is the store's head, `first` the first sequence number offered.
+pub fn conflict(found: u64, first: u64) -> Error {
+    Error::general(
+        ErrorKind::Conflict,
+        format!(
+            "another writer appended first: the store's head is event {found}, \
+             the append starts at event {first}"
+        ),
+    )
+}
+
+/// Checks that `events` are consecutive and directly follow `head`; the
+/// conditional part of [`Store::append`] for stores that know their head.
+pub fn check_append(head: u64, events: &[StoredEvent]) -> Result<()> {
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    if first.seq != head.saturating_add(1) {
+        return Err(conflict(head, first.seq));
+    }
+    for (i, event) in events.iter().enumerate() {
+        if event.seq != first.seq.saturating_add(i as u64) {
+            return Err(Error::general(
+                ErrorKind::Internal,
+                format!(
+                    "an append of non-consecutive events: slot {i} has seq {}",
+                    event.seq
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A store in memory: for tests, and for hosts that persist elsewhere.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
@@ -109,8 +170,13 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        check_append(self.events.last().map_or(0, |e| e.seq), events)?;
         self.events.extend_from_slice(events);
         Ok(())
+    }
+
+    fn head(&self) -> Result<u64> {
+        Ok(self.events.last().map_or(0, |e| e.seq))
     }
 
     fn scan(&self, from: u64, visit: &mut dyn FnMut(StoredEvent) -> Result<()>) -> Result<()> {
@@ -133,5 +199,86 @@ impl Store for MemoryStore {
     fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()> {
         self.snapshot = Some((seq, snapshot.to_string()));
         Ok(())
+    }
+}
+
+/// One store shared by many engines in one process: each handle
+/// ([`Clone`]) is a [`Store`] on the same data, and each call holds the
+/// lock for its whole duration, so a conditional append is atomic. For
+/// tests and simulations of many writers without a database.
+///
+/// ```
+/// use upline::{Engine, MemoryStore, SharedStore};
+///
+/// let store = SharedStore::new(MemoryStore::new());
+/// let mut first = Engine::open(Box::new(store.clone()))?;
+/// let mut second = Engine::open(Box::new(store.clone()))?;
+/// first.apply_json(r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#)?;
+/// // `second` is behind: its append conflicts, it catches up and appends after.
+/// second.apply_json(r#"{"type":"member_joined","member":"bob","sponsor":"ann","at":"2026-01-01T00:00:00Z"}"#)?;
+/// first.catch_up()?;
+/// assert_eq!(first.audit_head(), second.audit_head());
+/// assert_eq!(first.audit_head().seq, 2);
+/// # Ok::<(), upline::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct SharedStore<S> {
+    inner: Arc<Mutex<S>>,
+}
+
+impl<S> Clone for SharedStore<S> {
+    fn clone(&self) -> Self {
+        SharedStore {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S: Store> SharedStore<S> {
+    /// Shares `store`.
+    pub fn new(store: S) -> Self {
+        SharedStore {
+            inner: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    /// Locks the shared store, for a test that inspects or changes it.
+    pub fn lock(&self) -> Result<MutexGuard<'_, S>> {
+        self.inner.lock().map_err(|_| {
+            Error::general(
+                ErrorKind::Storage,
+                "the shared store's lock is poisoned (a holder panicked)",
+            )
+        })
+    }
+}
+
+impl<S: Store> Store for SharedStore<S> {
+    fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        self.lock()?.append(events)
+    }
+
+    fn head(&self) -> Result<u64> {
+        self.lock()?.head()
+    }
+
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(StoredEvent) -> Result<()>) -> Result<()> {
+        self.lock()?.scan(from, visit)
+    }
+
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash>> {
+        self.lock()?.hash_at(seq)
+    }
+
+    fn audit_format(&self) -> Result<u32> {
+        self.lock()?.audit_format()
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {
+        self.lock()?.latest_snapshot()
+    }
+
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()> {
+        self.lock()?.save_snapshot(seq, snapshot)
     }
 }

@@ -6,6 +6,12 @@
 //! durable commit (group commit). A process killed at any point loses no
 //! committed event and leaves no partial one.
 //!
+//! Several processes on one machine may open the same file, each with its
+//! own engine: an append takes SQLite's write lock first (`BEGIN
+//! IMMEDIATE`), checks that the file's head is still the engine's, and
+//! stores nothing otherwise (`conflict`: the engine catches up and tries
+//! again). A writer waits up to [`BUSY_TIMEOUT`] for the lock.
+//!
 //! ```
 //! use upline::Engine;
 //! use upline_sqlite::SqliteStore;
@@ -46,9 +52,14 @@
 #![deny(missing_docs)]
 
 use std::path::Path;
+use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use upline::store::check_append;
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
+
+/// How long a writer waits for another process's write lock on the file.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `PRAGMA application_id` of an Upline database ("UPLN").
 pub const APPLICATION_ID: i32 = 0x5550_4C4E;
@@ -131,6 +142,8 @@ impl SqliteStore {
                 ),
             ));
         }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| storage("cannot set the busy timeout", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| storage("cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -185,11 +198,21 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // IMMEDIATE takes the write lock before the head is read, so no
+        // other process can append between the check and the inserts.
         let tx = self
             .conn
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| storage("cannot begin", e))?;
         {
+            let head: i64 = tx
+                .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+                .and_then(|mut query| query.query_row([], |row| row.get(0)))
+                .map_err(|e| storage("cannot read the head", e))?;
+            check_append(u64::try_from(head).unwrap_or(0), events)?;
             let mut insert = tx
                 .prepare_cached("INSERT INTO events (seq, event, hash) VALUES (?1, ?2, ?3)")
                 .map_err(|e| storage("cannot prepare insert", e))?;
@@ -203,6 +226,15 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(|e| storage("cannot commit", e))
+    }
+
+    fn head(&self) -> Result<u64> {
+        let head: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+            .and_then(|mut query| query.query_row([], |row| row.get(0)))
+            .map_err(|e| storage("cannot read the head", e))?;
+        Ok(u64::try_from(head).unwrap_or(0))
     }
 
     fn scan(&self, from: u64, visit: &mut dyn FnMut(StoredEvent) -> Result<()>) -> Result<()> {

@@ -268,6 +268,9 @@ impl upline::Store for Faulty {
         }
         self.inner.append(events)
     }
+    fn head(&self) -> upline::Result<u64> {
+        self.inner.head()
+    }
     fn scan(
         &self,
         from: u64,

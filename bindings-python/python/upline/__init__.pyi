@@ -68,6 +68,8 @@ __all__ = [
     "InvalidSignal",
     "UnknownReview",
     "ReviewState",
+    "Conflict",
+    "ReadOnly",
     "backtest",
     "screening_preset",
     "__version__",
@@ -176,6 +178,12 @@ class UnknownReview(UplineError, KeyError):
 class ReviewState(UplineError):
     """Code ``review_state``."""
 
+class Conflict(UplineError):
+    """Code ``conflict``: other writers kept appending first; nothing was stored."""
+
+class ReadOnly(UplineError):
+    """Code ``read_only``: the engine is a follower and never writes."""
+
 @final
 class Plan:
     """A commission plan validated by the core.
@@ -236,6 +244,8 @@ class Engine:
         path: Optional[Union[str, os.PathLike[str]]] = None,
         *,
         plan: Optional[Union[Plan, Mapping[str, Any]]] = None,
+        url: Optional[str] = None,
+        programme: Optional[str] = None,
     ) -> Engine:
         """A fresh engine: the default plan (20/15/10/8/5/3/2%) in force, no members.
 
@@ -250,6 +260,34 @@ class Engine:
         (releases the GIL). Every event applied from then on is stored before
         ``apply`` returns. Raises :class:`Storage` when the file cannot be
         used and :class:`Tampered` when the stored chain does not verify.
+
+        With ``url`` (``postgresql://user:password@host:port/dbname``) and
+        ``programme``, the engine is a replica of that programme's log in
+        PostgreSQL, shared with other processes: a write that meets another
+        writer's append catches up and tries again, and :meth:`refresh`
+        applies what the others wrote. A bad URL, an unreachable server or
+        wrong credentials raise :class:`Storage` naming the host and the
+        reason, never the password.
+        """
+
+    @classmethod
+    def follower(
+        cls,
+        path: Optional[Union[str, os.PathLike[str]]] = None,
+        *,
+        url: Optional[str] = None,
+        programme: Optional[str] = None,
+    ) -> Engine:
+        """A read-only replica of a store (``path``, or ``url`` and
+        ``programme``): :meth:`refresh` brings it up to date, every change
+        raises :class:`ReadOnly`.
+        """
+
+    def refresh(self) -> _Json:
+        """Apply what other processes appended to the store since this
+        engine's head, each event checked against its stored hash; returns
+        the new head ``{"seq", "hash"}``. Raises :class:`Tampered` or
+        :class:`Storage`.
         """
 
     def verify(self) -> _t.Head:

@@ -261,12 +261,20 @@ class Earnings(TypedDict):
 
 class EngineOptions(TypedDict):
     """The Node `Engine` constructor's options."""
+    follower: NotRequired[Union[bool, None]]
+    """A read-only replica: every change is refused with `read_only`."""
     path: NotRequired[Union[str, None]]
     """The SQLite file the engine is persisted in (created if missing,
     reopened and verified if it exists).
     """
     plan: NotRequired[Union[PlanSpec, None]]
     """A plan activated from the start of time instead of the default."""
+    programme: NotRequired[Union[str, None]]
+    """The programme (tenant) whose log the engine replicates; needs `url`."""
+    url: NotRequired[Union[str, None]]
+    """A PostgreSQL connection URL: the engine is a replica of
+    `programme`'s log there (not with `path`).
+    """
 
 EntryKind: TypeAlias = Union[Literal["commission"], Literal["reversal"], Literal["reversal_held"], Literal["bonus"], Literal["adjustment"], Literal["hold"], Literal["release"], Literal["payout_reserve"], Literal["payout_settle"], Literal["payout_fail"], Literal["bonus_reversal"]]
 """What an entry records."""

@@ -196,6 +196,13 @@ struct EngineOptions {
     path: Option<String>,
     /// A plan activated from the start of time instead of the default.
     plan: Option<crate::PlanSpec>,
+    /// A PostgreSQL connection URL: the engine is a replica of
+    /// `programme`'s log there (not with `path`).
+    url: Option<String>,
+    /// The programme (tenant) whose log the engine replicates; needs `url`.
+    programme: Option<String>,
+    /// A read-only replica: every change is refused with `read_only`.
+    follower: Option<bool>,
 }
 
 /// One member of `export_json`'s tree.

@@ -1,0 +1,549 @@
+//! # upline-postgres
+//!
+//! The [`Store`] for hosts whose books live in their PostgreSQL: one
+//! database holds many programmes (tenants), each its own log and audit
+//! chain, in rows keyed by `(programme, seq)`. Many processes (gunicorn
+//! workers, a Node cluster, several hosts) may open the same programme,
+//! each with its own engine; the log is the single source of truth and
+//! every engine a replica of it (see `upline`'s `Engine::catch_up`).
+//!
+//! ```no_run
+//! use upline::Engine;
+//! use upline_postgres::PostgresStore;
+//!
+//! let store = PostgresStore::open("postgresql://app:secret@db.internal:5432/books", "acme")?;
+//! let mut engine = Engine::open(Box::new(store))?;
+//! engine.apply_json(r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#)?;
+//! // Another process appended? Bring this replica up to date before reading.
+//! engine.catch_up()?;
+//! # Ok::<(), upline::Error>(())
+//! ```
+//!
+//! ## Appends are conditional
+//!
+//! An append is one SQL statement, so one round trip and one durable
+//! commit for a whole batch: it inserts events `head + 1 …` only if the
+//! programme's head is still `head` (a subquery on the primary key), and
+//! the primary key `(programme, seq)` is the final guard: when two writers
+//! race, the second one's insert hits a unique violation. Both outcomes,
+//! and a serialization failure on databases that run `SERIALIZABLE`, are
+//! `conflict`, with nothing stored; the engine catches up and tries again.
+//! Durability is the server's: with the default `synchronous_commit = on`
+//! an acknowledged event is on disk (and on a synchronous standby, where
+//! one is configured).
+//!
+//! Followers poll ([`Store::head`] is one indexed query). PostgreSQL's
+//! `LISTEN/NOTIFY` could wake them; correctness never depends on it, and
+//! this version does not use it.
+//!
+//! ## SQL dialect: PostgreSQL and CockroachDB
+//!
+//! The adapter uses only SQL that CockroachDB also accepts: `CREATE TABLE
+//! IF NOT EXISTS`, `BIGINT`/`TEXT`/`BYTEA` columns, composite primary
+//! keys, `INSERT … SELECT … FROM unnest($1::INT8[], $2::TEXT[],
+//! $3::BYTEA[])`, `INSERT … ON CONFLICT … DO NOTHING / DO UPDATE`,
+//! `SELECT … FOR UPDATE`, `coalesce`, `information_schema.tables` and
+//! `current_schema()`. No advisory locks, no `LOCK TABLE`, no
+//! `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE` database (CockroachDB's
+//! default) reports a racing append as a serialization failure (`40001`),
+//! which the adapter maps to `conflict` like a unique violation.
+//!
+//! ## Schema (version 1)
+//!
+//! In the connection's current schema: `upline_meta(key TEXT PRIMARY KEY,
+//! value TEXT)`, with `application = upline` and `schema_version`;
+//! `upline_events(programme, seq, event, hash)` and
+//! `upline_snapshots(programme, seq, snapshot)`, both keyed by
+//! `(programme, seq)`. Migrations run in one transaction, serialized by a
+//! row lock on the version row, so processes may open a fresh database
+//! together. A newer schema, or `upline_*` tables that are not Upline's,
+//! are a `storage` error, never a panic.
+//!
+//! ## Secrets
+//!
+//! Error messages name the server by the parsed configuration's host,
+//! port, database and user only, and every message is scrubbed of the
+//! password, whatever the driver said.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::cell::RefCell;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::config::Host;
+use postgres::error::SqlState;
+use postgres::{Client, Config, NoTls, Statement};
+use upline::store::{check_append, conflict};
+use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The `application` value in `upline_meta`.
+pub const APPLICATION: &str = "upline";
+
+/// How long a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rows read per query while scanning the log.
+const SCAN_PAGE: i64 = 10_000;
+
+/// Migrations: element `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS upline_events (
+         programme TEXT NOT NULL,
+         seq BIGINT NOT NULL CHECK (seq > 0),
+         event TEXT NOT NULL,
+         hash BYTEA NOT NULL CHECK (length(hash) = 32),
+         PRIMARY KEY (programme, seq)
+     );
+     CREATE TABLE IF NOT EXISTS upline_snapshots (
+         programme TEXT NOT NULL,
+         seq BIGINT NOT NULL,
+         snapshot TEXT NOT NULL,
+         PRIMARY KEY (programme, seq)
+     );"];
+
+const APPEND: &str = "INSERT INTO upline_events (programme, seq, event, hash)
+     SELECT $1, t.seq, t.event, t.hash
+     FROM unnest($2::INT8[], $3::TEXT[], $4::BYTEA[]) AS t(seq, event, hash)
+     WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = $1) = $5";
+const HEAD: &str = "SELECT coalesce(max(seq), 0)::INT8 FROM upline_events WHERE programme = $1";
+const SCAN: &str = "SELECT seq, event, hash FROM upline_events
+     WHERE programme = $1 AND seq >= $2 ORDER BY seq LIMIT $3";
+const HASH_AT: &str = "SELECT hash FROM upline_events WHERE programme = $1 AND seq = $2";
+
+/// Where the store connects, for messages: never the password.
+#[derive(Clone)]
+struct Server {
+    name: String,
+    password: Option<String>,
+}
+
+impl Server {
+    fn of(config: &Config) -> Server {
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .map(|host| match host {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let host = if hosts.is_empty() {
+            "localhost".to_string()
+        } else {
+            hosts.join(",")
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let dbname = config.get_dbname().unwrap_or("(default database)");
+        let user = config.get_user().unwrap_or("(default user)");
+        Server {
+            name: format!("{host}:{port}/{dbname} as {user}"),
+            password: config
+                .get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+        }
+    }
+
+    fn error(&self, context: &str, reason: impl fmt::Display) -> Error {
+        let mut message = format!("postgres {}: {context}: {reason}", self.name);
+        if let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) {
+            message = message.replace(password, "***");
+        }
+        Error::general(ErrorKind::Storage, message)
+    }
+}
+
+/// A connection and its prepared statements (one round trip a call).
+struct Conn {
+    client: Client,
+    append: Statement,
+    head: Statement,
+    scan: Statement,
+    hash_at: Statement,
+}
+
+impl Conn {
+    fn prepare(mut client: Client) -> std::result::Result<Conn, postgres::Error> {
+        Ok(Conn {
+            append: client.prepare(APPEND)?,
+            head: client.prepare(HEAD)?,
+            scan: client.prepare(SCAN)?,
+            hash_at: client.prepare(HASH_AT)?,
+            client,
+        })
+    }
+}
+
+/// An Upline store: one programme's log in a PostgreSQL (or CockroachDB)
+/// database.
+pub struct PostgresStore {
+    /// `None` after a failed reconnection (the next call tries again).
+    conn: RefCell<Option<Conn>>,
+    config: Config,
+    server: Server,
+    programme: String,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("server", &self.server.name)
+            .field("programme", &self.programme)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes a password from a connection string's own error text: the
+/// `user:password@` of a URL and a `password=` pair.
+fn scrub(text: &str, url: &str) -> String {
+    let mut out = text.to_string();
+    if let Some(rest) = url.split_once("://").map(|(_, rest)| rest) {
+        let userinfo = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((info, _)) = userinfo.rsplit_once('@') {
+            if let Some((_, password)) = info.split_once(':') {
+                if !password.is_empty() {
+                    out = out.replace(password, "***");
+                }
+            }
+        }
+    }
+    for pair in url.split_whitespace() {
+        if let Some(password) = pair.strip_prefix("password=") {
+            if !password.is_empty() {
+                out = out.replace(password, "***");
+            }
+        }
+    }
+    out
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgresql://user:password@host:port/dbname`,
+    /// or the `key=value` form) and opens `programme`'s log, creating or
+    /// migrating the schema. `storage` naming the host and the reason when
+    /// the URL is bad, the server unreachable or the credentials wrong;
+    /// `invalid_id` for a bad programme id.
+    pub fn open(url: &str, programme: &str) -> Result<PostgresStore> {
+        upline::check_id(programme, "programme")?;
+        let mut config = Config::from_str(url).map_err(|e| {
+            Error::general(
+                ErrorKind::Storage,
+                format!(
+                    "postgres: cannot parse the connection URL \
+                     (postgresql://user:password@host:port/dbname): {}",
+                    scrub(&e.to_string(), url)
+                ),
+            )
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let server = Server::of(&config);
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| server.error("cannot connect", scrub(&e.to_string(), url)))?;
+        migrate(&mut client, &server)?;
+        let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
+        Ok(PostgresStore {
+            conn: RefCell::new(Some(conn)),
+            config,
+            server,
+            programme: programme.to_string(),
+        })
+    }
+
+    /// The programme this store holds.
+    pub fn programme(&self) -> &str {
+        &self.programme
+    }
+
+    /// Number of stored events of this programme.
+    pub fn len(&self) -> Result<u64> {
+        self.head()
+    }
+
+    /// Whether no event of this programme is stored.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.head()? == 0)
+    }
+
+    /// Runs `work` on the connection, reconnecting first when the last
+    /// one was closed (a server restart, a network cut).
+    fn with_conn<T>(
+        &self,
+        context: &str,
+        work: impl FnOnce(&mut Conn) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut slot = self.conn.try_borrow_mut().map_err(|_| {
+            Error::general(ErrorKind::Internal, "the store was entered twice at once")
+        })?;
+        if slot.as_ref().is_none_or(|conn| conn.client.is_closed()) {
+            *slot = None;
+            let client = self
+                .config
+                .connect(NoTls)
+                .map_err(|e| self.server.error("cannot reconnect", e))?;
+            let conn = Conn::prepare(client).map_err(|e| self.server.error("cannot prepare", e))?;
+            *slot = Some(conn);
+        }
+        match slot.as_mut() {
+            Some(conn) => work(conn).map_err(|e| self.server.error(context, e)),
+            None => Err(Error::general(ErrorKind::Internal, "no connection")),
+        }
+    }
+
+    fn seq_param(seq: u64) -> Result<i64> {
+        i64::try_from(seq)
+            .map_err(|_| Error::general(ErrorKind::Storage, "sequence number out of range"))
+    }
+}
+
+/// Creates or migrates the schema, refusing tables of another
+/// application and newer schemas.
+fn migrate(client: &mut Client, server: &Server) -> Result<()> {
+    let err = |context: &str| {
+        let server = server.clone();
+        let context = context.to_string();
+        move |e: postgres::Error| server.error(&context, e)
+    };
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::TEXT FROM information_schema.tables
+                 WHERE table_schema = current_schema()
+                   AND table_name IN ('upline_meta', 'upline_events', 'upline_snapshots')",
+            &[],
+        )
+        .map_err(err("cannot list tables"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let has_meta = tables.iter().any(|t| t == "upline_meta");
+    if !has_meta && !tables.is_empty() {
+        return Err(foreign(
+            server,
+            &format!("it has {} but no upline_meta", tables.join(", ")),
+        ));
+    }
+    if !has_meta {
+        client
+                .batch_execute(
+                    "CREATE TABLE IF NOT EXISTS upline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                )
+                .map_err(err("cannot create upline_meta"))?;
+    }
+    let mut tx = client
+        .transaction()
+        .map_err(err("cannot start the migration"))?;
+    // Locks the version row: processes opening a fresh database
+    // together migrate one after the other.
+    let marked = tx.execute(
+        "INSERT INTO upline_meta (key, value) VALUES ('application', $1), ('schema_version', '0')
+             ON CONFLICT (key) DO NOTHING",
+        &[&APPLICATION],
+    );
+    if let Err(e) = marked {
+        drop(tx);
+        return Err(foreign(
+            server,
+            &format!("upline_meta is not Upline's ({e})"),
+        ));
+    }
+    let rows = tx
+        .query(
+            "SELECT key, value FROM upline_meta
+                 WHERE key IN ('application', 'schema_version') FOR UPDATE",
+            &[],
+        )
+        .map_err(err("cannot read upline_meta"))?;
+    let mut application = None;
+    let mut version = None;
+    for row in &rows {
+        let key: String = row.get(0);
+        let value: String = row.get(1);
+        match key.as_str() {
+            "application" => application = Some(value),
+            _ => version = Some(value),
+        }
+    }
+    if application.as_deref() != Some(APPLICATION) {
+        drop(tx);
+        return Err(foreign(
+            server,
+            &format!(
+                "upline_meta names the application {:?}",
+                application.unwrap_or_default()
+            ),
+        ));
+    }
+    let version: i32 = version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| server.error("upline_meta", "schema_version is not a number"))?;
+    if version > SCHEMA_VERSION {
+        return Err(server.error(
+            "cannot open the store",
+            format!(
+                "the database has Upline schema version {version}, newer than the \
+                     {SCHEMA_VERSION} this build knows; upgrade Upline"
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.batch_execute(sql)
+            .map_err(err(&format!("migration to version {}", i + 1)))?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.execute(
+            "UPDATE upline_meta SET value = $1 WHERE key = 'schema_version'",
+            &[&SCHEMA_VERSION.to_string()],
+        )
+        .map_err(err("cannot record the schema version"))?;
+    }
+    tx.commit().map_err(err("cannot commit the migration"))
+}
+
+fn foreign(server: &Server, why: &str) -> Error {
+    server.error(
+        "cannot open the store",
+        format!(
+            "the database holds upline_* tables of another application, not an \
+                 Upline store ({why})"
+        ),
+    )
+}
+
+/// A row's hash; a damaged one reads as a hash no event matches, so
+/// verification reports it at its sequence number.
+fn hash_of(bytes: &[u8]) -> Hash {
+    <[u8; 32]>::try_from(bytes).map(Hash).unwrap_or(Hash::ZERO)
+}
+
+impl Store for PostgresStore {
+    fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let expected = first.seq.saturating_sub(1);
+        // Consecutive, and starting after something: the rest is the
+        // database's to decide.
+        check_append(expected, events)?;
+        let seqs = events
+            .iter()
+            .map(|e| Self::seq_param(e.seq))
+            .collect::<Result<Vec<i64>>>()?;
+        let texts: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        let hashes: Vec<&[u8]> = events.iter().map(|e| &e.hash.0[..]).collect();
+        let expected_param = Self::seq_param(expected)?;
+        let programme = self.programme.as_str();
+        let inserted = self.with_conn("append", |conn| {
+            Ok(conn.client.execute(
+                &conn.append,
+                &[&programme, &seqs, &texts, &hashes, &expected_param],
+            ))
+        })?;
+        match inserted {
+            Ok(n) if n == events.len() as u64 => Ok(()),
+            Ok(_) => Err(conflict(self.head()?, first.seq)),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(&SqlState::UNIQUE_VIOLATION) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                ) =>
+            {
+                Err(conflict(self.head()?, first.seq))
+            }
+            Err(e) => Err(self
+                .server
+                .error(&format!("cannot store events from {}", first.seq), e)),
+        }
+    }
+
+    fn head(&self) -> Result<u64> {
+        let programme = self.programme.as_str();
+        let head: i64 = self.with_conn("cannot read the head", |conn| {
+            conn.client.query_one(&conn.head, &[&programme])?.try_get(0)
+        })?;
+        Ok(u64::try_from(head).unwrap_or(0))
+    }
+
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(StoredEvent) -> Result<()>) -> Result<()> {
+        let programme = self.programme.as_str();
+        let mut next = i64::try_from(from).unwrap_or(i64::MAX);
+        loop {
+            // A page at a time, with the connection released before the
+            // engine sees the events.
+            let rows = self.with_conn("cannot scan events", |conn| {
+                conn.client
+                    .query(&conn.scan, &[&programme, &next, &SCAN_PAGE])
+            })?;
+            let count = rows.len();
+            for row in rows {
+                let seq: i64 = row
+                    .try_get(0)
+                    .map_err(|e| self.server.error("bad seq", e))?;
+                let event: String = row.try_get(1).unwrap_or_default();
+                let hash: Vec<u8> = row.try_get(2).unwrap_or_default();
+                next = seq.saturating_add(1);
+                visit(StoredEvent {
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    event,
+                    hash: hash_of(&hash),
+                })?;
+            }
+            if (count as i64) < SCAN_PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash>> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
+        let programme = self.programme.as_str();
+        let row = self.with_conn("cannot read a stored hash", |conn| {
+            conn.client.query_opt(&conn.hash_at, &[&programme, &seq])
+        })?;
+        Ok(row.map(|row| hash_of(&row.try_get::<_, Vec<u8>>(0).unwrap_or_default())))
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {
+        let programme = self.programme.as_str();
+        let row = self.with_conn("cannot read the latest snapshot", |conn| {
+            conn.client.query_opt(
+                "SELECT seq, snapshot FROM upline_snapshots WHERE programme = $1
+                 ORDER BY seq DESC LIMIT 1",
+                &[&programme],
+            )
+        })?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let seq: i64 = row
+                    .try_get(0)
+                    .map_err(|e| self.server.error("bad snapshot", e))?;
+                let snapshot: String = row
+                    .try_get(1)
+                    .map_err(|e| self.server.error("bad snapshot", e))?;
+                Ok(Some((u64::try_from(seq).unwrap_or(0), snapshot)))
+            }
+        }
+    }
+
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()> {
+        let seq = Self::seq_param(seq)?;
+        let programme = self.programme.as_str();
+        self.with_conn("cannot save a snapshot", |conn| {
+            conn.client.execute(
+                "INSERT INTO upline_snapshots (programme, seq, snapshot) VALUES ($1, $2, $3)
+                 ON CONFLICT (programme, seq) DO UPDATE SET snapshot = excluded.snapshot",
+                &[&programme, &seq, &snapshot],
+            )
+        })
+        .map(|_| ())
+    }
+}

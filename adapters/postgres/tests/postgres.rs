@@ -1,0 +1,628 @@
+//! The PostgreSQL store against a real server (`UPLINE_PG_URL`, which
+//! `.ci/run` sets after starting its own PostgreSQL 15 with
+//! `.ci/postgres.sh`): replay with and without a snapshot, tamper detection
+//! at the right event, bad schemas, tables of another application,
+//! programmes kept apart, errors without secrets, conditional appends, and
+//! many writers in separate OS processes on one programme.
+//!
+//! Without `UPLINE_PG_URL` each test prints why it skips and passes,
+//! except under `CI=true`, where a missing server fails the run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use postgres::{Client, NoTls};
+use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent, Timestamp};
+use upline_postgres::PostgresStore;
+
+/// The server's URL, or `None` (after saying so) when there is none.
+fn server() -> Option<String> {
+    match std::env::var("UPLINE_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "UPLINE_PG_URL is unset under CI=true: .ci/run starts PostgreSQL and sets it"
+            );
+            eprintln!("skipped: UPLINE_PG_URL is unset (bash .ci/postgres.sh start prints it)");
+            None
+        }
+    }
+}
+
+/// `url` with its database replaced by `dbname`.
+fn with_db(url: &str, dbname: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    format!("{}/{dbname}{query}", &base[..authority_end])
+}
+
+/// A fresh, empty database for one test; its URL.
+fn fresh_db(url: &str, name: &str) -> String {
+    let dbname = format!("upline_t_{name}_{}", std::process::id());
+    let mut admin = Client::connect(url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {dbname}"))
+        .unwrap();
+    with_db(url, &dbname)
+}
+
+/// The same deterministic stream as the SQLite suite: 60 members in a
+/// binary tree, then sales and refunds.
+fn event(i: u64) -> Event {
+    let json = if i < 60 {
+        let sponsor = if i == 0 {
+            "null".to_string()
+        } else {
+            format!("\"m{}\"", (i - 1) / 2)
+        };
+        format!(
+            r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#
+        )
+    } else if i.is_multiple_of(7) {
+        format!(
+            r#"{{"type":"refund_recorded","refund":"r{i}","sale":"s{}","amount":"1.00","at":"2026-02-03T00:00:00Z"}}"#,
+            i - 1
+        )
+    } else {
+        format!(
+            r#"{{"type":"sale_recorded","sale":"s{i}","buyer":"m{}","amount":"{}.{:02}","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#,
+            i % 60,
+            10 + i % 90,
+            i % 100
+        )
+    };
+    Event::from_json(&json).unwrap()
+}
+
+fn open(url: &str, programme: &str) -> Engine {
+    Engine::open(Box::new(PostgresStore::open(url, programme).unwrap())).unwrap()
+}
+
+fn fill(url: &str, programme: &str, n: u64) -> Engine {
+    let mut engine = open(url, programme);
+    let events: Vec<Event> = (0..n).map(event).collect();
+    for chunk in events.chunks(25) {
+        for result in engine.apply_batch(chunk).unwrap() {
+            result.unwrap();
+        }
+    }
+    engine
+}
+
+fn state(engine: &Engine) -> serde_json::Value {
+    serde_json::from_str(&engine.snapshot_json()).unwrap()
+}
+
+#[test]
+fn reopened_store_equals_the_live_engine_with_and_without_snapshot() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "replay");
+    let mut live = fill(&url, "acme", 150);
+    let head = live.audit_head();
+    assert_eq!(head.seq, 150);
+
+    let reopened = open(&url, "acme");
+    assert_eq!(reopened.audit_head(), head);
+    assert_eq!(state(&reopened), state(&live));
+    drop(reopened);
+
+    live.save_snapshot().unwrap();
+    for i in 150..180 {
+        live.apply(&event(i)).unwrap();
+    }
+    let from_snapshot = open(&url, "acme");
+    assert_eq!(from_snapshot.audit_head(), live.audit_head());
+    assert_eq!(state(&from_snapshot), state(&live));
+    assert_eq!(from_snapshot.verify().unwrap(), live.audit_head());
+}
+
+fn tampered_at(url: &str) -> u64 {
+    let store = PostgresStore::open(url, "acme").unwrap();
+    upline::engine::verify_store(&store)
+        .unwrap()
+        .unwrap_err()
+        .seq
+}
+
+#[test]
+fn changing_dropping_reordering_or_inserting_is_detected_at_the_right_event() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "tamper");
+    drop(fill(&url, "acme", 100));
+    let mut db = Client::connect(&url, NoTls).unwrap();
+    db.batch_execute("CREATE TABLE backup AS SELECT * FROM upline_events")
+        .unwrap();
+    let restore = |db: &mut Client| {
+        db.batch_execute(
+            "DELETE FROM upline_events; INSERT INTO upline_events SELECT * FROM backup",
+        )
+        .unwrap();
+    };
+
+    db.batch_execute(
+        r#"UPDATE upline_events SET event = replace(event, '"amount":"72.62"', '"amount":"72.63"') WHERE seq = 63"#,
+    )
+    .unwrap();
+    assert_eq!(tampered_at(&url), 63);
+    restore(&mut db);
+
+    db.batch_execute(
+        "UPDATE upline_events SET hash = decode(repeat('00', 32), 'hex') WHERE seq = 80",
+    )
+    .unwrap();
+    assert_eq!(tampered_at(&url), 80);
+    restore(&mut db);
+
+    db.batch_execute("DELETE FROM upline_events WHERE seq = 70")
+        .unwrap();
+    assert_eq!(tampered_at(&url), 70);
+    restore(&mut db);
+
+    db.batch_execute(
+        "BEGIN;
+         UPDATE upline_events SET seq = 1000 WHERE seq = 90;
+         UPDATE upline_events SET seq = 90 WHERE seq = 91;
+         UPDATE upline_events SET seq = 91 WHERE seq = 1000;
+         COMMIT;",
+    )
+    .unwrap();
+    assert_eq!(tampered_at(&url), 90);
+    restore(&mut db);
+
+    let forged =
+        r#"{"type":"member_joined","member":"forged","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#;
+    db.batch_execute(
+        "BEGIN;
+         UPDATE upline_events SET seq = seq + 1000 WHERE seq >= 50;
+         UPDATE upline_events SET seq = seq - 999 WHERE seq >= 1000;
+         COMMIT;",
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO upline_events SELECT 'acme', 50, $1, hash FROM backup WHERE seq = 50",
+        &[&forged],
+    )
+    .unwrap();
+    assert_eq!(tampered_at(&url), 50);
+    restore(&mut db);
+
+    db.execute(
+        "INSERT INTO upline_events VALUES ('acme', 101, $1, decode(repeat('00', 32), 'hex'))",
+        &[&forged],
+    )
+    .unwrap();
+    assert_eq!(tampered_at(&url), 101);
+    restore(&mut db);
+
+    let store = PostgresStore::open(&url, "acme").unwrap();
+    assert_eq!(
+        upline::engine::verify_store(&store).unwrap().unwrap().seq,
+        100
+    );
+    db.batch_execute("UPDATE upline_events SET event = replace(event, 'm5', 'm6') WHERE seq = 12")
+        .unwrap();
+    let err = Engine::open(Box::new(PostgresStore::open(&url, "acme").unwrap())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tampered);
+}
+
+#[test]
+fn newer_schemas_and_tables_of_another_application_are_clear_errors() {
+    let Some(url) = server() else { return };
+
+    let newer = fresh_db(&url, "newer");
+    drop(PostgresStore::open(&newer, "acme").unwrap());
+    let mut db = Client::connect(&newer, NoTls).unwrap();
+    db.batch_execute("UPDATE upline_meta SET value = '99' WHERE key = 'schema_version'")
+        .unwrap();
+    let err = PostgresStore::open(&newer, "acme").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.message().contains("schema version 99"), "{err}");
+    assert!(err.message().contains("upgrade Upline"), "{err}");
+
+    let foreign = fresh_db(&url, "foreign");
+    let mut db = Client::connect(&foreign, NoTls).unwrap();
+    db.batch_execute("CREATE TABLE upline_events (id INT PRIMARY KEY, note TEXT)")
+        .unwrap();
+    let err = PostgresStore::open(&foreign, "acme").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.message().contains("another application"), "{err}");
+    db.batch_execute("CREATE TABLE upline_meta (id INT PRIMARY KEY)")
+        .unwrap();
+    let err = PostgresStore::open(&foreign, "acme").unwrap_err();
+    assert!(err.message().contains("another application"), "{err}");
+
+    let other = fresh_db(&url, "otherapp");
+    let mut db = Client::connect(&other, NoTls).unwrap();
+    db.batch_execute(
+        "CREATE TABLE upline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO upline_meta VALUES ('application', 'uplift'), ('schema_version', '1');",
+    )
+    .unwrap();
+    let err = PostgresStore::open(&other, "acme").unwrap_err();
+    assert!(err.message().contains("another application"), "{err}");
+    assert!(err.message().contains("uplift"), "{err}");
+
+    // A host's own tables beside Upline's are fine.
+    let shared = fresh_db(&url, "hosttables");
+    let mut db = Client::connect(&shared, NoTls).unwrap();
+    db.batch_execute("CREATE TABLE orders (id INT PRIMARY KEY)")
+        .unwrap();
+    drop(fill(&shared, "acme", 5));
+    assert_eq!(open(&shared, "acme").audit_head().seq, 5);
+
+    let err = PostgresStore::open(&url, "").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidId);
+    assert_eq!(err.field(), Some("programme"));
+}
+
+#[test]
+fn programmes_in_one_database_keep_their_own_log_and_chain() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "programmes");
+    let acme = fill(&url, "acme", 80);
+    let globex = fill(&url, "globex", 65);
+    assert_eq!(acme.audit_head().seq, 80);
+    assert_eq!(globex.audit_head().seq, 65);
+    // The same first 65 events give the same chain prefix in both.
+    let store = PostgresStore::open(&url, "acme").unwrap();
+    assert_eq!(store.hash_at(65).unwrap(), Some(globex.audit_head().hash));
+    assert_eq!(open(&url, "globex").verify().unwrap(), globex.audit_head());
+    assert_eq!(open(&url, "acme").verify().unwrap(), acme.audit_head());
+    assert!(PostgresStore::open(&url, "initech")
+        .unwrap()
+        .is_empty()
+        .unwrap());
+}
+
+#[test]
+fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "conflict");
+    let stored = |seq: u64| StoredEvent {
+        seq,
+        event: format!("{{\"n\":{seq}}}"),
+        hash: Hash([seq as u8; 32]),
+    };
+    let mut a = PostgresStore::open(&url, "acme").unwrap();
+    let mut b = PostgresStore::open(&url, "acme").unwrap();
+    a.append(&[stored(1), stored(2)]).unwrap();
+    for first in [1, 2, 4] {
+        let err = b.append(&[stored(first), stored(first + 1)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    }
+    assert_eq!(b.head().unwrap(), 2);
+    b.append(&[stored(3)]).unwrap();
+    assert_eq!(a.head().unwrap(), 3);
+    assert_eq!(a.hash_at(3).unwrap(), Some(Hash([3; 32])));
+}
+
+#[test]
+fn two_engines_on_one_programme_see_each_other_and_store_a_webhook_once() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "twoengines");
+    let mut a = fill(&url, "acme", 60);
+    let mut b = open(&url, "acme");
+    let first = a.apply(&event(61)).unwrap();
+    let second = b.apply(&event(61)).unwrap();
+    assert!(second.replayed);
+    assert_eq!((second.seq, second.hash), (first.seq, first.hash));
+    b.apply(&event(62)).unwrap();
+    assert_eq!(a.catch_up().unwrap(), b.audit_head());
+    let mut follower =
+        Engine::open_follower(Box::new(PostgresStore::open(&url, "acme").unwrap())).unwrap();
+    assert_eq!(
+        follower.apply(&event(63)).unwrap_err().kind(),
+        ErrorKind::ReadOnly
+    );
+    assert_eq!(follower.audit_head(), a.audit_head());
+}
+
+#[test]
+fn connection_errors_name_the_host_and_reason_and_never_the_password() {
+    let Some(url) = server() else { return };
+    let secret = "s3cr3t-Pw";
+    // Nobody listens on port 1.
+    let err = PostgresStore::open(
+        &format!("postgresql://app:{secret}@127.0.0.1:1/books"),
+        "acme",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    let text = err.to_string();
+    assert!(text.contains("127.0.0.1:1/books as app"), "{text}");
+    assert!(text.contains("cannot connect"), "{text}");
+    assert!(!text.contains(secret), "{text}");
+
+    // An unknown role on the real server.
+    let port = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap();
+    let err = PostgresStore::open(
+        &format!("postgresql://nobody:{secret}@127.0.0.1:{port}/postgres"),
+        "acme",
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}/postgres as nobody")),
+        "{text}"
+    );
+    assert!(text.contains("nobody"), "{text}");
+    assert!(!text.contains(secret), "{text}");
+
+    // Unparsable URLs, in both forms.
+    for bad in [
+        format!("postgresql://app:{secret}@127.0.0.1:notaport/books"),
+        format!("host=127.0.0.1 password={secret} port=x"),
+        format!("postgresql://app:{secret}@[::1/books"),
+    ] {
+        let err = PostgresStore::open(&bad, "acme").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(!err.to_string().contains(secret), "{err}");
+        assert!(!format!("{err:?}").contains(secret), "{err:?}");
+    }
+}
+
+// ---- many writers in many processes ---------------------------------------
+
+const WRITERS: usize = 4;
+const MEMBERS: u64 = 60;
+
+fn sale_event(n: u64) -> Event {
+    Event::from_json(&format!(
+        r#"{{"type":"sale_recorded","sale":"w{n}","buyer":"m{}","amount":"{}.{:02}","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#,
+        n % MEMBERS,
+        10 + n % 90,
+        n % 100
+    ))
+    .unwrap()
+}
+
+/// Writer `w`'s ids: 90 % its own, and two blocks of 5 % it shares with
+/// the writers before and after it, who send them too: 10 % of the sends
+/// are the same webhook at two writers.
+fn writer_ids(w: usize, per_writer: u64) -> Vec<u64> {
+    let own = per_writer * 9 / 10;
+    let half = (per_writer - own) / 2;
+    let total_own = WRITERS as u64 * own;
+    let block = |k: usize| total_own + k as u64 * half..total_own + (k as u64 + 1) * half;
+    let mut ids: Vec<u64> = (w as u64 * own..(w as u64 + 1) * own).collect();
+    ids.extend(block(w));
+    ids.extend(block((w + WRITERS - 1) % WRITERS));
+    ids
+}
+
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x % n
+    }
+}
+
+/// The child side: applies writer `UPLINE_PG_WRITER`'s events in random
+/// batches of 1 to 100, printing `ack <seq> <id>` for every applied event
+/// and `head <seq> <hash>` once caught up at the end.
+#[test]
+#[ignore = "run by many_writers_in_four_processes as a child process"]
+fn writer_child() {
+    let (Ok(url), Ok(w)) = (
+        std::env::var("UPLINE_PG_CHILD_URL"),
+        std::env::var("UPLINE_PG_WRITER"),
+    ) else {
+        return;
+    };
+    let w: usize = w.parse().unwrap();
+    let per_writer: u64 = std::env::var("UPLINE_PG_PER_WRITER")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut engine = open(&url, "acme");
+    let mut rng = Xorshift(0x9E37_79B9 + w as u64 * 7919);
+    let mut ids = writer_ids(w, per_writer);
+    for i in (1..ids.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        ids.swap(i, j);
+    }
+    let mut out = std::io::stdout().lock();
+    let mut next = 0;
+    while next < ids.len() {
+        let size = (1 + rng.below(100) as usize).min(ids.len() - next);
+        let events: Vec<Event> = ids[next..next + size]
+            .iter()
+            .map(|&n| sale_event(n))
+            .collect();
+        match engine.apply_batch(&events) {
+            Ok(results) => {
+                for (n, result) in ids[next..next + size].iter().zip(results) {
+                    let applied = result.unwrap();
+                    writeln!(out, "ack {} w{n}", applied.seq).unwrap();
+                }
+                next += size;
+            }
+            // Other writers kept winning: the host retries.
+            Err(err) if err.kind() == ErrorKind::Conflict => continue,
+            Err(err) => panic!("writer {w}: {err}"),
+        }
+    }
+    // Wait until every writer is done, then catch up.
+    writeln!(out, "done").unwrap();
+    out.flush().unwrap();
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let head = engine.catch_up().unwrap();
+    writeln!(out, "head {} {}", head.seq, head.hash.to_hex()).unwrap();
+}
+
+#[test]
+fn many_writers_in_four_processes_store_every_id_once_and_agree() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "writers");
+    let per_writer: u64 = std::env::var("UPLINE_PG_PER_WRITER")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5_000);
+    let mut setup = open(&url, "acme");
+    let joins: Vec<Event> = (0..MEMBERS).map(event).collect();
+    for result in setup.apply_batch(&joins).unwrap() {
+        result.unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let started = std::time::Instant::now();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut children = Vec::new();
+    let mut readers = Vec::new();
+    for w in 0..WRITERS {
+        let mut child = Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "writer_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("UPLINE_PG_CHILD_URL", &url)
+            .env("UPLINE_PG_WRITER", w.to_string())
+            .env("UPLINE_PG_PER_WRITER", per_writer.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let done = done_tx.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let mut said_done = false;
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if line.contains("done") && !said_done {
+                    said_done = done.send(w).is_ok();
+                }
+                lines.push(line);
+            }
+            // A writer that died before "done" must not keep the others
+            // waiting: its exit status fails the test below.
+            if !said_done {
+                let _ = done.send(w);
+            }
+            lines
+        }));
+        children.push(child);
+    }
+    drop(done_tx);
+    for _ in 0..WRITERS {
+        if done_rx.recv().is_err() {
+            break;
+        }
+    }
+    for child in &mut children {
+        if let Some(stdin) = child.stdin.as_mut() {
+            let _ = stdin.write_all(b"go\n");
+        }
+    }
+    let mut acknowledged: BTreeMap<String, u64> = BTreeMap::new();
+    let mut heads = Vec::new();
+    for (w, (mut child, reader)) in children.into_iter().zip(readers).enumerate() {
+        for line in reader.join().unwrap() {
+            // The test harness prints `test writer_child ... ` before the
+            // child's first line, on the same line.
+            let line = match (line.find("ack "), line.find("head ")) {
+                (Some(at), _) | (None, Some(at)) => line[at..].to_string(),
+                (None, None) => continue,
+            };
+            let mut parts = line.split_whitespace();
+            match parts.next() {
+                Some("ack") => {
+                    let seq: u64 = parts.next().unwrap().parse().unwrap();
+                    let id = parts.next().unwrap().to_string();
+                    if let Some(before) = acknowledged.insert(id.clone(), seq) {
+                        assert_eq!(before, seq, "{id} acknowledged at two seqs");
+                    }
+                }
+                Some("head") => heads.push(line.clone()),
+                _ => {}
+            }
+        }
+        assert!(child.wait().unwrap().success(), "writer {w} failed");
+    }
+    let elapsed = started.elapsed();
+    let fresh = open(&url, "acme");
+    let head = fresh.audit_head();
+    let expected_ids: BTreeSet<u64> = (0..WRITERS)
+        .flat_map(|w| writer_ids(w, per_writer))
+        .collect();
+    eprintln!(
+        "{WRITERS} writers, {} distinct sales, {} sends, head {} in {elapsed:?}",
+        expected_ids.len(),
+        WRITERS as u64 * per_writer,
+        head.seq
+    );
+    assert_eq!(head.seq, MEMBERS + expected_ids.len() as u64);
+    assert_eq!(acknowledged.len(), expected_ids.len());
+    for line in &heads {
+        assert_eq!(line, &format!("head {} {}", head.seq, head.hash.to_hex()));
+    }
+    assert_eq!(heads.len(), WRITERS);
+    let mut db = Client::connect(&url, NoTls).unwrap();
+    let rows = db
+        .query(
+            "SELECT seq, event FROM upline_events WHERE programme = 'acme' ORDER BY seq",
+            &[],
+        )
+        .unwrap();
+    let mut stored: BTreeMap<String, i64> = BTreeMap::new();
+    for row in &rows {
+        let event = Event::from_json(row.get::<_, &str>(1)).unwrap();
+        let value = serde_json::to_value(&event).unwrap();
+        if let Some(sale) = value["sale"].as_str() {
+            assert!(
+                stored.insert(sale.to_string(), row.get(0)).is_none(),
+                "{sale} stored twice"
+            );
+        }
+    }
+    for (id, seq) in &acknowledged {
+        assert_eq!(stored.get(id).copied(), Some(*seq as i64), "{id}");
+    }
+    assert_eq!(fresh.verify().unwrap(), head);
+    // Money: every sale's lines plus what it retains is the sale; every
+    // account's balances add up to what it earned.
+    let usd = fresh.currencies().get("USD", "currency").unwrap();
+    let mut earned = rust_decimal::Decimal::ZERO;
+    let mut distributed = rust_decimal::Decimal::ZERO;
+    for id in stored.keys() {
+        let d = fresh.distribution_of(id).unwrap();
+        let lines: rust_decimal::Decimal = d.lines.iter().map(|l| l.amount).sum();
+        assert_eq!(lines + d.retained, d.amount, "{id}");
+        distributed += lines;
+    }
+    for m in 0..MEMBERS {
+        let totals = fresh
+            .ledger()
+            .totals(m as u32, usd, Timestamp::MIN, Timestamp::MAX);
+        let balances = fresh
+            .balances(&format!("m{m}"), "USD", "9999-12-31T00:00:00Z")
+            .unwrap();
+        assert_eq!(totals.earned - totals.reversed, balances.total(), "m{m}");
+        earned += totals.earned;
+    }
+    assert_eq!(earned, distributed);
+}

@@ -1,0 +1,310 @@
+//! Durable throughput into PostgreSQL: events/s for batches of 1, 100 and
+//! 10,000 with 1, 2 and 4 writers on one programme (each writer a thread
+//! with its own engine and connection, as separate processes would have),
+//! p50/p99 commit latency of single events, and the PEERS.md peer
+//! "PostgreSQL 15, online" (one sale per durable transaction through a
+//! recursive-CTE upline walk) measured in the same run.
+//!
+//! `cargo run --release -p upline-benches --bin postgres -- [--quick]
+//! [--url URL] [--members N]`; the URL defaults to `UPLINE_PG_URL`
+//! (`bash .ci/postgres.sh start` prints one). Each run uses a fresh
+//! database `upline_bench`.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+use upline::{Engine, ErrorKind, Event};
+use upline_benches::{join_events, sponsors, Rng};
+use upline_postgres::PostgresStore;
+
+struct Args {
+    url: String,
+    quick: bool,
+    members: u64,
+}
+
+fn args() -> Args {
+    let mut url = std::env::var("UPLINE_PG_URL").unwrap_or_default();
+    let mut quick = false;
+    let mut members = 10_000;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--url" => url = it.next().expect("--url URL"),
+            "--members" => members = it.next().and_then(|n| n.parse().ok()).expect("--members N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    assert!(
+        !url.is_empty(),
+        "no server: pass --url or set UPLINE_PG_URL (bash .ci/postgres.sh start)"
+    );
+    Args {
+        url,
+        quick,
+        members,
+    }
+}
+
+fn with_db(url: &str, dbname: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    format!("{}/{dbname}{query}", &base[..end])
+}
+
+/// Sales `from..from + count` (ids `s{n}`), buyers uniform, amounts
+/// uniform in 1.00–999.99 USD, deterministic in `n`.
+fn sales(members: u64, from: u64, count: u64) -> Vec<Event> {
+    (from..from + count)
+        .map(|n| {
+            let mut rng = Rng(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5A1E);
+            let cents = 100 + rng.below(99_900);
+            Event::from_json(&format!(
+                r#"{{"type":"sale_recorded","sale":"s{n}","buyer":"u{}","amount":"{}.{:02}","currency":"USD","at":"2026-02-01T12:00:00Z"}}"#,
+                rng.below(members),
+                cents / 100,
+                cents % 100
+            ))
+            .expect("valid sale")
+        })
+        .collect()
+}
+
+fn open(url: &str, programme: &str) -> Engine {
+    Engine::open(Box::new(
+        PostgresStore::open(url, programme).expect("the server answers"),
+    ))
+    .expect("the programme opens")
+}
+
+struct Run {
+    events_per_s: f64,
+    latencies: Vec<Duration>,
+    conflicts: u64,
+}
+
+/// `writers` threads each apply `per_writer` sales in batches of `batch`
+/// on `programme` (whose network is already stored).
+fn run(
+    url: &str,
+    programme: &str,
+    members: u64,
+    batch: usize,
+    writers: usize,
+    per_writer: u64,
+) -> Run {
+    let barrier = Arc::new(Barrier::new(writers + 1));
+    let handles: Vec<_> = (0..writers)
+        .map(|w| {
+            let url = url.to_string();
+            let programme = programme.to_string();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut engine = open(&url, &programme);
+                let events = sales(members, 1_000_000_000 + w as u64 * per_writer, per_writer);
+                let mut latencies = Vec::new();
+                let mut conflicts = 0;
+                barrier.wait();
+                for chunk in events.chunks(batch) {
+                    loop {
+                        let started = Instant::now();
+                        let result = if batch == 1 {
+                            engine.apply(&chunk[0]).map(|_| ())
+                        } else {
+                            engine.apply_batch(chunk).map(|results| {
+                                for result in results {
+                                    result.expect("every sale is accepted");
+                                }
+                            })
+                        };
+                        match result {
+                            Ok(()) => {
+                                latencies.push(started.elapsed());
+                                break;
+                            }
+                            Err(err) if err.kind() == ErrorKind::Conflict => conflicts += 1,
+                            Err(err) => panic!("writer {w}: {err}"),
+                        }
+                    }
+                }
+                (latencies, conflicts)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut conflicts = 0;
+    for handle in handles {
+        let (l, c) = handle.join().expect("a writer panicked");
+        latencies.extend(l);
+        conflicts += c;
+    }
+    let elapsed = started.elapsed();
+    Run {
+        events_per_s: (writers as u64 * per_writer) as f64 / elapsed.as_secs_f64(),
+        latencies,
+        conflicts,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The PEERS.md peer: one sale per durable transaction, the upline walked
+/// by a recursive CTE joined to a 7-level rate table, all lines inserted
+/// by one `INSERT … SELECT`, NUMERIC money.
+fn peer(url: &str, sponsors_of: &[u64], sales_count: u64) -> (f64, Duration, Duration) {
+    let mut db = Client::connect(url, NoTls).expect("the server answers");
+    db.batch_execute(
+        "DROP TABLE IF EXISTS peer_lines, peer_sales, peer_members, peer_rates;
+         CREATE TABLE peer_members (id BIGINT PRIMARY KEY, sponsor BIGINT);
+         CREATE TABLE peer_rates (level INT PRIMARY KEY, rate NUMERIC NOT NULL);
+         INSERT INTO peer_rates VALUES (1, 0.20), (2, 0.15), (3, 0.10), (4, 0.08),
+                                      (5, 0.05), (6, 0.03), (7, 0.02);
+         CREATE TABLE peer_sales (id BIGINT PRIMARY KEY, buyer BIGINT NOT NULL, amount NUMERIC NOT NULL);
+         CREATE TABLE peer_lines (sale BIGINT NOT NULL, level INT NOT NULL, earner BIGINT NOT NULL,
+                                  amount NUMERIC NOT NULL, PRIMARY KEY (sale, level));",
+    )
+    .expect("peer schema");
+    let ids: Vec<i64> = (0..sponsors_of.len() as i64).collect();
+    let sponsor: Vec<Option<i64>> = sponsors_of
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (i > 0).then_some(s as i64))
+        .collect();
+    db.execute(
+        "INSERT INTO peer_members SELECT * FROM unnest($1::INT8[], $2::INT8[])",
+        &[&ids, &sponsor],
+    )
+    .expect("peer members");
+    let insert_sale = db
+        .prepare("INSERT INTO peer_sales VALUES ($1, $2, $3::TEXT::NUMERIC)")
+        .expect("prepare");
+    let insert_lines = db
+        .prepare(
+            "INSERT INTO peer_lines
+             WITH RECURSIVE up(level, earner) AS (
+                 SELECT 1, m.sponsor FROM peer_members m WHERE m.id = $2 AND m.sponsor IS NOT NULL
+                 UNION ALL
+                 SELECT up.level + 1, m.sponsor FROM up JOIN peer_members m ON m.id = up.earner
+                 WHERE up.level < 7 AND m.sponsor IS NOT NULL
+             )
+             SELECT $1, up.level, up.earner, round($3::TEXT::NUMERIC * r.rate, 2)
+             FROM up JOIN peer_rates r ON r.level = up.level",
+        )
+        .expect("prepare");
+    let members = sponsors_of.len() as u64;
+    let mut latencies = Vec::with_capacity(sales_count as usize);
+    let started = Instant::now();
+    for n in 0..sales_count {
+        let mut rng = Rng(n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5A1E);
+        let cents = 100 + rng.below(99_900);
+        let buyer = rng.below(members) as i64;
+        let amount = format!("{}.{:02}", cents / 100, cents % 100);
+        let one = Instant::now();
+        let mut tx = db.transaction().expect("begin");
+        tx.execute(&insert_sale, &[&(n as i64), &buyer, &amount])
+            .expect("sale");
+        tx.execute(&insert_lines, &[&(n as i64), &buyer, &amount])
+            .expect("lines");
+        tx.commit().expect("commit");
+        latencies.push(one.elapsed());
+    }
+    let rate = sales_count as f64 / started.elapsed().as_secs_f64();
+    latencies.sort();
+    (
+        rate,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    )
+}
+
+fn main() {
+    let args = args();
+    let mut admin = Client::connect(&args.url, NoTls).expect("the server answers");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS upline_bench")
+        .expect("drop");
+    admin
+        .batch_execute("CREATE DATABASE upline_bench")
+        .expect("create");
+    let url = with_db(&args.url, "upline_bench");
+    let members = if args.quick { 1_000 } else { args.members };
+    let network = sponsors(members, 42);
+    let joins = join_events(&network);
+    println!(
+        "PostgreSQL durable throughput, one programme per row, {members} members, default 7-level plan"
+    );
+    println!("| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    let batches: &[usize] = &[1, 100, 10_000];
+    let writer_counts: &[usize] = &[1, 2, 4];
+    for &batch in batches {
+        let total: u64 = match (batch, args.quick) {
+            (1, true) => 200,
+            (1, false) => 4_000,
+            (100, true) => 2_000,
+            (100, false) => 40_000,
+            (_, true) => 20_000,
+            (_, false) => 200_000,
+        };
+        for &writers in writer_counts {
+            let programme = format!("b{batch}-w{writers}");
+            let mut setup = open(&url, &programme);
+            for chunk in joins.chunks(10_000) {
+                setup.apply_batch(chunk).expect("the network is stored");
+            }
+            drop(setup);
+            let per_writer = total / writers as u64;
+            let mut result = run(&url, &programme, members, batch, writers, per_writer);
+            result.latencies.sort();
+            let (p50, p99) = if batch == 1 {
+                (
+                    format!("{:.2}", ms(percentile(&result.latencies, 0.5))),
+                    format!("{:.2}", ms(percentile(&result.latencies, 0.99))),
+                )
+            } else {
+                ("".into(), "".into())
+            };
+            println!(
+                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} |",
+                per_writer * writers as u64,
+                result.events_per_s,
+                result.conflicts
+            );
+            let check = open(&url, &programme);
+            assert_eq!(
+                check.audit_head().seq,
+                members + per_writer * writers as u64,
+                "every sale stored once"
+            );
+        }
+    }
+    let peer_sales = if args.quick { 200 } else { 4_000 };
+    let (rate, p50, p99) = peer(&url, &network, peer_sales);
+    println!(
+        "\npeer \"PostgreSQL 15, online\" (one sale per transaction, recursive CTE, one client): \
+         {rate:.0} sales/s, p50 {:.2} ms, p99 {:.2} ms ({peer_sales} sales)",
+        ms(p50),
+        ms(p99)
+    );
+}

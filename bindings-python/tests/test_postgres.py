@@ -1,0 +1,122 @@
+"""PostgreSQL-backed engines shared by processes: refresh, the same webhook
+at two workers, followers, and connection errors without secrets.
+
+Needs ``UPLINE_PG_URL`` (``.ci/run`` starts a server and sets it); without
+it the tests skip, except under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import upline
+
+JAN = "2026-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def pg_url() -> str:
+    url = os.environ.get("UPLINE_PG_URL", "")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("UPLINE_PG_URL is unset under CI=true: .ci/run starts PostgreSQL and sets it")
+        pytest.skip("UPLINE_PG_URL is unset (bash .ci/postgres.sh start prints it)")
+    return url
+
+
+def programme() -> str:
+    # A fresh programme per test: one database holds many.
+    return f"py-{uuid.uuid4().hex[:12]}"
+
+
+def sale(sale_id: str, buyer: str, amount: str) -> dict[str, Any]:
+    return {"type": "sale_recorded", "sale": sale_id, "buyer": buyer,
+            "amount": Decimal(amount), "currency": "USD", "at": JAN}
+
+
+def in_other_process(url: str, prog: str, script: str) -> Any:
+    """Runs `script` in a fresh Python process with `engine` opened on the
+    programme; returns what it prints as JSON."""
+    code = (
+        "import json, sys\n"
+        "from decimal import Decimal\n"
+        "import upline\n"
+        f"engine = upline.Engine(url={url!r}, programme={prog!r})\n"
+        + script
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_two_processes_see_each_other_after_refresh(pg_url: str) -> None:
+    prog = programme()
+    engine = upline.Engine(url=pg_url, programme=prog)
+    engine.apply({"type": "member_joined", "member": "ann", "sponsor": None, "at": JAN})
+    engine.apply({"type": "member_joined", "member": "bob", "sponsor": "ann", "at": JAN})
+    # The other process joins cat under bob and records a sale by cat.
+    other = in_other_process(pg_url, prog, (
+        "engine.apply({'type': 'member_joined', 'member': 'cat', 'sponsor': 'bob', "
+        "'at': '2026-01-01T00:00:00Z'})\n"
+        "r = engine.apply({'type': 'sale_recorded', 'sale': 's1', 'buyer': 'cat', "
+        "'amount': Decimal('100.00'), 'currency': 'USD', 'at': '2026-01-01T00:00:00Z'})\n"
+        "print(json.dumps({'seq': r['seq'], 'head': engine.audit_head()['seq']}))\n"
+    ))
+    assert other == {"seq": 4, "head": 4}
+    assert engine.audit_head()["seq"] == 2
+    head = engine.refresh()
+    assert head["seq"] == 4
+    assert head == engine.audit_head()
+    assert engine.upline("cat", 2) == ["bob", "ann"]
+    lines = engine.distribution_of("s1")["lines"]
+    assert [(line["earner"], line["amount"]) for line in lines] == [
+        ("bob", Decimal("20.00")), ("ann", Decimal("15.00"))]
+
+
+def test_a_webhook_retried_at_both_workers_records_one_sale(pg_url: str) -> None:
+    prog = programme()
+    engine = upline.Engine(url=pg_url, programme=prog)
+    engine.apply({"type": "member_joined", "member": "ann", "sponsor": None, "at": JAN})
+    engine.apply({"type": "member_joined", "member": "bob", "sponsor": "ann", "at": JAN})
+    first = engine.apply(sale("w1", "bob", "80.00"))
+    # The same webhook reaches another worker, which has not refreshed.
+    other = in_other_process(pg_url, prog, (
+        "r = engine.apply({'type': 'sale_recorded', 'sale': 'w1', 'buyer': 'bob', "
+        "'amount': Decimal('80.00'), 'currency': 'USD', 'at': '2026-01-01T00:00:00Z'})\n"
+        "print(json.dumps({'seq': r['seq'], 'hash': r['hash'], 'replayed': r.get('replayed', False)}))\n"
+    ))
+    assert other == {"seq": first["seq"], "hash": first["hash"], "replayed": True}
+    assert engine.refresh()["seq"] == 3
+    follower = upline.Engine.follower(url=pg_url, programme=prog)
+    assert follower.audit_head()["seq"] == 3
+    assert follower.verify()["seq"] == 3
+    with pytest.raises(upline.ReadOnly) as err:
+        follower.apply(sale("w2", "bob", "1.00"))
+    assert err.value.code == "read_only"
+
+
+def test_connection_errors_name_the_host_and_never_the_password(pg_url: str) -> None:
+    secret = "s3cr3t-Pw"
+    with pytest.raises(upline.Storage) as err:
+        upline.Engine(url=f"postgresql://app:{secret}@127.0.0.1:1/books", programme="acme")
+    assert "127.0.0.1:1/books as app" in str(err.value)
+    assert secret not in str(err.value)
+    port = pg_url.rsplit(":", 1)[1].split("/")[0]
+    with pytest.raises(upline.Storage) as err:
+        upline.Engine(url=f"postgresql://nobody:{secret}@127.0.0.1:{port}/postgres", programme="acme")
+    assert "nobody" in str(err.value) and secret not in str(err.value)
+    with pytest.raises(upline.Storage) as err:
+        upline.Engine(url=f"postgresql://app:{secret}@127.0.0.1:notaport/books", programme="acme")
+    assert secret not in str(err.value)
+    with pytest.raises(upline.InvalidId):
+        upline.Engine(url=pg_url)
+    with pytest.raises(upline.Malformed):
+        upline.Engine("books.sqlite", url=pg_url, programme="acme")

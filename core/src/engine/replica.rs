@@ -1,0 +1,272 @@
+//! Many writers, one log: the engine as a replica of a shared store.
+//!
+//! Several engines (gunicorn workers, a Node cluster, several hosts) may
+//! open the same store. The log is the single source of truth and every
+//! engine is a replica of the state it implies. Concurrency is optimistic,
+//! as in event stores with an expected version: an append stores events
+//! `head + 1 …` only if the store's head is still the engine's head,
+//! else the store answers `conflict` and stores nothing. The engine then
+//! catches up (reads what the others appended, applying each event and
+//! checking its recomputed hash against the stored one), stages the host's
+//! events again on the new state and appends again, at most
+//! [`MAX_APPEND_ATTEMPTS`] times, without sleeping. Idempotency does the
+//! rest: the same webhook delivered to two workers is stored once, and the
+//! second worker gets the stored result back as a retry.
+//!
+//! This module owns that protocol: the write paths of an engine with a
+//! store, [`Engine::catch_up`], and read-only followers. It does not own
+//! staging or committing an event (the engine's), nor how a store makes an
+//! append atomic and conditional (the store's).
+
+use super::{replay_stored, storage, stored_event, tampered, Engine, Staged};
+use crate::audit::Head;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Applied, Event};
+use crate::limits::MAX_APPEND_ATTEMPTS;
+use crate::store::Store;
+
+impl Engine {
+    /// A read-only replica of `store`: like [`open`](Self::open), but
+    /// every change is refused with `read_only`; [`catch_up`](Self::catch_up)
+    /// brings it up to date (for dashboards and read replicas).
+    pub fn open_follower(store: Box<dyn Store>) -> Result<Engine> {
+        let mut engine = Engine::open(store)?;
+        engine.follower = true;
+        Ok(engine)
+    }
+
+    /// Whether this engine is a read-only follower.
+    pub fn is_follower(&self) -> bool {
+        self.follower
+    }
+
+    /// Brings this replica up to date with its store: applies every event
+    /// other writers appended after this engine's head, checking each
+    /// recomputed audit hash against the stored one (`tampered` at the
+    /// first that differs, with the events before it applied). Returns the
+    /// new head. `storage` when the engine has no store. An engine that
+    /// lost its store after a failed group commit is reloaded from it.
+    ///
+    /// Hosts call it (as `refresh` in the bindings) before reading, when
+    /// they want what the other processes wrote; writes catch up by
+    /// themselves when they meet a `conflict`.
+    pub fn catch_up(&mut self) -> Result<Head> {
+        let Some(store) = self.store.take() else {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                "this engine has no store to catch up with",
+            ));
+        };
+        if self.broken.is_some() {
+            return self.reload(store).map(|()| self.audit_head());
+        }
+        let replayed = replay_stored(self, store.as_ref());
+        self.store = Some(store);
+        match replayed? {
+            Ok(()) => Ok(self.audit_head()),
+            Err(at) => Err(tampered(at.seq)),
+        }
+    }
+
+    /// [`apply`](Self::apply) with a store: stage, append, and on
+    /// `conflict` catch up and stage again.
+    pub(super) fn apply_stored(&mut self, event: &Event) -> Result<Applied> {
+        self.refuse_follower()?;
+        self.heal();
+        let mut caught_up = false;
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let (link, effects) = match self.stage(event) {
+                Ok(Staged::Retry(applied)) => return Ok(applied),
+                Ok(Staged::New(link, effects)) => (link, effects),
+                // A stale replica may refuse what another writer made
+                // valid (a sale by a member who joined there): judge once
+                // more on the store's latest state.
+                Err(err) if !caught_up && self.behind()? => {
+                    drop(err);
+                    self.catch_up()?;
+                    caught_up = true;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            let record = stored_event(event, &link)?;
+            let appended = match self.store.as_mut() {
+                Some(store) => store.append(&[record]),
+                None => Err(no_store()),
+            };
+            match appended {
+                Ok(()) => {
+                    let applied = self.commit(link, effects);
+                    self.forget_persisted_hashes();
+                    return Ok(applied);
+                }
+                Err(err) if err.kind() == ErrorKind::Conflict => {
+                    self.catch_up()?;
+                    caught_up = true;
+                }
+                Err(err) => return Err(storage(err)),
+            }
+        }
+        Err(exhausted())
+    }
+
+    /// [`apply_batch`](Self::apply_batch) with a store: one conditional
+    /// append for the whole batch. Staging a batch commits each event in
+    /// memory (later events read earlier ones), so a failed append rolls
+    /// back by reloading from the store, which also catches up.
+    pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
+        self.refuse_follower()?;
+        self.heal();
+        // Catching up first is one cheap query and makes a conflict, and
+        // the reload it costs, rare.
+        if self.behind()? {
+            self.catch_up()?;
+        }
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let mut results = Vec::with_capacity(events.len());
+            let mut stored = Vec::new();
+            for event in events {
+                results.push(match self.stage(event) {
+                    Err(err) => Err(err),
+                    Ok(Staged::Retry(applied)) => Ok(applied),
+                    Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
+                        Err(err) => Err(err),
+                        Ok(record) => {
+                            stored.push(record);
+                            Ok(self.commit(link, effects))
+                        }
+                    },
+                });
+            }
+            if stored.is_empty() {
+                return Ok(results);
+            }
+            let appended = match self.store.as_mut() {
+                Some(store) => store.append(&stored),
+                None => Err(no_store()),
+            };
+            let Err(err) = appended else {
+                self.forget_persisted_hashes();
+                return Ok(results);
+            };
+            if let Some(store) = self.store.take() {
+                if let Err(reload) = self.reload(store) {
+                    // The store can neither take the batch nor be read
+                    // back: refuse every later change until the host
+                    // reopens it, rather than drift from it.
+                    self.broken = Some(format!("{err}; reloading failed: {reload}"));
+                    return Err(storage(err));
+                }
+            }
+            if err.kind() != ErrorKind::Conflict {
+                return Err(storage(err));
+            }
+        }
+        Err(exhausted())
+    }
+
+    /// `storage` unless this engine holds exactly a prefix of its store's
+    /// log: not broken, and its head is the stored event at its `seq`.
+    pub(super) fn check_on_stored_chain(&self) -> Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!("this engine lost its store ({why}); open it again"),
+            ));
+        }
+        let head = self.audit_head();
+        let Some(store) = self.store.as_deref() else {
+            return Ok(());
+        };
+        if head.seq > 0 && store.hash_at(head.seq).map_err(storage)? != Some(head.hash) {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!(
+                    "this engine's head (event {}) is not the stored one; catch up or open it again",
+                    head.seq
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An engine that lost its store after a failed group commit tries to
+    /// reload from it before a write; if the store still cannot be read,
+    /// the write is refused by [`stage`](Self::stage) ("open it again").
+    fn heal(&mut self) {
+        if self.broken.is_some() {
+            // The refusal that follows explains; this error adds nothing.
+            let _ = self.catch_up();
+        }
+    }
+
+    /// Whether the store holds events after this engine's head.
+    fn behind(&self) -> Result<bool> {
+        match self.store.as_deref() {
+            Some(store) => Ok(store.head().map_err(storage)? > self.audit_head().seq),
+            None => Ok(false),
+        }
+    }
+
+    fn refuse_follower(&self) -> Result<()> {
+        if self.follower {
+            return Err(Error::general(
+                ErrorKind::ReadOnly,
+                "this engine is a read-only follower: it catches up with its store \
+                 (catch_up / refresh) and never writes; open it as a writer to apply events",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces this engine's state by the store's (latest snapshot, then
+    /// the events after it). On failure the engine keeps `store` and its
+    /// state; the caller decides whether that state is still usable.
+    fn reload(&mut self, store: Box<dyn Store>) -> Result<()> {
+        let fresh = match store.latest_snapshot().map_err(storage) {
+            Ok(Some((_, snapshot))) => Engine::from_snapshot_json(&snapshot),
+            Ok(None) => Ok(Engine::new()),
+            Err(err) => Err(err),
+        };
+        let mut fresh = match fresh {
+            Ok(fresh) => fresh,
+            Err(err) => {
+                self.store = Some(store);
+                return Err(err);
+            }
+        };
+        let replayed = replay_stored(&mut fresh, store.as_ref());
+        match replayed {
+            Ok(Ok(())) => {
+                fresh.store = Some(store);
+                fresh.follower = self.follower;
+                fresh.forget_persisted_hashes();
+                *self = fresh;
+                Ok(())
+            }
+            Ok(Err(at)) => {
+                self.store = Some(store);
+                Err(tampered(at.seq))
+            }
+            Err(err) => {
+                self.store = Some(store);
+                Err(err)
+            }
+        }
+    }
+}
+
+fn no_store() -> Error {
+    Error::general(ErrorKind::Internal, "the engine lost its store mid-append")
+}
+
+fn exhausted() -> Error {
+    Error::general(
+        ErrorKind::Conflict,
+        format!(
+            "other writers kept appending first: {MAX_APPEND_ATTEMPTS} attempts \
+             (catch up, stage again, append) did not settle it; nothing was stored, \
+             retry later"
+        ),
+    )
+}

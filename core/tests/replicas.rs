@@ -1,0 +1,300 @@
+//! Many writers, one log: conditional appends, catching up, the same
+//! webhook at two workers, followers, and tampering met while catching up.
+//! Engines share one in-memory store ([`SharedStore`]).
+
+use upline::{
+    Engine, ErrorKind, Event, Hash, MemoryStore, Outcome, SharedStore, Store, StoredEvent,
+};
+
+fn join(member: &str, sponsor: Option<&str>) -> Event {
+    Event::from_json(
+        &serde_json::json!({"type": "member_joined", "member": member, "sponsor": sponsor,
+            "at": "2026-01-01T00:00:00Z"})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn sale(id: &str, buyer: &str, amount: &str) -> Event {
+    Event::from_json(
+        &serde_json::json!({"type": "sale_recorded", "sale": id, "buyer": buyer,
+            "amount": amount, "currency": "USD", "at": "2026-02-01T00:00:00Z"})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn shared() -> SharedStore<MemoryStore> {
+    SharedStore::new(MemoryStore::new())
+}
+
+fn open(store: &SharedStore<MemoryStore>) -> Engine {
+    Engine::open(Box::new(store.clone())).unwrap()
+}
+
+fn stored(seq: u64) -> StoredEvent {
+    StoredEvent {
+        seq,
+        event: "{}".into(),
+        hash: Hash::ZERO,
+    }
+}
+
+#[test]
+fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
+    let mut store = MemoryStore::new();
+    store.append(&[stored(1), stored(2)]).unwrap();
+    assert_eq!(store.head().unwrap(), 2);
+    for first in [1, 2, 4] {
+        let err = store.append(&[stored(first)]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(err.code(), "conflict");
+    }
+    assert_eq!(store.events().len(), 2);
+    store.append(&[stored(3)]).unwrap();
+    assert_eq!(store.head().unwrap(), 3);
+}
+
+#[test]
+fn a_writer_behind_catches_up_and_appends_after_the_others() {
+    let store = shared();
+    let mut a = open(&store);
+    let mut b = open(&store);
+    a.apply(&join("ann", None)).unwrap();
+    a.apply(&join("bob", Some("ann"))).unwrap();
+    // b has seen nothing: its sale by bob is judged on the store's state.
+    let applied = b.apply(&sale("s1", "bob", "100.00")).unwrap();
+    assert_eq!(applied.seq, 3);
+    let Outcome::Distribution(d) = &applied.outcome else {
+        panic!("a sale distributes")
+    };
+    assert_eq!(d.lines[0].earner.as_ref(), "ann");
+    assert_eq!(d.lines[0].amount.to_string(), "20.00");
+    assert_eq!(a.catch_up().unwrap(), b.audit_head());
+    assert_eq!(a.snapshot_json(), b.snapshot_json());
+    assert_eq!(store.lock().unwrap().events().len(), 3);
+}
+
+#[test]
+fn the_same_webhook_at_two_workers_is_stored_once_and_the_second_gets_the_stored_result() {
+    let store = shared();
+    let mut a = open(&store);
+    a.apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let mut b = open(&store);
+    let first = a.apply(&sale("s1", "bob", "80.00")).unwrap();
+    assert!(!first.replayed);
+    let second = b.apply(&sale("s1", "bob", "80.00")).unwrap();
+    assert!(second.replayed, "the second delivery is a retry");
+    assert_eq!((second.seq, second.hash), (first.seq, first.hash));
+    // In a batch too, with a new sale after it.
+    let c = b
+        .apply_batch(&[sale("s1", "bob", "80.00"), sale("s2", "bob", "10.00")])
+        .unwrap();
+    assert!(c[0].as_ref().unwrap().replayed);
+    assert_eq!(c[1].as_ref().unwrap().seq, 4);
+    let sales = store
+        .lock()
+        .unwrap()
+        .events()
+        .iter()
+        .filter(|e| e.event.contains("\"s1\""))
+        .count();
+    assert_eq!(sales, 1);
+    // Other content under the same id is still refused.
+    let err = a.apply(&sale("s1", "bob", "81.00")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DuplicateId);
+}
+
+/// A store that lets another writer append just before the next append
+/// of the engine that owns it.
+struct Intruder {
+    inner: SharedStore<MemoryStore>,
+    before_append: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl std::fmt::Debug for Intruder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Intruder")
+    }
+}
+
+impl Store for Intruder {
+    fn append(&mut self, events: &[StoredEvent]) -> upline::Result<()> {
+        if let Some(intrude) = self.before_append.lock().unwrap().take() {
+            intrude();
+        }
+        self.inner.append(events)
+    }
+    fn head(&self) -> upline::Result<u64> {
+        self.inner.head()
+    }
+    fn scan(
+        &self,
+        from: u64,
+        visit: &mut dyn FnMut(StoredEvent) -> upline::Result<()>,
+    ) -> upline::Result<()> {
+        self.inner.scan(from, visit)
+    }
+    fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+        self.inner.latest_snapshot()
+    }
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
+        self.inner.save_snapshot(seq, snapshot)
+    }
+}
+
+#[test]
+fn a_batch_that_meets_a_conflict_is_staged_again_after_the_other_writers_events() {
+    let store = shared();
+    let mut setup = open(&store);
+    setup
+        .apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let mut other = open(&store);
+    let intrude: Box<dyn FnOnce() + Send> = Box::new(move || {
+        other.apply(&sale("theirs", "bob", "50.00")).unwrap();
+    });
+    let mut mine = Engine::open(Box::new(Intruder {
+        inner: store.clone(),
+        before_append: std::sync::Mutex::new(Some(intrude)),
+    }))
+    .unwrap();
+    let results = mine
+        .apply_batch(&[sale("m1", "bob", "10.00"), sale("m2", "ann", "20.00")])
+        .unwrap();
+    let seqs: Vec<u64> = results.iter().map(|r| r.as_ref().unwrap().seq).collect();
+    assert_eq!(
+        seqs,
+        [4, 5],
+        "staged again after the other writer's event 3"
+    );
+    let events = store.lock().unwrap().events().to_vec();
+    assert!(events[2].event.contains("\"theirs\""));
+    assert!(events[3].event.contains("\"m1\""));
+    assert_eq!(mine.verify().unwrap(), mine.audit_head());
+    assert_eq!(setup.catch_up().unwrap(), mine.audit_head());
+}
+
+#[test]
+fn the_same_for_a_single_event_met_by_a_conflict() {
+    let store = shared();
+    let mut setup = open(&store);
+    setup
+        .apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let mut other = open(&store);
+    let intrude: Box<dyn FnOnce() + Send> = Box::new(move || {
+        // The same webhook, delivered to the other worker first.
+        other.apply(&sale("s1", "bob", "50.00")).unwrap();
+    });
+    let mut mine = Engine::open(Box::new(Intruder {
+        inner: store.clone(),
+        before_append: std::sync::Mutex::new(Some(intrude)),
+    }))
+    .unwrap();
+    let applied = mine.apply(&sale("s1", "bob", "50.00")).unwrap();
+    assert!(applied.replayed);
+    assert_eq!(applied.seq, 3);
+    assert_eq!(store.lock().unwrap().events().len(), 3);
+}
+
+/// A store where another writer always wins.
+#[derive(Debug, Default)]
+struct AlwaysBehind(MemoryStore);
+
+impl Store for AlwaysBehind {
+    fn append(&mut self, events: &[StoredEvent]) -> upline::Result<()> {
+        Err(upline::store::conflict(
+            events[0].seq,
+            events.first().map_or(0, |e| e.seq),
+        ))
+    }
+    fn scan(
+        &self,
+        from: u64,
+        visit: &mut dyn FnMut(StoredEvent) -> upline::Result<()>,
+    ) -> upline::Result<()> {
+        self.0.scan(from, visit)
+    }
+    fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+        Ok(None)
+    }
+    fn save_snapshot(&mut self, _: u64, _: &str) -> upline::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn endless_conflicts_reach_the_host_as_conflict_after_the_bounded_attempts() {
+    let mut engine = Engine::open(Box::<AlwaysBehind>::default()).unwrap();
+    let before = engine.snapshot_json();
+    let err = engine.apply(&join("ann", None)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(
+        err.message()
+            .contains(&upline::limits::MAX_APPEND_ATTEMPTS.to_string()),
+        "{err}"
+    );
+    let err = engine.apply_batch(&[join("ann", None)]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(engine.snapshot_json(), before, "nothing changed");
+}
+
+#[test]
+fn a_follower_refuses_writes_and_catches_up() {
+    let store = shared();
+    let mut writer = open(&store);
+    let mut follower = Engine::open_follower(Box::new(store.clone())).unwrap();
+    assert!(follower.is_follower());
+    writer.apply(&join("ann", None)).unwrap();
+    let err = follower.apply(&join("bob", Some("ann"))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly);
+    assert_eq!(err.code(), "read_only");
+    assert!(err.message().contains("follower"), "{err}");
+    let err = follower
+        .apply_batch(&[join("bob", Some("ann"))])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReadOnly);
+    assert_eq!(follower.audit_head().seq, 0);
+    assert_eq!(follower.catch_up().unwrap(), writer.audit_head());
+    assert_eq!(follower.upline("ann", 1).unwrap().len(), 0);
+    assert_eq!(store.lock().unwrap().events().len(), 1);
+}
+
+#[test]
+fn tampering_met_while_catching_up_is_reported_at_its_event() {
+    let store = shared();
+    let mut a = open(&store);
+    a.apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let mut b = open(&store);
+    for i in 0..4 {
+        a.apply(&sale(&format!("s{i}"), "bob", "10.00")).unwrap();
+    }
+    // Event 5 (the third sale) is rewritten in the store.
+    store.lock().unwrap().events_mut()[4].event =
+        serde_json::to_string(&sale("s2", "bob", "99.00")).unwrap();
+    let err = b.catch_up().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tampered);
+    assert!(err.message().contains("event 5"), "{err}");
+    assert_eq!(b.audit_head().seq, 4, "the events before it were applied");
+}
+
+#[test]
+fn a_replica_whose_head_is_not_on_the_stored_chain_is_refused() {
+    let store = shared();
+    let mut a = open(&store);
+    a.apply(&join("ann", None)).unwrap();
+    let mut b = open(&store);
+    a.apply(&join("bob", Some("ann"))).unwrap();
+    // Rewrite history under b: event 1 gets another content and hash.
+    {
+        let mut guard = store.lock().unwrap();
+        let events = guard.events_mut();
+        events[0].hash = Hash([7; 32]);
+    }
+    let err = b.catch_up().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tampered);
+    assert!(err.message().contains("event 1"), "{err}");
+}
