@@ -101,6 +101,8 @@ import type {
   ViralReport,
   Award,
   Balances,
+  EngineOptions,
+  Statement,
 } from './generated'
 
 /** A decimal string (the generated `Decimal`). */
