@@ -7,6 +7,8 @@
 //! applied with the same content returns the original result and changes
 //! nothing; the same id with other content is `duplicate_id`.
 
+pub mod columns;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -492,8 +494,16 @@ impl Engine {
                 },
             });
         }
+        self.append_group(stored)?;
+        Ok(results)
+    }
+
+    /// Persists the events a batch committed in memory, in one atomic
+    /// append. If that fails, the engine is reloaded from the store (so it
+    /// holds none of them) and the call fails with `storage`.
+    fn append_group(&mut self, stored: Vec<StoredEvent>) -> Result<()> {
         if stored.is_empty() {
-            return Ok(results);
+            return Ok(());
         }
         let appended = match self.store.as_mut() {
             Some(store) => store.append(&stored),
@@ -512,7 +522,7 @@ impl Engine {
             return Err(storage(err));
         }
         self.forget_persisted_hashes();
-        Ok(results)
+        Ok(())
     }
 
     /// Applies one event: validates it fully, persists it when the engine
