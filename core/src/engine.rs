@@ -8,6 +8,7 @@
 //! nothing; the same id with other content is `duplicate_id`.
 
 pub mod columns;
+pub mod whatif;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
