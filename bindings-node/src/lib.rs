@@ -35,6 +35,8 @@ use serde_json::{Map, Value};
 use std::result::Result;
 use upline::{Error as CoreError, ErrorKind};
 
+mod columns;
+
 // ---- errors -----------------------------------------------------------------
 
 /// The status type of our errors: its string becomes the JS error's `code`.

@@ -13,6 +13,8 @@ use upline::{Error, ErrorKind, Event};
 use crate::convert::{self, ConvError};
 use crate::guard;
 
+mod columns;
+
 /// The commission engine. See the stub (`upline/__init__.pyi`) for the
 /// documented Python API.
 #[pyclass(module = "upline", frozen)]

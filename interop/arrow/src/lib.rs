@@ -49,6 +49,7 @@ use rust_decimal::Decimal;
 use upline::engine::columns::{
     Amounts, JoinColumns, LineColumns, RefundColumns, RowResults, SaleColumns, Times,
 };
+use upline::engine::whatif::{Compared, WhatIfReport};
 use upline::limits::MAX_BATCH;
 use upline::{Engine, Error, ErrorKind, Result};
 
@@ -511,7 +512,12 @@ fn results_batch(out: RowResults) -> Result<RecordBatch> {
 /// Decimals at one scale, the largest of `values` (so every value keeps
 /// all its digits), as a `decimal128(38, scale)` array.
 fn decimal_array(values: &[Decimal]) -> Result<Decimal128Array> {
-    let scale = values.iter().map(Decimal::scale).max().unwrap_or(0);
+    decimal_array_at(values, values.iter().map(Decimal::scale).max().unwrap_or(0))
+}
+
+/// Decimals rescaled to `scale` (at least each value's own), as a
+/// `decimal128(38, scale)` array.
+fn decimal_array_at(values: &[Decimal], scale: u32) -> Result<Decimal128Array> {
     let mantissa: Vec<i128> = values
         .iter()
         .map(|value| {
@@ -550,6 +556,42 @@ fn lines_batch(lines: LineColumns, sale: &[&str], currency: &[&str]) -> Result<R
         Arc::new(amount),
         Arc::new(StringArray::from(currencies)),
         Arc::new(rate),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns).map_err(internal)
+}
+
+/// A what-if report's per-earner rows as a record batch: `earner`,
+/// `currency`, `in_force`, `candidate`, `difference` (decimals at the
+/// largest scale of the report's currencies).
+pub fn what_if_batch(report: &WhatIfReport) -> Result<RecordBatch> {
+    let rows = &report.earners;
+    let earner: Vec<&str> = rows.iter().map(|r| &*r.earner).collect();
+    let currency: Vec<&str> = rows.iter().map(|r| r.currency.code()).collect();
+    let scale = rows
+        .iter()
+        .map(|r| u32::from(r.currency.minor_units()))
+        .max()
+        .unwrap_or(0);
+    let column = |value: fn(&Compared) -> Decimal| -> Result<Decimal128Array> {
+        let values: Vec<Decimal> = rows.iter().map(|r| value(&r.amounts)).collect();
+        decimal_array_at(&values, scale)
+    };
+    let in_force = column(|c| c.in_force)?;
+    let candidate = column(|c| c.candidate)?;
+    let difference = column(Compared::difference)?;
+    let schema = Schema::new(vec![
+        Field::new("earner", DataType::Utf8, false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("in_force", in_force.data_type().clone(), false),
+        Field::new("candidate", candidate.data_type().clone(), false),
+        Field::new("difference", difference.data_type().clone(), false),
+    ]);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(earner)),
+        Arc::new(StringArray::from(currency)),
+        Arc::new(in_force),
+        Arc::new(candidate),
+        Arc::new(difference),
     ];
     RecordBatch::try_new(Arc::new(schema), columns).map_err(internal)
 }
