@@ -165,7 +165,9 @@ impl Engine {
                             }
                         }
                         let get = |key: &str| object.get_named_property::<Unknown>(key);
-                        if let Some(top) = count_option(get("top").map_err(napi_err)?, "options.top")? {
+                        if let Some(top) =
+                            count_option(get("top").map_err(napi_err)?, "options.top")?
+                        {
                             settings.top = usize::try_from(top).unwrap_or(usize::MAX);
                         }
                         if let Some(every) =
@@ -183,12 +185,18 @@ impl Engine {
                                 return Err(CoreError::new(
                                     ErrorKind::Malformed,
                                     "options.progress",
-                                    format!("options.progress must be a function, not a JS {other}"),
+                                    format!(
+                                        "options.progress must be a function, not a JS {other}"
+                                    ),
                                 ))
                             }
                         }
                     }
-                    _ => return Err(malformed("options must be an object like { top, every, progress }")),
+                    _ => {
+                        return Err(malformed(
+                            "options must be an object like { top, every, progress }",
+                        ))
+                    }
                 }
             }
             Ok((spec, from, to))

@@ -31,7 +31,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Optional, Protocol, Union, final, overload
+from typing import Any, Callable, Literal, Optional, Protocol, Union, final, overload
 
 __all__ = [
     "ERROR_CODES",
@@ -358,8 +358,10 @@ class Engine:
         (times given as timestamps are hashed as their canonical RFC 3339
         text).
 
-        Returns an Arrow table (``pyarrow.table(x)``, ``polars.from_arrow(x)``)
-        with one row per input row: ``seq`` (uint64), ``hash`` (32 bytes;
+        Returns an Arrow table object with ``__arrow_c_stream__``, read
+        without a copy by ``pyarrow.table(x)`` or ``polars.DataFrame(x)``
+        (``polars.from_arrow(x)`` gives it as a struct ``Series`` in polars
+        2; ``.struct.unnest()`` makes the frame), with one row per input row: ``seq`` (uint64), ``hash`` (32 bytes;
         ``.hex()`` is the dict path's ``hash``), ``replayed`` (bool),
         ``error_code`` and ``error_message`` (null when applied; a refused
         row fails alone). Raises, with nothing applied and ``.field`` naming
@@ -371,10 +373,9 @@ class Engine:
         """
 
     @overload
-    def apply_sales(self, table: _ArrowIn) -> _ArrowStream: ...
+    def apply_sales(self, table: _ArrowIn, *, lines: Literal[True]) -> tuple[_ArrowStream, _ArrowStream]: ...
     @overload
-    def apply_sales(self, table: _ArrowIn, *, lines: bool) -> Any: ...
-    def apply_sales(self, table: _ArrowIn, *, lines: bool = False) -> Any:
+    def apply_sales(self, table: _ArrowIn, *, lines: Literal[False] = False) -> _ArrowStream:
         """Apply a table of sales given as Arrow columns, in one call.
 
         Columns: ``sale``, ``buyer``, ``currency`` (strings), ``amount``

@@ -212,7 +212,10 @@ impl Engine {
         if let Some(err) = raised {
             return Err(err);
         }
-        let table = table_out(py, upline_arrow::what_if_batch(&report).map_err(|e| raise(py, e))?)?;
+        let table = table_out(
+            py,
+            upline_arrow::what_if_batch(&report).map_err(|e| raise(py, e))?,
+        )?;
         PyTuple::new(py, [table, summary(py, &report)?.into_any()])
     }
 }
