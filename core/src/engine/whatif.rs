@@ -19,7 +19,9 @@
 //! and the report covers the sales seen so far (`complete` is false).
 //!
 //! Sales are calculated in groups that share a rate table, uplines walked
-//! in lockstep ([`calc::calculate_batch`]).
+//! in lockstep ([`calc::calculate_batch`]); the sums are kept in minor
+//! units in arrays indexed by member, 32 bytes a member for each currency
+//! the period's sales use, for the length of the run.
 
 use std::sync::Arc;
 
@@ -28,7 +30,6 @@ use rust_decimal::Decimal;
 use super::{Engine, SaleRecord};
 use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
 use crate::error::Result;
-use crate::id::HashMap;
 use crate::money::Currency;
 use crate::plan::PlanSpec;
 use crate::time::Timestamp;
@@ -115,35 +116,63 @@ pub struct WhatIfReport {
 /// How many sales are calculated together.
 const GROUP: usize = 1024;
 
-#[derive(Default)]
+/// Both sides' sums in one currency, in its minor units (`i128`: a sum of
+/// amounts below 10^18 units each cannot overflow it), dense by member and
+/// by level, so a line costs two array additions and no hashing.
+struct CurrencyTotals {
+    currency: Currency,
+    /// `[in force, candidate]` per member (`members` long).
+    earners: Vec<[i128; 2]>,
+    /// `[in force, candidate]` per level (index 0 is level 1), and whether
+    /// the level was seen.
+    levels: [([i128; 2], bool); crate::limits::MAX_LEVELS],
+}
+
 struct Totals {
-    earners: HashMap<(u32, Currency), Compared>,
-    levels: HashMap<(u8, Currency), Compared>,
+    members: usize,
+    /// Few currencies: found by a linear scan.
+    currencies: Vec<CurrencyTotals>,
 }
 
 impl Totals {
-    fn add(
-        &mut self,
-        earner: u32,
-        level: u8,
-        currency: Currency,
-        amount: Decimal,
-        candidate: bool,
-    ) {
-        let zero = || Compared {
-            in_force: Decimal::new(0, u32::from(currency.minor_units())),
-            candidate: Decimal::new(0, u32::from(currency.minor_units())),
-        };
-        for slot in [
-            self.earners.entry((earner, currency)).or_insert_with(zero),
-            self.levels.entry((level, currency)).or_insert_with(zero),
-        ] {
-            if candidate {
-                slot.candidate += amount;
-            } else {
-                slot.in_force += amount;
-            }
+    fn new(members: usize) -> Totals {
+        Totals {
+            members,
+            currencies: Vec::new(),
         }
+    }
+
+    fn add(&mut self, earner: u32, level: u8, currency: Currency, amount: Decimal, side: usize) {
+        let index = match self.currencies.iter().position(|c| c.currency == currency) {
+            Some(index) => index,
+            None => {
+                self.currencies.push(CurrencyTotals {
+                    currency,
+                    earners: vec![[0; 2]; self.members],
+                    levels: [([0; 2], false); crate::limits::MAX_LEVELS],
+                });
+                self.currencies.len() - 1
+            }
+        };
+        let totals = &mut self.currencies[index];
+        let mut minor = amount;
+        minor.rescale(u32::from(currency.minor_units()));
+        let units = minor.mantissa();
+        if let Some(slot) = totals.earners.get_mut(earner as usize) {
+            slot[side] += units;
+        }
+        if let Some(slot) = totals.levels.get_mut(usize::from(level).wrapping_sub(1)) {
+            slot.0[side] += units;
+            slot.1 = true;
+        }
+    }
+}
+
+fn compared(currency: Currency, sums: [i128; 2]) -> Compared {
+    let scale = u32::from(currency.minor_units());
+    Compared {
+        in_force: Decimal::from_i128_with_scale(sums[0], scale),
+        candidate: Decimal::from_i128_with_scale(sums[1], scale),
     }
 }
 
@@ -188,7 +217,7 @@ impl Engine {
         let in_period = |sale: &&SaleRecord| from <= sale.at && sale.at < to;
         let total = self.sales.iter().filter(in_period).count() as u64;
         let every = options.every.max(1);
-        let mut totals = Totals::default();
+        let mut totals = Totals::new(self.graph.len());
         let mut group: Vec<&SaleRecord> = Vec::with_capacity(GROUP);
         let mut inputs: Vec<SaleInput> = Vec::with_capacity(GROUP);
         let mut results: Vec<Calculation> = Vec::new();
@@ -241,28 +270,34 @@ impl Engine {
         sales_in_period: u64,
         complete: bool,
     ) -> WhatIfReport {
-        let mut earners: Vec<((u32, Currency), Compared)> = totals.earners.into_iter().collect();
-        earners.sort_unstable_by(|a, b| (a.0 .0, a.0 .1.code()).cmp(&(b.0 .0, b.0 .1.code())));
-        let earners: Vec<EarnerComparison> = earners
-            .into_iter()
-            .map(|((earner, currency), amounts)| EarnerComparison {
-                earner: Arc::from(self.graph.id(earner)),
-                currency,
-                amounts,
-            })
-            .collect();
-        let mut levels: Vec<LevelComparison> = totals
-            .levels
-            .into_iter()
-            .map(|((level, currency), amounts)| LevelComparison {
-                level,
-                currency,
-                amounts,
-            })
-            .collect();
-        levels.sort_unstable_by(|a, b| {
-            (a.level, a.currency.code()).cmp(&(b.level, b.currency.code()))
-        });
+        let mut currencies = totals.currencies;
+        currencies.sort_unstable_by(|a, b| a.currency.code().cmp(b.currency.code()));
+        let mut earners = Vec::new();
+        for member in 0..totals.members {
+            for totals in &currencies {
+                let sums = totals.earners[member];
+                if sums != [0, 0] {
+                    earners.push(EarnerComparison {
+                        earner: Arc::from(self.graph.id(member as u32)),
+                        currency: totals.currency,
+                        amounts: compared(totals.currency, sums),
+                    });
+                }
+            }
+        }
+        let mut levels = Vec::new();
+        for i in 0..crate::limits::MAX_LEVELS {
+            for totals in &currencies {
+                let (sums, seen) = totals.levels[i];
+                if seen {
+                    levels.push(LevelComparison {
+                        level: (i + 1) as u8,
+                        currency: totals.currency,
+                        amounts: compared(totals.currency, sums),
+                    });
+                }
+            }
+        }
         let mut gains: Vec<&EarnerComparison> = earners
             .iter()
             .filter(|e| e.amounts.difference() > Decimal::ZERO)
@@ -296,12 +331,12 @@ fn compare(sale: &SaleRecord, candidate: &Calculation, totals: &mut Totals) -> b
             .any(|&(l, reason)| l == level && reason == UnpaidReason::FraudBlocked)
     };
     for line in &sale.lines {
-        totals.add(line.earner, line.level, sale.currency, line.amount, false);
+        totals.add(line.earner, line.level, sale.currency, line.amount, 0);
     }
     let mut paid = 0usize;
     let mut same = true;
     for line in candidate.lines.iter().filter(|l| !blocked(l.level)) {
-        totals.add(line.earner, line.level, sale.currency, line.amount, true);
+        totals.add(line.earner, line.level, sale.currency, line.amount, 1);
         let recorded = sale.lines.get(paid);
         same &= recorded.is_some_and(|r| {
             r.earner == line.earner && r.level == line.level && r.amount == line.amount
