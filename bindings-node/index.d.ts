@@ -168,8 +168,17 @@ export interface SaleRecorded {
   amount: DecimalString
   currency: string
   at: TimeInput
+  /** A category path (`furniture/office`): the nearest override applies. */
   category?: string
   signals?: Signals
+  /** Pay the commissions in another currency at the host's rate. */
+  fx?: Fx
+}
+/** Paying a sale's commissions in another currency: the base is `round(amount × rate)` in `currency`. A rate ≤ 0 is `invalid_amount`; an unknown currency, or the sale's own, `invalid_currency`. */
+export interface Fx {
+  currency: string
+  /** Units of `currency` per unit of the sale's currency, a positive decimal string. */
+  rate: DecimalString
 }
 export interface RefundRecorded {
   type: 'refund_recorded'
@@ -349,6 +358,16 @@ export interface Distribution {
   awards?: Award[]
   /** What fraud screening decided (absent when no rule matched). */
   screening?: ScreeningDecision
+  /** The conversion of a sale paid in another currency (absent otherwise): lines, their base and `retained` are in `fx.currency`. */
+  fx?: Conversion
+}
+
+/** How a sale paid in another currency was converted. */
+export interface Conversion {
+  currency: string
+  rate: DecimalString
+  /** `round(amount × rate)` in `currency`. */
+  base: DecimalString
 }
 
 /** One rule that matched lines of a sale, with its evidence. */
@@ -429,7 +448,8 @@ export interface PayoutItem {
   method: string
 }
 
-export type SkipReason = 'below_minimum' | 'no_verified_profile' | 'on_hold'
+/** Why an account got no item: the first that applies, in this order. */
+export type SkipReason = 'negative_balance' | 'on_hold' | 'below_minimum' | 'no_verified_profile' | 'below_fee'
 
 export interface Skipped {
   earner: Id

@@ -168,6 +168,7 @@ pub fn sale(sale: u64, buyer: u64, cents: u64) -> Event {
         at: SOLD_AT.to_string(),
         category: None,
         signals: None,
+        fx: None,
     })
 }
 

@@ -99,3 +99,15 @@ for (const { file, cases } of vectorFiles()) {
     }
   })
 }
+
+describe('vector files', () => {
+  it('every file in the shared folder is run, found by listing it', () => {
+    const run = vectorFiles().map((v) => v.file)
+    const dir = process.env.UPLINE_VECTORS_DIR || require('node:path').resolve(__dirname, '..', '..', '..', 'shared', 'vectors')
+    const listed = require('node:fs')
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+    for (const file of listed) assert.ok(run.includes(file), `${file} is run`)
+    assert.ok(run.includes('limits_and_time.json'))
+  })
+})

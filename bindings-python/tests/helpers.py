@@ -39,7 +39,7 @@ def class_for(code: str) -> type[upline.UplineError]:
 
 def matches(expected: Any, actual: Any, path: str = "result") -> None:
     """Every field `expected` lists must match; lists in order and in full.
-    Amounts (Decimal) compare as their string, times via the vector's text."""
+    Amounts (Decimal) compare as positional text, times via the vector's text."""
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{path}: expected an object, got {actual!r}"
         for key, value in expected.items():
@@ -51,8 +51,10 @@ def matches(expected: Any, actual: Any, path: str = "result") -> None:
         for i, (e, a) in enumerate(zip(expected, actual)):
             matches(e, a, f"{path}[{i}]")
     elif isinstance(actual, Decimal):
+        # Positional text: Python writes Decimal("0.000000000000000000") as
+        # "0E-18"; the digits and the exponent (the scale) must both match.
         assert isinstance(expected, str), f"{path}: {actual!r} vs {expected!r}"
-        assert str(actual) == expected, f"{path}: {str(actual)!r} != {expected!r}"
+        assert format(actual, "f") == expected, f"{path}: {format(actual, 'f')!r} != {expected!r}"
     elif isinstance(actual, dt.datetime):
         assert isinstance(expected, str), f"{path}: {actual!r} vs {expected!r}"
         want = dt.datetime.fromisoformat(expected.replace("Z", "+00:00"))

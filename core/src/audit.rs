@@ -119,7 +119,13 @@ use sha2::{Digest, Sha256};
 /// optional field declared after its struct's version-1 fields, with
 /// `#[serde(skip_serializing_if = "Option::is_none")]` (or another skip
 /// condition for its empty value).
-pub const EXTENSION_FIELDS: &[&str] = &["awards", "milestone_reversals", "signals", "screening"];
+pub const EXTENSION_FIELDS: &[&str] = &[
+    "awards",
+    "milestone_reversals",
+    "signals",
+    "screening",
+    "fx",
+];
 
 fn is_extension(name: &str) -> bool {
     EXTENSION_FIELDS.contains(&name) || (cfg!(test) && name == "test_extension")

@@ -172,10 +172,10 @@ fn pay(
     };
     let mut amount = match line_amount(sale.amount, sale.currency, level.rate(), plan.rounding()) {
         Some(amount) => amount,
-        None => {
-            let raw = money::mul(sale.amount, level.rate().value(), "amount")?;
-            sale.currency.round(raw, plan.rounding(), "amount")?
-        }
+        None => money::Wide::of(sale.amount)
+            .mul(money::Wide::of(level.rate().value()))
+            .round(u32::from(sale.currency.minor_units()), plan.rounding())
+            .ok_or_else(|| money::beyond("amount"))?,
     };
     let mut reason = UnpaidReason::Zero;
     if let Some(cap) = level.cap(sale.currency) {
@@ -376,12 +376,9 @@ mod tests {
                 let rate = Rate::parse(rates[(i % rates.len() as u64) as usize], "rate").unwrap();
                 for rounding in [Rounding::HalfEven, Rounding::HalfUp, Rounding::Down] {
                     let fast = line_amount(amount, currency, rate, rounding).unwrap();
-                    let slow = currency
-                        .round(
-                            money::mul(amount, rate.value(), "amount").unwrap(),
-                            rounding,
-                            "amount",
-                        )
+                    let slow = money::Wide::of(amount)
+                        .mul(money::Wide::of(rate.value()))
+                        .round(u32::from(currency.minor_units()), rounding)
                         .unwrap();
                     assert_eq!(fast, slow, "{amount} × {rate} {rounding:?}");
                     assert_eq!(fast.scale(), slow.scale(), "{amount} × {rate}");

@@ -148,6 +148,30 @@ struct SaleRecord {
     /// A digest of the sale's screening signals (0: none).
     #[serde(default)]
     signals: u64,
+    /// The conversion of a sale paid in another currency. Boxed: rare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fx: Option<Box<SaleFx>>,
+}
+
+/// A sale paid in another currency: its lines, `retained` and `reversed`
+/// are in `currency`, computed on `base`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SaleFx {
+    currency: Currency,
+    rate: Decimal,
+    base: Decimal,
+}
+
+impl SaleRecord {
+    /// The currency its lines are paid in.
+    fn pay_currency(&self) -> Currency {
+        self.fx.as_ref().map_or(self.currency, |fx| fx.currency)
+    }
+
+    /// The amount its lines were computed on.
+    fn base(&self) -> Decimal {
+        self.fx.as_ref().map_or(self.amount, |fx| fx.base)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -603,6 +627,18 @@ impl Engine {
             Prep::Retry(applied) => return Ok(Staged::Retry(applied)),
             Prep::New(prepared) => prepared,
         };
+        if let Some((earner, currency)) = self.ledger.check_exact(&prepared.entries) {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                "amount",
+                format!(
+                    "the balances of {:?} in {currency} would leave the exact decimal range \
+                     (28 significant digits at {} decimals): refused rather than rounded",
+                    self.graph.id(earner),
+                    currency.minor_units()
+                ),
+            ));
+        }
         let seq = self.next_seq();
         let entries = self.entry_records(&prepared.entries, &prepared.mutation, &prepared.outcome);
         let event_bytes = audit::encode(event).map_err(internal)?;
@@ -999,6 +1035,21 @@ impl Engine {
         )?;
         let at = time(&e.at, "at")?;
         let buyer = self.graph.require(&e.buyer, "buyer")?;
+        let joined = self.graph.joined_at(buyer);
+        if at < joined {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "sale {:?} at {at} is before its buyer {:?} joined ({joined})",
+                    e.sale, e.buyer
+                ),
+            ));
+        }
+        let fx = match &e.fx {
+            Some(fx) => Some(self.fx_of(fx, currency)?),
+            None => None,
+        };
         let kept = match &e.signals {
             Some(signals) => Some(screen::reduce(signals, at)?),
             None => None,
@@ -1011,7 +1062,8 @@ impl Engine {
                 && sale.currency == currency
                 && sale.at == at
                 && sale.category == e.category
-                && sale.signals == digest;
+                && sale.signals == digest
+                && sale.fx.as_ref().map(|f| (f.currency, f.rate)) == fx;
             if same {
                 return self.retry(sale.seq, Outcome::Distribution(self.distribution(sale)));
             }
@@ -1020,10 +1072,29 @@ impl Engine {
         let plan_index = self.plan_index_at(at);
         let plan = &self.plans[plan_index as usize];
         let table = plan.table(e.category.as_deref());
+        let fx = match fx {
+            Some((pay, rate)) => {
+                let base = money::Wide::of(amount)
+                    .mul(money::Wide::of(rate))
+                    .round(u32::from(pay.minor_units()), plan.rounding())
+                    .ok_or_else(|| money::beyond("fx.rate"))?;
+                let base = pay.exact(base, "fx.rate")?;
+                Some(Box::new(SaleFx {
+                    currency: pay,
+                    rate,
+                    base,
+                }))
+            }
+            None => None,
+        };
+        let (base, pay) = match &fx {
+            Some(fx) => (fx.base, fx.currency),
+            None => (amount, currency),
+        };
         let input = SaleInput {
             buyer,
-            amount,
-            currency,
+            amount: base,
+            currency: pay,
             at,
         };
         calc::calculate(plan, table, &self.graph, input, &mut self.scratch)?;
@@ -1034,7 +1105,7 @@ impl Engine {
                 graph: &self.graph,
                 buyer,
                 at,
-                currency,
+                currency: pay,
                 signals: kept,
             },
             &self.scratch.lines,
@@ -1057,7 +1128,7 @@ impl Engine {
                 level: line.level,
                 rate: line.rate,
                 amount: line.amount,
-                reversed: Decimal::new(0, u32::from(currency.minor_units())),
+                reversed: Decimal::new(0, u32::from(pay.minor_units())),
                 held: line.held || screened,
                 released: false,
                 available_at,
@@ -1073,7 +1144,7 @@ impl Engine {
                 entries.push(Entry {
                     at,
                     earner: line.earner,
-                    currency,
+                    currency: pay,
                     kind,
                     amount: line.amount,
                     available_at,
@@ -1083,8 +1154,8 @@ impl Engine {
         }
         debug_assert_eq!(
             lines.iter().map(|l| l.amount).sum::<Decimal>() + retained,
-            amount,
-            "lines plus retained equal the sale"
+            base,
+            "lines plus retained equal the commission base"
         );
         let record = SaleRecord {
             id,
@@ -1102,6 +1173,7 @@ impl Engine {
             screening: decided.decision.map(Box::new),
             review: None,
             signals: digest,
+            fx,
         };
         let mut effects = Effects::default();
         // A new sale has no awards recorded yet: no lookup on the hot path.
@@ -1120,6 +1192,35 @@ impl Engine {
             entries,
             mutation: Mutation::Sale(record, decided.effects),
         }))
+    }
+
+    /// Validates a sale's `fx`: the currency it pays in (known, not the
+    /// sale's own) and the host's rate (positive).
+    fn fx_of(&self, fx: &Fx, sale_currency: Currency) -> Result<(Currency, Decimal)> {
+        let rate = money::parse_decimal(
+            fx.rate.text("fx.rate")?,
+            "fx.rate",
+            ErrorKind::InvalidAmount,
+        )?;
+        if rate <= Decimal::ZERO {
+            return Err(Error::new(
+                ErrorKind::InvalidAmount,
+                "fx.rate",
+                format!("fx.rate \"{rate}\" must be above 0"),
+            ));
+        }
+        let pay = self.currencies.get(&fx.currency, "fx.currency")?;
+        if pay == sale_currency {
+            return Err(Error::new(
+                ErrorKind::InvalidCurrency,
+                "fx.currency",
+                format!(
+                    "fx.currency {:?} is the sale's own currency; leave fx out",
+                    fx.currency
+                ),
+            ));
+        }
+        Ok((pay, rate))
     }
 
     fn prepare_rules(&self, e: &ScreeningRulesSet) -> Result<Prep> {
@@ -1164,6 +1265,16 @@ impl Engine {
         if !sale.lines.iter().any(|l| l.screened) {
             return Err(unknown());
         }
+        if at < sale.at {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "review {:?} at {at} is before the sale it reviews ({})",
+                    e.review, sale.at
+                ),
+            ));
+        }
         if let Some(done) = &sale.review {
             if done.decision == e.decision && done.at == at && done.note == e.note {
                 return self.retry(done.seq, Outcome::None);
@@ -1193,7 +1304,7 @@ impl Engine {
                 entries.push(Entry {
                     at,
                     earner: line.earner,
-                    currency: sale.currency,
+                    currency: sale.pay_currency(),
                     kind: match e.decision {
                         ReviewDecision::Release => EntryKind::Release,
                         ReviewDecision::Reverse => EntryKind::ReversalHeld,
@@ -1246,7 +1357,7 @@ impl Engine {
                     earner: Arc::from(self.graph.id(l.earner)),
                     level: l.level,
                     rate: l.rate,
-                    base: sale.amount,
+                    base: sale.base(),
                     amount: l.amount,
                     held: l.held,
                 })
@@ -1259,6 +1370,11 @@ impl Engine {
                 .collect(),
             awards: Vec::new(),
             screening: sale.screening.as_deref().cloned(),
+            fx: sale.fx.as_ref().map(|fx| Conversion {
+                currency: fx.currency,
+                rate: fx.rate.normalize(),
+                base: fx.base,
+            }),
         }
     }
 
@@ -1307,6 +1423,16 @@ impl Engine {
                 .parse_amount(e.amount.text("amount")?, "amount")?,
             "amount",
         )?;
+        if at < sale.at {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "refund {:?} at {at} is before its sale {:?} ({})",
+                    e.refund, e.sale, sale.at
+                ),
+            ));
+        }
         if let Some((id, record)) = self.refunds.get_key_value(e.refund.as_str()) {
             if record.sale == sale_index && record.amount == amount && record.at == at {
                 return self.retry(record.seq, Outcome::Refund(self.refund_outcome(id, record)));
@@ -1332,16 +1458,19 @@ impl Engine {
             if line.voided {
                 continue;
             }
+            // round(line × refunded_total / amount), formed exactly and
+            // rounded once; the line may be in the fx currency.
             let cumulative = if total == sale.amount {
                 line.amount
             } else {
-                // Exact when the product fits; for amounts near the decimal
-                // range, divide first (the error is below 1e-20 of a unit).
-                let share = match line.amount.checked_mul(total) {
-                    Some(product) => product / sale.amount,
-                    None => money::mul(line.amount, total / sale.amount, "amount")?,
-                };
-                sale.currency.round(share, rounding, "amount")?
+                money::Wide::of(line.amount)
+                    .mul(money::Wide::of(total))
+                    .div_round(
+                        money::Wide::of(sale.amount),
+                        u32::from(sale.pay_currency().minor_units()),
+                        rounding,
+                    )
+                    .ok_or_else(|| money::beyond("amount"))?
             };
             let delta = cumulative - line.reversed;
             debug_assert!(
@@ -1355,7 +1484,7 @@ impl Engine {
             entries.push(Entry {
                 at,
                 earner: line.earner,
-                currency: sale.currency,
+                currency: sale.pay_currency(),
                 kind: if line.held_now() {
                     EntryKind::ReversalHeld
                 } else {
@@ -1440,25 +1569,38 @@ impl Engine {
         let mut payouts = Vec::new();
         for (earner, currency) in accounts {
             // Money already reversed by a later-dated refund is not paid.
-            let available = self.ledger.balances(earner, currency, as_of).available.min(
+            let now = self.ledger.balances(earner, currency, as_of);
+            // Money already reversed by a later-dated refund is not paid.
+            let available = now.available.min(
                 self.ledger
                     .balances(earner, currency, end_of_time)
                     .available,
             );
-            if available <= Decimal::ZERO {
-                continue;
+            if available.is_zero() && now.held.is_zero() {
+                continue; // nothing to pay and nothing waiting: left out
             }
             let earner_id = Arc::from(self.graph.id(earner));
             let profile = self.profiles.get(&earner).filter(|p| p.verified);
-            let reason = if policy.minimum(currency).is_some_and(|min| available < min) {
+            // Every other account gets an item or the first reason that
+            // applies, in DESIGN.md's order ("Payouts and tax summaries").
+            let mut reason = if available < Decimal::ZERO {
+                Some(SkipReason::NegativeBalance)
+            } else if self.graph.on_hold(earner) || available.is_zero() {
+                Some(SkipReason::OnHold)
+            } else if policy.minimum(currency).is_some_and(|min| available < min) {
                 Some(SkipReason::BelowMinimum)
             } else if profile.is_none() {
                 Some(SkipReason::NoVerifiedProfile)
-            } else if self.graph.on_hold(earner) {
-                Some(SkipReason::OnHold)
             } else {
                 None
             };
+            let mut fee = Decimal::ZERO;
+            if let (Some(profile), None) = (profile, reason) {
+                fee = policy.fee(&profile.method).on(available, currency)?;
+                if fee >= available {
+                    reason = Some(SkipReason::BelowFee);
+                }
+            }
             let (Some(profile), None) = (profile, reason) else {
                 skipped.push(Skipped {
                     earner: earner_id,
@@ -1467,7 +1609,6 @@ impl Engine {
                 });
                 continue;
             };
-            let fee = policy.fee(&profile.method).on(available, currency)?;
             let payout: Arc<str> =
                 Arc::from(format!("{}:{}:{}", e.batch, earner_id, currency.code()));
             items.push(PayoutItem {
@@ -1616,8 +1757,10 @@ impl Engine {
                 format!("challenge {:?} was already closed at {}", e.id, closed.at),
             ));
         }
-        let progress = self.challenge_progress(challenge, at.min(challenge.to));
-        let total: Decimal = progress.iter().map(|p| p.1).sum();
+        let progress = self.challenge_progress(challenge, at.min(challenge.to))?;
+        let total = progress
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, p| money::add(sum, p.1, "progress"))?;
         let met = total >= challenge.target;
         let mut shares = Vec::new();
         let mut entries = Vec::new();
@@ -1706,7 +1849,7 @@ impl Engine {
         &self,
         challenge: &rewards::Challenge,
         until: Timestamp,
-    ) -> Vec<(u32, Decimal)> {
+    ) -> Result<Vec<(u32, Decimal)>> {
         let team = self
             .graph
             .subtree(challenge.leader, challenge.depth as usize);
@@ -1762,7 +1905,7 @@ impl Engine {
             }
         }
         // Amounts carry the currency's minor units, even when zero.
-        team.into_iter().map(|m| (m, tally.value(m))).collect()
+        team.into_iter().map(|m| Ok((m, tally.value(m)?))).collect()
     }
 
     /// A reserved payout settles or fails (`next`). Repeating the same end
@@ -1810,6 +1953,18 @@ impl Engine {
                         state_name(state)
                     ),
                 ))
+            }
+        }
+        if let Some(batch) = self.batches.get(&*record.batch) {
+            if at < batch.batch.as_of {
+                return Err(Error::new(
+                    ErrorKind::InvalidTime,
+                    "at",
+                    format!(
+                        "payout {payout:?} cannot {verb} at {at}, before its batch's as_of {}",
+                        batch.batch.as_of
+                    ),
+                ));
             }
         }
         Ok(Prep::New(Prepared {
@@ -2248,7 +2403,7 @@ impl Engine {
                 ))
             }
         };
-        let entries = tally.top(&self.graph, limit);
+        let entries = tally.top(&self.graph, limit)?;
         Ok(rewards::Leaderboard {
             metric: metric.to_string(),
             from,
@@ -2268,8 +2423,10 @@ impl Engine {
             Some(closed) => as_of.min(closed.at),
             None => as_of,
         };
-        let progress = self.challenge_progress(challenge, until);
-        let total: Decimal = progress.iter().map(|p| p.1).sum();
+        let progress = self.challenge_progress(challenge, until)?;
+        let total = progress
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, p| money::add(sum, p.1, "progress"))?;
         let mut members: Vec<(u32, Decimal)> =
             progress.into_iter().filter(|p| !p.1.is_zero()).collect();
         members.sort_by(|a, b| {
@@ -2331,7 +2488,7 @@ impl Engine {
             &self.graph,
             &self.ledger,
             member,
-            self.rewards.qualified_of(member),
+            self.rewards.qualified_of(&self.graph, member),
             period,
         ))
     }

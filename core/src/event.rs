@@ -124,6 +124,32 @@ pub struct SaleRecorded {
     /// extension field; see [`Signals`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signals: Option<Signals>,
+    /// Pays the commissions in another currency at the host's rate (an
+    /// extension field; see [`Fx`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fx: Option<Fx>,
+}
+
+/// Paying a sale's commissions in another currency (DESIGN.md, "Paying in
+/// another currency").
+///
+/// The commission base is `round(amount × rate)` in `currency`, with the
+/// plan's rounding at that currency's minor units; lines, caps, `min_sale`
+/// and `retained` are in `currency`. The rate is the host's: the core never
+/// looks one up. Refunds stay in the sale's currency and reverse the
+/// converted lines pro rata (`refunded_total / amount`), so a full refund
+/// reverses exactly.
+///
+/// Errors: a rate ≤ 0 is `invalid_amount`; an unknown `currency`, or the
+/// sale's own, is `invalid_currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fx {
+    /// The currency the commissions are paid in.
+    pub currency: String,
+    /// Units of `currency` per unit of the sale's currency, a positive
+    /// decimal string.
+    pub rate: DecimalText,
 }
 
 /// What a host observed about a join or a sale, for fraud screening. Every
@@ -510,6 +536,25 @@ pub struct Distribution {
     /// field: absent for sales no rule matched).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screening: Option<crate::screen::Decision>,
+    /// The conversion, for a sale paid in another currency (an extension
+    /// field: absent otherwise). Lines, their `base` and `retained` are
+    /// then in `fx.currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fx: Option<Conversion>,
+}
+
+/// How a sale paid in another currency was converted (see [`Fx`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conversion {
+    /// The currency the lines are paid in.
+    #[serde(serialize_with = "crate::money::serialize_code")]
+    pub currency: Currency,
+    /// The host's rate, normalised.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub rate: Decimal,
+    /// The commission base: `round(amount × rate)` in `currency`.
+    #[serde(serialize_with = "crate::money::serialize_decimal")]
+    pub base: Decimal,
 }
 
 /// The part of one line a refund reversed.
@@ -652,17 +697,24 @@ pub struct PayoutItem {
     pub method: String,
 }
 
-/// Why an earner with a positive available balance was left out of a batch.
+/// Why an account was left out of a batch (DESIGN.md, "Payouts and tax
+/// summaries"): the first reason that applies, in the order declared here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
+    /// Available is below zero: a debt from a clawback, recovered from
+    /// later earnings before any new payout.
+    NegativeBalance,
+    /// The earner is on hold, or all it has is held.
+    OnHold,
     /// Available is below the policy's minimum for the currency.
     BelowMinimum,
     /// The earner has no verified payout profile.
     NoVerifiedProfile,
-    /// The earner is on hold.
-    OnHold,
+    /// The method's fee would take the whole gross: no item with a net of
+    /// zero is ever made.
+    BelowFee,
 }
 
 /// An earner left out of a batch.

@@ -41,6 +41,9 @@ use crate::time::Timestamp;
 /// The index of "nobody" in the parent array.
 pub const NO_MEMBER: u32 = u32::MAX;
 
+/// The fewest walk nodes the node array grows by (see [`Graph::join`]).
+const MIN_NODES_GROWTH: usize = 4096;
+
 /// A member's standing in the programme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -447,6 +450,14 @@ impl Graph {
         self.ids.push(member);
         let ids = &self.ids;
         self.index.insert(index, |i| ids.get(i as usize));
+        if self.nodes.len() == self.nodes.capacity() {
+            // Grow by an eighth, not by doubling: the walk needs one
+            // contiguous array, and a doubled one is up to half empty
+            // (8 B a member at 10M). Large arrays are moved by `realloc`,
+            // which remaps pages rather than copying them.
+            let more = (self.nodes.capacity() / 8).max(MIN_NODES_GROWTH);
+            self.nodes.reserve_exact(more);
+        }
         self.nodes.push(Node {
             parent: NO_MEMBER,
             active_directs: 0,

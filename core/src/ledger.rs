@@ -172,11 +172,76 @@ pub struct Totals {
 
 const NO_ENTRY: u32 = u32::MAX;
 
+/// The largest mantissa a `Decimal` holds: 2^96 − 1.
+const MAX_MANTISSA: u128 = (1u128 << 96) - 1;
+
+/// For one account: what ever went into and out of each bucket (flow,
+/// held, reserved, paid), and all reversals, in minor units. Every balance
+/// and total of the account, and every partial sum on the way, is bounded
+/// by one of these (see [`Ledger`]'s docs).
+fn bounds<'a>(entries: impl Iterator<Item = &'a Entry>) -> [u128; 8] {
+    const FLOW_IN: usize = 0;
+    const FLOW_OUT: usize = 1;
+    const HELD_IN: usize = 2;
+    const HELD_OUT: usize = 3;
+    const RESERVED_IN: usize = 4;
+    const RESERVED_OUT: usize = 5;
+    const PAID_IN: usize = 6;
+    const REVERSED: usize = 7;
+    let mut sums = [0u128; 8];
+    for entry in entries {
+        let units = units(entry.amount, entry.currency);
+        let slots: &[usize] = match entry.kind {
+            EntryKind::Commission | EntryKind::Bonus | EntryKind::Adjustment => &[FLOW_IN],
+            EntryKind::BonusReversal => &[FLOW_OUT],
+            EntryKind::Reversal => &[FLOW_OUT, REVERSED],
+            EntryKind::ReversalHeld => &[HELD_OUT, REVERSED],
+            EntryKind::Hold => &[FLOW_OUT, HELD_IN],
+            EntryKind::Release => &[HELD_OUT, FLOW_IN],
+            EntryKind::PayoutReserve => &[FLOW_OUT, RESERVED_IN],
+            EntryKind::PayoutSettle => &[RESERVED_OUT, PAID_IN],
+            EntryKind::PayoutFail => &[RESERVED_OUT, FLOW_IN],
+        };
+        for &slot in slots {
+            sums[slot] = sums[slot].saturating_add(units);
+        }
+    }
+    sums
+}
+
+/// `|amount|` in minor units of `currency` (saturating: a value this large
+/// is refused anyway).
+fn units(amount: Decimal, currency: Currency) -> u128 {
+    let grow = u32::from(currency.minor_units()).saturating_sub(amount.scale());
+    amount
+        .mantissa()
+        .unsigned_abs()
+        .saturating_mul(10u128.saturating_pow(grow))
+}
+
 /// The append-only ledger.
 ///
 /// Each earner's entries form a chain (newest first) through `previous`,
 /// headed by `newest[earner]`: appending touches two array slots, and an
 /// account's entries are found without a hash table.
+///
+/// # Exact or refused
+///
+/// Every balance, and every partial sum on the way to it, is a signed sum
+/// of some of the movements into and out of one bucket of one account
+/// (pending and available share the flow bucket, which payouts reserve
+/// from and fail back to), and every total is a sum of one kind of
+/// movement. So all of them are exact when, for each bucket, the money
+/// that ever went in and the money that ever went out each fit a `Decimal`
+/// mantissa (2^96 − 1, about 7.9 × 10^28 minor units: 7.9 × 10^10 units
+/// of a currency with 18 minor units), and so do all reversals.
+/// [`check_exact`](Self::check_exact) refuses entries that would break
+/// that (DESIGN.md, "Exact or refused").
+///
+/// It costs nothing per entry while the whole ledger's turnover in a
+/// currency (the sum of the absolute amounts of its entries, kept per
+/// currency, 16 bytes each) fits, which bounds every account's buckets;
+/// past that, the accounts touched are bounded from their chains.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Chunked<Entry>,
@@ -184,6 +249,8 @@ pub struct Ledger {
     previous: Chunked<u32>,
     #[serde(skip)]
     newest: Chunked<u32>,
+    #[serde(skip)]
+    turnover: Vec<(Currency, u128)>,
 }
 
 impl Ledger {
@@ -211,8 +278,57 @@ impl Ledger {
     pub(crate) fn push(&mut self, entry: Entry) -> u64 {
         let seq = self.entries.len() as u64;
         self.link(seq as u32, entry.earner);
+        self.count(&entry);
         self.entries.push(entry);
         seq
+    }
+
+    fn count(&mut self, entry: &Entry) {
+        let units = units(entry.amount, entry.currency);
+        match self.turnover.iter_mut().find(|t| t.0 == entry.currency) {
+            Some(slot) => slot.1 = slot.1.saturating_add(units),
+            None => self.turnover.push((entry.currency, units)),
+        }
+    }
+
+    fn turnover(&self, currency: Currency) -> u128 {
+        self.turnover
+            .iter()
+            .find(|t| t.0 == currency)
+            .map_or(0, |t| t.1)
+    }
+
+    /// The first account (earner, currency) that appending `entries` would
+    /// take beyond the exact range (see the type's docs), if any.
+    pub fn check_exact(&self, entries: &[Entry]) -> Option<(u32, Currency)> {
+        let mut currencies: Vec<Currency> = Vec::new();
+        for entry in entries {
+            if !currencies.contains(&entry.currency) {
+                currencies.push(entry.currency);
+            }
+        }
+        for currency in currencies {
+            let added = entries
+                .iter()
+                .filter(|e| e.currency == currency)
+                .fold(0u128, |sum, e| {
+                    sum.saturating_add(units(e.amount, currency))
+                });
+            if self.turnover(currency).saturating_add(added) <= MAX_MANTISSA {
+                continue;
+            }
+            for entry in entries.iter().filter(|e| e.currency == currency) {
+                let account = self.account_entries(entry.earner, currency).chain(
+                    entries
+                        .iter()
+                        .filter(|e| e.earner == entry.earner && e.currency == currency),
+                );
+                if bounds(account).iter().any(|&bound| bound > MAX_MANTISSA) {
+                    return Some((entry.earner, currency));
+                }
+            }
+        }
+        None
     }
 
     fn link(&mut self, index: u32, earner: u32) {
@@ -310,8 +426,11 @@ impl Ledger {
     pub(crate) fn rebuild_index(&mut self) {
         self.previous.clear();
         self.newest.clear();
+        self.turnover.clear();
         for i in 0..self.entries.len() {
             self.link(i as u32, self.entries[i].earner);
+            let entry = self.entries[i].clone();
+            self.count(&entry);
         }
     }
 }

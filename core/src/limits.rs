@@ -34,9 +34,11 @@ pub const MAX_DAYS: u32 = 36_600;
 /// Most payout methods with a fee in one policy, and most currencies with a minimum.
 pub const MAX_POLICY_ENTRIES: usize = 256;
 /// Largest magnitude of any amount, in whole units of its currency
-/// (exclusive): 10^18. With at most `u32::MAX` ledger entries an account's
-/// sums stay below 4.3 × 10^27, inside the decimal range, so no balance can
-/// overflow.
+/// (exclusive): 10^18. An amount must also fit a `Decimal` at its
+/// currency's scale (2^96 − 1 minor units: 7.9 × 10^10 units at 18
+/// decimals). Sums of amounts are bounded separately: an event that would
+/// take a balance or total beyond the exact range is refused with
+/// `limit_exceeded` (see [`crate::ledger::Ledger`], "Exact or refused").
 pub const MAX_AMOUNT_UNITS: i64 = 1_000_000_000_000_000_000;
 /// Longest JSON text accepted by `Engine::apply_batch_json`, in bytes.
 pub const MAX_BATCH_JSON_BYTES: usize = 256 << 20;

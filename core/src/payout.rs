@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::money::{self, Currencies, Currency, DecimalText, Rounding};
+use crate::money::{self, Currencies, Currency, DecimalText, Rounding, Wide};
 use crate::plan::Pairs;
 use crate::time::Timestamp;
 
@@ -48,12 +48,13 @@ impl Fee {
     /// The fee on `gross` in `currency`: half-even to the currency's minor
     /// units, never above the gross.
     pub fn on(&self, gross: Decimal, currency: Currency) -> Result<Decimal> {
-        let variable = money::mul(gross, self.percent, "fee")? / Decimal::ONE_HUNDRED;
-        let fee = currency.round(
-            money::add(self.flat, variable, "fee")?,
-            Rounding::HalfEven,
-            "fee",
-        )?;
+        // flat + gross × percent / 100, exact, rounded once.
+        let fee = Wide::of(gross)
+            .mul(Wide::of(self.percent))
+            .shift(2)
+            .add(Wide::of(self.flat))
+            .and_then(|fee| fee.round(u32::from(currency.minor_units()), Rounding::HalfEven))
+            .ok_or_else(|| money::beyond("fee"))?;
         Ok(fee.min(gross))
     }
 }

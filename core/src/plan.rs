@@ -232,11 +232,29 @@ impl Plan {
         &self.levels
     }
 
-    /// The table for a sale in `category` (its override, else the default).
+    /// The table for a sale in `category`.
+    ///
+    /// Categories are paths separated by `/`: a sale uses the override of
+    /// its category, else of the nearest parent path that has one
+    /// (`furniture/office/chairs` → `furniture/office` → `furniture`), else
+    /// the plan's `levels`. Only whole segments match: `furniture-outlet`
+    /// is not under `furniture` (DESIGN.md, "Plans and rate tables").
     pub fn table(&self, category: Option<&str>) -> &[Level] {
-        category
-            .and_then(|c| self.overrides.get(c))
-            .unwrap_or(&self.levels)
+        let Some(mut path) = category else {
+            return &self.levels;
+        };
+        if self.overrides.is_empty() {
+            return &self.levels;
+        }
+        loop {
+            if let Some(levels) = self.overrides.get(path) {
+                return levels;
+            }
+            match path.rfind('/') {
+                Some(cut) => path = &path[..cut],
+                None => return &self.levels,
+            }
+        }
     }
 
     /// Whether compression is on.

@@ -801,7 +801,9 @@ pub(crate) struct Rewards {
     award_head: Vec<u32>,
     #[serde(skip)]
     award_prev: Vec<u32>,
-    /// Direct referrals per member.
+    /// Direct referrals per member: kept only while a milestone set is in
+    /// force (built from the graph when the first is activated), since
+    /// only milestones need the count in O(1); empty before.
     pub(crate) directs: Chunked<u32>,
     /// Members at most [`MAX_TRACKED_DEPTH`] levels below, per member;
     /// kept only while a `downline_size` milestone is in force (built from
@@ -811,7 +813,8 @@ pub(crate) struct Rewards {
     downline: Chunked<u32>,
     /// Own sales that count and are not fully refunded, per member.
     pub(crate) live_sales: Chunked<u32>,
-    /// Qualified direct referrals (`purchased`) per member.
+    /// Qualified direct referrals (`purchased`) per member: like
+    /// `directs`, kept only while a milestone set is in force.
     pub(crate) qualified: Chunked<u32>,
     /// Every change of qualified referrals, in applied order.
     pub(crate) qualifications: Chunked<Qualification>,
@@ -834,9 +837,14 @@ impl Rewards {
     }
 
     fn grow(&mut self, len: usize) {
-        for counter in [&mut self.directs, &mut self.live_sales, &mut self.qualified] {
-            if counter.len() < len {
-                counter.resize(len, 0);
+        if self.live_sales.len() < len {
+            self.live_sales.resize(len, 0);
+        }
+        if self.active.is_some() {
+            for counter in [&mut self.directs, &mut self.qualified] {
+                if counter.len() < len {
+                    counter.resize(len, 0);
+                }
             }
         }
         if self.tracks_downline() && self.downline.len() < len {
@@ -934,7 +942,9 @@ impl Rewards {
     pub(crate) fn on_join(&mut self, graph: &Graph, member: u32, sponsor: Option<u32>) {
         self.grow(member as usize + 1);
         if let Some(sponsor) = sponsor {
-            self.directs[sponsor as usize] += 1;
+            if let Some(directs) = self.directs.get_mut(sponsor as usize) {
+                *directs += 1;
+            }
             if self.tracks_downline() {
                 self.add_up(graph, sponsor, 1);
             }
@@ -963,16 +973,21 @@ impl Rewards {
     pub(crate) fn on_reparent(&mut self, graph: &Graph, member: u32, sponsor: u32) {
         let moved = i64::from(Self::count(&self.downline, member)) + 1;
         let qualified = Self::count(&self.live_sales, member) > 0;
+        let mut counters = [&mut self.directs, &mut self.qualified];
+        let moves = [true, qualified];
         if let Some(old) = graph.sponsor(member) {
-            self.directs[old as usize] = self.directs[old as usize].saturating_sub(1);
-            if qualified {
-                self.qualified[old as usize] = self.qualified[old as usize].saturating_sub(1);
+            for (counter, moves) in counters.iter_mut().zip(moves) {
+                if let Some(slot) = counter.get_mut(old as usize).filter(|_| moves) {
+                    *slot = slot.saturating_sub(1);
+                }
             }
             self.add_up(graph, old, -moved);
         }
-        self.directs[sponsor as usize] += 1;
-        if qualified {
-            self.qualified[sponsor as usize] += 1;
+        let mut counters = [&mut self.directs, &mut self.qualified];
+        for (counter, moves) in counters.iter_mut().zip(moves) {
+            if let Some(slot) = counter.get_mut(sponsor as usize).filter(|_| moves) {
+                *slot += 1;
+            }
         }
         self.add_up(graph, sponsor, moved);
     }
@@ -1291,8 +1306,28 @@ impl Rewards {
             }
         }
         self.active = Some(set);
+        if self.directs.len() != members {
+            self.build_counters(graph);
+        }
         self.rebuild_downline(graph);
         self.rebuild_earnings(ledger, members);
+    }
+
+    /// Builds the direct and qualified referral counters from the graph and
+    /// each member's live sales (a qualified referral is a direct one with
+    /// a counting sale not fully refunded).
+    fn build_counters(&mut self, graph: &Graph) {
+        let n = graph.len();
+        self.directs = Chunked::filled(0, n);
+        self.qualified = Chunked::filled(0, n);
+        for member in 0..n as u32 {
+            if let Some(sponsor) = graph.sponsor(member) {
+                self.directs[sponsor as usize] += 1;
+                if Self::count(&self.live_sales, member) > 0 {
+                    self.qualified[sponsor as usize] += 1;
+                }
+            }
+        }
     }
 
     fn rebuild_earnings(&mut self, ledger: &Ledger, members: usize) {
@@ -1354,34 +1389,36 @@ impl Rewards {
             self.link_award(index as u32, member);
         }
         let n = graph.len();
-        if self.directs.len() != n {
+        if self.live_sales.len() != n {
             // A snapshot written before the counters existed.
-            self.directs = Chunked::filled(0, n);
             self.live_sales = Chunked::filled(0, n);
-            self.qualified = Chunked::filled(0, n);
-            for member in 0..n as u32 {
-                if let Some(sponsor) = graph.sponsor(member) {
-                    self.directs[sponsor as usize] += 1;
-                }
-            }
             for &(buyer, count) in live {
                 self.live_sales[buyer as usize] = count;
             }
-            for member in 0..n as u32 {
-                if self.live_sales[member as usize] > 0 {
-                    if let Some(sponsor) = graph.sponsor(member) {
-                        self.qualified[sponsor as usize] += 1;
-                    }
-                }
-            }
+        }
+        if self.active.is_none() {
+            // Snapshots written while every engine kept them.
+            self.directs = Chunked::new();
+            self.qualified = Chunked::new();
+        } else if self.directs.len() != n || self.qualified.len() != n {
+            self.build_counters(graph);
         }
         self.rebuild_downline(graph);
         self.rebuild_earnings(ledger, n);
     }
 
-    /// Qualified direct referrals of `member` (`purchased` definition).
-    pub(crate) fn qualified_of(&self, member: u32) -> u32 {
-        Self::count(&self.qualified, member)
+    /// Qualified direct referrals of `member` (`purchased` definition): the
+    /// counter while milestones keep it, else counted from its direct
+    /// referrals' live sales.
+    pub(crate) fn qualified_of(&self, graph: &Graph, member: u32) -> u32 {
+        if self.active.is_some() {
+            return Self::count(&self.qualified, member);
+        }
+        graph
+            .direct_referrals(member)
+            .into_iter()
+            .filter(|&d| Self::count(&self.live_sales, d) > 0)
+            .count() as u32
     }
 
     /// The standing (not clawed back) awards of `member`, oldest first.
@@ -1489,15 +1526,18 @@ impl Tally {
         down
     }
 
-    /// The value of `member`.
-    pub(crate) fn value(&self, member: u32) -> Decimal {
+    /// The value of `member`: exact, or `limit_exceeded` when it is beyond
+    /// what a `Decimal` holds at the tally's scale (DESIGN.md, "Exact or
+    /// refused"; the sums themselves are exact 128-bit integers).
+    pub(crate) fn value(&self, member: u32) -> Result<Decimal> {
         let units = self.value.get(member as usize).copied().unwrap_or(0);
-        Decimal::try_from_i128_with_scale(units, self.scale).unwrap_or(Decimal::MAX)
+        Decimal::try_from_i128_with_scale(units, self.scale)
+            .map_err(|_| crate::money::beyond("value"))
     }
 
     /// The top `limit` non-terminated members with a non-zero value:
     /// value descending, then last change ascending, then member id.
-    pub(crate) fn top(&self, graph: &Graph, limit: usize) -> Vec<LeaderboardEntry> {
+    pub(crate) fn top(&self, graph: &Graph, limit: usize) -> Result<Vec<LeaderboardEntry>> {
         let mut rows: Vec<u32> = (0..self.value.len().min(graph.len()) as u32)
             .filter(|&m| self.value[m as usize] != 0 && graph.status(m) != MemberStatus::Terminated)
             .collect();
@@ -1515,11 +1555,14 @@ impl Tally {
         rows.sort_by(order);
         rows.into_iter()
             .enumerate()
-            .map(|(i, m)| LeaderboardEntry {
-                rank: i as u32 + 1,
-                member: Arc::from(graph.id(m)),
-                value: self.value(m),
-                reached_at: Timestamp::from_millis(self.last[m as usize]).unwrap_or(Timestamp::MIN),
+            .map(|(i, m)| {
+                Ok(LeaderboardEntry {
+                    rank: i as u32 + 1,
+                    member: Arc::from(graph.id(m)),
+                    value: self.value(m)?,
+                    reached_at: Timestamp::from_millis(self.last[m as usize])
+                        .unwrap_or(Timestamp::MIN),
+                })
             })
             .collect()
     }

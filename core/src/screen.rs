@@ -1156,13 +1156,21 @@ impl State {
         }
     }
 
-    fn link_keys(&mut self, member: u32, kept: &Kept) {
-        for (k, _) in kept.strong() {
+    /// Links `member` to the owners of its strong keys (or makes it their
+    /// owner). `owners` are the owners [`decide`] already looked up for
+    /// these keys, in [`Kept::strong`] order, so a screened sale hashes
+    /// each key once.
+    fn link_keys(&mut self, member: u32, kept: &Kept, owners: Option<&[Option<u32>; 4]>) {
+        for (i, (k, _)) in kept.strong().into_iter().enumerate() {
             if k == 0 {
                 continue;
             }
-            match self.owners.get(&k) {
-                Some(&owner) => {
+            let owner = match owners {
+                Some(found) => found[i],
+                None => self.owners.get(&k).copied(),
+            };
+            match owner {
+                Some(owner) => {
                     if owner != member && self.union(member, owner) {
                         self.links.push((member, owner));
                     }
@@ -1189,7 +1197,7 @@ impl State {
     pub(crate) fn joined(&mut self, member: u32, kept: Option<&Kept>) {
         if let Some(kept) = kept {
             self.remember(member, kept);
-            self.link_keys(member, kept);
+            self.link_keys(member, kept, None);
         }
     }
 
@@ -1197,7 +1205,7 @@ impl State {
     pub(crate) fn sold(&mut self, effects: &SaleEffects) {
         if let Some(kept) = &effects.kept {
             self.remember(effects.buyer, kept);
-            self.link_keys(effects.buyer, kept);
+            self.link_keys(effects.buyer, kept, effects.owners.as_ref());
         }
         let Some(ruleset) = self.active() else {
             return;
@@ -1298,6 +1306,9 @@ pub(crate) struct SaleEffects {
     /// The earners of the lines paid (held or not), `earner_count` of them.
     earners: [u32; MAX_LEVELS],
     earner_count: u8,
+    /// The owner of each strong key of `kept` when [`decide`] looked them
+    /// up (a ruleset was active), so committing does not look again.
+    owners: Option<[Option<u32>; 4]>,
 }
 
 /// Every referral ring of the whole graph: the strongly connected
@@ -1724,20 +1735,25 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
                 device: 0,
                 earners: [0; MAX_LEVELS],
                 earner_count: 0,
+                owners: None,
             },
         };
     };
     let mut buyer = state.kept(cx.buyer);
     let mut linked = Linked::default();
+    let mut owners = None;
     if let Some(sale) = &cx.signals {
-        for (k, _) in sale.strong() {
+        let mut found = [None; 4];
+        for (i, (k, _)) in sale.strong().into_iter().enumerate() {
             if k == 0 {
                 continue;
             }
             if let Some(&owner) = state.owners.get(&k) {
+                found[i] = Some(owner);
                 linked.add(state.cluster(owner));
             }
         }
+        owners = Some(found);
         let joined_click = buyer.click_ms;
         let mut own = *sale;
         own.fill_from(&buyer);
@@ -1754,6 +1770,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
         device: buyer.device,
         earners: [0; MAX_LEVELS],
         earner_count: 0,
+        owners,
     };
     let mut actions = [None; MAX_LEVELS];
     let lines = &lines[..lines.len().min(MAX_LEVELS)];

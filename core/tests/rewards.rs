@@ -998,3 +998,56 @@ fn bad_challenges_are_refused_naming_the_field() {
         "id",
     );
 }
+
+/// The referral counters milestones read are built when the first set is
+/// activated, not kept from the first join: a set activated after joins,
+/// sales, a full refund and a sponsor change sees the same counts (and
+/// awards the same milestone) as one in force from the start, and member
+/// metrics count qualified referrals the same way either way.
+#[test]
+fn counters_built_at_a_late_milestones_set_match_counters_kept_from_the_start() {
+    let set = json!({"type": "milestones_set", "at": T0, "milestones": [
+        {"id": "three", "name": "Three", "metric": "qualified_referrals", "threshold": 3,
+         "rewards": [{"perk": "badge"}]}]});
+    let history = |engine: &mut Engine| {
+        join(engine, "lead", None, T0);
+        join(engine, "other", None, T0);
+        for (member, sponsor) in [("a", "lead"), ("b", "lead"), ("c", "lead"), ("d", "other")] {
+            join(engine, member, Some(sponsor), "2026-01-02T00:00:00Z");
+        }
+        sale(engine, "sa", "a", "10.00", "2026-01-03T00:00:00Z");
+        sale(engine, "sb", "b", "10.00", "2026-01-03T00:00:00Z");
+        sale(engine, "sd", "d", "10.00", "2026-01-03T00:00:00Z");
+        refund(engine, "rb", "sb", "10.00", "2026-01-04T00:00:00Z");
+        out(
+            engine,
+            json!({"type": "sponsor_changed", "member": "d", "sponsor": "lead", "reason": "merge", "at": "2026-01-05T00:00:00Z"}),
+        );
+    };
+    let qualified = |engine: &Engine| {
+        engine
+            .member_metrics("lead", None, None)
+            .expect("lead exists")
+            .qualified_referrals
+    };
+    let mut early = Engine::new();
+    apply(&mut early, set.clone());
+    history(&mut early);
+    let mut late = Engine::new();
+    history(&mut late);
+    assert_eq!(
+        qualified(&late),
+        2,
+        "a and d have live sales; b was refunded"
+    );
+    apply(&mut late, set);
+    assert_eq!(qualified(&early), 2);
+    assert_eq!(qualified(&late), 2);
+    // One more qualified referral reaches the milestone in both.
+    for engine in [&mut early, &mut late] {
+        let reached = sale(engine, "sc", "c", "10.00", "2026-01-06T00:00:00Z");
+        assert_eq!(reached["distribution"]["awards"][0]["milestone"], "three");
+        assert_eq!(reached["distribution"]["awards"][0]["member"], "lead");
+        assert_eq!(qualified(engine), 3);
+    }
+}

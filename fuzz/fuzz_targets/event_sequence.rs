@@ -44,6 +44,9 @@ enum Op {
         jpy: bool,
         day: u8,
         ip: Option<u8>,
+        /// Paid in the other of USD and JPY at one of a few rates (or a
+        /// bad rate: 0 or negative).
+        fx: Option<u8>,
     },
     Refund {
         refund: u8,
@@ -149,6 +152,7 @@ fn event(op: &Op) -> serde_json::Value {
             jpy,
             day,
             ip,
+            fx,
         } => {
             let (amount, currency) = if *jpy {
                 (Decimal::from(cents % 100_000), "JPY")
@@ -158,6 +162,11 @@ fn event(op: &Op) -> serde_json::Value {
             let mut event = json!({"type": "sale_recorded", "sale": format!("s{sale}"), "buyer": m(buyer), "amount": amount.to_string(), "currency": currency, "at": at(*day)});
             if let Some(ip) = ip {
                 event["signals"] = json!({"ip": format!("10.0.0.{}", ip % 4)});
+            }
+            if let Some(fx) = fx {
+                let rates = ["1.0832", "0.0067", "149.3", "1", "0", "-2"];
+                let pay = if *jpy { "USD" } else { "JPY" };
+                event["fx"] = json!({"currency": pay, "rate": rates[usize::from(*fx) % rates.len()]});
             }
             event
         }

@@ -115,6 +115,7 @@ fn sales(ids: &[Identity], count: u64, signals: bool, refunds: bool, seed: u64) 
                 payment_fingerprint: Some(format!("card-{}", id.card)),
                 ..Signals::default()
             }),
+            fx: None,
         }));
         if refunds && rng.below(20) == 0 {
             out.push(Event::RefundRecorded(upline::event::RefundRecorded {

@@ -233,10 +233,12 @@ impl Engine {
                 group.len() < GROUP && group.first().is_none_or(|g| g.category == s.category)
             }) {
                 group.push(sale);
+                // A sale paid in another currency (`fx`) is calculated on
+                // its converted base, in the currency its lines are paid in.
                 inputs.push(SaleInput {
                     buyer: sale.buyer,
-                    amount: sale.amount,
-                    currency: sale.currency,
+                    amount: sale.base(),
+                    currency: sale.pay_currency(),
                     at: sale.at,
                 });
             }
@@ -331,12 +333,12 @@ fn compare(sale: &SaleRecord, candidate: &Calculation, totals: &mut Totals) -> b
             .any(|&(l, reason)| l == level && reason == UnpaidReason::FraudBlocked)
     };
     for line in &sale.lines {
-        totals.add(line.earner, line.level, sale.currency, line.amount, 0);
+        totals.add(line.earner, line.level, sale.pay_currency(), line.amount, 0);
     }
     let mut paid = 0usize;
     let mut same = true;
     for line in candidate.lines.iter().filter(|l| !blocked(l.level)) {
-        totals.add(line.earner, line.level, sale.currency, line.amount, 1);
+        totals.add(line.earner, line.level, sale.pay_currency(), line.amount, 1);
         let recorded = sale.lines.get(paid);
         same &= recorded.is_some_and(|r| {
             r.earner == line.earner && r.level == line.level && r.amount == line.amount
