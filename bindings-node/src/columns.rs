@@ -64,6 +64,12 @@ fn summary(report: &WhatIfReport) -> Value {
 
 /// A non-negative integer option.
 fn count_option(value: Unknown<'_>, field: &str) -> std::result::Result<Option<u64>, CoreError> {
+    if matches!(
+        value.get_type().map_err(napi_err)?,
+        ValueType::Undefined | ValueType::Null
+    ) {
+        return Ok(None);
+    }
     match to_json(value, field, Ctx::Plain)? {
         Value::Null => Ok(None),
         Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64()),
