@@ -8,6 +8,10 @@
 //                                          # applyBatchJson(…, { records: false })
 //   node benches/js/compare.mjs --quick    # 10k members, 10k sales (CI smoke)
 //
+// Then, when apache-arrow is installed (a devDependency of bindings-node),
+// the same sales twice more through applySales (as Table slices, and as IPC
+// bytes) and whatIf over both of those passes.
+//
 // Network: member 0 is the root; each later member's sponsor is, with
 // probability 0.7, uniform among the 50 most recent members, else uniform
 // among all earlier ones. Sale amounts uniform in 1.00–999.99 USD, buyers

@@ -25,6 +25,14 @@ dicts out); for the JSON path, ``json.dumps(events)`` (amounts as strings) +
 each ``apply`` call. Building the input events and reading the results for
 the cross-check happen outside the timers.
 
+Arrow rows (when pyarrow is installed; it is a test dependency, not
+upline's): the same sales again (new ids, dated in March) as one pyarrow
+table through ``engine.apply_sales`` 100,000 rows a call (the batch limit),
+with this process's RSS sampled on a thread for the memory figure; then
+``engine.what_if`` over exactly those sales under a 25/10/5% candidate,
+whose in-force and candidate totals are checked against the model run under
+each plan.
+
 Cross-check: the total commission paid (sum of all lines = amount - retained)
 over the apply_batch sales must equal the model's to the cent, the same for
 the apply prefix (checked against a second, untimed model run), and a sample
