@@ -766,7 +766,7 @@ export declare class Engine {
    * timestamp without a zone), `limit_exceeded` (more than 100,000 rows).
    * A Table is converted with `apache-arrow`'s `tableToIPC` / `tableFromIPC`.
    */
-  applyJoins<T extends ArrowInput>(table: T): T extends Uint8Array ? Buffer : ArrowTable
+  applyJoins<T extends ArrowInput>(table: T): T extends Uint8Array ? Uint8Array : ArrowTable
   /**
    * Applies a table of sales: `sale`, `buyer`, `currency` (strings),
    * `amount` (decimal128 or decimal strings; a float or integer column is
@@ -774,13 +774,13 @@ export declare class Engine {
    * With `{ lines: true }`, returns `{ results, lines }`, the lines one row
    * per paid level: `sale`, `level`, `earner`, `amount`, `currency`, `rate`.
    */
-  applySales<T extends ArrowInput>(table: T, options?: { lines?: false } | null): T extends Uint8Array ? Buffer : ArrowTable
+  applySales<T extends ArrowInput>(table: T, options?: { lines?: false } | null): T extends Uint8Array ? Uint8Array : ArrowTable
   applySales<T extends ArrowInput>(
     table: T,
     options: { lines: true },
-  ): { results: T extends Uint8Array ? Buffer : ArrowTable; lines: T extends Uint8Array ? Buffer : ArrowTable }
+  ): { results: T extends Uint8Array ? Uint8Array : ArrowTable; lines: T extends Uint8Array ? Uint8Array : ArrowTable }
   /** Applies a table of refunds: `refund`, `sale`, `amount`, `at`. */
-  applyRefunds<T extends ArrowInput>(table: T): T extends Uint8Array ? Buffer : ArrowTable
+  applyRefunds<T extends ArrowInput>(table: T): T extends Uint8Array ? Uint8Array : ArrowTable
   /**
    * Replays the sales recorded in `[from, to)` under the candidate `plan`,
    * calculation only: nothing in the engine changes. The in-force side is
@@ -799,20 +799,20 @@ export declare class Engine {
     from: TimeInput,
     to: TimeInput,
     options?: WhatIfOptions | null,
-  ): { table: Buffer | ArrowTable; summary: WhatIfSummary }
+  ): { table: Uint8Array | ArrowTable; summary: WhatIfSummary }
   /** The native form of `applyJoins`: IPC bytes in and out. */
-  applyJoinsIpc(table: Uint8Array): Buffer
+  applyJoinsIpc(table: Uint8Array): Uint8Array
   /** The native form of `applySales`: `[results]` or `[results, lines]`. */
-  applySalesIpc(table: Uint8Array, lines: boolean): Buffer[]
+  applySalesIpc(table: Uint8Array, lines: boolean): Uint8Array[]
   /** The native form of `applyRefunds`. */
-  applyRefundsIpc(table: Uint8Array): Buffer
+  applyRefundsIpc(table: Uint8Array): Uint8Array
   /** The native form of `whatIf`: the table as IPC bytes. */
   whatIfIpc(
     plan: PlanSpec | Plan,
     from: TimeInput,
     to: TimeInput,
     options?: Omit<WhatIfOptions, 'table'> | null,
-  ): { table: Buffer; summary: WhatIfSummary }
+  ): { table: Uint8Array; summary: WhatIfSummary }
   /** `member`'s balances in `currency` as of `asOf`. */
   balances(member: Id, currency: string, asOf: TimeInput): Balances
   /** Up to `levels` ancestors of `member`, nearest first. */

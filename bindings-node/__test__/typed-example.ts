@@ -79,3 +79,14 @@ const rules: ScreeningRule[] | null = screeningPreset('strict')
 // @ts-expect-error: a review decision is release or reverse
 engine.apply({ type: 'fraud_review_resolved', review: 's1', decision: 'maybe', at: '2026-02-01T00:00:00Z' })
 console.log(hits.length, report.sales_changed, board.entries[0]?.value, rules?.length, engine.identityCluster('cy'), engine.networkMetrics().members)
+
+// Arrow in and out: bytes give bytes; whatIf gives a table and a summary.
+import type { WhatIfSummary } from '..'
+declare const ipc: Uint8Array
+const applied: Uint8Array = engine.applySales(ipc)
+const both: { results: Uint8Array; lines: Uint8Array } = engine.applySales(ipc, { lines: true })
+const whatIf: WhatIfSummary = engine.whatIf({ id: 'flat', version: 1, levels: [{ rate: '0.25' }] }, '2026-01-01T00:00:00Z', new Date(), {
+  every: 1000,
+  progress: (done, total) => done < total,
+}).summary
+console.log(applied.length, both.lines.length, whatIf.sales_changed, whatIf.gains[0]?.difference)
