@@ -64,4 +64,6 @@ function withoutTable(options) {
   return rest
 }
 
-module.exports = native
+// A re-export Node's CommonJS lexer can follow, so `import { Engine } from
+// 'upline'` sees every named export of the generated loader.
+module.exports = require('./index.js')

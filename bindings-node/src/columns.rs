@@ -150,7 +150,7 @@ impl Engine {
         options: Option<Unknown>,
     ) -> napi::Result<WhatIfIpc> {
         let mut settings = WhatIfOptions::default();
-        let mut progress: Option<Function<'_, (f64, f64), Unknown>> = None;
+        let mut progress: Option<Function<'_, FnArgs<(f64, f64)>, Unknown>> = None;
         let (spec, from, to) = guard(&env, || {
             let spec = to_json(plan, "plan", Ctx::Plain)?;
             let spec: PlanSpec = serde_json::from_value(spec).map_err(|e| {
@@ -213,7 +213,7 @@ impl Engine {
                 let Some(callback) = &progress else {
                     return true;
                 };
-                match callback.call((done as f64, total as f64)) {
+                match callback.call(FnArgs::from((done as f64, total as f64))) {
                     // Only `false` stops; a callback returning nothing
                     // lets the run go on.
                     Ok(answer) => !matches!(
