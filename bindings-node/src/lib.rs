@@ -24,6 +24,8 @@
 
 #![deny(clippy::all)]
 
+mod export;
+
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,6 +38,7 @@ use std::result::Result;
 use upline::{Error as CoreError, ErrorKind};
 
 mod columns;
+mod stored;
 
 // ---- errors -----------------------------------------------------------------
 

@@ -197,6 +197,15 @@ impl Engine {
         })
     }
 
+    /// [`read`](Self::read) for the binding's other modules.
+    pub(crate) fn read_engine<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&upline::Engine) -> upline::Result<T> + Send,
+    ) -> PyResult<T> {
+        self.read(py, f)
+    }
+
     fn apply_value<'py>(&self, py: Python<'py>, value: Value) -> PyResult<Bound<'py, PyAny>> {
         let result = self.write(py, move |engine| {
             let event = Event::from_value(value)?;
@@ -583,6 +592,19 @@ impl Engine {
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
         convert::to_py(py, &value)
+    }
+
+    /// Streams the stored events with their audit hashes and records to a
+    /// path or file object (see `crate::export`); returns the head.
+    #[pyo3(signature = (path_or_file, format = "jsonl", from_seq = None, to_seq = None))]
+    fn export_ledger<'py>(
+        &self,
+        path_or_file: &Bound<'py, PyAny>,
+        format: &str,
+        from_seq: Option<&Bound<'py, PyAny>>,
+        to_seq: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::export::export_ledger(self, path_or_file, format, from_seq, to_seq)
     }
 
     /// The whole state as JSON text (for `Engine.from_snapshot`).

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod convert;
 mod engine;
 mod errors;
+mod export;
 mod guard;
 mod plan;
 mod screen;

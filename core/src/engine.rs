@@ -33,17 +33,18 @@ use crate::screen::{self, Action};
 use crate::store::{Store, StoredEvent};
 use crate::time::Timestamp;
 
+mod export;
+pub use export::{export_store, ExportFormat, EXPORT_FORMAT_NAME, EXPORT_FORMAT_VERSION};
+
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
 ///
-/// Format 2 added `hashes_dropped`: an engine with a store keeps only the
-/// audit head in memory (see [`Engine::audit_head`]). A snapshot of an
-/// engine that kept every hash is written as format 1, byte for byte as
-/// before, so older builds still read it; both are read.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+/// Format 3 holds audit hashes of format 2 ([`audit::FORMAT`]). Formats 1
+/// and 2 held audit format 1 hashes: they are refused with a `storage`
+/// error naming the audit format (replay the events instead).
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
-/// The format written when no hash was dropped (format 2 without
-/// `hashes_dropped`).
-const SNAPSHOT_FORMAT_ALL_HASHES: u32 = 1;
+/// The last snapshot format whose hashes are audit format 1.
+const SNAPSHOT_FORMAT_AUDIT_V1: u32 = 2;
 
 /// What a retried join is checked against: the sponsor it joined under
 /// (the graph has the current one) and its sequence number. Three `u32`s,
@@ -572,6 +573,7 @@ impl Engine {
     /// the events stored after it (checking each against its stored hash),
     /// and persists every event applied from then on.
     pub fn open(store: Box<dyn Store>) -> Result<Engine> {
+        check_audit_format(store.as_ref())?;
         let mut engine = match store.latest_snapshot().map_err(storage)? {
             Some((_, snapshot)) => Engine::from_snapshot_json(&snapshot)?,
             None => Engine::new(),
@@ -641,18 +643,16 @@ impl Engine {
         }
         let seq = self.next_seq();
         let entries = self.entry_records(&prepared.entries, &prepared.mutation, &prepared.outcome);
-        let event_bytes = audit::encode(event).map_err(internal)?;
-        let record_bytes = audit::encode(&Records {
-            outcome: &prepared.outcome,
-            entries: &entries,
-        })
-        .map_err(internal)?;
-        let hash = audit::chain(seq, &self.audit_head().hash, &event_bytes, &record_bytes);
+        let previous = self.audit_head().hash;
+        let hash = audit::block_hash(seq, &previous, event, &prepared.outcome, &entries)
+            .map_err(internal)?;
         Ok(Staged::New(
+            // The encoded bytes are hashed in reused buffers, not kept: only
+            // the hash travels on.
             Link {
                 seq,
-                event: event_bytes,
-                records: record_bytes,
+                event: Vec::new(),
+                records: Vec::new(),
                 hash,
             },
             StagedEffects { prepared, entries },
@@ -2613,13 +2613,8 @@ impl Engine {
 
     /// The whole state as JSON, for a host restarting without a replay.
     pub fn snapshot_json(&self) -> String {
-        let format = if self.hashes_dropped == 0 {
-            SNAPSHOT_FORMAT_ALL_HASHES
-        } else {
-            SNAPSHOT_FORMAT
-        };
         let snapshot = SnapshotRef {
-            format,
+            format: SNAPSHOT_FORMAT,
             engine: self,
         };
         serde_json::to_string(&snapshot).unwrap_or_default()
@@ -2627,14 +2622,28 @@ impl Engine {
 
     /// Restores an engine from [`snapshot_json`](Self::snapshot_json).
     pub fn from_snapshot_json(text: &str) -> Result<Engine> {
+        let refused =
+            |format: u32| audit::format_refused(&format!("snapshot (snapshot format {format})"), 1);
         let snapshot: SnapshotOwned = serde_json::from_str(text).map_err(|e| {
-            Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}"))
+            // An older snapshot may not decode as today's state: name its
+            // format when it has one.
+            match serde_json::from_str::<SnapshotFormat>(text) {
+                Ok(SnapshotFormat { format })
+                    if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&format) =>
+                {
+                    refused(format)
+                }
+                _ => Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}")),
+            }
         })?;
-        if snapshot.format != SNAPSHOT_FORMAT && snapshot.format != SNAPSHOT_FORMAT_ALL_HASHES {
+        if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&snapshot.format) {
+            return Err(refused(snapshot.format));
+        }
+        if snapshot.format != SNAPSHOT_FORMAT {
             return Err(Error::general(
                 ErrorKind::Malformed,
                 format!(
-                    "snapshot format {} is not {SNAPSHOT_FORMAT_ALL_HASHES} or {SNAPSHOT_FORMAT}, the ones this build reads",
+                    "snapshot format {} is not {SNAPSHOT_FORMAT}, the one this build reads",
                     snapshot.format
                 ),
             ));
@@ -2679,6 +2688,11 @@ struct SnapshotRef<'a> {
 }
 
 #[derive(Deserialize)]
+struct SnapshotFormat {
+    format: u32,
+}
+
+#[derive(Deserialize)]
 struct SnapshotOwned {
     format: u32,
     engine: Engine,
@@ -2696,6 +2710,7 @@ fn state_name(state: &PayoutState) -> &'static str {
 /// The outer error is a store failure; the inner one the first event that
 /// does not match.
 pub fn verify_store(store: &dyn Store) -> Result<std::result::Result<Head, TamperedAt>> {
+    check_audit_format(store)?;
     let mut engine = Engine::new();
     Ok(replay_stored(&mut engine, store)?.map(|_| engine.audit_head()))
 }
@@ -2777,6 +2792,15 @@ fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {
             .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?,
         hash: link.hash,
     })
+}
+
+/// A store written with another audit format is refused (`storage`, never
+/// `tampered`: its hashes are of another encoding).
+fn check_audit_format(store: &dyn Store) -> Result<()> {
+    match store.audit_format().map_err(storage)? {
+        audit::FORMAT => Ok(()),
+        found => Err(audit::format_refused("store", found)),
+    }
 }
 
 fn storage(err: Error) -> Error {

@@ -71,7 +71,7 @@ pub mod store;
 pub mod time;
 
 pub use audit::{Hash, Head, TamperedAt};
-pub use engine::Engine;
+pub use engine::{Engine, ExportFormat};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Applied, Distribution, Event, Outcome};
 pub use graph::MemberStatus;

@@ -532,7 +532,16 @@ pub(crate) fn serialize_decimal<S: Serializer>(
     value: &Decimal,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
-    serializer.serialize_str(write_decimal(*value, &mut [0; 48]))
+    if serializer.is_human_readable() {
+        serializer.serialize_str(write_decimal(*value, &mut [0; 48]))
+    } else {
+        // The audit encoder (not human-readable) takes the mantissa and
+        // scale directly; see `crate::audit`.
+        serializer.serialize_newtype_struct(
+            crate::audit::DECIMAL_MAGIC,
+            &crate::audit::pack_decimal(*value),
+        )
+    }
 }
 
 /// `serialize_with` for currencies in records: the code alone (`"USD"`).

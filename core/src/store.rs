@@ -67,6 +67,15 @@ pub trait Store: Send + fmt::Debug {
         }
     }
 
+    /// The audit format ([`crate::audit::FORMAT`]) the stored hashes were
+    /// written with. [`Engine::open`](crate::Engine::open) refuses a store
+    /// of another format with a `storage` error naming it. The default
+    /// answers this build's format: a store that can hold books of an
+    /// older build records the format it was created with.
+    fn audit_format(&self) -> Result<u32> {
+        Ok(crate::audit::FORMAT)
+    }
+
     /// The latest snapshot and the sequence number it was taken at.
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>>;
 

@@ -100,7 +100,7 @@ fn digits(bytes: &[u8]) -> Option<i64> {
     )
 }
 
-fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<Timestamp> {
     let b = text.as_bytes();
     if b.len() < 20 || b.len() > 40 {
         return None;
@@ -202,7 +202,7 @@ impl Timestamp {
     /// Writes the RFC 3339 UTC form into `buf` and returns it. Written by
     /// hand (no `fmt` machinery): records and audit blocks format several
     /// timestamps per sale.
-    fn write_rfc3339(self, buf: &mut [u8; 24]) -> &str {
+    pub(crate) fn write_rfc3339(self, buf: &mut [u8; 24]) -> &str {
         // A sale's records repeat two instants (the sale's and the end of
         // its hold) in every line and entry: the last two texts written on
         // this thread are kept and copied instead of recomputed.
@@ -280,7 +280,13 @@ impl FromStr for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.write_rfc3339(&mut [0; 24]))
+        if serializer.is_human_readable() {
+            serializer.serialize_str(self.write_rfc3339(&mut [0; 24]))
+        } else {
+            // The audit encoder (not human-readable) takes the milliseconds
+            // directly; see `crate::audit`.
+            serializer.serialize_newtype_struct(crate::audit::TIME_MAGIC, &self.0)
+        }
     }
 }
 

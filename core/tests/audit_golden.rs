@@ -53,13 +53,13 @@ fn audit_hashes_match_the_golden_file() {
         .collect();
     if std::env::var_os("UPLINE_BLESS").is_some() {
         let text =
-            serde_json::to_string_pretty(&json!({"tag": "upline/audit/v1", "hashes": hashes}))
+            serde_json::to_string_pretty(&json!({"tag": "upline/audit/v2", "hashes": hashes}))
                 .unwrap();
         std::fs::write(golden_path(), text + "\n").unwrap();
     }
     let golden: Value =
         serde_json::from_str(&std::fs::read_to_string(golden_path()).unwrap()).unwrap();
-    assert_eq!(golden["tag"], "upline/audit/v1");
+    assert_eq!(golden["tag"], "upline/audit/v2");
     let expected: Vec<String> = serde_json::from_value(golden["hashes"].clone()).unwrap();
     assert_eq!(
         hashes, expected,

@@ -26,13 +26,21 @@
 //! # Ok::<(), upline::Error>(())
 //! ```
 //!
-//! ## Schema (version 1)
+//! ## Schema (version 2)
 //!
 //! `PRAGMA application_id` is `0x55504C4E` ("UPLN") and `PRAGMA
 //! user_version` the schema version. Tables: `events(seq INTEGER PRIMARY
-//! KEY, event TEXT, hash BLOB)` and `snapshots(seq INTEGER PRIMARY KEY,
-//! snapshot TEXT)`. Opening a file of another application, a newer schema
-//! or a damaged file is a `storage` error, never a panic.
+//! KEY, event TEXT, hash BLOB)`, `snapshots(seq INTEGER PRIMARY KEY,
+//! snapshot TEXT)` and `meta(key TEXT PRIMARY KEY, value TEXT)`, whose
+//! `audit_format` row is the audit format of the stored hashes
+//! ([`upline::audit::FORMAT`]). Opening a file of another application, a
+//! newer schema or a damaged file is a `storage` error, never a panic.
+//!
+//! Schema 2 added `meta`. Migrating a version-1 file records audit format
+//! 1 when it holds any event or snapshot (its hashes are of that format),
+//! so `Engine::open` refuses it with a `storage` error naming the format;
+//! its events can still be read ([`Store::scan`]) and replayed into a new
+//! store. An empty version-1 file becomes an ordinary format-2 store.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -46,10 +54,11 @@ use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 pub const APPLICATION_ID: i32 = 0x5550_4C4E;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Migrations: element `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE events (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE events (
          seq INTEGER PRIMARY KEY,
          event TEXT NOT NULL,
          hash BLOB NOT NULL CHECK (length(hash) = 32)
@@ -57,7 +66,17 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE events (
      CREATE TABLE snapshots (
          seq INTEGER PRIMARY KEY,
          snapshot TEXT NOT NULL
-     );"];
+     );",
+    // Version 2: the audit format of the stored hashes. A file that already
+    // holds books was written with audit format 1.
+    "CREATE TABLE meta (
+         key TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     );
+     INSERT INTO meta (key, value) SELECT 'audit_format',
+         CASE WHEN EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM snapshots)
+              THEN '1' ELSE '2' END;",
+];
 
 /// An Upline store in one SQLite file.
 #[derive(Debug)]
@@ -227,6 +246,30 @@ impl Store for SqliteStore {
                 .map(Hash)
                 .unwrap_or(Hash::ZERO)
         }))
+    }
+
+    fn audit_format(&self) -> Result<u32> {
+        let value: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'audit_format'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| storage("cannot read the audit format", e))?;
+        let value = value.ok_or_else(|| {
+            Error::general(
+                ErrorKind::Storage,
+                "sqlite: the store does not record its audit format",
+            )
+        })?;
+        value.parse().map_err(|_| {
+            Error::general(
+                ErrorKind::Storage,
+                format!("sqlite: the store records an unreadable audit format {value:?}"),
+            )
+        })
     }
 
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {

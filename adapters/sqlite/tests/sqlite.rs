@@ -466,7 +466,7 @@ fn retries_of_old_events_read_their_hash_from_the_store() {
         }
     }
     let snapshot: serde_json::Value = serde_json::from_str(&engine.snapshot_json()).unwrap();
-    assert_eq!(snapshot["format"], 2);
+    assert_eq!(snapshot["format"], upline::engine::SNAPSHOT_FORMAT);
     assert_eq!(snapshot["engine"]["hashes_dropped"], 99);
     assert_eq!(snapshot["engine"]["hashes"].as_array().unwrap().len(), 1);
 
@@ -515,14 +515,13 @@ fn retries_of_old_events_read_their_hash_from_the_store() {
         assert_eq!((again.seq, again.hash), first[i], "event {i}");
     }
 
-    // Without a store every hash stays, and the snapshot is format 1 as
-    // before.
+    // Without a store every hash stays (and none is dropped).
     let mut memory = Engine::new();
     for e in &events[..10] {
         memory.apply(e).unwrap();
     }
     let snapshot: serde_json::Value = serde_json::from_str(&memory.snapshot_json()).unwrap();
-    assert_eq!(snapshot["format"], 1);
+    assert_eq!(snapshot["format"], upline::engine::SNAPSHOT_FORMAT);
     assert!(snapshot["engine"].get("hashes_dropped").is_none());
     assert_eq!(snapshot["engine"]["hashes"].as_array().unwrap().len(), 10);
 }
