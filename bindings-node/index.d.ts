@@ -1,8 +1,8 @@
 /**
  * Upline for Node: an embeddable engine for multi-level referral commissions.
  *
- * Hand-checked types (the build's generated declarations go to
- * `native.d.ts`; this file is the package's `types`). Events and records are
+ * The package's `types`: the wire types come from `generated.d.ts`
+ * (generated from the Rust types); napi's own declarations go to `native.d.ts`. Events and records are
  * plain objects with the same snake_case field names as the Rust serde form,
  * so the shared JSON test vectors drive every language unchanged.
  *
@@ -11,14 +11,6 @@
  * `Date`s or RFC 3339 strings with an offset in, ISO strings out.
  */
 
-/** A decimal string: `"10.50"`, `"0.2"`, `"200"`. Never a JS number. */
-export type DecimalString = string
-/** A `Date`, or an RFC 3339 string with an offset (`"2026-01-01T00:00:00Z"`). */
-export type TimeInput = Date | string
-/** An RFC 3339 UTC string with millisecond precision where needed. */
-export type IsoTime = string
-/** A host id: 1–128 bytes of UTF-8, no control characters. */
-export type Id = string
 
 // ---- errors ------------------------------------------------------------------
 
@@ -68,471 +60,89 @@ export interface BatchError {
   error: { code: ErrorCode; message: string; field: string | null }
 }
 
-// ---- plans and policies ----------------------------------------------------------
+// ---- wire types ------------------------------------------------------------------
+//
+// Every event, record and query result is generated from the Rust types into
+// `generated.d.ts` (with the Rust doc comments): regenerate with
+// `cargo run -p upline --features schema --example schema_gen`. Below are only
+// the names this file adds on top of them.
 
-export interface LevelSpec {
-  rate: DecimalString
-  min_active_directs?: number
-  /** Largest line per sale, per currency: `{ USD: "10.00" }`. */
-  caps?: Record<string, DecimalString>
-}
+export * from './generated'
+import type {
+  Action,
+  Applied,
+  Batch,
+  BonusPaid,
+  ChallengeStatus,
+  Decimal,
+  Decision,
+  Distribution,
+  Event,
+  Head,
+  Hit,
+  Leaderboard,
+  MemberMetrics,
+  Metric,
+  NetworkMetrics,
+  PayoutPolicy,
+  PlanSpec,
+  Projection,
+  Report,
+  RewardSpec,
+  RuleReport,
+  ScreeningRulesSet,
+  SubtreeExport,
+  TaxLine,
+  TimeInput,
+  Totals,
+  TreeNode,
+  ViralReport,
+  Award,
+  Balances,
+} from './generated'
 
-export interface PlanSpec {
-  id: Id
-  version: number
-  levels: LevelSpec[]
-  overrides?: Record<string, LevelSpec[]>
-  compression?: boolean
-  max_walk?: number
-  rounding?: 'half_even' | 'half_up' | 'down'
-  hold_days?: number
-  min_sale?: Record<string, DecimalString>
-  commission_window_days?: number
-}
-
-export interface FeeSpec {
-  flat?: DecimalString
-  /** Percent of the gross, 0–100. */
-  percent?: DecimalString
-}
-
-export interface PayoutPolicy {
-  minimum?: Record<string, DecimalString>
-  fees?: Record<string, FeeSpec>
-}
-
-// ---- events ----------------------------------------------------------------------
-
-export type MemberStatus = 'active' | 'inactive' | 'terminated'
-
-/**
- * What a host knows about a join or a sale, for fraud screening. All
- * optional; a rule whose signal is missing never matches. The engine keeps
- * only keyed hashes of normalised values (the event itself is in the audit
- * chain as sent: send your own HMACs if raw values must not be kept).
- */
-export interface Signals {
-  ip?: string
-  device?: string
-  email?: string
-  payment_fingerprint?: string
-  user_agent?: string
-  /** When the referral link was clicked. */
-  clicked_at?: TimeInput
-}
-
-export interface MemberJoined {
-  type: 'member_joined'
-  member: Id
-  sponsor: Id | null
-  at: TimeInput
-  signals?: Signals
-}
-export interface MemberStatusChanged {
-  type: 'member_status_changed'
-  member: Id
-  status: MemberStatus
-  at: TimeInput
-}
-export interface SponsorChanged {
-  type: 'sponsor_changed'
-  member: Id
-  sponsor: Id
-  reason: string
-  at: TimeInput
-}
-export interface MemberHoldSet {
-  type: 'member_hold_set'
-  member: Id
-  on: boolean
-  reason: string
-  at: TimeInput
-}
-export interface PlanActivated {
-  type: 'plan_activated'
-  /** A plan spec, or a validated `Plan` (converted through its `toJSON`). */
-  plan: PlanSpec | Plan
-  effective_from: TimeInput
-}
-export interface CurrencyRegistered {
-  type: 'currency_registered'
-  /** 3–12 upper-case ASCII letters or digits. */
-  currency: string
-  /** 0–18. */
-  minor_units: number
-}
-export interface SaleRecorded {
-  type: 'sale_recorded'
-  sale: Id
-  buyer: Id
-  amount: DecimalString
-  currency: string
-  at: TimeInput
-  /** A category path (`furniture/office`): the nearest override applies. */
-  category?: string
-  signals?: Signals
-  /** Pay the commissions in another currency at the host's rate. */
-  fx?: Fx
-}
-/** Paying a sale's commissions in another currency: the base is `round(amount × rate)` in `currency`. A rate ≤ 0 is `invalid_amount`; an unknown currency, or the sale's own, `invalid_currency`. */
-export interface Fx {
-  currency: string
-  /** Units of `currency` per unit of the sale's currency, a positive decimal string. */
-  rate: DecimalString
-}
-export interface RefundRecorded {
-  type: 'refund_recorded'
-  refund: Id
-  sale: Id
-  amount: DecimalString
-  at: TimeInput
-}
-export interface PayoutProfileSet {
-  type: 'payout_profile_set'
-  member: Id
-  method: string
-  verified: boolean
-}
-export interface PayoutsPrepared {
-  type: 'payouts_prepared'
-  batch: Id
-  as_of: TimeInput
-  policy: PayoutPolicy
-}
-export interface PayoutSettled {
-  type: 'payout_settled'
-  payout: Id
-  at: TimeInput
-  reference: string
-}
-export interface PayoutFailed {
-  type: 'payout_failed'
-  payout: Id
-  reason: string
-  at: TimeInput
-}
-
-// Rewards (milestones and team challenges).
-
-export type MilestoneMetric =
-  | 'qualified_referrals'
-  | 'direct_referrals'
-  | 'downline_size'
-  | 'own_sales'
-  | 'net_earnings'
-
-export type Reward = { bonus: { amount: DecimalString; currency: string } } | { perk: string }
-
-export interface MilestoneSpec {
-  id: Id
-  name: string
-  /** Default `qualified_referrals`. */
-  metric?: MilestoneMetric
-  /** Only (and required) for `net_earnings`. */
-  currency?: string
-  /** A whole count (number or string), or an amount string for `net_earnings`. */
-  threshold: number | DecimalString
-  rewards: Reward[]
-}
-export interface MilestonesSet {
-  type: 'milestones_set'
-  at: TimeInput
-  /** Default `purchased`: a referral counts once it has a sale not fully refunded. */
-  counts?: 'purchased' | 'joined'
-  /** Default `keep`. */
-  on_refund?: 'keep' | 'clawback'
-  /** Absent: the first programme's five milestones. */
-  milestones?: MilestoneSpec[]
-}
-export type ChallengeMetric = 'sales_volume' | 'qualified_referrals' | 'direct_referrals'
-export interface ChallengeCreated {
-  type: 'challenge_created'
-  id: Id
-  name: string
-  team: { leader: Id; depth: number }
-  metric: ChallengeMetric
-  from: TimeInput
-  to: TimeInput
-  /** An amount in the reward currency for `sales_volume`, else a whole count. */
-  target: number | DecimalString
-  reward: { amount: DecimalString; currency: string }
-  split: 'leader' | 'equal' | 'pro_rata'
-}
-export interface ChallengeClosed {
-  type: 'challenge_closed'
-  id: Id
-  at: TimeInput
-}
-
-// Fraud screening.
-
-export type ScreeningAction = 'allow' | 'review' | 'hold' | 'block'
-
-/** A rule: the first rule (in order) whose condition matches a line decides it. */
-export interface ScreeningRule {
-  id: Id
-  /** `{ check: 'self_referral' | 'email_domain' | 'velocity' | 'timing' | 'ring' | 'ladder' | 'high_value' | 'refund_rate', ...parameters }` */
-  when: { check: string; [parameter: string]: unknown }
-  action: ScreeningAction
-  reason?: string
-}
-export interface ScreeningRulesSet {
-  type: 'screening_rules_set'
-  id: Id
-  /** `moderate` when neither `preset` nor `rules` is given; not both. */
-  preset?: 'relaxed' | 'moderate' | 'strict'
-  /** `[]` switches screening off. */
-  rules?: ScreeningRule[]
-  /** Disposable or blocked e-mail domains. */
-  blocklist?: string[]
-  at: TimeInput
-}
-export interface FraudReviewResolved {
-  type: 'fraud_review_resolved'
-  /** The sale whose lines screening held. */
-  review: Id
-  decision: 'release' | 'reverse'
-  at: TimeInput
-  note?: string
-}
-
-/** Every event, discriminated on `type`. */
-export type Event =
-  | MemberJoined
-  | MemberStatusChanged
-  | SponsorChanged
-  | MemberHoldSet
-  | PlanActivated
-  | CurrencyRegistered
-  | SaleRecorded
-  | RefundRecorded
-  | PayoutProfileSet
-  | PayoutsPrepared
-  | PayoutSettled
-  | PayoutFailed
-  | MilestonesSet
-  | ChallengeCreated
-  | ChallengeClosed
-  | ScreeningRulesSet
-  | FraudReviewResolved
+/** A decimal string (the generated `Decimal`). */
+export type DecimalString = Decimal
+/** A host id: 1–128 bytes of UTF-8, no control characters. */
+export type Id = string
 
 export type EventType = Event['type']
 
-// ---- records ---------------------------------------------------------------------
-
-export type UnpaidReason =
-  | 'no_upline'
-  | 'ineligible'
-  | 'capped'
-  | 'zero'
-  | 'below_min_sale'
-  | 'outside_window'
-  | 'fraud_blocked'
-
-export interface Line {
-  earner: Id
-  level: number
-  rate: DecimalString
-  base: DecimalString
-  /** At the currency's scale: `"20.00"`, `"200"` (JPY), `"2.469"` (KWD). */
-  amount: DecimalString
-  /** Credited as held (the earner was on hold). */
-  held: boolean
-}
-
-export interface Unpaid {
-  level: number
-  reason: UnpaidReason
-}
-
-export interface Distribution {
-  sale: Id
-  plan: string
-  plan_version: number
-  currency: string
-  amount: DecimalString
-  lines: Line[]
-  retained: DecimalString
-  unpaid: Unpaid[]
-  /** Milestones this sale made members reach (absent when none). */
-  awards?: Award[]
-  /** What fraud screening decided (absent when no rule matched). */
-  screening?: ScreeningDecision
-  /** The conversion of a sale paid in another currency (absent otherwise): lines, their base and `retained` are in `fx.currency`. */
-  fx?: Conversion
-}
-
-/** How a sale paid in another currency was converted. */
-export interface Conversion {
-  currency: string
-  rate: DecimalString
-  /** `round(amount × rate)` in `currency`. */
-  base: DecimalString
-}
-
-/** One rule that matched lines of a sale, with its evidence. */
-export interface ScreeningHit {
-  rule: Id
+/** What a screening rule does (the generated `Action`). */
+export type ScreeningAction = Action
+/** One screening rule (`rules` of a `screening_rules_set`, a preset's rules). */
+export interface ScreeningRule {
+  id: string
+  when: { check: string; [key: string]: unknown }
   action: ScreeningAction
-  reason: string
-  levels: number[]
-  earners: Id[]
-  amount: DecimalString
-  /** Signal kinds shared or matched (`device`, `email`, `ip+user_agent`, …). */
-  matched: string[]
-  /** The buyer first, then the members involved (earner, ring, ladder). */
-  members: Id[]
-  detail: string
+  reason?: string
 }
-export interface ScreeningDecision {
-  /** The id of the rule set in force. */
-  rules: Id
-  hits: ScreeningHit[]
-}
-
-export interface Money {
-  amount: DecimalString
-  currency: string
-}
-
-/** A milestone reached: recorded once per member and milestone. */
-export interface Award {
-  member: Id
-  milestone: Id
-  name: string
-  metric: MilestoneMetric
-  threshold: DecimalString
-  value: DecimalString
-  bonuses: Money[]
-  /** For the host to grant. */
-  perks: string[]
-}
-
-/** A refund that took a member back below a milestone. */
-export interface MilestoneReversal {
-  member: Id
-  milestone: Id
-  value: DecimalString
-  applied: 'keep' | 'clawback'
-  reversed: Money[]
-}
-
-export interface ChallengeShare {
-  member: Id
-  progress: DecimalString
-  amount: DecimalString
-}
-
-export interface ChallengeResult {
-  id: Id
-  total: DecimalString
-  target: DecimalString
-  met: boolean
-  currency: string
-  shares: ChallengeShare[]
-}
-
-export interface Reversal {
-  earner: Id
-  level: number
-  amount: DecimalString
-}
-
-export interface PayoutItem {
-  payout: Id
-  earner: Id
-  currency: string
-  gross: DecimalString
-  fee: DecimalString
-  net: DecimalString
-  method: string
-}
-
-/** Why an account got no item: the first that applies, in this order. */
-export type SkipReason = 'negative_balance' | 'on_hold' | 'below_minimum' | 'no_verified_profile' | 'below_fee'
-
-export interface Skipped {
-  earner: Id
-  currency: string
-  reason: SkipReason
-}
-
-export interface Batch {
-  batch: Id
-  as_of: IsoTime
-  items: PayoutItem[]
-  skipped: Skipped[]
-}
-
-export type EntryKind =
-  | 'commission'
-  | 'reversal'
-  | 'reversal_held'
-  | 'bonus'
-  | 'bonus_reversal'
-  | 'adjustment'
-  | 'hold'
-  | 'release'
-  | 'payout_reserve'
-  | 'payout_settle'
-  | 'payout_fail'
-
-export interface EntryRecord {
-  seq: number
-  at: IsoTime
-  earner: Id
-  currency: string
-  kind: EntryKind
-  amount: DecimalString
-  available_at: IsoTime
-  reference: Id
-}
+/** A screening hit (the generated `Hit`). */
+export type ScreeningHit = Hit
+/** A screening decision (the generated `Decision`). */
+export type ScreeningDecision = Decision
+/** A bonus amount (the generated `BonusPaid`). */
+export type Money = BonusPaid
+/** A milestone reward (the generated `RewardSpec`). */
+export type Reward = RewardSpec
+/** A milestone metric (the generated `Metric`). */
+export type MilestoneMetric = Metric
+/** `exportJson`'s tree (the generated `TreeNode`). */
+export type SubtreeJson = TreeNode
+/** A backtest rule line (the generated `RuleReport`). */
+export type BacktestRule = RuleReport
+/** Backtest totals (the generated `Totals`). */
+export type BacktestTotals = Totals
 
 /** What every applied event returns. */
-export interface AppliedBase {
-  /** The event's sequence number in the audit chain (from 1). */
-  seq: number
-  /** The audit hash after this event, 64 hex digits. */
-  hash: string
-  /** Present (true) when the event was an idempotent retry. */
-  replayed?: true
-  /** The ledger entries the event wrote (empty for retries). */
-  entries: EntryRecord[]
-}
-
-/**
- * The records of an applied event. Which optional part is present depends on
- * the event: `distribution` for `sale_recorded`; `refund`, `sale`,
- * `reversals` and `refunded_total` for `refund_recorded`; `batch` for
- * `payouts_prepared`; none for the others.
- */
-export interface Applied extends AppliedBase {
-  /** Milestones a join made members reach. */
-  awards?: Award[]
-  /** A closed challenge's result. */
-  challenge?: ChallengeResult
-  /** On a refund: milestones it took members back below. */
-  milestone_reversals?: MilestoneReversal[]
-  distribution?: Distribution
-  refund?: Id
-  sale?: Id
-  reversals?: Reversal[]
-  refunded_total?: DecimalString
-  batch?: Batch
-}
-
-export interface SaleApplied extends AppliedBase {
-  distribution: Distribution
-}
-export interface RefundApplied extends AppliedBase {
-  refund: Id
-  sale: Id
-  reversals: Reversal[]
-  refunded_total: DecimalString
-}
-export interface PayoutsApplied extends AppliedBase {
-  batch: Batch
-}
+export type AppliedBase = Pick<Applied, 'seq' | 'hash' | 'replayed' | 'entries'>
+/** `apply` of a `sale_recorded`. */
+export type SaleApplied = Applied & { distribution: Distribution }
+/** `apply` of a `refund_recorded`. */
+export type RefundApplied = Applied &
+  Required<Pick<Applied, 'refund' | 'sale' | 'reversals' | 'refunded_total'>>
+/** `apply` of a `payouts_prepared`. */
+export type PayoutsApplied = Applied & { batch: Batch }
 
 /** The records `apply` returns for an event of type `T`. */
 export type AppliedFor<T extends EventType> = T extends 'sale_recorded'
@@ -541,113 +151,23 @@ export type AppliedFor<T extends EventType> = T extends 'sale_recorded'
     ? RefundApplied
     : T extends 'payouts_prepared'
       ? PayoutsApplied
-      : AppliedBase
+      : Applied
 
-export interface Balances {
-  pending: DecimalString
-  available: DecimalString
-  held: DecimalString
-  reserved: DecimalString
-  paid: DecimalString
+/** Options of `Engine.statement`; every one may be left out or `null`. */
+export interface StatementOptions {
+  /** Only this currency. */
+  currency?: string | null
+  /** Only entries dated at or after this instant. */
+  from?: TimeInput | null
+  /** Only entries dated before this instant. */
+  to?: TimeInput | null
+  /** States as of this instant; entries dated later are left out. */
+  asOf?: TimeInput | null
+  /** The `next` cursor of the previous page. */
+  after?: string | null
+  /** Entries on the page: 1 to 10000, default 100. */
+  limit?: number | null
 }
-
-export interface TaxLine {
-  earner: Id
-  currency: string
-  earned: DecimalString
-  paid: DecimalString
-  reaches_threshold: boolean
-}
-
-export interface Head {
-  seq: number
-  /** 64 hex digits (all zeros for an empty chain). */
-  hash: string
-}
-
-export interface LeaderboardEntry {
-  rank: number
-  member: Id
-  /** Money for earnings and sales volume; a whole count otherwise. */
-  value: DecimalString
-  /** When the member last changed its value in the window (ties go to the earlier). */
-  reached_at: IsoTime
-}
-export interface Leaderboard {
-  metric: 'qualified_referrals' | 'net_earnings' | 'sales_volume' | 'downline_growth'
-  from: IsoTime
-  to: IsoTime
-  currency?: string
-  entries: LeaderboardEntry[]
-}
-export interface ChallengeStatus {
-  id: Id
-  name: string
-  leader: Id
-  depth: number
-  metric: ChallengeMetric
-  from: IsoTime
-  to: IsoTime
-  target: DecimalString
-  total: DecimalString
-  met: boolean
-  state: 'open' | 'closed'
-  members: { member: Id; progress: DecimalString }[]
-  result?: ChallengeResult
-}
-export interface MemberMetrics {
-  member: Id
-  status: MemberStatus
-  joined_at: IsoTime
-  depth: number
-  direct_referrals: number
-  active_direct_referrals: number
-  qualified_referrals: number
-  downline_size: number
-  downline_depth: number
-  /** Members per level below (index 0: direct referrals). */
-  levels: number[]
-  /** The `[from, to)` of each earnings row's `period`. */
-  window: [IsoTime, IsoTime]
-  earnings: { currency: string; lifetime: DecimalString; period: DecimalString }[]
-}
-export interface NetworkMetrics {
-  members: number
-  by_status: { active: number; inactive: number; terminated: number }
-  on_hold: number
-  roots: number
-  depth_histogram: number[]
-  max_depth: number
-  mean_branching_factor: number
-}
-export interface Cohort {
-  start: IsoTime
-  size: number
-  referrals: number
-  /** A statistic (a float), not money. */
-  k: number
-}
-export interface ViralReport {
-  window_days: number
-  cohort_days: number
-  cohorts: Cohort[]
-  overall: Cohort
-  cycle_samples: number
-  cycle_time_ms: number
-  cycle_time_days: number
-}
-export interface Projection {
-  k: number
-  cycle_days: number
-  seed: number
-  points: { cycle: number; day: number; new_members: number; total: number }[]
-  closed_form_total: number
-  /** For K < 1: seed / (1 − K). */
-  limit?: number
-}
-
-/** A subtree as nested JSON (see `Engine.exportJson`). */
-export type SubtreeJson = { [key: string]: unknown }
 
 // ---- classes ---------------------------------------------------------------------
 
@@ -859,13 +379,21 @@ export declare class Engine {
   /** Expected network size over `cycles` cycles from the measured K and cycle time. */
   projection(cycles: number, windowDays?: number | null, seed?: number | null): Projection
   /** `member`'s subtree (bounded; default 10,000 nodes) with lifetime earnings per currency on every node. */
-  exportSubtreeJson(member: Id, maxDepth: number, maxNodes?: number | null): SubtreeJson
+  exportSubtreeJson(member: Id, maxDepth: number, maxNodes?: number | null): SubtreeExport
   /** The same subtree in Graphviz DOT, earnings in the node labels. */
   exportSubtreeDot(member: Id, maxDepth: number, maxNodes?: number | null): string
   /** Applies a `payouts_prepared` event (`policy` defaults to `{}`). */
   preparePayouts(batch: Id, asOf: TimeInput, policy?: PayoutPolicy | null): PayoutsApplied
   /** Earned and paid per earner and currency in calendar `year` (UTC). */
   taxSummary(year: number, thresholds?: Record<string, DecimalString> | null): TaxLine[]
+  /** `taxSummary` as CSV: the header `earner,currency,earned,paid,reaches_threshold`, then one row per earner and currency. */
+  taxSummaryCsv(year: number, thresholds?: Record<string, DecimalString> | null): string
+  /**
+   * One page of `member`'s statement, oldest first. Errors: `unknown_member`,
+   * `malformed` (a bad cursor), `limit_exceeded` (limit above 10000 or 0),
+   * `invalid_time` (`from` after `to`, or a bad time).
+   */
+  statement(member: Id, options?: StatementOptions | null): Statement
   /** The audit chain's head. */
   auditHead(): Head
   /** The distribution recorded for `sale`, or `null`. */
@@ -928,39 +456,6 @@ export interface EngineOptions {
   plan?: PlanSpec | Plan | null
 }
 
-export interface BacktestRule {
-  rule: Id
-  rules: Id
-  action: ScreeningAction
-  matches: number
-  lines: number
-  held: Record<string, DecimalString>
-  blocked: Record<string, DecimalString>
-  reviewed: Record<string, DecimalString>
-  earners: number
-}
-export interface BacktestTotals {
-  sales_matched: number
-  held: Record<string, DecimalString>
-  blocked: Record<string, DecimalString>
-  reviewed: Record<string, DecimalString>
-  earners: number
-}
-export interface BacktestReport {
-  candidate: Id
-  events: number
-  sales: number
-  rules: BacktestRule[]
-  in_force: BacktestRule[]
-  candidate_totals: BacktestTotals
-  in_force_totals: BacktestTotals
-  sales_changed: number
-  held_difference: Record<string, DecimalString>
-  blocked_difference: Record<string, DecimalString>
-  /** History events the candidate world refused (e.g. a review of a sale it did not hold). */
-  refused: number
-}
-
 /**
  * Replays `history` (events, or their JSON text) under the `candidate`
  * screening rules and reports per rule what they would hold, block and
@@ -969,7 +464,7 @@ export interface BacktestReport {
 export declare function backtest(
   history: Event[] | string,
   candidate: Omit<ScreeningRulesSet, 'type'> & { type?: 'screening_rules_set' },
-): BacktestReport
+): Report
 /** The rules of a screening preset, or `null` for an unknown name. */
 export declare function screeningPreset(name: string): ScreeningRule[] | null
 

@@ -80,6 +80,30 @@ const rules: ScreeningRule[] | null = screeningPreset('strict')
 engine.apply({ type: 'fraud_review_resolved', review: 's1', decision: 'maybe', at: '2026-02-01T00:00:00Z' })
 console.log(hits.length, report.sales_changed, board.entries[0]?.value, rules?.length, engine.identityCluster('cy'), engine.networkMetrics().members)
 
+// Results typed from the generated declarations, no casts: money is a
+// decimal string, times are ISO strings, statistics are numbers.
+const metrics = engine.memberMetrics('ann')
+const windowStart: string = metrics.window[0]
+const period: string | undefined = metrics.earnings[0]?.period
+const projection = engine.projection(3)
+const total: number | undefined = projection.points[0]?.total
+const subtree = engine.exportSubtreeJson('ann', 3)
+const usd: string | undefined = subtree.tree.earnings['USD']
+const joinedAt: string | undefined = subtree.tree.referrals[0]?.joined_at
+const taxLines = engine.taxSummary(2026, { USD: '600' })
+const earned: string | undefined = taxLines[0]?.earned
+const viral = engine.viralCoefficient(30, 30)
+const cohortStart: string | undefined = viral.cohorts[0]?.start
+console.log(windowStart, period, total, usd, joinedAt, earned, cohortStart)
+
+// Reading the books.
+import type { Statement, EntryState } from '..'
+const page: Statement = engine.statement('ann', { asOf: new Date('2026-04-01T00:00:00Z'), limit: 10 })
+const state: EntryState | undefined = page.entries[0]?.state
+const next: Statement | null = page.next === null ? null : engine.statement('ann', { after: page.next })
+const taxCsv: string = engine.taxSummaryCsv(2026, { USD: '600.00' })
+console.log(state, next?.entries.length, taxCsv.length)
+
 // Arrow in and out: bytes give bytes; whatIf gives a table and a summary.
 import type { WhatIfSummary } from '..'
 declare const ipc: Uint8Array

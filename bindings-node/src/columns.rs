@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use upline::engine::whatif::{Compared, EarnerComparison, WhatIfOptions, WhatIfReport};
 use upline::{Error as CoreError, ErrorKind, PlanSpec, Timestamp};
 
-use crate::{guard, malformed, napi_err, time_arg, to_json, Ctx, Engine};
+use upline::wire::{Root, Shape};
+
+use crate::{guard, malformed, napi_err, time_arg, to_json, Engine};
 
 fn buffer(bytes: Vec<u8>) -> Buffer {
     Buffer::from(bytes)
@@ -70,7 +72,7 @@ fn count_option(value: Unknown<'_>, field: &str) -> std::result::Result<Option<u
     ) {
         return Ok(None);
     }
-    match to_json(value, field, Ctx::Plain)? {
+    match to_json(value, field, Shape::plain())? {
         Value::Null => Ok(None),
         Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64()),
         _ => Err(CoreError::new(
@@ -152,7 +154,7 @@ impl Engine {
         let mut settings = WhatIfOptions::default();
         let mut progress: Option<Function<'_, FnArgs<(f64, f64)>, Unknown>> = None;
         let (spec, from, to) = guard(&env, || {
-            let spec = to_json(plan, "plan", Ctx::Plain)?;
+            let spec = to_json(plan, "plan", Shape::of(Root::PlanSpec))?;
             let spec: PlanSpec = serde_json::from_value(spec).map_err(|e| {
                 CoreError::new(ErrorKind::Malformed, "plan", format!("not a plan: {e}"))
             })?;

@@ -10,7 +10,8 @@ use serde_json::Value;
 use std::result::Result;
 use upline::{Error as CoreError, ErrorKind, ExportFormat};
 
-use crate::{guard, head_value, lock, malformed, napi_err, to_json, Ctx, Engine};
+use crate::{guard, head_value, lock, malformed, napi_err, to_json, Engine};
+use upline::wire::Shape;
 
 #[napi]
 impl Engine {
@@ -82,7 +83,7 @@ fn export_options(
 ) -> Result<(ExportFormat, Option<u64>, Option<u64>), CoreError> {
     let map = match options {
         None => return Ok((ExportFormat::JsonLines, None, None)),
-        Some(options) => match to_json(options, "options", Ctx::Plain)? {
+        Some(options) => match to_json(options, "options", Shape::plain())? {
             Value::Null => return Ok((ExportFormat::JsonLines, None, None)),
             Value::Object(map) => map,
             _ => {

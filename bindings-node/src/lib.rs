@@ -10,9 +10,11 @@
 //! Conversions in (see `to_json`):
 //! - plain objects, arrays, strings, booleans and `null` map to JSON;
 //!   `undefined` object properties are left out (as `JSON.stringify` does);
-//! - a `number` or `bigint` at a money or rate key (`amount`, `rate`, `flat`,
-//!   `percent`, and every value inside `caps`, `min_sale`, `minimum`,
-//!   `thresholds`) is refused with `invalid_amount` naming the field;
+//! - a `number` or `bigint` where the declared type is money or a rate
+//!   (the wire shape generated from the Rust types, `upline::wire`: a plan's
+//!   `rate` and `caps`, a sale's `amount`, a policy's `minimum`, …, at any
+//!   depth) is refused with `invalid_amount` naming the field; no key name
+//!   is looked at;
 //! - other numbers must be integers (`version`, `min_active_directs`,
 //!   `hold_days`, `minor_units`, …): a non-integer or non-finite number is
 //!   `invalid_amount` naming the field; a `bigint` elsewhere is accepted when
@@ -26,7 +28,6 @@
 
 mod export;
 
-use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -35,8 +36,10 @@ use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 use std::result::Result;
+use upline::wire::{Root, Shape};
 use upline::{Error as CoreError, ErrorKind};
 
+mod books;
 mod columns;
 mod stored;
 
@@ -123,19 +126,8 @@ fn napi_err(e: napi::Error) -> CoreError {
 
 // ---- JS value -> JSON -------------------------------------------------------
 
-const MONEY_KEYS: [&str; 4] = ["amount", "rate", "flat", "percent"];
-const MONEY_MAPS: [&str; 4] = ["caps", "min_sale", "minimum", "thresholds"];
 const MAX_DEPTH: u32 = 32;
 const MAX_NODES: usize = 200_000;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ctx {
-    Plain,
-    /// The value itself is money or a rate.
-    Money,
-    /// The value is an object whose values are money.
-    MoneyMap,
-}
 
 struct Converter {
     path: String,
@@ -175,10 +167,13 @@ impl Converter {
     }
 
     /// Converts one value; `Ok(None)` is `undefined`.
+    /// Converts one value whose declared type is `shape`; `Ok(None)` is
+    /// `undefined`. A JS number or bigint is refused where the type is
+    /// money or a rate, whatever the key's name.
     fn convert(
         &mut self,
         value: Unknown<'_>,
-        ctx: Ctx,
+        shape: Shape,
         depth: u32,
     ) -> Result<Option<Value>, CoreError> {
         self.nodes += 1;
@@ -201,7 +196,7 @@ impl Converter {
                 Value::String(s)
             }
             ValueType::Number => {
-                if ctx != Ctx::Plain {
+                if shape.is_money() {
                     return Err(self.amount_error("number"));
                 }
                 let n: f64 = unsafe { value.cast::<f64>() }.map_err(napi_err)?;
@@ -216,7 +211,7 @@ impl Converter {
                 Value::from(n as i64)
             }
             ValueType::BigInt => {
-                if ctx != Ctx::Plain {
+                if shape.is_money() {
                     return Err(self.amount_error("bigint"));
                 }
                 let b: BigInt = unsafe { value.cast::<BigInt>() }.map_err(napi_err)?;
@@ -246,11 +241,7 @@ impl Converter {
                     let array: Array = unsafe { value.cast::<Array>() }.map_err(napi_err)?;
                     let len = array.len();
                     let mut out = Vec::with_capacity(len as usize);
-                    let inner = if ctx == Ctx::MoneyMap {
-                        Ctx::Money
-                    } else {
-                        ctx
-                    };
+                    let inner = shape.item();
                     for i in 0..len {
                         let saved = self.path.len();
                         self.path.push_str(&format!("[{i}]"));
@@ -270,18 +261,26 @@ impl Converter {
                         let f: Function<(), Unknown> =
                             unsafe { to_json.cast() }.map_err(napi_err)?;
                         let converted = f.apply(object, ()).map_err(napi_err)?;
-                        return self.convert(converted, ctx, depth + 1);
+                        return self.convert(converted, shape, depth + 1);
                     }
                 }
                 let keys = Object::keys(&object).map_err(napi_err)?;
                 let mut out = Map::new();
+                let shape = match shape.tag() {
+                    Some(tag) => {
+                        let value = object.get::<Unknown>(tag).map_err(napi_err)?;
+                        let text = match value {
+                            Some(v) if v.get_type().map_err(napi_err)? == ValueType::String => {
+                                Some(unsafe { v.cast::<String>() }.map_err(napi_err)?)
+                            }
+                            _ => None,
+                        };
+                        shape.variant(text.as_deref())
+                    }
+                    None => shape,
+                };
                 for key in keys {
-                    let child_ctx = match ctx {
-                        Ctx::MoneyMap | Ctx::Money => Ctx::Money,
-                        Ctx::Plain if MONEY_KEYS.contains(&key.as_str()) => Ctx::Money,
-                        Ctx::Plain if MONEY_MAPS.contains(&key.as_str()) => Ctx::MoneyMap,
-                        Ctx::Plain => Ctx::Plain,
-                    };
+                    let child_shape = shape.field(&key);
                     let item: Unknown = match object.get::<Unknown>(&key).map_err(napi_err)? {
                         Some(item) => item,
                         None => continue,
@@ -291,7 +290,7 @@ impl Converter {
                         self.path.push('.');
                     }
                     self.path.push_str(&key);
-                    let v = self.convert(item, child_ctx, depth + 1)?;
+                    let v = self.convert(item, child_shape, depth + 1)?;
                     self.path.truncate(saved);
                     if let Some(v) = v {
                         out.insert(key, v);
@@ -332,17 +331,18 @@ impl Converter {
     }
 }
 
-/// Converts a JS value to JSON; `root` names it in errors (`""` for an event,
-/// whose fields are then named bare: `amount`, `plan.levels[0].rate`).
-fn to_json(value: Unknown<'_>, root: &str, ctx: Ctx) -> Result<Value, CoreError> {
+/// Converts a JS value, given as the wire type `shape`, to JSON; `root`
+/// names it in errors (`""` for an event, whose fields are then named
+/// bare: `amount`, `plan.levels[0].rate`).
+fn to_json(value: Unknown<'_>, root: &str, shape: Shape) -> Result<Value, CoreError> {
     let mut converter = Converter::new(root);
     converter
-        .convert(value, ctx, 0)?
+        .convert(value, shape, 0)?
         .ok_or_else(|| malformed(format!("{} is undefined", field_or(root, "value"))))
 }
 
 fn decode_event(value: Unknown<'_>) -> Result<upline::Event, CoreError> {
-    let json = to_json(value, "", Ctx::Plain)?;
+    let json = to_json(value, "", Shape::of(Root::Event))?;
     if !json.is_object() {
         return Err(malformed("an event must be an object with a \"type\""));
     }
@@ -351,7 +351,7 @@ fn decode_event(value: Unknown<'_>) -> Result<upline::Event, CoreError> {
 
 /// A time argument: a `Date` or an RFC 3339 string.
 fn time_arg(value: Unknown<'_>, name: &str) -> Result<String, CoreError> {
-    match to_json(value, name, Ctx::Plain)? {
+    match to_json(value, name, Shape::plain())? {
         Value::String(s) => Ok(s),
         _ => Err(CoreError::new(
             ErrorKind::InvalidTime,
@@ -475,7 +475,7 @@ fn records_option(options: Option<Unknown>) -> Result<bool, CoreError> {
     let Some(options) = options else {
         return Ok(true);
     };
-    match to_json(options, "options", Ctx::Plain)? {
+    match to_json(options, "options", Shape::plain())? {
         Value::Null => Ok(true),
         Value::Object(map) => {
             for key in map.keys() {
@@ -536,7 +536,7 @@ impl Engine {
             let mut plan = None;
             let path = match options {
                 None => None,
-                Some(o) => match to_json(o, "options", Ctx::Plain)? {
+                Some(o) => match to_json(o, "options", Shape::of(Root::EngineOptions))? {
                     Value::Null => None,
                     Value::Object(map) => {
                         for key in map.keys() {
@@ -963,7 +963,7 @@ impl Engine {
         let event = guard(&env, || {
             let as_of = time_arg(as_of, "as_of")?;
             let policy = match policy {
-                Some(p) => to_json(p, "policy", Ctx::Plain)?,
+                Some(p) => to_json(p, "policy", Shape::of(Root::PayoutPolicy))?,
                 None => Value::Object(Map::new()),
             };
             let mut map = Map::new();
@@ -985,32 +985,7 @@ impl Engine {
         year: i32,
         thresholds: Option<Unknown>,
     ) -> napi::Result<Value> {
-        let thresholds = guard(&env, || {
-            let mut out = BTreeMap::new();
-            if let Some(t) = thresholds {
-                match to_json(t, "thresholds", Ctx::MoneyMap)? {
-                    Value::Null => {}
-                    Value::Object(map) => {
-                        for (k, v) in map {
-                            match v {
-                                Value::String(s) => {
-                                    out.insert(k, s);
-                                }
-                                _ => {
-                                    return Err(CoreError::new(
-                                        ErrorKind::InvalidAmount,
-                                        format!("thresholds.{k}"),
-                                        format!("thresholds.{k} must be a decimal string"),
-                                    ))
-                                }
-                            }
-                        }
-                    }
-                    _ => return Err(malformed("thresholds must be an object of decimal strings")),
-                }
-            }
-            Ok(out)
-        })?;
+        let thresholds = guard(&env, || books::thresholds_arg(thresholds))?;
         self.with(&env, |engine| {
             serialize(&engine.tax_summary(year, &thresholds)?)
         })
@@ -1145,7 +1120,7 @@ pub fn backtest(env: Env, history: Unknown, candidate: Unknown) -> napi::Result<
                 unsafe { history.cast::<String>() }.map_err(|e| malformed(e.reason))?
             }
             _ => {
-                let events = to_json(history, "history", Ctx::Plain)?;
+                let events = to_json(history, "history", Shape::of(Root::EventList))?;
                 if !events.is_array() {
                     return Err(malformed(
                         "history must be an array of events or its JSON text",
@@ -1154,7 +1129,8 @@ pub fn backtest(env: Env, history: Unknown, candidate: Unknown) -> napi::Result<
                 events.to_string()
             }
         };
-        let candidate = to_json(candidate, "candidate", Ctx::Plain)?.to_string();
+        let candidate =
+            to_json(candidate, "candidate", Shape::of(Root::ScreeningRulesSet))?.to_string();
         let report = upline::screen::backtest_json(&history, &candidate)?;
         serde_json::from_str(&report).map_err(|e| internal(format!("report: {e}")))
     })
@@ -1201,7 +1177,7 @@ impl Plan {
                     serde_json::from_str::<Value>(&text)
                         .map_err(|e| malformed(format!("undecodable plan: {e}")))?
                 }
-                _ => to_json(plan, "", Ctx::Plain)?,
+                _ => to_json(plan, "", Shape::of(Root::PlanSpec))?,
             };
             let spec: upline::PlanSpec = serde_json::from_value(json)
                 .map_err(|e| malformed(format!("undecodable plan: {e}")))?;

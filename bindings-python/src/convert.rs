@@ -7,77 +7,30 @@
 //! - `decimal.Decimal` → its plain decimal string (scale kept, no exponent);
 //!   NaN and infinities → `invalid_amount`;
 //! - `float` anywhere → `invalid_amount` naming the field path, never converted;
-//! - `int` at a money or rate key (`amount`, `rate`, `flat`, `percent`, and
-//!   the values inside `caps`, `min_sale`, `minimum`) → its decimal string;
-//!   other ints stay JSON integers;
+//! - `int` where the declared type ([`upline::wire::Shape`]) is money or a
+//!   rate → its decimal string; other ints stay JSON integers;
 //! - aware `datetime` → RFC 3339; a naive one → `invalid_time`;
 //! - an `upline.Plan` → its plan object;
 //! - anything else → `malformed`.
 //!
-//! Out: JSON → Python, where strings at money keys become `Decimal` (scale
-//! kept) and strings at time keys become aware UTC `datetime`s.
+//! Out: JSON → Python, where strings whose declared type is money become
+//! `Decimal` (scale kept) and strings whose declared type is a time become
+//! aware UTC `datetime`s, at any depth. No key name is looked at: the shape
+//! of each result type is generated from the Rust types (`upline::wire`),
+//! and a field that is not money is never converted, whatever its name.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{Map, Number, Value};
 
+use upline::wire::{Root, Shape};
 use upline::{Error, ErrorKind, Timestamp};
 
 /// Deepest nesting accepted on input (no event needs more than a handful).
 pub const MAX_INPUT_DEPTH: usize = 64;
 /// Deepest nesting converted on output (subtree exports of deep chains).
 pub const MAX_OUTPUT_DEPTH: usize = 2048;
-
-/// Keys whose values are money or rates.
-const MONEY_KEYS_IN: &[&str] = &["amount", "rate", "flat", "percent"];
-/// Keys whose object values map a currency to money.
-const MONEY_MAPS_IN: &[&str] = &["caps", "min_sale", "minimum"];
-const MONEY_KEYS_OUT: &[&str] = &[
-    "amount",
-    "base",
-    "retained",
-    "refunded_total",
-    "gross",
-    "fee",
-    "net",
-    "pending",
-    "available",
-    "held",
-    "reserved",
-    "paid",
-    "earned",
-    "rate",
-    // rewards and metrics
-    "value",
-    "threshold",
-    "target",
-    "total",
-    "progress",
-    "lifetime",
-    "period",
-];
-/// Keys whose object values map a currency to money.
-const MONEY_MAPS_OUT: &[&str] = &[
-    "earnings",
-    "held",
-    "blocked",
-    "reviewed",
-    "held_difference",
-    "blocked_difference",
-];
-const TIME_KEYS_OUT: &[&str] = &[
-    "at",
-    "as_of",
-    "available_at",
-    "effective_from",
-    "from",
-    "to",
-    "reached_at",
-    "joined_at",
-    "start",
-    "window",
-];
 
 /// A conversion failure: a typed Upline error, or a Python exception
 /// raised by a Python object while it was read.
@@ -163,21 +116,36 @@ fn shown(path: &str) -> &str {
     }
 }
 
-/// Converts a Python value to JSON. `path` names it in errors; `money`
-/// says whether an `int` here is an amount or a rate.
-pub fn to_json(obj: &Bound<'_, PyAny>, path: &str) -> ConvResult<Value> {
+/// Converts a Python value, given as the wire type `root`, to JSON. `path`
+/// names it in errors.
+pub fn to_json(obj: &Bound<'_, PyAny>, path: &str, root: Root) -> ConvResult<Value> {
     let types = types(obj.py())?;
-    value(obj, path, false, 0, types)
+    value(obj, path, Shape::of(root), 0, types)
+}
+
+/// The variant of a tagged shape a dict is (by its tag's value).
+fn dict_variant(dict: &Bound<'_, PyDict>, shape: Shape) -> PyResult<Shape> {
+    let Some(tag) = shape.tag() else {
+        return Ok(shape);
+    };
+    let value = dict.get_item(tag)?;
+    let text = value.as_ref().and_then(|v| v.cast::<PyString>().ok());
+    let text = match text {
+        Some(t) => Some(t.to_cow()?.into_owned()),
+        None => None,
+    };
+    Ok(shape.variant(text.as_deref()))
 }
 
 fn value(
     obj: &Bound<'_, PyAny>,
     path: &str,
-    money: bool,
+    shape: Shape,
     depth: usize,
     types: &Types,
 ) -> ConvResult<Value> {
     let py = obj.py();
+    let money = shape.is_money();
     if depth > MAX_INPUT_DEPTH {
         return fail(
             ErrorKind::LimitExceeded,
@@ -235,7 +203,7 @@ fn value(
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
         let mut map = Map::new();
-        let money_map = MONEY_MAPS_IN.iter().any(|k| path_ends_with_key(path, k));
+        let shape = dict_variant(dict, shape)?;
         for (k, v) in dict.iter() {
             let Ok(key) = k.cast::<PyString>() else {
                 return fail(
@@ -251,10 +219,9 @@ fn value(
             let key = key.to_cow()?;
             let key: &str = &key;
             let sub = child(path, key);
-            let is_money = money_map || MONEY_KEYS_IN.contains(&key);
             map.insert(
                 key.to_string(),
-                value(&v, &sub, is_money, depth + 1, types)?,
+                value(&v, &sub, shape.field(key), depth + 1, types)?,
             );
         }
         return Ok(Value::Object(map));
@@ -266,7 +233,7 @@ fn value(
             out.push(value(
                 &item,
                 &format!("{path}[{i}]"),
-                money,
+                shape.item(),
                 depth + 1,
                 types,
             )?);
@@ -292,11 +259,6 @@ fn value(
             describe(obj)
         ),
     )
-}
-
-/// Whether the last segment of `path` is the key `key`.
-fn path_ends_with_key(path: &str, key: &str) -> bool {
-    path == key || path.ends_with(&format!(".{key}"))
 }
 
 /// A `Decimal` as a plain decimal string, keeping its scale.
@@ -371,7 +333,7 @@ pub fn time_arg(obj: &Bound<'_, PyAny>, field: &str) -> ConvResult<String> {
 /// A money argument (`thresholds[...]`): Decimal, int or decimal string.
 pub fn money_arg(obj: &Bound<'_, PyAny>, field: &str) -> ConvResult<String> {
     let types = types(obj.py())?;
-    match value(obj, field, true, 0, types)? {
+    match value(obj, field, Shape::money(), 0, types)? {
         Value::String(s) => Ok(s),
         _ => fail(
             ErrorKind::InvalidAmount,
@@ -384,16 +346,16 @@ pub fn money_arg(obj: &Bound<'_, PyAny>, field: &str) -> ConvResult<String> {
     }
 }
 
-/// Converts core JSON to Python.
-pub fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+/// Converts core JSON, the wire form of `root`, to Python.
+pub fn to_py<'py>(py: Python<'py>, v: &Value, root: Root) -> PyResult<Bound<'py, PyAny>> {
     let types = types(py)?;
-    out(py, v, None, 0, types)
+    out(py, v, Shape::of(root), 0, types)
 }
 
 fn out<'py>(
     py: Python<'py>,
     v: &Value,
-    key: Option<&str>,
+    shape: Shape,
     depth: usize,
     types: &Types,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -424,33 +386,25 @@ fn out<'py>(
                 PyString::new(py, &n.to_string()).into_any()
             }
         }
-        Value::String(s) => match key {
-            Some(k) if MONEY_KEYS_OUT.contains(&k) => {
-                types.decimal.bind(py).call1((s.as_str(),))?
-            }
-            Some(k) if TIME_KEYS_OUT.contains(&k) => time_out(py, s, types)?,
-            _ => PyString::new(py, s).into_any(),
-        },
+        Value::String(s) if shape.is_money() => types.decimal.bind(py).call1((s.as_str(),))?,
+        Value::String(s) if shape.is_time() => time_out(py, s, types)?,
+        Value::String(s) => PyString::new(py, s).into_any(),
         Value::Array(items) => {
             let list = PyList::empty(py);
-            for item in items {
-                // A list's strings keep its key (money or times); a list's
-                // objects do not: `{"USD": "1.00"}` maps are money only
-                // directly under their key, not as rows of a list (member
-                // metrics' `earnings` rows are objects with a `currency`).
-                let item_key = if item.is_object() { None } else { key };
-                list.append(out(py, item, item_key, depth + 1, types)?)?;
+            let item = shape.item();
+            for v in items {
+                list.append(out(py, v, item, depth + 1, types)?)?;
             }
             list.into_any()
         }
         Value::Object(map) => {
             let dict = PyDict::new(py);
-            // `{"USD": "15.00"}` maps (earnings on exported nodes): the
-            // values are money whatever the currency key.
-            let money_map = key.is_some_and(|k| MONEY_MAPS_OUT.contains(&k));
-            for (k, item) in map {
-                let child_key = if money_map { "amount" } else { k.as_str() };
-                dict.set_item(k, out(py, item, Some(child_key), depth + 1, types)?)?;
+            let shape = match shape.tag() {
+                Some(tag) => shape.variant(map.get(tag).and_then(Value::as_str)),
+                None => shape,
+            };
+            for (k, v) in map {
+                dict.set_item(k, out(py, v, shape.field(k), depth + 1, types)?)?;
             }
             dict.into_any()
         }

@@ -1,18 +1,19 @@
 //! `upline.Engine`: a core engine behind a mutex.
 
-use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyInt, PyList, PyString, PyTuple, PyType};
 use serde_json::{json, Value};
 
+use upline::wire::Root;
 use upline::{Error, ErrorKind, Event};
 
 use crate::convert::{self, ConvError};
 use crate::guard;
 
+mod books;
 mod columns;
 
 /// The commission engine. See the stub (`upline/__init__.pyi`) for the
@@ -211,7 +212,7 @@ impl Engine {
             let event = Event::from_value(value)?;
             engine.apply(&event).map(|applied| applied.to_json_value())
         })?;
-        convert::to_py(py, &result)
+        convert::to_py(py, &result, Root::Applied)
     }
 }
 
@@ -230,7 +231,7 @@ impl Engine {
         plan: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
         let plan = match plan.filter(|p| !p.is_none()) {
-            Some(plan) => Some(conv(py, convert::to_json(plan, "plan"))?),
+            Some(plan) => Some(conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?),
             None => None,
         };
         let engine = match path.filter(|p| !p.is_none()) {
@@ -259,7 +260,7 @@ impl Engine {
             serde_json::to_value(e.verify()?)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// Saves a snapshot in the store, so a later open replays only what
@@ -298,7 +299,7 @@ impl Engine {
     /// Applies one event (a dict in the core's wire form).
     fn apply<'py>(&self, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = event.py();
-        let value = conv(py, convert::to_json(event, ""))?;
+        let value = conv(py, convert::to_json(event, "", Root::Event))?;
         self.apply_value(py, value)
     }
 
@@ -318,7 +319,7 @@ impl Engine {
         let mut slots: Vec<Option<Result<Value, Error>>> = Vec::with_capacity(n);
         let mut values: Vec<(usize, Value)> = Vec::with_capacity(n);
         for (i, item) in items.iter().enumerate() {
-            match convert::to_json(item, "") {
+            match convert::to_json(item, "", Root::Event) {
                 Ok(v) => {
                     values.push((i, v));
                     slots.push(None);
@@ -355,7 +356,7 @@ impl Engine {
         let list = PyList::empty(py);
         for slot in slots {
             match slot {
-                Some(Ok(v)) => list.append(convert::to_py(py, &v)?)?,
+                Some(Ok(v)) => list.append(convert::to_py(py, &v, Root::Applied)?)?,
                 Some(Err(e)) => list.append(crate::errors::to_dict(py, &e)?)?,
                 None => {
                     return Err(raise(
@@ -395,7 +396,7 @@ impl Engine {
             serde_json::to_value(balances)
                 .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Balances)
     }
 
     /// Up to `levels` ancestors of `member`, nearest first.
@@ -467,7 +468,7 @@ impl Engine {
         let member = str_arg(member, "member")?;
         let max_depth = count_arg(max_depth, "max_depth")?;
         let value = self.read(py, move |e| e.export_json(&member, max_depth))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::TreeNode)
     }
 
     /// The distribution recorded for `sale`, or None.
@@ -481,7 +482,7 @@ impl Engine {
                 None => Value::Null,
             })
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Distribution)
     }
 
     /// The state of a prepared payout (`{"state": "reserved" | "settled" |
@@ -496,7 +497,7 @@ impl Engine {
                 None => Value::Null,
             })
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::PayoutState)
     }
 
     /// Applies a `payouts_prepared` event and returns its result.
@@ -511,7 +512,7 @@ impl Engine {
         let batch = str_arg(batch, "batch")?;
         let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
         let policy = match policy {
-            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy"))?,
+            Some(p) if !p.is_none() => conv(py, convert::to_json(p, "policy", Root::PayoutPolicy))?,
             _ => json!({}),
         };
         self.apply_value(
@@ -527,7 +528,7 @@ impl Engine {
         effective_from: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = plan.py();
-        let plan = conv(py, convert::to_json(plan, "plan"))?;
+        let plan = conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?;
         let from = conv(py, convert::time_arg(effective_from, "effective_from"))?;
         self.apply_value(
             py,
@@ -543,46 +544,48 @@ impl Engine {
         thresholds: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = year.py();
-        if year.is_instance_of::<PyBool>() || !year.is_instance_of::<PyInt>() {
-            return Err(raise(
-                py,
-                Error::new(
-                    ErrorKind::Malformed,
-                    "year",
-                    format!("year must be an int, not {}", type_name(year)),
-                ),
-            ));
-        }
-        let year: i32 = year
-            .extract::<i64>()
-            .ok()
-            .and_then(|y| i32::try_from(y).ok())
-            .unwrap_or(i32::MAX);
-        let mut limits = BTreeMap::new();
-        if let Some(t) = thresholds.filter(|t| !t.is_none()) {
-            let Ok(dict) = t.cast::<PyDict>() else {
-                return Err(raise(
-                    py,
-                    Error::new(
-                        ErrorKind::Malformed,
-                        "thresholds",
-                        format!("thresholds must be a dict, not {}", type_name(t)),
-                    ),
-                ));
-            };
-            for (k, v) in dict.iter() {
-                let code = str_arg(&k, "thresholds")?;
-                let field = format!("thresholds.{code}");
-                let amount = conv(py, convert::money_arg(&v, &field))?;
-                limits.insert(code, amount);
-            }
-        }
+        let (year, limits) = books::year_and_thresholds(year, thresholds)?;
         let value = self.read(py, move |e| {
             let lines = e.tax_summary(year, &limits)?;
             serde_json::to_value(lines)
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::TaxSummary)
+    }
+
+    /// `tax_summary` as CSV text: a header row, then one row per earner
+    /// and currency.
+    #[pyo3(signature = (year, thresholds=None))]
+    fn tax_summary_csv(
+        &self,
+        year: &Bound<'_, PyAny>,
+        thresholds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        books::tax_summary_csv(self, year, thresholds)
+    }
+
+    /// One page of `member`'s statement (see the stub).
+    #[pyo3(signature = (member, *, currency=None, from_=None, to=None, as_of=None, after=None, limit=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn statement<'py>(
+        &self,
+        member: &Bound<'py, PyAny>,
+        currency: Option<&Bound<'py, PyAny>>,
+        from_: Option<&Bound<'py, PyAny>>,
+        to: Option<&Bound<'py, PyAny>>,
+        as_of: Option<&Bound<'py, PyAny>>,
+        after: Option<&Bound<'py, PyAny>>,
+        limit: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = books::StatementArgs {
+            currency,
+            from: from_,
+            to,
+            as_of,
+            after,
+            limit,
+        };
+        books::statement(self, member, args)
     }
 
     /// The audit chain's head: `{"seq": int, "hash": hex str}`.
@@ -591,7 +594,7 @@ impl Engine {
             serde_json::to_value(e.audit_head())
                 .map_err(|err| Error::general(ErrorKind::Internal, err.to_string()))
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Head)
     }
 
     /// Streams the stored events with their audit hashes and records to a
@@ -656,7 +659,7 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.leaderboard(&metric, &from, &to, limit, currency.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Leaderboard)
     }
 
     /// A team challenge's progress per member and in total as of `as_of`.
@@ -669,7 +672,7 @@ impl Engine {
         let id = str_arg(id, "id")?;
         let as_of = conv(py, convert::time_arg(as_of, "as_of"))?;
         let value = self.read(py, move |e| json_of(e.challenge_status(&id, &as_of)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::ChallengeStatus)
     }
 
     /// The milestone awards `member` holds.
@@ -677,7 +680,7 @@ impl Engine {
         let py = member.py();
         let member = str_arg(member, "member")?;
         let value = self.read(py, move |e| json_of(e.awards(&member)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Awards)
     }
 
     /// Growth metrics of one member; earnings also over `[from_, to)` when
@@ -696,14 +699,14 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.member_metrics(&member, from.as_deref(), to.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::MemberMetrics)
     }
 
     /// Network metrics: members by status, depth histogram, max depth,
     /// mean branching factor.
     fn network_metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let value = self.read(py, |e| json_of(e.network_metrics()))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::NetworkMetrics)
     }
 
     /// The viral coefficient K per join cohort and overall, and the viral
@@ -732,7 +735,7 @@ impl Engine {
         let value = self.read(py, move |e| {
             json_of(e.viral_coefficient(window, cohort, from.as_deref(), to.as_deref())?)
         })?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::ViralReport)
     }
 
     /// A branching-process projection of network size over `cycles` from
@@ -756,7 +759,7 @@ impl Engine {
             _ => None,
         };
         let value = self.read(py, move |e| json_of(e.projection(window, cycles, seed)?))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::Projection)
     }
 
     /// `member`'s subtree (breadth first, bounded) as nested dicts with
@@ -777,7 +780,7 @@ impl Engine {
             upline::metrics::DEFAULT_EXPORT_NODES,
         )?;
         let value = self.read(py, move |e| e.export_subtree_json(&member, depth, nodes))?;
-        convert::to_py(py, &value)
+        convert::to_py(py, &value, Root::SubtreeExport)
     }
 
     /// The same subtree as Graphviz DOT, earnings in the node labels.
@@ -855,7 +858,10 @@ pub(crate) fn event_list(events: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     let items = sequence(events)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        out.push(conv(py, convert::to_json(item, &format!("events[{i}]")))?);
+        out.push(conv(
+            py,
+            convert::to_json(item, &format!("events[{i}]"), Root::Event),
+        )?);
     }
     Ok(out)
 }

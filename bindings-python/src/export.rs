@@ -75,7 +75,7 @@ pub(crate) fn export_ledger<'py>(
     })?;
     let value = serde_json::to_value(head)
         .map_err(|err| raise(Error::general(ErrorKind::Internal, err.to_string())))?;
-    crate::convert::to_py(py, &value)
+    crate::convert::to_py(py, &value, upline::wire::Root::Head)
 }
 
 /// A positive sequence number or `None`.

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use upline::wire::Root;
 use upline::{Currencies, Error, ErrorKind, PlanSpec};
 
 use crate::convert;
@@ -38,7 +39,7 @@ impl Plan {
     #[classmethod]
     fn from_dict(_cls: &Bound<'_, PyType>, plan: &Bound<'_, PyAny>) -> PyResult<Plan> {
         let py = plan.py();
-        let value = convert::to_json(plan, "").map_err(|e| e.into_py(py))?;
+        let value = convert::to_json(plan, "", Root::PlanSpec).map_err(|e| e.into_py(py))?;
         guard::call(py, move || Plan::from_value(value))
     }
 
@@ -78,7 +79,7 @@ impl Plan {
 
     /// The plan as a dict (amounts and rates as Decimal).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::to_py(py, &self.value)
+        convert::to_py(py, &self.value, Root::PlanSpec)
     }
 
     /// The plan as compact JSON text.

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use serde_json::Value;
+use upline::wire::Root;
 use upline::{Error, ErrorKind};
 
 use crate::convert;
@@ -31,13 +32,16 @@ pub fn backtest<'py>(
             serde_json::to_string(&events).map_err(|e| crate::errors::to_py(py, &internal(e)))?
         }
     };
-    let candidate = conv(py, convert::to_json(candidate, "candidate"))?;
+    let candidate = conv(
+        py,
+        convert::to_json(candidate, "candidate", Root::ScreeningRulesSet),
+    )?;
     let candidate = candidate.to_string();
     let report = guard::call(py, move || {
         let text = upline::screen::backtest_json(&history, &candidate)?;
         serde_json::from_str::<Value>(&text).map_err(internal)
     })?;
-    convert::to_py(py, &report)
+    convert::to_py(py, &report, Root::BacktestReport)
 }
 
 /// The rules of a screening preset (`relaxed`, `moderate`, `strict`) as a
@@ -45,7 +49,7 @@ pub fn backtest<'py>(
 #[pyfunction]
 pub fn screening_preset<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     match upline::screen::preset(name) {
-        Some(rules) => convert::to_py(py, &rules),
+        Some(rules) => convert::to_py(py, &rules, Root::ScreeningRules),
         None => Ok(py.None().into_bound(py)),
     }
 }

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import upline
+
+if TYPE_CHECKING:
+    # The generated TypedDicts (stub-only): for annotations.
+    from upline._types import Applied, Head, LeaderboardEntry, TaxLine
 
 
 def run() -> Decimal:
@@ -22,18 +26,29 @@ def run() -> Decimal:
             raise RuntimeError(slot["error"]["code"])
     plan = upline.Plan.from_dict({"id": "launch", "version": 1, "levels": [{"rate": Decimal("0.10")}]})
     engine.activate_plan(plan, at)
-    result: dict[str, Any] = engine.apply(
+    result: Applied = engine.apply(
         {"type": "sale_recorded", "sale": "s1", "buyer": "bob", "amount": Decimal("100.00"),
          "currency": "USD", "at": "2026-02-01T12:00:00Z"}
     )
     line_amount: Decimal = result["distribution"]["lines"][0]["amount"]
     balances = engine.balances("ann", "USD", "2026-03-15T00:00:00Z")
     available: Decimal = balances["available"]
-    head: dict[str, Any] = engine.audit_head()
+    head: Head = engine.audit_head()
     seq: int = head["seq"]
     ancestors: list[str] = engine.upline("bob", 7)
     size: int = engine.downline_size("ann")
-    tax: list[dict[str, Any]] = engine.tax_summary(2026, {"USD": Decimal("600")})
+    tax: list[TaxLine] = engine.tax_summary(2026, {"USD": Decimal("600")})
+    earned: Decimal = tax[0]["earned"]
+    board = engine.leaderboard("net_earnings", at, "2027-01-01T00:00:00Z", currency="USD")
+    top: LeaderboardEntry = board["entries"][0]
+    reached: dt.datetime = top["reached_at"]
+    metrics = engine.member_metrics("ann")
+    window_start: dt.datetime = metrics["window"][0]
+    period: Decimal = metrics["earnings"][0]["period"]
+    entry_at: dt.datetime = result["entries"][0]["available_at"]
+    state = engine.payout_state("none")
+    assert state is None and earned >= 0 and period >= 0 and reached <= window_start + dt.timedelta(days=10**6)
+    assert entry_at.tzinfo is not None
     copy = upline.Engine.from_snapshot(engine.snapshot())
     try:
         engine.apply({"type": "sale_recorded", "sale": "s2", "buyer": "bob", "amount": "1.001",

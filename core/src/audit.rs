@@ -570,6 +570,7 @@ impl<'de> serde::Deserialize<'de> for Hash {
 
 /// The chain's head: the last sequence number and its hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Head {
     /// The last applied event's sequence number (0 for an empty chain).
     pub seq: u64,

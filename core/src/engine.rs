@@ -8,6 +8,8 @@
 //! nothing; the same id with other content is `duplicate_id`.
 
 pub mod columns;
+mod statement;
+mod tax_csv;
 pub mod whatif;
 
 use std::collections::BTreeMap;

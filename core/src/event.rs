@@ -27,6 +27,7 @@ use crate::rewards::{BonusSpec, MilestoneSpec, TeamSpec};
 
 /// A member joins, optionally under a sponsor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberJoined {
     /// The new member's id.
@@ -36,6 +37,7 @@ pub struct MemberJoined {
     #[serde(deserialize_with = "required_nullable")]
     pub sponsor: Option<String>,
     /// When the member joined.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
     /// What the host observed at sign-up, for fraud screening (an
     /// extension field; see [`Signals`]).
@@ -45,6 +47,7 @@ pub struct MemberJoined {
 
 /// A member becomes active, inactive or terminated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberStatusChanged {
     /// The member.
@@ -52,11 +55,13 @@ pub struct MemberStatusChanged {
     /// The new status.
     pub status: MemberStatus,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
 /// A member is moved under another sponsor (affects later events only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SponsorChanged {
     /// The member that moves.
@@ -66,11 +71,13 @@ pub struct SponsorChanged {
     /// Why (kept for the audit trail).
     pub reason: String,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
 /// A member's earnings start or stop being credited as held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberHoldSet {
     /// The member.
@@ -80,21 +87,25 @@ pub struct MemberHoldSet {
     /// Why.
     pub reason: String,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
 /// A plan comes into force for sales from `effective_from` on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlanActivated {
     /// The plan.
     pub plan: PlanSpec,
     /// The first instant whose sales use it.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub effective_from: String,
 }
 
 /// The host registers a currency of its own (tokens, points).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CurrencyRegistered {
     /// The code: 3–12 upper-case ASCII letters or digits.
@@ -105,6 +116,7 @@ pub struct CurrencyRegistered {
 
 /// A sale by a member; pays commissions up the buyer's line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SaleRecorded {
     /// The sale's id.
@@ -116,6 +128,7 @@ pub struct SaleRecorded {
     /// The currency code.
     pub currency: String,
     /// When the sale happened (selects the plan in force).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
     /// The product category (selects an override table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +156,7 @@ pub struct SaleRecorded {
 /// Errors: a rate ≤ 0 is `invalid_amount`; an unknown `currency`, or the
 /// sale's own, is `invalid_currency`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Fx {
     /// The currency the commissions are paid in.
@@ -164,6 +178,7 @@ pub struct Fx {
 /// instead, which the rules treat the same way (except that e-mail
 /// normalisation and blocklists need the real address).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Signals {
     /// The client's IP address (v4 or v6).
@@ -184,6 +199,10 @@ pub struct Signals {
     /// When the referral link was clicked (RFC 3339), at or before the
     /// event's `at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::wire::schema::TimeText>")
+    )]
     pub clicked_at: Option<String>,
 }
 
@@ -192,6 +211,7 @@ pub struct Signals {
 /// (`relaxed`, `moderate`, `strict`) or your own `rules`; with neither,
 /// `moderate`. See [`crate::screen`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScreeningRulesSet {
     /// The rule set's id (named by every decision it makes).
@@ -207,11 +227,13 @@ pub struct ScreeningRulesSet {
     pub blocklist: Option<Vec<String>>,
     /// When (kept for the audit trail; the rules apply to events applied
     /// after this one).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
 /// How a fraud review ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewDecision {
     /// The held lines go back to the normal flow.
@@ -223,6 +245,7 @@ pub enum ReviewDecision {
 /// A support agent resolves the fraud review of a sale whose lines
 /// screening held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FraudReviewResolved {
     /// The review: the id of the sale that was held.
@@ -230,6 +253,7 @@ pub struct FraudReviewResolved {
     /// Release or reverse the held lines.
     pub decision: ReviewDecision,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
     /// Why (kept for the audit trail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,6 +262,7 @@ pub struct FraudReviewResolved {
 
 /// A (partial) refund of a sale; claws commissions back in proportion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RefundRecorded {
     /// The refund's id.
@@ -247,12 +272,14 @@ pub struct RefundRecorded {
     /// The amount refunded by this refund.
     pub amount: DecimalText,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
 /// How a member is paid: the method's kind and whether it is verified.
 /// Bank details and wallet addresses stay in the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PayoutProfileSet {
     /// The member.
@@ -265,11 +292,13 @@ pub struct PayoutProfileSet {
 
 /// Builds a payout batch from balances available at `as_of`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PayoutsPrepared {
     /// The batch id; payout ids are `{batch}:{earner}:{currency}`.
     pub batch: String,
     /// The instant whose available balances are paid.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub as_of: String,
     /// Minimums and fees.
     pub policy: PayoutPolicy,
@@ -277,11 +306,13 @@ pub struct PayoutsPrepared {
 
 /// A prepared payout was paid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PayoutSettled {
     /// The payout id.
     pub payout: String,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
     /// The host's reference (a wire id, a transaction hash).
     pub reference: String,
@@ -289,6 +320,7 @@ pub struct PayoutSettled {
 
 /// A prepared payout failed; its amount returns to available.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PayoutFailed {
     /// The payout id.
@@ -296,6 +328,7 @@ pub struct PayoutFailed {
     /// Why.
     pub reason: String,
     /// When.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
@@ -311,6 +344,7 @@ pub struct PayoutFailed {
 ///                              {"perk": "badge"}]}]}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MilestonesSet {
     /// The milestones; absent means the default set (the first
@@ -326,11 +360,13 @@ pub struct MilestonesSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_refund: Option<String>,
     /// When the set comes into force.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
 /// A team challenge starts (see [`crate::rewards`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeCreated {
     /// The challenge's id.
@@ -343,11 +379,17 @@ pub struct ChallengeCreated {
     /// or `"direct_referrals"` (new direct referrals joined).
     pub metric: String,
     /// Start of the half-open window `[from, to)`.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub from: String,
     /// End of the window (exclusive).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub to: String,
     /// The team total that meets the challenge: a count, or an amount in
     /// the reward's currency for `sales_volume`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "crate::wire::schema::CountOrAmount")
+    )]
     pub target: DecimalText,
     /// What a met challenge pays.
     pub reward: BonusSpec,
@@ -357,11 +399,13 @@ pub struct ChallengeCreated {
 
 /// A team challenge ends; a met target pays its reward.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeClosed {
     /// The challenge's id.
     pub id: String,
     /// When it closes (progress counts up to `min(at, to)`).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
 
@@ -376,6 +420,7 @@ pub struct ChallengeClosed {
 /// # Ok::<(), upline::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
@@ -480,6 +525,7 @@ pub type Id = Arc<str>;
 
 /// One paid level of a sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Line {
     /// Who earns it.
     pub earner: Id,
@@ -489,9 +535,11 @@ pub struct Line {
     pub rate: Rate,
     /// The sale amount the rate applied to.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub base: Decimal,
     /// The commission, at the currency's scale.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
     /// Whether it was credited as held (the earner was on hold).
     pub held: bool,
@@ -499,6 +547,7 @@ pub struct Line {
 
 /// One level that paid nothing, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Unpaid {
     /// The level, from 1.
     pub level: u8,
@@ -508,6 +557,7 @@ pub struct Unpaid {
 
 /// How a sale was split: lines up the upline, and what the platform kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Distribution {
     /// The sale id.
     pub sale: Id,
@@ -520,11 +570,13 @@ pub struct Distribution {
     pub currency: Currency,
     /// The sale amount.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
     /// Paid levels, ascending.
     pub lines: Vec<Line>,
     /// The sale minus the lines.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub retained: Decimal,
     /// Levels that paid nothing, ascending.
     pub unpaid: Vec<Unpaid>,
@@ -545,20 +597,24 @@ pub struct Distribution {
 
 /// How a sale paid in another currency was converted (see [`Fx`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Conversion {
     /// The currency the lines are paid in.
     #[serde(serialize_with = "crate::money::serialize_code")]
     pub currency: Currency,
     /// The host's rate, normalised.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub rate: Decimal,
     /// The commission base: `round(amount × rate)` in `currency`.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub base: Decimal,
 }
 
 /// The part of one line a refund reversed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Reversal {
     /// Whose line.
     pub earner: Id,
@@ -566,11 +622,13 @@ pub struct Reversal {
     pub level: u8,
     /// Reversed by this refund.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
 }
 
 /// A refund's effect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RefundOutcome {
     /// The refund id.
     pub refund: Id,
@@ -580,6 +638,7 @@ pub struct RefundOutcome {
     pub reversals: Vec<Reversal>,
     /// All refunds of the sale so far, this one included.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub refunded_total: Decimal,
     /// Milestones this refund pushed back below their threshold, and
     /// whether the award was kept or clawed back (an extension field:
@@ -590,9 +649,11 @@ pub struct RefundOutcome {
 
 /// A bonus amount in one currency, as records show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BonusPaid {
     /// The amount, at the currency's scale.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
     /// The currency code.
     pub currency: String,
@@ -602,6 +663,7 @@ pub struct BonusPaid {
 /// metric to the threshold, with its bonuses (ledger `bonus` entries) and
 /// the perks the host should grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Award {
     /// Who reached it.
     pub member: Id,
@@ -613,9 +675,11 @@ pub struct Award {
     pub metric: crate::rewards::Metric,
     /// Its threshold.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub threshold: Decimal,
     /// The metric's value after the event.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub value: Decimal,
     /// Bonuses credited (each a `bonus` ledger entry).
     pub bonuses: Arc<[BonusPaid]>,
@@ -625,6 +689,7 @@ pub struct Award {
 
 /// A refund took a member's metric back below a milestone it had reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MilestoneReversal {
     /// Whose award.
     pub member: Id,
@@ -632,6 +697,7 @@ pub struct MilestoneReversal {
     pub milestone: Id,
     /// The metric's value after the refund.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub value: Decimal,
     /// What applied: `keep` (the award stands) or `clawback` (its bonuses
     /// were reversed by `bonus_reversal` entries; a later crossing awards
@@ -643,28 +709,34 @@ pub struct MilestoneReversal {
 
 /// One member's share of a challenge reward.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChallengeShare {
     /// Who.
     pub member: Id,
     /// The member's own progress.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub progress: Decimal,
     /// The share paid (a `bonus` ledger entry).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
 }
 
 /// A closed challenge: its total, whether the target was met and, if so,
 /// the exact split of the reward.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChallengeResult {
     /// The challenge id.
     pub id: Id,
     /// The team total over `[from, min(closed_at, to))`.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub total: Decimal,
     /// The target.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub target: Decimal,
     /// Whether `total >= target`.
     pub met: bool,
@@ -677,6 +749,7 @@ pub struct ChallengeResult {
 
 /// One payout of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PayoutItem {
     /// `{batch}:{earner}:{currency}`.
     pub payout: Id,
@@ -686,12 +759,15 @@ pub struct PayoutItem {
     pub currency: String,
     /// The amount reserved from available.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub gross: Decimal,
     /// The method's fee (never above the gross).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub fee: Decimal,
     /// Gross minus fee.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub net: Decimal,
     /// The payout method's kind.
     pub method: String,
@@ -700,6 +776,7 @@ pub struct PayoutItem {
 /// Why an account was left out of a batch (DESIGN.md, "Payouts and tax
 /// summaries"): the first reason that applies, in the order declared here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -719,6 +796,7 @@ pub enum SkipReason {
 
 /// An earner left out of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Skipped {
     /// Who.
     pub earner: Id,
@@ -730,6 +808,7 @@ pub struct Skipped {
 
 /// A prepared payout batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Batch {
     /// The batch id.
     pub batch: Id,
@@ -743,6 +822,7 @@ pub struct Batch {
 
 /// One ledger entry, as records show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EntryRecord {
     /// Position in the ledger, from 0.
     pub seq: u64,
@@ -757,6 +837,7 @@ pub struct EntryRecord {
     pub kind: EntryKind,
     /// The amount moved (positive; the kind says which way).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
     /// When it leaves pending (commissions, reversals, releases).
     pub available_at: crate::time::Timestamp,
@@ -766,6 +847,7 @@ pub struct EntryRecord {
 
 /// What an event produced beyond the ledger entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Outcome {

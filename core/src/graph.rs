@@ -46,6 +46,7 @@ const MIN_NODES_GROWTH: usize = 4096;
 
 /// A member's standing in the programme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MemberStatus {
     /// Earns normally.
@@ -231,6 +232,7 @@ impl Visitor<'_> for PushId<'_> {
 
 /// The hot part of a member: 12 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Node {
     /// The sponsor's index, or [`NO_MEMBER`].
     pub parent: u32,

@@ -30,6 +30,7 @@ use crate::time::Timestamp;
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EntryKind {
@@ -80,17 +81,23 @@ pub struct Entry {
 
 /// An earner's balances in one currency as of an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Balances {
     /// Commissions still inside their hold period.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub pending: Decimal,
     /// Matured earnings minus reversals and payouts (may be negative: a
     /// debt recovered from later earnings before any new payout).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub available: Decimal,
     /// Earnings frozen by a hold.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub held: Decimal,
     /// In a prepared payout not yet settled or failed.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub reserved: Decimal,
     /// Settled payouts.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub paid: Decimal,
 }
 
@@ -223,7 +230,10 @@ fn units(amount: Decimal, currency: Currency) -> u128 {
 ///
 /// Each earner's entries form a chain (newest first) through `previous`,
 /// headed by `newest[earner]`: appending touches two array slots, and an
-/// account's entries are found without a hash table.
+/// account's entries are found without a hash table. The same entries are
+/// also linked oldest first (`oldest[earner]`, then `next`), so a statement
+/// page resumes after any entry in O(1) instead of walking the whole
+/// chain: 4 more bytes an entry and an earner.
 ///
 /// # Exact or refused
 ///
@@ -249,6 +259,10 @@ pub struct Ledger {
     previous: Chunked<u32>,
     #[serde(skip)]
     newest: Chunked<u32>,
+    #[serde(skip)]
+    next: Chunked<u32>,
+    #[serde(skip)]
+    oldest: Chunked<u32>,
     #[serde(skip)]
     turnover: Vec<(Currency, u128)>,
 }
@@ -335,9 +349,46 @@ impl Ledger {
         let slot = earner as usize;
         if self.newest.len() <= slot {
             self.newest.resize(slot + 1, NO_ENTRY);
+            self.oldest.resize(slot + 1, NO_ENTRY);
         }
-        self.previous.push(self.newest[slot]);
+        let before = self.newest[slot];
+        self.previous.push(before);
+        self.next.push(NO_ENTRY);
+        if before == NO_ENTRY {
+            self.oldest[slot] = index;
+        } else {
+            self.next[before as usize] = index;
+        }
         self.newest[slot] = index;
+    }
+
+    /// One earner's entries oldest first, with their sequence numbers:
+    /// from its first entry, or from the entry after `after` when `after`
+    /// is one of its entries (none when it is not).
+    pub fn earner_entries_after(
+        &self,
+        earner: u32,
+        after: Option<u64>,
+    ) -> impl Iterator<Item = (u64, &Entry)> + '_ {
+        let mut cursor = match after {
+            None => self
+                .oldest
+                .get(earner as usize)
+                .copied()
+                .unwrap_or(NO_ENTRY),
+            Some(seq) => match self.entry(seq) {
+                Some(entry) if entry.earner == earner => self.next[seq as usize],
+                _ => NO_ENTRY,
+            },
+        };
+        std::iter::from_fn(move || {
+            if cursor == NO_ENTRY {
+                return None;
+            }
+            let index = cursor as usize;
+            cursor = self.next[index];
+            Some((index as u64, &self.entries[index]))
+        })
     }
 
     /// Every entry of one earner, newest first.
@@ -426,6 +477,8 @@ impl Ledger {
     pub(crate) fn rebuild_index(&mut self) {
         self.previous.clear();
         self.newest.clear();
+        self.next.clear();
+        self.oldest.clear();
         self.turnover.clear();
         for i in 0..self.entries.len() {
             self.link(i as u32, self.entries[i].earner);

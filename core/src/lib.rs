@@ -67,8 +67,10 @@ pub mod payout;
 pub mod plan;
 pub mod rewards;
 pub mod screen;
+pub mod statement;
 pub mod store;
 pub mod time;
+pub mod wire;
 
 pub use audit::{Hash, Head, TamperedAt};
 pub use engine::{Engine, ExportFormat};
@@ -79,5 +81,6 @@ pub use id::check_id;
 pub use ledger::Balances;
 pub use money::{Currencies, Currency, Money, Rate, Rounding};
 pub use plan::{Plan, PlanSpec};
+pub use statement::{Statement, StatementQuery};
 pub use store::{MemoryStore, Store, StoredEvent};
 pub use time::Timestamp;

@@ -76,3 +76,7 @@ pub const MAX_REFUND_WINDOW_DAYS: u32 = 366;
 pub const SCREEN_WALK: usize = 16;
 /// Most rule sets activated over an engine's life.
 pub const MAX_RULESETS: usize = 10_000;
+/// Most entries in one statement page.
+pub const MAX_STATEMENT_PAGE: usize = 10_000;
+/// Entries in a statement page when the host names no limit.
+pub const DEFAULT_STATEMENT_PAGE: usize = 100;

@@ -64,6 +64,7 @@ const MS_PER_DAY: i64 = 86_400_000;
 
 /// Earnings of a member in one currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Earnings {
     /// The currency code.
     pub currency: String,
@@ -71,14 +72,17 @@ pub struct Earnings {
     /// money counts once released; see
     /// [`earnings_delta`]).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub lifetime: Decimal,
     /// The same over the period asked for (entries dated in `[from, to)`).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub period: Decimal,
 }
 
 /// One member's growth metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemberMetrics {
     /// The member id.
     pub member: Id,
@@ -108,6 +112,7 @@ pub struct MemberMetrics {
 
 /// Members per status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StatusCounts {
     /// Active members.
     pub active: u64,
@@ -119,6 +124,7 @@ pub struct StatusCounts {
 
 /// Whole-network statistics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NetworkMetrics {
     /// All members.
     pub members: u64,
@@ -139,6 +145,7 @@ pub struct NetworkMetrics {
 
 /// One join cohort's viral coefficient.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Cohort {
     /// The cohort's first instant.
     pub start: Timestamp,
@@ -152,6 +159,7 @@ pub struct Cohort {
 
 /// Viral coefficient per cohort, overall, and the viral cycle time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ViralReport {
     /// W: referrals count when made within this many days of joining.
     pub window_days: u32,
@@ -171,6 +179,7 @@ pub struct ViralReport {
 
 /// One cycle of a projection.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ProjectionPoint {
     /// The cycle, from 0 (the seed).
     pub cycle: u32,
@@ -184,6 +193,7 @@ pub struct ProjectionPoint {
 
 /// A branching-process projection (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Projection {
     /// The viral coefficient used.
     pub k: f64,

@@ -237,6 +237,7 @@ fn check_code(code: &str, field: &str) -> Result<()> {
 /// The currencies an engine knows: the built-in ISO 4217 table plus codes
 /// the host registered (tokens, points) with 0–18 minor units.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Currencies {
     registered: BTreeMap<String, u8>,
 }
@@ -302,6 +303,7 @@ impl Currencies {
 
 /// How a computed amount is brought to the currency's minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Rounding {
     /// Banker's rounding: halves go to the even digit (0.025 → 0.02).

@@ -15,6 +15,7 @@ use crate::time::Timestamp;
 
 /// A method's fee: `flat + gross × percent / 100`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FeeSpec {
     /// A flat fee per payout (default 0).
@@ -27,6 +28,7 @@ pub struct FeeSpec {
 
 /// The policy of one payout batch, in wire form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PayoutPolicy {
     /// Smallest available balance paid, per currency (none: any positive).
@@ -164,6 +166,7 @@ impl PayoutPolicy {
 
 /// How a member is paid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Profile {
     /// The method's kind.
     pub method: String,
@@ -173,6 +176,7 @@ pub struct Profile {
 
 /// Where a payout stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PayoutState {
     /// Reserved, awaiting settlement.
@@ -214,6 +218,7 @@ pub struct PayoutRecord {
 
 /// One line of a tax summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaxLine {
     /// The earner.
     pub earner: std::sync::Arc<str>,
@@ -221,8 +226,10 @@ pub struct TaxLine {
     pub currency: String,
     /// Commissions, bonuses and adjustments credited in the year, minus
     /// reversals in the year.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub earned: Decimal,
     /// Payouts settled in the year.
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub paid: Decimal,
     /// Whether `paid` reaches the host's threshold for this currency
     /// (`false` when the host named none).

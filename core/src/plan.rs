@@ -70,6 +70,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Pairs<V> {
 
 /// One level of a rate table, in wire form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LevelSpec {
     /// The share of the sale paid at this level (`"0.20"`).
@@ -114,6 +115,7 @@ impl LevelSpec {
 /// # Ok::<(), upline::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlanSpec {
     /// The plan's id (1–128 bytes).

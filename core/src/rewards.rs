@@ -131,6 +131,7 @@ use crate::time::Timestamp;
 
 /// What a milestone counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Metric {
@@ -161,6 +162,7 @@ impl Metric {
 
 /// What makes a direct referral qualified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Counts {
     /// Every direct referral.
@@ -172,6 +174,7 @@ pub enum Counts {
 /// What happens to an award when refunds push its metric back below the
 /// threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OnRefund {
     /// The award stands.
@@ -182,6 +185,7 @@ pub enum OnRefund {
 
 /// A milestone as a host writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MilestoneSpec {
     /// Its id (an award is given once per member and id).
@@ -196,6 +200,10 @@ pub struct MilestoneSpec {
     pub currency: Option<String>,
     /// A positive whole count (a JSON integer or a decimal string), or an
     /// amount string in `currency` for `net_earnings`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "crate::wire::schema::CountOrAmount")
+    )]
     pub threshold: DecimalText,
     /// Bonuses and perks, at most [`MAX_MILESTONE_REWARDS`].
     pub rewards: Vec<RewardSpec>,
@@ -204,6 +212,7 @@ pub struct MilestoneSpec {
 /// One reward of a milestone: `{"bonus": {"amount", "currency"}}` or
 /// `{"perk": "name"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RewardSpec {
     /// Money credited through the ledger.
@@ -214,6 +223,7 @@ pub enum RewardSpec {
 
 /// An amount in a currency, as a host writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BonusSpec {
     /// A positive decimal string exact in the currency.
@@ -224,6 +234,7 @@ pub struct BonusSpec {
 
 /// A challenge team: the leader and how many levels below it belong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TeamSpec {
     /// The leader's member id.
@@ -553,6 +564,7 @@ pub(crate) struct Qualification {
 
 /// How a challenge splits its reward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     /// All to the leader.
@@ -565,6 +577,7 @@ pub enum Split {
 
 /// What a challenge counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChallengeMetric {
     /// Own sales minus refunds in the reward currency.
@@ -1440,6 +1453,7 @@ fn record_currency(bonuses: &[(Currency, Decimal)], paid: &BonusPaid) -> Option<
 
 /// One row of a leaderboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaderboardEntry {
     /// 1 for the top.
     pub rank: u32,
@@ -1448,6 +1462,7 @@ pub struct LeaderboardEntry {
     /// The value over the window (a count, or an amount at the currency's
     /// scale), as a decimal string.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub value: Decimal,
     /// When the member reached that value (its last change in the window).
     pub reached_at: Timestamp,
@@ -1455,6 +1470,7 @@ pub struct LeaderboardEntry {
 
 /// A leaderboard: `{metric, from, to, currency?, entries}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Leaderboard {
     /// The metric ranked.
     pub metric: String,
@@ -1570,16 +1586,19 @@ impl Tally {
 
 /// One member's progress in a challenge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemberProgress {
     /// The member id.
     pub member: Id,
     /// Its own contribution over the window so far.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub progress: Decimal,
 }
 
 /// A challenge's state as of an instant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChallengeStatus {
     /// The challenge id.
     pub id: Id,
@@ -1597,9 +1616,11 @@ pub struct ChallengeStatus {
     pub to: Timestamp,
     /// The target.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub target: Decimal,
     /// The team total counted up to `min(as_of, to, closed_at)`.
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub total: Decimal,
     /// Whether the total reaches the target.
     pub met: bool,

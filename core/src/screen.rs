@@ -324,6 +324,7 @@ pub(crate) fn reduce(signals: &Signals, at: Timestamp) -> Result<Kept> {
 
 /// What a rule does to the lines it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Pay normally (and stop looking at later rules).
@@ -1355,6 +1356,7 @@ pub(crate) fn rings(state: &State, graph: &Graph) -> Vec<Vec<u32>> {
 
 /// One rule that matched a sale: which lines, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Hit {
     /// The rule's id.
     pub rule: String,
@@ -1368,6 +1370,7 @@ pub struct Hit {
     pub earners: Vec<Id>,
     /// Their amount in total (at the currency's scale).
     #[serde(serialize_with = "crate::money::serialize_decimal")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
     pub amount: Decimal,
     /// The signals that matched (`device`, `ip`, `clicked_at`, …).
     pub matched: Vec<String>,
@@ -1379,6 +1382,7 @@ pub struct Hit {
 
 /// What screening decided about one sale (absent when no rule matched).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Decision {
     /// The rule set in force.
     pub rules: Id,
@@ -1879,6 +1883,7 @@ pub(crate) fn decide(state: &State, cx: &SaleContext<'_>, lines: &[RawLine]) -> 
 
 /// One rule's effect over a replayed history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RuleReport {
     /// The rule set's id.
     pub rules: String,
@@ -1891,10 +1896,22 @@ pub struct RuleReport {
     /// Lines it decided.
     pub lines: u64,
     /// Amounts it would hold, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub held: BTreeMap<String, Decimal>,
     /// Amounts it would block, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub blocked: BTreeMap<String, Decimal>,
     /// Amounts it would flag for review, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub reviewed: BTreeMap<String, Decimal>,
     /// Distinct earners whose lines it decided.
     pub earners: u64,
@@ -1902,14 +1919,27 @@ pub struct RuleReport {
 
 /// Totals of one replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Totals {
     /// Sales with at least one matching rule.
     pub sales_matched: u64,
     /// Held, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub held: BTreeMap<String, Decimal>,
     /// Blocked, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub blocked: BTreeMap<String, Decimal>,
     /// Flagged for review, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub reviewed: BTreeMap<String, Decimal>,
     /// Distinct earners with a held, blocked or flagged line.
     pub earners: u64,
@@ -1918,6 +1948,7 @@ pub struct Totals {
 /// What [`backtest`] found: the candidate rules against the rules that
 /// were in force when the history happened.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Report {
     /// The candidate rule set's id.
     pub candidate: String,
@@ -1939,8 +1970,16 @@ pub struct Report {
     /// Sales whose decision (rule and action per line) differs.
     pub sales_changed: u64,
     /// Candidate held minus in-force held, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub held_difference: BTreeMap<String, Decimal>,
     /// Candidate blocked minus in-force blocked, per currency.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "std::collections::BTreeMap<String, crate::wire::schema::Amount>")
+    )]
     pub blocked_difference: BTreeMap<String, Decimal>,
 }
 

@@ -10,19 +10,20 @@ Conventions
   :class:`InvalidAmount` naming the field path (``amount``,
   ``plan.levels[0].rate``), never converted. ``bool`` where money is expected
   is refused by the core with :class:`InvalidAmount`. NaN and infinities are
-  :class:`InvalidAmount`. An ``int`` at a money or rate key (``amount``,
-  ``rate``, ``flat``, ``percent`` and the values inside ``caps``,
-  ``min_sale``, ``minimum``) becomes its decimal string; other ints stay
-  integers.
+  :class:`InvalidAmount`. An ``int`` where the field's declared type is money
+  or a rate (a sale's ``amount``, a plan's ``rate`` and ``caps``, a policy's
+  ``minimum``, ... at any depth) becomes its decimal string; other ints stay
+  integers. No key name is looked at: the types come from the Rust wire types.
 * Times IN: a timezone-aware ``datetime`` or an RFC 3339 string with an
   offset. A naive ``datetime`` is refused with :class:`InvalidTime`.
   Precision below a millisecond is truncated by the core.
 * Any other Python type in an input is :class:`Malformed`.
-* OUT: amounts (``amount``, ``base``, ``retained``, ``refunded_total``,
-  ``gross``, ``fee``, ``net``, ``pending``, ``available``, ``held``,
-  ``reserved``, ``paid``, ``earned``, ``rate``) are ``decimal.Decimal`` with
-  the currency's scale (``Decimal('20.00')``); times (``at``, ``as_of``,
-  ``available_at``, ``effective_from``) are aware UTC ``datetime``.
+* OUT: every field whose declared type is money or a rate is a
+  ``decimal.Decimal`` with the currency's scale (``Decimal('20.00')``), at any
+  depth; every field declared a time is an aware UTC ``datetime``; nothing
+  else is converted, whatever its name. The result types are the
+  ``TypedDict``s of ``upline._types`` (generated from the Rust types, with
+  their doc comments); import them under ``TYPE_CHECKING`` to annotate.
 * Errors: every refusal raises a subclass of :class:`UplineError` with a
   stable ``.code``. A refused event leaves the engine exactly as it was.
 """
@@ -32,6 +33,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any, Callable, Literal, Optional, Protocol, Union, final, overload
+
+from upline import _types as _t
 
 __all__ = [
     "ERROR_CODES",
@@ -262,7 +265,7 @@ class Engine:
         used and :class:`Tampered` when the stored chain does not verify.
         """
 
-    def verify(self) -> _Json:
+    def verify(self) -> _t.Head:
         """Verify the whole stored chain by replaying every stored event in a
         fresh engine (releases the GIL): each recomputed hash, of the event
         and its records, must equal the stored one.
@@ -291,7 +294,7 @@ class Engine:
         Raises the first refused event's error; its message names ``events[i]``.
         """
 
-    def apply(self, event: Mapping[str, Any]) -> _Json:
+    def apply(self, event: Mapping[str, Any]) -> _t.Applied:
         """Apply one event; return its result.
 
         The result has ``seq`` (int), ``hash`` (hex str), ``entries`` (ledger
@@ -427,6 +430,7 @@ class Engine:
         """
 
     def balances(self, member: str, currency: str, as_of: _Time) -> _Json:
+    def balances(self, member: str, currency: str, as_of: _Time) -> _t.Balances:
         """``member``'s balances in ``currency`` as of ``as_of``:
         ``{"pending", "available", "held", "reserved", "paid"}`` as ``Decimal``.
         """
@@ -449,34 +453,69 @@ class Engine:
     def export_dot(self, member: str, max_depth: int) -> str:
         """The subtree below ``member`` (at most ``max_depth`` levels) in Graphviz DOT."""
 
-    def export_json(self, member: str, max_depth: int) -> _Json:
+    def export_json(self, member: str, max_depth: int) -> _t.TreeNode:
         """The subtree below ``member`` (at most ``max_depth`` levels) as nested dicts."""
 
-    def distribution_of(self, sale: str) -> Optional[_Json]:
+    def distribution_of(self, sale: str) -> Optional[_t.Distribution]:
         """The distribution recorded for ``sale``, or None if there is no such sale."""
 
-    def payout_state(self, payout: str) -> Optional[_Json]:
+    def payout_state(self, payout: str) -> Optional[_t.PayoutState]:
         """``{"state": "reserved" | "settled" | "failed", ...}`` for a prepared payout, or None."""
 
     def prepare_payouts(
         self, batch: str, as_of: _Time, policy: Optional[Mapping[str, Any]] = None
-    ) -> _Json:
+    ) -> _t.Applied:
         """Apply a ``payouts_prepared`` event; return its result (``result["batch"]``).
 
         ``policy`` is ``{"minimum": {currency: amount}, "fees": {method:
         {"flat": amount, "percent": amount}}}``; None means no minimum and no fees.
         """
 
-    def activate_plan(self, plan: Union[Plan, Mapping[str, Any]], effective_from: _Time) -> _Json:
+    def activate_plan(self, plan: Union[Plan, Mapping[str, Any]], effective_from: _Time) -> _t.Applied:
         """Apply a ``plan_activated`` event for ``plan`` from ``effective_from`` on."""
 
     def tax_summary(
         self, year: int, thresholds: Optional[Mapping[str, _Money]] = None
-    ) -> list[_Json]:
+    ) -> list[_t.TaxLine]:
         """Per earner and currency (ordered by earner, then currency): ``earner``,
         ``currency``, ``earned`` and ``paid`` (``Decimal``) in calendar year
         ``year`` (UTC), and ``reaches_threshold`` (paid >= ``thresholds[currency]``;
         False for a currency without a threshold).
+        """
+
+    def tax_summary_csv(
+        self, year: int, thresholds: Optional[Mapping[str, _Money]] = None
+    ) -> str:
+        """``tax_summary`` as CSV text: the header
+        ``earner,currency,earned,paid,reaches_threshold``, then one row per
+        earner and currency, amounts as exact decimal strings.
+        """
+
+    def statement(
+        self,
+        member: str,
+        *,
+        currency: Optional[str] = None,
+        from_: Optional[_Time] = None,
+        to: Optional[_Time] = None,
+        as_of: Optional[_Time] = None,
+        after: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> _Json:
+        """One page of ``member``'s statement: ``{"member", "as_of", "entries",
+        "next"}``. ``entries`` are its ledger entries oldest first, dated in
+        ``[from_, to)`` and not after ``as_of``, in ``currency`` if given, each
+        ``{"seq", "kind", "amount", "currency", "at", "available_at",
+        "source": {"type", "id"}, "level", "rate", "base", "state",
+        "remaining"}``: ``source.type`` is ``sale``, ``refund``, ``payout``,
+        ``award``, ``challenge``, ``review`` or ``adjustment``; ``level``,
+        ``rate`` and ``base`` are set for commission lines; ``state`` (as of
+        ``as_of``, default: after every entry) is ``pending``, ``available``,
+        ``held``, ``reserved``, ``paid`` or ``reversed``; ``remaining`` (credit
+        lines) is the amount less what was clawed back. Pass ``next`` as
+        ``after`` for the following page (``None`` on the last). ``limit``
+        defaults to 100, at most 10000 (``limit_exceeded``); a bad cursor is
+        ``malformed``, ``from_`` after ``to`` ``invalid_time``.
         """
 
     def identity_cluster(self, member: str) -> list[str]:
@@ -494,7 +533,7 @@ class Engine:
         to: _Time,
         limit: Optional[int] = None,
         currency: Optional[str] = None,
-    ) -> _Json:
+    ) -> _t.Leaderboard:
         """The top ``limit`` (default 100) members by ``metric`` over ``[from_, to)``.
 
         Metrics: ``qualified_referrals``, ``downline_growth``, and
@@ -504,20 +543,20 @@ class Engine:
         the value first, then to the smaller member id.
         """
 
-    def challenge_status(self, id: str, as_of: _Time) -> _Json:
+    def challenge_status(self, id: str, as_of: _Time) -> _t.ChallengeStatus:
         """A team challenge's progress per member and in total as of ``as_of``
         (``target``, ``total`` and each ``progress`` are Decimals)."""
 
-    def awards(self, member: str) -> list[_Json]:
+    def awards(self, member: str) -> list[_t.Award]:
         """The milestone awards ``member`` holds (``bonuses`` and ``perks``)."""
 
     def member_metrics(
         self, member: str, from_: Optional[_Time] = None, to: Optional[_Time] = None
-    ) -> _Json:
+    ) -> _t.MemberMetrics:
         """Direct / active / qualified referrals, downline size and depth, counts
         per level, and earnings per currency (lifetime, and over ``[from_, to)``)."""
 
-    def network_metrics(self) -> _Json:
+    def network_metrics(self) -> _t.NetworkMetrics:
         """Members by status, depth histogram, max depth, mean branching factor."""
 
     def viral_coefficient(
@@ -526,7 +565,7 @@ class Engine:
         cohort_days: Optional[int] = None,
         from_: Optional[_Time] = None,
         to: Optional[_Time] = None,
-    ) -> _Json:
+    ) -> _t.ViralReport:
         """K per join cohort of ``cohort_days`` (default 30): referrals made within
         ``window_days`` (default 30) of joining,
         divided by the cohort size), overall K, and the viral cycle time.
@@ -534,13 +573,13 @@ class Engine:
 
     def projection(
         self, cycles: int, window_days: Optional[int] = None, seed: Optional[int] = None
-    ) -> _Json:
+    ) -> _t.Projection:
         """Expected network size over ``cycles`` cycles of a branching process
         with K and cycle time measured over ``window_days`` (default 30);
         ``seed`` defaults to the member
         count); ``closed_form_total`` and, for K < 1, ``limit``."""
 
-    def export_subtree_json(self, member: str, max_depth: int, max_nodes: Optional[int] = None) -> _Json:
+    def export_subtree_json(self, member: str, max_depth: int, max_nodes: Optional[int] = None) -> _t.SubtreeExport:
         """``member``'s subtree, breadth first, at most ``max_nodes`` (default
         10000) nodes, with lifetime
         earnings per currency on every node and a ``truncated`` flag."""
@@ -548,7 +587,7 @@ class Engine:
     def export_subtree_dot(self, member: str, max_depth: int, max_nodes: Optional[int] = None) -> str:
         """The same subtree in Graphviz DOT, earnings in the node labels."""
 
-    def audit_head(self) -> _Json:
+    def audit_head(self) -> _t.Head:
         """The audit chain's head: ``{"seq": int, "hash": str}`` (64 hex digits)."""
 
     def snapshot(self) -> str:
@@ -582,7 +621,7 @@ class Engine:
 
 def backtest(
     history: Union[str, Sequence[Mapping[str, Any]]], candidate: Mapping[str, Any]
-) -> _Json:
+) -> _t.Report:
     """Replay ``history`` (event dicts, or the JSON text of an event array)
     under the ``candidate`` screening rules (a ``screening_rules_set`` dict;
     ``type`` optional) and report per rule the matches, the amounts that

@@ -166,7 +166,10 @@ impl Engine {
         every: u64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let py = plan.py();
-        let spec = conv(py, convert::to_json(plan, "plan"))?;
+        let spec = conv(
+            py,
+            convert::to_json(plan, "plan", upline::wire::Root::PlanSpec),
+        )?;
         let spec: PlanSpec = serde_json::from_value(spec).map_err(|e| {
             raise(
                 py,
