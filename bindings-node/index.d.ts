@@ -176,6 +176,49 @@ export interface StatementOptions {
 // ---- classes ---------------------------------------------------------------------
 
 /**
+ * An `apache-arrow` Table (structurally: this package does not depend on
+ * `apache-arrow`'s types).
+ */
+export interface ArrowTable {
+  readonly schema: unknown
+  readonly batches: unknown[]
+  readonly numRows: number
+}
+/** Arrow input: IPC bytes or an `apache-arrow` Table. */
+export type ArrowInput = Uint8Array | ArrowTable
+
+/** Options of `whatIf`. */
+export interface WhatIfOptions {
+  /** How many of the largest gains and losses to report (default 10). */
+  top?: number
+  /** The progress callback runs every `every` sales (default 100,000). */
+  every?: number
+  /** Called with the sales done and the sales in the period; `false` stops. */
+  progress?: (done: number, total: number) => boolean | void
+  /** `'arrow'` for an `apache-arrow` Table, `'ipc'` (default) for bytes. */
+  table?: 'arrow' | 'ipc'
+}
+
+/** Both sides of a comparison, as decimal strings. */
+export interface Compared {
+  currency: string
+  in_force: DecimalString
+  candidate: DecimalString
+  difference: DecimalString
+}
+
+/** What `whatIf` found, beside the per-earner table. */
+export interface WhatIfSummary {
+  sales: number
+  sales_changed: number
+  sales_in_period: number
+  complete: boolean
+  levels: Array<Compared & { level: number }>
+  gains: Array<Compared & { earner: Id }>
+  losses: Array<Compared & { earner: Id }>
+}
+
+/**
  * The engine. All methods are synchronous except `applyBatchAsync`,
  * `applyBatchJsonAsync` and `verifyAsync`, which run on a libuv worker
  * thread (the engine is locked while it runs; other calls on the same engine
@@ -231,6 +274,69 @@ export declare class Engine {
    * with the same errors `applyBatchJson` throws.
    */
   applyBatchJsonAsync(text: string, options?: BatchOptions | null): Promise<string>
+  /**
+   * Applies a table of joins given as Arrow columns: an `apache-arrow`
+   * Table, or Arrow IPC bytes (stream or file format). Columns, and no
+   * others: `member`, `sponsor` (strings, plain or dictionary-encoded;
+   * `sponsor` null for a root), `at` (a timestamp with a time zone, any
+   * unit, or RFC 3339 strings). Each row gets the result, error and audit
+   * hash `apply` would give it. Returns the same kind as the input (a Table
+   * for a Table, IPC stream bytes for bytes) with one row per input row:
+   * `seq` (uint64), `hash` (32 bytes), `replayed`, `error_code`,
+   * `error_message` (null when applied; a refused row fails alone). Throws,
+   * with nothing applied and `field` naming the column: `malformed` (a
+   * missing or unknown column, a column of the wrong type, nulls in a
+   * required column, bytes that are not Arrow), `invalid_time` (a
+   * timestamp without a zone), `limit_exceeded` (more than 100,000 rows).
+   * A Table is converted with `apache-arrow`'s `tableToIPC` / `tableFromIPC`.
+   */
+  applyJoins<T extends ArrowInput>(table: T): T extends Uint8Array ? Uint8Array : ArrowTable
+  /**
+   * Applies a table of sales: `sale`, `buyer`, `currency` (strings),
+   * `amount` (decimal128 or decimal strings; a float or integer column is
+   * `invalid_amount`), `at` (as in `applyJoins`), optionally `category`.
+   * With `{ lines: true }`, returns `{ results, lines }`, the lines one row
+   * per paid level: `sale`, `level`, `earner`, `amount`, `currency`, `rate`.
+   */
+  applySales<T extends ArrowInput>(table: T, options?: { lines?: false } | null): T extends Uint8Array ? Uint8Array : ArrowTable
+  applySales<T extends ArrowInput>(
+    table: T,
+    options: { lines: true },
+  ): { results: T extends Uint8Array ? Uint8Array : ArrowTable; lines: T extends Uint8Array ? Uint8Array : ArrowTable }
+  /** Applies a table of refunds: `refund`, `sale`, `amount`, `at`. */
+  applyRefunds<T extends ArrowInput>(table: T): T extends Uint8Array ? Uint8Array : ArrowTable
+  /**
+   * Replays the sales recorded in `[from, to)` under the candidate `plan`,
+   * calculation only: nothing in the engine changes. The in-force side is
+   * what each sale's recorded distribution paid; the candidate side is the
+   * candidate's calculation on today's network. Returns `{ table, summary }`:
+   * `table` one row per earner and currency (`earner`, `currency`,
+   * `in_force`, `candidate`, `difference`, decimal128) as IPC bytes, or an
+   * `apache-arrow` Table with `{ table: 'arrow' }`; `summary` the counts,
+   * per-level totals and the `top` largest gains and losses (amounts as
+   * decimal strings). `progress(done, total)` runs every `every` sales
+   * (default 100,000); returning `false` stops the run (`complete: false`);
+   * a throw stops it and is rethrown. It must not call this engine.
+   */
+  whatIf(
+    plan: PlanSpec | Plan,
+    from: TimeInput,
+    to: TimeInput,
+    options?: WhatIfOptions | null,
+  ): { table: Uint8Array | ArrowTable; summary: WhatIfSummary }
+  /** The native form of `applyJoins`: IPC bytes in and out. */
+  applyJoinsIpc(table: Uint8Array): Uint8Array
+  /** The native form of `applySales`: `[results]` or `[results, lines]`. */
+  applySalesIpc(table: Uint8Array, lines: boolean): Uint8Array[]
+  /** The native form of `applyRefunds`. */
+  applyRefundsIpc(table: Uint8Array): Uint8Array
+  /** The native form of `whatIf`: the table as IPC bytes. */
+  whatIfIpc(
+    plan: PlanSpec | Plan,
+    from: TimeInput,
+    to: TimeInput,
+    options?: Omit<WhatIfOptions, 'table'> | null,
+  ): { table: Uint8Array; summary: WhatIfSummary }
   /** `member`'s balances in `currency` as of `asOf`. */
   balances(member: Id, currency: string, asOf: TimeInput): Balances
   /** Up to `levels` ancestors of `member`, nearest first. */

@@ -19,6 +19,8 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -m pip install --quiet --disable-pip-version-check \
     maturin==1.16.0 pytest==8.4.2 mypy==1.19.1 hypothesis==6.155.2
+# Test dependencies only (the Arrow tests): `import upline` needs neither.
+"$PY" -m pip install --quiet --disable-pip-version-check pyarrow==26.0.1 polars==2.1.0
 
 rm -f "$CARGO_TARGET_DIR"/wheels/upline-*.whl
 "$VENV/bin/maturin" build --release --quiet \

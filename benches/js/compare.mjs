@@ -8,6 +8,10 @@
 //                                          # applyBatchJson(…, { records: false })
 //   node benches/js/compare.mjs --quick    # 10k members, 10k sales (CI smoke)
 //
+// Then, when apache-arrow is installed (a devDependency of bindings-node),
+// the same sales twice more through applySales (as Table slices, and as IPC
+// bytes) and whatIf over both of those passes.
+//
 // Network: member 0 is the root; each later member's sponsor is, with
 // probability 0.7, uniform among the 50 most recent members, else uniform
 // among all earlier ones. Sale amounts uniform in 1.00–999.99 USD, buyers
@@ -131,6 +135,67 @@ for (const s of applySales) engine.apply(s)
 const applySecs = seconds(t0)
 const applyRate = APPLY_SALES / applySecs
 
+// ---- addon: applySales with Arrow ----
+// The applyBatch pass's sales again under new ids ('c…'), in March, as one
+// apache-arrow Table built outside the timer (sale, buyer and currency as
+// strings, amount as decimal strings, at as a UTC timestamp) and applied
+// 100,000 rows a call (the batch limit): once as Table slices (tableToIPC
+// and tableFromIPC inside the timer), once as IPC bytes made beforehand.
+let arrowRows = null
+try {
+  arrowRows = await runArrow()
+} catch (err) {
+  if (err.code !== 'MODULE_NOT_FOUND' && err.code !== 'ERR_MODULE_NOT_FOUND') throw err
+}
+
+async function runArrow() {
+  const arrow = require('../../bindings-node/node_modules/apache-arrow')
+  const march = Date.parse('2026-03-01T12:00:00Z')
+  const utf8 = new arrow.Utf8()
+  const makeTable = (prefix) =>
+    new arrow.Table({
+      sale: arrow.vectorFromArray(batchSales.map((s) => `${prefix}${s.sale.slice(1)}`), utf8),
+      buyer: arrow.vectorFromArray(batchSales.map((s) => s.buyer), utf8),
+      amount: arrow.vectorFromArray(batchSales.map((s) => s.amount), utf8),
+      currency: arrow.vectorFromArray(batchSales.map(() => 'USD')),
+      at: arrow.vectorFromArray(batchSales.map(() => march), new arrow.Timestamp(arrow.TimeUnit.MILLISECOND, 'UTC')),
+    })
+  const table = makeTable('c')
+  let tableSecs = 0
+  let lastSeq = 0n
+  for (let start = 0; start < SALES; start += 100_000) {
+    const part = table.slice(start, start + 100_000)
+    const t0 = process.hrtime.bigint()
+    const out = engine.applySales(part)
+    tableSecs += seconds(t0)
+    if (out.getChild('error_code').nullCount !== out.numRows) throw new Error('applySales refused a row')
+    lastSeq = out.getChild('seq').get(out.numRows - 1)
+  }
+  const bytes = []
+  const ipcTable = makeTable('i')
+  for (let start = 0; start < SALES; start += 100_000) bytes.push(arrow.tableToIPC(ipcTable.slice(start, start + 100_000), 'stream'))
+  let ipcSecs = 0
+  for (const chunk of bytes) {
+    const t0 = process.hrtime.bigint()
+    engine.applySales(chunk)
+    ipcSecs += seconds(t0)
+  }
+  const candidate = { id: 'candidate', version: 1, levels: [{ rate: '0.25' }, { rate: '0.10' }, { rate: '0.05' }] }
+  const t0 = process.hrtime.bigint()
+  const { summary } = engine.whatIf(candidate, '2026-03-01T00:00:00Z', '2026-04-01T00:00:00Z')
+  const whatIfSecs = seconds(t0)
+  // Both Arrow passes are in March: 2 * SALES sales replayed.
+  if (summary.sales !== 2 * SALES) throw new Error(`whatIf replayed ${summary.sales}`)
+  let inForce = 0n
+  for (const level of summary.levels) inForce += parseCents(level.in_force)
+  // The model paid the sales minus what it retained; both passes paid that.
+  let total = 0n
+  for (const s of batchSales) total += parseCents(s.amount)
+  const paid = total - model.retained
+  if (inForce !== 2n * paid) throw new Error(`whatIf in force ${inForce}, model ${2n * paid}`)
+  return { tableSecs, ipcSecs, whatIfSecs, lastSeq }
+}
+
 console.log(`network: ${fmt(MEMBERS)} members (joined via applyBatch in ${joinSecs.toFixed(2)} s, ${fmt(MEMBERS / joinSecs)}/s); seed ${SEED}`)
 console.log(`JS model (BigInt cents, calc only):      ${fmt(modelRate)} sales/s  (${fmt(SALES)} sales, ${modelSecs.toFixed(2)} s)`)
 console.log(`addon apply, one call per sale:          ${fmt(applyRate)} sales/s  (${fmt(APPLY_SALES)} sales, ${applySecs.toFixed(2)} s)`)
@@ -140,3 +205,13 @@ console.log(`stringify+applyBatchJson lean+parse:     ${fmt(jsonRate)} sales/s  
 console.log(`ratios vs JS model: apply ${(applyRate / modelRate).toFixed(2)}x, applyBatch ${(batchRate / modelRate).toFixed(2)}x, applyBatch lean ${(leanRate / modelRate).toFixed(2)}x, applyBatchJson lean ${(jsonRate / modelRate).toFixed(2)}x`)
 console.log(`check: retained total equal (${model.retained} cents)`)
 console.log(`check: applyBatchJson applied every slot (last seq ${fmt(jsonLastSeq)})`)
+if (arrowRows === null) {
+  console.log('note: apache-arrow is not installed (npm ci in bindings-node): the Arrow rows were skipped')
+} else {
+  const { tableSecs, ipcSecs, whatIfSecs, lastSeq } = arrowRows
+  console.log(`addon applySales (Table slices of 100,000): ${fmt(SALES / tableSecs)} sales/s  (${fmt(SALES)} sales, ${tableSecs.toFixed(2)} s)`)
+  console.log(`addon applySales (IPC bytes, 100,000):      ${fmt(SALES / ipcSecs)} sales/s  (${fmt(SALES)} sales, ${ipcSecs.toFixed(2)} s)`)
+  console.log(`addon whatIf (calculation only):            ${fmt((2 * SALES) / whatIfSecs)} sales/s  (${fmt(2 * SALES)} sales, ${whatIfSecs.toFixed(2)} s)`)
+  console.log(`ratios vs JS model: applySales Table ${(SALES / tableSecs / modelRate).toFixed(2)}x, IPC ${(SALES / ipcSecs / modelRate).toFixed(2)}x (goal >= 1x the BigInt model)`)
+  console.log(`check: applySales applied every row (last seq ${lastSeq}); whatIf in-force total equals the model's`)
+}

@@ -25,6 +25,14 @@ dicts out); for the JSON path, ``json.dumps(events)`` (amounts as strings) +
 each ``apply`` call. Building the input events and reading the results for
 the cross-check happen outside the timers.
 
+Arrow rows (when pyarrow is installed; it is a test dependency, not
+upline's): the same sales again (new ids, dated in March) as one pyarrow
+table through ``engine.apply_sales`` 100,000 rows a call (the batch limit),
+with this process's RSS sampled on a thread for the memory figure; then
+``engine.what_if`` over exactly those sales under a 25/10/5% candidate,
+whose in-force and candidate totals are checked against the model run under
+each plan.
+
 Cross-check: the total commission paid (sum of all lines = amount - retained)
 over the apply_batch sales must equal the model's to the cent, the same for
 the apply prefix (checked against a second, untimed model run), and a sample
@@ -37,11 +45,14 @@ apply_batch_json, each with its own sale ids). Exits 1 on any difference.
 from __future__ import annotations
 
 import argparse
+import datetime
+import gc
 import json
 import os
 import platform
 import random
 import sys
+import threading
 import time
 from decimal import Decimal
 
@@ -49,6 +60,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import upline  # noqa: E402
 from model import Model  # noqa: E402
+
+try:  # the Arrow rows need pyarrow (a test dependency, not upline's)
+    import pyarrow as pa
+except ImportError:
+    pa = None
 
 JOIN_AT = "2026-01-01T00:00:00Z"
 SALE_AT = "2026-02-01T12:00:00Z"
@@ -64,6 +80,105 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRss:
+    """Samples this process's RSS every millisecond on a thread (the core
+    runs without the GIL, so the sampler runs during the calls)."""
+
+    def __init__(self) -> None:
+        self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+CANDIDATE_RATES = ("0.25", "0.10", "0.05")
+MARCH = "2026-03-01T12:00:00Z"
+
+
+def run_columnar(engine: "upline.Engine", buyers: list, amounts: list, sponsors: dict, seed: int) -> dict:
+    """(f) the sales as one Arrow table through ``apply_sales`` (100,000 rows
+    a call, the batch limit), timed and with RSS sampled; (g) ``what_if``
+    over exactly those sales (they are the only ones in March) under a
+    25/10/5% candidate. Cross-checked against the model under both plans."""
+    assert pa is not None
+    n = len(buyers)
+    at = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc)
+    table = pa.table({
+        "sale": pa.array([f"c{i}" for i in range(n)]),
+        "buyer": pa.array(buyers),
+        "amount": pa.array(amounts, pa.decimal128(12, 2)),
+        "currency": pa.array(["USD"] * n).dictionary_encode(),
+        "at": pa.array([at] * n, pa.timestamp("ms", tz="UTC")),
+    })
+    input_bytes = table.nbytes
+    problems = []
+    results = []
+    gc.collect()
+    before = rss_bytes()
+    apply_secs = 0.0
+    with PeakRss() as peak:
+        for start in range(0, n, 100_000):
+            part = table.slice(start, 100_000)
+            t0 = time.perf_counter()
+            out = engine.apply_sales(part)
+            apply_secs += time.perf_counter() - t0
+            results.append(pa.table(out))
+    result_bytes = sum(r.nbytes for r in results)
+    refused = sum(r.column("error_code").null_count != r.num_rows for r in results)
+    if refused:
+        problems.append(f"apply_sales: {refused} calls had refused rows")
+    del results
+    gc.collect()
+    after = rss_bytes()
+    engine_growth = max(0, after - before)
+    peak_delta = peak.peak - before
+
+    candidate = {"id": "candidate", "version": 1, "levels": [{"rate": r} for r in CANDIDATE_RATES]}
+    t0 = time.perf_counter()
+    by_earner, summary = engine.what_if(candidate, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z")
+    what_if_secs = time.perf_counter() - t0
+    by_earner = pa.table(by_earner)
+    in_force = sum(by_earner.column("in_force").to_pylist(), Decimal("0.00"))
+    proposed = sum(by_earner.column("candidate").to_pylist(), Decimal("0.00"))
+    in_force_model = Model(sponsors)
+    in_force_model.run(buyers, amounts)
+    candidate_model = Model(sponsors, rates=[Decimal(r) for r in CANDIDATE_RATES])
+    candidate_model.run(buyers, amounts)
+    if summary["sales"] != n:
+        problems.append(f"what_if replayed {summary['sales']} sales, expected {n}")
+    if in_force != in_force_model.paid:
+        problems.append(f"what_if in force {in_force}, model {in_force_model.paid}")
+    if proposed != candidate_model.paid:
+        problems.append(f"what_if candidate {proposed}, model {candidate_model.paid}")
+    return {
+        "apply_secs": apply_secs,
+        "what_if_secs": what_if_secs,
+        "input_bytes": input_bytes,
+        "result_bytes": result_bytes,
+        "peak_delta": peak_delta,
+        "engine_growth": engine_growth,
+        "beyond": max(0, peak_delta - engine_growth),
+        "problems": problems,
+    }
 
 
 def fmt(x: float) -> str:
@@ -195,6 +310,11 @@ def main() -> int:
         apply_paid += d["amount"] - d["retained"]
     del events
 
+    # ---- (f) engine.apply_sales: the same sales again (new ids, in March) as
+    # one Arrow table, applied 100,000 rows a call (the batch limit); and
+    # (g) engine.what_if over those 1M sales under a candidate plan ----
+    columnar = run_columnar(engine, buyers, amounts, sponsors, a.seed) if pa is not None else None
+
     # ---- cross-check ----
     prefix_model = Model(sponsors)
     prefix_model.run(buyers[:apply_sales], amounts[:apply_sales])
@@ -213,7 +333,9 @@ def main() -> int:
         got = b["pending"] + b["available"] + b["held"] + b["reserved"] + b["paid"]
         # The full sales were applied three times (apply_batch with records
         # on, then off, then apply_batch_json), each with new sale ids.
-        want = 3 * model.earned.get(m, zero) + prefix_model.earned.get(m, zero)
+        # The Arrow pass applied them a fourth time.
+        passes = 4 if columnar is not None else 3
+        want = passes * model.earned.get(m, zero) + prefix_model.earned.get(m, zero)
         if got != want:
             problems.append(f"earner {m}: engine {got}, model {want}")
             if len(problems) > 10:
@@ -237,6 +359,14 @@ def main() -> int:
         (f"engine.apply_batch(records=False), {batch:,}", sales, lean_secs, lean_rate),
         (f"dumps+apply_batch_json(records=False)+loads, {batch:,}", sales, json_secs, json_rate),
     ]
+    if columnar is not None:
+        rows += [
+            ("engine.apply_sales(Arrow table, lines=False), 100,000", sales, columnar["apply_secs"],
+             sales / columnar["apply_secs"]),
+            ("engine.what_if (calculation only)", sales, columnar["what_if_secs"],
+             sales / columnar["what_if_secs"]),
+        ]
+        problems += columnar["problems"]
     w = max(len(r[0]) for r in rows)
     print()
     print(f"{'path':<{w}}  {'sales':>11}  {'seconds':>8}  {'sales/s':>11}  {'vs model':>8}")
@@ -250,6 +380,18 @@ def main() -> int:
           f"apply_batch_json(records=False) / model = {json_rate / model_rate:.2f}x")
     print("(the model only calculates; the engine also writes ledger entries, checks "
           "idempotency, extends the audit hash chain and builds full result dicts)")
+    if columnar is None:
+        print("note: pyarrow is not installed: the Arrow rows (apply_sales, what_if) were skipped")
+    else:
+        mib = 1 << 20
+        print(f"goals: apply_sales / model = {sales / columnar['apply_secs'] / model_rate:.2f}x (goal 5x), "
+              f"what_if / model = {sales / columnar['what_if_secs'] / model_rate:.2f}x (goal 20x)")
+        print(f"memory of apply_sales over {sales:,} rows: Arrow input {columnar['input_bytes'] / mib:.1f} MiB; "
+              f"results held {columnar['result_bytes'] / mib:.1f} MiB; peak RSS above the start "
+              f"{columnar['peak_delta'] / mib:.1f} MiB, of which the engine kept "
+              f"{columnar['engine_growth'] / mib:.1f} MiB (RSS after, results dropped); beyond the engine "
+              f"{columnar['beyond'] / mib:.1f} MiB = {columnar['beyond'] / columnar['input_bytes']:.2f}x the input "
+              f"(goal <= 2x)")
     print()
     if problems:
         print("CHECK FAILED:")

@@ -103,3 +103,14 @@ const state: EntryState | undefined = page.entries[0]?.state
 const next: Statement | null = page.next === null ? null : engine.statement('ann', { after: page.next })
 const taxCsv: string = engine.taxSummaryCsv(2026, { USD: '600.00' })
 console.log(state, next?.entries.length, taxCsv.length)
+
+// Arrow in and out: bytes give bytes; whatIf gives a table and a summary.
+import type { WhatIfSummary } from '..'
+declare const ipc: Uint8Array
+const applied: Uint8Array = engine.applySales(ipc)
+const both: { results: Uint8Array; lines: Uint8Array } = engine.applySales(ipc, { lines: true })
+const whatIf: WhatIfSummary = engine.whatIf({ id: 'flat', version: 1, levels: [{ rate: '0.25' }] }, '2026-01-01T00:00:00Z', new Date(), {
+  every: 1000,
+  progress: (done, total) => done < total,
+}).summary
+console.log(applied.length, both.lines.length, whatIf.sales_changed, whatIf.gains[0]?.difference)

@@ -40,6 +40,7 @@ use upline::wire::{Root, Shape};
 use upline::{Error as CoreError, ErrorKind};
 
 mod books;
+mod columns;
 mod stored;
 
 // ---- errors -----------------------------------------------------------------

@@ -14,6 +14,7 @@ use crate::convert::{self, ConvError};
 use crate::guard;
 
 mod books;
+mod columns;
 
 /// The commission engine. See the stub (`upline/__init__.pyi`) for the
 /// documented Python API.

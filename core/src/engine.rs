@@ -7,8 +7,10 @@
 //! applied with the same content returns the original result and changes
 //! nothing; the same id with other content is `duplicate_id`.
 
+pub mod columns;
 mod statement;
 mod tax_csv;
+pub mod whatif;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -298,3 +298,34 @@ fn a_replica_whose_head_is_not_on_the_stored_chain_is_refused() {
     assert_eq!(err.kind(), ErrorKind::Tampered);
     assert!(err.message().contains("event 1"), "{err}");
 }
+
+/// The columnar path follows the many-writers protocol too: a replica that
+/// is behind catches up before it stages its rows (so a buyer who joined at
+/// another writer is known), the rows land after the other writer's events,
+/// and a follower's columns are refused.
+#[test]
+fn columns_at_a_replica_behind_catch_up_first_and_followers_refuse_them() {
+    use upline::engine::columns::{Amounts, SaleColumns, Times};
+    let store = shared();
+    let mut a = open(&store);
+    let mut b = open(&store);
+    a.apply(&join("ann", None)).unwrap();
+    a.apply(&join("bob", Some("ann"))).unwrap();
+    let columns = SaleColumns {
+        sale: &["s1", "s2"],
+        buyer: &["bob", "bob"],
+        amount: Amounts::Text(&["100.00", "50.00"]),
+        currency: &["USD", "USD"],
+        at: Times::Text(&["2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z"]),
+        category: None,
+    };
+    let results = b.apply_sale_columns(&columns, false).unwrap();
+    assert!(results.errors.is_empty(), "{:?}", results.errors);
+    assert_eq!(results.seq, [3, 4]);
+    assert_eq!(a.catch_up().unwrap(), b.audit_head());
+    let balances = a.balances("ann", "USD", "2026-02-03T00:00:00Z").unwrap();
+    assert_eq!(balances.pending.to_string(), "30.00");
+    let mut follower = Engine::open_follower(Box::new(store.clone())).unwrap();
+    let err = follower.apply_sale_columns(&columns, false).unwrap_err();
+    assert_eq!(err.code(), "read_only");
+}

@@ -32,7 +32,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Any, Optional, Union, final
+from typing import IO, Any, Callable, Literal, Optional, Protocol, Union, final, overload
 
 from upline import _types as _t
 
@@ -83,6 +83,19 @@ ERROR_CODES: tuple[str, ...]
 _Json = dict[str, Any]
 _Money = Union[Decimal, int, str]
 _Time = Union[datetime, str]
+
+class _ArrowStream(Protocol):
+    """Anything with the Arrow C stream interface: a pyarrow ``Table`` or
+    ``RecordBatchReader``, a polars ``DataFrame``, a duckdb result."""
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object: ...
+
+class _ArrowArray(Protocol):
+    """Anything with the Arrow C array interface (a pyarrow ``RecordBatch``)."""
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]: ...
+
+_ArrowIn = Union[_ArrowStream, _ArrowArray]
 
 class UplineError(Exception):
     """Base of every error Upline raises.
@@ -375,6 +388,86 @@ class Engine:
         more than 256 MiB of text (nothing applied in either case).
         """
 
+    def apply_joins(self, table: _ArrowIn) -> _ArrowStream:
+        """Apply a table of joins given as Arrow columns, in one call.
+
+        Columns (no others): ``member`` and ``sponsor`` (strings: ``utf8``,
+        ``large_utf8``, ``utf8_view`` or dictionary-encoded; ``sponsor``
+        null for a root) and ``at`` (``timestamp`` with a time zone, any
+        unit, or RFC 3339 strings). Each row is a ``member_joined`` event
+        and gets the same result, error and audit hash as the dict path
+        (times given as timestamps are hashed as their canonical RFC 3339
+        text).
+
+        Returns an Arrow table object with ``__arrow_c_stream__``, read
+        without a copy by ``pyarrow.table(x)`` or ``polars.DataFrame(x)``
+        (``polars.from_arrow(x)`` gives it as a struct ``Series`` in polars
+        2; ``.struct.unnest()`` makes the frame), with one row per input row: ``seq`` (uint64), ``hash`` (32 bytes;
+        ``.hex()`` is the dict path's ``hash``), ``replayed`` (bool),
+        ``error_code`` and ``error_message`` (null when applied; a refused
+        row fails alone). Raises, with nothing applied and ``.field`` naming
+        the column: :class:`Malformed` for a missing or unknown column, a
+        column of the wrong type or nulls in a required column, or an object
+        without the Arrow interfaces; :class:`InvalidTime` for a timestamp
+        without a time zone; :class:`LimitExceeded` for more than 100 000
+        rows. Reading the table needs the GIL; applying it runs without.
+        """
+
+    @overload
+    def apply_sales(self, table: _ArrowIn, *, lines: Literal[True]) -> tuple[_ArrowStream, _ArrowStream]: ...
+    @overload
+    def apply_sales(self, table: _ArrowIn, *, lines: Literal[False] = False) -> _ArrowStream:
+        """Apply a table of sales given as Arrow columns, in one call.
+
+        Columns: ``sale``, ``buyer``, ``currency`` (strings), ``amount``
+        (``decimal128`` or decimal strings; a float column is
+        :class:`InvalidAmount`, and so is an integer one), ``at`` (as in
+        :meth:`apply_joins`) and optionally ``category`` (strings, nulls
+        allowed). Results and errors as in :meth:`apply_joins`. With
+        ``lines=True`` returns ``(results, lines)``, the lines one row per
+        paid level: ``sale``, ``level`` (uint8), ``earner``, ``amount``
+        (``decimal128`` at the batch's largest scale), ``currency``,
+        ``rate`` (``decimal128``).
+        """
+
+    def apply_refunds(self, table: _ArrowIn) -> _ArrowStream:
+        """Apply a table of refunds given as Arrow columns: ``refund``,
+        ``sale`` (strings), ``amount`` and ``at`` (as in :meth:`apply_sales`).
+        Results and errors as in :meth:`apply_joins`."""
+
+    def what_if(
+        self,
+        plan: Union[Plan, Mapping[str, Any]],
+        from_: _Time,
+        to: _Time,
+        *,
+        progress: Optional[Callable[[int, int], Optional[bool]]] = None,
+        top: int = 10,
+        every: int = 100_000,
+    ) -> tuple[_ArrowStream, _Json]:
+        """Replay the sales recorded in ``[from_, to)`` under the candidate
+        ``plan``, calculation only: nothing in the engine changes.
+
+        The *in force* side is what each sale's recorded distribution paid;
+        the *candidate* side is the candidate's calculation on today's
+        network (lines fraud screening blocked stay blocked). Returns
+        ``(table, summary)``: the table has one row per earner and currency
+        (``earner``, ``currency``, ``in_force``, ``candidate``,
+        ``difference``, decimals); the summary is ``{"sales",
+        "sales_changed", "sales_in_period", "complete", "levels", "gains",
+        "losses"}``, ``levels`` one dict per level and currency (``level``,
+        ``currency``, ``in_force``, ``candidate``, ``difference`` as
+        ``Decimal``), ``gains`` and ``losses`` the ``top`` largest
+        differences each way (dicts like the table's rows).
+
+        ``progress(done, total)`` is called every ``every`` sales, with the
+        GIL; returning ``False`` stops the run (``complete`` is then False
+        and the report covers the sales done); an exception it raises stops
+        the run and is raised. The calculation runs without the GIL.
+        Raises :class:`InvalidPlan` for an invalid candidate.
+        """
+
+    def balances(self, member: str, currency: str, as_of: _Time) -> _Json:
     def balances(self, member: str, currency: str, as_of: _Time) -> _t.Balances:
         """``member``'s balances in ``currency`` as of ``as_of``:
         ``{"pending", "available", "held", "reserved", "paid"}`` as ``Decimal``.

@@ -23,7 +23,7 @@ use crate::audit::Head;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Applied, Event};
 use crate::limits::MAX_APPEND_ATTEMPTS;
-use crate::store::Store;
+use crate::store::{Store, StoredEvent};
 
 impl Engine {
     /// A read-only replica of `store`: like [`open`](Self::open), but
@@ -167,6 +167,54 @@ impl Engine {
 
     /// `storage` unless this engine holds exactly a prefix of its store's
     /// log: not broken, and its head is the stored event at its `seq`.
+    /// Before a group of rows is staged with a store (the columnar path):
+    /// refuses a follower's writes and catches up a replica that is behind,
+    /// as [`apply_batch`](Self::apply_batch) does.
+    pub(super) fn prepare_group(&mut self) -> Result<()> {
+        self.refuse_follower()?;
+        if self.behind()? {
+            self.catch_up()?;
+        }
+        Ok(())
+    }
+
+    /// Appends what a group staged and committed in memory, in one
+    /// conditional append. `Ok(true)`: stored. `Ok(false)`: another writer
+    /// appended first; the engine was reloaded from the store (it holds
+    /// none of the group, and has caught up), so the caller stages the
+    /// group again, at most [`MAX_APPEND_ATTEMPTS`] times in all
+    /// ([`group_exhausted`](Self::group_exhausted) after that). `storage`
+    /// when the store failed.
+    pub(super) fn append_group(&mut self, stored: &[StoredEvent]) -> Result<bool> {
+        if stored.is_empty() {
+            return Ok(true);
+        }
+        let appended = match self.store.as_mut() {
+            Some(store) => store.append(stored),
+            None => Err(no_store()),
+        };
+        let Err(err) = appended else {
+            self.forget_persisted_hashes();
+            return Ok(true);
+        };
+        if let Some(store) = self.store.take() {
+            if let Err(reload) = self.reload(store) {
+                self.broken = Some(format!("{err}; reloading failed: {reload}"));
+                return Err(storage(err));
+            }
+        }
+        if err.kind() == ErrorKind::Conflict {
+            Ok(false)
+        } else {
+            Err(storage(err))
+        }
+    }
+
+    /// The error when a group met a conflict at every attempt.
+    pub(super) fn group_exhausted() -> Error {
+        exhausted()
+    }
+
     pub(super) fn check_on_stored_chain(&self) -> Result<()> {
         if let Some(why) = &self.broken {
             return Err(Error::general(

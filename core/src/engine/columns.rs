@@ -1,0 +1,464 @@
+//! Columns in, columns out: joins, sales and refunds given as borrowed
+//! columns, results returned as columns.
+//!
+//! This is the bulk path under the bindings' Arrow methods (see the
+//! `upline-arrow` crate): a host that already holds its data in columns
+//! hands the engine slices that point into them. Nothing is decoded into a
+//! host object or an [`Event`] per row: one event of each kind is kept as a
+//! scratch value whose strings are overwritten row by row (their buffers
+//! are reused, so no `String` is allocated per row), and it goes through
+//! exactly the path [`Engine::apply`] takes. So a row gives the same result,
+//! the same error and the same audit hash as the equivalent event sent as
+//! JSON or a dict, with one exception that follows from the encoding: an
+//! instant given as milliseconds is hashed as its canonical RFC 3339 text
+//! (`2026-02-01T12:00:00Z`), and an amount given as a mantissa and scale as
+//! its plain decimal text at that scale (`100.00`); a host that wants its
+//! own text hashed passes text columns ([`Times::Text`],
+//! [`Amounts::Text`]).
+//!
+//! A row the engine refuses fails only that row, as in
+//! [`Engine::apply_batch`]; a call whose columns do not fit together
+//! (different lengths, more rows than [`MAX_BATCH`](crate::limits::MAX_BATCH))
+//! fails as a whole and changes nothing. With a store, the accepted rows of
+//! one call are persisted in one atomic append.
+//!
+//! It is not an Arrow reader: which Arrow types map to these columns, and
+//! the errors for a column of the wrong type, are the interop crate's.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use super::{check_batch_len, stored_event, Engine, Staged};
+use crate::audit::Hash;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Applied, Event, Outcome};
+use crate::limits::MAX_APPEND_ATTEMPTS;
+use crate::money::{DecimalText, Rate};
+use crate::store::StoredEvent;
+use crate::time::Timestamp;
+
+/// A column of instants.
+#[derive(Debug, Clone, Copy)]
+pub enum Times<'a> {
+    /// Milliseconds since the Unix epoch, UTC.
+    Millis(&'a [i64]),
+    /// RFC 3339 text with an offset, as the host wrote it (hashed as is).
+    Text(&'a [&'a str]),
+}
+
+impl Times<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Times::Millis(values) => values.len(),
+            Times::Text(values) => values.len(),
+        }
+    }
+
+    /// Writes row `row`'s text into `out` (cleared first).
+    fn write(&self, row: usize, field: &str, out: &mut String) -> Result<()> {
+        out.clear();
+        match self {
+            Times::Text(values) => out.push_str(values[row]),
+            Times::Millis(values) => {
+                let millis = values[row];
+                let at = Timestamp::from_millis(millis).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidTime,
+                        field,
+                        format!("{field} {millis} ms since 1970 is outside years 0001-9999"),
+                    )
+                })?;
+                write!(out, "{at}")
+                    .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A column of money amounts.
+#[derive(Debug, Clone, Copy)]
+pub enum Amounts<'a> {
+    /// Fixed-point values: each amount is `mantissa / 10^scale` (Arrow's
+    /// `decimal128`).
+    Decimal {
+        /// The unscaled values.
+        mantissa: &'a [i128],
+        /// The number of decimals, the same for the whole column.
+        scale: u32,
+    },
+    /// Decimal strings, as the host wrote them (hashed as is).
+    Text(&'a [&'a str]),
+}
+
+impl Amounts<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Amounts::Decimal { mantissa, .. } => mantissa.len(),
+            Amounts::Text(values) => values.len(),
+        }
+    }
+
+    /// Writes row `row`'s decimal text into `out` (cleared first).
+    fn write(&self, row: usize, field: &str, out: &mut String) -> Result<()> {
+        out.clear();
+        match self {
+            Amounts::Text(values) => out.push_str(values[row]),
+            Amounts::Decimal { mantissa, scale } => {
+                let value =
+                    Decimal::try_from_i128_with_scale(mantissa[row], *scale).map_err(|_| {
+                        Error::new(
+                            ErrorKind::InvalidAmount,
+                            field,
+                            format!("{field} {} at scale {scale} is out of range", mantissa[row]),
+                        )
+                    })?;
+                write!(out, "{value}")
+                    .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Joins as columns: one row a `member_joined` event without signals.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinColumns<'a> {
+    /// The new members' ids.
+    pub member: &'a [&'a str],
+    /// Their sponsors (`None` for a root).
+    pub sponsor: &'a [Option<&'a str>],
+    /// When they joined.
+    pub at: Times<'a>,
+}
+
+/// Sales as columns: one row a `sale_recorded` event without signals.
+#[derive(Debug, Clone, Copy)]
+pub struct SaleColumns<'a> {
+    /// The sales' ids.
+    pub sale: &'a [&'a str],
+    /// The buyers.
+    pub buyer: &'a [&'a str],
+    /// The amounts.
+    pub amount: Amounts<'a>,
+    /// The currency codes.
+    pub currency: &'a [&'a str],
+    /// When the sales happened.
+    pub at: Times<'a>,
+    /// The product categories, when the table has the column.
+    pub category: Option<&'a [Option<&'a str>]>,
+}
+
+/// Refunds as columns: one row a `refund_recorded` event.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundColumns<'a> {
+    /// The refunds' ids.
+    pub refund: &'a [&'a str],
+    /// The sales refunded.
+    pub sale: &'a [&'a str],
+    /// The amounts refunded.
+    pub amount: Amounts<'a>,
+    /// When.
+    pub at: Times<'a>,
+}
+
+/// What a columnar call returns: one slot per row in `seq`, `hash` and
+/// `replayed`, the refused rows in `errors`, and the distribution lines of
+/// sales when they were asked for.
+#[derive(Debug, Default)]
+pub struct RowResults {
+    /// Each row's sequence number; 0 for a refused row.
+    pub seq: Vec<u64>,
+    /// Each row's audit hash; [`Hash::ZERO`] for a refused row.
+    pub hash: Vec<Hash>,
+    /// Whether the row was an idempotent retry of an applied event.
+    pub replayed: Vec<bool>,
+    /// The refused rows, ascending, with their errors.
+    pub errors: Vec<(usize, Error)>,
+    /// The lines of the sales' distributions (only from
+    /// [`Engine::apply_sale_columns`] with `lines`).
+    pub lines: Option<LineColumns>,
+}
+
+/// Distribution lines as columns, one row a paid level.
+#[derive(Debug, Default)]
+pub struct LineColumns {
+    /// The input row of the sale.
+    pub row: Vec<u32>,
+    /// The level, from 1.
+    pub level: Vec<u8>,
+    /// Who earns it.
+    pub earner: Vec<Arc<str>>,
+    /// The commission, at the currency's scale.
+    pub amount: Vec<Decimal>,
+    /// The level's rate.
+    pub rate: Vec<Rate>,
+}
+
+impl RowResults {
+    fn with_capacity(rows: usize, lines: bool) -> RowResults {
+        RowResults {
+            seq: Vec::with_capacity(rows),
+            hash: Vec::with_capacity(rows),
+            replayed: Vec::with_capacity(rows),
+            errors: Vec::new(),
+            lines: lines.then(LineColumns::default),
+        }
+    }
+
+    fn push(&mut self, row: usize, result: Result<Applied>) {
+        match result {
+            Ok(applied) => {
+                self.seq.push(applied.seq);
+                self.hash.push(applied.hash);
+                self.replayed.push(applied.replayed);
+                if let (Some(out), Outcome::Distribution(d)) = (&mut self.lines, applied.outcome) {
+                    for line in d.lines {
+                        out.row.push(row as u32);
+                        out.level.push(line.level);
+                        out.earner.push(line.earner);
+                        out.amount.push(line.amount);
+                        out.rate.push(line.rate);
+                    }
+                }
+            }
+            Err(err) => {
+                self.seq.push(0);
+                self.hash.push(Hash::ZERO);
+                self.replayed.push(false);
+                self.errors.push((row, err));
+            }
+        }
+    }
+}
+
+/// Fails the call when a column's length differs from the first one's.
+fn same_len(rows: usize, columns: &[(&str, usize)]) -> Result<()> {
+    for (name, len) in columns {
+        if *len != rows {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                *name,
+                format!("column {name} has {len} rows; the others have {rows}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A scratch event of the kind `json` describes, decoded once a call (so
+/// optional fields added to the event later keep their defaults here).
+fn scratch(json: &str) -> Result<Event> {
+    Event::from_json(json)
+}
+
+/// Overwrites `slot` with `text`, reusing its buffer.
+fn set(slot: &mut String, text: &str) {
+    slot.clear();
+    slot.push_str(text);
+}
+
+/// Overwrites an optional string, keeping a spare buffer for rows that
+/// have none, so alternating rows allocate nothing.
+fn set_option(slot: &mut Option<String>, spare: &mut String, text: Option<&str>) {
+    match (text, slot.as_mut()) {
+        (Some(text), Some(buffer)) => set(buffer, text),
+        (Some(text), None) => {
+            let mut buffer = std::mem::take(spare);
+            set(&mut buffer, text);
+            *slot = Some(buffer);
+        }
+        (None, _) => {
+            if let Some(buffer) = slot.take() {
+                *spare = buffer;
+            }
+        }
+    }
+}
+
+fn decimal_text(slot: &mut DecimalText) -> &mut String {
+    if let DecimalText::NotText(_) = slot {
+        *slot = DecimalText::Text(String::new());
+    }
+    match slot {
+        DecimalText::Text(text) | DecimalText::NotText(text) => text,
+    }
+}
+
+impl Engine {
+    /// Applies joins given as columns. See the [module docs](self).
+    ///
+    /// ```
+    /// use upline::engine::columns::{JoinColumns, Times};
+    ///
+    /// let mut engine = upline::Engine::new();
+    /// let out = engine.apply_join_columns(&JoinColumns {
+    ///     member: &["ann", "bob", "bob"],
+    ///     sponsor: &[None, Some("ann"), Some("eve")],
+    ///     at: Times::Millis(&[1_767_225_600_000; 3]),
+    /// })?;
+    /// assert_eq!(out.seq, [1, 2, 0]);
+    /// assert_eq!(out.errors[0].0, 2);
+    /// assert_eq!(out.errors[0].1.code(), "duplicate_id");
+    /// # Ok::<(), upline::Error>(())
+    /// ```
+    pub fn apply_join_columns(&mut self, columns: &JoinColumns<'_>) -> Result<RowResults> {
+        let rows = columns.member.len();
+        same_len(
+            rows,
+            &[("sponsor", columns.sponsor.len()), ("at", columns.at.len())],
+        )?;
+        let mut event = scratch(r#"{"type":"member_joined","member":"","sponsor":null,"at":""}"#)?;
+        let mut spare = String::new();
+        self.apply_rows(rows, false, &mut event, |row, event| {
+            let Event::MemberJoined(e) = event else {
+                return Err(not_scratch());
+            };
+            set(&mut e.member, columns.member[row]);
+            set_option(&mut e.sponsor, &mut spare, columns.sponsor[row]);
+            columns.at.write(row, "at", &mut e.at)
+        })
+    }
+
+    /// Applies sales given as columns; with `lines`, their distribution
+    /// lines come back as columns too. See the [module docs](self).
+    ///
+    /// ```
+    /// use upline::engine::columns::{Amounts, JoinColumns, SaleColumns, Times};
+    ///
+    /// let mut engine = upline::Engine::new();
+    /// engine.apply_join_columns(&JoinColumns {
+    ///     member: &["ann", "bob"],
+    ///     sponsor: &[None, Some("ann")],
+    ///     at: Times::Text(&["2026-01-01T00:00:00Z"; 2]),
+    /// })?;
+    /// let out = engine.apply_sale_columns(&SaleColumns {
+    ///     sale: &["s1"],
+    ///     buyer: &["bob"],
+    ///     amount: Amounts::Decimal { mantissa: &[10_000], scale: 2 },
+    ///     currency: &["USD"],
+    ///     at: Times::Text(&["2026-02-01T12:00:00Z"]),
+    ///     category: None,
+    /// }, true)?;
+    /// let lines = out.lines.as_ref().unwrap();
+    /// assert_eq!(&*lines.earner[0], "ann");
+    /// assert_eq!(lines.amount[0].to_string(), "20.00");
+    /// # Ok::<(), upline::Error>(())
+    /// ```
+    pub fn apply_sale_columns(
+        &mut self,
+        columns: &SaleColumns<'_>,
+        lines: bool,
+    ) -> Result<RowResults> {
+        let rows = columns.sale.len();
+        same_len(
+            rows,
+            &[
+                ("buyer", columns.buyer.len()),
+                ("amount", columns.amount.len()),
+                ("currency", columns.currency.len()),
+                ("at", columns.at.len()),
+                ("category", columns.category.map_or(rows, <[_]>::len)),
+            ],
+        )?;
+        let mut event = scratch(
+            r#"{"type":"sale_recorded","sale":"","buyer":"","amount":"","currency":"","at":""}"#,
+        )?;
+        let mut spare = String::new();
+        self.apply_rows(rows, lines, &mut event, |row, event| {
+            let Event::SaleRecorded(e) = event else {
+                return Err(not_scratch());
+            };
+            set(&mut e.sale, columns.sale[row]);
+            set(&mut e.buyer, columns.buyer[row]);
+            columns
+                .amount
+                .write(row, "amount", decimal_text(&mut e.amount))?;
+            set(&mut e.currency, columns.currency[row]);
+            let category = columns.category.and_then(|c| c[row]);
+            set_option(&mut e.category, &mut spare, category);
+            columns.at.write(row, "at", &mut e.at)
+        })
+    }
+
+    /// Applies refunds given as columns. See the [module docs](self).
+    pub fn apply_refund_columns(&mut self, columns: &RefundColumns<'_>) -> Result<RowResults> {
+        let rows = columns.refund.len();
+        same_len(
+            rows,
+            &[
+                ("sale", columns.sale.len()),
+                ("amount", columns.amount.len()),
+                ("at", columns.at.len()),
+            ],
+        )?;
+        let mut event =
+            scratch(r#"{"type":"refund_recorded","refund":"","sale":"","amount":"","at":""}"#)?;
+        self.apply_rows(rows, false, &mut event, |row, event| {
+            let Event::RefundRecorded(e) = event else {
+                return Err(not_scratch());
+            };
+            set(&mut e.refund, columns.refund[row]);
+            set(&mut e.sale, columns.sale[row]);
+            columns
+                .amount
+                .write(row, "amount", decimal_text(&mut e.amount))?;
+            columns.at.write(row, "at", &mut e.at)
+        })
+    }
+
+    /// Fills `event` for each row and applies it as [`Engine::apply_batch`]
+    /// applies its events (a group commit with a store).
+    fn apply_rows(
+        &mut self,
+        rows: usize,
+        lines: bool,
+        event: &mut Event,
+        mut fill: impl FnMut(usize, &mut Event) -> Result<()>,
+    ) -> Result<RowResults> {
+        check_batch_len(rows)?;
+        if self.store.is_none() {
+            let mut out = RowResults::with_capacity(rows, lines);
+            for row in 0..rows {
+                let result = fill(row, event).and_then(|()| self.apply(event));
+                out.push(row, result);
+            }
+            return Ok(out);
+        }
+        // With a store: the many-writers protocol of `apply_batch` (catch
+        // up, stage every row, one conditional append; on a conflict the
+        // engine reloads and the rows are staged again).
+        self.prepare_group()?;
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let mut out = RowResults::with_capacity(rows, lines);
+            let mut stored: Vec<StoredEvent> = Vec::new();
+            for row in 0..rows {
+                let result =
+                    fill(row, event).and_then(|()| self.stage_for_group(event, &mut stored));
+                out.push(row, result);
+            }
+            if self.append_group(&stored)? {
+                return Ok(out);
+            }
+        }
+        Err(Engine::group_exhausted())
+    }
+
+    /// Stages `event` and commits it in memory, keeping its stored form for
+    /// the group's append.
+    fn stage_for_group(&mut self, event: &Event, stored: &mut Vec<StoredEvent>) -> Result<Applied> {
+        match self.stage(event)? {
+            Staged::Retry(applied) => Ok(applied),
+            Staged::New(link, effects) => {
+                stored.push(stored_event(event, &link)?);
+                Ok(self.commit(link, effects))
+            }
+        }
+    }
+}
+
+fn not_scratch() -> Error {
+    Error::general(ErrorKind::Internal, "the scratch event changed kind")
+}
