@@ -166,7 +166,8 @@ fn event(op: &Op) -> serde_json::Value {
             if let Some(fx) = fx {
                 let rates = ["1.0832", "0.0067", "149.3", "1", "0", "-2"];
                 let pay = if *jpy { "USD" } else { "JPY" };
-                event["fx"] = json!({"currency": pay, "rate": rates[usize::from(*fx) % rates.len()]});
+                event["fx"] =
+                    json!({"currency": pay, "rate": rates[usize::from(*fx) % rates.len()]});
             }
             event
         }
