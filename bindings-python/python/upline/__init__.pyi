@@ -467,7 +467,6 @@ class Engine:
         Raises :class:`InvalidPlan` for an invalid candidate.
         """
 
-    def balances(self, member: str, currency: str, as_of: _Time) -> _Json:
     def balances(self, member: str, currency: str, as_of: _Time) -> _t.Balances:
         """``member``'s balances in ``currency`` as of ``as_of``:
         ``{"pending", "available", "held", "reserved", "paid"}`` as ``Decimal``.
