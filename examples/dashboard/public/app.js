@@ -402,6 +402,8 @@ async function showLeaderboards() {
     el('td', {}, e.rank), el('td', {}, el('a', { href: `#member/${e.member}` }, e.member)),
     el('td', { class: 'num' }, fmt(e.value)), el('td', {}, e.reached_at.slice(0, 10)))))
   if (!lb.entries.length) body.append(el('tr', {}, el('td', { colSpan: 4 }, 'nobody in this period')))
+  // What the table shows, for people and tests alike.
+  Object.assign($('[data-testid=leaderboard]').dataset, { metric, period: period.value })
   const aw = await api('/api/awards')
   $('#award-counts').replaceChildren(...Object.entries(aw.counts).map(([name, n]) => el('li', {}, `${name}: ${n} members`)))
   $('#awards').replaceChildren(...aw.recent.slice(0, 30).map((a) => el('li', {}, `${a.at?.slice(0, 10) ?? ''} ${a.member} reached ${a.name}${a.bonuses.length ? ` (+${a.bonuses.map((b) => `${b.amount} ${b.currency}`).join(', ')})` : ''}`)))

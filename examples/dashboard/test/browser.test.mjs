@@ -59,7 +59,9 @@ test('leaderboard order equals the engine, for every metric', async () => {
     await page.selectOption('[data-testid=lb-metric]', metric)
     const money = metric !== 'qualified_referrals'
     const expected = engine.leaderboard(metric, new Date(0).toISOString(), to, 20, money ? 'USD' : null).entries
-    await page.waitForFunction((first) => document.querySelector('[data-testid=leaderboard] tbody tr')?.dataset.member === first, expected[0].member)
+    // Wait for this metric's table: the previous one may start with the
+    // same member, so wait on the metric the table says it shows.
+    await page.waitForSelector(`[data-testid=leaderboard][data-metric=${metric}][data-period=all]`)
     const rows = await page.$$eval('[data-testid=leaderboard] tbody tr', (trs) => trs.map((tr) => [tr.dataset.member, tr.children[2].innerText]))
     assert.deepEqual(rows.map((r) => r[0]), expected.map((e) => e.member), metric)
     assert.deepEqual(rows.map((r) => r[1].replaceAll(',', '')), expected.map((e) => e.value), metric)
@@ -68,7 +70,7 @@ test('leaderboard order equals the engine, for every metric', async () => {
   await page.selectOption('[data-testid=lb-metric]', 'net_earnings')
   await page.selectOption('[data-testid=lb-period]', '2026-02')
   const feb = engine.leaderboard('net_earnings', '2026-02-01T00:00:00Z', '2026-03-01T00:00:00Z', 20, 'USD').entries
-  await page.waitForFunction((first) => document.querySelector('[data-testid=leaderboard] tbody tr')?.dataset.member === first, feb[0].member)
+  await page.waitForSelector('[data-testid=leaderboard][data-metric=net_earnings][data-period="2026-02"]')
   const rows = await page.$$eval('[data-testid=leaderboard] tbody tr', (trs) => trs.map((tr) => tr.dataset.member))
   assert.deepEqual(rows, feb.map((e) => e.member))
   await shot(page, 'leaderboards')
@@ -86,6 +88,19 @@ test("a member's balances equal the engine's", async () => {
   await shot(page, 'member')
 })
 
+// Where a node is once the view stops moving (the camera animates after a
+// change of depth, and a click on a moving node can miss it).
+async function settledPosition(member) {
+  let previous = null
+  for (let i = 0; i < 40; i++) {
+    const at = await page.evaluate((c) => window.dashboard.nodePosition(c), member)
+    if (previous && Math.abs(at.x - previous.x) < 0.5 && Math.abs(at.y - previous.y) < 0.5) return at
+    previous = at
+    await page.waitForTimeout(250)
+  }
+  return previous
+}
+
 test('clicking a member expands its downline to the right children, and again collapses it', async () => {
   await page.goto(`${server.url}#network/u000000`)
   await page.waitForSelector('body[data-network=ready]')
@@ -98,7 +113,7 @@ test('clicking a member expands its downline to the right children, and again co
   const expected = engine.directReferrals(child)
   assert.ok(expected.length > 0)
   assert.deepEqual(await page.evaluate((c) => window.dashboard.childrenOf(c), child), [])
-  const at = await page.evaluate((c) => window.dashboard.nodePosition(c), child)
+  const at = await settledPosition(child)
   await page.mouse.click(at.x, at.y)
   await page.waitForFunction((c) => window.dashboard.childrenOf(c).length > 0, child)
   assert.deepEqual(await page.evaluate((c) => window.dashboard.childrenOf(c), child), expected)
@@ -106,7 +121,7 @@ test('clicking a member expands its downline to the right children, and again co
   const listed = await page.$$eval('[data-testid=children] li', (lis) => lis.map((li) => li.dataset.id))
   assert.deepEqual(listed, expected)
   await shot(page, 'network-expanded')
-  const again = await page.evaluate((c) => window.dashboard.nodePosition(c), child)
+  const again = await settledPosition(child)
   await page.mouse.click(again.x, again.y)
   await page.waitForFunction((c) => window.dashboard.childrenOf(c).length === 0, child)
   assert.equal(await page.evaluate(() => window.dashboard.shown().length), 1 + roots.length)
