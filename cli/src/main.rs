@@ -4,7 +4,9 @@
 //! member's statement or balances, writes a tax summary, saves a snapshot
 //! and replays a JSON-lines event log (or an export) into a new store. It
 //! owns the command line, the output formats and the exit codes; every
-//! rule stays in the `upline` crate.
+//! rule stays in the `upline` crate. A store is a SQLite path, or a
+//! PostgreSQL URL with `--programme NAME` (see `source`); a URL is never
+//! printed, since it may hold a password.
 //!
 //! Exit codes: 0 ok; 1 the books do not verify (the message names the
 //! event); 2 a usage or storage error, or a refused query (the message
@@ -36,6 +38,10 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// The programme (tenant) whose log to read, when STORE is a
+    /// PostgreSQL URL (`postgresql://user:password@host:port/db`).
+    #[arg(long, global = true)]
+    programme: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,19 +60,19 @@ enum Format {
 enum Command {
     /// Replay every stored event and check each audit hash.
     Verify {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
     },
     /// Print the head the store claims: the last sequence number and its
     /// audit hash (run `verify` to check it).
     Head {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
     },
     /// Stream the stored events with their audit hashes and records, for
     /// an auditor: JSON Lines, or CSV with `--format csv`.
     Export {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
         /// Write here instead of to stdout.
         #[arg(long, short)]
@@ -80,7 +86,7 @@ enum Command {
     },
     /// One page of a member's statement, oldest first.
     Statement {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
         /// The member.
         member: String,
@@ -105,7 +111,7 @@ enum Command {
     },
     /// A member's balances, per currency.
     Balances {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
         /// The member.
         member: String,
@@ -118,7 +124,7 @@ enum Command {
     },
     /// The tax summary of a calendar year (UTC).
     Tax {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
         /// The year.
         year: i32,
@@ -128,7 +134,7 @@ enum Command {
     },
     /// Save a snapshot in the store, so the next open replays less.
     Snapshot {
-        /// The SQLite store.
+        /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
     },
     /// Apply a JSON-lines event log (one event a line) to a new store.
@@ -177,21 +183,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Outcome {
     let format = cli.format;
+    let programme = cli.programme;
+    let books = |store: PathBuf| Books::from_arg(store, programme.clone());
     match cli.command {
-        Command::Verify { store } => verify(&Books::Sqlite(store), format),
-        Command::Head { store } => head(&Books::Sqlite(store), format),
+        Command::Verify { store } => verify(&books(store)?, format),
+        Command::Head { store } => head(&books(store)?, format),
         Command::Export {
             store,
             output,
             from_seq,
             to_seq,
-        } => export(
-            &Books::Sqlite(store),
-            output.as_deref(),
-            from_seq,
-            to_seq,
-            format,
-        ),
+        } => export(&books(store)?, output.as_deref(), from_seq, to_seq, format),
         Command::Statement {
             store,
             member,
@@ -202,7 +204,7 @@ fn run(cli: Cli) -> Outcome {
             after,
             limit,
         } => {
-            let engine = open(&Books::Sqlite(store))?;
+            let engine = open(&books(store)?)?;
             let query = StatementQuery {
                 currency,
                 from,
@@ -218,26 +220,28 @@ fn run(cli: Cli) -> Outcome {
             member,
             currency,
             as_of,
-        } => balances(
-            &open(&Books::Sqlite(store))?,
-            &member,
-            currency,
-            as_of,
-            format,
-        ),
+        } => balances(&open(&books(store)?)?, &member, currency, as_of, format),
         Command::Tax {
             store,
             year,
             thresholds,
-        } => tax(&open(&Books::Sqlite(store))?, year, &thresholds, format),
+        } => tax(&open(&books(store)?)?, year, &thresholds, format),
         Command::Snapshot { store } => {
-            let mut engine = open(&Books::Sqlite(store))?;
+            let mut engine = open(&books(store)?)?;
             engine.save_snapshot()?;
             let head = engine.audit_head();
             print_head(head.seq, &head.hash, format);
             Ok(())
         }
-        Command::Replay { log, store } => replay(&log, &store, format),
+        Command::Replay { log, store } => {
+            if programme.is_some() || source::is_url(&store) {
+                return Err(Failure::Error(
+                    "malformed: replay writes a new SQLite store: give a path that does not exist"
+                        .into(),
+                ));
+            }
+            replay(&log, &store, format)
+        }
     }
 }
 

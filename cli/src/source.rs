@@ -1,28 +1,80 @@
 //! Where the books are: opening a store for a command.
 //!
-//! Today a store is a SQLite file. The PostgreSQL adapter (a URL plus a
-//! programme) is being built separately; when it lands it becomes a second
-//! [`Books`] variant and a second arm in [`Books::open`], and no command
-//! changes. Until then there is no `--url` flag rather than one that
-//! pretends.
+//! A store is a SQLite file, or a programme's log in PostgreSQL: a
+//! `postgresql://` (or `postgres://`) URL in place of the path, with
+//! `--programme NAME`. The URL may hold a password, so it is never printed:
+//! messages name the host and the reason only (the adapter's errors do the
+//! same), and [`Books`]'s `Debug` leaves it out.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use upline::{Error, ErrorKind, Result, Store};
+use upline_postgres::PostgresStore;
 use upline_sqlite::SqliteStore;
 
 /// The books a command reads or writes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Books {
     /// An Upline SQLite store.
     Sqlite(PathBuf),
+    /// One programme's log in PostgreSQL.
+    Postgres {
+        /// The connection URL (secret: never printed).
+        url: String,
+        /// The programme (tenant) id.
+        programme: String,
+    },
+}
+
+impl fmt::Debug for Books {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Books::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Books::Postgres { programme, .. } => f
+                .debug_struct("Postgres")
+                .field("programme", programme)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Whether a store argument is a PostgreSQL URL rather than a path.
+pub fn is_url(store: &Path) -> bool {
+    store
+        .to_str()
+        .is_some_and(|s| s.starts_with("postgresql://") || s.starts_with("postgres://"))
 }
 
 impl Books {
+    /// The books a command names: a SQLite path, or a PostgreSQL URL with
+    /// `programme`. A URL without a programme, or a programme with a path,
+    /// is a usage error (`malformed`); neither message repeats the URL.
+    pub fn from_arg(store: PathBuf, programme: Option<String>) -> Result<Books> {
+        match (is_url(&store), programme) {
+            (true, Some(programme)) => Ok(Books::Postgres {
+                url: store.to_string_lossy().into_owned(),
+                programme,
+            }),
+            (true, None) => Err(Error::general(
+                ErrorKind::Malformed,
+                "a PostgreSQL URL needs --programme NAME (one database holds many programmes)",
+            )),
+            (false, Some(_)) => Err(Error::general(
+                ErrorKind::Malformed,
+                "--programme goes with a PostgreSQL URL, not a SQLite path",
+            )),
+            (false, None) => Ok(Books::Sqlite(store)),
+        }
+    }
+
     /// Opens existing books; a path that does not exist is a `storage`
     /// error (SQLite would otherwise create an empty store there).
     pub fn open(&self) -> Result<Box<dyn Store>> {
         match self {
+            Books::Postgres { url, programme } => {
+                Ok(Box::new(PostgresStore::open(url, programme)?))
+            }
             Books::Sqlite(path) => {
                 if !path.is_file() {
                     return Err(Error::general(
