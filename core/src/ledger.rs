@@ -331,7 +331,14 @@ impl Ledger {
             if self.turnover(currency).saturating_add(added) <= MAX_MANTISSA {
                 continue;
             }
+            let mut earners: Vec<u32> = Vec::new();
             for entry in entries.iter().filter(|e| e.currency == currency) {
+                // One walk per account, however many of its entries the
+                // event writes (a held line writes two).
+                if earners.contains(&entry.earner) {
+                    continue;
+                }
+                earners.push(entry.earner);
                 let account = self.account_entries(entry.earner, currency).chain(
                     entries
                         .iter()
