@@ -35,7 +35,7 @@ use crate::audit::Hash;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Applied, Event, Outcome};
 use crate::limits::MAX_APPEND_ATTEMPTS;
-use crate::money::{DecimalText, Rate};
+use crate::money::{parse_decimal, DecimalText, Rate};
 use crate::store::StoredEvent;
 use crate::time::Timestamp;
 
@@ -48,8 +48,8 @@ pub enum Times<'a> {
     Text(&'a [&'a str]),
 }
 
-impl Times<'_> {
-    fn len(&self) -> usize {
+impl<'a> Times<'a> {
+    pub(super) fn len(&self) -> usize {
         match self {
             Times::Millis(values) => values.len(),
             Times::Text(values) => values.len(),
@@ -76,6 +76,31 @@ impl Times<'_> {
         }
         Ok(())
     }
+
+    /// Row `row` as an instant (no text is written: what-if reads it).
+    pub(super) fn instant(&self, row: usize, field: &str) -> Result<Timestamp> {
+        match self {
+            Times::Text(values) => Timestamp::parse(values[row], field),
+            Times::Millis(values) => Timestamp::from_millis(values[row]).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidTime,
+                    field,
+                    format!(
+                        "{field} {} ms since 1970 is outside years 0001-9999",
+                        values[row]
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Rows `range` of the column.
+    pub(super) fn slice(&self, range: std::ops::Range<usize>) -> Times<'a> {
+        match *self {
+            Times::Millis(values) => Times::Millis(&values[range]),
+            Times::Text(values) => Times::Text(&values[range]),
+        }
+    }
 }
 
 /// A column of money amounts.
@@ -94,7 +119,7 @@ pub enum Amounts<'a> {
 }
 
 impl Amounts<'_> {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match self {
             Amounts::Decimal { mantissa, .. } => mantissa.len(),
             Amounts::Text(values) => values.len(),
@@ -120,6 +145,22 @@ impl Amounts<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Row `row` as a decimal (no text is written: what-if reads it).
+    pub(super) fn decimal(&self, row: usize, field: &str) -> Result<Decimal> {
+        match self {
+            Amounts::Text(values) => parse_decimal(values[row], field, ErrorKind::InvalidAmount),
+            Amounts::Decimal { mantissa, scale } => {
+                Decimal::try_from_i128_with_scale(mantissa[row], *scale).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidAmount,
+                        field,
+                        format!("{field} {} at scale {scale} is out of range", mantissa[row]),
+                    )
+                })
+            }
+        }
     }
 }
 
@@ -149,6 +190,45 @@ pub struct SaleColumns<'a> {
     pub at: Times<'a>,
     /// The product categories, when the table has the column.
     pub category: Option<&'a [Option<&'a str>]>,
+}
+
+impl<'a> JoinColumns<'a> {
+    /// The number of rows; `malformed` when the columns' lengths differ.
+    pub fn rows(&self) -> Result<usize> {
+        let rows = self.member.len();
+        same_len(
+            rows,
+            &[("sponsor", self.sponsor.len()), ("at", self.at.len())],
+        )?;
+        Ok(rows)
+    }
+
+    /// Rows `range` (within [`rows`](Self::rows)).
+    pub(super) fn slice(&self, range: std::ops::Range<usize>) -> JoinColumns<'a> {
+        JoinColumns {
+            member: &self.member[range.clone()],
+            sponsor: &self.sponsor[range.clone()],
+            at: self.at.slice(range),
+        }
+    }
+}
+
+impl SaleColumns<'_> {
+    /// The number of rows; `malformed` when the columns' lengths differ.
+    pub fn rows(&self) -> Result<usize> {
+        let rows = self.sale.len();
+        same_len(
+            rows,
+            &[
+                ("buyer", self.buyer.len()),
+                ("amount", self.amount.len()),
+                ("currency", self.currency.len()),
+                ("at", self.at.len()),
+                ("category", self.category.map_or(rows, <[_]>::len)),
+            ],
+        )?;
+        Ok(rows)
+    }
 }
 
 /// Refunds as columns: one row a `refund_recorded` event.
@@ -305,11 +385,7 @@ impl Engine {
     /// # Ok::<(), upline::Error>(())
     /// ```
     pub fn apply_join_columns(&mut self, columns: &JoinColumns<'_>) -> Result<RowResults> {
-        let rows = columns.member.len();
-        same_len(
-            rows,
-            &[("sponsor", columns.sponsor.len()), ("at", columns.at.len())],
-        )?;
+        let rows = columns.rows()?;
         let mut event = scratch(r#"{"type":"member_joined","member":"","sponsor":null,"at":""}"#)?;
         let mut spare = String::new();
         self.apply_rows(rows, false, &mut event, |row, event| {
@@ -352,17 +428,7 @@ impl Engine {
         columns: &SaleColumns<'_>,
         lines: bool,
     ) -> Result<RowResults> {
-        let rows = columns.sale.len();
-        same_len(
-            rows,
-            &[
-                ("buyer", columns.buyer.len()),
-                ("amount", columns.amount.len()),
-                ("currency", columns.currency.len()),
-                ("at", columns.at.len()),
-                ("category", columns.category.map_or(rows, <[_]>::len)),
-            ],
-        )?;
+        let rows = columns.rows()?;
         let mut event = scratch(
             r#"{"type":"sale_recorded","sale":"","buyer":"","amount":"","currency":"","at":""}"#,
         )?;

@@ -18,6 +18,18 @@
 //! progress callback every `every` sales; returning `false` stops the run,
 //! and the report covers the sales seen so far (`complete` is false).
 //!
+//! A sales table given as columns ([`Engine::what_if_sale_columns`]) is
+//! replayed the same way, except that its sales were never recorded: the
+//! *in force* side is their calculation under the plan in force at each
+//! sale's time (no fraud screening: the table has no signals). A row the
+//! engine would refuse as a sale (an unknown buyer or currency, an amount
+//! that is not positive or has too many decimals, a sale before its buyer
+//! joined, an id that is not one) is left out of both sides and reported
+//! with its error, as `apply_sale_columns` reports it; a sale id already in
+//! the engine is no error here (a host may replay an export of its own
+//! history). [`what_if_members`] does the same with no engine of the
+//! host's: it builds a throwaway one from a members table first.
+//!
 //! Sales are calculated in groups that share a rate table, uplines walked
 //! in lockstep ([`calc::calculate_batch`]); the sums are kept in minor
 //! units in arrays indexed by member, 32 bytes a member for each currency
@@ -27,11 +39,15 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::{Engine, SaleRecord};
+use super::columns::{JoinColumns, SaleColumns};
+use super::{positive, Engine, SaleRecord};
 use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, PlanActivated};
+use crate::id::check_id;
+use crate::limits::MAX_BATCH;
 use crate::money::Currency;
-use crate::plan::PlanSpec;
+use crate::plan::{Plan, PlanSpec};
 use crate::time::Timestamp;
 
 /// Knobs of a what-if run.
@@ -107,11 +123,21 @@ pub struct WhatIfReport {
     pub sales: u64,
     /// Sales whose lines the candidate changed.
     pub sales_changed: u64,
-    /// Sales in the period (replayed or not, when cancelled).
+    /// Sales in the period (replayed or not, when cancelled); for a sales
+    /// table, its rows.
     pub sales_in_period: u64,
+    /// Rows of a sales table left out because the engine would refuse them
+    /// as sales (0 for the engine's own sales).
+    pub sales_refused: u64,
+    /// The first [`MAX_REFUSED_REPORTED`] of those rows, ascending: the row
+    /// (from 0) and the error `apply_sale_columns` would give it.
+    pub refused: Vec<(u64, Error)>,
     /// False when the progress callback stopped the run.
     pub complete: bool,
 }
+
+/// How many refused rows a report lists (all are counted).
+pub const MAX_REFUSED_REPORTED: usize = 100;
 
 /// How many sales are calculated together.
 const GROUP: usize = 1024;
@@ -168,6 +194,64 @@ impl Totals {
     }
 }
 
+/// A run's counters and its progress callback.
+struct Run<'a> {
+    totals: Totals,
+    /// Rows (or sales) seen: calculated or refused.
+    done: u64,
+    changed: u64,
+    refused: u64,
+    refused_rows: Vec<(u64, Error)>,
+    total: u64,
+    every: u64,
+    complete: bool,
+    progress: Option<&'a mut dyn FnMut(u64, u64) -> bool>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        members: usize,
+        total: u64,
+        options: WhatIfOptions,
+        progress: Option<&'a mut dyn FnMut(u64, u64) -> bool>,
+    ) -> Run<'a> {
+        Run {
+            totals: Totals::new(members),
+            done: 0,
+            changed: 0,
+            refused: 0,
+            refused_rows: Vec::new(),
+            total,
+            every: options.every.max(1),
+            complete: true,
+            progress,
+        }
+    }
+
+    /// Counts one sale (changed or not) or one refused row; `false` once
+    /// the callback has stopped the run.
+    fn tick(&mut self, changed: bool) -> bool {
+        self.changed += u64::from(changed);
+        self.done += 1;
+        if self.done.is_multiple_of(self.every) {
+            if let Some(callback) = self.progress.as_mut() {
+                if !callback(self.done, self.total) {
+                    self.complete = false;
+                }
+            }
+        }
+        self.complete
+    }
+
+    fn refuse(&mut self, row: usize, err: Error) -> bool {
+        self.refused += 1;
+        if self.refused_rows.len() < MAX_REFUSED_REPORTED {
+            self.refused_rows.push((row as u64, err));
+        }
+        self.tick(false)
+    }
+}
+
 fn compared(currency: Currency, sums: [i128; 2]) -> Compared {
     let scale = u32::from(currency.minor_units());
     Compared {
@@ -209,23 +293,17 @@ impl Engine {
         from: Timestamp,
         to: Timestamp,
         options: WhatIfOptions,
-        mut progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
+        progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
     ) -> Result<WhatIfReport> {
-        let plan = candidate
-            .validate(&self.currencies)
-            .map_err(|err| err.within("plan"))?;
+        let plan = self.candidate(candidate)?;
         let in_period = |sale: &&SaleRecord| from <= sale.at && sale.at < to;
         let total = self.sales.iter().filter(in_period).count() as u64;
-        let every = options.every.max(1);
-        let mut totals = Totals::new(self.graph.len());
+        let mut run = Run::new(self.graph.len(), total, options, progress);
         let mut group: Vec<&SaleRecord> = Vec::with_capacity(GROUP);
         let mut inputs: Vec<SaleInput> = Vec::with_capacity(GROUP);
         let mut results: Vec<Calculation> = Vec::new();
-        let mut done = 0u64;
-        let mut changed = 0u64;
-        let mut complete = true;
         let mut sales = self.sales.iter().filter(in_period).peekable();
-        while sales.peek().is_some() {
+        'run: while sales.peek().is_some() {
             group.clear();
             inputs.clear();
             // A group shares a rate table: consecutive sales of one category.
@@ -245,33 +323,183 @@ impl Engine {
             let table = plan.table(group[0].category.as_deref());
             calc::calculate_batch(&plan, table, &self.graph, &inputs, &mut results)?;
             for (sale, result) in group.iter().zip(&results) {
-                changed += u64::from(compare(sale, result, &mut totals));
-                done += 1;
-                if done.is_multiple_of(every) {
-                    if let Some(callback) = progress.as_mut() {
-                        if !callback(done, total) {
-                            complete = false;
-                            break;
-                        }
-                    }
+                let changed = compare(sale, result, &mut run.totals);
+                if !run.tick(changed) {
+                    break 'run;
                 }
             }
-            if !complete {
-                break;
-            }
         }
-        Ok(self.report(totals, options.top, done, changed, total, complete))
+        Ok(self.report(run, options.top))
     }
 
-    fn report(
+    /// Replays a sales table given as columns under `candidate` and
+    /// compares it with the plan in force (see the [module docs](self)):
+    /// both sides are calculated on today's network, nothing in the engine
+    /// changes. The columns are those of
+    /// [`apply_sale_columns`](Engine::apply_sale_columns), and any number
+    /// of rows (nothing is kept per row). A call whose columns do not fit
+    /// together fails as a whole (`malformed`); a row the engine would
+    /// refuse is counted in [`sales_refused`](WhatIfReport::sales_refused).
+    /// `progress(rows done, rows)` runs every
+    /// [`every`](WhatIfOptions::every) rows; `false` stops the run.
+    ///
+    /// ```
+    /// use upline::engine::columns::{Amounts, JoinColumns, SaleColumns, Times};
+    /// use upline::engine::whatif::WhatIfOptions;
+    /// use upline::{Engine, PlanSpec};
+    ///
+    /// let mut engine = Engine::new();
+    /// engine.apply_join_columns(&JoinColumns {
+    ///     member: &["ann", "bob"],
+    ///     sponsor: &[None, Some("ann")],
+    ///     at: Times::Text(&["2026-01-01T00:00:00Z"; 2]),
+    /// })?;
+    /// let candidate: PlanSpec = serde_json::from_str(
+    ///     r#"{"id":"flat","version":1,"levels":[{"rate":"0.25"}]}"#,
+    /// ).unwrap();
+    /// let report = engine.what_if_sale_columns(&candidate, &SaleColumns {
+    ///     sale: &["s1", "s2"],
+    ///     buyer: &["bob", "eve"],
+    ///     amount: Amounts::Decimal { mantissa: &[10_000, 500], scale: 2 },
+    ///     currency: &["USD", "USD"],
+    ///     at: Times::Millis(&[1_769_947_200_000; 2]),
+    ///     category: None,
+    /// }, WhatIfOptions::default(), None)?;
+    /// let ann = &report.earners[0];
+    /// assert_eq!(ann.amounts.in_force.to_string(), "20.00");
+    /// assert_eq!(ann.amounts.candidate.to_string(), "25.00");
+    /// assert_eq!((report.sales, report.sales_refused), (1, 1));
+    /// assert_eq!(report.refused[0].1.code(), "unknown_member");
+    /// # Ok::<(), upline::Error>(())
+    /// ```
+    pub fn what_if_sale_columns(
         &self,
-        totals: Totals,
-        top: usize,
-        sales: u64,
-        sales_changed: u64,
-        sales_in_period: u64,
-        complete: bool,
-    ) -> WhatIfReport {
+        candidate: &PlanSpec,
+        columns: &SaleColumns<'_>,
+        options: WhatIfOptions,
+        progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
+    ) -> Result<WhatIfReport> {
+        let plan = self.candidate(candidate)?;
+        let rows = columns.rows()?;
+        let mut run = Run::new(self.graph.len(), rows as u64, options, progress);
+        // One group: rows whose sales share the plan in force and the
+        // category (so both sides share a rate table); refused rows ride
+        // along in their place, so progress and cancellation follow the
+        // table's order.
+        let mut group: Vec<Result<SaleInput>> = Vec::with_capacity(GROUP);
+        let mut inputs: Vec<SaleInput> = Vec::with_capacity(GROUP);
+        let mut in_force: Vec<Calculation> = Vec::new();
+        let mut results: Vec<Calculation> = Vec::new();
+        let mut currency: Option<(&str, Currency)> = None;
+        let mut row = 0usize;
+        'run: while row < rows {
+            let first = row;
+            group.clear();
+            inputs.clear();
+            let mut key: Option<(u32, Option<&str>)> = None;
+            while row < rows && group.len() < GROUP {
+                let sale = self.sale_row(columns, row, &mut currency);
+                if let Ok(input) = &sale {
+                    let category = columns.category.and_then(|c| c[row]);
+                    let this = (self.plan_index_at(input.at), category);
+                    if key.is_some_and(|k| k != this) {
+                        break;
+                    }
+                    key = Some(this);
+                    inputs.push(*input);
+                }
+                group.push(sale);
+                row += 1;
+            }
+            if let Some((index, category)) = key {
+                let current = &self.plans[index as usize];
+                let table = current.table(category);
+                calc::calculate_batch(current, table, &self.graph, &inputs, &mut in_force)?;
+                let table = plan.table(category);
+                calc::calculate_batch(&plan, table, &self.graph, &inputs, &mut results)?;
+            }
+            let mut calculated = in_force.iter().zip(&results);
+            for (i, sale) in group.drain(..).enumerate() {
+                let going_on = match sale {
+                    Err(err) => run.refuse(first + i, err),
+                    Ok(input) => match calculated.next() {
+                        Some((old, new)) => {
+                            let changed =
+                                compare_calculated(input.currency, old, new, &mut run.totals);
+                            run.tick(changed)
+                        }
+                        None => {
+                            return Err(Error::general(
+                                ErrorKind::Internal,
+                                "what-if lost a calculation of its group",
+                            ))
+                        }
+                    },
+                };
+                if !going_on {
+                    break 'run;
+                }
+            }
+        }
+        Ok(self.report(run, options.top))
+    }
+
+    /// Row `row` of a sales table as the calculation's input, checked as
+    /// [`Engine::apply`] checks a sale (but for its id's uniqueness, fx and
+    /// screening, which a calculation does not involve). `currency` caches
+    /// the last code looked up.
+    fn sale_row<'c>(
+        &self,
+        columns: &SaleColumns<'c>,
+        row: usize,
+        currency: &mut Option<(&'c str, Currency)>,
+    ) -> Result<SaleInput> {
+        check_id(columns.sale[row], "sale")?;
+        check_id(columns.buyer[row], "buyer")?;
+        if let Some(category) = columns.category.and_then(|c| c[row]) {
+            check_id(category, "category")?;
+        }
+        let code = columns.currency[row];
+        let pay = match *currency {
+            Some((last, found)) if last == code => found,
+            _ => {
+                let found = self.currencies.get(code, "currency")?;
+                *currency = Some((code, found));
+                found
+            }
+        };
+        let amount = columns.amount.decimal(row, "amount")?;
+        let amount = positive(pay.exact(amount, "amount")?, "amount")?;
+        let at = columns.at.instant(row, "at")?;
+        let buyer = self.graph.require(columns.buyer[row], "buyer")?;
+        let joined = self.graph.joined_at(buyer);
+        if at < joined {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "sale {:?} at {at} is before its buyer {:?} joined ({joined})",
+                    columns.sale[row], columns.buyer[row]
+                ),
+            ));
+        }
+        Ok(SaleInput {
+            buyer,
+            amount,
+            currency: pay,
+            at,
+        })
+    }
+
+    /// The candidate plan, checked against this engine's currencies.
+    fn candidate(&self, candidate: &PlanSpec) -> Result<Plan> {
+        candidate
+            .validate(&self.currencies)
+            .map_err(|err| err.within("plan"))
+    }
+
+    fn report(&self, run: Run<'_>, top: usize) -> WhatIfReport {
+        let totals = run.totals;
         let mut currencies = totals.currencies;
         currencies.sort_unstable_by(|a, b| a.currency.code().cmp(b.currency.code()));
         let mut earners = Vec::new();
@@ -317,12 +545,82 @@ impl Engine {
             levels,
             gains,
             losses,
-            sales,
-            sales_changed,
-            sales_in_period,
-            complete,
+            sales: run.done - run.refused,
+            sales_changed: run.changed,
+            sales_in_period: run.total,
+            sales_refused: run.refused,
+            refused: run.refused_rows,
+            complete: run.complete,
         }
     }
+}
+
+/// What-if with no engine of the host's: a throwaway in-memory engine is
+/// built from `members` (joins as columns: member, sponsor, joined time,
+/// applied in order as [`Engine::apply_join_columns`] applies them), with
+/// `current` in force from the start of time (the default plan when
+/// `None`), and `sales` is replayed on it under `candidate` as
+/// [`Engine::what_if_sale_columns`] does. A members row the engine refuses
+/// fails the whole call (the network would not be the host's), with its
+/// error's field prefixed `members.` and the row in the message; an
+/// invalid `current` is reported under `current`.
+///
+/// ```
+/// use upline::engine::columns::{Amounts, JoinColumns, SaleColumns, Times};
+/// use upline::engine::whatif::{what_if_members, WhatIfOptions};
+/// use upline::PlanSpec;
+///
+/// let flat: PlanSpec = serde_json::from_str(
+///     r#"{"id":"flat","version":1,"levels":[{"rate":"0.25"}]}"#,
+/// ).unwrap();
+/// let report = what_if_members(&flat, None, &JoinColumns {
+///     member: &["ann", "bob"],
+///     sponsor: &[None, Some("ann")],
+///     at: Times::Millis(&[1_767_225_600_000; 2]),
+/// }, &SaleColumns {
+///     sale: &["s1"],
+///     buyer: &["bob"],
+///     amount: Amounts::Text(&["10.00"]),
+///     currency: &["USD"],
+///     at: Times::Text(&["2026-02-01T12:00:00Z"]),
+///     category: None,
+/// }, WhatIfOptions::default(), None)?;
+/// assert_eq!(report.earners[0].amounts.difference().to_string(), "0.50");
+/// # Ok::<(), upline::Error>(())
+/// ```
+pub fn what_if_members(
+    candidate: &PlanSpec,
+    current: Option<&PlanSpec>,
+    members: &JoinColumns<'_>,
+    sales: &SaleColumns<'_>,
+    options: WhatIfOptions,
+    progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
+) -> Result<WhatIfReport> {
+    let mut engine = Engine::new();
+    if let Some(current) = current {
+        engine
+            .apply(&Event::PlanActivated(PlanActivated {
+                plan: current.clone(),
+                effective_from: Timestamp::MIN.to_string(),
+            }))
+            .map_err(|err| err.within("current"))?;
+    }
+    let rows = members.rows().map_err(|err| err.within("members"))?;
+    let mut start = 0;
+    while start < rows {
+        let end = rows.min(start + MAX_BATCH);
+        let out = engine.apply_join_columns(&members.slice(start..end))?;
+        if let Some((row, err)) = out.errors.into_iter().next() {
+            let row = start + row;
+            let message = format!("members row {row}: {}", err.message());
+            let field = err
+                .field()
+                .map_or("members".to_string(), |f| format!("members.{f}"));
+            return Err(Error::new(err.kind(), field, message));
+        }
+        start = end;
+    }
+    engine.what_if_sale_columns(candidate, sales, options, progress)
 }
 
 /// Adds both sides of `sale` to `totals`; returns whether they differ.
@@ -346,4 +644,26 @@ fn compare(sale: &SaleRecord, candidate: &Calculation, totals: &mut Totals) -> b
         paid += 1;
     }
     !(same && paid == sale.lines.len())
+}
+
+/// Adds both calculated sides of a sale paid in `currency` to `totals`;
+/// returns whether they differ.
+fn compare_calculated(
+    currency: Currency,
+    in_force: &Calculation,
+    candidate: &Calculation,
+    totals: &mut Totals,
+) -> bool {
+    for line in &in_force.lines {
+        totals.add(line.earner, line.level, currency, line.amount, 0);
+    }
+    for line in &candidate.lines {
+        totals.add(line.earner, line.level, currency, line.amount, 1);
+    }
+    in_force.lines.len() != candidate.lines.len()
+        || in_force
+            .lines
+            .iter()
+            .zip(&candidate.lines)
+            .any(|(a, b)| a.earner != b.earner || a.level != b.level || a.amount != b.amount)
 }
