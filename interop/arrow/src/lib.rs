@@ -23,8 +23,14 @@
 //! A table that does not fit fails the whole call before anything is
 //! applied, with an error naming the column: a missing column or one the
 //! kind does not have (a misspelt name) is `malformed`, and so are nulls in
-//! a required column; more rows than [`MAX_BATCH`] is `limit_exceeded`.
+//! a required column; more rows than [`MAX_BATCH`] is `limit_exceeded`
+//! (what-if has no limit: it keeps nothing per row).
 //! A row the engine refuses fails only that row, in its `error_code`.
+//!
+//! What-if reads the same sales table ([`what_if_sales`], and
+//! [`what_if_members`] with a members table in the joins' columns and no
+//! engine), calculation only and with no row limit; its per-earner rows
+//! come back as a record batch ([`what_if_batch`]).
 //!
 //! This crate owns the mapping and its errors; every rule about
 //! commissions stays in the core.
@@ -49,9 +55,9 @@ use rust_decimal::Decimal;
 use upline::engine::columns::{
     Amounts, JoinColumns, LineColumns, RefundColumns, RowResults, SaleColumns, Times,
 };
-use upline::engine::whatif::{Compared, WhatIfReport};
+use upline::engine::whatif::{self, Compared, WhatIfOptions, WhatIfReport};
 use upline::limits::MAX_BATCH;
-use upline::{Engine, Error, ErrorKind, Result};
+use upline::{Engine, Error, ErrorKind, PlanSpec, Result};
 
 /// The columns of a joins table.
 pub const JOIN_COLUMNS: &[&str] = &["member", "sponsor", "at"];
@@ -66,7 +72,7 @@ pub fn apply_joins(
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<RecordBatch> {
-    let table = Table::new(schema, batches, JOIN_COLUMNS, &[])?;
+    let table = Table::new(schema, batches, JOIN_COLUMNS, &[], Some(MAX_BATCH))?;
     let member = table.required_strings("member")?;
     let sponsor = table.strings("sponsor")?;
     let at = table.times("at")?;
@@ -87,32 +93,130 @@ pub fn apply_sales(
     batches: &[RecordBatch],
     lines: bool,
 ) -> Result<(RecordBatch, Option<RecordBatch>)> {
-    let table = Table::new(schema, batches, SALE_COLUMNS, &["category"])?;
-    let sale = table.required_strings("sale")?;
-    let buyer = table.required_strings("buyer")?;
-    let amount = table.amounts("amount")?;
-    let currency = table.required_strings("currency")?;
-    let at = table.times("at")?;
-    let category = match table.has("category") {
-        true => Some(table.strings("category")?),
-        false => None,
-    };
-    let mut out = engine.apply_sale_columns(
-        &SaleColumns {
-            sale: &sale,
-            buyer: &buyer,
-            amount: amount.borrow(),
-            currency: &currency,
-            at: at.borrow(),
-            category: category.as_deref(),
-        },
-        lines,
+    let table = Table::new(
+        schema,
+        batches,
+        SALE_COLUMNS,
+        &["category"],
+        Some(MAX_BATCH),
     )?;
+    let sales = Sales::read(&table)?;
+    let mut out = engine.apply_sale_columns(&sales.columns(), lines)?;
     let lines = match out.lines.take() {
-        Some(found) => Some(lines_batch(found, &sale, &currency)?),
+        Some(found) => Some(lines_batch(found, &sales.sale, &sales.currency)?),
         None => None,
     };
     Ok((results_batch(out)?, lines))
+}
+
+/// The columns of a sales table, read out of its record batches.
+struct Sales<'a> {
+    sale: Vec<&'a str>,
+    buyer: Vec<&'a str>,
+    amount: OwnedAmounts<'a>,
+    currency: Vec<&'a str>,
+    at: OwnedTimes<'a>,
+    category: Option<Vec<Option<&'a str>>>,
+}
+
+impl<'a> Sales<'a> {
+    fn read(table: &Table<'a>) -> Result<Sales<'a>> {
+        Ok(Sales {
+            sale: table.required_strings("sale")?,
+            buyer: table.required_strings("buyer")?,
+            amount: table.amounts("amount")?,
+            currency: table.required_strings("currency")?,
+            at: table.times("at")?,
+            category: match table.has("category") {
+                true => Some(table.strings("category")?),
+                false => None,
+            },
+        })
+    }
+
+    fn columns(&self) -> SaleColumns<'_> {
+        SaleColumns {
+            sale: &self.sale,
+            buyer: &self.buyer,
+            amount: self.amount.borrow(),
+            currency: &self.currency,
+            at: self.at.borrow(),
+            category: self.category.as_deref(),
+        }
+    }
+}
+
+/// What-if over a table of sales (the columns of [`apply_sales`], any
+/// number of rows) under `candidate`, against the plan in force: see
+/// [`Engine::what_if_sale_columns`]. Nothing in the engine changes. A
+/// table that does not fit fails the call with the errors of
+/// [`apply_sales`] (but for the batch limit, which what-if does not have);
+/// a row the engine would refuse is counted in the report.
+pub fn what_if_sales(
+    engine: &Engine,
+    candidate: &PlanSpec,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    options: WhatIfOptions,
+    progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
+) -> Result<WhatIfReport> {
+    let table = Table::new(schema, batches, SALE_COLUMNS, &["category"], None)?;
+    let sales = Sales::read(&table)?;
+    engine.what_if_sale_columns(candidate, &sales.columns(), options, progress)
+}
+
+/// The same error with its field prefixed (`members` + `at` gives
+/// `members.at`), for calls that take two tables.
+fn within(prefix: &str, err: Error) -> Error {
+    let field = match err.field() {
+        Some(field) => format!("{prefix}.{field}"),
+        None => prefix.to_string(),
+    };
+    Error::new(err.kind(), field, err.message().to_string())
+}
+
+/// What-if with no engine: a throwaway in-memory engine is built from a
+/// members table (the columns of [`apply_joins`]: `member`, `sponsor`,
+/// `at`, any number of rows), with `current` in force (the default plan
+/// when `None`), and a sales table is replayed on it under `candidate`
+/// (see [`whatif::what_if_members`]). Column errors name the table:
+/// `members.sponsor`, `sales.amount`.
+pub fn what_if_members(
+    candidate: &PlanSpec,
+    current: Option<&PlanSpec>,
+    members: (&SchemaRef, &[RecordBatch]),
+    sales: (&SchemaRef, &[RecordBatch]),
+    options: WhatIfOptions,
+    progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
+) -> Result<WhatIfReport> {
+    let joins = Table::new(members.0, members.1, JOIN_COLUMNS, &[], None)
+        .map_err(|e| within("members", e))?;
+    let member = joins
+        .required_strings("member")
+        .map_err(|e| within("members", e))?;
+    let sponsor = joins.strings("sponsor").map_err(|e| within("members", e))?;
+    let joined = joins.times("at").map_err(|e| within("members", e))?;
+    let table = Table::new(sales.0, sales.1, SALE_COLUMNS, &["category"], None)
+        .map_err(|e| within("sales", e))?;
+    let sales = Sales::read(&table).map_err(|e| within("sales", e))?;
+    whatif::what_if_members(
+        candidate,
+        current,
+        &JoinColumns {
+            member: &member,
+            sponsor: &sponsor,
+            at: joined.borrow(),
+        },
+        &sales.columns(),
+        options,
+        progress,
+    )
+    .map_err(|e| match e.field() {
+        // The sales table's row errors are in the report; what fails here
+        // is a column length, named after the sales table's column.
+        Some(field) if SALE_COLUMNS.contains(&field) => within("sales", e),
+        _ => e,
+    })
 }
 
 /// Applies a table of refunds (`refund`, `sale`, `amount`, `at`).
@@ -121,7 +225,7 @@ pub fn apply_refunds(
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<RecordBatch> {
-    let table = Table::new(schema, batches, REFUND_COLUMNS, &[])?;
+    let table = Table::new(schema, batches, REFUND_COLUMNS, &[], Some(MAX_BATCH))?;
     let refund = table.required_strings("refund")?;
     let sale = table.required_strings("sale")?;
     let amount = table.amounts("amount")?;
@@ -151,6 +255,7 @@ impl<'a> Table<'a> {
         batches: &'a [RecordBatch],
         columns: &[&str],
         optional: &[&str],
+        limit: Option<usize>,
     ) -> Result<Table<'a>> {
         for field in schema.fields() {
             if !columns.contains(&field.name().as_str()) {
@@ -173,11 +278,11 @@ impl<'a> Table<'a> {
             }
         }
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        if rows > MAX_BATCH {
+        if let Some(limit) = limit.filter(|&limit| rows > limit) {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
                 "rows",
-                format!("the table has {rows} rows; the limit is {MAX_BATCH} a call"),
+                format!("the table has {rows} rows; the limit is {limit} a call"),
             ));
         }
         if let Some(batch) = batches
