@@ -16,6 +16,8 @@ use crate::guard;
 mod books;
 mod columns;
 
+pub(crate) use columns::what_if;
+
 /// The commission engine. See the stub (`upline/__init__.pyi`) for the
 /// documented Python API.
 #[pyclass(module = "upline", frozen)]

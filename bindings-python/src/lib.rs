@@ -20,5 +20,6 @@ fn _upline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<plan::Plan>()?;
     m.add_function(wrap_pyfunction!(screen::backtest, m)?)?;
     m.add_function(wrap_pyfunction!(screen::screening_preset, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::what_if, m)?)?;
     Ok(())
 }

@@ -313,3 +313,191 @@ def test_what_if_progress_that_raises_propagates() -> None:
 
     with pytest.raises(RuntimeError):
         engine.what_if(DEFAULT, FEB, MAR, progress=progress, every=1)
+
+
+# ---- what-if over a sales table, and with no engine ----------------------
+
+FLAT = {"id": "flat", "version": 1, "levels": [{"rate": "0.25"}, {"rate": "0.05"}]}
+MEMBERS = pa.table(
+    {
+        "member": ["ann", "bob", "cy", "dee"],
+        "sponsor": [None, "ann", "bob", "cy"],
+        "at": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)] * 4, pa.timestamp("ms", tz="UTC")),
+    }
+)
+
+
+def february_sales(**replace: pa.Array) -> pa.Table:
+    """s1 (dee, 100.00) and s2 (cy, 33.33) in February, typed columns."""
+    columns: dict[str, pa.Array] = {
+        "sale": pa.array(["s1", "s2"]),
+        "buyer": pa.array(["dee", "cy"]),
+        "amount": pa.array([Decimal("100.00"), Decimal("33.33")], pa.decimal128(12, 2)),
+        "currency": pa.array(["USD", "USD"]).dictionary_encode(),
+        "at": pa.array(
+            [dt.datetime(2026, 2, 1, 12, tzinfo=dt.timezone.utc), dt.datetime(2026, 2, 10, 12, tzinfo=dt.timezone.utc)],
+            pa.timestamp("ms", tz="UTC"),
+        ),
+    }
+    columns.update(replace)
+    return pa.table(columns)
+
+
+def members_engine() -> upline.Engine:
+    engine = upline.Engine()
+    engine.apply_joins(MEMBERS)
+    return engine
+
+
+def earner_rows(table: Any) -> list[tuple[str, str, str, str]]:
+    return [
+        (r["earner"], str(r["in_force"]), str(r["candidate"]), str(r["difference"]))
+        for r in pa.table(table).to_pylist()
+    ]
+
+
+def test_what_if_on_a_sales_table_under_the_plan_in_force_changes_nobody() -> None:
+    engine = members_engine()
+    head = engine.audit_head()
+    table, summary = engine.what_if(DEFAULT, sales=february_sales())
+    # s1: cy 20% = 20.00, bob 15% = 15.00, ann 10% = 10.00;
+    # s2 (33.33): bob 20% = 6.666 → 6.67, ann 15% = 4.9995 → 5.00.
+    assert earner_rows(table) == [
+        ("ann", "15.00", "15.00", "0.00"),
+        ("bob", "21.67", "21.67", "0.00"),
+        ("cy", "20.00", "20.00", "0.00"),
+    ]
+    assert (summary["sales"], summary["sales_changed"], summary["sales_refused"]) == (2, 0, 0)
+    assert summary["gains"] == [] and summary["losses"] == []
+    assert engine.audit_head() == head
+
+
+def test_what_if_on_a_sales_table_with_a_hand_built_candidate() -> None:
+    engine = members_engine()
+    head = engine.audit_head()
+    # Text columns, in polars, with a row the engine would refuse.
+    frame = pl.DataFrame(
+        {
+            "sale": ["s1", "x", "s2"],
+            "buyer": ["dee", "eve", "cy"],
+            "amount": ["100.00", "1.00", "33.33"],
+            "currency": ["USD"] * 3,
+            "at": ["2026-02-01T12:00:00Z", "2026-02-01T12:00:00Z", "2026-02-10T12:00:00Z"],
+        }
+    )
+    table, summary = engine.what_if(FLAT, sales=frame)
+    # s1 (100.00): cy 25% = 25.00, bob 5% = 5.00, ann no level 3.
+    # s2 (33.33): bob 25% = 8.3325 → 8.33, ann 5% = 1.6665 → 1.67.
+    assert earner_rows(table) == [
+        ("ann", "15.00", "1.67", "-13.33"),
+        ("bob", "21.67", "13.33", "-8.34"),
+        ("cy", "20.00", "25.00", "5.00"),
+    ]
+    assert [(l["level"], l["in_force"], l["candidate"]) for l in summary["levels"]] == [
+        (1, Decimal("26.67"), Decimal("33.33")),
+        (2, Decimal("20.00"), Decimal("6.67")),
+        (3, Decimal("10.00"), Decimal("0.00")),
+    ]
+    assert [(g["earner"], g["difference"]) for g in summary["gains"]] == [("cy", Decimal("5.00"))]
+    assert [(l["earner"], l["difference"]) for l in summary["losses"]] == [
+        ("ann", Decimal("-13.33")),
+        ("bob", Decimal("-8.34")),
+    ]
+    assert (summary["sales"], summary["sales_changed"], summary["sales_in_period"]) == (2, 2, 3)
+    assert summary["sales_refused"] == 1
+    assert summary["refused"] == [
+        {"row": 1, "code": "unknown_member", "field": "buyer", "message": summary["refused"][0]["message"]}
+    ]
+    assert "eve" in summary["refused"][0]["message"]
+    assert engine.audit_head() == head
+
+
+def test_what_if_on_a_sales_table_reports_progress_and_false_cancels() -> None:
+    engine = members_engine()
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> bool:
+        calls.append((done, total))
+        return False
+
+    _, summary = engine.what_if(FLAT, sales=february_sales(), progress=progress, every=1)
+    assert calls == [(1, 2)]
+    assert summary["sales"] == 1 and summary["complete"] is False
+
+
+@pytest.mark.parametrize(
+    ("replace", "cls", "field"),
+    [
+        ({"amount": pa.array([100.0, 33.33], pa.float64())}, upline.InvalidAmount, "amount"),
+        ({"at": pa.array([dt.datetime(2026, 2, 1, 12)] * 2, pa.timestamp("ms"))}, upline.InvalidTime, "at"),
+        ({"categroy": pa.array(["books", None])}, upline.Malformed, "categroy"),
+        ({"buyer": pa.array([None, "cy"], pa.string())}, upline.Malformed, "buyer"),
+        ({"amount": pa.array([None, Decimal("1.00")], pa.decimal128(12, 2))}, upline.Malformed, "amount"),
+    ],
+    ids=["float_money", "naive_timestamp", "misspelt_column", "null_buyer", "null_amount"],
+)
+def test_what_if_on_a_bad_sales_table_raises_naming_the_column(
+    replace: dict[str, pa.Array], cls: type, field: str
+) -> None:
+    engine = members_engine()
+    head = engine.audit_head()
+    with pytest.raises(cls) as raised:
+        engine.what_if(FLAT, sales=february_sales(**replace))
+    assert raised.value.field == field  # type: ignore[attr-defined]
+    with pytest.raises(cls) as raised:
+        upline.what_if(FLAT, members=MEMBERS, sales=february_sales(**replace))
+    assert raised.value.field == f"sales.{field}"  # type: ignore[attr-defined]
+    assert engine.audit_head() == head
+
+
+def test_what_if_needs_a_period_or_a_table_not_both() -> None:
+    engine = members_engine()
+    with pytest.raises(upline.Malformed) as raised:
+        engine.what_if(FLAT, FEB, MAR, sales=february_sales())
+    assert raised.value.field == "from_"
+    with pytest.raises(upline.Malformed) as raised:
+        engine.what_if(FLAT, FEB)
+    assert raised.value.field == "to"
+    with pytest.raises(upline.Malformed) as raised:
+        engine.what_if(FLAT, sales={"sale": ["s1"]})
+    assert raised.value.field == "sales"
+
+
+def test_upline_what_if_without_an_engine() -> None:
+    table, summary = upline.what_if(FLAT, members=MEMBERS, sales=february_sales())
+    assert earner_rows(table) == [
+        ("ann", "15.00", "1.67", "-13.33"),
+        ("bob", "21.67", "13.33", "-8.34"),
+        ("cy", "20.00", "25.00", "5.00"),
+    ]
+    assert summary["sales_changed"] == 2
+    # Under the plan in force (here the candidate itself) nothing changes.
+    table, summary = upline.what_if(FLAT, members=pl.from_arrow(MEMBERS), sales=february_sales(), current=FLAT)
+    assert all(d == "0.00" for _, _, _, d in earner_rows(table))
+    assert summary["sales_changed"] == 0 and summary["sales"] == 2
+    # A 3% one-level plan in force: cy 3.00 on s1, bob 1.00 on s2 (0.9999).
+    now = upline.Plan.from_dict({"id": "now", "version": 1, "levels": [{"rate": "0.03"}]})
+    table, _ = upline.what_if(FLAT, members=MEMBERS, sales=february_sales(), current=now)
+    assert earner_rows(table) == [
+        ("ann", "0.00", "1.67", "1.67"),
+        ("bob", "1.00", "13.33", "12.33"),
+        ("cy", "3.00", "25.00", "22.00"),
+    ]
+
+
+def test_upline_what_if_bad_members_raise_naming_the_table_and_column() -> None:
+    naive = MEMBERS.set_column(2, "at", pa.array([dt.datetime(2026, 1, 1)] * 4, pa.timestamp("ms")))
+    with pytest.raises(upline.InvalidTime) as raised:
+        upline.what_if(FLAT, members=naive, sales=february_sales())
+    assert raised.value.field == "members.at"  # type: ignore[attr-defined]
+    orphan = pa.table({"member": ["ann", "bob"], "sponsor": [None, "eve"], "at": ["2026-01-01T00:00:00Z"] * 2})
+    with pytest.raises(upline.UnknownMember) as raised:
+        upline.what_if(FLAT, members=orphan, sales=february_sales())
+    assert raised.value.field == "members.sponsor"  # type: ignore[attr-defined]
+    assert raised.value.message.startswith("members row 1: ")  # type: ignore[attr-defined]
+    with pytest.raises(upline.Malformed) as raised:
+        upline.what_if(FLAT, members=[1, 2], sales=february_sales())
+    assert raised.value.field == "members"  # type: ignore[attr-defined]
+    bad = {"id": "bad", "version": 1, "levels": [{"rate": "0.80"}, {"rate": "0.80"}]}
+    with pytest.raises(upline.InvalidPlan):
+        upline.what_if(FLAT, members=MEMBERS, sales=february_sales(), current=bad)

@@ -40,6 +40,7 @@ from ._upline import (
     ReadOnly,
     backtest,
     screening_preset,
+    what_if,
     __version__,
 )
 
@@ -79,5 +80,6 @@ __all__ = [
     "ReadOnly",
     "backtest",
     "screening_preset",
+    "what_if",
     "__version__",
 ]

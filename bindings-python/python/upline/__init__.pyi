@@ -72,6 +72,7 @@ __all__ = [
     "ReadOnly",
     "backtest",
     "screening_preset",
+    "what_if",
     "__version__",
 ]
 
@@ -435,36 +436,70 @@ class Engine:
         ``sale`` (strings), ``amount`` and ``at`` (as in :meth:`apply_sales`).
         Results and errors as in :meth:`apply_joins`."""
 
+    @overload
     def what_if(
         self,
         plan: Union[Plan, Mapping[str, Any]],
         from_: _Time,
         to: _Time,
         *,
+        sales: None = None,
+        progress: Optional[Callable[[int, int], Optional[bool]]] = None,
+        top: int = 10,
+        every: int = 100_000,
+    ) -> tuple[_ArrowStream, _Json]: ...
+    @overload
+    def what_if(
+        self,
+        plan: Union[Plan, Mapping[str, Any]],
+        from_: None = None,
+        to: None = None,
+        *,
+        sales: _ArrowIn,
         progress: Optional[Callable[[int, int], Optional[bool]]] = None,
         top: int = 10,
         every: int = 100_000,
     ) -> tuple[_ArrowStream, _Json]:
-        """Replay the sales recorded in ``[from_, to)`` under the candidate
-        ``plan``, calculation only: nothing in the engine changes.
+        """Replay the sales recorded in ``[from_, to)``, or a table of sales
+        given as ``sales=``, under the candidate ``plan``, calculation only:
+        nothing in the engine changes.
 
-        The *in force* side is what each sale's recorded distribution paid;
-        the *candidate* side is the candidate's calculation on today's
-        network (lines fraud screening blocked stay blocked). Returns
-        ``(table, summary)``: the table has one row per earner and currency
-        (``earner``, ``currency``, ``in_force``, ``candidate``,
-        ``difference``, decimals); the summary is ``{"sales",
-        "sales_changed", "sales_in_period", "complete", "levels", "gains",
-        "losses"}``, ``levels`` one dict per level and currency (``level``,
-        ``currency``, ``in_force``, ``candidate``, ``difference`` as
-        ``Decimal``), ``gains`` and ``losses`` the ``top`` largest
-        differences each way (dicts like the table's rows).
+        For the engine's own sales, the *in force* side is what each sale's
+        recorded distribution paid; the *candidate* side is the candidate's
+        calculation on today's network (lines fraud screening blocked stay
+        blocked). Returns ``(table, summary)``: the table has one row per
+        earner and currency (``earner``, ``currency``, ``in_force``,
+        ``candidate``, ``difference``, decimals); the summary is
+        ``{"sales", "sales_changed", "sales_in_period", "sales_refused",
+        "refused", "complete", "levels", "gains", "losses"}``, ``levels``
+        one dict per level and currency (``level``, ``currency``,
+        ``in_force``, ``candidate``, ``difference`` as ``Decimal``),
+        ``gains`` and ``losses`` the ``top`` largest differences each way
+        (dicts like the table's rows).
 
-        ``progress(done, total)`` is called every ``every`` sales, with the
-        GIL; returning ``False`` stops the run (``complete`` is then False
-        and the report covers the sales done); an exception it raises stops
-        the run and is raised. The calculation runs without the GIL.
-        Raises :class:`InvalidPlan` for an invalid candidate.
+        With ``sales=`` (any Arrow table, columns as in :meth:`apply_sales`,
+        any number of rows; ``from_`` and ``to`` must then be left out), the
+        sales were never recorded: both sides are calculated on today's
+        network, the in-force side under the plan in force at each sale's
+        ``at`` (no fraud screening). ``sales_in_period`` is the table's row
+        count. A row the engine would refuse as a sale (unknown buyer or
+        currency, amount not positive or with too many decimals, a sale
+        before its buyer joined, an invalid id) is left out of both sides:
+        ``sales_refused`` counts them, ``refused`` lists the first 100 as
+        ``{"row", "code", "field", "message"}`` (``row`` from 0). A sale id
+        the engine already has is no error here. A table that does not fit
+        raises as :meth:`apply_sales` does, ``.field`` naming the column
+        (:class:`Malformed`, :class:`InvalidAmount` for a float money
+        column, :class:`InvalidTime` for a timestamp without a zone), but
+        has no row limit.
+
+        ``progress(done, total)`` is called every ``every`` sales (table
+        rows, refused ones included), with the GIL; returning ``False``
+        stops the run (``complete`` is then False and the report covers the
+        sales done); an exception it raises stops the run and is raised.
+        The calculation runs without the GIL. Raises :class:`InvalidPlan`
+        for an invalid candidate, :class:`Malformed` (``.field`` ``from_``
+        or ``to``) when neither a period nor a table is given.
         """
 
     def balances(self, member: str, currency: str, as_of: _Time) -> _t.Balances:
@@ -655,6 +690,39 @@ class Engine:
         :class:`Tampered` at a stored event that does not match,
         :class:`Malformed` for an unknown format or a bad range
         (``from_seq`` 0 or after ``to_seq``)."""
+
+def what_if(
+    plan: Union[Plan, Mapping[str, Any]],
+    *,
+    members: _ArrowIn,
+    sales: _ArrowIn,
+    current: Optional[Union[Plan, Mapping[str, Any]]] = None,
+    progress: Optional[Callable[[int, int], Optional[bool]]] = None,
+    top: int = 10,
+    every: int = 100_000,
+) -> tuple[_ArrowStream, _Json]:
+    """What-if with no engine: what the sales in ``sales`` would pay under
+    the candidate ``plan`` against the plan ``current`` (the default plan,
+    20/15/10/8/5/3/2 %, when None), on the network in ``members``.
+
+    ``members`` is an Arrow table in the columns of
+    :meth:`Engine.apply_joins` (``member``, ``sponsor`` null for a root,
+    ``at`` the join time), sponsors before the members they sponsor, any
+    number of rows; ``sales`` is as in :meth:`Engine.what_if`. A
+    throwaway in-memory engine is built from ``members`` with ``current``
+    in force from the start of time, then ``Engine.what_if(plan,
+    sales=sales)`` runs on it; the result is the same ``(table,
+    summary)``. Only the built-in currencies are known.
+
+    Raises with ``.field`` naming the table and column
+    (``members.sponsor``, ``sales.amount``): the column errors of
+    :meth:`Engine.apply_joins` and :meth:`Engine.what_if`, and a members
+    row the engine refuses (an unknown sponsor, a duplicate member) with
+    its own error, the row in the message (``members row 3: ...``);
+    :class:`Malformed` (``.field`` ``members`` or ``sales``) for an object
+    that is not an Arrow table; :class:`InvalidPlan` for an invalid
+    ``plan``, or ``current`` (``.field`` ``current.plan...``).
+    """
 
 def backtest(
     history: Union[str, Sequence[Mapping[str, Any]]], candidate: Mapping[str, Any]

@@ -21,15 +21,23 @@ use crate::convert;
 /// The schema and record batches of an Arrow-compatible object; anything
 /// else is `malformed`.
 pub(super) fn read_table(table: &Bound<'_, PyAny>) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+    read_table_as(table, "table")
+}
+
+/// [`read_table`] for an argument named `field`.
+fn read_table_as(
+    table: &Bound<'_, PyAny>,
+    field: &str,
+) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
     let py = table.py();
     let bad = |why: String| {
         raise(
             py,
             Error::new(
                 ErrorKind::Malformed,
-                "table",
+                field,
                 format!(
-                    "table must be an Arrow table or record batch (an object with \
+                    "{field} must be an Arrow table or record batch (an object with \
                      __arrow_c_stream__ or __arrow_c_array__, like a pyarrow Table or a \
                      polars DataFrame), not {}: {why}",
                     type_name(table)
@@ -137,6 +145,17 @@ fn summary<'py>(py: Python<'py>, report: &WhatIfReport) -> PyResult<Bound<'py, P
     out.set_item("sales", report.sales)?;
     out.set_item("sales_changed", report.sales_changed)?;
     out.set_item("sales_in_period", report.sales_in_period)?;
+    out.set_item("sales_refused", report.sales_refused)?;
+    let refused = PyList::empty(py);
+    for (row, err) in &report.refused {
+        let item = PyDict::new(py);
+        item.set_item("row", row)?;
+        item.set_item("code", err.code())?;
+        item.set_item("field", err.field())?;
+        item.set_item("message", err.message())?;
+        refused.append(item)?;
+    }
+    out.set_item("refused", refused)?;
     out.set_item("complete", report.complete)?;
     let levels = PyList::empty(py);
     for level in &report.levels {
@@ -151,37 +170,31 @@ fn summary<'py>(py: Python<'py>, report: &WhatIfReport) -> PyResult<Bound<'py, P
     Ok(out)
 }
 
-#[pymethods]
-impl Engine {
-    /// Replays the sales recorded in `[from_, to)` under the candidate
-    /// `plan`, calculation only; returns `(table, summary)`.
-    #[pyo3(signature = (plan, from_, to, *, progress=None, top=10, every=100_000))]
-    fn what_if<'py>(
-        &self,
-        plan: &Bound<'py, PyAny>,
-        from_: &Bound<'py, PyAny>,
-        to: &Bound<'py, PyAny>,
-        progress: Option<Bound<'py, PyAny>>,
-        top: usize,
-        every: u64,
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let py = plan.py();
-        let spec = conv(
+/// A plan argument (a `Plan` or a plan dict) as a spec.
+fn plan_spec(plan: &Bound<'_, PyAny>, field: &str) -> PyResult<PlanSpec> {
+    let py = plan.py();
+    let spec = conv(py, convert::to_json(plan, field, upline::wire::Root::PlanSpec))?;
+    serde_json::from_value(spec).map_err(|e| {
+        raise(
             py,
-            convert::to_json(plan, "plan", upline::wire::Root::PlanSpec),
-        )?;
-        let spec: PlanSpec = serde_json::from_value(spec).map_err(|e| {
-            raise(
-                py,
-                Error::new(ErrorKind::Malformed, "plan", format!("not a plan: {e}")),
-            )
-        })?;
-        let from = conv(py, convert::time_arg(from_, "from_"))?;
-        let to = conv(py, convert::time_arg(to, "to"))?;
+            Error::new(ErrorKind::Malformed, field, format!("not a plan: {e}")),
+        )
+    })
+}
+
+/// A what-if progress callback: called with the GIL; only `False` stops
+/// the run; an exception it raises stops it and is kept for the caller.
+struct Progress {
+    callback: Option<Py<PyAny>>,
+    raised: Option<PyErr>,
+}
+
+impl Progress {
+    fn new(progress: Option<Bound<'_, PyAny>>) -> PyResult<Progress> {
         if let Some(callback) = &progress {
             if !callback.is_callable() {
                 return Err(raise(
-                    py,
+                    callback.py(),
                     Error::new(
                         ErrorKind::Malformed,
                         "progress",
@@ -190,35 +203,150 @@ impl Engine {
                 ));
             }
         }
-        let callback: Option<Py<PyAny>> = progress.map(Bound::unbind);
-        let mut raised: Option<PyErr> = None;
-        let report = self.read(py, |engine| {
-            let from = Timestamp::parse(&from, "from_")?;
-            let to = Timestamp::parse(&to, "to")?;
-            let mut call = |done: u64, total: u64| -> bool {
-                let Some(callback) = &callback else {
-                    return true;
-                };
-                Python::attach(|py| match callback.call1(py, (done, total)) {
-                    // Only `False` stops: a callback that returns
-                    // nothing (None) lets the run go on.
-                    Ok(answer) => !answer.bind(py).is(PyBool::new(py, false)),
-                    Err(err) => {
-                        raised = Some(err);
-                        false
-                    }
-                })
-            };
-            let options = WhatIfOptions { top, every };
-            engine.what_if(&spec, from, to, options, Some(&mut call))
-        })?;
-        if let Some(err) = raised {
+        Ok(Progress {
+            callback: progress.map(Bound::unbind),
+            raised: None,
+        })
+    }
+
+    fn call(&mut self, done: u64, total: u64) -> bool {
+        let Some(callback) = &self.callback else {
+            return true;
+        };
+        Python::attach(|py| match callback.call1(py, (done, total)) {
+            // Only `False` stops: a callback that returns nothing (None)
+            // lets the run go on.
+            Ok(answer) => !answer.bind(py).is(PyBool::new(py, false)),
+            Err(err) => {
+                self.raised = Some(err);
+                false
+            }
+        })
+    }
+
+    /// `(table, summary)` for `report`, or what the callback raised.
+    fn finish<'py>(
+        self,
+        py: Python<'py>,
+        report: &WhatIfReport,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        if let Some(err) = self.raised {
             return Err(err);
         }
         let table = table_out(
             py,
-            upline_arrow::what_if_batch(&report).map_err(|e| raise(py, e))?,
+            upline_arrow::what_if_batch(report).map_err(|e| raise(py, e))?,
         )?;
-        PyTuple::new(py, [table, summary(py, &report)?.into_any()])
+        PyTuple::new(py, [table, summary(py, report)?.into_any()])
     }
+}
+
+fn malformed_arg(py: Python<'_>, field: &str, message: &str) -> PyErr {
+    raise(py, Error::new(ErrorKind::Malformed, field, message))
+}
+
+#[pymethods]
+impl Engine {
+    /// Replays the sales recorded in `[from_, to)`, or the sales table
+    /// `sales`, under the candidate `plan`, calculation only; returns
+    /// `(table, summary)`.
+    #[pyo3(signature = (plan, from_=None, to=None, *, sales=None, progress=None, top=10, every=100_000))]
+    #[allow(clippy::too_many_arguments)]
+    fn what_if<'py>(
+        &self,
+        plan: &Bound<'py, PyAny>,
+        from_: Option<&Bound<'py, PyAny>>,
+        to: Option<&Bound<'py, PyAny>>,
+        sales: Option<&Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
+        top: usize,
+        every: u64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = plan.py();
+        let spec = plan_spec(plan, "plan")?;
+        let options = WhatIfOptions { top, every };
+        let from_ = from_.filter(|o| !o.is_none());
+        let to = to.filter(|o| !o.is_none());
+        let mut progress = Progress::new(progress)?;
+        if let Some(sales) = sales.filter(|o| !o.is_none()) {
+            if from_.is_some() || to.is_some() {
+                let field = if from_.is_some() { "from_" } else { "to" };
+                return Err(malformed_arg(
+                    py,
+                    field,
+                    "from_ and to select the engine's own sales; with a sales table, \
+                     leave them out (filter the table instead)",
+                ));
+            }
+            let (schema, batches) = read_table_as(sales, "sales")?;
+            let report = self.read(py, |engine| {
+                let mut call = |done, total| progress.call(done, total);
+                upline_arrow::what_if_sales(
+                    engine,
+                    &spec,
+                    &schema,
+                    &batches,
+                    options,
+                    Some(&mut call),
+                )
+            })?;
+            return progress.finish(py, &report);
+        }
+        let (Some(from_), Some(to)) = (from_, to) else {
+            let field = if from_.is_none() { "from_" } else { "to" };
+            return Err(malformed_arg(
+                py,
+                field,
+                "what_if needs from_ and to (the period of the engine's own sales), \
+                 or a sales table as sales=",
+            ));
+        };
+        let from = conv(py, convert::time_arg(from_, "from_"))?;
+        let to = conv(py, convert::time_arg(to, "to"))?;
+        let report = self.read(py, |engine| {
+            let from = Timestamp::parse(&from, "from_")?;
+            let to = Timestamp::parse(&to, "to")?;
+            let mut call = |done, total| progress.call(done, total);
+            engine.what_if(&spec, from, to, options, Some(&mut call))
+        })?;
+        progress.finish(py, &report)
+    }
+}
+
+/// `upline.what_if(plan, *, members, sales, current=None, ...)`: what-if
+/// with no engine (a throwaway one is built from the members table).
+#[pyfunction]
+#[pyo3(signature = (plan, *, members, sales, current=None, progress=None, top=10, every=100_000))]
+#[allow(clippy::too_many_arguments)]
+pub fn what_if<'py>(
+    plan: &Bound<'py, PyAny>,
+    members: &Bound<'py, PyAny>,
+    sales: &Bound<'py, PyAny>,
+    current: Option<&Bound<'py, PyAny>>,
+    progress: Option<Bound<'py, PyAny>>,
+    top: usize,
+    every: u64,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let py = plan.py();
+    let spec = plan_spec(plan, "plan")?;
+    let current = match current.filter(|o| !o.is_none()) {
+        Some(current) => Some(plan_spec(current, "current")?),
+        None => None,
+    };
+    let mut progress = Progress::new(progress)?;
+    let members = read_table_as(members, "members")?;
+    let sales = read_table_as(sales, "sales")?;
+    let options = WhatIfOptions { top, every };
+    let report = crate::guard::call(py, || {
+        let mut call = |done, total| progress.call(done, total);
+        upline_arrow::what_if_members(
+            &spec,
+            current.as_ref(),
+            (&members.0, &members.1),
+            (&sales.0, &sales.1),
+            options,
+            Some(&mut call),
+        )
+    })?;
+    progress.finish(py, &report)
 }
