@@ -212,6 +212,10 @@ export interface WhatIfSummary {
   sales: number
   sales_changed: number
   sales_in_period: number
+  /** Rows of a sales table left out (0 for the engine's own sales). */
+  sales_refused: number
+  /** The first 100 of those rows, with the error each would get. */
+  refused: Array<{ row: number; code: ErrorCode; field: string | null; message: string }>
   complete: boolean
   levels: Array<Compared & { level: number }>
   gains: Array<Compared & { earner: Id }>
@@ -324,12 +328,40 @@ export declare class Engine {
     to: TimeInput,
     options?: WhatIfOptions | null,
   ): { table: Uint8Array | ArrowTable; summary: WhatIfSummary }
+  /**
+   * What-if over a sales table (an `apache-arrow` Table or IPC bytes, the
+   * columns of `applySales`, any number of rows) instead of the engine's
+   * own sales: both sides are calculated on today's network, the in-force
+   * side under the plan in force at each sale's `at` (no fraud screening).
+   * `summary.sales_in_period` is the table's row count. A row the engine
+   * would refuse as a sale (unknown buyer or currency, amount not positive
+   * or with too many decimals, a sale before its buyer joined, an invalid
+   * id) is left out of both sides: `sales_refused` counts them and
+   * `refused` lists the first 100 (`{ row, code, field, message }`, `row`
+   * from 0); a sale id the engine already has is no error here. A table
+   * that does not fit throws as `applySales` does, `field` naming the
+   * column (`malformed`, `invalid_amount` for a float money column,
+   * `invalid_time` for a timestamp without a zone), with no row limit.
+   * `progress` counts table rows, refused ones included. The result table
+   * is of the input's kind unless `options.table` says otherwise.
+   */
+  whatIf(
+    plan: PlanSpec | Plan,
+    sales: ArrowInput,
+    options?: WhatIfOptions | null,
+  ): { table: Uint8Array | ArrowTable; summary: WhatIfSummary }
   /** The native form of `applyJoins`: IPC bytes in and out. */
   applyJoinsIpc(table: Uint8Array): Uint8Array
   /** The native form of `applySales`: `[results]` or `[results, lines]`. */
   applySalesIpc(table: Uint8Array, lines: boolean): Uint8Array[]
   /** The native form of `applyRefunds`. */
   applyRefundsIpc(table: Uint8Array): Uint8Array
+  /** The native form of `whatIf` over a sales table: IPC bytes in and out. */
+  whatIfSalesIpc(
+    plan: PlanSpec | Plan,
+    sales: Uint8Array,
+    options?: Omit<WhatIfOptions, 'table'> | null,
+  ): { table: Uint8Array; summary: WhatIfSummary }
   /** The native form of `whatIf`: the table as IPC bytes. */
   whatIfIpc(
     plan: PlanSpec | Plan,
@@ -460,6 +492,42 @@ export interface BatchHead {
  * screening rules and reports per rule what they would hold, block and
  * flag, against the rules in force. Changes nothing.
  */
+/** Options of the module's `whatIf` (no engine). */
+export interface WhatIfTablesOptions extends WhatIfOptions {
+  /** The members: `member`, `sponsor` (null for a root), `at`, as in `applyJoins`. */
+  members: ArrowInput
+  /** The sales, as in `Engine.whatIf` over a sales table. */
+  sales: ArrowInput
+  /** The plan in force (default: the default plan, 20/15/10/8/5/3/2%). */
+  current?: PlanSpec | Plan | null
+}
+
+/**
+ * What-if with no engine: what `sales` would pay under the candidate `plan`
+ * against `current`, on the network in `members` (sponsors before the
+ * members they sponsor, any number of rows). A throwaway in-memory engine
+ * is built from `members` with `current` in force from the start of time,
+ * then `engine.whatIf(plan, sales, options)` runs on it (only the built-in
+ * currencies are known). Throws with `field` naming the table and column
+ * (`members.sponsor`, `sales.amount`): the column errors of `applyJoins`
+ * and of `whatIf`, and a members row the engine refuses (unknown sponsor,
+ * duplicate member) with its own code and the row in the message
+ * (`members row 3: ...`); `malformed` (`field` `members` or `sales`) for a
+ * value that is not an Arrow Table or IPC bytes; `invalid_plan` for an
+ * invalid `plan` or `current` (`field` `current.plan...`). The result
+ * table is of the sales input's kind unless `options.table` says otherwise.
+ */
+export declare function whatIf(
+  plan: PlanSpec | Plan,
+  options: WhatIfTablesOptions,
+): { table: Uint8Array | ArrowTable; summary: WhatIfSummary }
+/** The native form of the module's `whatIf`: IPC bytes in and out. */
+export declare function whatIfTablesIpc(
+  plan: PlanSpec | Plan,
+  members: Uint8Array,
+  sales: Uint8Array,
+  options?: (Omit<WhatIfOptions, 'table'> & { current?: PlanSpec | Plan | null }) | null,
+): { table: Uint8Array; summary: WhatIfSummary }
 export declare function backtest(
   history: Event[] | string,
   candidate: Omit<ScreeningRulesSet, 'type'> & { type?: 'screening_rules_set' },

@@ -839,3 +839,4 @@ module.exports.Engine = nativeBinding.Engine
 module.exports.Plan = nativeBinding.Plan
 module.exports.backtest = nativeBinding.backtest
 module.exports.screeningPreset = nativeBinding.screeningPreset
+module.exports.whatIfTablesIpc = nativeBinding.whatIfTablesIpc

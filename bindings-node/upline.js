@@ -3,7 +3,8 @@
 // `napi build` rewrites) plus the Arrow methods that need JavaScript.
 // `applyJoins`, `applySales`, `applyRefunds` take Arrow IPC bytes (a Buffer
 // or Uint8Array) or an `apache-arrow` Table, and give back the same kind;
-// the Table conversion (`tableToIPC` / `tableFromIPC`) is the only use of
+// `whatIf` takes a period or a sales table, and the module's `whatIf` a
+// members table and a sales table with no engine. The Table conversion (`tableToIPC` / `tableFromIPC`) is the only use of
 // `apache-arrow`, which is required lazily, so hosts that pass bytes never
 // need it installed.
 
@@ -48,9 +49,25 @@ Engine.prototype.applyRefunds = function applyRefunds(table) {
   return same(this.applyRefundsIpc(toIpc(table)), isTable(table))
 }
 
+function isBytes(value) {
+  return ArrayBuffer.isView(value)
+}
+
+function whatIfResult(out, options, asTable) {
+  const form = options != null && options.table !== undefined ? options.table : asTable ? 'arrow' : 'ipc'
+  return { table: form === 'arrow' ? arrow().tableFromIPC(out.table) : out.table, summary: out.summary }
+}
+
+// whatIf(plan, from, to, options): the engine's own sales in [from, to).
+// whatIf(plan, sales, options): a sales table (Table or IPC bytes).
 Engine.prototype.whatIf = function whatIf(plan, from, to, options) {
-  const { table: bytes, summary } = this.whatIfIpc(plan, from, to, options == null ? options : withoutTable(options))
-  return { table: options != null && options.table === 'arrow' ? arrow().tableFromIPC(bytes) : bytes, summary }
+  if (isTable(from) || isBytes(from)) {
+    const opts = to
+    const out = this.whatIfSalesIpc(plan, toIpc(from), opts == null ? opts : withoutTable(opts))
+    return whatIfResult(out, opts, isTable(from))
+  }
+  const out = this.whatIfIpc(plan, from, to, options == null ? options : withoutTable(options))
+  return whatIfResult(out, options, false)
 }
 
 function withoutTable(options) {
@@ -64,6 +81,29 @@ function withoutTable(options) {
   return rest
 }
 
+function tableArg(value, field) {
+  if (isTable(value) || isBytes(value)) return toIpc(value)
+  const error = new Error(`${field} must be an apache-arrow Table or Arrow IPC bytes, not ${value === null ? 'null' : typeof value}`)
+  error.code = 'malformed'
+  error.field = field
+  throw error
+}
+
+// whatIf(plan, { members, sales, current, top, every, progress, table }):
+// what-if with no engine (a throwaway one is built from `members`).
+function whatIfTables(plan, options) {
+  if (options == null || typeof options !== 'object') {
+    const error = new Error('whatIf needs { members, sales } (Arrow Tables or IPC bytes)')
+    error.code = 'malformed'
+    error.field = 'options'
+    throw error
+  }
+  const { members, sales, ...rest } = options
+  const out = native.whatIfTablesIpc(plan, tableArg(members, 'members'), tableArg(sales, 'sales'), withoutTable(rest))
+  return whatIfResult(out, rest, isTable(sales))
+}
+
 // A re-export Node's CommonJS lexer can follow, so `import { Engine } from
 // 'upline'` sees every named export of the generated loader.
 module.exports = require('./index.js')
+module.exports.whatIf = whatIfTables

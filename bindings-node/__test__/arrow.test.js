@@ -280,3 +280,195 @@ describe('whatIf', () => {
     )
   })
 })
+
+describe('whatIf over a sales table, and with no engine', () => {
+  const upline = require('..')
+  const strings = (values) => arrow.vectorFromArray(values, new arrow.Utf8())
+  const FLAT = { id: 'flat', version: 1, levels: [{ rate: '0.25' }, { rate: '0.05' }] }
+  const DEFAULT = {
+    id: 'default',
+    version: 1,
+    levels: ['0.20', '0.15', '0.10', '0.08', '0.05', '0.03', '0.02'].map((rate) => ({ rate })),
+  }
+  // ann ← bob ← cy ← dee.
+  const MEMBERS = new arrow.Table({
+    member: strings(['ann', 'bob', 'cy', 'dee']),
+    sponsor: strings([null, 'ann', 'bob', 'cy']),
+    at: arrow.vectorFromArray(new Array(4).fill(Date.parse('2026-01-01T00:00:00Z')), UTC_MS),
+  })
+  // s1 (dee, 100.00) and s2 (cy, 33.33) in February; `extra` rows after.
+  function sales(replace = {}, extra = { sale: [], buyer: [], amount: [] }) {
+    const columns = {
+      sale: strings(['s1', 's2', ...extra.sale]),
+      buyer: strings(['dee', 'cy', ...extra.buyer]),
+      amount: strings(['100.00', '33.33', ...extra.amount]),
+      currency: strings(new Array(2 + extra.sale.length).fill('USD')),
+      at: arrow.vectorFromArray(
+        [Date.parse('2026-02-01T12:00:00Z'), Date.parse('2026-02-10T12:00:00Z'), ...extra.sale.map(() => Date.parse('2026-02-11T12:00:00Z'))],
+        UTC_MS,
+      ),
+      ...replace,
+    }
+    return new arrow.Table(columns)
+  }
+  function joined() {
+    const engine = new Engine()
+    engine.applyJoins(MEMBERS)
+    return engine
+  }
+  // [earner, in force, candidate, difference] as decimal strings (scale 2).
+  function earners(table) {
+    const cents = (column, i) => {
+      const words = table.getChild(column).toArray().slice(i * 4, i * 4 + 4)
+      let value = 0n
+      for (let w = 3; w >= 0; w--) value = (value << 32n) | BigInt(words[w])
+      if (value >= 1n << 127n) value -= 1n << 128n
+      const sign = value < 0n ? '-' : ''
+      const abs = value < 0n ? -value : value
+      return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`
+    }
+    return table
+      .getChild('earner')
+      .toArray()
+      .map((earner, i) => [earner, cents('in_force', i), cents('candidate', i), cents('difference', i)])
+  }
+
+  it('under the plan in force nobody changes, books unchanged', () => {
+    const engine = joined()
+    const head = engine.auditHead()
+    const { table, summary } = engine.whatIf(DEFAULT, sales())
+    assert.ok(table.schema != null, 'a Table for a Table')
+    // s1: cy 20.00, bob 15.00, ann 10.00; s2 (33.33): bob 6.666 → 6.67, ann 4.9995 → 5.00.
+    assert.deepEqual(earners(table), [
+      ['ann', '15.00', '15.00', '0.00'],
+      ['bob', '21.67', '21.67', '0.00'],
+      ['cy', '20.00', '20.00', '0.00'],
+    ])
+    assert.equal(summary.sales, 2)
+    assert.equal(summary.sales_changed, 0)
+    assert.deepEqual(engine.auditHead(), head)
+  })
+
+  it('a hand-built candidate gives the cents worked out by hand; a refused row is reported', () => {
+    const engine = joined()
+    const head = engine.auditHead()
+    const bytes = arrow.tableToIPC(sales({}, { sale: ['x'], buyer: ['eve'], amount: ['1.00'] }), 'stream')
+    const { table, summary } = engine.whatIf(FLAT, bytes)
+    assert.ok(table instanceof Uint8Array, 'bytes for bytes')
+    // s1 (100.00): cy 25.00, bob 5.00; s2 (33.33): bob 8.3325 → 8.33, ann 1.6665 → 1.67.
+    assert.deepEqual(earners(arrow.tableFromIPC(table)), [
+      ['ann', '15.00', '1.67', '-13.33'],
+      ['bob', '21.67', '13.33', '-8.34'],
+      ['cy', '20.00', '25.00', '5.00'],
+    ])
+    assert.deepEqual(
+      summary.losses.map((l) => [l.earner, l.difference]),
+      [['ann', '-13.33'], ['bob', '-8.34']],
+    )
+    assert.deepEqual(
+      summary.levels.map((l) => [l.level, l.in_force, l.candidate]),
+      [
+        [1, '26.67', '33.33'],
+        [2, '20.00', '6.67'],
+        [3, '10.00', '0.00'],
+      ],
+    )
+    assert.deepEqual([summary.sales, summary.sales_changed, summary.sales_in_period, summary.sales_refused], [2, 2, 3, 1])
+    assert.deepEqual(
+      summary.refused.map((r) => [r.row, r.code, r.field]),
+      [[2, 'unknown_member', 'buyer']],
+    )
+    assert.deepEqual(engine.auditHead(), head)
+  })
+
+  it('progress counts rows; false stops', () => {
+    const calls = []
+    const { summary } = joined().whatIf(FLAT, sales(), {
+      every: 1,
+      progress: (done, total) => {
+        calls.push([done, total])
+        return false
+      },
+    })
+    assert.deepEqual(calls, [[1, 2]])
+    assert.deepEqual([summary.sales, summary.complete], [1, false])
+  })
+
+  const bad = {
+    float_money: [{ amount: arrow.vectorFromArray([100.0, 1.0], new arrow.Float64()) }, 'invalid_amount', 'amount'],
+    naive_timestamp: [{ at: arrow.vectorFromArray([0, 0], new arrow.TimestampMillisecond()) }, 'invalid_time', 'at'],
+    misspelt_column: [{ categroy: strings(['books', null]) }, 'malformed', 'categroy'],
+    null_buyer: [{ buyer: strings([null, 'cy']) }, 'malformed', 'buyer'],
+  }
+  for (const [name, [replace, code, field]] of Object.entries(bad)) {
+    it(`${name} throws ${code} naming ${field} (sales.${field} with no engine)`, () => {
+      const engine = joined()
+      const head = engine.auditHead()
+      assert.throws(() => engine.whatIf(FLAT, sales(replace)), (err) => err.code === code && err.field === field)
+      assert.throws(
+        () => upline.whatIf(FLAT, { members: MEMBERS, sales: sales(replace) }),
+        (err) => err.code === code && err.field === `sales.${field}`,
+      )
+      assert.deepEqual(engine.auditHead(), head)
+    })
+  }
+
+  it('with no engine, the members table is the network', () => {
+    const { table, summary } = upline.whatIf(FLAT, { members: MEMBERS, sales: sales() })
+    assert.deepEqual(earners(table), [
+      ['ann', '15.00', '1.67', '-13.33'],
+      ['bob', '21.67', '13.33', '-8.34'],
+      ['cy', '20.00', '25.00', '5.00'],
+    ])
+    assert.equal(summary.sales_changed, 2)
+    const same = upline.whatIf(FLAT, {
+      members: arrow.tableToIPC(MEMBERS, 'stream'),
+      sales: arrow.tableToIPC(sales(), 'stream'),
+      current: FLAT,
+      table: 'arrow',
+    })
+    assert.ok(earners(same.table).every(([, , , d]) => d === '0.00'))
+    assert.equal(same.summary.sales_changed, 0)
+    // A 3% one-level plan in force: cy 3.00 on s1, bob 1.00 on s2 (0.9999).
+    const now = upline.Plan.fromJSON('{"id":"now","version":1,"levels":[{"rate":"0.03"}]}')
+    assert.deepEqual(earners(upline.whatIf(FLAT, { members: MEMBERS, sales: sales(), current: now }).table), [
+      ['ann', '0.00', '1.67', '1.67'],
+      ['bob', '1.00', '13.33', '12.33'],
+      ['cy', '3.00', '25.00', '22.00'],
+    ])
+  })
+
+  it('with no engine, bad members throw naming the table and column', () => {
+    const naive = new arrow.Table({
+      member: strings(['ann']),
+      sponsor: strings([null]),
+      at: arrow.vectorFromArray([0], new arrow.TimestampMillisecond()),
+    })
+    assert.throws(
+      () => upline.whatIf(FLAT, { members: naive, sales: sales() }),
+      (err) => err.code === 'invalid_time' && err.field === 'members.at',
+    )
+    const orphan = new arrow.Table({
+      member: strings(['ann', 'bob']),
+      sponsor: strings([null, 'eve']),
+      at: strings(['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z']),
+    })
+    assert.throws(
+      () => upline.whatIf(FLAT, { members: orphan, sales: sales() }),
+      (err) => err.code === 'unknown_member' && err.field === 'members.sponsor' && err.message.includes('members row 1: '),
+    )
+    assert.throws(
+      () => upline.whatIf(FLAT, { members: [1, 2], sales: sales() }),
+      (err) => err.code === 'malformed' && err.field === 'members',
+    )
+    assert.throws(
+      () => upline.whatIf(FLAT, { members: Buffer.from('nope'), sales: sales() }),
+      (err) => err.code === 'malformed' && err.field === 'members',
+    )
+    const bad = { id: 'bad', version: 1, levels: [{ rate: '0.80' }, { rate: '0.80' }] }
+    assert.throws(
+      () => upline.whatIf(FLAT, { members: MEMBERS, sales: sales(), current: bad }),
+      (err) => err.code === 'invalid_plan',
+    )
+  })
+})

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
-import { Engine, Plan } from 'upline'
+import { Engine, Plan, whatIf } from 'upline'
 
 test('import { Engine } from "upline" works', () => {
   const engine = new Engine()
@@ -13,4 +13,6 @@ test('import { Engine } from "upline" works', () => {
 test('require("upline") gives the same classes', () => {
   const require = createRequire(import.meta.url)
   assert.equal(require('upline').Engine, Engine)
+  assert.equal(require('upline').whatIf, whatIf)
+  assert.equal(typeof whatIf, 'function')
 })

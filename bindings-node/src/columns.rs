@@ -57,6 +57,13 @@ fn summary(report: &WhatIfReport) -> Value {
         "sales": report.sales,
         "sales_changed": report.sales_changed,
         "sales_in_period": report.sales_in_period,
+        "sales_refused": report.sales_refused,
+        "refused": report.refused.iter().map(|(row, err)| json!({
+            "row": row,
+            "code": err.code(),
+            "field": err.field(),
+            "message": err.message(),
+        })).collect::<Vec<Value>>(),
         "complete": report.complete,
         "levels": levels,
         "gains": earner_rows(&report.gains),
@@ -151,94 +158,220 @@ impl Engine {
         to: Unknown,
         options: Option<Unknown>,
     ) -> napi::Result<WhatIfIpc> {
-        let mut settings = WhatIfOptions::default();
-        let mut progress: Option<Function<'_, FnArgs<(f64, f64)>, Unknown>> = None;
-        let (spec, from, to) = guard(&env, || {
-            let spec = to_json(plan, "plan", Shape::of(Root::PlanSpec))?;
-            let spec: PlanSpec = serde_json::from_value(spec).map_err(|e| {
-                CoreError::new(ErrorKind::Malformed, "plan", format!("not a plan: {e}"))
-            })?;
+        let (spec, from, to, args) = guard(&env, || {
+            let spec = plan_arg(plan, "plan")?;
             let from = Timestamp::parse(&time_arg(from, "from")?, "from")?;
             let to = Timestamp::parse(&time_arg(to, "to")?, "to")?;
-            if let Some(options) = options {
-                match options.get_type().map_err(napi_err)? {
-                    ValueType::Undefined | ValueType::Null => {}
-                    ValueType::Object => {
-                        let object: Object = unsafe { options.cast() }.map_err(napi_err)?;
-                        for key in Object::keys(&object).map_err(napi_err)? {
-                            if !["top", "every", "progress"].contains(&key.as_str()) {
-                                return Err(malformed(format!(
-                                    "unknown option {key:?}; the options are: top, every, progress"
-                                )));
-                            }
-                        }
-                        let get = |key: &str| object.get_named_property::<Unknown>(key);
-                        if let Some(top) =
-                            count_option(get("top").map_err(napi_err)?, "options.top")?
-                        {
-                            settings.top = usize::try_from(top).unwrap_or(usize::MAX);
-                        }
-                        if let Some(every) =
-                            count_option(get("every").map_err(napi_err)?, "options.every")?
-                        {
-                            settings.every = every;
-                        }
-                        let callback = get("progress").map_err(napi_err)?;
-                        match callback.get_type().map_err(napi_err)? {
-                            ValueType::Undefined | ValueType::Null => {}
-                            ValueType::Function => {
-                                progress = Some(unsafe { callback.cast() }.map_err(napi_err)?)
-                            }
-                            other => {
-                                return Err(CoreError::new(
-                                    ErrorKind::Malformed,
-                                    "options.progress",
-                                    format!(
-                                        "options.progress must be a function, not a JS {other}"
-                                    ),
-                                ))
-                            }
-                        }
-                    }
-                    _ => {
-                        return Err(malformed(
-                            "options must be an object like { top, every, progress }",
-                        ))
-                    }
-                }
-            }
-            Ok((spec, from, to))
+            let args = WhatIfArgs::read(options, false)?;
+            Ok((spec, from, to, args))
         })?;
-        let mut thrown: Option<napi::Error> = None;
+        let mut callback = Callback::new(args.progress);
         let report = self.with(&env, |engine| {
-            let mut call = |done: u64, total: u64| -> bool {
-                let Some(callback) = &progress else {
-                    return true;
-                };
-                match callback.call(FnArgs::from((done as f64, total as f64))) {
-                    // Only `false` stops; a callback returning nothing
-                    // lets the run go on.
-                    Ok(answer) => !matches!(
-                        answer.get_type(),
-                        Ok(ValueType::Boolean) if unsafe { answer.cast::<bool>() }.is_ok_and(|b| !b)
-                    ),
-                    Err(err) => {
-                        thrown = Some(err);
-                        false
-                    }
-                }
-            };
-            engine.what_if(&spec, from, to, settings, Some(&mut call))
+            let mut call = |done, total| callback.call(done, total);
+            engine.what_if(&spec, from, to, args.settings, Some(&mut call))
         })?;
-        if let Some(err) = thrown {
+        callback.finish(&env, &report)
+    }
+
+    /// What-if over a sales table given as IPC bytes (see `whatIf` in
+    /// `index.d.ts`).
+    #[napi(
+        ts_args_type = "plan: unknown, sales: Uint8Array, options?: { top?: number; every?: number; progress?: (done: number, total: number) => boolean | void } | null"
+    )]
+    pub fn what_if_sales_ipc(
+        &self,
+        env: Env,
+        plan: Unknown,
+        sales: Uint8Array,
+        options: Option<Unknown>,
+    ) -> napi::Result<WhatIfIpc> {
+        let (spec, args, (schema, batches)) = guard(&env, || {
+            let spec = plan_arg(plan, "plan")?;
+            let args = WhatIfArgs::read(options, false)?;
+            Ok((spec, args, upline_arrow::ipc::read_as(&sales, "sales")?))
+        })?;
+        let mut callback = Callback::new(args.progress);
+        let report = self.with(&env, |engine| {
+            let mut call = |done, total| callback.call(done, total);
+            upline_arrow::what_if_sales(
+                engine,
+                &spec,
+                &schema,
+                &batches,
+                args.settings,
+                Some(&mut call),
+            )
+        })?;
+        callback.finish(&env, &report)
+    }
+}
+
+/// What-if with no engine: members and sales tables as IPC bytes (see
+/// `whatIf` in `index.d.ts`).
+#[napi(
+    ts_args_type = "plan: unknown, members: Uint8Array, sales: Uint8Array, options?: { current?: unknown; top?: number; every?: number; progress?: (done: number, total: number) => boolean | void } | null"
+)]
+pub fn what_if_tables_ipc(
+    env: Env,
+    plan: Unknown,
+    members: Uint8Array,
+    sales: Uint8Array,
+    options: Option<Unknown>,
+) -> napi::Result<WhatIfIpc> {
+    let (spec, args, members, sales) = guard(&env, || {
+        let spec = plan_arg(plan, "plan")?;
+        let args = WhatIfArgs::read(options, true)?;
+        let members = upline_arrow::ipc::read_as(&members, "members")?;
+        let sales = upline_arrow::ipc::read_as(&sales, "sales")?;
+        Ok((spec, args, members, sales))
+    })?;
+    let mut callback = Callback::new(args.progress);
+    let report = guard(&env, || {
+        let mut call = |done, total| callback.call(done, total);
+        upline_arrow::what_if_members(
+            &spec,
+            args.current.as_ref(),
+            (&members.0, &members.1),
+            (&sales.0, &sales.1),
+            args.settings,
+            Some(&mut call),
+        )
+    })?;
+    callback.finish(&env, &report)
+}
+
+/// A plan argument as a spec.
+fn plan_arg(plan: Unknown<'_>, field: &str) -> std::result::Result<PlanSpec, CoreError> {
+    let spec = to_json(plan, field, Shape::of(Root::PlanSpec))?;
+    serde_json::from_value(spec)
+        .map_err(|e| CoreError::new(ErrorKind::Malformed, field, format!("not a plan: {e}")))
+}
+
+type ProgressFn<'a> = Function<'a, FnArgs<(f64, f64)>, Unknown<'a>>;
+
+/// The options of a what-if call.
+struct WhatIfArgs<'a> {
+    settings: WhatIfOptions,
+    progress: Option<ProgressFn<'a>>,
+    current: Option<PlanSpec>,
+}
+
+impl<'a> WhatIfArgs<'a> {
+    /// `{ top, every, progress }`, and `current` when `with_current`.
+    fn read(
+        options: Option<Unknown<'a>>,
+        with_current: bool,
+    ) -> std::result::Result<WhatIfArgs<'a>, CoreError> {
+        let mut args = WhatIfArgs {
+            settings: WhatIfOptions::default(),
+            progress: None,
+            current: None,
+        };
+        let Some(options) = options else {
+            return Ok(args);
+        };
+        let keys: &[&str] = if with_current {
+            &["current", "top", "every", "progress"]
+        } else {
+            &["top", "every", "progress"]
+        };
+        match options.get_type().map_err(napi_err)? {
+            ValueType::Undefined | ValueType::Null => return Ok(args),
+            ValueType::Object => {}
+            _ => {
+                return Err(malformed(format!(
+                    "options must be an object like {{ {} }}",
+                    keys.join(", ")
+                )))
+            }
+        }
+        let object: Object = unsafe { options.cast() }.map_err(napi_err)?;
+        for key in Object::keys(&object).map_err(napi_err)? {
+            if !keys.contains(&key.as_str()) {
+                return Err(malformed(format!(
+                    "unknown option {key:?}; the options are: {}",
+                    keys.join(", ")
+                )));
+            }
+        }
+        let get = |key: &str| object.get_named_property::<Unknown>(key);
+        if let Some(top) = count_option(get("top").map_err(napi_err)?, "options.top")? {
+            args.settings.top = usize::try_from(top).unwrap_or(usize::MAX);
+        }
+        if let Some(every) = count_option(get("every").map_err(napi_err)?, "options.every")? {
+            args.settings.every = every;
+        }
+        let callback = get("progress").map_err(napi_err)?;
+        match callback.get_type().map_err(napi_err)? {
+            ValueType::Undefined | ValueType::Null => {}
+            ValueType::Function => {
+                args.progress = Some(unsafe { callback.cast() }.map_err(napi_err)?)
+            }
+            other => {
+                return Err(CoreError::new(
+                    ErrorKind::Malformed,
+                    "options.progress",
+                    format!("options.progress must be a function, not a JS {other}"),
+                ))
+            }
+        }
+        if with_current {
+            let current = get("current").map_err(napi_err)?;
+            if !matches!(
+                current.get_type().map_err(napi_err)?,
+                ValueType::Undefined | ValueType::Null
+            ) {
+                args.current = Some(plan_arg(current, "current")?);
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// A what-if progress callback: only `false` stops the run; a throw stops
+/// it and is kept for the caller.
+struct Callback<'a> {
+    function: Option<ProgressFn<'a>>,
+    thrown: Option<napi::Error>,
+}
+
+impl<'a> Callback<'a> {
+    fn new(function: Option<ProgressFn<'a>>) -> Callback<'a> {
+        Callback {
+            function,
+            thrown: None,
+        }
+    }
+
+    fn call(&mut self, done: u64, total: u64) -> bool {
+        let Some(function) = &self.function else {
+            return true;
+        };
+        match function.call(FnArgs::from((done as f64, total as f64))) {
+            // Only `false` stops; a callback returning nothing lets the
+            // run go on.
+            Ok(answer) => !matches!(
+                answer.get_type(),
+                Ok(ValueType::Boolean) if unsafe { answer.cast::<bool>() }.is_ok_and(|b| !b)
+            ),
+            Err(err) => {
+                self.thrown = Some(err);
+                false
+            }
+        }
+    }
+
+    /// The result for `report`, or what the callback threw.
+    fn finish(self, env: &Env, report: &WhatIfReport) -> napi::Result<WhatIfIpc> {
+        if let Some(err) = self.thrown {
             return Err(err);
         }
-        let table = guard(&env, || {
-            upline_arrow::ipc::write(&upline_arrow::what_if_batch(&report)?)
+        let table = guard(env, || {
+            upline_arrow::ipc::write(&upline_arrow::what_if_batch(report)?)
         })?;
         Ok(WhatIfIpc {
             table: buffer(table),
-            summary: summary(&report),
+            summary: summary(report),
         })
     }
 }

@@ -25,10 +25,7 @@ pub(super) fn read_table(table: &Bound<'_, PyAny>) -> PyResult<(SchemaRef, Vec<R
 }
 
 /// [`read_table`] for an argument named `field`.
-fn read_table_as(
-    table: &Bound<'_, PyAny>,
-    field: &str,
-) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+fn read_table_as(table: &Bound<'_, PyAny>, field: &str) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
     let py = table.py();
     let bad = |why: String| {
         raise(
@@ -173,7 +170,10 @@ fn summary<'py>(py: Python<'py>, report: &WhatIfReport) -> PyResult<Bound<'py, P
 /// A plan argument (a `Plan` or a plan dict) as a spec.
 fn plan_spec(plan: &Bound<'_, PyAny>, field: &str) -> PyResult<PlanSpec> {
     let py = plan.py();
-    let spec = conv(py, convert::to_json(plan, field, upline::wire::Root::PlanSpec))?;
+    let spec = conv(
+        py,
+        convert::to_json(plan, field, upline::wire::Root::PlanSpec),
+    )?;
     serde_json::from_value(spec).map_err(|e| {
         raise(
             py,
@@ -225,11 +225,7 @@ impl Progress {
     }
 
     /// `(table, summary)` for `report`, or what the callback raised.
-    fn finish<'py>(
-        self,
-        py: Python<'py>,
-        report: &WhatIfReport,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    fn finish<'py>(self, py: Python<'py>, report: &WhatIfReport) -> PyResult<Bound<'py, PyTuple>> {
         if let Some(err) = self.raised {
             return Err(err);
         }

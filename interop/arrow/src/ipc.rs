@@ -14,16 +14,20 @@ use upline::{Error, ErrorKind, Result};
 /// The file format's leading magic bytes.
 const FILE_MAGIC: &[u8] = b"ARROW1";
 
-fn malformed(err: impl std::fmt::Display) -> Error {
-    Error::new(
-        ErrorKind::Malformed,
-        "table",
-        format!("not an Arrow IPC stream or file: {err}"),
-    )
-}
-
 /// The schema and record batches of IPC `bytes` (stream or file format).
 pub fn read(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    read_as(bytes, "table")
+}
+
+/// [`read`] for an argument named `field` (the error's field).
+pub fn read_as(bytes: &[u8], field: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let malformed = |err: arrow_schema::ArrowError| {
+        Error::new(
+            ErrorKind::Malformed,
+            field,
+            format!("{field} is not an Arrow IPC stream or file: {err}"),
+        )
+    };
     if bytes.starts_with(FILE_MAGIC) {
         let reader = FileReader::try_new(Cursor::new(bytes), None).map_err(malformed)?;
         let schema = reader.schema();
