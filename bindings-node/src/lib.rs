@@ -41,6 +41,7 @@ use upline::{Error as CoreError, ErrorKind};
 
 mod books;
 mod columns;
+pub use columns::what_if_tables_ipc;
 mod stored;
 
 // ---- errors -----------------------------------------------------------------
