@@ -10,7 +10,9 @@
 //
 // Then, when apache-arrow is installed (a devDependency of bindings-node),
 // the same sales twice more through applySales (as Table slices, and as IPC
-// bytes) and whatIf over both of those passes.
+// bytes) and whatIf over both of those passes. When decimal.js is installed
+// (benches/js's devDependency: npm ci --prefix benches/js), the decimal.js
+// model runs on the same sales beside the BigInt one.
 //
 // Network: member 0 is the root; each later member's sponsor is, with
 // probability 0.7, uniform among the 50 most recent members, else uniform
@@ -74,6 +76,25 @@ let t0 = process.hrtime.bigint()
 for (let i = 0; i < SALES; i++) model.sale(buyers[i], batchSales[i].amount)
 const modelSecs = seconds(t0)
 const modelRate = SALES / modelSecs
+
+// ---- decimal.js model (when benches/js has its devDependencies) ----
+// The same sales, the same calculation, with decimal.js values instead of
+// BigInt cents: the model a team writing "exact decimals" in JS would have.
+let decimalModel = null
+let decimalSecs = 0
+try {
+  const { DecimalModel } = await import('./decimal-model.mjs')
+  decimalModel = new DecimalModel(sponsors)
+  t0 = process.hrtime.bigint()
+  for (let i = 0; i < SALES; i++) decimalModel.sale(buyers[i], batchSales[i].amount)
+  decimalSecs = seconds(t0)
+  const cents = BigInt(decimalModel.retained.times(100).toFixed(0))
+  if (cents !== model.retained) throw new Error(`decimal.js model retained ${cents}, BigInt model ${model.retained}`)
+} catch (err) {
+  if (err.code !== 'ERR_MODULE_NOT_FOUND' && err.code !== 'MODULE_NOT_FOUND') throw err
+  decimalModel = null
+}
+const decimalRate = decimalModel === null ? null : SALES / decimalSecs
 
 // ---- addon: load the network ----
 const engine = new Engine()
@@ -193,11 +214,34 @@ async function runArrow() {
   for (const s of batchSales) total += parseCents(s.amount)
   const paid = total - model.retained
   if (inForce !== 2n * paid) throw new Error(`whatIf in force ${inForce}, model ${2n * paid}`)
-  return { tableSecs, ipcSecs, whatIfSecs, lastSeq }
+  // whatIf over the sales as a table (the 'c' Table, tableToIPC timed):
+  // both sides calculated; and with no engine, the network as a members
+  // table (built outside the timer) joined into a throwaway engine first.
+  const inForceOf = (summary) => summary.levels.reduce((sum, level) => sum + parseCents(level.in_force), 0n)
+  let t1 = process.hrtime.bigint()
+  const { summary: overTable } = engine.whatIf(candidate, table)
+  const whatIfTableSecs = seconds(t1)
+  if (overTable.sales !== SALES || inForceOf(overTable) !== paid) throw new Error(`whatIf over a table: ${overTable.sales} sales, in force ${inForceOf(overTable)}`)
+  const members = new arrow.Table({
+    member: arrow.vectorFromArray(Array.from(sponsors, (_, i) => `m${i}`), utf8),
+    sponsor: arrow.vectorFromArray(Array.from(sponsors, (s) => (s < 0 ? null : `m${s}`)), utf8),
+    at: arrow.vectorFromArray(Array.from(sponsors, () => Date.parse('2026-01-01T00:00:00Z')), new arrow.Timestamp(arrow.TimeUnit.MILLISECOND, 'UTC')),
+  })
+  const { whatIf } = require('../../bindings-node')
+  t1 = process.hrtime.bigint()
+  const { summary: noEngine } = whatIf(candidate, { members, sales: table })
+  const whatIfNoEngineSecs = seconds(t1)
+  if (noEngine.sales !== SALES || inForceOf(noEngine) !== paid) throw new Error(`whatIf with no engine: ${noEngine.sales} sales, in force ${inForceOf(noEngine)}`)
+  return { tableSecs, ipcSecs, whatIfSecs, whatIfTableSecs, whatIfNoEngineSecs, lastSeq }
 }
 
 console.log(`network: ${fmt(MEMBERS)} members (joined via applyBatch in ${joinSecs.toFixed(2)} s, ${fmt(MEMBERS / joinSecs)}/s); seed ${SEED}`)
 console.log(`JS model (BigInt cents, calc only):      ${fmt(modelRate)} sales/s  (${fmt(SALES)} sales, ${modelSecs.toFixed(2)} s)`)
+if (decimalRate === null) {
+  console.log('note: decimal.js is not installed (npm ci --prefix benches/js): the decimal.js model was skipped')
+} else {
+  console.log(`JS model (decimal.js, calc only):        ${fmt(decimalRate)} sales/s  (${fmt(SALES)} sales, ${decimalSecs.toFixed(2)} s)`)
+}
 console.log(`addon apply, one call per sale:          ${fmt(applyRate)} sales/s  (${fmt(APPLY_SALES)} sales, ${applySecs.toFixed(2)} s)`)
 console.log(`addon applyBatch (batches of ${fmt(BATCH)}):   ${fmt(batchRate)} sales/s  (${fmt(SALES)} sales, ${batchSecs.toFixed(2)} s)`)
 console.log(`addon applyBatch, { records: false }:   ${fmt(leanRate)} sales/s  (${fmt(SALES)} sales, ${leanSecs.toFixed(2)} s)`)
@@ -208,10 +252,15 @@ console.log(`check: applyBatchJson applied every slot (last seq ${fmt(jsonLastSe
 if (arrowRows === null) {
   console.log('note: apache-arrow is not installed (npm ci in bindings-node): the Arrow rows were skipped')
 } else {
-  const { tableSecs, ipcSecs, whatIfSecs, lastSeq } = arrowRows
+  const { tableSecs, ipcSecs, whatIfSecs, whatIfTableSecs, whatIfNoEngineSecs, lastSeq } = arrowRows
   console.log(`addon applySales (Table slices of 100,000): ${fmt(SALES / tableSecs)} sales/s  (${fmt(SALES)} sales, ${tableSecs.toFixed(2)} s)`)
   console.log(`addon applySales (IPC bytes, 100,000):      ${fmt(SALES / ipcSecs)} sales/s  (${fmt(SALES)} sales, ${ipcSecs.toFixed(2)} s)`)
   console.log(`addon whatIf (calculation only):            ${fmt((2 * SALES) / whatIfSecs)} sales/s  (${fmt(2 * SALES)} sales, ${whatIfSecs.toFixed(2)} s)`)
+  console.log(`addon whatIf over a sales Table:            ${fmt(SALES / whatIfTableSecs)} sales/s  (${fmt(SALES)} sales, ${whatIfTableSecs.toFixed(2)} s; both sides calculated)`)
+  console.log(`whatIf with no engine (members + sales):    ${fmt(SALES / whatIfNoEngineSecs)} sales/s  (${fmt(MEMBERS)} members joined + ${fmt(SALES)} sales, ${whatIfNoEngineSecs.toFixed(2)} s)`)
   console.log(`ratios vs JS model: applySales Table ${(SALES / tableSecs / modelRate).toFixed(2)}x, IPC ${(SALES / ipcSecs / modelRate).toFixed(2)}x (goal >= 1x the BigInt model)`)
-  console.log(`check: applySales applied every row (last seq ${lastSeq}); whatIf in-force total equals the model's`)
+  if (decimalRate !== null) {
+    console.log(`ratios vs decimal.js model: applySales Table ${(SALES / tableSecs / decimalRate).toFixed(2)}x, IPC ${(SALES / ipcSecs / decimalRate).toFixed(2)}x (goal >= 10x)`)
+  }
+  console.log(`check: applySales applied every row (last seq ${lastSeq}); whatIf in-force totals (period, table, no engine) equal the model's`)
 }
