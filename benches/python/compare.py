@@ -28,10 +28,12 @@ the cross-check happen outside the timers.
 Arrow rows (when pyarrow is installed; it is a test dependency, not
 upline's): the same sales again (new ids, dated in March) as one pyarrow
 table through ``engine.apply_sales`` 100,000 rows a call (the batch limit),
-with this process's RSS sampled on a thread for the memory figure; then
-``engine.what_if`` over exactly those sales under a 25/10/5% candidate,
-whose in-force and candidate totals are checked against the model run under
-each plan.
+with the malloc heap in use (glibc ``mallinfo2``) sampled on a thread for
+the memory figure; then ``engine.what_if`` over exactly those sales under a
+25/10/5% candidate, ``engine.what_if(candidate, sales=table)`` over the same
+table, and ``upline.what_if(candidate, members=..., sales=table)`` with no
+engine, whose in-force and candidate totals are each checked against the
+model run under each plan.
 
 Cross-check: the total commission paid (sum of all lines = amount - retained)
 over the apply_batch sales must equal the model's to the cent, the same for
@@ -45,6 +47,7 @@ apply_batch_json, each with its own sale ids). Exits 1 on any difference.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime
 import gc
 import json
@@ -87,27 +90,58 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-class PeakRss:
-    """Samples this process's RSS every millisecond on a thread (the core
-    runs without the GIL, so the sampler runs during the calls)."""
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+
+def _heap_in_use():
+    """glibc's bytes in use by malloc (``mallinfo2``: ``uordblks`` in the
+    arenas plus ``hblkhd`` mmapped), or None off glibc. The Rust core and
+    binding allocate through it; pyarrow's own pool and Python's object
+    arenas do not, so the Arrow input is not in it."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+
+    def in_use() -> int:
+        info = mallinfo2()
+        return int(info.uordblks + info.hblkhd)
+
+    return in_use
+
+
+heap_in_use = _heap_in_use()
+
+
+class PeakHeap:
+    """Samples the malloc heap in use (or RSS off glibc) every 0.2 ms on a
+    thread (the core runs without the GIL, so the sampler runs during the
+    call)."""
 
     def __init__(self) -> None:
-        self.peak = rss_bytes()
+        self.read = heap_in_use or rss_bytes
+        self.start = self.read()
+        self.peak = self.start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.001):
-            self.peak = max(self.peak, rss_bytes())
+        while not self._stop.wait(0.0002):
+            self.peak = max(self.peak, self.read())
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> "PeakHeap":
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
+        self.peak = max(self.peak, self.read())
 
 
 CANDIDATE_RATES = ("0.25", "0.10", "0.05")
@@ -131,26 +165,39 @@ def run_columnar(engine: "upline.Engine", buyers: list, amounts: list, sponsors:
     })
     input_bytes = table.nbytes
     problems = []
-    results = []
-    gc.collect()
-    before = rss_bytes()
+    result_bytes = 0
+    refused = 0
     apply_secs = 0.0
-    with PeakRss() as peak:
-        for start in range(0, n, 100_000):
-            part = table.slice(start, 100_000)
+    # Per call: the heap in use before it, its peak during it, and after it
+    # with its result held and then dropped. The engine only grows, so
+    # "after, result dropped" minus "before" is what the engine kept, and
+    # the peak minus "after, result dropped" is what the call used beyond
+    # the engine (its converted columns, per-row results and output arrays)
+    # at its worst moment.
+    engine_kept = 0
+    transient = 0
+    held_by_result = 0
+    rss_before = rss_bytes()
+    for start in range(0, n, 100_000):
+        part = table.slice(start, 100_000)
+        gc.collect()
+        with PeakHeap() as peak:
             t0 = time.perf_counter()
             out = engine.apply_sales(part)
             apply_secs += time.perf_counter() - t0
-            results.append(pa.table(out))
-    result_bytes = sum(r.nbytes for r in results)
-    refused = sum(r.column("error_code").null_count != r.num_rows for r in results)
+        with_result = peak.read()
+        got = pa.table(out)
+        result_bytes += got.nbytes
+        refused += got.column("error_code").null_count != got.num_rows
+        del got, out
+        gc.collect()
+        after = peak.read()
+        engine_kept += after - peak.start
+        transient = max(transient, peak.peak - after)
+        held_by_result = max(held_by_result, with_result - after)
     if refused:
         problems.append(f"apply_sales: {refused} calls had refused rows")
-    del results
-    gc.collect()
-    after = rss_bytes()
-    engine_growth = max(0, after - before)
-    peak_delta = peak.peak - before
+    rss_growth = rss_bytes() - rss_before
 
     candidate = {"id": "candidate", "version": 1, "levels": [{"rate": r} for r in CANDIDATE_RATES]}
     t0 = time.perf_counter()
@@ -169,14 +216,50 @@ def run_columnar(engine: "upline.Engine", buyers: list, amounts: list, sponsors:
         problems.append(f"what_if in force {in_force}, model {in_force_model.paid}")
     if proposed != candidate_model.paid:
         problems.append(f"what_if candidate {proposed}, model {candidate_model.paid}")
+
+    # (h) what_if over the same sales given as the table (both sides
+    # calculated), and (i) with no engine: the network as a members table
+    # (built outside the timer), joined into a throwaway engine first.
+    def totals(report: object, label: str) -> None:
+        rows = pa.table(report)
+        got_in_force = sum(rows.column("in_force").to_pylist(), Decimal("0.00"))
+        got_candidate = sum(rows.column("candidate").to_pylist(), Decimal("0.00"))
+        if (got_in_force, got_candidate) != (in_force_model.paid, candidate_model.paid):
+            problems.append(f"{label}: in force {got_in_force}, candidate {got_candidate}; model "
+                            f"{in_force_model.paid}, {candidate_model.paid}")
+
+    t0 = time.perf_counter()
+    over_table, summary = engine.what_if(candidate, sales=table)
+    what_if_table_secs = time.perf_counter() - t0
+    if summary["sales"] != n:
+        problems.append(f"what_if(sales=table) replayed {summary['sales']} sales, expected {n}")
+    totals(over_table, "what_if(sales=table)")
+    ids = [f"m{i}" for i in range(len(sponsors) + 1)]
+    members = pa.table({
+        "member": pa.array(ids),
+        "sponsor": pa.array([None] + [sponsors[m] for m in ids[1:]]),
+        "at": pa.array([datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)] * len(ids),
+                       pa.timestamp("ms", tz="UTC")),
+    })
+    t0 = time.perf_counter()
+    no_engine, summary = upline.what_if(candidate, members=members, sales=table)
+    what_if_members_secs = time.perf_counter() - t0
+    if summary["sales"] != n:
+        problems.append(f"upline.what_if replayed {summary['sales']} sales, expected {n}")
+    totals(no_engine, "upline.what_if")
     return {
         "apply_secs": apply_secs,
         "what_if_secs": what_if_secs,
+        "what_if_table_secs": what_if_table_secs,
+        "what_if_members_secs": what_if_members_secs,
+        "members": len(ids),
         "input_bytes": input_bytes,
         "result_bytes": result_bytes,
-        "peak_delta": peak_delta,
-        "engine_growth": engine_growth,
-        "beyond": max(0, peak_delta - engine_growth),
+        "engine_kept": engine_kept,
+        "transient": transient,
+        "held_by_result": held_by_result,
+        "rss_growth": rss_growth,
+        "heap_measured": heap_in_use is not None,
         "problems": problems,
     }
 
@@ -365,6 +448,10 @@ def main() -> int:
              sales / columnar["apply_secs"]),
             ("engine.what_if (calculation only)", sales, columnar["what_if_secs"],
              sales / columnar["what_if_secs"]),
+            ("engine.what_if(sales=Arrow table), both sides calculated", sales,
+             columnar["what_if_table_secs"], sales / columnar["what_if_table_secs"]),
+            (f"upline.what_if(members=, sales=), {columnar['members']:,} members joined first", sales,
+             columnar["what_if_members_secs"], sales / columnar["what_if_members_secs"]),
         ]
         problems += columnar["problems"]
     w = max(len(r[0]) for r in rows)
@@ -386,12 +473,15 @@ def main() -> int:
         mib = 1 << 20
         print(f"goals: apply_sales / model = {sales / columnar['apply_secs'] / model_rate:.2f}x (goal 5x), "
               f"what_if / model = {sales / columnar['what_if_secs'] / model_rate:.2f}x (goal 20x)")
-        print(f"memory of apply_sales over {sales:,} rows: Arrow input {columnar['input_bytes'] / mib:.1f} MiB; "
-              f"results held {columnar['result_bytes'] / mib:.1f} MiB; peak RSS above the start "
-              f"{columnar['peak_delta'] / mib:.1f} MiB, of which the engine kept "
-              f"{columnar['engine_growth'] / mib:.1f} MiB (RSS after, results dropped); beyond the engine "
-              f"{columnar['beyond'] / mib:.1f} MiB = {columnar['beyond'] / columnar['input_bytes']:.2f}x the input "
-              f"(goal <= 2x)")
+        what = "malloc heap in use (glibc mallinfo2)" if columnar["heap_measured"] else "RSS (not glibc)"
+        worst = columnar["transient"] + columnar["result_bytes"]
+        print(f"memory of apply_sales over {sales:,} rows, by {what}: Arrow input "
+              f"{columnar['input_bytes'] / mib:.1f} MiB; the engine kept {columnar['engine_kept'] / mib:.1f} MiB; "
+              f"beyond the engine, a call's peak {columnar['transient'] / mib:.1f} MiB (worst of "
+              f"{(sales + 99_999) // 100_000} calls of 100,000 rows; its result held {columnar['held_by_result'] / mib:.1f} "
+              f"MiB of heap), the results of all calls {columnar['result_bytes'] / mib:.1f} MiB (Arrow nbytes); "
+              f"a caller keeping every result: {worst / mib:.1f} MiB = {worst / columnar['input_bytes']:.2f}x "
+              f"the input (goal <= 2x); RSS grew {columnar['rss_growth'] / mib:.1f} MiB")
     print()
     if problems:
         print("CHECK FAILED:")
