@@ -38,6 +38,7 @@
 #[cfg(feature = "ipc")]
 pub mod ipc;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -373,11 +374,21 @@ impl<'a> Table<'a> {
                 format!("column {name} has a negative decimal scale ({scale})"),
             )
         })?;
-        let mut mantissa = Vec::new();
-        for array in arrays {
+        for array in &arrays {
             if array.null_count() > 0 {
                 return Err(nulls(name, array.as_ref()));
             }
+        }
+        // One decimal128 batch (a pyarrow slice, an IPC message): its
+        // values are borrowed as they are, no copy.
+        if let [array] = arrays.as_slice() {
+            if let DataType::Decimal128(..) = array.data_type() {
+                let values: &'a [i128] = array.as_primitive::<Decimal128Type>().values();
+                return Ok(OwnedAmounts::Decimal(Cow::Borrowed(values), scale));
+            }
+        }
+        let mut mantissa = Vec::new();
+        for array in arrays {
             match array.data_type() {
                 DataType::Decimal128(..) => {
                     mantissa.extend_from_slice(array.as_primitive::<Decimal128Type>().values())
@@ -398,7 +409,7 @@ impl<'a> Table<'a> {
                 ),
             }
         }
-        Ok(OwnedAmounts::Decimal(mantissa, scale))
+        Ok(OwnedAmounts::Decimal(Cow::Owned(mantissa), scale))
     }
 
     fn times(&self, name: &str) -> Result<OwnedTimes<'a>> {
@@ -432,11 +443,18 @@ impl<'a> Table<'a> {
                 ));
             }
         };
-        let mut millis = Vec::new();
-        for array in arrays {
+        for array in &arrays {
             if array.null_count() > 0 {
                 return Err(nulls(name, array.as_ref()));
             }
+        }
+        // One batch in milliseconds: borrowed as it is, no copy.
+        if let ([array], TimeUnit::Millisecond) = (arrays.as_slice(), unit) {
+            let values: &'a [i64] = array.as_primitive::<TimestampMillisecondType>().values();
+            return Ok(OwnedTimes::Millis(Cow::Borrowed(values)));
+        }
+        let mut millis = Vec::new();
+        for array in arrays {
             // Sub-millisecond digits are dropped, as RFC 3339 text with more
             // than three decimals is read.
             match unit {
@@ -469,7 +487,7 @@ impl<'a> Table<'a> {
                 ),
             }
         }
-        Ok(OwnedTimes::Millis(millis))
+        Ok(OwnedTimes::Millis(Cow::Owned(millis)))
     }
 }
 
@@ -535,10 +553,10 @@ fn push_strings<'a>(
     Ok(())
 }
 
-/// Amounts taken out of a table: mantissas (copied, widened to `i128`) or
-/// text (borrowed).
+/// Amounts taken out of a table: mantissas (borrowed from one decimal128
+/// batch, else copied and widened to `i128`) or text (borrowed).
 enum OwnedAmounts<'a> {
-    Decimal(Vec<i128>, u32),
+    Decimal(Cow<'a, [i128]>, u32),
     Text(Vec<&'a str>),
 }
 
@@ -554,9 +572,10 @@ impl OwnedAmounts<'_> {
     }
 }
 
-/// Instants taken out of a table.
+/// Instants taken out of a table (milliseconds borrowed from one batch in
+/// that unit, else converted).
 enum OwnedTimes<'a> {
-    Millis(Vec<i64>),
+    Millis(Cow<'a, [i64]>),
     Text(Vec<&'a str>),
 }
 
@@ -587,15 +606,29 @@ fn internal(err: impl std::fmt::Display) -> Error {
 
 fn results_batch(out: RowResults) -> Result<RecordBatch> {
     let rows = out.seq.len();
-    let mut valid = vec![true; rows];
-    let mut codes: Vec<Option<&str>> = vec![None; rows];
-    let mut messages: Vec<Option<&str>> = vec![None; rows];
-    for (row, err) in &out.errors {
-        valid[*row] = false;
-        codes[*row] = Some(err.code());
-        messages[*row] = Some(err.message());
-    }
-    let nulls = (!out.errors.is_empty()).then(|| NullBuffer::from(valid));
+    // Without refused rows (the usual case) the error columns are all null
+    // and nothing is built per row for them.
+    let (nulls, codes, messages) = if out.errors.is_empty() {
+        (
+            None,
+            StringArray::new_null(rows),
+            StringArray::new_null(rows),
+        )
+    } else {
+        let mut valid = vec![true; rows];
+        let mut codes: Vec<Option<&str>> = vec![None; rows];
+        let mut messages: Vec<Option<&str>> = vec![None; rows];
+        for (row, err) in &out.errors {
+            valid[*row] = false;
+            codes[*row] = Some(err.code());
+            messages[*row] = Some(err.message());
+        }
+        (
+            Some(NullBuffer::from(valid)),
+            StringArray::from(codes),
+            StringArray::from(messages),
+        )
+    };
     let mut hashes = Vec::with_capacity(rows * 32);
     for hash in &out.hash {
         hashes.extend_from_slice(&hash.0);
@@ -608,8 +641,8 @@ fn results_batch(out: RowResults) -> Result<RecordBatch> {
             nulls,
         )),
         Arc::new(BooleanArray::from(out.replayed)),
-        Arc::new(StringArray::from(codes)),
-        Arc::new(StringArray::from(messages)),
+        Arc::new(codes),
+        Arc::new(messages),
     ];
     RecordBatch::try_new(Arc::new(results_schema()), columns).map_err(internal)
 }
