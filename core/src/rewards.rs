@@ -352,7 +352,7 @@ pub(crate) fn parse_count(text: &DecimalText, field: &str) -> Result<Decimal> {
 
 /// Parses a positive amount exact in `currency`.
 pub(crate) fn parse_money(text: &DecimalText, currency: Currency, field: &str) -> Result<Decimal> {
-    crate::engine::positive(currency.parse_amount(text.text(field)?, field)?, field)
+    crate::money::positive(currency.parse_amount(text.text(field)?, field)?, field)
 }
 
 impl crate::event::MilestonesSet {
