@@ -20,7 +20,7 @@
 //! also keeps per IP and per device hash the times of the last `max` + 1
 //! sales (the largest velocity `max` in force), and per earner day buckets
 //! of (sales, refunded sales) for
-//! [`MAX_REFUND_WINDOW_DAYS`].
+//! [`MAX_REFUND_WINDOW_DAYS`](crate::limits::MAX_REFUND_WINDOW_DAYS).
 //! The hashes are not secret (an IP can be found again by trying them all):
 //! hosts that must not disclose signals pass their own HMACs instead.
 //!
@@ -61,7 +61,7 @@
 //! `refund_rate` rule is in force: history before is not counted (a
 //! backtest screens it all). Ring and
 //! ladder look at the buyer, its ancestors up to the highest earner and
-//! two more (at most [`SCREEN_WALK`]), so they
+//! two more (at most [`SCREEN_WALK`](crate::limits::SCREEN_WALK)), so they
 //! cost O(levels) per sale; [`Engine::screening_rings`](crate::Engine::screening_rings) finds every ring of the whole graph
 //! (strongly connected components) for an investigation.
 //!

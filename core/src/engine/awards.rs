@@ -12,7 +12,7 @@ use crate::event::*;
 use crate::graph::MemberStatus;
 use crate::id::check_id;
 use crate::ledger::{Entry, EntryKind};
-use crate::money::{self};
+use crate::money;
 use crate::rewards::{self, ActiveSet, Effects};
 use crate::screen::Action;
 use crate::time::Timestamp;

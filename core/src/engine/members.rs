@@ -9,7 +9,7 @@ use crate::event::*;
 use crate::graph::MemberStatus;
 use crate::id::{check_id, check_text};
 use crate::ledger::{Entry, EntryKind};
-use crate::screen::{self};
+use crate::screen;
 
 use super::pipeline::{duplicate, time, Mutation, Prep, Prepared};
 use super::Engine;

@@ -23,7 +23,7 @@ use crate::limits::MAX_BATCH;
 use crate::payout::{PayoutRecord, PayoutState, Profile};
 use crate::plan::Plan;
 use crate::rewards::{self, ActiveSet, Effects};
-use crate::screen::{self};
+use crate::screen;
 use crate::time::Timestamp;
 
 use super::members::Join;

@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::calc::RawLine;
-use crate::event::Id;
 use crate::graph::Graph;
+use crate::id::Id;
 use crate::limits::{MAX_LEVELS, SCREEN_WALK};
 use crate::money::Currency;
 use crate::time::Timestamp;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::{Id, ScreeningRulesSet};
+use crate::id::Id;
 use crate::id::{check_id, check_text};
 use crate::limits::{
     MAX_BLOCKLIST, MAX_REFUND_WINDOW_DAYS, MAX_SCREEN_RULES, MAX_SCREEN_WINDOW_HOURS,
@@ -549,4 +549,29 @@ pub(crate) fn preset_list(name: &str) -> Result<Vec<Value>> {
             format!("preset {name:?} is not relaxed, moderate or strict"),
         )),
     }
+}
+
+/// Activates fraud-screening rules for the events applied after it
+/// (nothing is screened before the first one). Give a `preset`
+/// (`relaxed`, `moderate`, `strict`) or your own `rules`; with neither,
+/// `moderate`. See [`crate::screen`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ScreeningRulesSet {
+    /// The rule set's id (named by every decision it makes).
+    pub id: String,
+    /// A built-in preset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// Rules, evaluated in order; the first match wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<serde_json::Value>>,
+    /// Blocklisted or disposable e-mail domains (for `email_domain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<Vec<String>>,
+    /// When (kept for the audit trail; the rules apply to events applied
+    /// after this one).
+    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
+    pub at: String,
 }

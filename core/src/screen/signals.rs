@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::Signals;
 use crate::id::check_text;
 use crate::time::Timestamp;
 
@@ -226,4 +225,44 @@ pub(crate) fn reduce(signals: &Signals, at: Timestamp) -> Result<Kept> {
         kept.click_ms = at.as_millis() - clicked.as_millis();
     }
     Ok(kept)
+}
+
+/// What a host observed about a join or a sale, for fraud screening. Every
+/// field is optional; a rule whose signal is missing never matches.
+///
+/// The engine keeps none of these strings: it keeps a 64-bit keyed hash of
+/// each normalised value (see [`crate::screen`] for the normalisation and
+/// exactly what is kept), and for `clicked_at` only the delay to the
+/// conversion. The event itself, as the host sent it, is hashed into the
+/// audit chain and kept by a store if the engine has one: hosts that must
+/// not keep raw IPs or e-mails should pass their own keyed hashes (HMAC)
+/// instead, which the rules treat the same way (except that e-mail
+/// normalisation and blocklists need the real address).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    /// The client's IP address (v4 or v6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// A device fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The member's e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A fingerprint of the payment instrument (card, wallet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_fingerprint: Option<String>,
+    /// The client's user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// When the referral link was clicked (RFC 3339), at or before the
+    /// event's `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::wire::schema::TimeText>")
+    )]
+    pub clicked_at: Option<String>,
 }

@@ -529,7 +529,7 @@ pub(crate) fn rings(state: &State, graph: &Graph) -> Vec<Vec<u32>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use proptest::prelude::*;
 
