@@ -16,8 +16,6 @@ use crate::time::Timestamp;
 
 use super::*;
 
-// ---- decisions -----------------------------------------------------------
-
 /// One rule that matched a sale: which lines, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -20,8 +20,6 @@ use crate::time::Timestamp;
 
 use super::*;
 
-// ---- rules -------------------------------------------------------------
-
 /// What a rule does to the lines it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

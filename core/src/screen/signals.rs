@@ -11,8 +11,6 @@ use crate::time::Timestamp;
 
 use super::*;
 
-// ---- signals -----------------------------------------------------------
-
 #[derive(Clone, Copy)]
 #[repr(u8)]
 pub(crate) enum Kind {

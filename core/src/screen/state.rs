@@ -14,8 +14,6 @@ use crate::time::Timestamp;
 
 use super::*;
 
-// ---- state -------------------------------------------------------------
-
 /// The last sale times (ms) of one IP or device, oldest first: the
 /// presets keep four, which fit inline without a heap allocation per key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
