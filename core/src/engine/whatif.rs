@@ -40,12 +40,13 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use super::columns::{JoinColumns, SaleColumns};
-use super::{positive, Engine, SaleRecord};
+use super::{Engine, SaleRecord};
 use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, PlanActivated};
 use crate::id::check_id;
 use crate::limits::MAX_BATCH;
+use crate::money::positive;
 use crate::money::Currency;
 use crate::plan::{Plan, PlanSpec};
 use crate::time::Timestamp;
