@@ -119,9 +119,10 @@ heap_in_use = _heap_in_use()
 
 
 class PeakHeap:
-    """Samples the malloc heap in use (or RSS off glibc) every 0.2 ms on a
+    """Samples the malloc heap in use (or RSS off glibc) every 5 ms on a
     thread (the core runs without the GIL, so the sampler runs during the
-    call)."""
+    call). ``mallinfo2`` walks the free lists under the arena lock, so
+    sampling much more often slows the sampled call down."""
 
     def __init__(self) -> None:
         self.read = heap_in_use or rss_bytes
@@ -131,7 +132,7 @@ class PeakHeap:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.0002):
+        while not self._stop.wait(0.005):
             self.peak = max(self.peak, self.read())
 
     def __enter__(self) -> "PeakHeap":
