@@ -28,8 +28,8 @@ the cross-check happen outside the timers.
 Arrow rows (when pyarrow is installed; it is a test dependency, not
 upline's): the same sales again (new ids, dated in March) as one pyarrow
 table through ``engine.apply_sales`` 100,000 rows a call (the batch limit),
-with the malloc heap in use (glibc ``mallinfo2``) sampled on a thread for
-the memory figure; then ``engine.what_if`` over exactly those sales under a
+with the malloc heap in use (glibc ``mallinfo2``) read around each call
+(``profile_columns.py --memory`` samples a call's peak); then ``engine.what_if`` over exactly those sales under a
 25/10/5% candidate, ``engine.what_if(candidate, sales=table)`` over the same
 table, and ``upline.what_if(candidate, members=..., sales=table)`` with no
 engine, whose in-force and candidate totals are each checked against the
@@ -169,32 +169,31 @@ def run_columnar(engine: "upline.Engine", buyers: list, amounts: list, sponsors:
     result_bytes = 0
     refused = 0
     apply_secs = 0.0
-    # Per call: the heap in use before it, its peak during it, and after it
-    # with its result held and then dropped. The engine only grows, so
-    # "after, result dropped" minus "before" is what the engine kept, and
-    # the peak minus "after, result dropped" is what the call used beyond
-    # the engine (its converted columns, per-row results and output arrays)
-    # at its worst moment.
+    # Per call: the heap in use before it and after it, with its result
+    # held and then dropped (the engine only grows, so "after, result
+    # dropped" minus "before" is what the engine kept). No sampler runs
+    # during the timed calls: `mallinfo2` walks malloc's free lists under
+    # the arena lock, which slowed them tenfold; a call's peak is measured
+    # by `profile_columns.py --memory`, which times nothing.
+    read = heap_in_use or rss_bytes
     engine_kept = 0
-    transient = 0
     held_by_result = 0
     rss_before = rss_bytes()
     for start in range(0, n, 100_000):
         part = table.slice(start, 100_000)
         gc.collect()
-        with PeakHeap() as peak:
-            t0 = time.perf_counter()
-            out = engine.apply_sales(part)
-            apply_secs += time.perf_counter() - t0
-        with_result = peak.read()
+        before = read()
+        t0 = time.perf_counter()
+        out = engine.apply_sales(part)
+        apply_secs += time.perf_counter() - t0
+        with_result = read()
         got = pa.table(out)
         result_bytes += got.nbytes
         refused += got.column("error_code").null_count != got.num_rows
         del got, out
         gc.collect()
-        after = peak.read()
-        engine_kept += after - peak.start
-        transient = max(transient, peak.peak - after)
+        after = read()
+        engine_kept += after - before
         held_by_result = max(held_by_result, with_result - after)
     if refused:
         problems.append(f"apply_sales: {refused} calls had refused rows")
@@ -257,7 +256,6 @@ def run_columnar(engine: "upline.Engine", buyers: list, amounts: list, sponsors:
         "input_bytes": input_bytes,
         "result_bytes": result_bytes,
         "engine_kept": engine_kept,
-        "transient": transient,
         "held_by_result": held_by_result,
         "rss_growth": rss_growth,
         "heap_measured": heap_in_use is not None,
@@ -475,14 +473,11 @@ def main() -> int:
         print(f"goals: apply_sales / model = {sales / columnar['apply_secs'] / model_rate:.2f}x (goal 5x), "
               f"what_if / model = {sales / columnar['what_if_secs'] / model_rate:.2f}x (goal 20x)")
         what = "malloc heap in use (glibc mallinfo2)" if columnar["heap_measured"] else "RSS (not glibc)"
-        worst = columnar["transient"] + columnar["result_bytes"]
         print(f"memory of apply_sales over {sales:,} rows, by {what}: Arrow input "
               f"{columnar['input_bytes'] / mib:.1f} MiB; the engine kept {columnar['engine_kept'] / mib:.1f} MiB; "
-              f"beyond the engine, a call's peak {columnar['transient'] / mib:.1f} MiB (worst of "
-              f"{(sales + 99_999) // 100_000} calls of 100,000 rows; its result held {columnar['held_by_result'] / mib:.1f} "
-              f"MiB of heap), the results of all calls {columnar['result_bytes'] / mib:.1f} MiB (Arrow nbytes); "
-              f"a caller keeping every result: {worst / mib:.1f} MiB = {worst / columnar['input_bytes']:.2f}x "
-              f"the input (goal <= 2x); RSS grew {columnar['rss_growth'] / mib:.1f} MiB")
+              f"a call's result held {columnar['held_by_result'] / mib:.1f} MiB of heap, the results of all calls "
+              f"{columnar['result_bytes'] / mib:.1f} MiB (Arrow nbytes); RSS grew {columnar['rss_growth'] / mib:.1f} MiB; "
+              f"a call's peak beyond the engine: benches/python/profile_columns.py --memory")
     print()
     if problems:
         print("CHECK FAILED:")
