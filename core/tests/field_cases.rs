@@ -216,3 +216,21 @@ fn a_sale_paid_in_another_currency_is_paid_out_and_taxed_in_that_currency() -> u
     );
     Ok(())
 }
+
+/// A reporting threshold below zero would mark every earner as reached,
+/// even one paid nothing: refused as `invalid_amount` naming the currency.
+#[test]
+fn a_negative_tax_threshold_is_invalid_amount() -> upline::Result<()> {
+    let mut engine = two_members()?;
+    apply(&mut engine, sale("s1", "100.00", "2026-02-01T00:00:00Z"))?;
+    let thresholds = |text: &str| BTreeMap::from([("USD".to_string(), text.to_string())]);
+    let err = engine
+        .tax_summary(2026, &thresholds("-1.00"))
+        .expect_err("refused");
+    assert_eq!(err.code(), "invalid_amount");
+    assert_eq!(err.field(), Some("thresholds.USD"));
+    let lines = engine.tax_summary(2026, &thresholds("0"))?;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].earned.to_string(), "20.00");
+    Ok(())
+}
