@@ -234,3 +234,31 @@ fn a_negative_tax_threshold_is_invalid_amount() -> upline::Result<()> {
     assert_eq!(lines[0].earned.to_string(), "20.00");
     Ok(())
 }
+
+/// A refund that arrives after a hold release but is dated before it would
+/// reverse a line that was held at the refund's time out of `available`
+/// (a negative available beside a held balance): refused as
+/// `invalid_time`; dated after the release it is applied.
+#[test]
+fn a_refund_dated_before_the_release_of_a_line_it_reverses_is_invalid_time() -> upline::Result<()> {
+    let mut engine = two_members()?;
+    let hold = |on: bool, at: &str| json!({"type": "member_hold_set", "member": "a", "on": on, "reason": "kyc", "at": at});
+    apply(&mut engine, hold(true, "2026-01-10T00:00:00Z"))?;
+    apply(&mut engine, sale("s1", "100.00", "2026-02-01T00:00:00Z"))?;
+    apply(&mut engine, hold(false, "2026-03-10T00:00:00Z"))?;
+    let refund = |id: &str, at: &str| json!({"type": "refund_recorded", "refund": id, "sale": "s1", "amount": "50.00", "at": at});
+    let before = engine.snapshot_json();
+    let err = apply(&mut engine, refund("r1", "2026-03-01T00:00:00Z")).expect_err("refused");
+    assert_eq!(err.code(), "invalid_time", "{err}");
+    assert!(err.message().contains("release"), "{err}");
+    assert_eq!(
+        engine.snapshot_json(),
+        before,
+        "a refused refund changes nothing"
+    );
+    apply(&mut engine, refund("r1", "2026-03-11T00:00:00Z"))?;
+    let balances = engine.balances("a", "USD", "2026-03-12T00:00:00Z")?;
+    assert_eq!(balances.held.to_string(), "0.00");
+    assert_eq!(balances.available.to_string(), "10.00");
+    Ok(())
+}
