@@ -87,13 +87,20 @@ standby() {
     if [ "$(id -u)" = 0 ]; then
         chown postgres "$base"
     fi
-    if [ ! -f "$data/PG_VERSION" ]; then
-        # -R writes standby.signal and primary_conninfo; -X stream copies
-        # the WAL written meanwhile.
-        as_postgres "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres \
-            -D "$data" -R -X stream -c fast >"$base/basebackup.log" 2>&1 \
-            || { cat "$base/basebackup.log" >&2; exit 1; }
-    fi
+    # -R writes standby.signal and primary_conninfo; -X stream copies the
+    # WAL written meanwhile. A second try after a failed one starts over.
+    tries=0
+    until [ -f "$data/PG_VERSION" ]; do
+        if as_postgres "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres \
+            -D "$data" -R -X stream -c fast >"$base/basebackup.log" 2>&1; then
+            break
+        fi
+        cat "$base/basebackup.log" >&2
+        rm -rf "$data"
+        tries=$((tries + 1))
+        [ "$tries" -lt 3 ] || exit 1
+        sleep 1
+    done
     start
 }
 

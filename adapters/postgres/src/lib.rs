@@ -124,24 +124,34 @@ struct Server {
 
 impl Server {
     fn of(config: &Config) -> Server {
+        // One port for all hosts, or one per host (a multi-host URL:
+        // `postgresql://user@primary:5432,standby:5432/books`).
+        let ports = config.get_ports();
+        let port_of = |i: usize| {
+            ports
+                .get(i)
+                .or_else(|| ports.first())
+                .copied()
+                .unwrap_or(5432)
+        };
         let hosts: Vec<String> = config
             .get_hosts()
             .iter()
-            .map(|host| match host {
-                Host::Tcp(name) => name.clone(),
-                Host::Unix(path) => path.display().to_string(),
+            .enumerate()
+            .map(|(i, host)| match host {
+                Host::Tcp(name) => format!("{name}:{}", port_of(i)),
+                Host::Unix(path) => format!("{}:{}", path.display(), port_of(i)),
             })
             .collect();
-        let host = if hosts.is_empty() {
-            "localhost".to_string()
+        let hosts = if hosts.is_empty() {
+            format!("localhost:{}", port_of(0))
         } else {
             hosts.join(",")
         };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
         let dbname = config.get_dbname().unwrap_or("(default database)");
         let user = config.get_user().unwrap_or("(default user)");
         Server {
-            name: format!("{host}:{port}/{dbname} as {user}"),
+            name: format!("{hosts}/{dbname} as {user}"),
             password: config
                 .get_password()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),

@@ -242,9 +242,10 @@ pub fn spawn_writer(
 /// event, `ack <sale> <seq> <hash>`, to its acknowledgement file in one
 /// write (the file outlives a SIGKILL; a killed writer's last batch may be
 /// acknowledged and not reported, never reported and not acknowledged).
-/// `storage` errors (the server down, restarting, failing over) are
-/// retried every 20 ms for up to two minutes, `conflict` at once; any
-/// other error, or a refused sale, fails the writer (exit status 101).
+/// `storage` errors (the server down, restarting, failing over), of the
+/// batch or of any of its events, are retried every 20 ms for up to two
+/// minutes, `conflict` at once; any other error, or a sale refused for
+/// another reason, fails the writer (exit status 101).
 /// Without the environment (a plain `--ignored` run) it does nothing.
 pub fn writer_child() {
     let (Ok(url), Ok(ids), Ok(acks)) = (
@@ -281,17 +282,31 @@ pub fn writer_child() {
             .collect();
         match engine.apply_batch(&events) {
             Ok(results) => {
+                // Every event that succeeded is acknowledged. An engine
+                // that lost its store (its reload failed while the server
+                // was down) refuses each event with `storage` until a
+                // later call reloads it: the batch is sent again, and what
+                // was stored comes back as a retry.
                 let mut lines = String::new();
+                let mut unavailable = false;
                 for (n, result) in ids[next..next + size].iter().zip(results) {
-                    let applied = result.unwrap_or_else(|e| panic!("sale w{n} refused: {e}"));
-                    lines.push_str(&format!(
-                        "ack w{n} {} {}\n",
-                        applied.seq,
-                        applied.hash.to_hex()
-                    ));
+                    match result {
+                        Ok(applied) => lines.push_str(&format!(
+                            "ack w{n} {} {}\n",
+                            applied.seq,
+                            applied.hash.to_hex()
+                        )),
+                        Err(err) if err.kind() == ErrorKind::Storage => unavailable = true,
+                        Err(err) => panic!("sale w{n} refused: {err}"),
+                    }
                 }
                 report.write_all(lines.as_bytes()).unwrap();
-                next += size;
+                if unavailable {
+                    assert!(Instant::now() < deadline, "writer {first}..{end}: no server");
+                    std::thread::sleep(Duration::from_millis(20));
+                } else {
+                    next += size;
+                }
             }
             Err(err) if err.kind() == ErrorKind::Conflict => continue,
             Err(err) if err.kind() == ErrorKind::Storage && Instant::now() < deadline => {
