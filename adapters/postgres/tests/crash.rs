@@ -195,7 +195,10 @@ fn killed_writers_and_a_crashing_server_lose_no_acknowledged_event() {
     let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
     for ack in &acks {
         let before = seen.insert(&ack.sale, ack.seq);
-        assert!(before.is_none_or(|seq| seq == ack.seq), "{ack:?} vs {before:?}");
+        assert!(
+            before.is_none_or(|seq| seq == ack.seq),
+            "{ack:?} vs {before:?}"
+        );
     }
     let books = common::check_books(&url, &acks, &expected);
     eprintln!(

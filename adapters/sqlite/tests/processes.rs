@@ -215,7 +215,10 @@ fn several_processes_on_one_file_agree_and_store_every_sale_once() {
     assert_eq!(head.seq, MEMBERS + expected.len() as u64);
     assert_eq!(heads.len(), WRITERS as usize);
     for (seq, hash) in &heads {
-        assert_eq!((*seq, hash.as_str()), (head.seq, head.hash.to_hex().as_str()));
+        assert_eq!(
+            (*seq, hash.as_str()),
+            (head.seq, head.hash.to_hex().as_str())
+        );
     }
 
     // Every sale stored once, where and as its writer was told.

@@ -302,7 +302,10 @@ pub fn writer_child() {
                 }
                 report.write_all(lines.as_bytes()).unwrap();
                 if unavailable {
-                    assert!(Instant::now() < deadline, "writer {first}..{end}: no server");
+                    assert!(
+                        Instant::now() < deadline,
+                        "writer {first}..{end}: no server"
+                    );
                     std::thread::sleep(Duration::from_millis(20));
                 } else {
                     next += size;
@@ -342,7 +345,12 @@ pub fn read_acks(dir: &Path) -> Vec<Ack> {
         };
         for line in complete.lines() {
             let parts: Vec<&str> = line.split_whitespace().collect();
-            assert_eq!(parts.len(), 4, "bad report line in {}: {line:?}", path.display());
+            assert_eq!(
+                parts.len(),
+                4,
+                "bad report line in {}: {line:?}",
+                path.display()
+            );
             assert_eq!(parts[0], "ack");
             acks.push(Ack {
                 sale: parts[1].to_string(),
@@ -420,8 +428,14 @@ pub fn check_books(url: &str, acks: &[Ack], expected: &BTreeSet<u64>) -> Books {
         stored_names.len(),
         expected_names.len(),
         "missing: {:?}, unexpected: {:?}",
-        expected_names.difference(&stored_names).take(5).collect::<Vec<_>>(),
-        stored_names.difference(&expected_names).take(5).collect::<Vec<_>>()
+        expected_names
+            .difference(&stored_names)
+            .take(5)
+            .collect::<Vec<_>>(),
+        stored_names
+            .difference(&expected_names)
+            .take(5)
+            .collect::<Vec<_>>()
     );
     assert_eq!(stored_names, expected_names);
     assert_eq!(head, MEMBERS + expected.len() as u64);
