@@ -102,23 +102,6 @@ pub trait Store: Send + fmt::Debug {
         Ok(crate::audit::FORMAT)
     }
 
-    /// Called before the engine catches up and stages a batch it means to
-    /// append. A store shared by many writers may take a writer lock on
-    /// its log here (PostgreSQL: a row lock on the programme), so that
-    /// contending batches queue instead of meeting a `conflict`, which
-    /// costs a staged batch a reload. The next [`append`](Store::append),
-    /// whatever its outcome, or [`unlock_writer`](Store::unlock_writer)
-    /// releases it. Appends stay conditional either way. The default takes
-    /// no lock.
-    fn lock_writer(&mut self) -> Result<()> {
-        Ok(())
-    }
-
-    /// Releases what [`lock_writer`](Store::lock_writer) took when no
-    /// append followed (every event was a retry or refused, or staging
-    /// failed); nothing when there is no lock.
-    fn unlock_writer(&mut self) {}
-
     /// The latest snapshot and the sequence number it was taken at.
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>>;
 

@@ -32,16 +32,6 @@
 //! an acknowledged event is on disk (and on a synchronous standby, where
 //! one is configured).
 //!
-//! Batches queue rather than conflict: before the engine catches up and
-//! stages a batch ([`Store::lock_writer`]), the store begins a
-//! transaction and locks the programme's row in `upline_programmes`
-//! (`SELECT … FOR UPDATE`); the conditional append and `COMMIT` release
-//! it. A writer that meets the lock waits for the other's commit instead
-//! of staging on a stale head, meeting a `conflict` and reloading. Single
-//! events take no lock (their conflict costs one catch-up, no reload).
-//! A writer killed while holding the lock loses its connection, and the
-//! server rolls its transaction back.
-//!
 //! Followers poll ([`Store::head`] is one indexed query). PostgreSQL's
 //! `LISTEN/NOTIFY` could wake them; correctness never depends on it, and
 //! this version does not use it.
@@ -147,7 +137,6 @@ const REGISTER: &str = "INSERT INTO upline_programmes (programme, audit_format)
        AND NOT EXISTS (SELECT 1 FROM upline_snapshots WHERE programme = $1::TEXT)
      ON CONFLICT (programme) DO NOTHING";
 const AUDIT_FORMAT: &str = "SELECT audit_format FROM upline_programmes WHERE programme = $1";
-const LOCK: &str = "SELECT 1 FROM upline_programmes WHERE programme = $1 FOR UPDATE";
 
 const APPEND: &str = "INSERT INTO upline_events (programme, seq, event, hash)
      SELECT $1, t.seq, t.event, t.hash
@@ -217,13 +206,6 @@ struct Conn {
     head: Statement,
     scan: Statement,
     hash_at: Statement,
-    lock: Statement,
-    /// Inside the writer lock's transaction (`BEGIN` sent, no `COMMIT` or
-    /// `ROLLBACK` yet).
-    locked: bool,
-    /// A `ROLLBACK` failed: the session's state is unknown, so the next
-    /// call opens a new connection (the server rolls this one back).
-    poisoned: bool,
 }
 
 impl Conn {
@@ -233,9 +215,6 @@ impl Conn {
             head: client.prepare(HEAD)?,
             scan: client.prepare(SCAN)?,
             hash_at: client.prepare(HASH_AT)?,
-            lock: client.prepare(LOCK)?,
-            locked: false,
-            poisoned: false,
             client,
         })
     }
@@ -348,10 +327,7 @@ impl PostgresStore {
         let mut slot = self.conn.try_borrow_mut().map_err(|_| {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
-        if slot
-            .as_ref()
-            .is_none_or(|conn| conn.poisoned || conn.client.is_closed())
-        {
+        if slot.as_ref().is_none_or(|conn| conn.client.is_closed()) {
             *slot = None;
             let client = self
                 .config
@@ -511,27 +487,10 @@ impl Store for PostgresStore {
         let expected_param = Self::seq_param(expected)?;
         let programme = self.programme.as_str();
         let inserted = self.with_conn("append", |conn| {
-            let inserted = conn.client.execute(
+            Ok(conn.client.execute(
                 &conn.append,
                 &[&programme, &seqs, &texts, &hashes, &expected_param],
-            );
-            if !std::mem::take(&mut conn.locked) {
-                return Ok(inserted);
-            }
-            // Under the writer lock: the commit makes the batch durable
-            // (a failed COMMIT is an error of the append: in doubt, the
-            // engine reloads and sees).
-            match inserted {
-                // A serialization failure at COMMIT (CockroachDB) is a
-                // conflict like one at the insert.
-                Ok(n) if n == events.len() as u64 => {
-                    Ok(conn.client.batch_execute("COMMIT").map(|()| n))
-                }
-                other => {
-                    conn.poisoned = conn.client.batch_execute("ROLLBACK").is_err();
-                    Ok(other)
-                }
-            }
+            ))
         })?;
         match inserted {
             Ok(n) if n == events.len() as u64 => Ok(()),
@@ -619,31 +578,6 @@ impl Store for PostgresStore {
                 format!("programme {programme:?} records an unreadable audit format {format}"),
             )
         })
-    }
-
-    fn lock_writer(&mut self) -> Result<()> {
-        let programme = self.programme.as_str();
-        let locked = self.with_conn("cannot take the writer lock", |conn| {
-            if conn.locked {
-                return Ok(());
-            }
-            conn.client.batch_execute("BEGIN")?;
-            conn.locked = true;
-            conn.client.query(&conn.lock, &[&programme]).map(|_| ())
-        });
-        if locked.is_err() {
-            self.unlock_writer();
-        }
-        locked
-    }
-
-    fn unlock_writer(&mut self) {
-        if let Ok(mut slot) = self.conn.try_borrow_mut() {
-            if let Some(conn) = slot.as_mut().filter(|conn| conn.locked) {
-                conn.locked = false;
-                conn.poisoned = conn.client.batch_execute("ROLLBACK").is_err();
-            }
-        }
     }
 
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {

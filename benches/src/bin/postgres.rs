@@ -7,16 +7,12 @@
 //!
 //! `cargo run --release -p upline-benches --bin postgres -- [--quick]
 //! [--url URL] [--members N] [--batches 1,100,10000] [--writers 1,2,4]
-//! [--no-peer] [--lock on|off|both]`; the URL defaults to `UPLINE_PG_URL` (`bash
+//! [--no-peer]`; the URL defaults to `UPLINE_PG_URL` (`bash
 //! .ci/postgres.sh start` prints one). Each run uses a fresh database
 //! `upline_bench`. Each row also says where the writers' time went: in the
 //! store's `append` (the SQL round trip and the durable commit), in its
-//! reads (`head`, `scan`, `hash_at`: catching up and reloading, with the
-//! engine's work on what it reads), waiting for the writer lock, and the
-//! rest (the engine staging and committing in memory). `--lock off`
-//! measures batches without the store's writer lock (`Store::lock_writer`
-//! not passed on: optimistic appends only); `both` measures each row
-//! without, then with it.
+//! reads (`head`, `scan`, `hash_at`: catching up and reloading), and the
+//! rest (the engine staging and committing in memory).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -34,8 +30,6 @@ struct Args {
     batches: Vec<usize>,
     writers: Vec<usize>,
     peer: bool,
-    /// Writer lock settings to measure, in this order.
-    locks: Vec<bool>,
 }
 
 fn list(text: Option<String>, what: &str) -> Vec<usize> {
@@ -50,7 +44,6 @@ fn args() -> Args {
     let mut batches = vec![1, 100, 10_000];
     let mut writers = vec![1, 2, 4];
     let mut peer = true;
-    let mut locks = vec![true];
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -58,14 +51,6 @@ fn args() -> Args {
             "--batches" => batches = list(it.next(), "--batches"),
             "--writers" => writers = list(it.next(), "--writers"),
             "--no-peer" => peer = false,
-            "--lock" => {
-                locks = match it.next().as_deref() {
-                    Some("on") => vec![true],
-                    Some("off") => vec![false],
-                    Some("both") => vec![false, true],
-                    _ => panic!("--lock on|off|both"),
-                }
-            }
             "--url" => url = it.next().expect("--url URL"),
             "--members" => members = it.next().and_then(|n| n.parse().ok()).expect("--members N"),
             other => panic!("unknown argument {other}"),
@@ -82,7 +67,6 @@ fn args() -> Args {
         batches,
         writers,
         peer,
-        locks,
     }
 }
 
@@ -122,7 +106,6 @@ fn sales(members: u64, from: u64, count: u64) -> Vec<Event> {
 struct StoreTime {
     append: AtomicU64,
     read: AtomicU64,
-    lock: AtomicU64,
 }
 
 impl std::fmt::Debug for StoreTime {
@@ -136,9 +119,6 @@ impl std::fmt::Debug for StoreTime {
 struct Timed {
     inner: PostgresStore,
     time: Arc<StoreTime>,
-    /// Whether `lock_writer` reaches the store (off: appends stay
-    /// optimistic, as with a store that has no writer lock).
-    lock: bool,
 }
 
 impl Timed {
@@ -177,21 +157,6 @@ impl Store for Timed {
     fn audit_format(&self) -> upline::Result<u32> {
         self.inner.audit_format()
     }
-    fn lock_writer(&mut self) -> upline::Result<()> {
-        if !self.lock {
-            return Ok(());
-        }
-        // Waiting for the lock is waiting for another writer's append.
-        let started = Instant::now();
-        let out = self.inner.lock_writer();
-        self.time
-            .lock
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        out
-    }
-    fn unlock_writer(&mut self) {
-        self.inner.unlock_writer();
-    }
     fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
         self.time(&self.time.read, || self.inner.latest_snapshot())
     }
@@ -200,9 +165,9 @@ impl Store for Timed {
     }
 }
 
-fn open_timed(url: &str, programme: &str, time: Arc<StoreTime>, lock: bool) -> Engine {
+fn open_timed(url: &str, programme: &str, time: Arc<StoreTime>) -> Engine {
     let inner = PostgresStore::open(url, programme).expect("the server answers");
-    Engine::open(Box::new(Timed { inner, time, lock })).expect("the programme opens")
+    Engine::open(Box::new(Timed { inner, time })).expect("the programme opens")
 }
 
 fn open(url: &str, programme: &str) -> Engine {
@@ -216,11 +181,9 @@ struct Run {
     events_per_s: f64,
     latencies: Vec<Duration>,
     conflicts: u64,
-    /// Shares of the writers' summed wall time: in `append`, in reads,
-    /// waiting for the writer lock.
+    /// Shares of the writers' summed wall time: in `append`, in reads.
     append_share: f64,
     read_share: f64,
-    lock_share: f64,
 }
 
 /// `writers` threads each apply `per_writer` sales in batches of `batch`
@@ -232,7 +195,6 @@ fn run(
     batch: usize,
     writers: usize,
     per_writer: u64,
-    lock: bool,
 ) -> Run {
     let barrier = Arc::new(Barrier::new(writers + 1));
     let time = Arc::new(StoreTime::default());
@@ -243,10 +205,9 @@ fn run(
             let barrier = Arc::clone(&barrier);
             let time = Arc::clone(&time);
             std::thread::spawn(move || {
-                let mut engine = open_timed(&url, &programme, Arc::clone(&time), lock);
+                let mut engine = open_timed(&url, &programme, Arc::clone(&time));
                 time.append.store(0, Ordering::Relaxed);
                 time.read.store(0, Ordering::Relaxed);
-                time.lock.store(0, Ordering::Relaxed);
                 let events = sales(members, 1_000_000_000 + w as u64 * per_writer, per_writer);
                 let mut latencies = Vec::new();
                 let mut conflicts = 0;
@@ -294,7 +255,6 @@ fn run(
         conflicts,
         append_share: time.append.load(Ordering::Relaxed) as f64 / busy,
         read_share: time.read.load(Ordering::Relaxed) as f64 / busy,
-        lock_share: time.lock.load(Ordering::Relaxed) as f64 / busy,
     }
 }
 
@@ -396,9 +356,9 @@ fn main() {
         "PostgreSQL durable throughput, one programme per row, {members} members, default 7-level plan"
     );
     println!(
-        "| batch | writers | lock | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | in lock |"
+        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let writer_counts: &[usize] = &args.writers;
     for &batch in &args.batches {
         let total: u64 = match (batch, args.quick) {
@@ -410,18 +370,15 @@ fn main() {
             (_, false) => 200_000,
         }
         .max(batch as u64);
-        for (&writers, &lock) in writer_counts
-            .iter()
-            .flat_map(|w| args.locks.iter().map(move |l| (w, l)))
-        {
-            let programme = format!("b{batch}-w{writers}-{}", if lock { "lock" } else { "free" });
+        for &writers in writer_counts {
+            let programme = format!("b{batch}-w{writers}");
             let mut setup = open(&url, &programme);
             for chunk in joins.chunks(10_000) {
                 setup.apply_batch(chunk).expect("the network is stored");
             }
             drop(setup);
             let per_writer = total / writers as u64;
-            let mut result = run(&url, &programme, members, batch, writers, per_writer, lock);
+            let mut result = run(&url, &programme, members, batch, writers, per_writer);
             result.latencies.sort();
             let (p50, p99) = if batch == 1 {
                 (
@@ -432,14 +389,12 @@ fn main() {
                 ("".into(), "".into())
             };
             println!(
-                "| {batch} | {writers} | {} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.0} % |",
-                if lock { "on" } else { "off" },
+                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % |",
                 per_writer * writers as u64,
                 result.events_per_s,
                 result.conflicts,
                 result.append_share * 100.0,
-                result.read_share * 100.0,
-                result.lock_share * 100.0
+                result.read_share * 100.0
             );
             let check = open(&url, &programme);
             assert_eq!(

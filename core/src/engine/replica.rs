@@ -113,80 +113,56 @@ impl Engine {
     /// [`apply_batch`](Self::apply_batch) with a store: one conditional
     /// append for the whole batch. Staging a batch commits each event in
     /// memory (later events read earlier ones), so a failed append rolls
-    /// back by reloading from the store, which also catches up. To make
-    /// that rare, the engine catches up first (unlocked, the bulk of it),
-    /// then takes the store's writer lock ([`Store::lock_writer`]; none
-    /// for most stores), catches up with what was appended meanwhile, and
-    /// stages and appends under it, so contending batches queue.
+    /// back by reloading from the store, which also catches up.
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         self.refuse_follower()?;
         self.heal();
+        // Catching up first is one cheap query and makes a conflict, and
+        // the reload it costs, rare.
         if self.behind()? {
             self.catch_up()?;
         }
         for _ in 0..MAX_APPEND_ATTEMPTS {
-            match self.store.as_mut() {
-                Some(store) => store.lock_writer().map_err(storage)?,
-                None => return Err(no_store()),
+            let mut results = Vec::with_capacity(events.len());
+            let mut stored = Vec::new();
+            for event in events {
+                results.push(match self.stage(event) {
+                    Err(err) => Err(err),
+                    Ok(Staged::Retry(applied)) => Ok(applied),
+                    Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
+                        Err(err) => Err(err),
+                        Ok(record) => {
+                            stored.push(record);
+                            Ok(self.commit(link, effects))
+                        }
+                    },
+                });
             }
-            let attempt = self.stage_and_append(events);
-            // A no-op after an append, which released the lock itself.
-            if let Some(store) = self.store.as_mut() {
-                store.unlock_writer();
-            }
-            if let Some(results) = attempt? {
+            if stored.is_empty() {
                 return Ok(results);
             }
-        }
-        Err(exhausted())
-    }
-
-    /// One attempt of [`apply_batch_stored`](Self::apply_batch_stored):
-    /// `Ok(None)` when another writer appended first (the engine was
-    /// reloaded from the store).
-    fn stage_and_append(&mut self, events: &[Event]) -> Result<Option<Vec<Result<Applied>>>> {
-        if self.behind()? {
-            self.catch_up()?;
-        }
-        let mut results = Vec::with_capacity(events.len());
-        let mut stored = Vec::new();
-        for event in events {
-            results.push(match self.stage(event) {
-                Err(err) => Err(err),
-                Ok(Staged::Retry(applied)) => Ok(applied),
-                Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
-                    Err(err) => Err(err),
-                    Ok(record) => {
-                        stored.push(record);
-                        Ok(self.commit(link, effects))
-                    }
-                },
-            });
-        }
-        if stored.is_empty() {
-            return Ok(Some(results));
-        }
-        let appended = match self.store.as_mut() {
-            Some(store) => store.append(&stored),
-            None => Err(no_store()),
-        };
-        let Err(err) = appended else {
-            self.forget_persisted_hashes();
-            return Ok(Some(results));
-        };
-        if let Some(store) = self.store.take() {
-            if let Err(reload) = self.reload(store) {
-                // The store can neither take the batch nor be read
-                // back: refuse every later change until the host
-                // reopens it, rather than drift from it.
-                self.broken = Some(format!("{err}; reloading failed: {reload}"));
+            let appended = match self.store.as_mut() {
+                Some(store) => store.append(&stored),
+                None => Err(no_store()),
+            };
+            let Err(err) = appended else {
+                self.forget_persisted_hashes();
+                return Ok(results);
+            };
+            if let Some(store) = self.store.take() {
+                if let Err(reload) = self.reload(store) {
+                    // The store can neither take the batch nor be read
+                    // back: refuse every later change until the host
+                    // reopens it, rather than drift from it.
+                    self.broken = Some(format!("{err}; reloading failed: {reload}"));
+                    return Err(storage(err));
+                }
+            }
+            if err.kind() != ErrorKind::Conflict {
                 return Err(storage(err));
             }
         }
-        if err.kind() != ErrorKind::Conflict {
-            return Err(storage(err));
-        }
-        Ok(None)
+        Err(exhausted())
     }
 
     /// `storage` unless this engine holds exactly a prefix of its store's
