@@ -12,14 +12,18 @@
 //! `upline_bench`. Each row also says where the writers' time went: in the
 //! store's `append` (the SQL round trip and the durable commit), in its
 //! reads (`head`, `scan`, `hash_at`: catching up and reloading), and the
-//! rest (the engine staging and committing in memory).
+//! rest (the engine staging and committing in memory), and how many
+//! events per event written were read back by catch-ups and by reloads
+//! (a batch that met a `conflict` rolls back by reloading the engine).
+//! First, the same sales and batches into a `MemoryStore`: the engine
+//! alone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
-use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent};
+use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
 use upline_postgres::PostgresStore;
 
@@ -106,6 +110,11 @@ fn sales(members: u64, from: u64, count: u64) -> Vec<Event> {
 struct StoreTime {
     append: AtomicU64,
     read: AtomicU64,
+    /// Events read back by catch-ups (a scan from after the head) and by
+    /// reloads (a scan from event 1: a batch that met a `conflict` is
+    /// rolled back by reloading the engine).
+    caught_up: AtomicU64,
+    reloaded: AtomicU64,
 }
 
 impl std::fmt::Debug for StoreTime {
@@ -149,7 +158,16 @@ impl Store for Timed {
     ) -> upline::Result<()> {
         // Includes the engine's work on each scanned event (a catch-up
         // or a reload replays what it reads).
-        self.time(&self.time.read, || self.inner.scan(from, visit))
+        let counter = if from <= 1 {
+            &self.time.reloaded
+        } else {
+            &self.time.caught_up
+        };
+        let mut counted = |event: StoredEvent| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            visit(event)
+        };
+        self.time(&self.time.read, || self.inner.scan(from, &mut counted))
     }
     fn hash_at(&self, seq: u64) -> upline::Result<Option<Hash>> {
         self.time(&self.time.read, || self.inner.hash_at(seq))
@@ -184,6 +202,9 @@ struct Run {
     /// Shares of the writers' summed wall time: in `append`, in reads.
     append_share: f64,
     read_share: f64,
+    /// Events read back by catch-ups and by reloads, per event written.
+    caught_up: f64,
+    reloaded: f64,
 }
 
 /// `writers` threads each apply `per_writer` sales in batches of `batch`
@@ -208,6 +229,8 @@ fn run(
                 let mut engine = open_timed(&url, &programme, Arc::clone(&time));
                 time.append.store(0, Ordering::Relaxed);
                 time.read.store(0, Ordering::Relaxed);
+                time.caught_up.store(0, Ordering::Relaxed);
+                time.reloaded.store(0, Ordering::Relaxed);
                 let events = sales(members, 1_000_000_000 + w as u64 * per_writer, per_writer);
                 let mut latencies = Vec::new();
                 let mut conflicts = 0;
@@ -255,6 +278,10 @@ fn run(
         conflicts,
         append_share: time.append.load(Ordering::Relaxed) as f64 / busy,
         read_share: time.read.load(Ordering::Relaxed) as f64 / busy,
+        caught_up: time.caught_up.load(Ordering::Relaxed) as f64
+            / (writers as u64 * per_writer) as f64,
+        reloaded: time.reloaded.load(Ordering::Relaxed) as f64
+            / (writers as u64 * per_writer) as f64,
     }
 }
 
@@ -355,10 +382,31 @@ fn main() {
     println!(
         "PostgreSQL durable throughput, one programme per row, {members} members, default 7-level plan"
     );
+    // The engine alone, same sales and batches into a MemoryStore: what
+    // PostgreSQL adds is the difference.
+    for &batch in &args.batches {
+        let total = if args.quick { 20_000 } else { 200_000 };
+        let mut engine = Engine::open(Box::new(MemoryStore::new())).expect("memory store");
+        for chunk in joins.chunks(10_000) {
+            engine.apply_batch(chunk).expect("the network is stored");
+        }
+        let events = sales(members, 1_000_000_000, total);
+        let started = Instant::now();
+        for chunk in events.chunks(batch) {
+            for result in engine.apply_batch(chunk).expect("stored") {
+                result.expect("every sale is accepted");
+            }
+        }
+        println!(
+            "engine alone (MemoryStore), batches of {batch}: {:.0} events/s ({total} sales)",
+            total as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    println!();
     println!(
-        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads |"
+        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | caught up | reloaded |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let writer_counts: &[usize] = &args.writers;
     for &batch in &args.batches {
         let total: u64 = match (batch, args.quick) {
@@ -389,12 +437,14 @@ fn main() {
                 ("".into(), "".into())
             };
             println!(
-                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % |",
+                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.2} | {:.2} |",
                 per_writer * writers as u64,
                 result.events_per_s,
                 result.conflicts,
                 result.append_share * 100.0,
-                result.read_share * 100.0
+                result.read_share * 100.0,
+                result.caught_up,
+                result.reloaded
             );
             let check = open(&url, &programme);
             assert_eq!(
