@@ -804,7 +804,7 @@ export interface MilestoneSpec {
   metric?: string | null
   /** Its display name. */
   name: string
-  /** Bonuses and perks, at most `MAX_MILESTONE_REWARDS`. */
+  /** Bonuses and perks, at most `limits::MAX_MILESTONE_REWARDS`. */
   rewards: RewardSpec[]
   /** A positive whole count (a JSON integer or a decimal string), or an
    * amount string in `currency` for `net_earnings`. */

@@ -1186,7 +1186,7 @@ pub fn backtest(env: Env, history: Unknown, candidate: Unknown) -> napi::Result<
         };
         let candidate =
             to_json(candidate, "candidate", Shape::of(Root::ScreeningRulesSet))?.to_string();
-        let report = upline::screen::backtest_json(&history, &candidate)?;
+        let report = upline::backtest_json(&history, &candidate)?;
         serde_json::from_str(&report).map_err(|e| internal(format!("report: {e}")))
     })
 }

@@ -38,7 +38,7 @@ pub fn backtest<'py>(
     )?;
     let candidate = candidate.to_string();
     let report = guard::call(py, move || {
-        let text = upline::screen::backtest_json(&history, &candidate)?;
+        let text = upline::backtest_json(&history, &candidate)?;
         serde_json::from_str::<Value>(&text).map_err(internal)
     })?;
     convert::to_py(py, &report, Root::BacktestReport)

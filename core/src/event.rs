@@ -11,8 +11,6 @@
 //! audit hash, and the records it produced (a distribution, reversals, a
 //! payout batch, ledger entries).
 
-use std::sync::Arc;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +21,13 @@ use crate::ledger::EntryKind;
 use crate::money::{Currency, DecimalText, Rate};
 use crate::payout::PayoutPolicy;
 use crate::plan::PlanSpec;
-use crate::rewards::{BonusSpec, MilestoneSpec, TeamSpec};
+
+pub use crate::id::Id;
+pub use crate::rewards::{
+    Award, BonusPaid, ChallengeClosed, ChallengeCreated, ChallengeResult, ChallengeShare,
+    MilestoneReversal, MilestonesSet,
+};
+pub use crate::screen::{ScreeningRulesSet, Signals};
 
 /// A member joins, optionally under a sponsor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,71 +170,6 @@ pub struct Fx {
     pub rate: DecimalText,
 }
 
-/// What a host observed about a join or a sale, for fraud screening. Every
-/// field is optional; a rule whose signal is missing never matches.
-///
-/// The engine keeps none of these strings: it keeps a 64-bit keyed hash of
-/// each normalised value (see [`crate::screen`] for the normalisation and
-/// exactly what is kept), and for `clicked_at` only the delay to the
-/// conversion. The event itself, as the host sent it, is hashed into the
-/// audit chain and kept by a store if the engine has one: hosts that must
-/// not keep raw IPs or e-mails should pass their own keyed hashes (HMAC)
-/// instead, which the rules treat the same way (except that e-mail
-/// normalisation and blocklists need the real address).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct Signals {
-    /// The client's IP address (v4 or v6).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    /// A device fingerprint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
-    /// The member's e-mail address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// A fingerprint of the payment instrument (card, wallet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_fingerprint: Option<String>,
-    /// The client's user agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
-    /// When the referral link was clicked (RFC 3339), at or before the
-    /// event's `at`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "Option<crate::wire::schema::TimeText>")
-    )]
-    pub clicked_at: Option<String>,
-}
-
-/// Activates fraud-screening rules for the events applied after it
-/// (nothing is screened before the first one). Give a `preset`
-/// (`relaxed`, `moderate`, `strict`) or your own `rules`; with neither,
-/// `moderate`. See [`crate::screen`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ScreeningRulesSet {
-    /// The rule set's id (named by every decision it makes).
-    pub id: String,
-    /// A built-in preset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preset: Option<String>,
-    /// Rules, evaluated in order; the first match wins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<Vec<serde_json::Value>>,
-    /// Blocklisted or disposable e-mail domains (for `email_domain`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocklist: Option<Vec<String>>,
-    /// When (kept for the audit trail; the rules apply to events applied
-    /// after this one).
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
-    pub at: String,
-}
-
 /// How a fraud review ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -328,83 +267,6 @@ pub struct PayoutFailed {
     /// Why.
     pub reason: String,
     /// When.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
-    pub at: String,
-}
-
-/// Activates a milestone set (see [`crate::rewards`]). Until the first one
-/// is applied no milestone is evaluated.
-///
-/// ```json
-/// {"type": "milestones_set", "at": "2026-01-01T00:00:00Z",
-///  "counts": "purchased", "on_refund": "keep",
-///  "milestones": [{"id": "first", "name": "First Referral",
-///                  "metric": "qualified_referrals", "threshold": 1,
-///                  "rewards": [{"bonus": {"amount": "10.00", "currency": "USD"}},
-///                              {"perk": "badge"}]}]}
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct MilestonesSet {
-    /// The milestones; absent means the default set (the first
-    /// programme's five milestones).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub milestones: Option<Vec<MilestoneSpec>>,
-    /// What makes a direct referral qualified: `"purchased"` (default: at
-    /// least one sale not fully refunded) or `"joined"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counts: Option<String>,
-    /// What happens to an award when refunds push its metric back below the
-    /// threshold: `"keep"` (default) or `"clawback"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_refund: Option<String>,
-    /// When the set comes into force.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
-    pub at: String,
-}
-
-/// A team challenge starts (see [`crate::rewards`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ChallengeCreated {
-    /// The challenge's id.
-    pub id: String,
-    /// Its display name.
-    pub name: String,
-    /// The team: a leader and the levels below it that belong to it.
-    pub team: TeamSpec,
-    /// `"sales_volume"` (in the reward's currency), `"qualified_referrals"`
-    /// or `"direct_referrals"` (new direct referrals joined).
-    pub metric: String,
-    /// Start of the half-open window `[from, to)`.
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
-    pub from: String,
-    /// End of the window (exclusive).
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
-    pub to: String,
-    /// The team total that meets the challenge: a count, or an amount in
-    /// the reward's currency for `sales_volume`.
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "crate::wire::schema::CountOrAmount")
-    )]
-    pub target: DecimalText,
-    /// What a met challenge pays.
-    pub reward: BonusSpec,
-    /// How the reward is split: `"leader"`, `"equal"` or `"pro_rata"`.
-    pub split: String,
-}
-
-/// A team challenge ends; a met target pays its reward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ChallengeClosed {
-    /// The challenge's id.
-    pub id: String,
-    /// When it closes (progress counts up to `min(at, to)`).
     #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::TimeText"))]
     pub at: String,
 }
@@ -519,9 +381,6 @@ pub(crate) fn check_json_size(len: usize) -> Result<()> {
 pub(crate) fn malformed(err: serde_json::Error) -> Error {
     Error::general(ErrorKind::Malformed, format!("undecodable event: {err}"))
 }
-
-/// A host id as it appears in records (cheap to clone).
-pub type Id = Arc<str>;
 
 /// One paid level of a sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -645,106 +504,6 @@ pub struct RefundOutcome {
     /// absent when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub milestone_reversals: Vec<MilestoneReversal>,
-}
-
-/// A bonus amount in one currency, as records show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct BonusPaid {
-    /// The amount, at the currency's scale.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub amount: Decimal,
-    /// The currency code.
-    pub currency: String,
-}
-
-/// A member reached a milestone: recorded once, at the event that took the
-/// metric to the threshold, with its bonuses (ledger `bonus` entries) and
-/// the perks the host should grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct Award {
-    /// Who reached it.
-    pub member: Id,
-    /// The milestone's id.
-    pub milestone: Id,
-    /// Its name.
-    pub name: Id,
-    /// The metric it counts (`qualified_referrals`, …).
-    pub metric: crate::rewards::Metric,
-    /// Its threshold.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub threshold: Decimal,
-    /// The metric's value after the event.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub value: Decimal,
-    /// Bonuses credited (each a `bonus` ledger entry).
-    pub bonuses: Arc<[BonusPaid]>,
-    /// Perks for the host to grant.
-    pub perks: Arc<[Id]>,
-}
-
-/// A refund took a member's metric back below a milestone it had reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct MilestoneReversal {
-    /// Whose award.
-    pub member: Id,
-    /// The milestone's id.
-    pub milestone: Id,
-    /// The metric's value after the refund.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub value: Decimal,
-    /// What applied: `keep` (the award stands) or `clawback` (its bonuses
-    /// were reversed by `bonus_reversal` entries; a later crossing awards
-    /// it again).
-    pub applied: crate::rewards::OnRefund,
-    /// Bonuses reversed (empty under `keep`).
-    pub reversed: Vec<BonusPaid>,
-}
-
-/// One member's share of a challenge reward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct ChallengeShare {
-    /// Who.
-    pub member: Id,
-    /// The member's own progress.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub progress: Decimal,
-    /// The share paid (a `bonus` ledger entry).
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub amount: Decimal,
-}
-
-/// A closed challenge: its total, whether the target was met and, if so,
-/// the exact split of the reward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct ChallengeResult {
-    /// The challenge id.
-    pub id: Id,
-    /// The team total over `[from, min(closed_at, to))`.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub total: Decimal,
-    /// The target.
-    #[serde(serialize_with = "crate::money::serialize_decimal")]
-    #[cfg_attr(feature = "schema", schemars(with = "crate::wire::schema::Amount"))]
-    pub target: Decimal,
-    /// Whether `total >= target`.
-    pub met: bool,
-    /// The reward's currency.
-    pub currency: String,
-    /// The shares paid, by member id (empty when not met, or when no team
-    /// member could be paid).
-    pub shares: Vec<ChallengeShare>,
 }
 
 /// One payout of a batch.

@@ -137,6 +137,9 @@ impl DenseIndex {
     }
 }
 
+/// A host id as it appears in records (cheap to clone).
+pub type Id = std::sync::Arc<str>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

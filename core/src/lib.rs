@@ -73,7 +73,7 @@ pub mod time;
 pub mod wire;
 
 pub use audit::{Hash, Head, TamperedAt};
-pub use engine::{Engine, ExportFormat};
+pub use engine::{backtest, backtest_json, Engine, ExportFormat};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Applied, Distribution, Event, Outcome};
 pub use graph::MemberStatus;

@@ -53,8 +53,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::event::Id;
 use crate::graph::{Graph, MemberStatus};
+use crate::id::Id;
 use crate::ledger::Ledger;
 use crate::limits::{MAX_EXPORT_NODES, MAX_PROJECTION_CYCLES, MAX_WINDOW_DAYS};
 use crate::rewards::earnings_delta;

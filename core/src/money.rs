@@ -789,6 +789,18 @@ impl<'de> Deserialize<'de> for DecimalText {
     }
 }
 
+/// `amount` if it is above zero, else `invalid_amount` naming `field`.
+pub(crate) fn positive(amount: Decimal, field: &str) -> Result<Decimal> {
+    if amount <= Decimal::ZERO {
+        return Err(Error::new(
+            ErrorKind::InvalidAmount,
+            field,
+            format!("{field} \"{amount}\" must be positive"),
+        ));
+    }
+    Ok(amount)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -778,7 +778,7 @@ fn backtest_reports_per_rule_and_the_difference_without_changing_anything() {
     let before = live.snapshot_json();
     let candidate: upline::event::ScreeningRulesSet =
         serde_json::from_value(json!({"id": "strict-1", "preset": "strict", "at": JAN})).unwrap();
-    let report = upline::screen::backtest(&history, &candidate).unwrap();
+    let report = upline::backtest(&history, &candidate).unwrap();
     assert_eq!(live.snapshot_json(), before);
     let report = serde_json::to_value(&report).unwrap();
     assert_eq!(report["sales"], 1);
@@ -795,13 +795,13 @@ fn backtest_reports_per_rule_and_the_difference_without_changing_anything() {
     // Bad candidate rules are refused with the field named.
     let bad: upline::event::ScreeningRulesSet =
         serde_json::from_value(json!({"id": "x", "preset": "paranoid", "at": JAN})).unwrap();
-    let err = upline::screen::backtest(&history, &bad).unwrap_err();
+    let err = upline::backtest(&history, &bad).unwrap_err();
     assert_eq!(
         (err.code(), err.field()),
         ("invalid_rules", Some("candidate.preset"))
     );
     // The JSON entry point.
-    let text = upline::screen::backtest_json(
+    let text = upline::backtest_json(
         &serde_json::to_string(&history).unwrap(),
         r#"{"type":"screening_rules_set","id":"s","preset":"strict","at":"2026-01-01T00:00:00Z"}"#,
     )
@@ -1157,15 +1157,15 @@ fn backtest_json_refuses_an_oversized_candidate_and_undecodable_history() {
         "blocklist": vec!["x".repeat(60); 20_000]})
     .to_string();
     assert!(candidate.len() > upline::limits::MAX_JSON_BYTES);
-    let err = upline::screen::backtest_json("[]", &candidate).unwrap_err();
+    let err = upline::backtest_json("[]", &candidate).unwrap_err();
     assert_eq!(
         (err.code(), err.field()),
         ("limit_exceeded", Some("candidate"))
     );
     let small = json!({"id": "c", "preset": "strict", "at": "2026-01-01T00:00:00Z"}).to_string();
-    let err = upline::screen::backtest_json("[{\"type\":\"nope\"}]", &small).unwrap_err();
+    let err = upline::backtest_json("[{\"type\":\"nope\"}]", &small).unwrap_err();
     assert_eq!(err.code(), "malformed");
     let report: Value =
-        serde_json::from_str(&upline::screen::backtest_json("[]", &small).unwrap()).unwrap();
+        serde_json::from_str(&upline::backtest_json("[]", &small).unwrap()).unwrap();
     assert_eq!(report["sales"], 0);
 }

@@ -370,7 +370,7 @@ proptest! {
             event.as_object_mut().unwrap().remove("type");
             serde_json::from_value(event).unwrap()
         };
-        let report = upline::screen::backtest(&d.applied, &in_force).unwrap();
+        let report = upline::backtest(&d.applied, &in_force).unwrap();
         prop_assert_eq!(state(&d.engine), before);
         prop_assert_eq!(report.refused, 0);
         prop_assert_eq!(report.sales_changed, 0);

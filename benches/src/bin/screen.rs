@@ -252,7 +252,7 @@ fn main() -> Result<(), upline::Error> {
     history.extend(sales(&ids, year, true, true, 11));
     let cpu = cpu_ns();
     let started = Instant::now();
-    let report = upline::screen::backtest(&history, &rules("strict", "strict"))?;
+    let report = upline::backtest(&history, &rules("strict", "strict"))?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu
         .zip(cpu_ns())

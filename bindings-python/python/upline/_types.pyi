@@ -705,7 +705,7 @@ class MilestoneSpec(TypedDict):
     name: str
     """Its display name."""
     rewards: Sequence[RewardSpec]
-    """Bonuses and perks, at most `MAX_MILESTONE_REWARDS`."""
+    """Bonuses and perks, at most `limits::MAX_MILESTONE_REWARDS`."""
     threshold: Union[str, int]
     """A positive whole count (a JSON integer or a decimal string), or an
     amount string in `currency` for `net_earnings`.

@@ -1,0 +1,275 @@
+//! Snapshots, replay and the store: opening an engine on a store (replay
+//! with a hash check of every event), verifying a chain, saving and
+//! restoring snapshots. Appending to a store is the replica protocol's
+//! (`replica`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Head, Link, TamperedAt};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::*;
+use crate::id::{DenseIndex, HashMap};
+use crate::store::{Store, StoredEvent};
+
+use super::pipeline::Staged;
+use super::Engine;
+
+/// Version of the snapshot format written by [`Engine::snapshot_json`].
+///
+/// Format 3 holds audit hashes of format 2 ([`audit::FORMAT`]). Formats 1
+/// and 2 held audit format 1 hashes: they are refused with a `storage`
+/// error naming the audit format (replay the events instead).
+pub const SNAPSHOT_FORMAT: u32 = 3;
+
+/// The last snapshot format whose hashes are audit format 1.
+pub(super) const SNAPSHOT_FORMAT_AUDIT_V1: u32 = 2;
+
+#[derive(Serialize)]
+pub(super) struct SnapshotRef<'a> {
+    pub(super) format: u32,
+    pub(super) engine: &'a Engine,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SnapshotFormat {
+    pub(super) format: u32,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SnapshotOwned {
+    pub(super) format: u32,
+    pub(super) engine: Engine,
+}
+
+/// Verifies a store's whole chain by replay (see [`Engine::verify`]).
+/// The outer error is a store failure; the inner one the first event that
+/// does not match.
+pub fn verify_store(store: &dyn Store) -> Result<std::result::Result<Head, TamperedAt>> {
+    check_audit_format(store)?;
+    let mut engine = Engine::new();
+    Ok(replay_stored(&mut engine, store)?.map(|_| engine.audit_head()))
+}
+
+/// Replays the stored events after `engine`'s head into it, checking each
+/// against its stored hash. When the engine starts from a snapshot (head
+/// `seq > 0`), the stored event at that `seq` must carry the snapshot's
+/// hash, so a snapshot cannot graft a different history onto the chain.
+pub(super) fn replay_stored(
+    engine: &mut Engine,
+    store: &dyn Store,
+) -> Result<std::result::Result<(), TamperedAt>> {
+    let anchor = engine.audit_head();
+    let mut anchored = anchor.seq == 0;
+    let mut expected = anchor.seq + 1;
+    let mut bad = None;
+    let scanned = store.scan(anchor.seq.max(1), &mut |stored| {
+        if !anchored {
+            anchored = stored.seq == anchor.seq && stored.hash == anchor.hash;
+            if !anchored {
+                bad = Some(TamperedAt { seq: anchor.seq });
+                return Err(Error::general(ErrorKind::Tampered, "stop"));
+            }
+            return Ok(());
+        }
+        let seq = expected;
+        let ok = stored.seq == seq
+            && Event::from_json(&stored.event)
+                .ok()
+                .filter(|event| {
+                    serde_json::to_string(event).ok().as_deref() == Some(&*stored.event)
+                })
+                .and_then(|event| match engine.stage(&event) {
+                    Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
+                        engine.commit(link, effects);
+                        // Stored, so the store answers for it from now on.
+                        engine.forget_persisted_hashes();
+                        Some(())
+                    }
+                    _ => None,
+                })
+                .is_some();
+        if !ok {
+            bad = Some(TamperedAt { seq });
+            return Err(Error::general(ErrorKind::Tampered, "stop"));
+        }
+        expected += 1;
+        Ok(())
+    });
+    // A scan that failed before reaching the anchor proves nothing: it is
+    // a store failure, not tampering.
+    if !anchored && scanned.is_ok() {
+        bad.get_or_insert(TamperedAt { seq: anchor.seq });
+    }
+    match (bad, scanned) {
+        (Some(at), _) => Ok(Err(at)),
+        (None, Err(err)) => Err(storage(err)),
+        (None, Ok(())) => Ok(Ok(())),
+    }
+}
+
+pub(super) fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: link.seq,
+        event: serde_json::to_string(event)
+            .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?,
+        hash: link.hash,
+    })
+}
+
+/// A store written with another audit format is refused (`storage`, never
+/// `tampered`: its hashes are of another encoding).
+pub(super) fn check_audit_format(store: &dyn Store) -> Result<()> {
+    match store.audit_format().map_err(storage)? {
+        audit::FORMAT => Ok(()),
+        found => Err(audit::format_refused("store", found)),
+    }
+}
+
+pub(super) fn storage(err: Error) -> Error {
+    if matches!(err.kind(), ErrorKind::Storage | ErrorKind::Tampered) {
+        err
+    } else {
+        Error::general(ErrorKind::Storage, format!("the store failed: {err}"))
+    }
+}
+
+pub(super) fn tampered(seq: u64) -> Error {
+    Error::new(
+        ErrorKind::Tampered,
+        "seq",
+        format!("stored event {seq} does not match the audit chain"),
+    )
+}
+
+impl Engine {
+    /// An engine rebuilt by applying `events` in order. Fails on the first
+    /// refused event.
+    pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<Engine> {
+        let mut engine = Engine::new();
+        for event in events {
+            engine.apply(event)?;
+        }
+        Ok(engine)
+    }
+
+    /// An engine backed by `store`: restores the latest snapshot, replays
+    /// the events stored after it (checking each against its stored hash),
+    /// and persists every event applied from then on.
+    pub fn open(store: Box<dyn Store>) -> Result<Engine> {
+        check_audit_format(store.as_ref())?;
+        let mut engine = match store.latest_snapshot().map_err(storage)? {
+            Some((_, snapshot)) => Engine::from_snapshot_json(&snapshot)?,
+            None => Engine::new(),
+        };
+        if let Err(at) = replay_stored(&mut engine, store.as_ref())? {
+            return Err(tampered(at.seq));
+        }
+        engine.store = Some(store);
+        engine.forget_persisted_hashes();
+        Ok(engine)
+    }
+
+    /// Verifies the store's whole chain by replaying every stored event in
+    /// a fresh engine: each recomputed hash (event *and* records) must equal
+    /// the stored one. Returns the head, or `tampered` naming the first
+    /// event that does not match; `storage` when there is no store.
+    pub fn verify(&self) -> Result<Head> {
+        let store = self.store.as_deref().ok_or_else(|| {
+            Error::general(ErrorKind::Storage, "this engine has no store to verify")
+        })?;
+        verify_store(store)?.map_err(|at| tampered(at.seq))
+    }
+
+    /// Saves a snapshot of the current state in the store, so a later
+    /// [`open`](Self::open) replays only what follows.
+    ///
+    /// Refused (`storage`) when this engine's head is not the stored event
+    /// at its `seq`, so a replica that drifted from the store never saves
+    /// a snapshot other replicas would load.
+    pub fn save_snapshot(&mut self) -> Result<()> {
+        self.check_on_stored_chain()?;
+        let seq = self.audit_head().seq;
+        let snapshot = self.snapshot_json();
+        match self.store.as_mut() {
+            Some(store) => store.save_snapshot(seq, &snapshot).map_err(storage),
+            None => Err(Error::general(
+                ErrorKind::Storage,
+                "this engine has no store",
+            )),
+        }
+    }
+
+    /// The engine's store, if it has one.
+    pub fn store(&self) -> Option<&dyn Store> {
+        self.store.as_deref()
+    }
+
+    /// The whole state as JSON, for a host restarting without a replay.
+    pub fn snapshot_json(&self) -> String {
+        let snapshot = SnapshotRef {
+            format: SNAPSHOT_FORMAT,
+            engine: self,
+        };
+        serde_json::to_string(&snapshot).unwrap_or_default()
+    }
+
+    /// Restores an engine from [`snapshot_json`](Self::snapshot_json).
+    pub fn from_snapshot_json(text: &str) -> Result<Engine> {
+        let refused =
+            |format: u32| audit::format_refused(&format!("snapshot (snapshot format {format})"), 1);
+        let snapshot: SnapshotOwned = serde_json::from_str(text).map_err(|e| {
+            // An older snapshot may not decode as today's state: name its
+            // format when it has one.
+            match serde_json::from_str::<SnapshotFormat>(text) {
+                Ok(SnapshotFormat { format })
+                    if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&format) =>
+                {
+                    refused(format)
+                }
+                _ => Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}")),
+            }
+        })?;
+        if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&snapshot.format) {
+            return Err(refused(snapshot.format));
+        }
+        if snapshot.format != SNAPSHOT_FORMAT {
+            return Err(Error::general(
+                ErrorKind::Malformed,
+                format!(
+                    "snapshot format {} is not {SNAPSHOT_FORMAT}, the one this build reads",
+                    snapshot.format
+                ),
+            ));
+        }
+        let mut engine = snapshot.engine;
+        engine.rebuild_indexes();
+        Ok(engine)
+    }
+
+    pub(super) fn rebuild_indexes(&mut self) {
+        self.graph.rebuild_index();
+        self.ledger.rebuild_index();
+        let sales = &self.sales;
+        self.sale_index = DenseIndex::build(sales.len(), |i| &sales[i as usize].id);
+        let mut live: HashMap<u32, u32> = HashMap::default();
+        for sale in self.sales.iter() {
+            if sale.refunded < sale.amount && Self::sale_counts_for_qualification(sale) {
+                *live.entry(sale.buyer).or_default() += 1;
+            }
+        }
+        let live: Vec<(u32, u32)> = live.into_iter().collect();
+        self.rewards.rebuild(&self.graph, &self.ledger, &live);
+        self.screen.rebuild(self.graph.len());
+        self.held_lines.clear();
+        for (i, sale) in self.sales.iter().enumerate() {
+            for (j, line) in sale.lines.iter().enumerate() {
+                if line.held_now() && !line.screened {
+                    self.held_lines
+                        .entry(line.earner)
+                        .or_default()
+                        .push((i as u32, j as u8));
+                }
+            }
+        }
+    }
+}

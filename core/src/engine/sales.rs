@@ -1,0 +1,602 @@
+//! Sales, refunds and fraud reviews: the state a sale keeps
+//! ([`SaleRecord`] and its lines), how a sale is calculated and credited
+//! (fx, holds, screening decisions), how a refund claws it back pro rata,
+//! and how a review releases or voids held lines.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::calc::{self, SaleInput, UnpaidReason};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::*;
+use crate::id::{check_id, check_text};
+use crate::ledger::{Entry, EntryKind};
+use crate::money::{self, Currency, Rate};
+use crate::rewards::Effects;
+use crate::screen::{self, Action};
+use crate::time::Timestamp;
+
+use super::pipeline::{duplicate, time, Mutation, Prep, Prepared};
+use super::Engine;
+use crate::money::positive;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct SaleLine {
+    pub(super) earner: u32,
+    pub(super) level: u8,
+    pub(super) rate: Rate,
+    pub(super) amount: Decimal,
+    pub(super) reversed: Decimal,
+    /// Credited as held (the earner was on hold at the sale): never changes,
+    /// so a retry returns the original distribution.
+    pub(super) held: bool,
+    /// The hold ended and the held remainder went back to the flow.
+    pub(super) released: bool,
+    pub(super) available_at: Timestamp,
+    /// Held by fraud screening (until its review is resolved), not by a
+    /// member hold.
+    #[serde(default)]
+    pub(super) screened: bool,
+    /// Reversed by a review: later refunds reverse nothing more of it.
+    #[serde(default)]
+    pub(super) voided: bool,
+}
+
+impl SaleLine {
+    pub(super) fn held_now(&self) -> bool {
+        self.held && !self.released
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct SaleRecord {
+    pub(super) id: Arc<str>,
+    pub(super) seq: u64,
+    pub(super) buyer: u32,
+    pub(super) amount: Decimal,
+    pub(super) currency: Currency,
+    pub(super) at: Timestamp,
+    pub(super) category: Option<String>,
+    pub(super) plan: u32,
+    pub(super) lines: Vec<SaleLine>,
+    pub(super) unpaid: Vec<(u8, UnpaidReason)>,
+    pub(super) retained: Decimal,
+    pub(super) refunded: Decimal,
+    /// What screening decided, when a rule matched.
+    /// Boxed: rare, and a sale record is kept for every sale.
+    #[serde(default)]
+    pub(super) screening: Option<Box<screen::Decision>>,
+    /// How its fraud review ended, once it has.
+    #[serde(default)]
+    pub(super) review: Option<Box<Resolution>>,
+    /// A digest of the sale's screening signals (0: none).
+    #[serde(default)]
+    pub(super) signals: u64,
+    /// The conversion of a sale paid in another currency. Boxed: rare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) fx: Option<Box<SaleFx>>,
+}
+
+/// A sale paid in another currency: its lines, `retained` and `reversed`
+/// are in `currency`, computed on `base`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct SaleFx {
+    pub(super) currency: Currency,
+    pub(super) rate: Decimal,
+    pub(super) base: Decimal,
+}
+
+impl SaleRecord {
+    /// The currency its lines are paid in.
+    pub(super) fn pay_currency(&self) -> Currency {
+        self.fx.as_ref().map_or(self.currency, |fx| fx.currency)
+    }
+
+    /// The amount its lines were computed on.
+    pub(super) fn base(&self) -> Decimal {
+        self.fx.as_ref().map_or(self.amount, |fx| fx.base)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Resolution {
+    pub(super) decision: ReviewDecision,
+    pub(super) at: Timestamp,
+    pub(super) note: Option<String>,
+    pub(super) seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct RefundRecord {
+    pub(super) seq: u64,
+    pub(super) sale: u32,
+    pub(super) amount: Decimal,
+    pub(super) at: Timestamp,
+    pub(super) reversals: Vec<(u8, Decimal)>,
+    pub(super) refunded_total: Decimal,
+}
+
+impl Engine {
+    pub(super) fn prepare_sale(&mut self, e: &SaleRecorded) -> Result<Prep> {
+        check_id(&e.sale, "sale")?;
+        check_id(&e.buyer, "buyer")?;
+        if let Some(category) = &e.category {
+            check_id(category, "category")?;
+        }
+        let currency = self.currencies.get(&e.currency, "currency")?;
+        let amount = positive(
+            currency.parse_amount(e.amount.text("amount")?, "amount")?,
+            "amount",
+        )?;
+        let at = time(&e.at, "at")?;
+        let buyer = self.graph.require(&e.buyer, "buyer")?;
+        let joined = self.graph.joined_at(buyer);
+        if at < joined {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "sale {:?} at {at} is before its buyer {:?} joined ({joined})",
+                    e.sale, e.buyer
+                ),
+            ));
+        }
+        let fx = match &e.fx {
+            Some(fx) => Some(self.fx_of(fx, currency)?),
+            None => None,
+        };
+        let kept = match &e.signals {
+            Some(signals) => Some(screen::reduce(signals, at)?),
+            None => None,
+        };
+        let digest = kept.as_ref().map_or(0, screen::Kept::digest);
+        if let Some(index) = self.sale_by_id(&e.sale) {
+            let sale = &self.sales[index as usize];
+            let same = sale.buyer == buyer
+                && sale.amount == amount
+                && sale.currency == currency
+                && sale.at == at
+                && sale.category == e.category
+                && sale.signals == digest
+                && sale.fx.as_ref().map(|f| (f.currency, f.rate)) == fx;
+            if same {
+                return self.retry(sale.seq, Outcome::Distribution(self.distribution(sale)));
+            }
+            return Err(duplicate("sale", &e.sale));
+        }
+        let plan_index = self.plan_index_at(at);
+        let plan = &self.plans[plan_index as usize];
+        let table = plan.table(e.category.as_deref());
+        let fx = match fx {
+            Some((pay, rate)) => {
+                let base = money::Wide::of(amount)
+                    .mul(money::Wide::of(rate))
+                    .round(u32::from(pay.minor_units()), plan.rounding())
+                    .ok_or_else(|| money::beyond("fx.rate"))?;
+                let base = pay.exact(base, "fx.rate")?;
+                Some(Box::new(SaleFx {
+                    currency: pay,
+                    rate,
+                    base,
+                }))
+            }
+            None => None,
+        };
+        let (base, pay) = match &fx {
+            Some(fx) => (fx.base, fx.currency),
+            None => (amount, currency),
+        };
+        let input = SaleInput {
+            buyer,
+            amount: base,
+            currency: pay,
+            at,
+        };
+        calc::calculate(plan, table, &self.graph, input, &mut self.scratch)?;
+        let available_at = at.plus_days(plan.hold_days());
+        let decided = screen::decide(
+            &self.screen,
+            &screen::SaleContext {
+                graph: &self.graph,
+                buyer,
+                at,
+                currency: pay,
+                signals: kept,
+            },
+            &self.scratch.lines,
+        );
+        let id: Arc<str> = Arc::from(e.sale.as_str());
+        let mut entries = Vec::with_capacity(self.scratch.lines.len());
+        let mut lines: Vec<SaleLine> = Vec::with_capacity(self.scratch.lines.len());
+        let mut unpaid = self.scratch.unpaid.clone();
+        let mut retained = self.scratch.retained;
+        for (line, action) in self.scratch.lines.iter().zip(&decided.actions) {
+            if *action == Some(Action::Block) {
+                retained += line.amount;
+                let at = unpaid.partition_point(|&(level, _)| level < line.level);
+                unpaid.insert(at, (line.level, UnpaidReason::FraudBlocked));
+                continue;
+            }
+            let screened = *action == Some(Action::Hold);
+            lines.push(SaleLine {
+                earner: line.earner,
+                level: line.level,
+                rate: line.rate,
+                amount: line.amount,
+                reversed: Decimal::new(0, u32::from(pay.minor_units())),
+                held: line.held || screened,
+                released: false,
+                available_at,
+                screened,
+                voided: false,
+            });
+        }
+        for line in &lines {
+            for kind in [EntryKind::Commission, EntryKind::Hold] {
+                if kind == EntryKind::Hold && !line.held {
+                    continue;
+                }
+                entries.push(Entry {
+                    at,
+                    earner: line.earner,
+                    currency: pay,
+                    kind,
+                    amount: line.amount,
+                    available_at,
+                    reference: id.clone(),
+                });
+            }
+        }
+        debug_assert_eq!(
+            lines.iter().map(|l| l.amount).sum::<Decimal>() + retained,
+            base,
+            "lines plus retained equal the commission base"
+        );
+        let record = SaleRecord {
+            id,
+            seq: self.next_seq(),
+            buyer,
+            amount,
+            currency,
+            at,
+            category: e.category.clone(),
+            plan: plan_index,
+            lines,
+            unpaid,
+            retained,
+            refunded: Decimal::new(0, u32::from(currency.minor_units())),
+            screening: decided.decision.map(Box::new),
+            review: None,
+            signals: digest,
+            fx,
+        };
+        let mut effects = Effects::default();
+        // A new sale has no awards recorded yet: no lookup on the hot path.
+        let mut distribution = self.distribution_without_awards(&record);
+        if self.rewards.active.is_some() {
+            let counts = Self::sale_counts_for_qualification(&record);
+            let touches = self
+                .rewards
+                .sale_touches(&self.graph, buyer, counts, &entries);
+            effects = self.evaluate(&touches, at, &mut entries);
+            distribution.awards = effects.awards.iter().map(|a| a.award.clone()).collect();
+        }
+        Ok(Prep::New(Prepared {
+            effects,
+            outcome: Outcome::Distribution(distribution),
+            entries,
+            mutation: Mutation::Sale(record, decided.effects),
+        }))
+    }
+
+    /// Validates a sale's `fx`: the currency it pays in (known, not the
+    /// sale's own) and the host's rate (positive).
+    pub(super) fn fx_of(&self, fx: &Fx, sale_currency: Currency) -> Result<(Currency, Decimal)> {
+        let rate = money::parse_decimal(
+            fx.rate.text("fx.rate")?,
+            "fx.rate",
+            ErrorKind::InvalidAmount,
+        )?;
+        if rate <= Decimal::ZERO {
+            return Err(Error::new(
+                ErrorKind::InvalidAmount,
+                "fx.rate",
+                format!("fx.rate \"{rate}\" must be above 0"),
+            ));
+        }
+        let pay = self.currencies.get(&fx.currency, "fx.currency")?;
+        if pay == sale_currency {
+            return Err(Error::new(
+                ErrorKind::InvalidCurrency,
+                "fx.currency",
+                format!(
+                    "fx.currency {:?} is the sale's own currency; leave fx out",
+                    fx.currency
+                ),
+            ));
+        }
+        Ok((pay, rate))
+    }
+
+    pub(super) fn prepare_review(&self, e: &FraudReviewResolved) -> Result<Prep> {
+        check_id(&e.review, "review")?;
+        let at = time(&e.at, "at")?;
+        if let Some(note) = &e.note {
+            check_text(note, "note")?;
+        }
+        let unknown = || {
+            Error::new(
+                ErrorKind::UnknownReview,
+                "review",
+                format!("review {:?} names no sale held by screening", e.review),
+            )
+        };
+        let index = self.sale_by_id(&e.review).ok_or_else(unknown)?;
+        let sale = &self.sales[index as usize];
+        if !sale.lines.iter().any(|l| l.screened) {
+            return Err(unknown());
+        }
+        if at < sale.at {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "review {:?} at {at} is before the sale it reviews ({})",
+                    e.review, sale.at
+                ),
+            ));
+        }
+        if let Some(done) = &sale.review {
+            if done.decision == e.decision && done.at == at && done.note == e.note {
+                return self.retry(done.seq, Outcome::None);
+            }
+            return Err(Error::new(
+                ErrorKind::ReviewState,
+                "review",
+                format!(
+                    "review {:?} was already resolved ({:?} at {})",
+                    e.review, done.decision, done.at
+                ),
+            ));
+        }
+        let mut entries = Vec::new();
+        let mut lines = Vec::new();
+        for (i, line) in sale.lines.iter().enumerate() {
+            if !line.screened || line.released {
+                continue;
+            }
+            let remainder = line.amount - line.reversed;
+            let reversed = match e.decision {
+                ReviewDecision::Release => None,
+                ReviewDecision::Reverse => Some(remainder),
+            };
+            lines.push((i as u8, reversed));
+            if remainder > Decimal::ZERO {
+                entries.push(Entry {
+                    at,
+                    earner: line.earner,
+                    currency: sale.pay_currency(),
+                    kind: match e.decision {
+                        ReviewDecision::Release => EntryKind::Release,
+                        ReviewDecision::Reverse => EntryKind::ReversalHeld,
+                    },
+                    amount: remainder,
+                    available_at: line.available_at,
+                    reference: sale.id.clone(),
+                });
+            }
+        }
+        Ok(Prep::New(Prepared {
+            outcome: Outcome::None,
+            entries,
+            effects: Effects::default(),
+            mutation: Mutation::Review {
+                sale: index,
+                lines,
+                resolution: Resolution {
+                    decision: e.decision,
+                    at,
+                    note: e.note.clone(),
+                    seq: self.next_seq(),
+                },
+            },
+        }))
+    }
+
+    /// The distribution of a recorded sale, with the awards it made.
+    pub(super) fn distribution(&self, sale: &SaleRecord) -> Distribution {
+        let mut distribution = self.distribution_without_awards(sale);
+        if !self.rewards.awards.is_empty() {
+            distribution.awards = self.rewards.awards_at(sale.seq);
+        }
+        distribution
+    }
+
+    pub(super) fn distribution_without_awards(&self, sale: &SaleRecord) -> Distribution {
+        let plan = &self.plans[sale.plan as usize];
+        self.graph.warm_ids(sale.lines.iter().map(|l| l.earner));
+        Distribution {
+            sale: sale.id.clone(),
+            plan: plan.id().to_string(),
+            plan_version: plan.version(),
+            currency: sale.currency,
+            amount: sale.amount,
+            lines: sale
+                .lines
+                .iter()
+                .map(|l| Line {
+                    earner: Arc::from(self.graph.id(l.earner)),
+                    level: l.level,
+                    rate: l.rate,
+                    base: sale.base(),
+                    amount: l.amount,
+                    held: l.held,
+                })
+                .collect(),
+            retained: sale.retained,
+            unpaid: sale
+                .unpaid
+                .iter()
+                .map(|&(level, reason)| Unpaid { level, reason })
+                .collect(),
+            awards: Vec::new(),
+            screening: sale.screening.as_deref().cloned(),
+            fx: sale.fx.as_ref().map(|fx| Conversion {
+                currency: fx.currency,
+                rate: fx.rate.normalize(),
+                base: fx.base,
+            }),
+        }
+    }
+
+    pub(super) fn refund_outcome(&self, id: &Arc<str>, record: &RefundRecord) -> RefundOutcome {
+        let sale = &self.sales[record.sale as usize];
+        RefundOutcome {
+            refund: id.clone(),
+            sale: sale.id.clone(),
+            reversals: record
+                .reversals
+                .iter()
+                .map(|&(line, amount)| {
+                    let line = &sale.lines[usize::from(line)];
+                    Reversal {
+                        earner: Arc::from(self.graph.id(line.earner)),
+                        level: line.level,
+                        amount,
+                    }
+                })
+                .collect(),
+            refunded_total: record.refunded_total,
+            milestone_reversals: if self.rewards.reversals.is_empty()
+                || self.refunds.get(id).is_none_or(|r| r.seq != record.seq)
+            {
+                Vec::new()
+            } else {
+                self.rewards.reversals_at(record.seq)
+            },
+        }
+    }
+
+    pub(super) fn prepare_refund(&self, e: &RefundRecorded) -> Result<Prep> {
+        check_id(&e.refund, "refund")?;
+        check_id(&e.sale, "sale")?;
+        let at = time(&e.at, "at")?;
+        let sale_index = self.sale_by_id(&e.sale).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownSale,
+                "sale",
+                format!("sale {:?} was never recorded", e.sale),
+            )
+        })?;
+        let sale = &self.sales[sale_index as usize];
+        let amount = positive(
+            sale.currency
+                .parse_amount(e.amount.text("amount")?, "amount")?,
+            "amount",
+        )?;
+        if at < sale.at {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "refund {:?} at {at} is before its sale {:?} ({})",
+                    e.refund, e.sale, sale.at
+                ),
+            ));
+        }
+        if let Some((id, record)) = self.refunds.get_key_value(e.refund.as_str()) {
+            if record.sale == sale_index && record.amount == amount && record.at == at {
+                return self.retry(record.seq, Outcome::Refund(self.refund_outcome(id, record)));
+            }
+            return Err(duplicate("refund", &e.refund));
+        }
+        let total = money::add(sale.refunded, amount, "amount")?;
+        if total > sale.amount {
+            return Err(Error::new(
+                ErrorKind::OverRefund,
+                "amount",
+                format!(
+                    "refunding {amount} more of sale {:?} would refund {total} of {} {}",
+                    e.sale, sale.amount, sale.currency
+                ),
+            ));
+        }
+        let rounding = self.plans[sale.plan as usize].rounding();
+        let mut reversals = Vec::new();
+        let mut entries = Vec::new();
+        let id: Arc<str> = Arc::from(e.refund.as_str());
+        for (i, line) in sale.lines.iter().enumerate() {
+            if line.voided {
+                continue;
+            }
+            // round(line × refunded_total / amount), formed exactly and
+            // rounded once; the line may be in the fx currency.
+            let cumulative = if total == sale.amount {
+                line.amount
+            } else {
+                money::Wide::of(line.amount)
+                    .mul(money::Wide::of(total))
+                    .div_round(
+                        money::Wide::of(sale.amount),
+                        u32::from(sale.pay_currency().minor_units()),
+                        rounding,
+                    )
+                    .ok_or_else(|| money::beyond("amount"))?
+            };
+            let delta = cumulative - line.reversed;
+            debug_assert!(
+                delta >= Decimal::ZERO,
+                "reversals only grow with the refunded total"
+            );
+            if delta <= Decimal::ZERO {
+                continue;
+            }
+            reversals.push((i as u8, delta));
+            entries.push(Entry {
+                at,
+                earner: line.earner,
+                currency: sale.pay_currency(),
+                kind: if line.held_now() {
+                    EntryKind::ReversalHeld
+                } else {
+                    EntryKind::Reversal
+                },
+                amount: delta,
+                available_at: line.available_at,
+                reference: id.clone(),
+            });
+        }
+        let record = RefundRecord {
+            seq: self.next_seq(),
+            sale: sale_index,
+            amount,
+            at,
+            reversals,
+            refunded_total: total,
+        };
+        let mut effects = Effects::default();
+        let mut outcome = self.refund_outcome(&id, &record);
+        if self.rewards.active.is_some() {
+            let uncounts = total == sale.amount && Self::sale_counts_for_qualification(sale);
+            let touches = self
+                .rewards
+                .refund_touches(&self.graph, sale.buyer, uncounts, &entries);
+            effects = self.evaluate(&touches, at, &mut entries);
+            outcome.milestone_reversals =
+                effects.reversals.iter().map(|r| r.record.clone()).collect();
+        }
+        Ok(Prep::New(Prepared {
+            effects,
+            outcome: Outcome::Refund(outcome),
+            entries,
+            mutation: Mutation::Refund { id, record },
+        }))
+    }
+
+    /// The index of the sale recorded as `id`.
+    pub(super) fn sale_by_id(&self, id: &str) -> Option<u32> {
+        self.sale_index.get(id, |i| &self.sales[i as usize].id)
+    }
+}
