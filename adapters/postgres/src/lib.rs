@@ -32,6 +32,17 @@
 //! an acknowledged event is on disk (and on a synchronous standby, where
 //! one is configured).
 //!
+//! ## Failover
+//!
+//! A lost connection is opened again at the next call. A URL may list a
+//! primary and its standbys with `target_session_attrs=read-write`
+//! (`postgresql://app@db1:5432,db2:5432/books?target_session_attrs=read-write`):
+//! after the primary dies and a standby is promoted, the store reconnects
+//! to whichever server takes writes. With `synchronous_standby_names` set
+//! on the primary, no acknowledged event is lost in the switch (the
+//! `failover` test kills a primary mid-stream and checks this); an append
+//! whose answer was lost is found again by the engine's catch-up.
+//!
 //! Followers poll ([`Store::head`] is one indexed query). PostgreSQL's
 //! `LISTEN/NOTIFY` could wake them; correctness never depends on it, and
 //! this version does not use it.
