@@ -227,7 +227,7 @@ fn run(cli: Cli) -> Outcome {
             thresholds,
         } => tax(&open(&books(store)?)?, year, &thresholds, format),
         Command::Snapshot { store } => {
-            let mut engine = open(&books(store)?)?;
+            let mut engine = Engine::open(books(store)?.open_writable()?)?;
             engine.save_snapshot()?;
             let head = engine.audit_head();
             print_head(head.seq, &head.hash, format);

@@ -68,23 +68,42 @@ impl Books {
         }
     }
 
-    /// Opens existing books; a path that does not exist is a `storage`
-    /// error (SQLite would otherwise create an empty store there).
+    /// Opens existing books for reading: a SQLite file is opened
+    /// read-only, so no read command writes to it (not even to migrate an
+    /// older schema). A path that does not exist is a `storage` error.
     pub fn open(&self) -> Result<Box<dyn Store>> {
+        match self {
+            Books::Sqlite(path) => {
+                Books::check_exists(path)?;
+                Ok(Box::new(SqliteStore::open_read_only(path)?))
+            }
+            Books::Postgres { .. } => self.open_writable(),
+        }
+    }
+
+    /// Opens existing books for writing (`upline snapshot`); a path that
+    /// does not exist is a `storage` error (SQLite would otherwise create
+    /// an empty store there).
+    pub fn open_writable(&self) -> Result<Box<dyn Store>> {
         match self {
             Books::Postgres { url, programme } => {
                 Ok(Box::new(PostgresStore::open(url, programme)?))
             }
             Books::Sqlite(path) => {
-                if !path.is_file() {
-                    return Err(Error::general(
-                        ErrorKind::Storage,
-                        format!("no store at {}: no such file", path.display()),
-                    ));
-                }
+                Books::check_exists(path)?;
                 Ok(Box::new(SqliteStore::open(path)?))
             }
         }
+    }
+
+    fn check_exists(path: &Path) -> Result<()> {
+        if !path.is_file() {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!("no store at {}: no such file", path.display()),
+            ));
+        }
+        Ok(())
     }
 
     /// Creates new, empty books; refuses a path that exists.

@@ -125,6 +125,55 @@ fn a_missing_store_exits_2_with_a_clear_message_and_creates_nothing() {
 }
 
 #[test]
+fn read_commands_never_write_to_the_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(dir.path());
+    // Close the WAL so the file alone holds the books, then remember it.
+    drop(SqliteStore::open(&path).unwrap());
+    let before = std::fs::read(&path).unwrap();
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["verify", p],
+        vec!["head", p],
+        vec!["--format", "csv", "export", p],
+        vec!["statement", p, "ann"],
+        vec!["balances", p, "ann"],
+        vec!["tax", p, "2026"],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the books are byte for byte as they were"
+    );
+
+    // A version-1 file (an older build's) is refused naming its audit
+    // format, and stays version 1: `head` does not migrate it.
+    let old = dir.path().join("old.sqlite");
+    let conn = rusqlite::Connection::open(&old).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, event TEXT NOT NULL,
+                              hash BLOB NOT NULL CHECK (length(hash) = 32));
+         CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, snapshot TEXT NOT NULL);
+         PRAGMA application_id = 0x55504C4E;
+         PRAGMA user_version = 1;
+         INSERT INTO events VALUES (1, '{\"type\":\"member_joined\",\"member\":\"ann\",\"sponsor\":null,\"at\":\"2026-01-01T00:00:00Z\"}', zeroblob(32));",
+    )
+    .unwrap();
+    drop(conn);
+    let before = std::fs::read(&old).unwrap();
+    let (code, _, err) = run(&["verify", old.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("storage") && err.contains("audit format 1"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&old).unwrap(), before);
+}
+
+#[test]
 fn statement_csv_parses_and_shows_states() {
     let dir = tempfile::tempdir().unwrap();
     let path = build(dir.path());

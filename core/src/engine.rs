@@ -144,6 +144,11 @@ pub struct Engine {
     /// A read-only replica: catches up, never writes (`replica.rs`).
     #[serde(skip)]
     follower: bool,
+    /// Host-facing records are not wanted (`apply_batch_json` with
+    /// `records = false`): a new sale's records are hashed from the
+    /// engine's own state and never built. Set only for one call.
+    #[serde(skip)]
+    lean: bool,
 }
 
 impl Default for Engine {
@@ -179,6 +184,7 @@ impl Engine {
             store: None,
             broken: None,
             follower: false,
+            lean: false,
         }
     }
 }

@@ -47,6 +47,9 @@
 //! so `Engine::open` refuses it with a `storage` error naming the format;
 //! its events can still be read ([`Store::scan`]) and replayed into a new
 //! store. An empty version-1 file becomes an ordinary format-2 store.
+//! [`SqliteStore::open_read_only`] never writes, not even to migrate: it
+//! reads a version-1 file as it is (the `upline` command's read commands
+//! use it).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -54,7 +57,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use upline::store::check_append;
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
@@ -93,6 +96,11 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
+    /// The file's schema version: [`SCHEMA_VERSION`] once opened for
+    /// writing; a read-only store keeps an older file's version as it is.
+    schema: i32,
+    /// Opened with [`SqliteStore::open_read_only`]: writes are refused.
+    read_only: bool,
 }
 
 fn storage(context: &str, err: rusqlite::Error) -> Error {
@@ -108,13 +116,48 @@ impl SqliteStore {
         SqliteStore::init(conn)
     }
 
+    /// Opens an existing store for reading only: the file is never
+    /// written, not even to migrate an older schema (a version-1 file is
+    /// read as it is; one that holds books reports audit format 1, which
+    /// `Engine::open` refuses). For operators' read commands (`upline
+    /// verify`, `head`, `export`, `statement`) on books another process
+    /// writes, or on a copy that must stay byte for byte as it was.
+    ///
+    /// Errors: `storage` when `path` does not exist, is not an Upline
+    /// store, or has a newer schema; [`Store::append`] and
+    /// [`Store::save_snapshot`] on the store are `storage` ("read-only").
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref();
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| storage(&format!("cannot open {} read-only", path.display()), e))?;
+        let schema = SqliteStore::check(&conn)?;
+        if schema == 0 {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                format!("{} holds no Upline store", path.display()),
+            ));
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| storage("cannot set the busy timeout", e))?;
+        Ok(SqliteStore {
+            conn,
+            schema,
+            read_only: true,
+        })
+    }
+
     /// A store in memory (for tests).
     pub fn open_in_memory() -> Result<SqliteStore> {
         let conn = Connection::open_in_memory().map_err(|e| storage("cannot open", e))?;
         SqliteStore::init(conn)
     }
 
-    fn init(conn: Connection) -> Result<SqliteStore> {
+    /// Checks that `conn` is an Upline store (or an empty database) of a
+    /// schema this build reads, and returns its schema version (0: empty).
+    fn check(conn: &Connection) -> Result<i32> {
         let pragma = |name: &str| -> Result<i32> {
             conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
                 .map_err(|e| storage(&format!("not a readable SQLite database ({name})"), e))
@@ -142,13 +185,22 @@ impl SqliteStore {
                 ),
             ));
         }
+        Ok(version)
+    }
+
+    fn init(conn: Connection) -> Result<SqliteStore> {
+        let version = SqliteStore::check(&conn)?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| storage("cannot set the busy timeout", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| storage("cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| storage("cannot set synchronous", e))?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            schema: SCHEMA_VERSION,
+            read_only: false,
+        };
         store.migrate(version)?;
         Ok(store)
     }
@@ -188,6 +240,17 @@ impl SqliteStore {
         Ok(self.len()? == 0)
     }
 
+    /// `storage` when the store was opened read-only.
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::general(
+                ErrorKind::Storage,
+                "sqlite: the store was opened read-only (SqliteStore::open_read_only)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The underlying connection, for hosts that add their own tables (and
     /// for tamper tests). Writing to Upline's tables breaks verification,
     /// by design.
@@ -198,6 +261,7 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        self.writable()?;
         if events.is_empty() {
             return Ok(());
         }
@@ -281,6 +345,18 @@ impl Store for SqliteStore {
     }
 
     fn audit_format(&self) -> Result<u32> {
+        if self.schema < 2 {
+            // A version-1 file read as it is: what migration 2 would record.
+            let books: bool = self
+                .conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM snapshots)",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(|e| storage("cannot read the store", e))?;
+            return Ok(if books { 1 } else { upline::audit::FORMAT });
+        }
         let value: Option<String> = self
             .conn
             .query_row(
@@ -316,6 +392,7 @@ impl Store for SqliteStore {
     }
 
     fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()> {
+        self.writable()?;
         let seq = i64::try_from(seq)
             .map_err(|_| Error::general(ErrorKind::Storage, "sequence number out of range"))?;
         self.conn

@@ -152,3 +152,72 @@ fn a_format_1_snapshot_in_a_format_2_store_is_refused_as_storage() {
         "{err}"
     );
 }
+
+#[test]
+fn a_read_only_open_never_writes_not_even_to_migrate_a_version_1_file() {
+    let path = version_1_file("v1-read-only.sqlite", &JOINS);
+    let before = std::fs::read(&path).unwrap();
+    let store = SqliteStore::open_read_only(&path).unwrap();
+    // Read as it is: what migration 2 would record, without migrating.
+    assert_eq!(store.audit_format().unwrap(), 1);
+    let err = Engine::open(Box::new(store)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.message().contains("audit format 1"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is byte for byte as it was"
+    );
+    let version: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+
+    // An empty version-1 file reads as an empty format-2 store.
+    let empty = version_1_file("v1-read-only-empty.sqlite", &[]);
+    let store = SqliteStore::open_read_only(&empty).unwrap();
+    assert_eq!(store.audit_format().unwrap(), upline::audit::FORMAT);
+    assert_eq!(Engine::open(Box::new(store)).unwrap().audit_head().seq, 0);
+}
+
+#[test]
+fn a_read_only_store_reads_the_books_and_refuses_every_write() {
+    let path = temp_path("read-only.sqlite");
+    let mut engine = Engine::open(Box::new(SqliteStore::open(&path).unwrap())).unwrap();
+    for event in JOINS {
+        engine.apply_json(event).unwrap();
+    }
+    let head = engine.audit_head();
+    drop(engine);
+
+    let mut engine = Engine::open(Box::new(SqliteStore::open_read_only(&path).unwrap())).unwrap();
+    assert_eq!(engine.audit_head(), head);
+    assert_eq!(engine.verify().unwrap(), head);
+    let err = engine
+        .apply_json(
+            r#"{"type":"member_joined","member":"cy","sponsor":"ann","at":"2026-01-03T00:00:00Z"}"#,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.message().contains("read-only"), "{err}");
+    assert_eq!(engine.audit_head(), head, "a refused write changes nothing");
+    let err = engine.save_snapshot().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    drop(engine);
+    let reopened = Engine::open(Box::new(SqliteStore::open(&path).unwrap())).unwrap();
+    assert_eq!(reopened.audit_head(), head);
+
+    // A path with nothing there, and a file that is not a database.
+    let err = SqliteStore::open_read_only(temp_path("nothing.sqlite")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    let junk = temp_path("junk.sqlite");
+    std::fs::write(&junk, b"not a database at all, just some bytes").unwrap();
+    let err = SqliteStore::open_read_only(&junk).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    let empty = temp_path("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    let err = SqliteStore::open_read_only(&empty).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.message().contains("holds no Upline store"), "{err}");
+}

@@ -8,7 +8,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::ser::{self, Impossible, Serialize};
 
-use crate::event::{Distribution, EntryRecord, Line, Outcome, Unpaid};
+use crate::event::{Distribution, EntryRecord, Line, Outcome};
 use crate::time::Timestamp;
 
 use super::*;
@@ -60,6 +60,20 @@ pub fn block_hash(
     outcome: &Outcome,
     entries: &[EntryRecord],
 ) -> Result<Hash, EncodeError> {
+    block_hash_with(seq, previous, event, |r| {
+        encode_records_into(outcome, entries, r)
+    })
+}
+
+/// [`block_hash`] with the records block written by `records`, for the
+/// engine's lean path, which writes a sale's records from its own state
+/// (the same bytes, see [`put_sale_records`]) without building them.
+pub(crate) fn block_hash_with(
+    seq: u64,
+    previous: &Hash,
+    event: &crate::Event,
+    records: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+) -> Result<Hash, EncodeError> {
     thread_local! {
         static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
             const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
@@ -68,7 +82,7 @@ pub fn block_hash(
         e.clear();
         r.clear();
         encode_into(event, e)?;
-        encode_records_into(outcome, entries, r)?;
+        records(r)?;
         Ok(chain(seq, previous, e, r))
     };
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
@@ -104,7 +118,8 @@ pub(crate) fn encode_records_into(
 }
 
 pub(crate) fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<(), EncodeError> {
-    // Every field named: a field added to `Distribution` must be added here.
+    // Every field named: a field added to `Distribution` must be added here
+    // and to `DistributionParts`.
     let Distribution {
         sale,
         plan,
@@ -118,65 +133,154 @@ pub(crate) fn put_distribution(out: &mut Vec<u8>, d: &Distribution) -> Result<()
         screening,
         fx,
     } = d;
+    put_distribution_parts(
+        out,
+        &DistributionParts {
+            sale,
+            plan,
+            plan_version: *plan_version,
+            currency: *currency,
+            amount: *amount,
+            retained: *retained,
+            awards: &awards.iter().collect::<Vec<_>>(),
+            screening: screening.as_ref(),
+            fx: fx.as_ref(),
+        },
+        lines.iter().map(|line| {
+            let Line {
+                earner,
+                level,
+                rate,
+                base,
+                amount,
+                held,
+            } = line;
+            LineParts {
+                earner,
+                level: *level,
+                rate: rate.value(),
+                base: *base,
+                amount: *amount,
+                held: *held,
+            }
+        }),
+        unpaid.iter().map(|u| (u.level, u.reason)),
+    )
+}
+
+/// A distribution's fields other than its lines and unpaid levels, borrowed
+/// from a [`Distribution`] or from the engine's own sale state.
+pub(crate) struct DistributionParts<'a> {
+    pub(crate) sale: &'a str,
+    pub(crate) plan: &'a str,
+    pub(crate) plan_version: u32,
+    pub(crate) currency: crate::money::Currency,
+    pub(crate) amount: Decimal,
+    pub(crate) retained: Decimal,
+    pub(crate) awards: &'a [&'a crate::event::Award],
+    pub(crate) screening: Option<&'a crate::screen::Decision>,
+    pub(crate) fx: Option<&'a crate::event::Conversion>,
+}
+
+/// One line of a distribution, borrowed.
+pub(crate) struct LineParts<'a> {
+    pub(crate) earner: &'a str,
+    pub(crate) level: u8,
+    pub(crate) rate: Decimal,
+    pub(crate) base: Decimal,
+    pub(crate) amount: Decimal,
+    pub(crate) held: bool,
+}
+
+/// One ledger entry as its record shows it, borrowed.
+pub(crate) struct EntryParts<'a> {
+    pub(crate) seq: u64,
+    pub(crate) at: Timestamp,
+    pub(crate) earner: &'a str,
+    pub(crate) currency: crate::money::Currency,
+    pub(crate) kind: crate::ledger::EntryKind,
+    pub(crate) amount: Decimal,
+    pub(crate) available_at: Timestamp,
+    pub(crate) reference: &'a str,
+}
+
+/// The records block of a sale, `{"outcome": {"distribution": …},
+/// "entries": […]}`, from borrowed parts: the same bytes as
+/// [`encode_records_into`] of the records the engine would build.
+pub(crate) fn put_sale_records<'a>(
+    out: &mut Vec<u8>,
+    distribution: &DistributionParts<'_>,
+    lines: impl ExactSizeIterator<Item = LineParts<'a>>,
+    unpaid: impl ExactSizeIterator<Item = (u8, crate::calc::UnpaidReason)>,
+    entries: impl ExactSizeIterator<Item = EntryParts<'a>>,
+) -> Result<(), EncodeError> {
+    out.extend_from_slice(&[OBJECT, 2, k!("outcome"), OBJECT, 1, k!("distribution")]);
+    put_distribution_parts(out, distribution, lines, unpaid)?;
+    out.push(k!("entries"));
+    out.push(ARRAY);
+    put_uvarint(out, entries.len() as u128);
+    for entry in entries {
+        put_entry_parts(out, &entry)?;
+    }
+    Ok(())
+}
+
+fn put_distribution_parts<'a>(
+    out: &mut Vec<u8>,
+    d: &DistributionParts<'_>,
+    lines: impl ExactSizeIterator<Item = LineParts<'a>>,
+    unpaid: impl ExactSizeIterator<Item = (u8, crate::calc::UnpaidReason)>,
+) -> Result<(), EncodeError> {
     let count = 8
-        + usize::from(!awards.is_empty())
-        + usize::from(screening.is_some())
-        + usize::from(fx.is_some());
+        + usize::from(!d.awards.is_empty())
+        + usize::from(d.screening.is_some())
+        + usize::from(d.fx.is_some());
     out.extend_from_slice(&[OBJECT, count as u8, k!("sale")]);
-    put_str(out, sale);
+    put_str(out, d.sale);
     out.push(k!("plan"));
-    put_str(out, plan);
+    put_str(out, d.plan);
     out.push(k!("plan_version"));
-    put_uint(out, u64::from(*plan_version));
+    put_uint(out, u64::from(d.plan_version));
     out.push(k!("currency"));
-    put_str(out, currency.code());
+    put_str(out, d.currency.code());
     out.push(k!("amount"));
-    put_decimal(out, *amount);
+    put_decimal(out, d.amount);
     out.push(k!("lines"));
     out.push(ARRAY);
     put_uvarint(out, lines.len() as u128);
     for line in lines {
-        let Line {
-            earner,
-            level,
-            rate,
-            base,
-            amount,
-            held,
-        } = line;
         out.extend_from_slice(&[OBJECT, 6, k!("earner")]);
-        put_str(out, earner);
+        put_str(out, line.earner);
         out.push(k!("level"));
-        put_uint(out, u64::from(*level));
+        put_uint(out, u64::from(line.level));
         out.push(k!("rate"));
-        put_decimal(out, rate.value());
+        put_decimal(out, line.rate);
         out.push(k!("base"));
-        put_decimal(out, *base);
+        put_decimal(out, line.base);
         out.push(k!("amount"));
-        put_decimal(out, *amount);
-        out.extend_from_slice(&[k!("held"), if *held { TRUE } else { FALSE }]);
+        put_decimal(out, line.amount);
+        out.extend_from_slice(&[k!("held"), if line.held { TRUE } else { FALSE }]);
     }
     out.push(k!("retained"));
-    put_decimal(out, *retained);
+    put_decimal(out, d.retained);
     out.push(k!("unpaid"));
     out.push(ARRAY);
     put_uvarint(out, unpaid.len() as u128);
-    for item in unpaid {
-        let Unpaid { level, reason } = item;
+    for (level, reason) in unpaid {
         out.extend_from_slice(&[OBJECT, 2, k!("level")]);
-        put_uint(out, u64::from(*level));
+        put_uint(out, u64::from(level));
         out.push(k!("reason"));
-        put_value(out, reason, Kind::Plain, false)?;
+        put_value(out, &reason, Kind::Plain, false)?;
     }
-    if !awards.is_empty() {
+    if !d.awards.is_empty() {
         out.push(k!("awards"));
-        put_value(out, awards, Kind::Plain, false)?;
+        put_value(out, d.awards, Kind::Plain, false)?;
     }
-    if let Some(screening) = screening {
+    if let Some(screening) = d.screening {
         out.push(k!("screening"));
         put_value(out, screening, Kind::Plain, false)?;
     }
-    if let Some(fx) = fx {
+    if let Some(fx) = d.fx {
         out.push(k!("fx"));
         put_value(out, fx, Kind::Plain, false)?;
     }
@@ -194,22 +298,38 @@ pub(crate) fn put_entry(out: &mut Vec<u8>, entry: &EntryRecord) -> Result<(), En
         available_at,
         reference,
     } = entry;
+    put_entry_parts(
+        out,
+        &EntryParts {
+            seq: *seq,
+            at: *at,
+            earner,
+            currency: *currency,
+            kind: *kind,
+            amount: *amount,
+            available_at: *available_at,
+            reference,
+        },
+    )
+}
+
+fn put_entry_parts(out: &mut Vec<u8>, entry: &EntryParts<'_>) -> Result<(), EncodeError> {
     out.extend_from_slice(&[OBJECT, 8, k!("seq")]);
-    put_uint(out, *seq);
+    put_uint(out, entry.seq);
     out.push(k!("at"));
-    put_time(out, at.as_millis());
+    put_time(out, entry.at.as_millis());
     out.push(k!("earner"));
-    put_str(out, earner);
+    put_str(out, entry.earner);
     out.push(k!("currency"));
-    put_str(out, currency.code());
+    put_str(out, entry.currency.code());
     out.push(k!("kind"));
-    put_value(out, kind, Kind::Plain, false)?;
+    put_value(out, &entry.kind, Kind::Plain, false)?;
     out.push(k!("amount"));
-    put_decimal(out, *amount);
+    put_decimal(out, entry.amount);
     out.push(k!("available_at"));
-    put_time(out, available_at.as_millis());
+    put_time(out, entry.available_at.as_millis());
     out.push(k!("reference"));
-    put_str(out, reference);
+    put_str(out, entry.reference);
     Ok(())
 }
 

@@ -367,7 +367,10 @@ impl Engine {
             r#"{"type":"sale_recorded","sale":"","buyer":"","amount":"","currency":"","at":""}"#,
         )?;
         let mut spare = String::new();
-        self.apply_rows(rows, lines, &mut event, |row, event| {
+        // Without lines, new sales are hashed from the engine's state and
+        // their records never built (as `apply_batch_json` without records).
+        let lean = std::mem::replace(&mut self.lean, !lines);
+        let applied = self.apply_rows(rows, lines, &mut event, |row, event| {
             let Event::SaleRecorded(e) = event else {
                 return Err(not_scratch());
             };
@@ -380,7 +383,9 @@ impl Engine {
             let category = columns.category.and_then(|c| c[row]);
             set_option(&mut e.category, &mut spare, category);
             columns.at.write(row, "at", &mut e.at)
-        })
+        });
+        self.lean = lean;
+        applied
     }
 
     /// Applies refunds given as columns. See the [module docs](self).

@@ -212,7 +212,12 @@ impl Engine {
                 Err(err) => decoded.push(Some(crate::event::malformed(err))),
             }
         }
-        let mut applied = self.apply_batch(&events)?.into_iter();
+        // Without records, new sales are hashed from the engine's state and
+        // their records never built.
+        let lean = std::mem::replace(&mut self.lean, !records);
+        let applied = self.apply_batch(&events);
+        self.lean = lean;
+        let mut applied = applied?.into_iter();
         let mut out = Vec::with_capacity(text.len() / 2 + 64);
         out.push(b'[');
         for (i, slot) in decoded.iter().enumerate() {
@@ -292,10 +297,24 @@ impl Engine {
             ));
         }
         let seq = self.next_seq();
-        let entries = self.entry_records(&prepared.entries, &prepared.mutation, &prepared.outcome);
         let previous = self.audit_head().hash;
-        let hash = audit::block_hash(seq, &previous, event, &prepared.outcome, &entries)
-            .map_err(internal)?;
+        let (hash, entries) = match (&prepared.mutation, &prepared.outcome) {
+            // Prepared lean: no records are built, only hashed.
+            (Mutation::Sale(sale, _), Outcome::None) => {
+                let hash = audit::block_hash_with(seq, &previous, event, |out| {
+                    self.put_lean_sale_records(out, sale, &prepared)
+                })
+                .map_err(internal)?;
+                (hash, Vec::new())
+            }
+            _ => {
+                let entries =
+                    self.entry_records(&prepared.entries, &prepared.mutation, &prepared.outcome);
+                let hash = audit::block_hash(seq, &previous, event, &prepared.outcome, &entries)
+                    .map_err(internal)?;
+                (hash, entries)
+            }
+        };
         Ok(Staged::New(
             // The encoded bytes are hashed in reused buffers, not kept: only
             // the hash travels on.

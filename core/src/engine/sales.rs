@@ -274,18 +274,22 @@ impl Engine {
         };
         let mut effects = Effects::default();
         // A new sale has no awards recorded yet: no lookup on the hot path.
-        let mut distribution = self.distribution_without_awards(&record);
+        // Lean, no distribution is built: the audit hashes the sale's
+        // records from `record` (see `put_lean_sale_records`).
+        let mut distribution = (!self.lean).then(|| self.distribution_without_awards(&record));
         if self.rewards.active.is_some() {
             let counts = Self::sale_counts_for_qualification(&record);
             let touches = self
                 .rewards
                 .sale_touches(&self.graph, buyer, counts, &entries);
             effects = self.evaluate(&touches, at, &mut entries);
-            distribution.awards = effects.awards.iter().map(|a| a.award.clone()).collect();
+            if let Some(distribution) = &mut distribution {
+                distribution.awards = effects.awards.iter().map(|a| a.award.clone()).collect();
+            }
         }
         Ok(Prep::New(Prepared {
             effects,
-            outcome: Outcome::Distribution(distribution),
+            outcome: distribution.map_or(Outcome::None, Outcome::Distribution),
             entries,
             mutation: Mutation::Sale(record, decided.effects),
         }))
@@ -412,6 +416,65 @@ impl Engine {
             distribution.awards = self.rewards.awards_at(sale.seq);
         }
         distribution
+    }
+
+    /// The records block of a new sale prepared lean, written from the
+    /// sale's state: the same bytes as the distribution and entry records
+    /// [`distribution_without_awards`](Self::distribution_without_awards)
+    /// and `entry_records` would build (the vector suite's lean path
+    /// compares the hashes of both).
+    pub(super) fn put_lean_sale_records(
+        &self,
+        out: &mut Vec<u8>,
+        sale: &SaleRecord,
+        prepared: &Prepared,
+    ) -> std::result::Result<(), crate::audit::EncodeError> {
+        let plan = &self.plans[sale.plan as usize];
+        let awards: Vec<&Award> = prepared.effects.awards.iter().map(|a| &a.award).collect();
+        let fx = sale.fx.as_ref().map(|fx| Conversion {
+            currency: fx.currency,
+            rate: fx.rate.normalize(),
+            base: fx.base,
+        });
+        let base = sale.base();
+        let first = self.ledger.len() as u64;
+        crate::audit::put_sale_records(
+            out,
+            &crate::audit::DistributionParts {
+                sale: &sale.id,
+                plan: plan.id(),
+                plan_version: plan.version(),
+                currency: sale.currency,
+                amount: sale.amount,
+                retained: sale.retained,
+                awards: &awards,
+                screening: sale.screening.as_deref(),
+                fx: fx.as_ref(),
+            },
+            sale.lines.iter().map(|l| crate::audit::LineParts {
+                earner: self.graph.id(l.earner),
+                level: l.level,
+                rate: l.rate.value(),
+                base,
+                amount: l.amount,
+                held: l.held,
+            }),
+            sale.unpaid.iter().copied(),
+            prepared
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| crate::audit::EntryParts {
+                    seq: first + i as u64,
+                    at: e.at,
+                    earner: self.graph.id(e.earner),
+                    currency: e.currency,
+                    kind: e.kind,
+                    amount: e.amount,
+                    available_at: e.available_at,
+                    reference: &e.reference,
+                }),
+        )
     }
 
     pub(super) fn distribution_without_awards(&self, sale: &SaleRecord) -> Distribution {
