@@ -240,7 +240,8 @@ pub fn spawn_writer(
 /// The child side. Applies its sales, shuffled, in random batches of 1 to
 /// `max_batch`, and after each acknowledged batch appends one line per
 /// event, `ack <sale> <seq> <hash>`, to its acknowledgement file in one
-/// write (the file outlives a SIGKILL; a killed writer's last batch may be
+/// write (and `opening` / `applying` lines before it opens its engine and
+/// before each call, so a killer can tell where it was) (the file outlives a SIGKILL; a killed writer's last batch may be
 /// acknowledged and not reported, never reported and not acknowledged).
 /// `storage` errors (the server down, restarting, failing over), of the
 /// batch or of any of its events, are retried every 20 ms for up to two
@@ -265,6 +266,9 @@ pub fn writer_child() {
         .open(&acks)
         .unwrap();
     let patience = Duration::from_secs(120);
+    // Where a writer is, for the test that kills it: opening, inside an
+    // `apply_batch` call, or between calls (after a line of acks).
+    report.write_all(b"opening\n").unwrap();
     let mut engine = open_retrying(&url, "acme", patience);
     let mut rng = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut ids: Vec<u64> = (first..end).collect();
@@ -280,6 +284,7 @@ pub fn writer_child() {
             .iter()
             .map(|&n| sale_event(n))
             .collect();
+        report.write_all(b"applying\n").unwrap();
         match engine.apply_batch(&events) {
             Ok(results) => {
                 // Every event that succeeded is acknowledged. An engine
@@ -328,6 +333,19 @@ pub struct Ack {
     pub hash: String,
 }
 
+/// Where a writer was when it was killed, from the last line of its
+/// report file: `opening` its engine, `applying` (inside an `apply_batch`
+/// call: staging, appending, catching up or reloading), or `between`
+/// calls.
+pub fn killed_in(acks: &Path) -> &'static str {
+    let text = std::fs::read_to_string(acks).unwrap_or_default();
+    match text.lines().last() {
+        Some("opening") | None => "opening",
+        Some("applying") => "applying",
+        Some(_) => "between",
+    }
+}
+
 /// Every acknowledgement in the `*.acks` files of `dir`. A line cut by a
 /// SIGKILL in the middle of its write (no newline) is not an
 /// acknowledgement report and is skipped.
@@ -344,6 +362,9 @@ pub fn read_acks(dir: &Path) -> Vec<Ack> {
             None => "",
         };
         for line in complete.lines() {
+            if line == "opening" || line == "applying" {
+                continue;
+            }
             let parts: Vec<&str> = line.split_whitespace().collect();
             assert_eq!(
                 parts.len(),
