@@ -438,6 +438,19 @@ impl Engine {
         });
         let base = sale.base();
         let first = self.ledger.len() as u64;
+        // Each earner's id is read once (a random read of the id arena):
+        // its entries name the same earners as its lines.
+        debug_assert!(sale.lines.len() <= crate::limits::MAX_LEVELS);
+        let mut ids = [""; crate::limits::MAX_LEVELS];
+        for (id, line) in ids.iter_mut().zip(&sale.lines) {
+            *id = self.graph.id(line.earner);
+        }
+        let id_of = |earner: u32| {
+            sale.lines
+                .iter()
+                .position(|line| line.earner == earner)
+                .map_or_else(|| self.graph.id(earner), |i| ids[i])
+        };
         crate::audit::put_sale_records(
             out,
             &crate::audit::DistributionParts {
@@ -451,14 +464,17 @@ impl Engine {
                 screening: sale.screening.as_deref(),
                 fx: fx.as_ref(),
             },
-            sale.lines.iter().map(|l| crate::audit::LineParts {
-                earner: self.graph.id(l.earner),
-                level: l.level,
-                rate: l.rate.value(),
-                base,
-                amount: l.amount,
-                held: l.held,
-            }),
+            sale.lines
+                .iter()
+                .zip(ids)
+                .map(|(l, id)| crate::audit::LineParts {
+                    earner: id,
+                    level: l.level,
+                    rate: l.rate.value(),
+                    base,
+                    amount: l.amount,
+                    held: l.held,
+                }),
             sale.unpaid.iter().copied(),
             prepared
                 .entries
@@ -467,7 +483,7 @@ impl Engine {
                 .map(|(i, e)| crate::audit::EntryParts {
                     seq: first + i as u64,
                     at: e.at,
-                    earner: self.graph.id(e.earner),
+                    earner: id_of(e.earner),
                     currency: e.currency,
                     kind: e.kind,
                     amount: e.amount,
