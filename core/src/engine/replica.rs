@@ -219,7 +219,10 @@ impl Engine {
         if let Some(why) = &self.broken {
             return Err(Error::general(
                 ErrorKind::Storage,
-                format!("this engine lost its store ({why}); open it again"),
+                format!(
+                    "this engine lost its store ({why}); each call tries to reload it, \
+                     or open it again"
+                ),
             ));
         }
         let head = self.audit_head();
