@@ -153,7 +153,11 @@ fn main() -> Result<(), upline::Error> {
             if lines { "lines     " } else { "no records" },
             rate(ids.len(), started)
         );
-        assert_eq!(columns.audit_head(), head, "the columnar paths end on the same head");
+        assert_eq!(
+            columns.audit_head(),
+            head,
+            "the columnar paths end on the same head"
+        );
     }
 
     // Durable apply on SQLite at three batch sizes.
