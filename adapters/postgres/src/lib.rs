@@ -252,6 +252,27 @@ impl fmt::Debug for PostgresStore {
 
 /// Removes a password from a connection string's own error text: the
 /// `user:password@` of a URL and a `password=` pair.
+/// An error with its causes: rust-postgres shows a server's refusal as
+/// "db error" and a failed connection as "error connecting to server", the
+/// reason (authentication failed, connection refused, no such database)
+/// being in its source.
+fn detail(err: &postgres::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(db) = err.as_db_error() {
+        text = format!("{text}: {} ({})", db.message(), db.code().code());
+        return text;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 fn scrub(text: &str, url: &str) -> String {
     let mut out = text.to_string();
     if let Some(rest) = url.split_once("://").map(|(_, rest)| rest) {
@@ -298,7 +319,7 @@ impl PostgresStore {
         let server = Server::of(&config);
         let mut client = config
             .connect(NoTls)
-            .map_err(|e| server.error("cannot connect", scrub(&e.to_string(), url)))?;
+            .map_err(|e| server.error("cannot connect", scrub(&detail(&e), url)))?;
         migrate(&mut client, &server)?;
         let format = i64::from(upline::audit::FORMAT);
         client
