@@ -274,15 +274,7 @@ impl Engine {
     /// Validates `event` and computes its effects and its audit link,
     /// without changing anything.
     pub(crate) fn stage(&mut self, event: &Event) -> Result<Staged> {
-        if let Some(why) = &self.broken {
-            return Err(Error::general(
-                ErrorKind::Storage,
-                format!(
-                    "this engine lost its store ({why}); each call tries to reload it, \
-                     or open it again"
-                ),
-            ));
-        }
+        self.refuse_when_broken()?;
         let prepared = match self.prepare(event)? {
             Prep::Retry(applied) => return Ok(Staged::Retry(applied)),
             Prep::New(prepared) => prepared,
