@@ -196,6 +196,7 @@ def verify(lines):
         if field(header, "format") != "upline-ledger" or field(header, "audit_tag") != TAG.decode():
             raise Mismatch("line 1 is not the header of an audit-format-2 Upline export")
         seq = field(header, "from_seq") - 1
+        start = seq
         prev = bytes.fromhex(field(field(header, "prev"), "hash"))
         if field(field(header, "prev"), "seq") != seq:
             raise Mismatch("the header's prev seq is not from_seq - 1")
@@ -204,12 +205,19 @@ def verify(lines):
     number = 1
     for line in lines:
         number += 1
+        expected = seq + 1
         try:
             entry = parse(line)
             if any(key == "head" for key, _ in entry):
                 head = field(entry, "head")
                 if field(head, "seq") != seq or field(head, "hash") != prev.hex():
                     raise Mismatch(f"the trailer's head does not match event {seq}")
+                if field(entry, "events") != seq - start:
+                    raise Mismatch(f"the trailer counts {field(entry, 'events')} events, the export holds {seq - start}")
+                for rest in lines:
+                    number += 1
+                    if rest.strip():
+                        raise Mismatch(f"line {number} follows the trailer (an export ends at its trailer)")
                 return seq, prev.hex()
             line_seq = field(entry, "seq")
             if line_seq != seq + 1:
@@ -217,7 +225,7 @@ def verify(lines):
             seq = line_seq
             computed = block_hash(seq, prev, field(entry, "event"), field(entry, "records"))
         except (ValueError, KeyError, TypeError) as err:
-            raise Mismatch(f"event {seq + 1} (line {number}) is unreadable ({err})")
+            raise Mismatch(f"event {expected} (line {number}) is unreadable ({err})")
         if computed.hex() != field(entry, "hash"):
             raise Mismatch(f"event {seq} does not match its hash")
         prev = computed

@@ -113,3 +113,19 @@ test('new Engine({ plan }) puts the plan in force from the start; reopening with
   assert.throws(() => new Engine({ plan: { id: 'bad', version: 1, levels: [] } }), { code: 'invalid_plan' })
   assert.throws(() => new Engine({ plan, colour: 'red' }), { code: 'malformed' })
 })
+
+test('a SQLite follower reads another writer and never creates a file', () => {
+  const missing = tmpdb('typo.sqlite')
+  assert.throws(() => new Engine({ path: missing, follower: true }), { code: 'storage' })
+  assert.equal(fs.existsSync(missing), false, 'a follower never creates a store')
+
+  const file = tmpdb('books.sqlite')
+  const writer = new Engine({ path: file })
+  fill(writer)
+  const follower = new Engine({ path: file, follower: true })
+  assert.deepEqual(follower.auditHead(), writer.auditHead())
+  writer.apply({ type: 'member_joined', member: 'late', sponsor: 'm0', at: T })
+  follower.refresh()
+  assert.deepEqual(follower.auditHead(), writer.auditHead())
+  assert.throws(() => follower.apply({ type: 'member_joined', member: 'x', sponsor: 'm0', at: T }), { code: 'read_only' })
+})

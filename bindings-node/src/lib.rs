@@ -603,6 +603,11 @@ impl Engine {
                 (None, Some(url), Some(programme)) => Some(Box::new(
                     upline_postgres::PostgresStore::open(&url, &programme)?,
                 )),
+                // A follower never writes: it reads the file read-only, so
+                // a mistyped path is an error, not a new empty store.
+                (Some(path), None, _) if follower => {
+                    Some(Box::new(upline_sqlite::SqliteStore::open_read_only(&path)?))
+                }
                 (Some(path), None, _) => Some(Box::new(upline_sqlite::SqliteStore::open(&path)?)),
                 (None, None, None) => None,
             };

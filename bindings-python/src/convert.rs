@@ -186,6 +186,17 @@ fn value(
             format!("{} is an integer out of the 64-bit range", shown(path)),
         );
     }
+    if obj.is_instance_of::<PyFloat>() && shape.is_time() {
+        return fail(
+            ErrorKind::InvalidTime,
+            path,
+            format!(
+                "{} is the float {}; a time is an aware datetime or an RFC 3339 string",
+                shown(path),
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ),
+        );
+    }
     if obj.is_instance_of::<PyFloat>() {
         return fail(
             ErrorKind::InvalidAmount,

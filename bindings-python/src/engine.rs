@@ -953,7 +953,13 @@ impl Engine {
             (Some(path), None, _) => {
                 let path = Engine::fspath(path)?;
                 guard::call(py, move || {
-                    open(Box::new(upline_sqlite::SqliteStore::open(&path)?))
+                    // A follower never writes: it reads the file read-only,
+                    // so a mistyped path is an error, not a new empty store.
+                    if follower {
+                        open(Box::new(upline_sqlite::SqliteStore::open_read_only(&path)?))
+                    } else {
+                        open(Box::new(upline_sqlite::SqliteStore::open(&path)?))
+                    }
                 })
             }
             (None, None, None) if follower => Err(raise(

@@ -120,6 +120,14 @@ def test_float_refused_even_when_integral(kind: str) -> None:
     refused(put(event(kind), money or text, 10.0), upline.InvalidAmount, "invalid_amount", money or text)
 
 
+@pytest.mark.parametrize("kind", sorted(k for k, v in KINDS.items() if v[2]))
+def test_float_time_is_invalid_time(kind: str) -> None:
+    _, _, time, _, _ = KINDS[kind]
+    assert time is not None
+    err = refused(put(event(kind), time, 1.5), upline.InvalidTime, "invalid_time", time)
+    assert "float" in err.message
+
+
 # The core reports a bad rate inside a plan as `invalid_plan` (naming the
 # rate); a bad amount anywhere else is `invalid_amount`.
 def money_code(kind: str) -> tuple[type[upline.UplineError], str]:

@@ -77,3 +77,24 @@ def test_unusable_path_is_storage_error(tmp_path: Path) -> None:
         upline.Engine(tmp_path / "missing-dir" / "x.sqlite")
     with pytest.raises(upline.Malformed):
         upline.Engine(42)  # type: ignore[arg-type]
+
+
+def test_a_sqlite_follower_reads_another_writer_and_never_creates_a_file(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.sqlite"
+    with pytest.raises(upline.Storage) as info:
+        upline.Engine.follower(missing)
+    assert info.value.code == "storage"
+    assert not missing.exists(), "a follower never creates a store"
+
+    path = tmp_path / "books.sqlite"
+    writer = upline.Engine(path)
+    writer.apply_batch(events()[:4])
+    follower = upline.Engine.follower(path)
+    assert follower.audit_head() == writer.audit_head()
+    writer.apply(events()[4])
+    follower.refresh()
+    assert follower.audit_head() == writer.audit_head()
+    assert follower.balances("m2", "USD", "2026-03-01T00:00:00Z")["available"] == Decimal("20.00")
+    with pytest.raises(upline.ReadOnly) as refused:
+        follower.apply({"type": "member_joined", "member": "x", "sponsor": "m0", "at": JAN})
+    assert refused.value.code == "read_only"

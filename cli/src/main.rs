@@ -152,6 +152,32 @@ enum Failure {
     Verification(String),
     /// Usage, storage, or a refused query: exit 2.
     Error(String),
+    /// The reader of stdout went away (`upline … | head`): it chose to stop
+    /// reading, so exit 0 without a message, as other command-line tools.
+    Closed,
+}
+
+/// Writes to stdout; a failed write is a [`Failure`], never a panic
+/// (`println!` panics on a closed pipe or a full disk).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write!(std::io::stdout().lock(), $($arg)*).map_err(output_failed)?
+    };
+}
+
+/// Like [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(output_failed)?
+    };
+}
+
+fn output_failed(err: std::io::Error) -> Failure {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure::Closed
+    } else {
+        Failure::Error(format!("storage: cannot write the output: {err}"))
+    }
 }
 
 impl From<Error> for Failure {
@@ -178,6 +204,7 @@ fn main() -> ExitCode {
             eprintln!("upline: {message}");
             ExitCode::from(2)
         }
+        Err(Failure::Closed) => ExitCode::SUCCESS,
     }
 }
 
@@ -230,7 +257,7 @@ fn run(cli: Cli) -> Outcome {
             let mut engine = Engine::open(books(store)?.open_writable()?)?;
             engine.save_snapshot()?;
             let head = engine.audit_head();
-            print_head(head.seq, &head.hash, format);
+            print_head(head.seq, &head.hash, format)?;
             Ok(())
         }
         Command::Replay { log, store } => {
@@ -357,8 +384,8 @@ fn verify(books: &Books, format: Format) -> Outcome {
     match verified {
         Ok(head) => {
             match format {
-                Format::Table => println!("ok: {} events verified, head {}", head.seq, head.hash),
-                _ => print_head(head.seq, &head.hash, format),
+                Format::Table => outln!("ok: {} events verified, head {}", head.seq, head.hash),
+                _ => print_head(head.seq, &head.hash, format)?,
             }
             Ok(())
         }
@@ -416,18 +443,19 @@ fn export(
     Ok(())
 }
 
-fn print_head(seq: u64, hash: &Hash, format: Format) {
+fn print_head(seq: u64, hash: &Hash, format: Format) -> Outcome {
     match format {
-        Format::Table => println!("{seq} {hash}"),
-        Format::Json => println!("{}", serde_json::json!({"seq": seq, "hash": hash.to_hex()})),
-        Format::Csv => println!("seq,hash\n{seq},{hash}"),
+        Format::Table => outln!("{seq} {hash}"),
+        Format::Json => outln!("{}", serde_json::json!({"seq": seq, "hash": hash.to_hex()})),
+        Format::Csv => outln!("seq,hash\n{seq},{hash}"),
     }
+    Ok(())
 }
 
 fn head(books: &Books, format: Format) -> Outcome {
     let store = books.open()?;
     let (seq, hash) = stored_head(store.as_ref())?;
-    print_head(seq, &hash, format);
+    print_head(seq, &hash, format)?;
     Ok(())
 }
 
@@ -439,9 +467,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 fn statement(engine: &Engine, member: &str, query: &StatementQuery, format: Format) -> Outcome {
     let page = engine.statement(member, query)?;
     match format {
-        Format::Json => println!("{}", to_json(&page)?),
+        Format::Json => outln!("{}", to_json(&page)?),
         Format::Csv => {
-            print!("{}", page.to_csv());
+            out!("{}", page.to_csv());
             if let Some(next) = &page.next {
                 eprintln!("more: --after {next}");
             }
@@ -463,9 +491,9 @@ fn statement(engine: &Engine, member: &str, query: &StatementQuery, format: Form
                     line.rate.map(|r| r.to_string()).unwrap_or_default(),
                 ]);
             }
-            print!("{table}");
+            out!("{table}");
             if let Some(next) = &page.next {
-                println!("more: --after {next}");
+                outln!("more: --after {next}");
             }
         }
     }
@@ -530,15 +558,15 @@ fn balances(
         Format::Json => {
             let map: BTreeMap<&String, &upline::Balances> =
                 rows.iter().map(|(c, b)| (*c, b)).collect();
-            println!(
+            outln!(
                 "{}",
                 to_json(&serde_json::json!({"member": member, "as_of": as_of, "balances": map}))?
             );
         }
         Format::Csv => {
-            println!("{}", header.join(","));
+            outln!("{}", header.join(","));
             for row in &rows {
-                println!("{}", cells(row).join(","));
+                outln!("{}", cells(row).join(","));
             }
         }
         Format::Table => {
@@ -546,8 +574,8 @@ fn balances(
             for row in &rows {
                 table.row(cells(row));
             }
-            print!("{table}");
-            println!("as of {as_of}");
+            out!("{table}");
+            outln!("as of {as_of}");
         }
     }
     Ok(())
@@ -564,8 +592,8 @@ fn tax(engine: &Engine, year: i32, thresholds: &[String], format: Format) -> Out
         limits.insert(code.to_string(), amount.to_string());
     }
     match format {
-        Format::Csv => print!("{}", engine.tax_summary_csv(year, &limits)?),
-        Format::Json => println!("{}", to_json(&engine.tax_summary(year, &limits)?)?),
+        Format::Csv => out!("{}", engine.tax_summary_csv(year, &limits)?),
+        Format::Json => outln!("{}", to_json(&engine.tax_summary(year, &limits)?)?),
         Format::Table => {
             let mut table = Table::new(["earner", "currency", "earned", "paid", "threshold"]);
             for line in engine.tax_summary(year, &limits)? {
@@ -582,7 +610,7 @@ fn tax(engine: &Engine, year: i32, thresholds: &[String], format: Format) -> Out
                     .to_string(),
                 ]);
             }
-            print!("{table}");
+            out!("{table}");
         }
     }
     Ok(())
@@ -609,11 +637,11 @@ fn replay(log: &Path, path: &Path, format: Format) -> Outcome {
                 ))
             })?;
             match format {
-                Format::Table => println!(
+                Format::Table => outln!(
                     "replayed {events} events into {}: head {head_seq} {head_hash}",
                     path.display()
                 ),
-                _ => print_head(head_seq, &head_hash, format),
+                _ => print_head(head_seq, &head_hash, format)?,
             }
             Ok(())
         }

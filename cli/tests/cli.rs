@@ -174,6 +174,36 @@ fn read_commands_never_write_to_the_books() {
 }
 
 #[test]
+fn a_failed_write_to_stdout_exits_2_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(dir.path());
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["verify", p],
+        vec!["head", p],
+        vec!["balances", p, "ann"],
+        vec!["--format", "json", "tax", p, "2026"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("upline"))
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("upline: storage: cannot write the output"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
 fn statement_csv_parses_and_shows_states() {
     let dir = tempfile::tempdir().unwrap();
     let path = build(dir.path());

@@ -447,3 +447,42 @@ fn snapshots_of_audit_format_1_are_refused_as_storage() {
     let err = Engine::open(Box::new(store)).unwrap_err();
     assert_eq!(err.code(), "storage");
 }
+
+#[test]
+fn the_verifier_refuses_anything_after_the_trailer_and_a_wrong_count() {
+    let engine = engine_for(&mixed());
+    let text = export(&engine, ExportFormat::JsonLines, None, None);
+    let head = engine.audit_head();
+    // A forged event appended after the trailer: it is not covered by the
+    // head the verifier prints, so the export must be refused.
+    let mut lines: Vec<&str> = text.lines().collect();
+    let forged = text.clone() + lines[lines.len() - 2] + "\n";
+    let (code, out) = verifier(&forged);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "verification failed: line {} follows the trailer (an export ends at its trailer)",
+            lines.len() + 1
+        )
+    );
+    // A trailer whose event count is wrong.
+    let trailer = lines.pop().unwrap();
+    let miscounted = trailer.replace(
+        &format!("\"events\":{}", head.seq),
+        &format!("\"events\":{}", head.seq + 1),
+    );
+    assert_ne!(miscounted, trailer);
+    let (code, out) = verifier(&(lines.join("\n") + "\n" + &miscounted + "\n"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the trailer counts"), "{out}");
+    // An unreadable line names the event it should have been.
+    let mut broken: Vec<String> = text.lines().map(str::to_string).collect();
+    broken[4] = "{not json".to_string();
+    let (code, out) = verifier(&(broken.join("\n") + "\n"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("verification failed: event 4 (line 5) is unreadable"),
+        "{out}"
+    );
+}

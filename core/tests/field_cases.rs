@@ -30,6 +30,54 @@ fn sale(id: &str, amount: &str, at: &str) -> Value {
     json!({"type": "sale_recorded", "sale": id, "buyer": "b", "amount": amount, "currency": "USD", "at": at})
 }
 
+/// Facts that presuppose a member (DESIGN.md: "Where one fact presupposes
+/// another, time order is enforced with `invalid_time`"): a join under a
+/// sponsor who had not joined yet, and a status change, sponsor change or
+/// hold dated before the member joined; and a release dated before a held
+/// sale it would release. Each is refused and changes nothing.
+#[test]
+fn facts_before_the_member_they_presuppose_are_invalid_time() -> upline::Result<()> {
+    let mut engine = two_members()?;
+    apply(
+        &mut engine,
+        json!({"type": "member_joined", "member": "c", "sponsor": "a", "at": "2026-03-01T00:00:00Z"}),
+    )?;
+    let refused = [
+        json!({"type": "member_joined", "member": "d", "sponsor": "c", "at": "2026-02-01T00:00:00Z"}),
+        json!({"type": "member_status_changed", "member": "c", "status": "inactive", "at": "2026-02-01T00:00:00Z"}),
+        json!({"type": "sponsor_changed", "member": "c", "sponsor": "b", "reason": "fix", "at": "2026-02-01T00:00:00Z"}),
+        json!({"type": "sponsor_changed", "member": "b", "sponsor": "c", "reason": "fix", "at": "2026-02-01T00:00:00Z"}),
+        json!({"type": "member_hold_set", "member": "c", "on": true, "reason": "kyc", "at": "2026-02-01T00:00:00Z"}),
+    ];
+    for event in refused {
+        let head = engine.audit_head();
+        let before = engine.snapshot_json();
+        let err = apply(&mut engine, event.clone()).expect_err("refused");
+        assert_eq!(err.code(), "invalid_time", "{event}: {err}");
+        assert_eq!(err.field(), Some("at"), "{event}");
+        assert_eq!(engine.audit_head(), head);
+        assert_eq!(engine.snapshot_json(), before, "{event} changed nothing");
+    }
+    // The same facts on or after the join are accepted.
+    apply(
+        &mut engine,
+        json!({"type": "member_joined", "member": "d", "sponsor": "c", "at": "2026-03-01T00:00:00Z"}),
+    )?;
+
+    // A release dated before a held sale it would release.
+    let hold = |on: bool, at: &str| json!({"type": "member_hold_set", "member": "a", "on": on, "reason": "kyc", "at": at});
+    apply(&mut engine, hold(true, "2026-01-10T00:00:00Z"))?;
+    apply(&mut engine, sale("s1", "100.00", "2026-01-12T00:00:00Z"))?;
+    let err = apply(&mut engine, hold(false, "2026-01-11T00:00:00Z")).expect_err("refused");
+    assert_eq!(err.code(), "invalid_time", "{err}");
+    assert!(err.message().contains("\"s1\""), "{err}");
+    apply(&mut engine, hold(false, "2026-01-12T00:00:00Z"))?;
+    let balances = engine.balances("a", "USD", "2026-01-13T00:00:00Z")?;
+    assert_eq!(balances.held.to_string(), "0.00");
+    assert_eq!(balances.pending.to_string(), "20.00");
+    Ok(())
+}
+
 #[test]
 fn settlement_or_failure_before_the_batch_as_of_is_invalid_time() -> upline::Result<()> {
     let mut engine = two_members()?;
@@ -166,5 +214,51 @@ fn a_sale_paid_in_another_currency_is_paid_out_and_taxed_in_that_currency() -> u
         tax(&engine, 2026)?,
         [("a".into(), "USD".into(), "21.66".into(), "0.00".into())]
     );
+    Ok(())
+}
+
+/// A reporting threshold below zero would mark every earner as reached,
+/// even one paid nothing: refused as `invalid_amount` naming the currency.
+#[test]
+fn a_negative_tax_threshold_is_invalid_amount() -> upline::Result<()> {
+    let mut engine = two_members()?;
+    apply(&mut engine, sale("s1", "100.00", "2026-02-01T00:00:00Z"))?;
+    let thresholds = |text: &str| BTreeMap::from([("USD".to_string(), text.to_string())]);
+    let err = engine
+        .tax_summary(2026, &thresholds("-1.00"))
+        .expect_err("refused");
+    assert_eq!(err.code(), "invalid_amount");
+    assert_eq!(err.field(), Some("thresholds.USD"));
+    let lines = engine.tax_summary(2026, &thresholds("0"))?;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].earned.to_string(), "20.00");
+    Ok(())
+}
+
+/// A refund that arrives after a hold release but is dated before it would
+/// reverse a line that was held at the refund's time out of `available`
+/// (a negative available beside a held balance): refused as
+/// `invalid_time`; dated after the release it is applied.
+#[test]
+fn a_refund_dated_before_the_release_of_a_line_it_reverses_is_invalid_time() -> upline::Result<()> {
+    let mut engine = two_members()?;
+    let hold = |on: bool, at: &str| json!({"type": "member_hold_set", "member": "a", "on": on, "reason": "kyc", "at": at});
+    apply(&mut engine, hold(true, "2026-01-10T00:00:00Z"))?;
+    apply(&mut engine, sale("s1", "100.00", "2026-02-01T00:00:00Z"))?;
+    apply(&mut engine, hold(false, "2026-03-10T00:00:00Z"))?;
+    let refund = |id: &str, at: &str| json!({"type": "refund_recorded", "refund": id, "sale": "s1", "amount": "50.00", "at": at});
+    let before = engine.snapshot_json();
+    let err = apply(&mut engine, refund("r1", "2026-03-01T00:00:00Z")).expect_err("refused");
+    assert_eq!(err.code(), "invalid_time", "{err}");
+    assert!(err.message().contains("release"), "{err}");
+    assert_eq!(
+        engine.snapshot_json(),
+        before,
+        "a refused refund changes nothing"
+    );
+    apply(&mut engine, refund("r1", "2026-03-11T00:00:00Z"))?;
+    let balances = engine.balances("a", "USD", "2026-03-12T00:00:00Z")?;
+    assert_eq!(balances.held.to_string(), "0.00");
+    assert_eq!(balances.available.to_string(), "10.00");
     Ok(())
 }

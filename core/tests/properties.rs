@@ -1168,16 +1168,16 @@ fn apply(engine: &mut Engine, value: Value) -> Applied {
 #[test]
 fn a_sale_retried_after_a_hold_release_returns_the_original_distribution() {
     let mut engine = a_sponsors_b();
-    let hold = |on: bool| {
+    let hold = |on: bool, at: &str| {
         json!({"type": "member_hold_set", "member": "a", "on": on, "reason": "review",
-               "at": "2026-01-15T00:00:00Z"})
+               "at": at})
     };
-    apply(&mut engine, hold(true));
+    apply(&mut engine, hold(true, "2026-01-15T00:00:00Z"));
     let sale = json!({"type": "sale_recorded", "sale": "s1", "buyer": "b", "amount": "100.00",
                       "currency": "USD", "at": "2026-02-01T12:00:00Z"});
     let original = apply(&mut engine, sale.clone());
     assert!(distribution(&original).lines[0].held);
-    apply(&mut engine, hold(false));
+    apply(&mut engine, hold(false, "2026-02-15T00:00:00Z"));
     let retry = apply(&mut engine, sale);
     assert!(retry.replayed);
     assert_eq!(retry.outcome, original.outcome);

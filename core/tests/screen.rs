@@ -415,13 +415,10 @@ fn ladder_world(rungs: [&str; 3], extra_child_of_l2: bool) -> Engine {
     if extra_child_of_l2 {
         join(&mut engine, "l3b", Some("l2"), rungs[2], Value::Null);
     }
-    join(
-        &mut engine,
-        "leaf",
-        Some("l3"),
-        "2026-01-10T12:00:00Z",
-        Value::Null,
-    );
+    // The buyer joins after the last rung (a join is not before its
+    // sponsor's).
+    let leaf_joined = rungs[2].max("2026-01-10T12:00:00Z");
+    join(&mut engine, "leaf", Some("l3"), leaf_joined, Value::Null);
     engine
 }
 

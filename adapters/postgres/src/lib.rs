@@ -32,6 +32,17 @@
 //! an acknowledged event is on disk (and on a synchronous standby, where
 //! one is configured).
 //!
+//! ## Failover
+//!
+//! A lost connection is opened again at the next call. A URL may list a
+//! primary and its standbys with `target_session_attrs=read-write`
+//! (`postgresql://app@db1:5432,db2:5432/books?target_session_attrs=read-write`):
+//! after the primary dies and a standby is promoted, the store reconnects
+//! to whichever server takes writes. With `synchronous_standby_names` set
+//! on the primary, no acknowledged event is lost in the switch (the
+//! `failover` test kills a primary mid-stream and checks this); an append
+//! whose answer was lost is found again by the engine's catch-up.
+//!
 //! Followers poll ([`Store::head`] is one indexed query). PostgreSQL's
 //! `LISTEN/NOTIFY` could wake them; correctness never depends on it, and
 //! this version does not use it.
@@ -48,16 +59,25 @@
 //! default) reports a racing append as a serialization failure (`40001`),
 //! which the adapter maps to `conflict` like a unique violation.
 //!
-//! ## Schema (version 1)
+//! ## Schema (version 2)
 //!
 //! In the connection's current schema: `upline_meta(key TEXT PRIMARY KEY,
 //! value TEXT)`, with `application = upline` and `schema_version`;
 //! `upline_events(programme, seq, event, hash)` and
 //! `upline_snapshots(programme, seq, snapshot)`, both keyed by
-//! `(programme, seq)`. Migrations run in one transaction, serialized by a
-//! row lock on the version row, so processes may open a fresh database
+//! `(programme, seq)`; `upline_programmes(programme, audit_format)`, the
+//! audit format ([`upline::audit::FORMAT`]) each programme's hashes are
+//! written with. Migrations run in one transaction, serialized by a row
+//! lock on the version row, so processes may open a fresh database
 //! together. A newer schema, or `upline_*` tables that are not Upline's,
 //! are a `storage` error, never a panic.
+//!
+//! Schema 2 added `upline_programmes`. Migrating a version-1 database
+//! records audit format 2 for every programme that has events or a
+//! snapshot (version 1 was only ever written by format-2 builds). Opening
+//! a programme with nothing stored records this build's format; one whose
+//! recorded format is another is refused by `Engine::open` with a
+//! `storage` error naming the format, never read as `tampered`.
 //!
 //! ## Secrets
 //!
@@ -80,7 +100,7 @@ use upline::store::{check_append, conflict};
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The `application` value in `upline_meta`.
 pub const APPLICATION: &str = "upline";
@@ -92,7 +112,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SCAN_PAGE: i64 = 10_000;
 
 /// Migrations: element `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS upline_events (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS upline_events (
          programme TEXT NOT NULL,
          seq BIGINT NOT NULL CHECK (seq > 0),
          event TEXT NOT NULL,
@@ -104,7 +125,29 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS upline_events (
          seq BIGINT NOT NULL,
          snapshot TEXT NOT NULL,
          PRIMARY KEY (programme, seq)
-     );"];
+     );",
+    // Version 2: each programme's audit format. Version 1 was written by
+    // audit-format-2 builds only.
+    "CREATE TABLE IF NOT EXISTS upline_programmes (
+         programme TEXT PRIMARY KEY,
+         audit_format INT8 NOT NULL CHECK (audit_format > 0)
+     );
+     INSERT INTO upline_programmes (programme, audit_format)
+         SELECT known.programme, 2 FROM (
+             SELECT programme FROM upline_events
+             UNION SELECT programme FROM upline_snapshots
+         ) AS known
+         ON CONFLICT (programme) DO NOTHING;",
+];
+
+/// Records this build's audit format for a programme with nothing stored
+/// (and no recorded format); one with events keeps what it has.
+const REGISTER: &str = "INSERT INTO upline_programmes (programme, audit_format)
+     SELECT $1::TEXT, $2::INT8
+     WHERE NOT EXISTS (SELECT 1 FROM upline_events WHERE programme = $1::TEXT)
+       AND NOT EXISTS (SELECT 1 FROM upline_snapshots WHERE programme = $1::TEXT)
+     ON CONFLICT (programme) DO NOTHING";
+const AUDIT_FORMAT: &str = "SELECT audit_format FROM upline_programmes WHERE programme = $1";
 
 const APPEND: &str = "INSERT INTO upline_events (programme, seq, event, hash)
      SELECT $1, t.seq, t.event, t.hash
@@ -124,24 +167,34 @@ struct Server {
 
 impl Server {
     fn of(config: &Config) -> Server {
+        // One port for all hosts, or one per host (a multi-host URL:
+        // `postgresql://user@primary:5432,standby:5432/books`).
+        let ports = config.get_ports();
+        let port_of = |i: usize| {
+            ports
+                .get(i)
+                .or_else(|| ports.first())
+                .copied()
+                .unwrap_or(5432)
+        };
         let hosts: Vec<String> = config
             .get_hosts()
             .iter()
-            .map(|host| match host {
-                Host::Tcp(name) => name.clone(),
-                Host::Unix(path) => path.display().to_string(),
+            .enumerate()
+            .map(|(i, host)| match host {
+                Host::Tcp(name) => format!("{name}:{}", port_of(i)),
+                Host::Unix(path) => format!("{}:{}", path.display(), port_of(i)),
             })
             .collect();
-        let host = if hosts.is_empty() {
-            "localhost".to_string()
+        let hosts = if hosts.is_empty() {
+            format!("localhost:{}", port_of(0))
         } else {
             hosts.join(",")
         };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
         let dbname = config.get_dbname().unwrap_or("(default database)");
         let user = config.get_user().unwrap_or("(default user)");
         Server {
-            name: format!("{host}:{port}/{dbname} as {user}"),
+            name: format!("{hosts}/{dbname} as {user}"),
             password: config
                 .get_password()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
@@ -199,6 +252,27 @@ impl fmt::Debug for PostgresStore {
 
 /// Removes a password from a connection string's own error text: the
 /// `user:password@` of a URL and a `password=` pair.
+/// An error with its causes: rust-postgres shows a server's refusal as
+/// "db error" and a failed connection as "error connecting to server", the
+/// reason (authentication failed, connection refused, no such database)
+/// being in its source.
+fn detail(err: &postgres::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(db) = err.as_db_error() {
+        text = format!("{text}: {} ({})", db.message(), db.code().code());
+        return text;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 fn scrub(text: &str, url: &str) -> String {
     let mut out = text.to_string();
     if let Some(rest) = url.split_once("://").map(|(_, rest)| rest) {
@@ -245,8 +319,12 @@ impl PostgresStore {
         let server = Server::of(&config);
         let mut client = config
             .connect(NoTls)
-            .map_err(|e| server.error("cannot connect", scrub(&e.to_string(), url)))?;
+            .map_err(|e| server.error("cannot connect", scrub(&detail(&e), url)))?;
         migrate(&mut client, &server)?;
+        let format = i64::from(upline::audit::FORMAT);
+        client
+            .execute(REGISTER, &[&programme, &format])
+            .map_err(|e| server.error("cannot record the programme's audit format", e))?;
         let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
@@ -314,7 +392,8 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
         .query(
             "SELECT table_name::TEXT FROM information_schema.tables
                  WHERE table_schema = current_schema()
-                   AND table_name IN ('upline_meta', 'upline_events', 'upline_snapshots')",
+                   AND table_name IN ('upline_meta', 'upline_events', 'upline_snapshots',
+                                      'upline_programmes')",
             &[],
         )
         .map_err(err("cannot list tables"))?
@@ -509,6 +588,28 @@ impl Store for PostgresStore {
             conn.client.query_opt(&conn.hash_at, &[&programme, &seq])
         })?;
         Ok(row.map(|row| hash_of(&row.try_get::<_, Vec<u8>>(0).unwrap_or_default())))
+    }
+
+    fn audit_format(&self) -> Result<u32> {
+        let programme = self.programme.as_str();
+        let row = self.with_conn("cannot read the audit format", |conn| {
+            conn.client.query_opt(AUDIT_FORMAT, &[&programme])
+        })?;
+        let Some(row) = row else {
+            return Err(self.server.error(
+                "cannot open the store",
+                format!("upline_programmes does not record programme {programme:?}'s audit format"),
+            ));
+        };
+        let format: i64 = row
+            .try_get(0)
+            .map_err(|e| self.server.error("cannot read the audit format", e))?;
+        u32::try_from(format).map_err(|_| {
+            self.server.error(
+                "cannot open the store",
+                format!("programme {programme:?} records an unreadable audit format {format}"),
+            )
+        })
     }
 
     fn latest_snapshot(&self) -> Result<Option<(u64, String)>> {

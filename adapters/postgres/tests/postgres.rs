@@ -343,6 +343,10 @@ fn connection_errors_name_the_host_and_reason_and_never_the_password() {
     let text = err.to_string();
     assert!(text.contains("127.0.0.1:1/books as app"), "{text}");
     assert!(text.contains("cannot connect"), "{text}");
+    assert!(
+        text.to_lowercase().contains("refused"),
+        "the reason: {text}"
+    );
     assert!(!text.contains(secret), "{text}");
 
     // An unknown role on the real server.
@@ -361,6 +365,9 @@ fn connection_errors_name_the_host_and_reason_and_never_the_password() {
         "{text}"
     );
     assert!(text.contains("nobody"), "{text}");
+    // The server's reason, with its SQLSTATE (28000: invalid authorization).
+    assert!(text.contains("role \"nobody\" does not exist"), "{text}");
+    assert!(text.contains("(28000)"), "{text}");
     assert!(!text.contains(secret), "{text}");
 
     // Unparsable URLs, in both forms.

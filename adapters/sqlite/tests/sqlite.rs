@@ -418,6 +418,48 @@ fn killed_writers_lose_no_acknowledged_event_and_leave_no_partial_one() {
 }
 
 #[test]
+fn verify_replays_to_the_snapshot_and_finds_a_forged_one() {
+    let path = temp_path("forged-snapshot.sqlite");
+    let mut engine = fill(&path, 80);
+    engine.save_snapshot().unwrap();
+    // More events after the snapshot, so the check is not only at the head.
+    for i in 80..95 {
+        engine.apply(&event(i)).unwrap();
+    }
+    let head = engine.audit_head();
+    assert_eq!(
+        engine.verify().unwrap(),
+        head,
+        "an honest snapshot verifies"
+    );
+    drop(engine);
+
+    // Someone with write access to the file lowers a sale's refunded
+    // total in the snapshot: the events and hashes are untouched.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let text: String = conn
+        .query_row("SELECT snapshot FROM snapshots WHERE seq = 80", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let forged = text.replacen("\"refunded\":\"1.00\"", "\"refunded\":\"0.01\"", 1);
+    assert_ne!(forged, text, "the snapshot holds a refunded sale");
+    conn.execute(
+        "UPDATE snapshots SET snapshot = ?1 WHERE seq = 80",
+        [&forged],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let at = upline::engine::verify_store(&store).unwrap().unwrap_err();
+    assert_eq!(at.seq, 80, "reported at the snapshot's seq");
+    let engine = open(&path);
+    let err = engine.verify().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tampered, "{err}");
+}
+
+#[test]
 fn a_snapshot_that_is_not_on_the_stored_chain_is_refused() {
     let path = temp_path("graft.sqlite");
     let mut engine = fill(&path, 80);

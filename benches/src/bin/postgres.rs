@@ -6,15 +6,24 @@
 //! recursive-CTE upline walk) measured in the same run.
 //!
 //! `cargo run --release -p upline-benches --bin postgres -- [--quick]
-//! [--url URL] [--members N]`; the URL defaults to `UPLINE_PG_URL`
-//! (`bash .ci/postgres.sh start` prints one). Each run uses a fresh
-//! database `upline_bench`.
+//! [--url URL] [--members N] [--batches 1,100,10000] [--writers 1,2,4]
+//! [--no-peer]`; the URL defaults to `UPLINE_PG_URL` (`bash
+//! .ci/postgres.sh start` prints one). Each run uses a fresh database
+//! `upline_bench`. Each row also says where the writers' time went: in the
+//! store's `append` (the SQL round trip and the durable commit), in its
+//! reads (`head`, `scan`, `hash_at`: catching up and reloading), and the
+//! rest (the engine staging and committing in memory), and how many
+//! events per event written were read back by catch-ups and by reloads
+//! (a batch that met a `conflict` rolls back by reloading the engine).
+//! First, the same sales and batches into a `MemoryStore`: the engine
+//! alone.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
-use upline::{Engine, ErrorKind, Event};
+use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
 use upline_postgres::PostgresStore;
 
@@ -22,16 +31,30 @@ struct Args {
     url: String,
     quick: bool,
     members: u64,
+    batches: Vec<usize>,
+    writers: Vec<usize>,
+    peer: bool,
+}
+
+fn list(text: Option<String>, what: &str) -> Vec<usize> {
+    text.and_then(|t| t.split(',').map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| panic!("{what} N,N,…"))
 }
 
 fn args() -> Args {
     let mut url = std::env::var("UPLINE_PG_URL").unwrap_or_default();
     let mut quick = false;
     let mut members = 10_000;
+    let mut batches = vec![1, 100, 10_000];
+    let mut writers = vec![1, 2, 4];
+    let mut peer = true;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--batches" => batches = list(it.next(), "--batches"),
+            "--writers" => writers = list(it.next(), "--writers"),
+            "--no-peer" => peer = false,
             "--url" => url = it.next().expect("--url URL"),
             "--members" => members = it.next().and_then(|n| n.parse().ok()).expect("--members N"),
             other => panic!("unknown argument {other}"),
@@ -45,6 +68,9 @@ fn args() -> Args {
         url,
         quick,
         members,
+        batches,
+        writers,
+        peer,
     }
 }
 
@@ -79,6 +105,89 @@ fn sales(members: u64, from: u64, count: u64) -> Vec<Event> {
         .collect()
 }
 
+/// Nanoseconds the writers spent in the store, by kind of call.
+#[derive(Default)]
+struct StoreTime {
+    append: AtomicU64,
+    read: AtomicU64,
+    /// Events read back by catch-ups (a scan from after the head) and by
+    /// reloads (a scan from event 1: a batch that met a `conflict` is
+    /// rolled back by reloading the engine).
+    caught_up: AtomicU64,
+    reloaded: AtomicU64,
+}
+
+impl std::fmt::Debug for StoreTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreTime")
+    }
+}
+
+/// A store that times its inner store's calls into a shared [`StoreTime`].
+#[derive(Debug)]
+struct Timed {
+    inner: PostgresStore,
+    time: Arc<StoreTime>,
+}
+
+impl Timed {
+    fn time<T>(&self, counter: &AtomicU64, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = work();
+        counter.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
+}
+
+impl Store for Timed {
+    fn append(&mut self, events: &[StoredEvent]) -> upline::Result<()> {
+        let started = Instant::now();
+        let out = self.inner.append(events);
+        self.time
+            .append
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
+    fn head(&self) -> upline::Result<u64> {
+        self.time(&self.time.read, || self.inner.head())
+    }
+    fn scan(
+        &self,
+        from: u64,
+        visit: &mut dyn FnMut(StoredEvent) -> upline::Result<()>,
+    ) -> upline::Result<()> {
+        // Includes the engine's work on each scanned event (a catch-up
+        // or a reload replays what it reads).
+        let counter = if from <= 1 {
+            &self.time.reloaded
+        } else {
+            &self.time.caught_up
+        };
+        let mut counted = |event: StoredEvent| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            visit(event)
+        };
+        self.time(&self.time.read, || self.inner.scan(from, &mut counted))
+    }
+    fn hash_at(&self, seq: u64) -> upline::Result<Option<Hash>> {
+        self.time(&self.time.read, || self.inner.hash_at(seq))
+    }
+    fn audit_format(&self) -> upline::Result<u32> {
+        self.inner.audit_format()
+    }
+    fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+        self.time(&self.time.read, || self.inner.latest_snapshot())
+    }
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
+        self.inner.save_snapshot(seq, snapshot)
+    }
+}
+
+fn open_timed(url: &str, programme: &str, time: Arc<StoreTime>) -> Engine {
+    let inner = PostgresStore::open(url, programme).expect("the server answers");
+    Engine::open(Box::new(Timed { inner, time })).expect("the programme opens")
+}
+
 fn open(url: &str, programme: &str) -> Engine {
     Engine::open(Box::new(
         PostgresStore::open(url, programme).expect("the server answers"),
@@ -90,6 +199,12 @@ struct Run {
     events_per_s: f64,
     latencies: Vec<Duration>,
     conflicts: u64,
+    /// Shares of the writers' summed wall time: in `append`, in reads.
+    append_share: f64,
+    read_share: f64,
+    /// Events read back by catch-ups and by reloads, per event written.
+    caught_up: f64,
+    reloaded: f64,
 }
 
 /// `writers` threads each apply `per_writer` sales in batches of `batch`
@@ -103,13 +218,19 @@ fn run(
     per_writer: u64,
 ) -> Run {
     let barrier = Arc::new(Barrier::new(writers + 1));
+    let time = Arc::new(StoreTime::default());
     let handles: Vec<_> = (0..writers)
         .map(|w| {
             let url = url.to_string();
             let programme = programme.to_string();
             let barrier = Arc::clone(&barrier);
+            let time = Arc::clone(&time);
             std::thread::spawn(move || {
-                let mut engine = open(&url, &programme);
+                let mut engine = open_timed(&url, &programme, Arc::clone(&time));
+                time.append.store(0, Ordering::Relaxed);
+                time.read.store(0, Ordering::Relaxed);
+                time.caught_up.store(0, Ordering::Relaxed);
+                time.reloaded.store(0, Ordering::Relaxed);
                 let events = sales(members, 1_000_000_000 + w as u64 * per_writer, per_writer);
                 let mut latencies = Vec::new();
                 let mut conflicts = 0;
@@ -150,10 +271,17 @@ fn run(
         conflicts += c;
     }
     let elapsed = started.elapsed();
+    let busy = elapsed.as_nanos() as f64 * writers as f64;
     Run {
         events_per_s: (writers as u64 * per_writer) as f64 / elapsed.as_secs_f64(),
         latencies,
         conflicts,
+        append_share: time.append.load(Ordering::Relaxed) as f64 / busy,
+        read_share: time.read.load(Ordering::Relaxed) as f64 / busy,
+        caught_up: time.caught_up.load(Ordering::Relaxed) as f64
+            / (writers as u64 * per_writer) as f64,
+        reloaded: time.reloaded.load(Ordering::Relaxed) as f64
+            / (writers as u64 * per_writer) as f64,
     }
 }
 
@@ -254,11 +382,33 @@ fn main() {
     println!(
         "PostgreSQL durable throughput, one programme per row, {members} members, default 7-level plan"
     );
-    println!("| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|---|---|");
-    let batches: &[usize] = &[1, 100, 10_000];
-    let writer_counts: &[usize] = &[1, 2, 4];
-    for &batch in batches {
+    // The engine alone, same sales and batches into a MemoryStore: what
+    // PostgreSQL adds is the difference.
+    for &batch in &args.batches {
+        let total = if args.quick { 20_000 } else { 200_000 };
+        let mut engine = Engine::open(Box::new(MemoryStore::new())).expect("memory store");
+        for chunk in joins.chunks(10_000) {
+            engine.apply_batch(chunk).expect("the network is stored");
+        }
+        let events = sales(members, 1_000_000_000, total);
+        let started = Instant::now();
+        for chunk in events.chunks(batch) {
+            for result in engine.apply_batch(chunk).expect("stored") {
+                result.expect("every sale is accepted");
+            }
+        }
+        println!(
+            "engine alone (MemoryStore), batches of {batch}: {:.0} events/s ({total} sales)",
+            total as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    println!();
+    println!(
+        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | caught up | reloaded |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let writer_counts: &[usize] = &args.writers;
+    for &batch in &args.batches {
         let total: u64 = match (batch, args.quick) {
             (1, true) => 200,
             (1, false) => 4_000,
@@ -266,7 +416,8 @@ fn main() {
             (100, false) => 40_000,
             (_, true) => 20_000,
             (_, false) => 200_000,
-        };
+        }
+        .max(batch as u64);
         for &writers in writer_counts {
             let programme = format!("b{batch}-w{writers}");
             let mut setup = open(&url, &programme);
@@ -286,10 +437,14 @@ fn main() {
                 ("".into(), "".into())
             };
             println!(
-                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} |",
+                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.2} | {:.2} |",
                 per_writer * writers as u64,
                 result.events_per_s,
-                result.conflicts
+                result.conflicts,
+                result.append_share * 100.0,
+                result.read_share * 100.0,
+                result.caught_up,
+                result.reloaded
             );
             let check = open(&url, &programme);
             assert_eq!(
@@ -298,6 +453,9 @@ fn main() {
                 "every sale stored once"
             );
         }
+    }
+    if !args.peer {
+        return;
     }
     let peer_sales = if args.quick { 200 } else { 4_000 };
     let (rate, p50, p99) = peer(&url, &network, peer_sales);

@@ -105,15 +105,11 @@ fn main() -> Result<(), upline::Error> {
         rate(sale_list.len(), started)
     );
 
-    // The same sales as columns without records (the lean path: each
-    // sale's records are hashed from the engine's state, never built), on
-    // a second engine with the same network.
-    let mut lean = Engine::new();
-    for chunk in joins.chunks(upline::limits::MAX_BATCH) {
-        for result in lean.apply_batch(chunk)? {
-            result?;
-        }
-    }
+    // The same sales as columns, with their lines and without any records
+    // (the lean path: each sale's records are hashed from the engine's
+    // state, never built), each on a fresh engine with the same network.
+    let head = engine.audit_head();
+    drop(engine);
     let mut rng = Rng(13);
     let (mut ids, mut buyers, mut mantissas) = (Vec::new(), Vec::new(), Vec::new());
     for s in 0..sales {
@@ -125,36 +121,44 @@ fn main() -> Result<(), upline::Error> {
     let buyers: Vec<&str> = buyers.iter().map(String::as_str).collect();
     let currency = vec!["USD"; upline::limits::MAX_BATCH];
     let millis = vec![at.as_millis(); upline::limits::MAX_BATCH];
-    let started = Instant::now();
-    for (k, chunk) in ids.chunks(upline::limits::MAX_BATCH).enumerate() {
-        let from = k * upline::limits::MAX_BATCH;
-        let rows = chunk.len();
-        let out = lean.apply_sale_columns(
-            &SaleColumns {
-                sale: chunk,
-                buyer: &buyers[from..from + rows],
-                amount: Amounts::Decimal {
-                    mantissa: &mantissas[from..from + rows],
-                    scale: 2,
+    for lines in [true, false] {
+        let mut columns = Engine::new();
+        for chunk in joins.chunks(upline::limits::MAX_BATCH) {
+            for result in columns.apply_batch(chunk)? {
+                result?;
+            }
+        }
+        let started = Instant::now();
+        for (k, chunk) in ids.chunks(upline::limits::MAX_BATCH).enumerate() {
+            let from = k * upline::limits::MAX_BATCH;
+            let rows = chunk.len();
+            let out = columns.apply_sale_columns(
+                &SaleColumns {
+                    sale: chunk,
+                    buyer: &buyers[from..from + rows],
+                    amount: Amounts::Decimal {
+                        mantissa: &mantissas[from..from + rows],
+                        scale: 2,
+                    },
+                    currency: &currency[..rows],
+                    at: Times::Millis(&millis[..rows]),
+                    category: None,
                 },
-                currency: &currency[..rows],
-                at: Times::Millis(&millis[..rows]),
-                category: None,
-            },
-            false,
-        )?;
-        assert!(out.errors.is_empty(), "{:?}", out.errors.first());
+                lines,
+            )?;
+            assert!(out.errors.is_empty(), "{:?}", out.errors.first());
+        }
+        println!(
+            "full apply, columns, {}:{:>10.0} sales/s",
+            if lines { "lines     " } else { "no records" },
+            rate(ids.len(), started)
+        );
+        assert_eq!(
+            columns.audit_head(),
+            head,
+            "the columnar paths end on the same head"
+        );
     }
-    println!(
-        "full apply, columns, no records:{:>8.0} sales/s",
-        rate(ids.len(), started)
-    );
-    assert_eq!(
-        lean.audit_head(),
-        engine.audit_head(),
-        "the lean path ends on the same audit head"
-    );
-    drop(lean);
 
     // Durable apply on SQLite at three batch sizes.
     let dir = std::env::temp_dir().join(format!("upline-throughput-{}", std::process::id()));

@@ -399,7 +399,10 @@ impl Engine {
     }
 
     /// Applies sales given as columns; with `lines`, their distribution
-    /// lines come back as columns too. See the [module docs](self).
+    /// lines come back as columns too. Without, no record of a new sale is
+    /// built at all (the lean path of
+    /// [`apply_batch_json`](Engine::apply_batch_json) without records). See
+    /// the [module docs](self).
     ///
     /// ```
     /// use upline::engine::columns::{Amounts, JoinColumns, SaleColumns, Times};

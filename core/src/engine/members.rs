@@ -10,6 +10,7 @@ use crate::graph::MemberStatus;
 use crate::id::{check_id, check_text};
 use crate::ledger::{Entry, EntryKind};
 use crate::screen;
+use crate::time::Timestamp;
 
 use super::pipeline::{duplicate, time, Mutation, Prep, Prepared};
 use super::Engine;
@@ -94,6 +95,9 @@ impl Engine {
             return Err(duplicate("member", &e.member));
         }
         let sponsor = self.graph.check_join(&e.member, e.sponsor.as_deref())?;
+        if let Some(sponsor) = sponsor {
+            self.not_before_join(at, sponsor, "a join under them")?;
+        }
         let mut prepared = Prepared::state(Mutation::Join {
             member: e.member.clone(),
             sponsor,
@@ -119,8 +123,9 @@ impl Engine {
 
     pub(super) fn prepare_status(&self, e: &MemberStatusChanged) -> Result<Prep> {
         check_id(&e.member, "member")?;
-        time(&e.at, "at")?;
+        let at = time(&e.at, "at")?;
         let member = self.graph.require(&e.member, "member")?;
+        self.not_before_join(at, member, "a status change")?;
         let current = self.graph.status(member);
         if current == MemberStatus::Terminated && e.status != MemberStatus::Terminated {
             return Err(Error::new(
@@ -141,9 +146,11 @@ impl Engine {
         check_id(&e.member, "member")?;
         check_id(&e.sponsor, "sponsor")?;
         check_text(&e.reason, "reason")?;
-        time(&e.at, "at")?;
+        let at = time(&e.at, "at")?;
         let member = self.graph.require(&e.member, "member")?;
         let sponsor = self.graph.require(&e.sponsor, "sponsor")?;
+        self.not_before_join(at, member, "a sponsor change")?;
+        self.not_before_join(at, sponsor, "a sponsor change")?;
         self.graph.check_reparent(member, sponsor)?;
         Ok(Prep::New(Prepared::state(Mutation::Reparent(
             member, sponsor,
@@ -155,10 +162,23 @@ impl Engine {
         check_text(&e.reason, "reason")?;
         let at = time(&e.at, "at")?;
         let member = self.graph.require(&e.member, "member")?;
+        self.not_before_join(at, member, "a hold")?;
         let mut prepared = Prepared::state(Mutation::Hold { member, on: e.on });
         if !e.on {
             for &(sale, line) in self.held_lines.get(&member).into_iter().flatten() {
                 let record = &self.sales[sale as usize];
+                // A release presupposes the held sales it releases.
+                if at < record.at {
+                    return Err(Error::new(
+                        ErrorKind::InvalidTime,
+                        "at",
+                        format!(
+                            "the release of {:?} at {at} is before sale {:?} ({}), whose line \
+                             it would release",
+                            e.member, record.id, record.at
+                        ),
+                    ));
+                }
                 let line = &record.lines[usize::from(line)];
                 let amount = line.amount - line.reversed;
                 if amount > Decimal::ZERO {
@@ -175,5 +195,23 @@ impl Engine {
             }
         }
         Ok(Prep::New(prepared))
+    }
+
+    /// `invalid_time` when `at` is before `member` joined: `what` (a
+    /// status change, a hold, …) presupposes the member (DESIGN.md, time
+    /// order).
+    fn not_before_join(&self, at: Timestamp, member: u32, what: &str) -> Result<()> {
+        let joined = self.graph.joined_at(member);
+        if at < joined {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!(
+                    "{what} at {at} is before {:?} joined ({joined})",
+                    self.graph.id(member)
+                ),
+            ));
+        }
+        Ok(())
     }
 }

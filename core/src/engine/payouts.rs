@@ -312,7 +312,15 @@ impl Engine {
         for (code, text) in thresholds {
             let field = format!("thresholds.{code}");
             let currency = self.currencies.get(code, &field)?;
-            limits.insert(currency, currency.parse_amount(text, &field)?);
+            let limit = currency.parse_amount(text, &field)?;
+            if limit.is_sign_negative() && !limit.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::InvalidAmount,
+                    field.as_str(),
+                    format!("{field} \"{text}\" must not be negative"),
+                ));
+            }
+            limits.insert(currency, limit);
         }
         let mut accounts: Vec<(u32, Currency)> = self.ledger.accounts().collect();
         accounts.sort_by(|a, b| {

@@ -171,6 +171,11 @@ impl Engine {
     /// JSON array fails the whole call. Hosts parse one string instead of
     /// building an object per value, which is much faster across an FFI.
     ///
+    /// Without `records`, a new sale's records (its distribution and ledger
+    /// entry records) are never built: the audit hashes them from the
+    /// engine's own state, the same bytes (the lean path; the vector suite
+    /// checks every hash against [`apply`](Self::apply)).
+    ///
     /// ```
     /// let mut engine = upline::Engine::new();
     /// let out = engine.apply_batch_json(r#"[
@@ -274,12 +279,7 @@ impl Engine {
     /// Validates `event` and computes its effects and its audit link,
     /// without changing anything.
     pub(crate) fn stage(&mut self, event: &Event) -> Result<Staged> {
-        if let Some(why) = &self.broken {
-            return Err(Error::general(
-                ErrorKind::Storage,
-                format!("this engine lost its store ({why}); open it again"),
-            ));
-        }
+        self.refuse_when_broken()?;
         let prepared = match self.prepare(event)? {
             Prep::Retry(applied) => return Ok(Staged::Retry(applied)),
             Prep::New(prepared) => prepared,

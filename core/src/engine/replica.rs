@@ -215,13 +215,23 @@ impl Engine {
         exhausted()
     }
 
-    pub(super) fn check_on_stored_chain(&self) -> Result<()> {
-        if let Some(why) = &self.broken {
-            return Err(Error::general(
+    /// `storage` once a failed group commit left this engine without its
+    /// store (every later call tries to reload it first, see `heal`).
+    pub(super) fn refuse_when_broken(&self) -> Result<()> {
+        match &self.broken {
+            Some(why) => Err(Error::general(
                 ErrorKind::Storage,
-                format!("this engine lost its store ({why}); open it again"),
-            ));
+                format!(
+                    "this engine lost its store ({why}); each call tries to reload it, \
+                     or open it again"
+                ),
+            )),
+            None => Ok(()),
         }
+    }
+
+    pub(super) fn check_on_stored_chain(&self) -> Result<()> {
+        self.refuse_when_broken()?;
         let head = self.audit_head();
         let Some(store) = self.store.as_deref() else {
             return Ok(());

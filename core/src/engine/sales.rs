@@ -591,6 +591,34 @@ impl Engine {
             }
             return Err(duplicate("refund", &e.refund));
         }
+        // A line released from a hold after the refund's `at` was held
+        // then: the reversal would come out of the wrong bucket. Refused,
+        // as any fact dated before one it presupposes (releases are rare:
+        // the earner's entries since the sale are read only for them).
+        for line in sale
+            .lines
+            .iter()
+            .filter(|l| l.held && l.released && !l.voided)
+        {
+            let release = self
+                .ledger
+                .earner_entries(line.earner)
+                .take_while(|x| !(x.kind == EntryKind::Commission && *x.reference == *sale.id))
+                .find(|x| x.kind == EntryKind::Release && *x.reference == *sale.id);
+            if let Some(release) = release.filter(|r| at < r.at) {
+                return Err(Error::new(
+                    ErrorKind::InvalidTime,
+                    "at",
+                    format!(
+                        "refund {:?} at {at} is before the release ({}) of the held line of {:?} \
+                         it would reverse",
+                        e.refund,
+                        release.at,
+                        self.graph.id(line.earner)
+                    ),
+                ));
+            }
+        }
         let total = money::add(sale.refunded, amount, "amount")?;
         if total > sale.amount {
             return Err(Error::new(

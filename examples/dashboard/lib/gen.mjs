@@ -78,12 +78,16 @@ export function baseEvents({ members, sales, seed = 2026 }) {
     { type: 'milestones_set', at: time(0, 0) },
     { type: 'screening_rules_set', id: 'demo-rules-1', rules: SCREENING_RULES, at: time(0, 0) },
   ]
+  const joinedAt = []
   for (let i = 0; i < members; i++) {
     let sponsor = null
     if (i > 0) {
       sponsor = rng.below(100) < 70 ? i - 1 - rng.below(Math.min(i, 50)) : rng.below(i)
     }
-    const at = time(Math.floor((i * 31) / members), rng.below(DAY_MS))
+    // Not before the sponsor joined (the engine refuses that: invalid_time).
+    const drawn = time(Math.floor((i * 31) / members), rng.below(DAY_MS))
+    const at = sponsor !== null && joinedAt[sponsor] > drawn ? joinedAt[sponsor] : drawn
+    joinedAt.push(at)
     events.push({
       type: 'member_joined',
       member: memberId(i),
