@@ -181,3 +181,59 @@ fn an_invalid_candidate_is_invalid_plan() {
         .unwrap_err();
     assert_eq!(err.code(), "invalid_plan");
 }
+
+/// Totals past the exact decimal range are `limit_exceeded`, never a panic
+/// (found by a break test: earners of 10^10 TOK each, a currency of 18
+/// decimals, whose level total leaves the 96-bit mantissa); a period that
+/// ends before it starts is `invalid_time`. Neither changes the books.
+#[test]
+fn totals_beyond_the_decimal_range_are_limit_exceeded_and_a_reversed_period_invalid_time() {
+    let mut engine = Engine::new();
+    engine
+        .apply_json(r#"{"type":"currency_registered","currency":"TOK","minor_units":18}"#)
+        .unwrap();
+    for i in 1..=9 {
+        for (member, sponsor) in [
+            (format!("a{i}"), "null".to_string()),
+            (format!("b{i}"), format!("\"a{i}\"")),
+        ] {
+            engine
+                .apply_json(&format!(
+                    r#"{{"type":"member_joined","member":"{member}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#
+                ))
+                .unwrap();
+        }
+        engine
+            .apply_json(&format!(
+                r#"{{"type":"sale_recorded","sale":"s{i}","buyer":"b{i}","amount":"50000000000","currency":"TOK","at":"2026-02-01T12:00:00Z"}}"#
+            ))
+            .unwrap();
+    }
+    let head = engine.audit_head();
+    let in_force: PlanSpec = serde_json::from_str(
+        r#"{"id":"default","version":1,"levels":[{"rate":"0.20"},{"rate":"0.15"},{"rate":"0.10"},{"rate":"0.08"},{"rate":"0.05"},{"rate":"0.03"},{"rate":"0.02"}]}"#,
+    )
+    .unwrap();
+    let err = engine
+        .what_if(
+            &in_force,
+            Timestamp::MIN,
+            Timestamp::MAX,
+            WhatIfOptions::default(),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "limit_exceeded", "{err}");
+    assert!(err.message().contains("TOK"), "{err}");
+    let err = engine
+        .what_if(
+            &in_force,
+            at("2026-03-01T00:00:00Z"),
+            at("2026-02-01T00:00:00Z"),
+            WhatIfOptions::default(),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!((err.code(), err.field()), ("invalid_time", Some("to")));
+    assert_eq!(engine.audit_head(), head);
+}

@@ -159,6 +159,8 @@ struct Totals {
     members: usize,
     /// Few currencies: found by a linear scan.
     currencies: Vec<CurrencyTotals>,
+    /// A sum left `i128` (exact or refused: the report is `limit_exceeded`).
+    overflow: bool,
 }
 
 impl Totals {
@@ -166,6 +168,7 @@ impl Totals {
         Totals {
             members,
             currencies: Vec::new(),
+            overflow: false,
         }
     }
 
@@ -185,13 +188,21 @@ impl Totals {
         let mut minor = amount;
         minor.rescale(u32::from(currency.minor_units()));
         let units = minor.mantissa();
+        let mut overflow = false;
         if let Some(slot) = totals.earners.get_mut(earner as usize) {
-            slot[side] += units;
+            match slot[side].checked_add(units) {
+                Some(sum) => slot[side] = sum,
+                None => overflow = true,
+            }
         }
         if let Some(slot) = totals.levels.get_mut(usize::from(level).wrapping_sub(1)) {
-            slot.0[side] += units;
+            match slot.0[side].checked_add(units) {
+                Some(sum) => slot.0[side] = sum,
+                None => overflow = true,
+            }
             slot.1 = true;
         }
+        self.overflow |= overflow;
     }
 }
 
@@ -253,12 +264,29 @@ impl<'a> Run<'a> {
     }
 }
 
-fn compared(currency: Currency, sums: [i128; 2]) -> Compared {
+/// Both sides' sums as decimals, or `limit_exceeded` when one is past the
+/// exact decimal range (28 significant digits): refused, never rounded,
+/// never a panic.
+fn compared(currency: Currency, sums: [i128; 2]) -> Result<Compared> {
     let scale = u32::from(currency.minor_units());
-    Compared {
-        in_force: Decimal::from_i128_with_scale(sums[0], scale),
-        candidate: Decimal::from_i128_with_scale(sums[1], scale),
-    }
+    let exact =
+        |sum: i128| Decimal::try_from_i128_with_scale(sum, scale).map_err(|_| beyond(currency));
+    Ok(Compared {
+        in_force: exact(sums[0])?,
+        candidate: exact(sums[1])?,
+    })
+}
+
+fn beyond(currency: Currency) -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        "plan",
+        format!(
+            "a what-if total in {currency} is beyond the exact decimal range \
+             (28 significant digits at {} decimals): refused rather than rounded",
+            currency.minor_units()
+        ),
+    )
 }
 
 impl Engine {
@@ -297,6 +325,13 @@ impl Engine {
         progress: Option<&mut dyn FnMut(u64, u64) -> bool>,
     ) -> Result<WhatIfReport> {
         let plan = self.candidate(candidate)?;
+        if to < from {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "to",
+                format!("the period [{from}, {to}) ends before it starts"),
+            ));
+        }
         let in_period = |sale: &&SaleRecord| from <= sale.at && sale.at < to;
         let total = self.sales.iter().filter(in_period).count() as u64;
         let mut run = Run::new(self.graph.len(), total, options, progress);
@@ -330,7 +365,7 @@ impl Engine {
                 }
             }
         }
-        Ok(self.report(run, options.top))
+        self.report(run, options.top)
     }
 
     /// Replays a sales table given as columns under `candidate` and
@@ -442,7 +477,7 @@ impl Engine {
                 }
             }
         }
-        Ok(self.report(run, options.top))
+        self.report(run, options.top)
     }
 
     /// Row `row` of a sales table as the calculation's input, checked as
@@ -499,8 +534,15 @@ impl Engine {
             .map_err(|err| err.within("plan"))
     }
 
-    fn report(&self, run: Run<'_>, top: usize) -> WhatIfReport {
+    fn report(&self, run: Run<'_>, top: usize) -> Result<WhatIfReport> {
         let totals = run.totals;
+        if totals.overflow {
+            let currency = totals.currencies.first().map(|c| c.currency);
+            return Err(currency.map_or_else(
+                || Error::general(ErrorKind::LimitExceeded, "a what-if total overflowed"),
+                beyond,
+            ));
+        }
         let mut currencies = totals.currencies;
         currencies.sort_unstable_by(|a, b| a.currency.code().cmp(b.currency.code()));
         let mut earners = Vec::new();
@@ -511,7 +553,7 @@ impl Engine {
                     earners.push(EarnerComparison {
                         earner: Arc::from(self.graph.id(member as u32)),
                         currency: totals.currency,
-                        amounts: compared(totals.currency, sums),
+                        amounts: compared(totals.currency, sums)?,
                     });
                 }
             }
@@ -524,7 +566,7 @@ impl Engine {
                     levels.push(LevelComparison {
                         level: (i + 1) as u8,
                         currency: totals.currency,
-                        amounts: compared(totals.currency, sums),
+                        amounts: compared(totals.currency, sums)?,
                     });
                 }
             }
@@ -541,7 +583,7 @@ impl Engine {
         losses.sort_by_key(|e| e.amounts.difference());
         let gains = gains.into_iter().take(top).cloned().collect();
         let losses = losses.into_iter().take(top).cloned().collect();
-        WhatIfReport {
+        Ok(WhatIfReport {
             earners,
             levels,
             gains,
@@ -552,7 +594,7 @@ impl Engine {
             sales_refused: run.refused,
             refused: run.refused_rows,
             complete: run.complete,
-        }
+        })
     }
 }
 
