@@ -26,8 +26,19 @@ function arrow() {
   return require('apache-arrow')
 }
 
-function toIpc(table) {
-  return isTable(table) ? arrow().tableToIPC(table, 'stream') : table
+/** A JS Error like the addon's: `code`, `field`, a message naming the field. */
+function malformed(field, message) {
+  const err = new Error(`${field}: ${message}`)
+  err.code = 'malformed'
+  err.field = field
+  return err
+}
+
+function toIpc(table, field = 'table') {
+  if (isTable(table)) return arrow().tableToIPC(table, 'stream')
+  if (ArrayBuffer.isView(table)) return table
+  const kind = table === null ? 'null' : Array.isArray(table) ? 'an array' : typeof table
+  throw malformed(field, `must be an apache-arrow Table or Arrow IPC bytes (a Buffer or Uint8Array), not ${kind}`)
 }
 
 function same(bytes, asTable) {
@@ -81,13 +92,6 @@ function withoutTable(options) {
   return rest
 }
 
-function tableArg(value, field) {
-  if (isTable(value) || isBytes(value)) return toIpc(value)
-  const error = new Error(`${field} must be an apache-arrow Table or Arrow IPC bytes, not ${value === null ? 'null' : typeof value}`)
-  error.code = 'malformed'
-  error.field = field
-  throw error
-}
 
 // whatIf(plan, { members, sales, current, top, every, progress, table }):
 // what-if with no engine (a throwaway one is built from `members`).
@@ -99,7 +103,7 @@ function whatIfTables(plan, options) {
     throw error
   }
   const { members, sales, ...rest } = options
-  const out = native.whatIfTablesIpc(plan, tableArg(members, 'members'), tableArg(sales, 'sales'), withoutTable(rest))
+  const out = native.whatIfTablesIpc(plan, toIpc(members, 'members'), toIpc(sales, 'sales'), withoutTable(rest))
   return whatIfResult(out, rest, isTable(sales))
 }
 

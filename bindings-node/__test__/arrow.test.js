@@ -193,6 +193,20 @@ describe('applySales', () => {
   it('bytes that are not Arrow are malformed', () => {
     assert.throws(() => new Engine().applyJoins(Buffer.from('nope')), (err) => err.code === 'malformed')
   })
+
+  it('anything but a Table or bytes is malformed naming the table', () => {
+    const engine = joined()
+    const head = engine.auditHead()
+    for (const value of [{ a: 1 }, null, undefined, 'sales.arrow', [1, 2], 42]) {
+      for (const call of [(v) => engine.applySales(v), (v) => engine.applyJoins(v), (v) => engine.applyRefunds(v)]) {
+        assert.throws(
+          () => call(value),
+          (err) => err.code === 'malformed' && err.field === 'table' && /Arrow IPC bytes/.test(err.message),
+        )
+      }
+    }
+    assert.deepEqual(engine.auditHead(), head)
+  })
 })
 
 describe('whatIf', () => {
