@@ -46,8 +46,8 @@ pub(super) struct SnapshotOwned {
 /// does not match.
 ///
 /// The store's latest snapshot is checked too: the state the events up to
-/// its `seq` produce must be the snapshot, byte for byte, else it is
-/// reported at that `seq`. (Opening a store trusts its snapshot, as any
+/// its `seq` produce must be the snapshot's state (compared as this build
+/// writes both), else it is reported at that `seq`. (Opening a store trusts its snapshot, as any
 /// checkpoint is trusted; this replay is what proves it.)
 pub fn verify_store(store: &dyn Store) -> Result<std::result::Result<Head, TamperedAt>> {
     check_audit_format(store)?;
@@ -112,9 +112,16 @@ fn replay_unless_bad(
                         // Stored, so the store answers for it from now on.
                         engine.forget_persisted_hashes();
                         match snapshot {
-                            Some((at, text)) if at == seq => {
-                                (engine.snapshot_json() == text).then_some(())
-                            }
+                            // Compared as this build writes it (a snapshot of
+                            // an older build of the same format may spell
+                            // its defaults differently): restored, then
+                            // written again.
+                            Some((at, text)) if at == seq => Engine::from_snapshot_json(text)
+                                .ok()
+                                .filter(|restored| {
+                                    restored.snapshot_json() == engine.snapshot_json()
+                                })
+                                .map(|_| ()),
                             _ => Some(()),
                         }
                     }
