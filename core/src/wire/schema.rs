@@ -21,21 +21,26 @@ mod typescript;
 
 use self::{python::*, typescript::*};
 
+/// An inline schema: `$ty` is written as `$json` under the name `$name`.
+macro_rules! inline_schema {
+    ($ty:ty, $name:literal, $json:tt) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!($json)
+            }
+        }
+    };
+}
+
 /// Marks a `Decimal` field as money or a rate: a decimal string
 /// (`#[schemars(with = "crate::wire::schema::Amount")]`).
 pub struct Amount;
-
-impl JsonSchema for Amount {
-    fn schema_name() -> Cow<'static, str> {
-        "Decimal".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "format": "decimal"})
-    }
-}
 
 /// Marks a threshold or target that is a whole count (a JSON integer or
 /// its text) for count metrics and an amount string for money metrics: not
@@ -43,93 +48,18 @@ impl JsonSchema for Amount {
 /// it; the core checks it against the metric).
 pub struct CountOrAmount;
 
-impl JsonSchema for CountOrAmount {
-    fn schema_name() -> Cow<'static, str> {
-        "CountOrAmount".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": ["string", "integer"]})
-    }
-}
-
 /// Marks a `String` field of an event as a time: an RFC 3339 string with an
 /// offset (`#[schemars(with = "crate::wire::schema::TimeText")]`).
 pub struct TimeText;
 
-impl JsonSchema for TimeText {
-    fn schema_name() -> Cow<'static, str> {
-        "Timestamp".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "format": "date-time"})
-    }
-}
-
-impl JsonSchema for crate::money::DecimalText {
-    fn schema_name() -> Cow<'static, str> {
-        "Decimal".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        Amount::json_schema(g)
-    }
-}
-
-impl JsonSchema for crate::money::Rate {
-    fn schema_name() -> Cow<'static, str> {
-        "Decimal".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        Amount::json_schema(g)
-    }
-}
-
-impl JsonSchema for crate::time::Timestamp {
-    fn schema_name() -> Cow<'static, str> {
-        "Timestamp".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "format": "date-time"})
-    }
-}
-
-impl JsonSchema for crate::money::Currency {
-    fn schema_name() -> Cow<'static, str> {
-        "Currency".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "description": "A currency code (`USD`, `JPY`, a registered code)."})
-    }
-}
-
-impl JsonSchema for crate::audit::Hash {
-    fn schema_name() -> Cow<'static, str> {
-        "Hash".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({"type": "string", "description": "A SHA-256 hash as 64 lower-case hex digits."})
-    }
-}
+inline_schema!(Amount, "Decimal", {"type": "string", "format": "decimal"});
+inline_schema!(crate::money::DecimalText, "Decimal", {"type": "string", "format": "decimal"});
+inline_schema!(crate::money::Rate, "Decimal", {"type": "string", "format": "decimal"});
+inline_schema!(CountOrAmount, "CountOrAmount", {"type": ["string", "integer"]});
+inline_schema!(TimeText, "Timestamp", {"type": "string", "format": "date-time"});
+inline_schema!(crate::time::Timestamp, "Timestamp", {"type": "string", "format": "date-time"});
+inline_schema!(crate::money::Currency, "Currency", {"type": "string", "description": "A currency code (`USD`, `JPY`, a registered code)."});
+inline_schema!(crate::audit::Hash, "Hash", {"type": "string", "description": "A SHA-256 hash as 64 lower-case hex digits."});
 
 impl<V: JsonSchema> JsonSchema for crate::plan::Pairs<V> {
     fn schema_name() -> Cow<'static, str> {
