@@ -367,6 +367,15 @@ fn format_of(s: &Value) -> Option<&str> {
     s.get("format").and_then(Value::as_str)
 }
 
+/// A schema's `type`, one name or a list of them (none when absent).
+fn types_of(s: &Value) -> Vec<&str> {
+    match s.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
 fn variants(s: &Value) -> Option<&Vec<Value>> {
     s.get("oneOf")
         .or_else(|| s.get("anyOf"))

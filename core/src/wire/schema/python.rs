@@ -82,11 +82,7 @@ impl<'a> Py<'a> {
             }
             _ => {}
         }
-        let types: Vec<&str> = match s.get("type") {
-            Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
+        let types = types_of(s);
         let mut parts = Vec::new();
         for t in types {
             parts.push(match t {

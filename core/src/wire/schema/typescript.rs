@@ -78,11 +78,7 @@ impl<'a> Ts<'a> {
             }
             _ => {}
         }
-        let types: Vec<&str> = match s.get("type") {
-            Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
+        let types = types_of(s);
         if types.is_empty() && s.get("properties").is_some() {
             return self.object(s, dir, indent);
         }
