@@ -369,6 +369,22 @@ impl Ledger {
         self.newest[slot] = index;
     }
 
+    /// The newest entry of `earner`'s chain ([`NO_ENTRY`] for none or an
+    /// unknown earner): the slot an append for `earner` reads first. Used
+    /// to read a batch's slots ahead (`engine/warm.rs`).
+    pub(crate) fn head_of(&self, earner: u32) -> u32 {
+        self.newest
+            .get(earner as usize)
+            .copied()
+            .unwrap_or(NO_ENTRY)
+    }
+
+    /// The forward link of entry `index` ([`NO_ENTRY`] for none): the slot
+    /// an append after it writes.
+    pub(crate) fn next_of(&self, index: u32) -> u32 {
+        self.next.get(index as usize).copied().unwrap_or(NO_ENTRY)
+    }
+
     /// One earner's entries oldest first, with their sequence numbers:
     /// from its first entry, or from the entry after `after` when `after`
     /// is one of its entries (none when it is not).

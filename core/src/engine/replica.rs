@@ -125,7 +125,11 @@ impl Engine {
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut results = Vec::with_capacity(events.len());
             let mut stored = Vec::new();
-            for event in events {
+            for (k, event) in events.iter().enumerate() {
+                if k % super::warm::GROUP == 0 {
+                    let group = &events[k..events.len().min(k + super::warm::GROUP)];
+                    std::hint::black_box(self.warm_events(group));
+                }
                 results.push(match self.stage(event) {
                     Err(err) => Err(err),
                     Ok(Staged::Retry(applied)) => Ok(applied),
