@@ -467,6 +467,43 @@ impl Ledger {
         balances
     }
 
+    /// Every account's balances as of `as_of` and as of `later`, found in
+    /// one walk of each earner's chain (where [`accounts`](Self::accounts)
+    /// and two [`balances`](Self::balances) calls walk it three times):
+    /// `visit(earner, currency, at as_of, at later)`, by earner index, then
+    /// currency. A payout batch reads every account this way.
+    pub fn each_account_balances(
+        &self,
+        as_of: Timestamp,
+        later: Timestamp,
+        mut visit: impl FnMut(u32, Currency, Balances, Balances),
+    ) {
+        let mut slots: Vec<(Currency, Balances, Balances)> = Vec::new();
+        for earner in 0..self.newest.len() as u32 {
+            slots.clear();
+            for entry in self.chain(earner) {
+                let slot = match slots.iter().position(|s| s.0 == entry.currency) {
+                    Some(i) => &mut slots[i],
+                    None => {
+                        let zero = Balances::zero(entry.currency);
+                        slots.push((entry.currency, zero, zero));
+                        slots.last_mut().expect("just pushed")
+                    }
+                };
+                if entry.at <= as_of {
+                    slot.1.apply(entry, as_of);
+                }
+                if entry.at <= later {
+                    slot.2.apply(entry, later);
+                }
+            }
+            slots.sort_by_key(|s| s.0);
+            for &(currency, now, then) in &slots {
+                visit(earner, currency, now, then);
+            }
+        }
+    }
+
     /// Totals of one account for entries with `from <= at < to`.
     pub fn totals(
         &self,
