@@ -1,8 +1,9 @@
 //! Batches of sales walked in lockstep before they are applied.
 //!
 //! At a million members a sale's state is scattered: its buyer's id and
-//! node, the seven uplines' nodes, each earner's ledger chain head and the
-//! forward link it will write, the sale-id index slot. Applied one at a
+//! node, the seven uplines' nodes and ids (the audit records spell out
+//! each earner's id), each earner's ledger chain head and the forward link
+//! it will write, the sale-id index slot. Applied one at a
 //! time, each of these is a cache miss the core waits for in turn, since
 //! the next address is read from the last (parent after parent). This file
 //! owns the pass that [`apply_batch`](Engine::apply_batch) and the
@@ -74,6 +75,13 @@ impl Engine {
                         uplines[j][level] = member;
                         cursors[j] = nodes[member as usize].parent;
                     }
+                }
+            }
+            // Each earner's id, which the sale's audit records spell out.
+            for j in 0..filled {
+                for &member in uplines[j][..levels].iter().filter(|&&m| m != NO_MEMBER) {
+                    let id = self.graph.id(member).as_bytes();
+                    sum = sum.wrapping_add(u64::from(id.first().copied().unwrap_or(0)));
                 }
             }
             // Each earner's chain head, then the link its append writes.
