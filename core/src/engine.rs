@@ -66,7 +66,7 @@ pub use export::{export_store, ExportFormat, EXPORT_FORMAT_NAME, EXPORT_FORMAT_V
 pub use persist::{verify_store, SNAPSHOT_FORMAT};
 pub use screening::{backtest, backtest_json};
 
-use members::Join;
+use members::Joins;
 use payouts::BatchRecord;
 use persist::{check_audit_format, replay_stored, storage, stored_event, tampered};
 use pipeline::{check_batch_len, Records, Staged};
@@ -95,7 +95,7 @@ use sales::{RefundRecord, SaleLine, SaleRecord};
 pub struct Engine {
     currencies: Currencies,
     graph: Graph,
-    joins: Chunked<Join>,
+    joins: Joins,
     plans: Vec<Plan>,
     /// Plan activations by `effective_from` (ties in activation order):
     /// (from, plan index, seq of the activating event; 0 for the default).
@@ -165,7 +165,7 @@ impl Engine {
         Engine {
             currencies: Currencies::default(),
             graph: Graph::default(),
-            joins: Chunked::new(),
+            joins: Joins::default(),
             plans: vec![Plan::default_plan()],
             schedule: vec![(Timestamp::MIN, 0, 0)],
             sales: Chunked::new(),

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::Chunked;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::*;
 use crate::graph::MemberStatus;
@@ -15,54 +16,107 @@ use crate::time::Timestamp;
 use super::pipeline::{duplicate, time, Mutation, Prep, Prepared};
 use super::Engine;
 
-/// What a retried join is checked against: the sponsor it joined under
-/// (the graph has the current one) and its sequence number. Three `u32`s,
-/// 12 bytes a member; serialized as `{sponsor, seq}` as before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "JoinRecord", into = "JoinRecord")]
-pub(super) struct Join {
-    /// [`NO_MEMBER`](crate::graph::NO_MEMBER) for a root.
-    pub(super) sponsor: u32,
-    pub(super) seq_low: u32,
-    pub(super) seq_high: u32,
+/// What a retried join is checked against, for every member by dense
+/// index: the sponsor it joined under (the graph has the current one) and
+/// its sequence number. 8 bytes a member: the sponsor and the low 32 bits
+/// of the seq; the high bits change at most once every 2^32 events, so they
+/// are kept as a short list of where they change. Serialized as a list of
+/// `{sponsor, seq}`, as when each join held all 64 bits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Joins {
+    records: Chunked<Join>,
+    /// `(first member index, high 32 bits of its seq)` wherever the high
+    /// bits differ from the member before's; empty below 2^32 events.
+    highs: Vec<(u32, u32)>,
+}
+
+/// One member's join: its sponsor ([`NO_MEMBER`](crate::graph::NO_MEMBER)
+/// for a root) and the low 32 bits of its seq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Join {
+    sponsor: u32,
+    seq_low: u32,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct JoinRecord {
-    pub(super) sponsor: Option<u32>,
-    pub(super) seq: u64,
+struct JoinRecord {
+    sponsor: Option<u32>,
+    seq: u64,
 }
 
-impl Join {
-    pub(super) fn new(sponsor: Option<u32>, seq: u64) -> Join {
-        Join {
+impl Joins {
+    /// Records the join of the next member (dense index `len()`).
+    pub(super) fn push(&mut self, sponsor: Option<u32>, seq: u64) {
+        let index = self.records.len() as u32;
+        let high = (seq >> 32) as u32;
+        if high != self.high_at(index) {
+            self.highs.push((index, high));
+        }
+        self.records.push(Join {
             sponsor: sponsor.unwrap_or(crate::graph::NO_MEMBER),
             seq_low: seq as u32,
-            seq_high: (seq >> 32) as u32,
+        });
+    }
+
+    /// The high 32 bits of member `index`'s seq.
+    fn high_at(&self, index: u32) -> u32 {
+        match self.highs.partition_point(|&(from, _)| from <= index) {
+            0 => 0,
+            k => self.highs[k - 1].1,
         }
     }
 
-    pub(super) fn sponsor(&self) -> Option<u32> {
-        Some(self.sponsor).filter(|&s| s != crate::graph::NO_MEMBER)
+    /// The sponsor member `index` joined under and the seq of its join.
+    pub(super) fn get(&self, index: u32) -> (Option<u32>, u64) {
+        let join = self.records[index as usize];
+        let sponsor = Some(join.sponsor).filter(|&s| s != crate::graph::NO_MEMBER);
+        let seq = u64::from(self.high_at(index)) << 32 | u64::from(join.seq_low);
+        (sponsor, seq)
     }
 
-    pub(super) fn seq(&self) -> u64 {
-        u64::from(self.seq_high) << 32 | u64::from(self.seq_low)
+    /// Number of joins.
+    pub(super) fn len(&self) -> usize {
+        self.records.len()
     }
 }
 
-impl From<JoinRecord> for Join {
-    fn from(record: JoinRecord) -> Join {
-        Join::new(record.sponsor, record.seq)
-    }
-}
-
-impl From<Join> for JoinRecord {
-    fn from(join: Join) -> JoinRecord {
-        JoinRecord {
-            sponsor: join.sponsor(),
-            seq: join.seq(),
+impl Serialize for Joins {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for index in 0..self.len() as u32 {
+            let (sponsor, at) = self.get(index);
+            seq.serialize_element(&JoinRecord { sponsor, seq: at })?;
         }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Joins {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Joins;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of joins ({sponsor, seq})")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> std::result::Result<Joins, A::Error> {
+                let mut joins = Joins::default();
+                while let Some(record) = items.next_element::<JoinRecord>()? {
+                    joins.push(record.sponsor, record.seq);
+                }
+                Ok(joins)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
     }
 }
 
@@ -86,11 +140,11 @@ impl Engine {
             ));
         }
         if let Some(existing) = self.graph.index_of(&e.member) {
-            let join = &self.joins[existing as usize];
-            let same_sponsor = join.sponsor().map(|s| self.graph.id(s)) == e.sponsor.as_deref();
+            let (joined_under, seq) = self.joins.get(existing);
+            let same_sponsor = joined_under.map(|s| self.graph.id(s)) == e.sponsor.as_deref();
             let signals = self.join_signals.get(&existing).copied().unwrap_or(0);
             if same_sponsor && self.graph.joined_at(existing) == at && signals == digest {
-                return self.retry(join.seq(), self.awards_outcome(join.seq()));
+                return self.retry(seq, self.awards_outcome(seq));
             }
             return Err(duplicate("member", &e.member));
         }
@@ -213,5 +267,42 @@ impl Engine {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seqs past 2^32 keep their high bits (kept where they change), and a
+    /// snapshot writes every join's full seq and reads it back.
+    #[test]
+    fn joins_keep_seqs_past_two_to_the_32() {
+        let mut joins = Joins::default();
+        let seqs = [
+            1,
+            7,
+            (1 << 32) - 1,
+            1 << 32,
+            (1 << 32) + 5,
+            3 << 32,
+            (3 << 32) + 1,
+        ];
+        for (i, &seq) in seqs.iter().enumerate() {
+            joins.push((i > 0).then(|| i as u32 - 1), seq);
+        }
+        assert_eq!(joins.highs, vec![(3, 1), (5, 3)]);
+        for (i, &seq) in seqs.iter().enumerate() {
+            assert_eq!(joins.get(i as u32), ((i > 0).then(|| i as u32 - 1), seq));
+        }
+        let text = serde_json::to_string(&joins).unwrap();
+        assert!(
+            text.starts_with(r#"[{"sponsor":null,"seq":1},{"sponsor":0,"seq":7}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"{"sponsor":3,"seq":4294967301}"#), "{text}");
+        let back: Joins = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, joins);
+        assert_eq!(std::mem::size_of::<Join>(), 8);
     }
 }

@@ -26,7 +26,6 @@ use crate::rewards::{self, ActiveSet, Effects};
 use crate::screen;
 use crate::time::Timestamp;
 
-use super::members::Join;
 use super::payouts::BatchRecord;
 use super::persist::storage;
 use super::sales::{RefundRecord, Resolution, SaleRecord};
@@ -489,7 +488,7 @@ impl Engine {
                 if let Some(kept) = &kept {
                     self.join_signals.insert(index, kept.digest());
                 }
-                self.joins.push(Join::new(sponsor, seq));
+                self.joins.push(sponsor, seq);
                 self.rewards.on_join(&self.graph, index, sponsor);
             }
             Mutation::Status(member, status) => self.graph.set_status(member, status),
