@@ -100,34 +100,7 @@ fn replay_unless_bad(
             return Ok(());
         }
         let seq = expected;
-        let ok = stored.seq == seq
-            && Event::from_json(&stored.event)
-                .ok()
-                .filter(|event| {
-                    serde_json::to_string(event).ok().as_deref() == Some(&*stored.event)
-                })
-                .and_then(|event| match engine.stage(&event) {
-                    Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
-                        engine.commit(link, effects);
-                        // Stored, so the store answers for it from now on.
-                        engine.forget_persisted_hashes();
-                        match snapshot {
-                            // Compared as this build writes it (a snapshot of
-                            // an older build of the same format may spell
-                            // its defaults differently): restored, then
-                            // written again.
-                            Some((at, text)) if at == seq => Engine::from_snapshot_json(text)
-                                .ok()
-                                .filter(|restored| {
-                                    restored.snapshot_json() == engine.snapshot_json()
-                                })
-                                .map(|_| ()),
-                            _ => Some(()),
-                        }
-                    }
-                    _ => None,
-                })
-                .is_some();
+        let ok = replay_event(engine, &stored, seq, snapshot);
         if !ok {
             bad = Some(TamperedAt { seq });
             return Err(Error::general(ErrorKind::Tampered, "stop"));
@@ -145,6 +118,42 @@ fn replay_unless_bad(
         (None, Err(err)) => Err(storage(err)),
         (None, Ok(())) => Ok(Ok(())),
     }
+}
+
+/// Applies one stored event, which must be event `seq`, to `engine`: its
+/// JSON must decode and encode back to the same bytes, and the hash the
+/// engine computes must be the stored one. With `snapshot`, the state at
+/// its `seq` must be its state too. `false` (nothing applied) otherwise.
+pub(super) fn replay_event(
+    engine: &mut Engine,
+    stored: &StoredEvent,
+    seq: u64,
+    snapshot: Option<(u64, &str)>,
+) -> bool {
+    stored.seq == seq
+        && Event::from_json(&stored.event)
+            .ok()
+            .filter(|event| serde_json::to_string(event).ok().as_deref() == Some(&*stored.event))
+            .and_then(|event| match engine.stage(&event) {
+                Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
+                    engine.commit(link, effects);
+                    // Stored, so the store answers for it from now on.
+                    engine.forget_persisted_hashes();
+                    match snapshot {
+                        // Compared as this build writes it (a snapshot of
+                        // an older build of the same format may spell
+                        // its defaults differently): restored, then
+                        // written again.
+                        Some((at, text)) if at == seq => Engine::from_snapshot_json(text)
+                            .ok()
+                            .filter(|restored| restored.snapshot_json() == engine.snapshot_json())
+                            .map(|_| ()),
+                        _ => Some(()),
+                    }
+                }
+                _ => None,
+            })
+            .is_some()
 }
 
 pub(super) fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {

@@ -18,12 +18,20 @@
 //! staging or committing an event (the engine's), nor how a store makes an
 //! append atomic and conditional (the store's).
 
+use super::persist::replay_event;
 use super::{replay_stored, storage, stored_event, tampered, Engine, Staged};
 use crate::audit::Head;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Applied, Event};
 use crate::limits::MAX_APPEND_ATTEMPTS;
-use crate::store::{Store, StoredEvent};
+use crate::store::{
+    conflict, Appended, Missing, Store, StoredEvent, LOCK_AFTER_CONFLICTS, MAX_MISSING,
+};
+
+/// Batches that take the store's append lock before staging after this
+/// writer found another writer's appends (a batch that meets a conflict is
+/// rolled back by a reload; one staged under the lock cannot meet one).
+pub const CONTENDED_BATCHES: u8 = 8;
 
 impl Engine {
     /// A read-only replica of `store`: like [`open`](Self::open), but
@@ -69,11 +77,23 @@ impl Engine {
     }
 
     /// [`apply`](Self::apply) with a store: stage, append, and on
-    /// `conflict` catch up and stage again.
+    /// `conflict` take the missing events from the store's answer and
+    /// stage again; after [`LOCK_AFTER_CONFLICTS`] conflicts in a row, take
+    /// the store's append lock first, so the next append is stored.
     pub(super) fn apply_stored(&mut self, event: &Event) -> Result<Applied> {
         self.refuse_follower()?;
         self.heal();
+        let mut locked = false;
+        let applied = self.apply_stored_attempts(event, &mut locked);
+        if locked {
+            self.unlock_store();
+        }
+        applied
+    }
+
+    fn apply_stored_attempts(&mut self, event: &Event, locked: &mut bool) -> Result<Applied> {
         let mut caught_up = false;
+        let mut conflicts = 0;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let (link, effects) = match self.stage(event) {
                 Ok(Staged::Retry(applied)) => return Ok(applied),
@@ -89,18 +109,35 @@ impl Engine {
                 }
                 Err(err) => return Err(err),
             };
+            if conflicts >= LOCK_AFTER_CONFLICTS && !*locked {
+                // Lost too many races: hold the others off. The lock's
+                // answer carries what was appended meanwhile; stage again
+                // on it unless nothing was.
+                let head = self.audit_head().seq;
+                self.lock_store(locked)?;
+                if *locked && self.audit_head().seq != head {
+                    continue;
+                }
+            }
             let record = stored_event(event, &link)?;
             let appended = match self.store.as_mut() {
-                Some(store) => store.append(&[record]),
+                Some(store) => store.append_or_missing(&[record], MAX_MISSING),
                 None => Err(no_store()),
             };
             match appended {
-                Ok(()) => {
+                Ok(Appended::Stored) => {
                     let applied = self.commit(link, effects);
                     self.forget_persisted_hashes();
                     return Ok(applied);
                 }
+                Ok(Appended::Conflict(missing)) => {
+                    conflicts += 1;
+                    self.take_missing(missing)?;
+                    caught_up = true;
+                }
+                // A store that reports the conflict as an error.
                 Err(err) if err.kind() == ErrorKind::Conflict => {
+                    conflicts += 1;
                     self.catch_up()?;
                     caught_up = true;
                 }
@@ -113,14 +150,47 @@ impl Engine {
     /// [`apply_batch`](Self::apply_batch) with a store: one conditional
     /// append for the whole batch. Staging a batch commits each event in
     /// memory (later events read earlier ones), so a failed append rolls
-    /// back by reloading from the store, which also catches up.
+    /// back by reloading from the store, which also catches up. A writer
+    /// that finds other writers' appends takes the store's append lock
+    /// before staging its next [`CONTENDED_BATCHES`] batches, so they
+    /// cannot meet a conflict and are never rolled back.
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         self.refuse_follower()?;
         self.heal();
-        // Catching up first is one cheap query and makes a conflict, and
-        // the reload it costs, rare.
-        if self.behind()? {
-            self.catch_up()?;
+        let mut locked = false;
+        let results = self.apply_batch_attempts(events, &mut locked);
+        if locked {
+            self.unlock_store();
+        }
+        results
+    }
+
+    fn apply_batch_attempts(
+        &mut self,
+        events: &[Event],
+        locked: &mut bool,
+    ) -> Result<Vec<Result<Applied>>> {
+        // Under contention, lock at once: the lock's answer says whether
+        // others appended since (then the next batches lock too).
+        if self.contended > 0 {
+            let head = self.audit_head().seq;
+            self.lock_store(locked)?;
+            self.contended = match *locked {
+                true if self.audit_head().seq != head => CONTENDED_BATCHES,
+                true => self.contended - 1,
+                // The store has no lock: stay optimistic.
+                false => 0,
+            };
+        }
+        // Else catching up first is one cheap query and makes a conflict,
+        // and the reload it costs, rare; finding others' appends there
+        // means they are writing too: this batch and the next few lock.
+        if !*locked && self.behind()? {
+            self.contended = CONTENDED_BATCHES;
+            self.lock_store(locked)?;
+            if !*locked {
+                self.catch_up()?;
+            }
         }
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut results = Vec::with_capacity(events.len());
@@ -141,13 +211,19 @@ impl Engine {
             if stored.is_empty() {
                 return Ok(results);
             }
+            // The reload below reads the missing events anyway: the
+            // answer need not carry them.
             let appended = match self.store.as_mut() {
-                Some(store) => store.append(&stored),
+                Some(store) => store.append_or_missing(&stored, 0),
                 None => Err(no_store()),
             };
-            let Err(err) = appended else {
-                self.forget_persisted_hashes();
-                return Ok(results);
+            let err = match appended {
+                Ok(Appended::Stored) => {
+                    self.forget_persisted_hashes();
+                    return Ok(results);
+                }
+                Ok(Appended::Conflict(missing)) => conflict(missing.head, stored[0].seq),
+                Err(err) => err,
             };
             if let Some(store) = self.store.take() {
                 if let Err(reload) = self.reload(store) {
@@ -161,8 +237,67 @@ impl Engine {
             if err.kind() != ErrorKind::Conflict {
                 return Err(storage(err));
             }
+            self.contended = CONTENDED_BATCHES;
+            if !*locked {
+                self.lock_store(locked)?;
+            }
         }
         Err(exhausted())
+    }
+
+    /// Takes the store's append lock (`locked` is then true) and the
+    /// events appended after this engine's head. Nothing happens when the
+    /// store has no lock. On `tampered` or a failed read the lock is held:
+    /// the caller releases it ([`unlock_store`](Self::unlock_store)).
+    fn lock_store(&mut self, locked: &mut bool) -> Result<()> {
+        let head = self.audit_head().seq;
+        let missing = match self.store.as_mut() {
+            Some(store) => store.lock_appends(head, MAX_MISSING).map_err(storage)?,
+            None => return Ok(()),
+        };
+        let Some(missing) = missing else {
+            return Ok(());
+        };
+        *locked = true;
+        self.take_missing(missing)
+    }
+
+    /// Releases the store's append lock, if this engine's store holds it
+    /// (an append that was stored released it already). A failure to
+    /// release is the store's to clean up (a database rolls back when the
+    /// connection goes), so it is not the host's error.
+    fn unlock_store(&mut self) {
+        if let Some(store) = self.store.as_mut() {
+            let _ = store.unlock_appends();
+        }
+    }
+
+    /// Applies the events a conflict answer carried, checking each
+    /// recomputed audit hash against the stored one (`tampered` at the
+    /// first that differs, with the events before it applied), as
+    /// [`catch_up`](Self::catch_up) does; catches up by a scan when the
+    /// answer did not carry them or they do not follow this engine's head.
+    fn take_missing(&mut self, missing: Missing) -> Result<()> {
+        let Some(events) = missing.events else {
+            return self.catch_up().map(|_| ());
+        };
+        if events.first().is_some_and(|e| e.seq != self.next_seq()) {
+            return self.catch_up().map(|_| ());
+        }
+        let lean = std::mem::replace(&mut self.lean, true);
+        let mut bad = None;
+        for stored in &events {
+            let seq = self.next_seq();
+            if !replay_event(self, stored, seq, None) {
+                bad = Some(seq);
+                break;
+            }
+        }
+        self.lean = lean;
+        match bad {
+            Some(seq) => Err(tampered(seq)),
+            None => Ok(()),
+        }
     }
 
     /// `storage` unless this engine holds exactly a prefix of its store's
@@ -298,6 +433,7 @@ impl Engine {
             Ok(Ok(())) => {
                 fresh.store = Some(store);
                 fresh.follower = self.follower;
+                fresh.contended = self.contended;
                 fresh.forget_persisted_hashes();
                 *self = fresh;
                 Ok(())
