@@ -88,15 +88,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, Statement};
-use upline::store::{check_append, conflict};
+use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
+use upline::store::{check_append, conflict, Appended, Missing};
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// The schema version this build writes and reads.
@@ -149,14 +149,54 @@ const REGISTER: &str = "INSERT INTO upline_programmes (programme, audit_format)
      ON CONFLICT (programme) DO NOTHING";
 const AUDIT_FORMAT: &str = "SELECT audit_format FROM upline_programmes WHERE programme = $1";
 
-const APPEND: &str = "INSERT INTO upline_events (programme, seq, event, hash)
-     SELECT $1, t.seq, t.event, t.hash
-     FROM unnest($2::INT8[], $3::TEXT[], $4::BYTEA[]) AS t(seq, event, hash)
-     WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = $1) = $5";
+/// The conditional append, answering a conflict with the missing events,
+/// in one statement (one round trip): the first row is the programme's
+/// head (its `event` NULL); when it is not `$5`, nothing was inserted and
+/// the other rows are the events after `$5`, at most `$6`. Each append
+/// takes a `FOR KEY SHARE` lock on the programme's row, which appends do
+/// not take from one another but which waits for a writer holding the
+/// fairness lock (`FOR UPDATE`, [`LOCK`]), taken only when the head check
+/// passed. The primary key stays the final guard.
+const APPEND: &str = "WITH fair AS (
+         SELECT 1 FROM upline_programmes WHERE programme = $1 FOR KEY SHARE
+     ),
+     head AS (
+         SELECT coalesce(max(seq), 0)::INT8 AS seq FROM upline_events WHERE programme = $1
+     ),
+     stored AS (
+         INSERT INTO upline_events (programme, seq, event, hash)
+         SELECT $1, t.seq, t.event, t.hash
+         FROM unnest($2::INT8[], $3::TEXT[], $4::BYTEA[]) AS t(seq, event, hash)
+         WHERE (SELECT seq FROM head) = $5 AND (SELECT count(*) FROM fair) >= 0
+         RETURNING 1
+     )
+     SELECT head.seq, NULL::TEXT, NULL::BYTEA FROM head
+     UNION ALL
+     (SELECT e.seq, e.event, e.hash FROM upline_events e
+      WHERE e.programme = $1 AND e.seq > $5 AND (SELECT seq FROM head) <> $5
+      ORDER BY e.seq LIMIT $6)";
 const HEAD: &str = "SELECT coalesce(max(seq), 0)::INT8 FROM upline_events WHERE programme = $1";
 const SCAN: &str = "SELECT seq, event, hash FROM upline_events
      WHERE programme = $1 AND seq >= $2 ORDER BY seq LIMIT $3";
 const HASH_AT: &str = "SELECT hash FROM upline_events WHERE programme = $1 AND seq = $2";
+
+/// The fairness lock ([`Store::lock_appends`]), in one round trip as one
+/// simple query: begin, lock the programme's row `FOR UPDATE` (which waits
+/// for appends in flight and holds off new ones), then read the events
+/// after the writer's head (a statement of its own, so it sees every
+/// append committed before the lock was granted). `{programme}`, `{after}`
+/// and `{limit}` are filled in as literals (simple queries take no
+/// parameters).
+const LOCK: &str = "BEGIN;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// `text` as an SQL string literal: an escape string (`E'…'`), which reads
+/// the same whatever `standard_conforming_strings` says.
+fn literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
 
 /// Where the store connects, for messages: never the password.
 #[derive(Clone)]
@@ -217,6 +257,8 @@ struct Conn {
     head: Statement,
     scan: Statement,
     hash_at: Statement,
+    /// In a transaction holding the programme's fairness lock.
+    locked: bool,
 }
 
 impl Conn {
@@ -226,6 +268,7 @@ impl Conn {
             head: client.prepare(HEAD)?,
             scan: client.prepare(SCAN)?,
             hash_at: client.prepare(HASH_AT)?,
+            locked: false,
             client,
         })
     }
@@ -239,6 +282,8 @@ pub struct PostgresStore {
     config: Config,
     server: Server,
     programme: String,
+    /// Statements sent to the server (each one round trip).
+    round_trips: Cell<u64>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -331,7 +376,15 @@ impl PostgresStore {
             config,
             server,
             programme: programme.to_string(),
+            round_trips: Cell::new(0),
         })
+    }
+
+    /// How many statements (each one round trip to the server) this store
+    /// has sent since it was opened, not counting the connection's own
+    /// set-up: for tests and benchmarks that count what a call costs.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.get()
     }
 
     /// The programme this store holds.
@@ -368,6 +421,7 @@ impl PostgresStore {
             let conn = Conn::prepare(client).map_err(|e| self.server.error("cannot prepare", e))?;
             *slot = Some(conn);
         }
+        self.round_trips.set(self.round_trips.get() + 1);
         match slot.as_mut() {
             Some(conn) => work(conn).map_err(|e| self.server.error(context, e)),
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
@@ -495,16 +549,108 @@ fn foreign(server: &Server, why: &str) -> Error {
     )
 }
 
+/// Bytes from hexadecimal text (`encode(hash, 'hex')`); a damaged text
+/// reads as no bytes, which no event's hash matches.
+fn unhex(text: &str) -> Vec<u8> {
+    let digits = text.as_bytes();
+    if digits.len() % 2 != 0 {
+        return Vec::new();
+    }
+    let value = |d: u8| (d as char).to_digit(16);
+    let mut bytes = Vec::with_capacity(digits.len() / 2);
+    for pair in digits.chunks(2) {
+        match (value(pair[0]), value(pair[1])) {
+            (Some(high), Some(low)) => bytes.push((high * 16 + low) as u8),
+            _ => return Vec::new(),
+        }
+    }
+    bytes
+}
+
 /// A row's hash; a damaged one reads as a hash no event matches, so
 /// verification reports it at its sequence number.
 fn hash_of(bytes: &[u8]) -> Hash {
     <[u8; 32]>::try_from(bytes).map(Hash).unwrap_or(Hash::ZERO)
 }
 
+impl PostgresStore {
+    /// Ends the fairness lock's transaction, if this connection holds one:
+    /// `COMMIT` after a stored append, else `ROLLBACK`.
+    fn end_lock(&self, commit: bool) -> Result<()> {
+        let held = self
+            .conn
+            .try_borrow()
+            .map(|slot| slot.as_ref().is_some_and(|conn| conn.locked))
+            .unwrap_or(false);
+        if !held {
+            return Ok(());
+        }
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+        self.with_conn("cannot end the append lock", |conn| {
+            conn.locked = false;
+            conn.client.batch_execute(sql)
+        })
+    }
+
+    /// The stored events after `after`, at most `limit` (`None` when there
+    /// are more), and the last one's `seq`.
+    fn missing(&self, after: u64, limit: usize) -> Result<Missing> {
+        if limit == 0 {
+            return Ok(Missing {
+                head: 0,
+                events: None,
+            });
+        }
+        let programme = self.programme.as_str();
+        let from = Self::seq_param(after.saturating_add(1))?;
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = self.with_conn("cannot read the missing events", |conn| {
+            conn.client.query(&conn.scan, &[&programme, &from, &page])
+        })?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            events.push(self.stored_row(&row)?);
+        }
+        let head = events.last().map_or(after, |e| e.seq);
+        Ok(Missing {
+            head,
+            events: (events.len() <= limit).then_some(events),
+        })
+    }
+
+    fn stored_row(&self, row: &postgres::Row) -> Result<StoredEvent> {
+        let seq: i64 = row
+            .try_get(0)
+            .map_err(|e| self.server.error("bad seq", e))?;
+        let event: String = row.try_get(1).unwrap_or_default();
+        let hash: Vec<u8> = row.try_get(2).unwrap_or_default();
+        Ok(StoredEvent {
+            seq: u64::try_from(seq).unwrap_or(0),
+            event,
+            hash: hash_of(&hash),
+        })
+    }
+}
+
 impl Store for PostgresStore {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        match self.append_or_missing(events, 0)? {
+            Appended::Stored => Ok(()),
+            Appended::Conflict(missing) => {
+                Err(conflict(missing.head, events.first().map_or(0, |e| e.seq)))
+            }
+        }
+    }
+
+    /// One statement: the conditional insert, and on a conflict the
+    /// missing events (one round trip). When the other writer's append
+    /// was still in flight, the insert waits for it and fails on the
+    /// primary key; its rows are then read by a second query. Under the
+    /// fairness lock, a stored append commits the lock's transaction (a
+    /// second round trip) and releases the lock.
+    fn append_or_missing(&mut self, events: &[StoredEvent], limit: usize) -> Result<Appended> {
         let Some(first) = events.first() else {
-            return Ok(());
+            return Ok(Appended::Stored);
         };
         let expected = first.seq.saturating_sub(1);
         // Consecutive, and starting after something: the rest is the
@@ -517,28 +663,125 @@ impl Store for PostgresStore {
         let texts: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
         let hashes: Vec<&[u8]> = events.iter().map(|e| &e.hash.0[..]).collect();
         let expected_param = Self::seq_param(expected)?;
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let programme = self.programme.as_str();
-        let inserted = self.with_conn("append", |conn| {
-            Ok(conn.client.execute(
+        let answered = self.with_conn("append", |conn| {
+            Ok(conn.client.query(
                 &conn.append,
-                &[&programme, &seqs, &texts, &hashes, &expected_param],
+                &[&programme, &seqs, &texts, &hashes, &expected_param, &page],
             ))
         })?;
-        match inserted {
-            Ok(n) if n == events.len() as u64 => Ok(()),
-            Ok(_) => Err(conflict(self.head()?, first.seq)),
+        let rows = match answered {
+            Ok(rows) => rows,
             Err(e)
                 if matches!(
                     e.code(),
                     Some(&SqlState::UNIQUE_VIOLATION) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
                 ) =>
             {
-                Err(conflict(self.head()?, first.seq))
+                // Raced by an append in flight: it is committed now.
+                self.end_lock(false)?;
+                return Ok(Appended::Conflict(self.missing(expected, limit)?));
             }
-            Err(e) => Err(self
-                .server
-                .error(&format!("cannot store events from {}", first.seq), e)),
+            Err(e) => {
+                let err = self
+                    .server
+                    .error(&format!("cannot store events from {}", first.seq), e);
+                // A failed statement ends the lock's transaction.
+                let _ = self.end_lock(false);
+                return Err(err);
+            }
+        };
+        let mut head = None;
+        let mut missing = Vec::with_capacity(rows.len().saturating_sub(1));
+        for row in &rows {
+            match row.try_get::<_, Option<String>>(1) {
+                Ok(None) => {
+                    let seq: i64 = row
+                        .try_get(0)
+                        .map_err(|e| self.server.error("bad head", e))?;
+                    head = Some(u64::try_from(seq).unwrap_or(0));
+                }
+                _ => missing.push(self.stored_row(row)?),
+            }
         }
+        let Some(head) = head else {
+            return Err(self.server.error("append", "no head in the answer"));
+        };
+        if head == expected {
+            self.end_lock(true)?;
+            return Ok(Appended::Stored);
+        }
+        // Nothing stored; a held lock stays held.
+        missing.sort_by_key(|e| e.seq);
+        let events = (missing.len() <= limit && limit > 0).then_some(missing);
+        Ok(Appended::Conflict(Missing { head, events }))
+    }
+
+    /// `BEGIN`, `SELECT … FOR UPDATE` on the programme's row and the events
+    /// after `after`, in one round trip (see [`LOCK`]). The lock is held
+    /// until this store's next stored append commits, or
+    /// [`unlock_appends`](Store::unlock_appends) rolls back; a lost
+    /// connection releases it (the server rolls back).
+    fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
+        let held = self
+            .conn
+            .try_borrow()
+            .map(|slot| slot.as_ref().is_some_and(|conn| conn.locked))
+            .unwrap_or(false);
+        if held {
+            return self.missing(after, limit).map(Some);
+        }
+        let sql = LOCK
+            .replace("{programme}", &literal(&self.programme))
+            .replace("{after}", &Self::seq_param(after)?.to_string())
+            .replace("{limit}", &limit.saturating_add(1).to_string());
+        let answered = self.with_conn("cannot take the append lock", |conn| {
+            let answered = conn.client.simple_query(&sql);
+            conn.locked = answered.is_ok();
+            Ok(answered)
+        })?;
+        let messages = match answered {
+            Ok(messages) => messages,
+            Err(e) => {
+                let err = self.server.error("cannot take the append lock", e);
+                // A failed statement may leave the transaction open.
+                let _ = self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                });
+                return Err(err);
+            }
+        };
+        let mut events = Vec::new();
+        for message in messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            // The lock's own row has one column.
+            if row.len() != 3 {
+                continue;
+            }
+            let seq = row.get(0).and_then(|seq| seq.parse::<u64>().ok());
+            let Some(seq) = seq else {
+                let _ = self.end_lock(false);
+                return Err(self.server.error("append lock", "a row without a seq"));
+            };
+            let hash = row.get(2).map(unhex).unwrap_or_default();
+            events.push(StoredEvent {
+                seq,
+                event: row.get(1).unwrap_or_default().to_string(),
+                hash: hash_of(&hash),
+            });
+        }
+        let head = events.last().map_or(after, |e| e.seq);
+        Ok(Some(Missing {
+            head,
+            events: (events.len() <= limit).then_some(events),
+        }))
+    }
+
+    fn unlock_appends(&mut self) -> Result<()> {
+        self.end_lock(false)
     }
 
     fn head(&self) -> Result<u64> {
