@@ -28,10 +28,15 @@ use crate::store::{
     conflict, Appended, Missing, Store, StoredEvent, LOCK_AFTER_CONFLICTS, MAX_MISSING,
 };
 
-/// Batches that take the store's append lock before staging after this
-/// writer found another writer's appends (a batch that meets a conflict is
-/// rolled back by a reload; one staged under the lock cannot meet one).
-pub const CONTENDED_BATCHES: u8 = 8;
+/// Calls (`apply`, `apply_batch`) that take the store's append lock before
+/// staging once this writer met contention: a batch that found other
+/// writers' appends (a batch that meets a conflict is rolled back by a
+/// reload; one staged under the lock cannot meet one), or a single event
+/// that needed the lock. Each call whose lock answer carries other
+/// writers' events starts the count again; when they stop, single events
+/// are optimistic again after this many calls (batches keep the lock: see
+/// `lock_if_contended`).
+pub const CONTENDED_CALLS: u8 = 8;
 
 impl Engine {
     /// A read-only replica of `store`: like [`open`](Self::open), but
@@ -92,7 +97,10 @@ impl Engine {
     }
 
     fn apply_stored_attempts(&mut self, event: &Event, locked: &mut bool) -> Result<Applied> {
-        let mut caught_up = false;
+        // Under contention, queue for the lock at once rather than lose
+        // races first.
+        self.lock_if_contended(locked, true)?;
+        let mut caught_up = *locked;
         let mut conflicts = 0;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let (link, effects) = match self.stage(event) {
@@ -115,8 +123,11 @@ impl Engine {
                 // on it unless nothing was.
                 let head = self.audit_head().seq;
                 self.lock_store(locked)?;
-                if *locked && self.audit_head().seq != head {
-                    continue;
+                if *locked {
+                    self.contended = CONTENDED_CALLS;
+                    if self.audit_head().seq != head {
+                        continue;
+                    }
                 }
             }
             let record = stored_event(event, &link)?;
@@ -152,7 +163,7 @@ impl Engine {
     /// memory (later events read earlier ones), so a failed append rolls
     /// back by reloading from the store, which also catches up. A writer
     /// that finds other writers' appends takes the store's append lock
-    /// before staging its next [`CONTENDED_BATCHES`] batches, so they
+    /// before staging its next [`CONTENDED_CALLS`] batches, so they
     /// cannot meet a conflict and are never rolled back.
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         self.refuse_follower()?;
@@ -170,23 +181,13 @@ impl Engine {
         events: &[Event],
         locked: &mut bool,
     ) -> Result<Vec<Result<Applied>>> {
-        // Under contention, lock at once: the lock's answer says whether
-        // others appended since (then the next batches lock too).
-        if self.contended > 0 {
-            let head = self.audit_head().seq;
-            self.lock_store(locked)?;
-            self.contended = match *locked {
-                true if self.audit_head().seq != head => CONTENDED_BATCHES,
-                true => self.contended - 1,
-                // The store has no lock: stay optimistic.
-                false => 0,
-            };
-        }
+        // Under contention, lock at once.
+        self.lock_if_contended(locked, false)?;
         // Else catching up first is one cheap query and makes a conflict,
         // and the reload it costs, rare; finding others' appends there
         // means they are writing too: this batch and the next few lock.
         if !*locked && self.behind()? {
-            self.contended = CONTENDED_BATCHES;
+            self.contended = CONTENDED_CALLS;
             self.lock_store(locked)?;
             if !*locked {
                 self.catch_up()?;
@@ -237,12 +238,37 @@ impl Engine {
             if err.kind() != ErrorKind::Conflict {
                 return Err(storage(err));
             }
-            self.contended = CONTENDED_BATCHES;
+            self.contended = CONTENDED_CALLS;
             if !*locked {
                 self.lock_store(locked)?;
             }
         }
         Err(exhausted())
+    }
+
+    /// Takes the store's append lock when this writer met contention
+    /// lately ([`CONTENDED_CALLS`]); the lock's answer says whether others
+    /// appended since (then the count starts again).
+    ///
+    /// A single event goes back to optimistic appends (one round trip
+    /// instead of two) after [`CONTENDED_CALLS`] lock answers in a row
+    /// carried nothing. A batch stays with the lock (`decay` false): with
+    /// it a batch costs the same two round trips as without (the lock
+    /// carries the catch-up, the append the commit), and an optimistic
+    /// batch that loses a race to a slower writer costs a reload.
+    fn lock_if_contended(&mut self, locked: &mut bool, decay: bool) -> Result<()> {
+        if self.contended == 0 {
+            return Ok(());
+        }
+        let head = self.audit_head().seq;
+        self.lock_store(locked)?;
+        self.contended = match *locked {
+            true if self.audit_head().seq != head || !decay => CONTENDED_CALLS,
+            true => self.contended - 1,
+            // The store has no lock: stay optimistic.
+            false => 0,
+        };
+        Ok(())
     }
 
     /// Takes the store's append lock (`locked` is then true) and the
