@@ -304,8 +304,11 @@ impl Engine {
     /// [`catch_up`](Self::catch_up) does; catches up by a scan when the
     /// answer did not carry them or they do not follow this engine's head.
     fn take_missing(&mut self, missing: Missing) -> Result<()> {
-        let Some(events) = missing.events else {
-            return self.catch_up().map(|_| ());
+        // An engine that lost its store after a failed group commit holds
+        // events the store does not: only a reload (in `catch_up`) mends it.
+        let events = match missing.events {
+            Some(events) if self.broken.is_none() => events,
+            _ => return self.catch_up().map(|_| ()),
         };
         if events.first().is_some_and(|e| e.seq != self.next_seq()) {
             return self.catch_up().map(|_| ());
