@@ -76,6 +76,19 @@ pub enum Appended {
     Conflict(Missing),
 }
 
+/// The answer to [`Store::try_lock_appends`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TryLock {
+    /// The lock is this handle's, as after [`Store::lock_appends`]: the
+    /// events stored after the writer's head.
+    Held(Missing),
+    /// Another writer held the lock. The call waited until that writer's
+    /// append was stored (or the lock released) and answers the events
+    /// stored after the writer's head by then, for the writer to catch up
+    /// outside the lock (beside the next holder) and try again.
+    Busy(Missing),
+}
+
 /// Where an engine persists what it applied.
 ///
 /// Implementations must make [`append`](Store::append) atomic and
@@ -130,6 +143,13 @@ pub trait Store: Send + fmt::Debug {
     fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
         let _ = (after, limit);
         Ok(None)
+    }
+
+    /// [`lock_appends`](Store::lock_appends) without queueing behind
+    /// another holder: [`TryLock::Busy`] when one held it (see there).
+    /// The default queues ([`lock_appends`](Store::lock_appends)).
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
+        Ok(self.lock_appends(after, limit)?.map(TryLock::Held))
     }
 
     /// Releases the append lock without appending (a writer that took it
@@ -377,6 +397,10 @@ impl<S: Store> Store for SharedStore<S> {
 
     fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
         self.lock()?.lock_appends(after, limit)
+    }
+
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
+        self.lock()?.try_lock_appends(after, limit)
     }
 
     fn unlock_appends(&mut self) -> Result<()> {

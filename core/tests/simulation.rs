@@ -13,7 +13,9 @@
 //! racer, another writer inside the store, appends a sale of its own just
 //! before an engine's append, as often as the seed says (up to 60 % of
 //! appends): an engine then loses several races in a row and must take
-//! the lock, which holds the racer off. No `conflict` may reach a host.
+//! the lock, which holds the racer off; a batch's try for the lock
+//! (`Store::try_lock_appends`) finds it busy as often, the racer appending
+//! meanwhile. No `conflict` may reach a host.
 //!
 //! Invariants, checked after every run:
 //! - every acknowledged event is stored exactly once, and nothing is stored
@@ -34,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use rust_decimal::Decimal;
-use upline::store::{Appended, Missing};
+use upline::store::{Appended, Missing, TryLock};
 use upline::{
     Engine, Error, ErrorKind, Event, MemoryStore, SharedStore, Store, StoredEvent, Timestamp,
 };
@@ -96,6 +98,7 @@ struct World {
     /// The handle holding the append lock.
     lock_holder: Option<u64>,
     locks_taken: u64,
+    busy_answers: u64,
     next_handle: u64,
     /// Another writer appending through the store: a fault-free engine on
     /// the same log, and the ids it stored (the sim acknowledges them).
@@ -265,6 +268,28 @@ impl Store for SimStore {
         Ok(Some(upline::store::missing_after(&*store, after, limit)))
     }
 
+    /// Busy as often as the racer races: the racer, holding the lock,
+    /// appends first, and the answer carries what it stored.
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> upline::Result<Option<TryLock>> {
+        let busy = {
+            let mut world = self.world.lock().unwrap();
+            let per_mille = world.faults.race;
+            world.lock_holder.is_none() && world.rng.chance(per_mille)
+        };
+        if !busy {
+            return Ok(self.lock_appends(after, limit)?.map(TryLock::Held));
+        }
+        self.race();
+        self.world.lock().unwrap().busy_answers += 1;
+        if self.roll(|f| f.read_fails) {
+            return Err(injected("the busy lock's answer was lost"));
+        }
+        let store = self.inner.lock()?;
+        Ok(Some(TryLock::Busy(upline::store::missing_after(
+            &*store, after, limit,
+        ))))
+    }
+
     fn unlock_appends(&mut self) -> upline::Result<()> {
         let mut world = self.world.lock().unwrap();
         if world.lock_holder == Some(self.id) {
@@ -372,6 +397,7 @@ struct Stats {
     missing_events: u64,
     /// Append locks taken, and sales the racer stored.
     locks: u64,
+    busy: u64,
     raced: u64,
 }
 
@@ -386,6 +412,7 @@ impl Sim {
             missing_events: 0,
             lock_holder: None,
             locks_taken: 0,
+            busy_answers: 0,
             next_handle: 0,
             racer: None,
             racer_store: None,
@@ -615,6 +642,7 @@ impl Sim {
             self.stats.answers_with_events = world.answers_with_events;
             self.stats.missing_events = world.missing_events;
             self.stats.locks = world.locks_taken;
+            self.stats.busy = world.busy_answers;
         }
         if !self.unsure.is_empty() {
             return Err(format!("still unsure after calm: {:?}", self.unsure.keys()));
@@ -804,6 +832,7 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
                 total.answers_with_events += stats.answers_with_events;
                 total.missing_events += stats.missing_events;
                 total.locks += stats.locks;
+                total.busy += stats.busy;
                 total.raced += stats.raced;
             }
             Err(why) => panic!(
@@ -822,6 +851,7 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
                 && total.conflicts > 0
                 && total.answers_with_events > 0
                 && total.locks > 0
+                && total.busy > 0
                 && total.raced > 0,
             "{total:?}"
         );

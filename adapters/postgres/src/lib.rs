@@ -96,7 +96,7 @@ use std::time::Duration;
 use postgres::config::Host;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
-use upline::store::{check_append, conflict, Appended, Missing};
+use upline::store::{check_append, conflict, Appended, Missing, TryLock};
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// The schema version this build writes and reads.
@@ -196,6 +196,23 @@ const LOCK: &str = "BEGIN;
 /// query under the fairness lock; a larger one is the usual statement and
 /// a `COMMIT` (two round trips, little beside its size).
 const LOCKED_SQL_BYTES: usize = 256 * 1024;
+
+/// [`LOCK`] without queueing: `SKIP LOCKED` answers no row when another
+/// writer holds the lock (or an append is in flight).
+const TRY_LOCK: &str = "BEGIN;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE SKIP LOCKED;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// After a busy [`TRY_LOCK`]: ends its transaction, waits until the
+/// holder's transaction ends (a `FOR KEY SHARE` read waits for `FOR
+/// UPDATE`, not for other appends, and does not queue for the lock), and
+/// reads what was stored by then. Runs as one implicit transaction, each
+/// statement with its own snapshot.
+const WAIT: &str = "ROLLBACK;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
@@ -592,6 +609,65 @@ impl PostgresStore {
         })
     }
 
+    /// Runs one of the lock queries ([`LOCK`], [`TRY_LOCK`], [`WAIT`]):
+    /// whether the programme's row came back (locked), and the events
+    /// after `after`, at most `limit`. The connection is then in the
+    /// lock's transaction (noted as holding the lock); on a failure it is
+    /// rolled back.
+    fn lock_query(&self, template: &str, after: u64, limit: usize) -> Result<(bool, Missing)> {
+        let sql = template
+            .replace("{programme}", &literal(&self.programme))
+            .replace("{after}", &Self::seq_param(after)?.to_string())
+            .replace("{limit}", &limit.saturating_add(1).to_string());
+        let answered = self.with_conn("cannot take the append lock", |conn| {
+            let answered = conn.client.simple_query(&sql);
+            conn.locked = answered.is_ok();
+            Ok(answered)
+        })?;
+        let messages = match answered {
+            Ok(messages) => messages,
+            Err(e) => {
+                let err = self.server.error("cannot take the append lock", e);
+                // A failed statement may leave the transaction open.
+                let _ = self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                });
+                return Err(err);
+            }
+        };
+        let mut held = false;
+        let mut events = Vec::new();
+        for message in messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            // The lock's own row has one column.
+            if row.len() != 3 {
+                held = true;
+                continue;
+            }
+            let seq = row.get(0).and_then(|seq| seq.parse::<u64>().ok());
+            let Some(seq) = seq else {
+                let _ = self.end_lock(false);
+                return Err(self.server.error("append lock", "a row without a seq"));
+            };
+            let hash = row.get(2).map(unhex).unwrap_or_default();
+            events.push(StoredEvent {
+                seq,
+                event: row.get(1).unwrap_or_default().to_string(),
+                hash: hash_of(&hash),
+            });
+        }
+        let head = events.last().map_or(after, |e| e.seq);
+        Ok((
+            held,
+            Missing {
+                head,
+                events: (events.len() <= limit).then_some(events),
+            },
+        ))
+    }
+
     /// Notes that the lock's transaction ended.
     fn forget_lock(&self) {
         if let Ok(mut slot) = self.conn.try_borrow_mut() {
@@ -805,52 +881,32 @@ impl Store for PostgresStore {
         if self.holds_lock() {
             return self.missing(after, limit).map(Some);
         }
-        let sql = LOCK
-            .replace("{programme}", &literal(&self.programme))
-            .replace("{after}", &Self::seq_param(after)?.to_string())
-            .replace("{limit}", &limit.saturating_add(1).to_string());
-        let answered = self.with_conn("cannot take the append lock", |conn| {
-            let answered = conn.client.simple_query(&sql);
-            conn.locked = answered.is_ok();
-            Ok(answered)
-        })?;
-        let messages = match answered {
-            Ok(messages) => messages,
-            Err(e) => {
-                let err = self.server.error("cannot take the append lock", e);
-                // A failed statement may leave the transaction open.
-                let _ = self.with_conn("cannot roll back", |conn| {
-                    conn.client.batch_execute("ROLLBACK")
-                });
-                return Err(err);
-            }
-        };
-        let mut events = Vec::new();
-        for message in messages {
-            let SimpleQueryMessage::Row(row) = message else {
-                continue;
-            };
-            // The lock's own row has one column.
-            if row.len() != 3 {
-                continue;
-            }
-            let seq = row.get(0).and_then(|seq| seq.parse::<u64>().ok());
-            let Some(seq) = seq else {
-                let _ = self.end_lock(false);
-                return Err(self.server.error("append lock", "a row without a seq"));
-            };
-            let hash = row.get(2).map(unhex).unwrap_or_default();
-            events.push(StoredEvent {
-                seq,
-                event: row.get(1).unwrap_or_default().to_string(),
-                hash: hash_of(&hash),
-            });
+        let (held, missing) = self.lock_query(LOCK, after, limit)?;
+        if !held {
+            // The programme has no row to lock (never the case for a
+            // store this build opened): the append stays conditional.
+            let _ = self.end_lock(false);
+            return Ok(None);
         }
-        let head = events.last().map_or(after, |e| e.seq);
-        Ok(Some(Missing {
-            head,
-            events: (events.len() <= limit).then_some(events),
-        }))
+        Ok(Some(missing))
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` instead of waiting in the queue; when the
+    /// row is locked, a second round trip rolls back, waits for the holder
+    /// with a `FOR KEY SHARE` read (which does not queue for the lock) and
+    /// reads the events stored by then ([`WAIT`]).
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
+        if self.holds_lock() {
+            return self.missing(after, limit).map(|m| Some(TryLock::Held(m)));
+        }
+        let (held, missing) = self.lock_query(TRY_LOCK, after, limit)?;
+        if held {
+            return Ok(Some(TryLock::Held(missing)));
+        }
+        self.forget_lock();
+        let (_, missing) = self.lock_query(WAIT, after, limit)?;
+        self.forget_lock();
+        Ok(Some(TryLock::Busy(missing)))
     }
 
     fn unlock_appends(&mut self) -> Result<()> {

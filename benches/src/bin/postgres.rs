@@ -26,7 +26,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
-use upline::store::{Appended, Missing};
+use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
 use upline_postgres::PostgresStore;
@@ -201,6 +201,20 @@ impl Store for Timed {
         time.round_trips
             .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
         if let Ok(Some(missing)) = &out {
+            self.count_missing(missing);
+        }
+        out
+    }
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> upline::Result<Option<TryLock>> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let trips = self.inner.round_trips();
+        let out = self.inner.try_lock_appends(after, limit);
+        time.lock
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
+        if let Ok(Some(TryLock::Held(missing) | TryLock::Busy(missing))) = &out {
             self.count_missing(missing);
         }
         out

@@ -25,8 +25,12 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Applied, Event};
 use crate::limits::MAX_APPEND_ATTEMPTS;
 use crate::store::{
-    conflict, Appended, Missing, Store, StoredEvent, LOCK_AFTER_CONFLICTS, MAX_MISSING,
+    conflict, Appended, Missing, Store, StoredEvent, TryLock, LOCK_AFTER_CONFLICTS, MAX_MISSING,
 };
+
+/// Tries for the append lock without queueing before a batch queues for
+/// it (see `try_lock_store`).
+pub const LOCK_TRIES: usize = 4;
 
 /// Calls (`apply`, `apply_batch`) that take the store's append lock before
 /// staging once this writer met contention: a batch that found other
@@ -261,7 +265,11 @@ impl Engine {
             return Ok(());
         }
         let head = self.audit_head().seq;
-        self.lock_store(locked)?;
+        if decay {
+            self.lock_store(locked)?;
+        } else {
+            self.try_lock_store(locked)?;
+        }
         self.contended = match *locked {
             true if self.audit_head().seq != head || !decay => CONTENDED_CALLS,
             true => self.contended - 1,
@@ -286,6 +294,29 @@ impl Engine {
         };
         *locked = true;
         self.take_missing(missing)
+    }
+
+    /// [`lock_store`](Self::lock_store) for a batch: while another writer
+    /// holds the lock, catch up with what it stored outside the lock (so
+    /// that work runs beside the next holder's, not in turn) and try
+    /// again; queue after [`LOCK_TRIES`] tries.
+    fn try_lock_store(&mut self, locked: &mut bool) -> Result<()> {
+        for _ in 0..LOCK_TRIES {
+            let head = self.audit_head().seq;
+            let answer = match self.store.as_mut() {
+                Some(store) => store.try_lock_appends(head, MAX_MISSING).map_err(storage)?,
+                None => return Ok(()),
+            };
+            match answer {
+                None => return Ok(()),
+                Some(TryLock::Held(missing)) => {
+                    *locked = true;
+                    return self.take_missing(missing);
+                }
+                Some(TryLock::Busy(missing)) => self.take_missing(missing)?,
+            }
+        }
+        self.lock_store(locked)
     }
 
     /// Releases the store's append lock, if this engine's store holds it
