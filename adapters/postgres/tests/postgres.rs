@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use postgres::{Client, NoTls};
-use upline::store::{Appended, Missing};
+use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent, Timestamp};
 use upline_postgres::PostgresStore;
 
@@ -404,6 +404,36 @@ fn the_append_lock_holds_other_writers_off_until_its_append_is_stored() {
     b.unlock_appends().unwrap();
     a.append(&[stored(5)]).unwrap();
     assert_eq!(b.head().unwrap(), 5);
+    // Trying without queueing: free, it is taken; held by another, the try
+    // waits for the holder's commit and answers what it stored.
+    assert_eq!(
+        b.try_lock_appends(5, 10).unwrap(),
+        Some(TryLock::Held(Missing {
+            head: 5,
+            events: Some(vec![])
+        }))
+    );
+    let trier = std::thread::spawn(move || {
+        let answer = a.try_lock_appends(5, 10);
+        (a, answer)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!trier.is_finished(), "the try waits for the holder");
+    assert_eq!(
+        b.append_or_missing(&[stored(6)], 10).unwrap(),
+        Appended::Stored
+    );
+    let (mut a, answer) = trier.join().unwrap();
+    assert_eq!(
+        answer.unwrap(),
+        Some(TryLock::Busy(Missing {
+            head: 6,
+            events: Some(vec![stored(6)])
+        }))
+    );
+    // A busy try holds nothing: both write on.
+    a.append(&[stored(7)]).unwrap();
+    b.append(&[stored(8)]).unwrap();
 }
 
 #[test]
