@@ -19,7 +19,7 @@
 //! # Ok::<(), upline::Error>(())
 //! ```
 //!
-//! ## Appends are conditional
+//! ## Appends are conditional, conflicts cheap and fair
 //!
 //! An append is one SQL statement, so one round trip and one durable
 //! commit for a whole batch: it inserts events `head + 1 …` only if the
@@ -31,6 +31,29 @@
 //! Durability is the server's: with the default `synchronous_commit = on`
 //! an acknowledged event is on disk (and on a synchronous standby, where
 //! one is configured).
+//!
+//! The same statement answers a conflict with what the loser is missing
+//! ([`Store::append_or_missing`]): its first row is the head it saw, and
+//! when that is not the writer's head, the rows after it (at most the
+//! limit asked for). So a loser pays one round trip, not three (append,
+//! head, scan). When the winner's insert was still in flight, the
+//! loser's insert waits for it and fails on the primary key, and one more
+//! query reads the rows it committed.
+//!
+//! Fairness: each append also takes a `FOR KEY SHARE` lock on the
+//! programme's row in `upline_programmes` (appends do not block one
+//! another with it). A writer that lost three races in a row takes
+//! [`Store::lock_appends`]: `BEGIN`, `SELECT … FOR UPDATE` on that row
+//! (which waits for the appends in flight and holds off new ones) and the
+//! events after its head, in one round trip; its next append and the
+//! `COMMIT` that releases the lock are one more. So no event starves. A
+//! batch under contention takes the lock before staging
+//! ([`Store::try_lock_appends`]: `FOR UPDATE SKIP LOCKED`; while another
+//! writer holds it, a `FOR KEY SHARE` read waits for that writer's commit
+//! and the events it stored are caught up outside the lock), so it never
+//! meets a conflict and is never rolled back by a reload. A writer that
+//! dies holding the lock loses its connection, and the server rolls back.
+//! Correctness never depends on the lock: the append stays conditional.
 //!
 //! ## Failover
 //!
@@ -52,12 +75,21 @@
 //! The adapter uses only SQL that CockroachDB also accepts: `CREATE TABLE
 //! IF NOT EXISTS`, `BIGINT`/`TEXT`/`BYTEA` columns, composite primary
 //! keys, `INSERT … SELECT … FROM unnest($1::INT8[], $2::TEXT[],
-//! $3::BYTEA[])`, `INSERT … ON CONFLICT … DO NOTHING / DO UPDATE`,
-//! `SELECT … FOR UPDATE`, `coalesce`, `information_schema.tables` and
-//! `current_schema()`. No advisory locks, no `LOCK TABLE`, no
-//! `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE` database (CockroachDB's
-//! default) reports a racing append as a serialization failure (`40001`),
-//! which the adapter maps to `conflict` like a unique violation.
+//! $3::BYTEA[])` and `… FROM (VALUES …)`, a data-modifying `WITH … AS
+//! (INSERT … RETURNING …)` with `UNION ALL`, `INSERT … ON CONFLICT … DO
+//! NOTHING / DO UPDATE`, `SELECT … FOR UPDATE [SKIP LOCKED]` and `FOR KEY
+//! SHARE`, `BEGIN`/`COMMIT`/`ROLLBACK` in a simple query, `E'…'` string
+//! literals, `encode`/`decode(…, 'hex')`, `coalesce`,
+//! `information_schema.tables` and `current_schema()`. No advisory locks,
+//! no `LOCK TABLE`, no `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE`
+//! database (CockroachDB's default) reports a racing append as a
+//! serialization failure (`40001`), which the adapter maps to `conflict`
+//! like a unique violation. CockroachDB takes shared locks (`FOR KEY
+//! SHARE`) under `SERIALIZABLE` only with
+//! `enable_shared_locking_for_serializable` set (and `SKIP LOCKED` from
+//! v22.2): without it the fairness lock does not hold appends off there,
+//! and contending writers fall back to bounded optimistic retries, which
+//! stay correct.
 //!
 //! ## Schema (version 2)
 //!
@@ -575,7 +607,7 @@ fn foreign(server: &Server, why: &str) -> Error {
 /// reads as no bytes, which no event's hash matches.
 fn unhex(text: &str) -> Vec<u8> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Vec::new();
     }
     let value = |d: u8| (d as char).to_digit(16);
@@ -873,7 +905,7 @@ impl Store for PostgresStore {
     }
 
     /// `BEGIN`, `SELECT … FOR UPDATE` on the programme's row and the events
-    /// after `after`, in one round trip (see [`LOCK`]). The lock is held
+    /// after `after`, in one round trip (the `LOCK` query). The lock is held
     /// until this store's next stored append commits, or
     /// [`unlock_appends`](Store::unlock_appends) rolls back; a lost
     /// connection releases it (the server rolls back).
@@ -894,7 +926,7 @@ impl Store for PostgresStore {
     /// `FOR UPDATE SKIP LOCKED` instead of waiting in the queue; when the
     /// row is locked, a second round trip rolls back, waits for the holder
     /// with a `FOR KEY SHARE` read (which does not queue for the lock) and
-    /// reads the events stored by then ([`WAIT`]).
+    /// reads the events stored by then (the `WAIT` query).
     fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
         if self.holds_lock() {
             return self.missing(after, limit).map(|m| Some(TryLock::Held(m)));
