@@ -24,6 +24,7 @@
 //! | `replica` | many writers: conditional appends, catch-up, followers |
 //! | `columns` | the columnar apply path |
 //! | `whatif` | replaying sales under a candidate plan |
+//! | `warm` | reading a batch of sales' state ahead, in lockstep |
 //! | `statement`, `tax_csv`, `export` | reading the books |
 
 mod awards;
@@ -40,6 +41,7 @@ mod sales;
 mod screening;
 mod statement;
 mod tax_csv;
+mod warm;
 pub mod whatif;
 
 use std::sync::Arc;

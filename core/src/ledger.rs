@@ -369,6 +369,22 @@ impl Ledger {
         self.newest[slot] = index;
     }
 
+    /// The newest entry of `earner`'s chain ([`NO_ENTRY`] for none or an
+    /// unknown earner): the slot an append for `earner` reads first. Used
+    /// to read a batch's slots ahead (`engine/warm.rs`).
+    pub(crate) fn head_of(&self, earner: u32) -> u32 {
+        self.newest
+            .get(earner as usize)
+            .copied()
+            .unwrap_or(NO_ENTRY)
+    }
+
+    /// The forward link of entry `index` ([`NO_ENTRY`] for none): the slot
+    /// an append after it writes.
+    pub(crate) fn next_of(&self, index: u32) -> u32 {
+        self.next.get(index as usize).copied().unwrap_or(NO_ENTRY)
+    }
+
     /// One earner's entries oldest first, with their sequence numbers:
     /// from its first entry, or from the entry after `after` when `after`
     /// is one of its entries (none when it is not).
@@ -449,6 +465,43 @@ impl Ledger {
             }
         }
         balances
+    }
+
+    /// Every account's balances as of `as_of` and as of `later`, found in
+    /// one walk of each earner's chain (where [`accounts`](Self::accounts)
+    /// and two [`balances`](Self::balances) calls walk it three times):
+    /// `visit(earner, currency, at as_of, at later)`, by earner index, then
+    /// currency. A payout batch reads every account this way.
+    pub fn each_account_balances(
+        &self,
+        as_of: Timestamp,
+        later: Timestamp,
+        mut visit: impl FnMut(u32, Currency, Balances, Balances),
+    ) {
+        let mut slots: Vec<(Currency, Balances, Balances)> = Vec::new();
+        for earner in 0..self.newest.len() as u32 {
+            slots.clear();
+            for entry in self.chain(earner) {
+                let slot = match slots.iter().position(|s| s.0 == entry.currency) {
+                    Some(i) => &mut slots[i],
+                    None => {
+                        let zero = Balances::zero(entry.currency);
+                        slots.push((entry.currency, zero, zero));
+                        slots.last_mut().expect("just pushed")
+                    }
+                };
+                if entry.at <= as_of {
+                    slot.1.apply(entry, as_of);
+                }
+                if entry.at <= later {
+                    slot.2.apply(entry, later);
+                }
+            }
+            slots.sort_by_key(|s| s.0);
+            for &(currency, now, then) in &slots {
+                visit(earner, currency, now, then);
+            }
+        }
     }
 
     /// Totals of one account for entries with `from <= at < to`.

@@ -105,11 +105,32 @@ fn main() -> Result<(), upline::Error> {
         rate(sale_list.len(), started)
     );
 
+    // The same sales through `apply_batch` (groups of sales read ahead in
+    // lockstep) on a fresh engine with the same network.
+    let head = engine.audit_head();
+    drop(engine);
+    let mut batched = Engine::new();
+    for chunk in joins.chunks(upline::limits::MAX_BATCH) {
+        for result in batched.apply_batch(chunk)? {
+            result?;
+        }
+    }
+    let started = Instant::now();
+    for chunk in sale_list.chunks(upline::limits::MAX_BATCH) {
+        for result in batched.apply_batch(chunk)? {
+            result?;
+        }
+    }
+    println!(
+        "full apply, apply_batch:      {:>10.0} sales/s",
+        rate(sale_list.len(), started)
+    );
+    assert_eq!(batched.audit_head(), head, "apply and apply_batch agree");
+    drop(batched);
+
     // The same sales as columns, with their lines and without any records
     // (the lean path: each sale's records are hashed from the engine's
     // state, never built), each on a fresh engine with the same network.
-    let head = engine.audit_head();
-    drop(engine);
     let mut rng = Rng(13);
     let (mut ids, mut buyers, mut mantissas) = (Vec::new(), Vec::new(), Vec::new());
     for s in 0..sales {

@@ -388,7 +388,7 @@ impl Engine {
         let rows = columns.rows()?;
         let mut event = scratch(r#"{"type":"member_joined","member":"","sponsor":null,"at":""}"#)?;
         let mut spare = String::new();
-        self.apply_rows(rows, false, &mut event, |row, event| {
+        self.apply_rows(rows, false, None, &mut event, |row, event| {
             let Event::MemberJoined(e) = event else {
                 return Err(not_scratch());
             };
@@ -439,7 +439,8 @@ impl Engine {
         // Without lines, new sales are hashed from the engine's state and
         // their records never built (as `apply_batch_json` without records).
         let lean = std::mem::replace(&mut self.lean, !lines);
-        let applied = self.apply_rows(rows, lines, &mut event, |row, event| {
+        let keys = (columns.sale, columns.buyer);
+        let applied = self.apply_rows(rows, lines, Some(keys), &mut event, |row, event| {
             let Event::SaleRecorded(e) = event else {
                 return Err(not_scratch());
             };
@@ -470,7 +471,7 @@ impl Engine {
         )?;
         let mut event =
             scratch(r#"{"type":"refund_recorded","refund":"","sale":"","amount":"","at":""}"#)?;
-        self.apply_rows(rows, false, &mut event, |row, event| {
+        self.apply_rows(rows, false, None, &mut event, |row, event| {
             let Event::RefundRecorded(e) = event else {
                 return Err(not_scratch());
             };
@@ -485,17 +486,29 @@ impl Engine {
 
     /// Fills `event` for each row and applies it as [`Engine::apply_batch`]
     /// applies its events (a group commit with a store).
+    ///
+    /// `sales`, for a sales table, are its sale and buyer id columns: each
+    /// group of rows is read ahead in lockstep first (`warm.rs`).
     fn apply_rows(
         &mut self,
         rows: usize,
         lines: bool,
+        sales: Option<(&[&str], &[&str])>,
         event: &mut Event,
         mut fill: impl FnMut(usize, &mut Event) -> Result<()>,
     ) -> Result<RowResults> {
         check_batch_len(rows)?;
+        let warm = |engine: &Engine, row: usize| {
+            if let Some((ids, buyers)) = sales.filter(|_| row % super::warm::GROUP == 0) {
+                let end = rows.min(row + super::warm::GROUP);
+                let group = ids[row..end].iter().zip(&buyers[row..end]);
+                std::hint::black_box(engine.warm_sales(group.map(|(s, b)| (*s, *b))));
+            }
+        };
         if self.store.is_none() {
             let mut out = RowResults::with_capacity(rows, lines);
             for row in 0..rows {
+                warm(self, row);
                 let result = fill(row, event).and_then(|()| self.apply(event));
                 out.push(row, result);
             }
@@ -509,6 +522,7 @@ impl Engine {
             let mut out = RowResults::with_capacity(rows, lines);
             let mut stored: Vec<StoredEvent> = Vec::new();
             for row in 0..rows {
+                warm(self, row);
                 let result =
                     fill(row, event).and_then(|()| self.stage_for_group(event, &mut stored));
                 out.push(row, result);

@@ -69,30 +69,29 @@ impl Engine {
             }
         }
         let batch_id: Arc<str> = Arc::from(e.batch.as_str());
-        let mut accounts: Vec<(u32, Currency)> = self.ledger.accounts().collect();
+        // Money already reversed by a later-dated refund is not paid: each
+        // account's available balance is the lesser of now and the end of
+        // time. Accounts with nothing to pay and nothing waiting are left
+        // out before the rest are put in id order.
+        let mut accounts: Vec<(u32, Currency, Decimal)> = Vec::new();
+        self.ledger
+            .each_account_balances(as_of, Timestamp::MAX, |earner, currency, now, then| {
+                let available = now.available.min(then.available);
+                if !(available.is_zero() && now.held.is_zero()) {
+                    accounts.push((earner, currency, available));
+                }
+            });
         accounts.sort_by(|a, b| {
             self.graph
                 .id(a.0)
                 .cmp(self.graph.id(b.0))
                 .then_with(|| a.1.code().cmp(b.1.code()))
         });
-        let end_of_time = Timestamp::MAX;
         let mut items = Vec::new();
         let mut skipped = Vec::new();
         let mut entries = Vec::new();
         let mut payouts = Vec::new();
-        for (earner, currency) in accounts {
-            // Money already reversed by a later-dated refund is not paid.
-            let now = self.ledger.balances(earner, currency, as_of);
-            // Money already reversed by a later-dated refund is not paid.
-            let available = now.available.min(
-                self.ledger
-                    .balances(earner, currency, end_of_time)
-                    .available,
-            );
-            if available.is_zero() && now.held.is_zero() {
-                continue; // nothing to pay and nothing waiting: left out
-            }
+        for (earner, currency, available) in accounts {
             let earner_id = Arc::from(self.graph.id(earner));
             let profile = self.profiles.get(&earner).filter(|p| p.verified);
             // Every other account gets an item or the first reason that

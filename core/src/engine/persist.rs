@@ -12,6 +12,7 @@ use crate::id::{DenseIndex, HashMap};
 use crate::store::{Store, StoredEvent};
 
 use super::pipeline::Staged;
+use super::warm::GROUP;
 use super::Engine;
 
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
@@ -90,6 +91,9 @@ fn replay_unless_bad(
     let mut anchored = anchor.seq == 0;
     let mut expected = anchor.seq + 1;
     let mut bad = None;
+    // Events are decoded as they are scanned and applied a group at a
+    // time, each group's sales read ahead in lockstep first (`warm.rs`).
+    let mut group: Vec<(StoredEvent, Option<Event>)> = Vec::with_capacity(GROUP);
     let scanned = store.scan(anchor.seq.max(1), &mut |stored| {
         if !anchored {
             anchored = stored.seq == anchor.seq && stored.hash == anchor.hash;
@@ -99,15 +103,22 @@ fn replay_unless_bad(
             }
             return Ok(());
         }
-        let seq = expected;
-        let ok = replay_event(engine, &stored, seq, snapshot);
-        if !ok {
-            bad = Some(TamperedAt { seq });
-            return Err(Error::general(ErrorKind::Tampered, "stop"));
+        let event = canonical(&stored.event);
+        group.push((stored, event));
+        if group.len() < GROUP {
+            return Ok(());
         }
-        expected += 1;
-        Ok(())
+        bad = replay_group(engine, &mut group, &mut expected, snapshot);
+        match bad {
+            Some(_) => Err(Error::general(ErrorKind::Tampered, "stop")),
+            None => Ok(()),
+        }
     });
+    // What a failed scan read before failing is applied all the same: the
+    // engine holds a prefix of the store, as one event at a time would.
+    if bad.is_none() {
+        bad = replay_group(engine, &mut group, &mut expected, snapshot);
+    }
     // A scan that failed before reaching the anchor proves nothing: it is
     // a store failure, not tampering.
     if !anchored && scanned.is_ok() {
@@ -120,40 +131,81 @@ fn replay_unless_bad(
     }
 }
 
-/// Applies one stored event, which must be event `seq`, to `engine`: its
-/// JSON must decode and encode back to the same bytes, and the hash the
-/// engine computes must be the stored one. With `snapshot`, the state at
-/// its `seq` must be its state too. `false` (nothing applied) otherwise.
-pub(super) fn replay_event(
+/// The event a stored text holds, when it is the event's canonical text
+/// (the text this build writes for it): anything else was edited.
+fn canonical(text: &str) -> Option<Event> {
+    Event::from_json(text)
+        .ok()
+        .filter(|event| serde_json::to_string(event).ok().as_deref() == Some(text))
+}
+
+/// Applies a group of scanned events in order, each checked against its
+/// stored seq and hash (and the state at `snapshot`'s seq against its
+/// text); empties the group. The first event that fails is returned.
+fn replay_group(
     engine: &mut Engine,
-    stored: &StoredEvent,
-    seq: u64,
+    group: &mut Vec<(StoredEvent, Option<Event>)>,
+    expected: &mut u64,
     snapshot: Option<(u64, &str)>,
-) -> bool {
-    stored.seq == seq
-        && Event::from_json(&stored.event)
-            .ok()
-            .filter(|event| serde_json::to_string(event).ok().as_deref() == Some(&*stored.event))
-            .and_then(|event| match engine.stage(&event) {
-                Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
-                    engine.commit(link, effects);
-                    // Stored, so the store answers for it from now on.
-                    engine.forget_persisted_hashes();
-                    match snapshot {
-                        // Compared as this build writes it (a snapshot of
-                        // an older build of the same format may spell
-                        // its defaults differently): restored, then
-                        // written again.
-                        Some((at, text)) if at == seq => Engine::from_snapshot_json(text)
-                            .ok()
-                            .filter(|restored| restored.snapshot_json() == engine.snapshot_json())
-                            .map(|_| ()),
-                        _ => Some(()),
+) -> Option<TamperedAt> {
+    std::hint::black_box(
+        engine.warm_sales(group.iter().filter_map(|(_, event)| match event {
+            Some(Event::SaleRecorded(e)) => Some((e.sale.as_str(), e.buyer.as_str())),
+            _ => None,
+        })),
+    );
+    for (stored, event) in group.drain(..) {
+        let seq = *expected;
+        let ok = stored.seq == seq
+            && event
+                .and_then(|event| match engine.stage(&event) {
+                    Ok(Staged::New(link, effects)) if link.hash == stored.hash => {
+                        engine.commit(link, effects);
+                        // Stored, so the store answers for it from now on.
+                        engine.forget_persisted_hashes();
+                        match snapshot {
+                            // Compared as this build writes it (a snapshot of
+                            // an older build of the same format may spell
+                            // its defaults differently): restored, then
+                            // written again.
+                            Some((at, text)) if at == seq => Engine::from_snapshot_json(text)
+                                .ok()
+                                .filter(|restored| {
+                                    restored.snapshot_json() == engine.snapshot_json()
+                                })
+                                .map(|_| ()),
+                            _ => Some(()),
+                        }
                     }
-                }
-                _ => None,
-            })
-            .is_some()
+                    _ => None,
+                })
+                .is_some();
+        if !ok {
+            // Dropping the drain empties the rest of the group.
+            return Some(TamperedAt { seq });
+        }
+        *expected += 1;
+    }
+    None
+}
+
+/// Applies stored events that directly follow `engine`'s head (the
+/// events a conflict's answer carried), in groups as a replay does, each
+/// checked against its stored seq and hash. The first that fails is
+/// returned, with the events before it applied.
+pub(super) fn replay_events(engine: &mut Engine, events: Vec<StoredEvent>) -> Option<TamperedAt> {
+    let mut expected = engine.audit_head().seq + 1;
+    let mut group: Vec<(StoredEvent, Option<Event>)> = Vec::with_capacity(GROUP);
+    for stored in events {
+        let event = canonical(&stored.event);
+        group.push((stored, event));
+        if group.len() == GROUP {
+            if let Some(bad) = replay_group(engine, &mut group, &mut expected, None) {
+                return Some(bad);
+            }
+        }
+    }
+    replay_group(engine, &mut group, &mut expected, None)
 }
 
 pub(super) fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {

@@ -256,7 +256,13 @@ impl Engine {
     pub fn apply_batch(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         check_batch_len(events.len())?;
         if self.store.is_none() {
-            return Ok(events.iter().map(|event| self.apply(event)).collect());
+            let mut results = Vec::with_capacity(events.len());
+            for group in events.chunks(super::warm::GROUP) {
+                // Read the group's state ahead, in lockstep (`warm.rs`).
+                std::hint::black_box(self.warm_events(group));
+                results.extend(group.iter().map(|event| self.apply(event)));
+            }
+            return Ok(results);
         }
         self.apply_batch_stored(events)
     }

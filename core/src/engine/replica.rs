@@ -18,7 +18,7 @@
 //! staging or committing an event (the engine's), nor how a store makes an
 //! append atomic and conditional (the store's).
 
-use super::persist::replay_event;
+use super::persist::replay_events;
 use super::{replay_stored, storage, stored_event, tampered, Engine, Staged};
 use crate::audit::Head;
 use crate::error::{Error, ErrorKind, Result};
@@ -200,7 +200,11 @@ impl Engine {
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut results = Vec::with_capacity(events.len());
             let mut stored = Vec::new();
-            for event in events {
+            for (k, event) in events.iter().enumerate() {
+                if k % super::warm::GROUP == 0 {
+                    let group = &events[k..events.len().min(k + super::warm::GROUP)];
+                    std::hint::black_box(self.warm_events(group));
+                }
                 results.push(match self.stage(event) {
                     Err(err) => Err(err),
                     Ok(Staged::Retry(applied)) => Ok(applied),
@@ -345,17 +349,10 @@ impl Engine {
             return self.catch_up().map(|_| ());
         }
         let lean = std::mem::replace(&mut self.lean, true);
-        let mut bad = None;
-        for stored in &events {
-            let seq = self.next_seq();
-            if !replay_event(self, stored, seq, None) {
-                bad = Some(seq);
-                break;
-            }
-        }
+        let bad = replay_events(self, events);
         self.lean = lean;
         match bad {
-            Some(seq) => Err(tampered(seq)),
+            Some(at) => Err(tampered(at.seq)),
             None => Ok(()),
         }
     }

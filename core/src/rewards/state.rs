@@ -278,6 +278,12 @@ impl Rewards {
     }
 
     /// Counters after a sale by `buyer` at `at`.
+    /// The buyer's counter of live sales (0 when the counters are not
+    /// kept): the slot [`on_sale`](Self::on_sale) writes.
+    pub(crate) fn live_sales_of(&self, buyer: u32) -> u32 {
+        self.live_sales.get(buyer as usize).copied().unwrap_or(0)
+    }
+
     pub(crate) fn on_sale(&mut self, graph: &Graph, buyer: u32, counts: bool, at: Timestamp) {
         // The counters have a slot for every member since its join.
         let Some(slot) = self.live_sales.get_mut(buyer as usize).filter(|_| counts) else {

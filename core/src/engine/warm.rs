@@ -1,0 +1,102 @@
+//! Batches of sales walked in lockstep before they are applied.
+//!
+//! At a million members a sale's state is scattered: its buyer's id and
+//! node, the seven uplines' nodes and ids (the audit records spell out
+//! each earner's id), each earner's ledger chain head and the forward link
+//! it will write, the sale-id index slot. Applied one at a
+//! time, each of these is a cache miss the core waits for in turn, since
+//! the next address is read from the last (parent after parent). This file
+//! owns the pass that [`apply_batch`](Engine::apply_batch) and the
+//! columnar path run over a group of sales first: it reads those slots for
+//! the whole group a level at a time, as [`calculate_batch`]
+//! (crate::calc::calculate_batch) walks its uplines, so their misses
+//! overlap, and the apply that follows finds them in cache.
+//!
+//! It only reads. A sale it cannot resolve (an unknown buyer, a malformed
+//! event) is skipped here and refused by the apply as usual, and what it
+//! loads is a hint: the apply never relies on it, so the results are the
+//! same with or without it (the vector suite compares the two paths).
+
+use super::Engine;
+use crate::event::Event;
+use crate::graph::NO_MEMBER;
+
+/// Sales read ahead together: enough loads in flight to cover the
+/// latency of a miss, few enough that a group's lines stay in L1/L2 until
+/// its sales are applied (about 40 lines a sale).
+pub(super) const GROUP: usize = 16;
+
+/// The most upline levels read ahead (the founding programme pays 7).
+const LEVELS: usize = 8;
+
+impl Engine {
+    /// Reads ahead the state the sales among `events` will touch (see the
+    /// module docs); other events are skipped. Returns a value derived from
+    /// everything read, for `black_box`, so the loads are kept.
+    pub(super) fn warm_events(&self, events: &[Event]) -> u64 {
+        self.warm_sales(events.iter().filter_map(|event| match event {
+            Event::SaleRecorded(e) => Some((e.sale.as_str(), e.buyer.as_str())),
+            _ => None,
+        }))
+    }
+
+    /// [`warm_events`](Self::warm_events) for `(sale id, buyer id)` pairs.
+    pub(super) fn warm_sales<'a>(&self, sales: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+        let nodes = self.graph.nodes();
+        let levels = self.plans[self.plans.len() - 1].levels().len().min(LEVELS);
+        let mut sum = 0u64;
+        let mut buyers = [NO_MEMBER; GROUP];
+        let mut filled = 0;
+        let mut sales = sales.peekable();
+        while sales.peek().is_some() {
+            filled = 0;
+            for (sale, buyer) in sales.by_ref().take(GROUP) {
+                // The sale-id probe brings in the index slot its insert
+                // will write; a found id (a retry) is applied as usual.
+                sum = sum.wrapping_add(u64::from(self.sale_by_id(sale).is_some()));
+                buyers[filled] = self.graph.index_of(buyer).unwrap_or(NO_MEMBER);
+                filled += 1;
+            }
+            let mut uplines = [[NO_MEMBER; LEVELS]; GROUP];
+            let mut cursors = [NO_MEMBER; GROUP];
+            for j in 0..filled {
+                let buyer = buyers[j];
+                if buyer != NO_MEMBER {
+                    cursors[j] = nodes[buyer as usize].parent;
+                    sum = sum.wrapping_add(self.graph.joined_at(buyer).as_millis() as u64);
+                    sum = sum.wrapping_add(u64::from(self.rewards.live_sales_of(buyer)));
+                }
+            }
+            // One level of every sale at a time: independent loads.
+            for level in 0..levels {
+                for j in 0..filled {
+                    let member = cursors[j];
+                    if member != NO_MEMBER {
+                        uplines[j][level] = member;
+                        cursors[j] = nodes[member as usize].parent;
+                    }
+                }
+            }
+            // Each earner's id, which the sale's audit records spell out.
+            for j in 0..filled {
+                for &member in uplines[j][..levels].iter().filter(|&&m| m != NO_MEMBER) {
+                    let id = self.graph.id(member).as_bytes();
+                    sum = sum.wrapping_add(u64::from(id.first().copied().unwrap_or(0)));
+                }
+            }
+            // Each earner's chain head, then the link its append writes.
+            let mut heads = [[0u32; LEVELS]; GROUP];
+            for j in 0..filled {
+                for level in 0..levels {
+                    heads[j][level] = self.ledger.head_of(uplines[j][level]);
+                }
+            }
+            for j in 0..filled {
+                for level in 0..levels {
+                    sum = sum.wrapping_add(u64::from(self.ledger.next_of(heads[j][level])));
+                }
+            }
+        }
+        sum.wrapping_add(filled as u64)
+    }
+}
