@@ -13,6 +13,16 @@
 //! rest: the same webhook delivered to two workers is stored once, and the
 //! second worker gets the stored result back as a retry.
 //!
+//! Conflicts are cheap: the store's answer carries the events the engine
+//! is missing (`Store::append_or_missing`), applied with the same hash
+//! check as a catch-up. And fair: after `LOCK_AFTER_CONFLICTS` lost races
+//! in a row the engine takes the store's append lock
+//! (`Store::lock_appends`), which holds the other writers' appends off
+//! until its own is stored, and queues for it at once on its next calls
+//! while others keep writing ([`CONTENDED_CALLS`]). A batch that finds
+//! other writers takes the lock before staging, so it is never rolled
+//! back by a reload.
+//!
 //! This module owns that protocol: the write paths of an engine with a
 //! store, [`Engine::catch_up`], and read-only followers. It does not own
 //! staging or committing an event (the engine's), nor how a store makes an
