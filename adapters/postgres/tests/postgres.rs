@@ -437,6 +437,41 @@ fn the_append_lock_holds_other_writers_off_until_its_append_is_stored() {
 }
 
 #[test]
+fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "literals");
+    // The locked path sends the programme and the events as SQL literals.
+    let programme = r"o'brien \ ünï";
+    let text = r#"{"id":"it's a \"quote\", a \\ backslash, \u0000, é, 💸, E'x'"}"#;
+    let event = StoredEvent {
+        seq: 1,
+        event: text.to_string(),
+        hash: Hash([7; 32]),
+    };
+    let mut store = PostgresStore::open(&url, programme).unwrap();
+    let missing = store.lock_appends(0, 10).unwrap().unwrap();
+    assert_eq!(missing.events, Some(vec![]));
+    assert_eq!(
+        store.append_or_missing(&[event.clone()], 10).unwrap(),
+        Appended::Stored
+    );
+    let mut read = Vec::new();
+    store
+        .scan(1, &mut |e| {
+            read.push(e);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(read, vec![event.clone()]);
+    // Another programme of the same database sees nothing of it.
+    assert_eq!(PostgresStore::open(&url, "o").unwrap().head().unwrap(), 0);
+    // The lock's answer carries it back the same.
+    let missing = store.lock_appends(0, 10).unwrap().unwrap();
+    assert_eq!(missing.events, Some(vec![event]));
+    store.unlock_appends().unwrap();
+}
+
+#[test]
 fn four_writers_of_single_events_never_see_a_conflict() {
     let Some(url) = server() else { return };
     let url = fresh_db(&url, "fair");
