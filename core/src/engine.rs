@@ -146,8 +146,8 @@ pub struct Engine {
     /// A read-only replica: catches up, never writes (`replica.rs`).
     #[serde(skip)]
     follower: bool,
-    /// Single events left that queue for the store's append lock before
-    /// staging: set when this writer needed the lock (`replica.rs`).
+    /// Batches left that take the store's append lock before staging: set
+    /// when this writer found other writers' appends (`replica.rs`).
     #[serde(skip)]
     contended: u8,
     /// Host-facing records are not wanted (`apply_batch_json` with

@@ -19,8 +19,8 @@
 //! in a row the engine takes the store's append lock
 //! (`Store::lock_appends`), which holds the other writers' appends off
 //! until its own is stored, and queues for it at once on its next calls
-//! while others keep writing ([`CONTENDED_CALLS`]). A batch is staged
-//! under the lock (for the same two round trips), so it is never rolled
+//! while others keep writing ([`CONTENDED_CALLS`]). A batch that finds
+//! other writers takes the lock before staging, so it is never rolled
 //! back by a reload.
 //!
 //! This module owns that protocol: the write paths of an engine with a
@@ -42,11 +42,14 @@ use crate::store::{
 /// it (see `try_lock_store`).
 pub const LOCK_TRIES: usize = 4;
 
-/// Single events (`apply`) that queue for the store's append lock before
-/// staging once this writer needed it (lost [`LOCK_AFTER_CONFLICTS`] races
-/// in a row). Each whose lock answer carries other writers' events starts
-/// the count again; when they stop, the writer is optimistic again after
-/// this many. (Batches always stage under the lock, see `apply_batch`.)
+/// Calls (`apply`, `apply_batch`) that take the store's append lock before
+/// staging once this writer met contention: a batch that found other
+/// writers' appends (a batch that meets a conflict is rolled back by a
+/// reload; one staged under the lock cannot meet one), or a single event
+/// that needed the lock. Each call whose lock answer carries other
+/// writers' events starts the count again; when they stop, single events
+/// are optimistic again after this many calls (batches keep the lock: see
+/// `lock_if_contended`).
 pub const CONTENDED_CALLS: u8 = 8;
 
 impl Engine {
@@ -110,7 +113,7 @@ impl Engine {
     fn apply_stored_attempts(&mut self, event: &Event, locked: &mut bool) -> Result<Applied> {
         // Under contention, queue for the lock at once rather than lose
         // races first.
-        self.lock_if_contended(locked)?;
+        self.lock_if_contended(locked, true)?;
         let mut caught_up = *locked;
         let mut conflicts = 0;
         for _ in 0..MAX_APPEND_ATTEMPTS {
@@ -172,9 +175,10 @@ impl Engine {
     /// [`apply_batch`](Self::apply_batch) with a store: one conditional
     /// append for the whole batch. Staging a batch commits each event in
     /// memory (later events read earlier ones), so a failed append rolls
-    /// back by reloading from the store, which also catches up. With a
-    /// store that has an append lock, the batch is staged under it, so it
-    /// cannot meet a conflict and is never rolled back.
+    /// back by reloading from the store, which also catches up. A writer
+    /// that finds other writers' appends takes the store's append lock
+    /// before staging its next [`CONTENDED_CALLS`] batches, so they
+    /// cannot meet a conflict and are never rolled back.
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         self.refuse_follower()?;
         self.heal();
@@ -191,15 +195,17 @@ impl Engine {
         events: &[Event],
         locked: &mut bool,
     ) -> Result<Vec<Result<Applied>>> {
-        // A batch always stages under the store's append lock when it has
-        // one: a batch that met a conflict would be rolled back by a
-        // reload, and with the lock it costs the same two round trips as
-        // without (the lock's answer carries the catch-up, the append the
-        // commit). Else catching up first is one cheap query and makes a
-        // conflict, and the reload it costs, rare.
-        self.try_lock_store(locked)?;
+        // Under contention, lock at once.
+        self.lock_if_contended(locked, false)?;
+        // Else catching up first is one cheap query and makes a conflict,
+        // and the reload it costs, rare; finding others' appends there
+        // means they are writing too: this batch and the next few lock.
         if !*locked && self.behind()? {
-            self.catch_up()?;
+            self.contended = CONTENDED_CALLS;
+            self.lock_store(locked)?;
+            if !*locked {
+                self.catch_up()?;
+            }
         }
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut results = Vec::with_capacity(events.len());
@@ -250,6 +256,7 @@ impl Engine {
             if err.kind() != ErrorKind::Conflict {
                 return Err(storage(err));
             }
+            self.contended = CONTENDED_CALLS;
             if !*locked {
                 self.lock_store(locked)?;
             }
@@ -257,19 +264,28 @@ impl Engine {
         Err(exhausted())
     }
 
-    /// Takes the store's append lock when this writer needed it lately
-    /// ([`CONTENDED_CALLS`]); the lock's answer says whether others
-    /// appended since (then the count starts again). After that many lock
-    /// answers in a row that carried nothing, single events go back to
-    /// optimistic appends (one round trip instead of two).
-    fn lock_if_contended(&mut self, locked: &mut bool) -> Result<()> {
+    /// Takes the store's append lock when this writer met contention
+    /// lately ([`CONTENDED_CALLS`]); the lock's answer says whether others
+    /// appended since (then the count starts again).
+    ///
+    /// A single event goes back to optimistic appends (one round trip
+    /// instead of two) after [`CONTENDED_CALLS`] lock answers in a row
+    /// carried nothing. A batch stays with the lock (`decay` false): with
+    /// it a batch costs the same two round trips as without (the lock
+    /// carries the catch-up, the append the commit), and an optimistic
+    /// batch that loses a race to a slower writer costs a reload.
+    fn lock_if_contended(&mut self, locked: &mut bool, decay: bool) -> Result<()> {
         if self.contended == 0 {
             return Ok(());
         }
         let head = self.audit_head().seq;
-        self.lock_store(locked)?;
+        if decay {
+            self.lock_store(locked)?;
+        } else {
+            self.try_lock_store(locked)?;
+        }
         self.contended = match *locked {
-            true if self.audit_head().seq != head => CONTENDED_CALLS,
+            true if self.audit_head().seq != head || !decay => CONTENDED_CALLS,
             true => self.contended - 1,
             // The store has no lock: stay optimistic.
             false => 0,
