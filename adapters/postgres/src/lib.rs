@@ -46,13 +46,15 @@
 //! [`Store::lock_appends`]: `BEGIN`, `SELECT … FOR UPDATE` on that row
 //! (which waits for the appends in flight and holds off new ones) and the
 //! events after its head, in one round trip; its next append and the
-//! `COMMIT` that releases the lock are one more. So no event starves. A
-//! batch under contention takes the lock before staging
-//! ([`Store::try_lock_appends`]: `FOR UPDATE SKIP LOCKED`; while another
-//! writer holds it, a `FOR KEY SHARE` read waits for that writer's commit
-//! and the events it stored are caught up outside the lock), so it never
-//! meets a conflict and is never rolled back by a reload. A writer that
-//! dies holding the lock loses its connection, and the server rolls back.
+//! `COMMIT` that releases the lock are one more (two for an append of
+//! more than 4 KiB of JSON: the prepared statement, then `COMMIT`). So no
+//! event starves. A batch writer that met contention takes the lock
+//! before staging ([`Store::try_lock_appends`]: `FOR UPDATE SKIP LOCKED`;
+//! while another writer holds it, a `FOR KEY SHARE` read waits for that
+//! writer's commit and the events it stored are caught up outside the
+//! lock), so its batches no longer meet conflicts and are not rolled back
+//! by reloads. A writer that dies holding the lock loses its connection,
+//! and the server rolls back.
 //! Correctness never depends on the lock: the append stays conditional.
 //!
 //! ## Failover
