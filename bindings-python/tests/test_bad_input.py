@@ -187,19 +187,19 @@ def test_aware_datetime_accepted(kind: str) -> None:
 def test_missing_field_refused(kind: str) -> None:
     # Every listed field is required; `sponsor` may be None but not missing.
     for field in KINDS[kind][0]:
-        refused(put(event(kind), field, DROP), upline.Malformed, "malformed")
+        refused(put(event(kind), field, DROP), upline.Malformed, "malformed", field)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_wrong_types_refused(kind: str) -> None:
     text = KINDS[kind][4]
     for bad in (42, ["x"], {"x": "y"}, None):
-        refused(put(event(kind), text, bad), upline.Malformed, "malformed")
+        refused(put(event(kind), text, bad), upline.Malformed, "malformed", text)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_unknown_field_refused(kind: str) -> None:
-    refused({**event(kind), "surprise": "x"}, upline.Malformed, "malformed")
+    refused({**event(kind), "surprise": "x"}, upline.Malformed, "malformed", "surprise")
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -228,9 +228,9 @@ def test_id_at_limit_is_not_an_id_error(kind: str) -> None:
 
 
 def test_unknown_type_refused() -> None:
-    refused({"type": "member_left", "member": "a", "at": T}, upline.Malformed, "malformed", None)
-    refused({"member": "a", "at": T}, upline.Malformed, "malformed", None)
-    refused({"type": 7}, upline.Malformed, "malformed", None)
+    refused({"type": "member_left", "member": "a", "at": T}, upline.Malformed, "malformed", "type")
+    refused({"member": "a", "at": T}, upline.Malformed, "malformed", "type")
+    refused({"type": 7}, upline.Malformed, "malformed", "type")
 
 
 def test_non_dict_event_refused() -> None:

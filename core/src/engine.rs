@@ -52,7 +52,7 @@ use crate::audit::Hash;
 use crate::calc::Calculation;
 use crate::chunked::Chunked;
 use crate::graph::Graph;
-use crate::id::{DenseIndex, HashMap};
+use crate::id::{DenseIndex, HashMap, Hashed};
 use crate::ledger::Ledger;
 use crate::money::Currencies;
 use crate::payout::{PayoutRecord, Profile};
@@ -102,7 +102,7 @@ pub struct Engine {
     schedule: Vec<(Timestamp, u32, u64)>,
     sales: Chunked<SaleRecord>,
     #[serde(skip)]
-    sale_index: DenseIndex,
+    sale_index: DenseIndex<Hashed>,
     #[serde(serialize_with = "sorted")]
     refunds: HashMap<Arc<str>, RefundRecord>,
     ledger: Ledger,

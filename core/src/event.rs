@@ -327,12 +327,12 @@ impl Event {
     /// [`MAX_JSON_BYTES`](crate::limits::MAX_JSON_BYTES)).
     pub fn from_json(text: &str) -> Result<Event> {
         check_json_size(text.len())?;
-        serde_json::from_str(text).map_err(malformed)
+        serde_json::from_str(text).map_err(|err| malformed_text(text, err))
     }
 
     /// Decodes one event from a JSON value.
     pub fn from_value(value: serde_json::Value) -> Result<Event> {
-        serde_json::from_value(value).map_err(malformed)
+        Event::deserialize(&value).map_err(|err| malformed_value(&value, err))
     }
 
     /// The snake_case `type` tag.
@@ -380,6 +380,108 @@ pub(crate) fn check_json_size(len: usize) -> Result<()> {
 
 pub(crate) fn malformed(err: serde_json::Error) -> Error {
     Error::general(ErrorKind::Malformed, format!("undecodable event: {err}"))
+}
+
+/// `malformed` for event JSON `text` that did not decode, naming the field
+/// that failed (as a path: `plan.levels[0].rate`) where one can be found.
+pub(crate) fn malformed_text(text: &str, err: serde_json::Error) -> Error {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => malformed_value(&value, err),
+        Err(_) => malformed(err),
+    }
+}
+
+/// `malformed` for an event JSON value that did not decode (`err`), naming
+/// the field that failed where one can be found.
+///
+/// serde decodes an internally tagged enum from a buffer that keeps no
+/// path, so its errors never say which field was wrong ("invalid type:
+/// string \"yes\", expected a boolean"). Only on this error path, the
+/// value is decoded again as its variant's own struct with the path
+/// tracked.
+pub(crate) fn malformed_value(value: &serde_json::Value, err: serde_json::Error) -> Error {
+    let (path, reason) = match locate(value) {
+        Located::Field(path, reason) => (path, reason),
+        Located::Type => {
+            return Error::new(
+                ErrorKind::Malformed,
+                "type",
+                format!("undecodable event: type: {err}"),
+            )
+        }
+        Located::Nowhere => return malformed(err),
+    };
+    // A missing field is named by the message, not the path (serde's
+    // wording: "missing field `amount`").
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    let field = match (path.as_str(), missing) {
+        (".", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        (".", None) => return malformed(err),
+        (_, None) => path.clone(),
+    };
+    let message = match path.as_str() {
+        "." => format!("undecodable event: {reason}"),
+        _ => format!("undecodable event: {path}: {reason}"),
+    };
+    Error::new(ErrorKind::Malformed, &field, message)
+}
+
+/// Where an event fails to decode.
+enum Located {
+    /// At this path (`.` for the event itself), for this reason.
+    Field(String, String),
+    /// Its `type` is missing, not a string or not an event's.
+    Type,
+    /// Not an object, or it decodes as its variant's struct.
+    Nowhere,
+}
+
+/// Where and why `value` fails to decode as the event its `type` names.
+fn locate(value: &serde_json::Value) -> Located {
+    fn fails<T: serde::de::DeserializeOwned>(fields: serde_json::Value) -> Located {
+        match serde_path_to_error::deserialize::<_, T>(fields) {
+            Ok(_) => Located::Nowhere,
+            Err(err) => Located::Field(err.path().to_string(), err.into_inner().to_string()),
+        }
+    }
+    let Some(object) = value.as_object() else {
+        return Located::Nowhere;
+    };
+    let mut fields = object.clone();
+    let Some(serde_json::Value::String(kind)) = fields.remove("type") else {
+        return Located::Type;
+    };
+    let fields = serde_json::Value::Object(fields);
+    macro_rules! variants {
+        ($($tag:literal => $ty:ty),* $(,)?) => {
+            match kind.as_str() {
+                $($tag => fails::<$ty>(fields),)*
+                _ => Located::Type,
+            }
+        };
+    }
+    variants! {
+        "member_joined" => MemberJoined,
+        "member_status_changed" => MemberStatusChanged,
+        "sponsor_changed" => SponsorChanged,
+        "member_hold_set" => MemberHoldSet,
+        "plan_activated" => PlanActivated,
+        "currency_registered" => CurrencyRegistered,
+        "sale_recorded" => SaleRecorded,
+        "refund_recorded" => RefundRecorded,
+        "payout_profile_set" => PayoutProfileSet,
+        "payouts_prepared" => PayoutsPrepared,
+        "payout_settled" => PayoutSettled,
+        "payout_failed" => PayoutFailed,
+        "milestones_set" => MilestonesSet,
+        "challenge_created" => ChallengeCreated,
+        "challenge_closed" => ChallengeClosed,
+        "screening_rules_set" => ScreeningRulesSet,
+        "fraud_review_resolved" => FraudReviewResolved,
+    }
 }
 
 /// One paid level of a sale.

@@ -591,40 +591,100 @@ fn reactivating_a_plan_version_with_other_content_is_duplicate_id() {
 // ---- malformed input -------------------------------------------------------
 
 #[test]
-fn undecodable_json_is_malformed() {
+fn undecodable_json_is_malformed_and_names_the_field() {
     let mut engine = world();
     let cases = [
-        r#"{"type":"member_joined","member":"e","sponsor":"a","at":"2026-01-0"#, // truncated
-        "",
-        "[]",
-        "42",
-        r#""member_joined""#,
-        r#"{"type":"member_left","member":"d","at":"2026-02-01T00:00:00Z"}"#, // unknown type
-        r#"{"member":"e","sponsor":"a","at":"2026-01-01T00:00:00Z"}"#,        // no type
-        r#"{"type":"sale_recorded","sale":"s2","buyer":"d","currency":"USD","at":"2026-02-01T00:00:00Z"}"#, // no amount
-        r#"{"type":"member_joined","member":"e","sponsor":"a","at":"2026-01-01T00:00:00Z","vip":true}"#, // extra field
-        r#"{"type":"payout_profile_set","member":"d","method":"bank","verified":"yes"}"#, // wrong type
-        r#"{"type":"member_joined","member":5,"sponsor":"a","at":"2026-01-01T00:00:00Z"}"#,
-        r#"{"type":"member_status_changed","member":"d","status":"retired","at":"2026-02-01T00:00:00Z"}"#,
+        (
+            r#"{"type":"member_joined","member":"e","sponsor":"a","at":"2026-01-0"#,
+            None,
+        ), // truncated
+        ("", None),
+        ("[]", None),
+        ("42", None),
+        (r#""member_joined""#, None),
+        (
+            r#"{"type":"member_left","member":"d","at":"2026-02-01T00:00:00Z"}"#,
+            Some("type"),
+        ), // unknown type
+        (
+            r#"{"member":"e","sponsor":"a","at":"2026-01-01T00:00:00Z"}"#,
+            Some("type"),
+        ), // no type
+        (
+            r#"{"type":"sale_recorded","sale":"s2","buyer":"d","currency":"USD","at":"2026-02-01T00:00:00Z"}"#,
+            Some("amount"),
+        ), // no amount
+        (
+            r#"{"type":"member_joined","member":"e","sponsor":"a","at":"2026-01-01T00:00:00Z","vip":true}"#,
+            Some("vip"),
+        ), // extra field
+        (
+            r#"{"type":"payout_profile_set","member":"d","method":"bank","verified":"yes"}"#,
+            Some("verified"),
+        ), // wrong type
+        (
+            r#"{"type":"member_joined","member":5,"sponsor":"a","at":"2026-01-01T00:00:00Z"}"#,
+            Some("member"),
+        ),
+        (
+            r#"{"type":"member_status_changed","member":"d","status":"retired","at":"2026-02-01T00:00:00Z"}"#,
+            Some("status"),
+        ),
+        (
+            r#"{"type":"sale_recorded","sale":"s2","buyer":"d","amount":"1.00","currency":"USD","at":"2026-02-01T00:00:00Z","signals":{"ip":5}}"#,
+            Some("signals.ip"),
+        ), // nested
+        (
+            r#"{"type":"plan_activated","plan":{"version":1,"levels":[]},"effective_from":"2026-02-01T00:00:00Z"}"#,
+            Some("plan.id"),
+        ), // nested, missing
     ];
-    for text in cases {
+    for (text, field) in cases {
         let err = refused_text(&mut engine, text);
-        assert_error(&err, "malformed", None);
-        assert_eq!(Event::from_json(text).unwrap_err().code(), "malformed");
+        assert_error(&err, "malformed", field);
+        if let Some(field) = field {
+            // The message says where, too.
+            let last = field.rsplit('.').next().unwrap_or(field);
+            assert!(err.to_string().contains(last), "{err}");
+        }
+        let decoded = Event::from_json(text).unwrap_err();
+        assert_eq!(
+            (decoded.code(), decoded.field()),
+            ("malformed", field),
+            "{text}"
+        );
     }
+    // A batch slot names the field too.
+    let slots: Value = serde_json::from_str(
+        &engine
+            .apply_batch_json(
+                r#"[{"type":"payout_profile_set","member":"d","method":"bank","verified":"yes"}]"#,
+                true,
+            )
+            .expect("the batch decodes as an array"),
+    )
+    .expect("JSON");
+    assert_eq!(slots[0]["error"]["code"], "malformed");
+    assert_eq!(slots[0]["error"]["field"], "verified");
 }
 
 #[test]
-fn undecodable_values_are_malformed() {
-    for value in [
-        json!([]),
-        json!(null),
-        json!({"type": "nope"}),
-        json!({"type": "payout_profile_set", "member": "d", "method": "bank", "verified": 1}),
-        json!({"type": "member_joined", "member": "e", "at": JAN, "sponsor": null, "extra": 1}),
+fn undecodable_values_are_malformed_and_name_the_field() {
+    for (value, field) in [
+        (json!([]), None),
+        (json!(null), None),
+        (json!({"type": "nope"}), Some("type")),
+        (
+            json!({"type": "payout_profile_set", "member": "d", "method": "bank", "verified": 1}),
+            Some("verified"),
+        ),
+        (
+            json!({"type": "member_joined", "member": "e", "at": JAN, "sponsor": null, "extra": 1}),
+            Some("extra"),
+        ),
     ] {
         let err = Event::from_value(value.clone()).unwrap_err();
-        assert_error(&err, "malformed", None);
+        assert_error(&err, "malformed", field);
     }
 }
 
@@ -849,7 +909,7 @@ fn member_joined_without_a_sponsor_field_is_malformed() {
         &mut engine,
         r#"{"type":"member_joined","member":"a","at":"2026-01-01T00:00:00Z"}"#,
     );
-    assert_error(&err, "malformed", None);
+    assert_error(&err, "malformed", Some("sponsor"));
     apply(
         &mut engine,
         json!({"type": "member_joined", "member": "a", "sponsor": null, "at": "2026-01-01T00:00:00Z"}),

@@ -962,7 +962,7 @@ fn malformed_rules_are_refused_at_activation_with_the_field_named() {
         &mut engine,
         json!({"type": "screening_rules_set", "id": "x", "at": JAN, "mode": "on"}),
         "malformed",
-        None,
+        Some("mode"),
     );
 }
 
@@ -1005,7 +1005,12 @@ fn malformed_signals_are_refused_with_the_field_named() {
             "invalid_time",
             Some("signals.clicked_at"),
         );
-        refused(&mut engine, event(json!({"fax": "1"})), "malformed", None);
+        refused(
+            &mut engine,
+            event(json!({"fax": "1"})),
+            "malformed",
+            Some("signals.fax"),
+        );
     }
 }
 
@@ -1032,7 +1037,7 @@ fn reviews_that_do_not_exist_or_were_resolved_are_refused() {
         &mut engine,
         resolve("flagged", "approve"),
         "malformed",
-        None,
+        Some("decision"),
     );
     one_rule_again(&mut engine);
     sale(&mut engine, "held", "cal", "10.00", FEB, Value::Null);

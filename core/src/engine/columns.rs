@@ -499,7 +499,7 @@ impl Engine {
     ) -> Result<RowResults> {
         check_batch_len(rows)?;
         let warm = |engine: &Engine, row: usize| {
-            if let Some((ids, buyers)) = sales.filter(|_| row % super::warm::GROUP == 0) {
+            if let Some((ids, buyers)) = sales.filter(|_| row.is_multiple_of(super::warm::GROUP)) {
                 let end = rows.min(row + super::warm::GROUP);
                 let group = ids[row..end].iter().zip(&buyers[row..end]);
                 std::hint::black_box(engine.warm_sales(group.map(|(s, b)| (*s, *b))));

@@ -214,7 +214,7 @@ impl Engine {
                     events.push(event);
                     decoded.push(None);
                 }
-                Err(err) => decoded.push(Some(crate::event::malformed(err))),
+                Err(err) => decoded.push(Some(crate::event::malformed_text(slot.get(), err))),
             }
         }
         // Without records, new sales are hashed from the engine's state and

@@ -211,7 +211,7 @@ impl Engine {
             let mut results = Vec::with_capacity(events.len());
             let mut stored = Vec::new();
             for (k, event) in events.iter().enumerate() {
-                if k % super::warm::GROUP == 0 {
+                if k.is_multiple_of(super::warm::GROUP) {
                     let group = &events[k..events.len().min(k + super::warm::GROUP)];
                     std::hint::black_box(self.warm_events(group));
                 }

@@ -59,41 +59,40 @@ impl Engine {
             }
             let mut uplines = [[NO_MEMBER; LEVELS]; GROUP];
             let mut cursors = [NO_MEMBER; GROUP];
-            for j in 0..filled {
-                let buyer = buyers[j];
+            for (cursor, &buyer) in cursors.iter_mut().zip(&buyers[..filled]) {
                 if buyer != NO_MEMBER {
-                    cursors[j] = nodes[buyer as usize].parent;
+                    *cursor = nodes[buyer as usize].parent;
                     sum = sum.wrapping_add(self.graph.joined_at(buyer).as_millis() as u64);
                     sum = sum.wrapping_add(u64::from(self.rewards.live_sales_of(buyer)));
                 }
             }
             // One level of every sale at a time: independent loads.
             for level in 0..levels {
-                for j in 0..filled {
-                    let member = cursors[j];
-                    if member != NO_MEMBER {
-                        uplines[j][level] = member;
-                        cursors[j] = nodes[member as usize].parent;
+                for (cursor, upline) in cursors[..filled].iter_mut().zip(uplines.iter_mut()) {
+                    if *cursor != NO_MEMBER {
+                        upline[level] = *cursor;
+                        *cursor = nodes[*cursor as usize].parent;
                     }
                 }
             }
+            let uplines = &uplines[..filled];
             // Each earner's id, which the sale's audit records spell out.
-            for j in 0..filled {
-                for &member in uplines[j][..levels].iter().filter(|&&m| m != NO_MEMBER) {
+            for upline in uplines {
+                for &member in upline[..levels].iter().filter(|&&m| m != NO_MEMBER) {
                     let id = self.graph.id(member).as_bytes();
                     sum = sum.wrapping_add(u64::from(id.first().copied().unwrap_or(0)));
                 }
             }
             // Each earner's chain head, then the link its append writes.
             let mut heads = [[0u32; LEVELS]; GROUP];
-            for j in 0..filled {
-                for level in 0..levels {
-                    heads[j][level] = self.ledger.head_of(uplines[j][level]);
+            for (row, upline) in heads.iter_mut().zip(uplines) {
+                for (head, &member) in row.iter_mut().zip(&upline[..levels]) {
+                    *head = self.ledger.head_of(member);
                 }
             }
-            for j in 0..filled {
-                for level in 0..levels {
-                    sum = sum.wrapping_add(u64::from(self.ledger.next_of(heads[j][level])));
+            for row in &heads[..filled] {
+                for &head in &row[..levels] {
+                    sum = sum.wrapping_add(u64::from(self.ledger.next_of(head)));
                 }
             }
         }
