@@ -452,7 +452,9 @@ fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
     let missing = store.lock_appends(0, 10).unwrap().unwrap();
     assert_eq!(missing.events, Some(vec![]));
     assert_eq!(
-        store.append_or_missing(std::slice::from_ref(&event), 10).unwrap(),
+        store
+            .append_or_missing(std::slice::from_ref(&event), 10)
+            .unwrap(),
         Appended::Stored
     );
     let mut read = Vec::new();
