@@ -146,6 +146,10 @@ pub struct Engine {
     /// A read-only replica: catches up, never writes (`replica.rs`).
     #[serde(skip)]
     follower: bool,
+    /// Batches left that take the store's append lock before staging: set
+    /// when this writer found other writers' appends (`replica.rs`).
+    #[serde(skip)]
+    contended: u8,
     /// Host-facing records are not wanted (`apply_batch_json` with
     /// `records = false`): a new sale's records are hashed from the
     /// engine's own state and never built. Set only for one call.
@@ -186,6 +190,7 @@ impl Engine {
             store: None,
             broken: None,
             follower: false,
+            contended: 0,
             lean: false,
         }
     }

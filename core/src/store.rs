@@ -20,6 +20,15 @@
 //! [`ErrorKind::Conflict`] and stores nothing; the engine then catches up
 //! and tries again (see `Engine::catch_up`). [`SharedStore`] lets engines
 //! in one process share a store (tests, simulations).
+//!
+//! Conflicts are made cheap and fair by two optional parts of the
+//! contract, each with a default in terms of the rest:
+//! [`Store::append_or_missing`] answers a conflict with the stored events
+//! the writer is missing (a database does it in the append's own round
+//! trip, so a loser pays one round trip, not three), and
+//! [`Store::lock_appends`] lets a writer that lost
+//! [`LOCK_AFTER_CONFLICTS`] races in a row hold off every other writer's
+//! append until its own is stored, so no event starves.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -38,6 +47,48 @@ pub struct StoredEvent {
     pub hash: Hash,
 }
 
+/// How many events at most a conflict answer carries
+/// ([`Store::append_or_missing`], [`Store::lock_appends`]); a writer
+/// further behind is answered without them and scans.
+pub const MAX_MISSING: usize = 10_000;
+
+/// Conflicts in a row after which a writer takes its store's append lock
+/// ([`Store::lock_appends`]) for its next attempt.
+pub const LOCK_AFTER_CONFLICTS: usize = 3;
+
+/// What a writer is missing after another writer appended first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// The store's head when it answered (0 when it did not say).
+    pub head: u64,
+    /// The stored events after the writer's head, in order, or `None`
+    /// when the store did not send them (more than the limit asked for,
+    /// or a store that cannot): the writer then scans.
+    pub events: Option<Vec<StoredEvent>>,
+}
+
+/// The answer to [`Store::append_or_missing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Every event was stored.
+    Stored,
+    /// Another writer appended first: nothing was stored.
+    Conflict(Missing),
+}
+
+/// The answer to [`Store::try_lock_appends`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TryLock {
+    /// The lock is this handle's, as after [`Store::lock_appends`]: the
+    /// events stored after the writer's head.
+    Held(Missing),
+    /// Another writer held the lock. The call waited until that writer's
+    /// append was stored (or the lock released) and answers the events
+    /// stored after the writer's head by then, for the writer to catch up
+    /// outside the lock (beside the next holder) and try again.
+    Busy(Missing),
+}
+
 /// Where an engine persists what it applied.
 ///
 /// Implementations must make [`append`](Store::append) atomic and
@@ -51,6 +102,62 @@ pub trait Store: Send + fmt::Debug {
     /// writer appended first, fails with [`ErrorKind::Conflict`] (see
     /// [`conflict`]) and stores nothing. An empty slice stores nothing.
     fn append(&mut self, events: &[StoredEvent]) -> Result<()>;
+
+    /// [`append`](Store::append), answering a conflict with what the
+    /// writer is missing instead of an error: the stored events after the
+    /// head the writer expected (`events[0].seq - 1`), at most `limit` of
+    /// them (none, `events: None`, when there are more). A store whose
+    /// append can read them back in the same round trip (one statement,
+    /// one transaction) should do so: the loser of a race then pays one
+    /// round trip, not three (append, head, scan). Any other error is
+    /// returned as [`append`](Store::append) would. The default is
+    /// [`append`](Store::append), then a [`scan`](Store::scan) on conflict.
+    ///
+    /// An empty slice stores nothing and answers [`Appended::Stored`].
+    fn append_or_missing(&mut self, events: &[StoredEvent], limit: usize) -> Result<Appended> {
+        let Some(first) = events.first() else {
+            return Ok(Appended::Stored);
+        };
+        match self.append(events) {
+            Ok(()) => Ok(Appended::Stored),
+            Err(err) if err.kind() == ErrorKind::Conflict => Ok(Appended::Conflict(missing_after(
+                self,
+                first.seq.saturating_sub(1),
+                limit,
+            ))),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Takes this store's append lock, for a writer that keeps losing
+    /// races: until this handle's next append is stored, or
+    /// [`unlock_appends`](Store::unlock_appends), no other writer's append
+    /// is stored, so that append cannot meet a conflict unless the writer
+    /// is behind (and then its answer carries the missing events, and the
+    /// lock is kept). Answers `Some` with the events stored after `after`
+    /// (at most `limit`, as in [`append_or_missing`](Store::append_or_missing);
+    /// `head` is the locked head), or `None` when the store has no such
+    /// lock (the default): the writer then stays optimistic. A writer that
+    /// dies holding the lock must not keep it (a database rolls back the
+    /// dead connection's transaction).
+    fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
+        let _ = (after, limit);
+        Ok(None)
+    }
+
+    /// [`lock_appends`](Store::lock_appends) without queueing behind
+    /// another holder: [`TryLock::Busy`] when one held it (see there).
+    /// The default queues ([`lock_appends`](Store::lock_appends)).
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
+        Ok(self.lock_appends(after, limit)?.map(TryLock::Held))
+    }
+
+    /// Releases the append lock without appending (a writer that took it
+    /// and then had nothing to store, or failed). Does nothing when this
+    /// handle holds no lock (the default).
+    fn unlock_appends(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// The sequence number of the last stored event (0 when empty): what
     /// another writer's append must follow. The default scans the whole
@@ -107,6 +214,31 @@ pub trait Store: Send + fmt::Debug {
 
     /// Saves a snapshot of the state after event `seq`.
     fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()>;
+}
+
+/// The stored events after `after`, at most `limit` (`events: None` when
+/// there are more), by a [`Store::scan`]: what the default
+/// [`Store::append_or_missing`] answers a conflict with. A failed scan
+/// answers `events: None` too: the writer's own catch-up reports it.
+pub fn missing_after<S: Store + ?Sized>(store: &S, after: u64, limit: usize) -> Missing {
+    let mut events = Vec::new();
+    let mut more = false;
+    let scanned = store.scan(after.saturating_add(1), &mut |event| {
+        if events.len() == limit {
+            more = true;
+            return Err(Error::general(ErrorKind::Internal, "stop: over the limit"));
+        }
+        events.push(event);
+        Ok(())
+    });
+    let head = events.last().map_or(after, |e| e.seq);
+    match scanned {
+        Ok(()) => Missing {
+            head,
+            events: Some(events),
+        },
+        Err(_) => Missing { head, events: None },
+    }
 }
 
 /// The error a store returns when an append does not follow its head:
@@ -256,6 +388,23 @@ impl<S: Store> SharedStore<S> {
 impl<S: Store> Store for SharedStore<S> {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
         self.lock()?.append(events)
+    }
+
+    fn append_or_missing(&mut self, events: &[StoredEvent], limit: usize) -> Result<Appended> {
+        // Under one lock: the missing events are those the conflict met.
+        self.lock()?.append_or_missing(events, limit)
+    }
+
+    fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
+        self.lock()?.lock_appends(after, limit)
+    }
+
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
+        self.lock()?.try_lock_appends(after, limit)
+    }
+
+    fn unlock_appends(&mut self) -> Result<()> {
+        self.lock()?.unlock_appends()
     }
 
     fn head(&self) -> Result<u64> {

@@ -329,3 +329,153 @@ fn columns_at_a_replica_behind_catch_up_first_and_followers_refuse_them() {
     let err = follower.apply_sale_columns(&columns, false).unwrap_err();
     assert_eq!(err.code(), "read_only");
 }
+
+/// A store where another writer appends a sale just before each of this
+/// handle's appends, unless this handle holds the append lock (when
+/// `lockable`). Counts this handle's scans and appends.
+struct Racing {
+    inner: SharedStore<MemoryStore>,
+    other: Engine,
+    next: u64,
+    lockable: bool,
+    locked: bool,
+    counts: std::sync::Arc<std::sync::Mutex<(u64, u64, u64)>>,
+}
+
+impl std::fmt::Debug for Racing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Racing")
+    }
+}
+
+impl Store for Racing {
+    fn append(&mut self, events: &[StoredEvent]) -> upline::Result<()> {
+        self.inner.append(events)
+    }
+    fn append_or_missing(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> upline::Result<upline::store::Appended> {
+        self.counts.lock().unwrap().0 += 1;
+        if !self.locked {
+            self.next += 1;
+            let id = format!("theirs{}", self.next);
+            self.other.apply(&sale(&id, "bob", "5.00")).unwrap();
+        }
+        let answer = self.inner.append_or_missing(events, limit)?;
+        if answer == upline::store::Appended::Stored {
+            self.locked = false;
+        }
+        Ok(answer)
+    }
+    fn lock_appends(
+        &mut self,
+        after: u64,
+        limit: usize,
+    ) -> upline::Result<Option<upline::store::Missing>> {
+        if !self.lockable {
+            return Ok(None);
+        }
+        self.counts.lock().unwrap().2 += 1;
+        self.locked = true;
+        let store = self.inner.lock()?;
+        Ok(Some(upline::store::missing_after(&*store, after, limit)))
+    }
+    fn unlock_appends(&mut self) -> upline::Result<()> {
+        self.locked = false;
+        Ok(())
+    }
+    fn head(&self) -> upline::Result<u64> {
+        self.inner.head()
+    }
+    fn scan(
+        &self,
+        from: u64,
+        visit: &mut dyn FnMut(StoredEvent) -> upline::Result<()>,
+    ) -> upline::Result<()> {
+        self.counts.lock().unwrap().1 += 1;
+        self.inner.scan(from, visit)
+    }
+    fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+        self.inner.latest_snapshot()
+    }
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
+        self.inner.save_snapshot(seq, snapshot)
+    }
+}
+
+type Counts = std::sync::Arc<std::sync::Mutex<(u64, u64, u64)>>;
+
+fn racing(lockable: bool) -> (SharedStore<MemoryStore>, Engine, Counts) {
+    let store = shared();
+    let mut setup = open(&store);
+    setup
+        .apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let counts = Counts::default();
+    let mine = Engine::open(Box::new(Racing {
+        inner: store.clone(),
+        other: open(&store),
+        next: 0,
+        lockable,
+        locked: false,
+        counts: counts.clone(),
+    }))
+    .unwrap();
+    *counts.lock().unwrap() = (0, 0, 0);
+    (store, mine, counts)
+}
+
+#[test]
+fn a_conflict_answered_with_the_missing_events_needs_no_scan_and_the_lock_settles_the_race() {
+    let (store, mut mine, counts) = racing(true);
+    let applied = mine.apply(&sale("mine", "bob", "10.00")).unwrap();
+    let (appends, scans, locks) = *counts.lock().unwrap();
+    // Three races lost, each answered with the other's event (no scan),
+    // then the lock: the other writer is held off and the append stored.
+    assert_eq!((appends, scans, locks), (4, 0, 1));
+    assert_eq!(applied.seq, 6, "after the other writer's three sales");
+    let events = store.lock().unwrap().events().to_vec();
+    assert!(events[5].event.contains("\"mine\""));
+    assert_eq!(mine.verify().unwrap(), mine.audit_head());
+    // The next event queues for the lock at once (contention was met):
+    // stored at the first append.
+    *counts.lock().unwrap() = (0, 0, 0);
+    mine.apply(&sale("mine2", "ann", "20.00")).unwrap();
+    assert_eq!(*counts.lock().unwrap(), (1, 0, 1));
+}
+
+#[test]
+fn without_a_lock_a_writer_that_always_loses_gets_conflict_after_the_bounded_attempts() {
+    let (store, mut mine, counts) = racing(false);
+    let before = store.lock().unwrap().events().len();
+    let err = mine.apply(&sale("mine", "bob", "10.00")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    let (appends, scans, _) = *counts.lock().unwrap();
+    assert_eq!(appends, upline::limits::MAX_APPEND_ATTEMPTS as u64);
+    assert_eq!(scans, 0, "every conflict answer carried the missing events");
+    let events = store.lock().unwrap().events().to_vec();
+    assert_eq!(events.len(), before + upline::limits::MAX_APPEND_ATTEMPTS);
+    assert!(events.iter().all(|e| !e.event.contains("\"mine\"")));
+    // It caught up with every one of them, hash-checked.
+    assert_eq!(mine.audit_head().seq, events.len() as u64);
+}
+
+#[test]
+fn a_conflict_answer_whose_events_do_not_match_the_chain_is_tampered() {
+    let store = shared();
+    let mut setup = open(&store);
+    setup
+        .apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let mut mine = open(&store);
+    setup.apply(&sale("theirs", "bob", "50.00")).unwrap();
+    store.lock().unwrap().events_mut()[2].event =
+        serde_json::to_string(&sale("forged", "bob", "50.00")).unwrap();
+    let err = mine.apply(&sale("mine", "bob", "10.00")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tampered);
+    assert_eq!(err.field(), Some("seq"));
+    assert!(err.message().contains("stored event 3"), "{err}");
+    assert_eq!(mine.audit_head().seq, 2, "nothing applied past the forgery");
+}

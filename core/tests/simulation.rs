@@ -7,6 +7,16 @@
 //! that fail, and crashes between the store's append and the engine's
 //! commit (the engine is dropped and reopened from the store).
 //!
+//! The store answers conflicts with the missing events
+//! (`Store::append_or_missing`), or, drawn per call, without them (the
+//! engine then scans), and has an append lock (`Store::lock_appends`). A
+//! racer, another writer inside the store, appends a sale of its own just
+//! before an engine's append, as often as the seed says (up to 60 % of
+//! appends): an engine then loses several races in a row and must take
+//! the lock, which holds the racer off; a batch's try for the lock
+//! (`Store::try_lock_appends`) finds it busy as often, the racer appending
+//! meanwhile. No `conflict` may reach a host.
+//!
 //! Invariants, checked after every run:
 //! - every acknowledged event is stored exactly once, and nothing is stored
 //!   that no host sent;
@@ -16,15 +26,17 @@
 //!   sale, and each account's balances add up to what it earned.
 //!
 //! `UPLINE_SIM_SEEDS=N` runs seeds `0..N` (default 200);
-//! `UPLINE_SIM_SEED=S` runs one seed; `UPLINE_SIM_FAULTS=a,l,c,r` fixes the
-//! fault rates (per mille: append fails, answer lost, crash after append,
-//! read fails) instead of drawing them per seed. A failing seed is printed
+//! `UPLINE_SIM_SEED=S` runs one seed; `UPLINE_SIM_FAULTS=a,l,c,r[,x,n]`
+//! fixes the fault rates (per mille: append fails, answer lost, crash
+//! after append, read fails, and optionally the racer appends first, a
+//! conflict answered without its events) instead of drawing them per seed. A failing seed is printed
 //! with the command that reproduces it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use rust_decimal::Decimal;
+use upline::store::{Appended, Missing, TryLock};
 use upline::{
     Engine, Error, ErrorKind, Event, MemoryStore, SharedStore, Store, StoredEvent, Timestamp,
 };
@@ -65,6 +77,10 @@ struct Faults {
     answer_lost: u64,
     crash_after_append: u64,
     read_fails: u64,
+    /// The racer appends first.
+    race: u64,
+    /// A conflict is answered without the missing events.
+    no_missing: u64,
 }
 
 #[derive(Debug)]
@@ -76,6 +92,20 @@ struct World {
     crashed: bool,
     /// Appends the store refused because another writer was first.
     conflicts: u64,
+    /// Conflict answers that carried the missing events, and how many.
+    answers_with_events: u64,
+    missing_events: u64,
+    /// The handle holding the append lock.
+    lock_holder: Option<u64>,
+    locks_taken: u64,
+    busy_answers: u64,
+    next_handle: u64,
+    /// Another writer appending through the store: a fault-free engine on
+    /// the same log, and the ids it stored (the sim acknowledges them).
+    racer: Option<Engine>,
+    racer_store: Option<SharedStore<MemoryStore>>,
+    raced: Vec<String>,
+    next_race: u64,
 }
 
 /// A handle on the shared store whose every call may fail as `World` says.
@@ -83,6 +113,18 @@ struct World {
 struct SimStore {
     inner: SharedStore<MemoryStore>,
     world: Arc<Mutex<World>>,
+    id: u64,
+}
+
+impl Drop for SimStore {
+    /// A dead writer's lock goes with it, as a database rolls back a lost
+    /// connection's transaction.
+    fn drop(&mut self) {
+        let mut world = self.world.lock().unwrap();
+        if world.lock_holder == Some(self.id) {
+            world.lock_holder = None;
+        }
+    }
 }
 
 fn injected(what: &str) -> Error {
@@ -95,6 +137,48 @@ impl SimStore {
         let per_mille = pick(&world.faults);
         world.rng.chance(per_mille)
     }
+
+    /// The racer appends one sale of its own first, unless this handle
+    /// holds the append lock (or another does: then nobody appends).
+    fn race(&self) {
+        let (racer, n) = {
+            let mut world = self.world.lock().unwrap();
+            if world.lock_holder.is_some() || world.racer_store.is_none() {
+                return;
+            }
+            let per_mille = world.faults.race;
+            if !world.rng.chance(per_mille) {
+                return;
+            }
+            let racer = match world.racer.take() {
+                Some(racer) => racer,
+                None => {
+                    let store = world.racer_store.clone().unwrap();
+                    Engine::open(Box::new(store)).unwrap()
+                }
+            };
+            world.next_race += 1;
+            (racer, world.next_race)
+        };
+        let mut racer = racer;
+        let event = raced_sale(n);
+        racer.apply(&event).unwrap();
+        let mut world = self.world.lock().unwrap();
+        world.raced.push(event_id(&event));
+        world.racer = Some(racer);
+    }
+}
+
+/// The racer's sale `n`.
+fn raced_sale(n: u64) -> Event {
+    Event::from_json(
+        &serde_json::json!({"type": "sale_recorded", "sale": format!("r{n}"),
+            "buyer": member(1 + (n as usize * 5) % (MEMBERS - 1)),
+            "amount": format!("{}.{:02}", 3 + n % 150, n % 97),
+            "currency": "USD", "at": "2026-02-01T00:00:00Z"})
+        .to_string(),
+    )
+    .unwrap()
 }
 
 impl Store for SimStore {
@@ -114,6 +198,102 @@ impl Store for SimStore {
         }
         if self.roll(|f| f.answer_lost) {
             return Err(injected("the append's answer was lost"));
+        }
+        Ok(())
+    }
+
+    fn append_or_missing(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> upline::Result<Appended> {
+        if self.roll(|f| f.append_fails) {
+            return Err(injected("the append failed"));
+        }
+        self.race();
+        match self.inner.append_or_missing(events, limit)? {
+            Appended::Conflict(mut missing) => {
+                let stripped = self.roll(|f| f.no_missing);
+                let mut world = self.world.lock().unwrap();
+                world.conflicts += 1;
+                if stripped {
+                    missing.events = None;
+                }
+                if let Some(carried) = &missing.events {
+                    world.answers_with_events += 1;
+                    world.missing_events += carried.len() as u64;
+                }
+                drop(world);
+                if self.roll(|f| f.read_fails) {
+                    return Err(injected("the conflict's answer was lost"));
+                }
+                Ok(Appended::Conflict(missing))
+            }
+            Appended::Stored => {
+                // Stored: a held lock goes with the commit.
+                {
+                    let mut world = self.world.lock().unwrap();
+                    if world.lock_holder == Some(self.id) {
+                        world.lock_holder = None;
+                    }
+                }
+                if self.roll(|f| f.crash_after_append) {
+                    self.world.lock().unwrap().crashed = true;
+                    return Err(injected("crashed after the append"));
+                }
+                if self.roll(|f| f.answer_lost) {
+                    return Err(injected("the append's answer was lost"));
+                }
+                Ok(Appended::Stored)
+            }
+        }
+    }
+
+    fn lock_appends(&mut self, after: u64, limit: usize) -> upline::Result<Option<Missing>> {
+        if self.roll(|f| f.read_fails) {
+            return Err(injected("the lock failed"));
+        }
+        {
+            let mut world = self.world.lock().unwrap();
+            // Engines run one at a time and release the lock before they
+            // return, so it is free unless this handle holds it.
+            assert!(
+                world.lock_holder.is_none() || world.lock_holder == Some(self.id),
+                "the append lock is held by another handle"
+            );
+            world.lock_holder = Some(self.id);
+            world.locks_taken += 1;
+        }
+        let store = self.inner.lock()?;
+        Ok(Some(upline::store::missing_after(&*store, after, limit)))
+    }
+
+    /// Busy as often as the racer races: the racer, holding the lock,
+    /// appends first, and the answer carries what it stored.
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> upline::Result<Option<TryLock>> {
+        let busy = {
+            let mut world = self.world.lock().unwrap();
+            let per_mille = world.faults.race;
+            world.lock_holder.is_none() && world.rng.chance(per_mille)
+        };
+        if !busy {
+            return Ok(self.lock_appends(after, limit)?.map(TryLock::Held));
+        }
+        self.race();
+        self.world.lock().unwrap().busy_answers += 1;
+        if self.roll(|f| f.read_fails) {
+            return Err(injected("the busy lock's answer was lost"));
+        }
+        let store = self.inner.lock()?;
+        Ok(Some(TryLock::Busy(upline::store::missing_after(
+            &*store, after, limit,
+        ))))
+    }
+
+    fn unlock_appends(&mut self) -> upline::Result<()> {
+        let mut world = self.world.lock().unwrap();
+        if world.lock_holder == Some(self.id) {
+            world.lock_holder = None;
         }
         Ok(())
     }
@@ -212,6 +392,13 @@ struct Stats {
     conflicts: u64,
     /// `conflict` answers that reached the host (attempts exhausted).
     host_conflicts: u64,
+    /// Conflict answers that carried the missing events, and how many.
+    answers_with_events: u64,
+    missing_events: u64,
+    /// Append locks taken, and sales the racer stored.
+    locks: u64,
+    busy: u64,
+    raced: u64,
 }
 
 impl Sim {
@@ -221,6 +408,16 @@ impl Sim {
             faults,
             crashed: false,
             conflicts: 0,
+            answers_with_events: 0,
+            missing_events: 0,
+            lock_holder: None,
+            locks_taken: 0,
+            busy_answers: 0,
+            next_handle: 0,
+            racer: None,
+            racer_store: None,
+            raced: Vec::new(),
+            next_race: 0,
         }));
         Sim {
             seed,
@@ -248,10 +445,26 @@ impl Sim {
     }
 
     fn handle(&self) -> Box<dyn Store> {
+        let id = {
+            let mut world = self.world.lock().unwrap();
+            world.next_handle += 1;
+            world.next_handle
+        };
         Box::new(SimStore {
             inner: self.store.clone(),
             world: Arc::clone(&self.world),
+            id,
         })
+    }
+
+    /// Acknowledges what the racer stored.
+    fn take_raced(&mut self) {
+        let raced = std::mem::take(&mut self.world.lock().unwrap().raced);
+        for id in raced {
+            self.stats.raced += 1;
+            self.sent.insert(id.clone());
+            self.acknowledged.insert(id);
+        }
     }
 
     /// The engine of writer `w`, (re)opened if it crashed; `None` when the
@@ -296,6 +509,7 @@ impl Sim {
     }
 
     fn after_call(&mut self, w: usize) {
+        self.take_raced();
         let crashed = std::mem::take(&mut self.world.lock().unwrap().crashed);
         if crashed {
             self.stats.crashes += 1;
@@ -401,6 +615,7 @@ impl Sim {
         if !settled {
             return Err("the network never got stored".into());
         }
+        self.world.lock().unwrap().racer_store = Some(self.store.clone());
         for _ in 0..steps {
             self.step()?;
         }
@@ -410,6 +625,8 @@ impl Sim {
             answer_lost: 0,
             crash_after_append: 0,
             read_fails: 0,
+            race: 0,
+            no_missing: 0,
         };
         let unsure: Vec<Event> = self.unsure.values().cloned().collect();
         for event in unsure {
@@ -417,8 +634,16 @@ impl Sim {
             let engine = self.engine(w).ok_or("an engine does not open in calm")?;
             let result = engine.apply(&event);
             self.answered(&event, &result)?;
+            self.after_call(w);
         }
-        self.stats.conflicts = self.world.lock().unwrap().conflicts;
+        {
+            let world = self.world.lock().unwrap();
+            self.stats.conflicts = world.conflicts;
+            self.stats.answers_with_events = world.answers_with_events;
+            self.stats.missing_events = world.missing_events;
+            self.stats.locks = world.locks_taken;
+            self.stats.busy = world.busy_answers;
+        }
         if !self.unsure.is_empty() {
             return Err(format!("still unsure after calm: {:?}", self.unsure.keys()));
         }
@@ -486,11 +711,16 @@ impl Sim {
     }
 }
 
+/// Sales are the hosts' `s…` and the racer's `r…`; members are `m…`.
+fn is_sale(id: &str) -> bool {
+    id.starts_with('s') || id.starts_with('r')
+}
+
 /// Every sale's lines plus what it retains equal the sale; every account's
 /// balances add up to what it earned.
 fn conserves(engine: &Engine, stored: &BTreeMap<String, usize>) -> Result<(), String> {
     let mut sales = 0;
-    for id in stored.keys().filter(|id| id.starts_with('s')) {
+    for id in stored.keys().filter(|id| is_sale(id)) {
         let distribution = engine
             .distribution_of(id)
             .ok_or(format!("no distribution for {id}"))?;
@@ -526,7 +756,7 @@ fn conserves(engine: &Engine, stored: &BTreeMap<String, usize>) -> Result<(), St
     }
     let paid_out: Decimal = stored
         .keys()
-        .filter(|id| id.starts_with('s'))
+        .filter(|id| is_sale(id))
         .filter_map(|id| engine.distribution_of(id))
         .flat_map(|d| d.lines.into_iter().map(|line| line.amount))
         .sum();
@@ -544,13 +774,15 @@ fn faults_for(seed: u64) -> Faults {
     if let Ok(spec) = std::env::var("UPLINE_SIM_FAULTS") {
         let v: Vec<u64> = spec
             .split(',')
-            .map(|x| x.parse().expect("UPLINE_SIM_FAULTS is four numbers"))
+            .map(|x| x.parse().expect("UPLINE_SIM_FAULTS is four or six numbers"))
             .collect();
         return Faults {
             append_fails: v[0],
             answer_lost: v[1],
             crash_after_append: v[2],
             read_fails: v[3],
+            race: v.get(4).copied().unwrap_or(0),
+            no_missing: v.get(5).copied().unwrap_or(0),
         };
     }
     Faults {
@@ -558,6 +790,13 @@ fn faults_for(seed: u64) -> Faults {
         answer_lost: rng.below(80),
         crash_after_append: rng.below(40),
         read_fails: rng.below(40),
+        // A third of the seeds race hard (up to 60 % of appends).
+        race: if rng.chance(333) {
+            rng.below(600)
+        } else {
+            rng.below(100)
+        },
+        no_missing: rng.below(300),
     }
 }
 
@@ -590,6 +829,11 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
                 total.crashes += stats.crashes;
                 total.conflicts += stats.conflicts;
                 total.host_conflicts += stats.host_conflicts;
+                total.answers_with_events += stats.answers_with_events;
+                total.missing_events += stats.missing_events;
+                total.locks += stats.locks;
+                total.busy += stats.busy;
+                total.raced += stats.raced;
             }
             Err(why) => panic!(
                 "{why}\nreproduce: UPLINE_SIM_SEED={seed} cargo test -p upline --test simulation"
@@ -598,9 +842,17 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
     }
     println!("{} seeds ran clean: {total:?}", seeds.len());
     assert!(total.applied > 0 && total.retries > 0);
+    // The append lock settles every race: no host ever sees `conflict`.
+    assert_eq!(total.host_conflicts, 0, "{total:?}");
     if seeds.len() > 20 {
         assert!(
-            total.faults > 0 && total.crashes > 0 && total.conflicts > 0,
+            total.faults > 0
+                && total.crashes > 0
+                && total.conflicts > 0
+                && total.answers_with_events > 0
+                && total.locks > 0
+                && total.busy > 0
+                && total.raced > 0,
             "{total:?}"
         );
     }

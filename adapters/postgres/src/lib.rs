@@ -19,7 +19,7 @@
 //! # Ok::<(), upline::Error>(())
 //! ```
 //!
-//! ## Appends are conditional
+//! ## Appends are conditional, conflicts cheap and fair
 //!
 //! An append is one SQL statement, so one round trip and one durable
 //! commit for a whole batch: it inserts events `head + 1 …` only if the
@@ -31,6 +31,31 @@
 //! Durability is the server's: with the default `synchronous_commit = on`
 //! an acknowledged event is on disk (and on a synchronous standby, where
 //! one is configured).
+//!
+//! The same statement answers a conflict with what the loser is missing
+//! ([`Store::append_or_missing`]): its first row is the head it saw, and
+//! when that is not the writer's head, the rows after it (at most the
+//! limit asked for). So a loser pays one round trip, not three (append,
+//! head, scan). When the winner's insert was still in flight, the
+//! loser's insert waits for it and fails on the primary key, and one more
+//! query reads the rows it committed.
+//!
+//! Fairness: each append also takes a `FOR KEY SHARE` lock on the
+//! programme's row in `upline_programmes` (appends do not block one
+//! another with it). A writer that lost three races in a row takes
+//! [`Store::lock_appends`]: `BEGIN`, `SELECT … FOR UPDATE` on that row
+//! (which waits for the appends in flight and holds off new ones) and the
+//! events after its head, in one round trip; its next append and the
+//! `COMMIT` that releases the lock are one more (two for an append of
+//! more than 4 KiB of JSON: the prepared statement, then `COMMIT`). So no
+//! event starves. A batch writer that met contention takes the lock
+//! before staging ([`Store::try_lock_appends`]: `FOR UPDATE SKIP LOCKED`;
+//! while another writer holds it, a `FOR KEY SHARE` read waits for that
+//! writer's commit and the events it stored are caught up outside the
+//! lock), so its batches no longer meet conflicts and are not rolled back
+//! by reloads. A writer that dies holding the lock loses its connection,
+//! and the server rolls back.
+//! Correctness never depends on the lock: the append stays conditional.
 //!
 //! ## Failover
 //!
@@ -52,12 +77,21 @@
 //! The adapter uses only SQL that CockroachDB also accepts: `CREATE TABLE
 //! IF NOT EXISTS`, `BIGINT`/`TEXT`/`BYTEA` columns, composite primary
 //! keys, `INSERT … SELECT … FROM unnest($1::INT8[], $2::TEXT[],
-//! $3::BYTEA[])`, `INSERT … ON CONFLICT … DO NOTHING / DO UPDATE`,
-//! `SELECT … FOR UPDATE`, `coalesce`, `information_schema.tables` and
-//! `current_schema()`. No advisory locks, no `LOCK TABLE`, no
-//! `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE` database (CockroachDB's
-//! default) reports a racing append as a serialization failure (`40001`),
-//! which the adapter maps to `conflict` like a unique violation.
+//! $3::BYTEA[])` and `… FROM (VALUES …)`, a data-modifying `WITH … AS
+//! (INSERT … RETURNING …)` with `UNION ALL`, `INSERT … ON CONFLICT … DO
+//! NOTHING / DO UPDATE`, `SELECT … FOR UPDATE [SKIP LOCKED]` and `FOR KEY
+//! SHARE`, `BEGIN`/`COMMIT`/`ROLLBACK` in a simple query, `E'…'` string
+//! literals, `encode`/`decode(…, 'hex')`, `coalesce`,
+//! `information_schema.tables` and `current_schema()`. No advisory locks,
+//! no `LOCK TABLE`, no `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE`
+//! database (CockroachDB's default) reports a racing append as a
+//! serialization failure (`40001`), which the adapter maps to `conflict`
+//! like a unique violation. CockroachDB takes shared locks (`FOR KEY
+//! SHARE`) under `SERIALIZABLE` only with
+//! `enable_shared_locking_for_serializable` set (and `SKIP LOCKED` from
+//! v22.2): without it the fairness lock does not hold appends off there,
+//! and contending writers fall back to bounded optimistic retries, which
+//! stay correct.
 //!
 //! ## Schema (version 2)
 //!
@@ -88,15 +122,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, Statement};
-use upline::store::{check_append, conflict};
+use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
+use upline::store::{check_append, conflict, Appended, Missing, TryLock};
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// The schema version this build writes and reads.
@@ -149,14 +183,78 @@ const REGISTER: &str = "INSERT INTO upline_programmes (programme, audit_format)
      ON CONFLICT (programme) DO NOTHING";
 const AUDIT_FORMAT: &str = "SELECT audit_format FROM upline_programmes WHERE programme = $1";
 
-const APPEND: &str = "INSERT INTO upline_events (programme, seq, event, hash)
-     SELECT $1, t.seq, t.event, t.hash
-     FROM unnest($2::INT8[], $3::TEXT[], $4::BYTEA[]) AS t(seq, event, hash)
-     WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = $1) = $5";
+/// The conditional append, answering a conflict with the missing events,
+/// in one statement (one round trip): the first row is the programme's
+/// head (its `event` NULL); when it is not `$5`, nothing was inserted and
+/// the other rows are the events after `$5`, at most `$6`. Each append
+/// takes a `FOR KEY SHARE` lock on the programme's row, which appends do
+/// not take from one another but which waits for a writer holding the
+/// fairness lock (`FOR UPDATE`, [`LOCK`]), taken only when the head check
+/// passed. The primary key stays the final guard.
+const APPEND: &str = "WITH fair AS (
+         SELECT 1 FROM upline_programmes WHERE programme = $1 FOR KEY SHARE
+     ),
+     head AS (
+         SELECT coalesce(max(seq), 0)::INT8 AS seq FROM upline_events WHERE programme = $1
+     ),
+     stored AS (
+         INSERT INTO upline_events (programme, seq, event, hash)
+         SELECT $1, t.seq, t.event, t.hash
+         FROM unnest($2::INT8[], $3::TEXT[], $4::BYTEA[]) AS t(seq, event, hash)
+         WHERE (SELECT seq FROM head) = $5 AND (SELECT count(*) FROM fair) >= 0
+         RETURNING 1
+     )
+     SELECT head.seq, NULL::TEXT, NULL::BYTEA FROM head
+     UNION ALL
+     (SELECT e.seq, e.event, e.hash FROM upline_events e
+      WHERE e.programme = $1 AND e.seq > $5 AND (SELECT seq FROM head) <> $5
+      ORDER BY e.seq LIMIT $6)";
 const HEAD: &str = "SELECT coalesce(max(seq), 0)::INT8 FROM upline_events WHERE programme = $1";
 const SCAN: &str = "SELECT seq, event, hash FROM upline_events
      WHERE programme = $1 AND seq >= $2 ORDER BY seq LIMIT $3";
 const HASH_AT: &str = "SELECT hash FROM upline_events WHERE programme = $1 AND seq = $2";
+
+/// The fairness lock ([`Store::lock_appends`]), in one round trip as one
+/// simple query: begin, lock the programme's row `FOR UPDATE` (which waits
+/// for appends in flight and holds off new ones), then read the events
+/// after the writer's head (a statement of its own, so it sees every
+/// append committed before the lock was granted). `{programme}`, `{after}`
+/// and `{limit}` are filled in as literals (simple queries take no
+/// parameters).
+const LOCK: &str = "BEGIN;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// Largest append (bytes of event JSON) sent as literals in one simple
+/// query under the fairness lock: single events and small batches. A
+/// larger one is the prepared statement and a `COMMIT`: one more round
+/// trip, but SQL text of many rows costs the server (and the client) more
+/// than that round trip (batches of 100: about 0.8 ms more a batch).
+const LOCKED_SQL_BYTES: usize = 4 * 1024;
+
+/// [`LOCK`] without queueing: `SKIP LOCKED` answers no row when another
+/// writer holds the lock (or an append is in flight).
+const TRY_LOCK: &str = "BEGIN;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE SKIP LOCKED;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// After a busy [`TRY_LOCK`]: ends its transaction, waits until the
+/// holder's transaction ends (a `FOR KEY SHARE` read waits for `FOR
+/// UPDATE`, not for other appends, and does not queue for the lock), and
+/// reads what was stored by then. Runs as one implicit transaction, each
+/// statement with its own snapshot.
+const WAIT: &str = "ROLLBACK;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// `text` as an SQL string literal: an escape string (`E'…'`), which reads
+/// the same whatever `standard_conforming_strings` says.
+fn literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
 
 /// Where the store connects, for messages: never the password.
 #[derive(Clone)]
@@ -217,6 +315,8 @@ struct Conn {
     head: Statement,
     scan: Statement,
     hash_at: Statement,
+    /// In a transaction holding the programme's fairness lock.
+    locked: bool,
 }
 
 impl Conn {
@@ -226,6 +326,7 @@ impl Conn {
             head: client.prepare(HEAD)?,
             scan: client.prepare(SCAN)?,
             hash_at: client.prepare(HASH_AT)?,
+            locked: false,
             client,
         })
     }
@@ -239,6 +340,8 @@ pub struct PostgresStore {
     config: Config,
     server: Server,
     programme: String,
+    /// Statements sent to the server (each one round trip).
+    round_trips: Cell<u64>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -331,7 +434,15 @@ impl PostgresStore {
             config,
             server,
             programme: programme.to_string(),
+            round_trips: Cell::new(0),
         })
+    }
+
+    /// How many statements (each one round trip to the server) this store
+    /// has sent since it was opened, not counting the connection's own
+    /// set-up: for tests and benchmarks that count what a call costs.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.get()
     }
 
     /// The programme this store holds.
@@ -368,6 +479,7 @@ impl PostgresStore {
             let conn = Conn::prepare(client).map_err(|e| self.server.error("cannot prepare", e))?;
             *slot = Some(conn);
         }
+        self.round_trips.set(self.round_trips.get() + 1);
         match slot.as_mut() {
             Some(conn) => work(conn).map_err(|e| self.server.error(context, e)),
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
@@ -495,16 +607,248 @@ fn foreign(server: &Server, why: &str) -> Error {
     )
 }
 
+/// Lowercase hexadecimal text of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    text
+}
+
+/// Bytes from hexadecimal text (`encode(hash, 'hex')`); a damaged text
+/// reads as no bytes, which no event's hash matches.
+fn unhex(text: &str) -> Vec<u8> {
+    let digits = text.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return Vec::new();
+    }
+    let value = |d: u8| (d as char).to_digit(16);
+    let mut bytes = Vec::with_capacity(digits.len() / 2);
+    for pair in digits.chunks(2) {
+        match (value(pair[0]), value(pair[1])) {
+            (Some(high), Some(low)) => bytes.push((high * 16 + low) as u8),
+            _ => return Vec::new(),
+        }
+    }
+    bytes
+}
+
 /// A row's hash; a damaged one reads as a hash no event matches, so
 /// verification reports it at its sequence number.
 fn hash_of(bytes: &[u8]) -> Hash {
     <[u8; 32]>::try_from(bytes).map(Hash).unwrap_or(Hash::ZERO)
 }
 
+impl PostgresStore {
+    /// Ends the fairness lock's transaction, if this connection holds one:
+    /// `COMMIT` after a stored append, else `ROLLBACK`.
+    fn end_lock(&self, commit: bool) -> Result<()> {
+        if !self.holds_lock() {
+            return Ok(());
+        }
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+        self.with_conn("cannot end the append lock", |conn| {
+            conn.locked = false;
+            conn.client.batch_execute(sql)
+        })
+    }
+
+    /// Runs one of the lock queries ([`LOCK`], [`TRY_LOCK`], [`WAIT`]):
+    /// whether the programme's row came back (locked), and the events
+    /// after `after`, at most `limit`. The connection is then in the
+    /// lock's transaction (noted as holding the lock); on a failure it is
+    /// rolled back.
+    fn lock_query(&self, template: &str, after: u64, limit: usize) -> Result<(bool, Missing)> {
+        let sql = template
+            .replace("{programme}", &literal(&self.programme))
+            .replace("{after}", &Self::seq_param(after)?.to_string())
+            .replace("{limit}", &limit.saturating_add(1).to_string());
+        let answered = self.with_conn("cannot take the append lock", |conn| {
+            let answered = conn.client.simple_query(&sql);
+            conn.locked = answered.is_ok();
+            Ok(answered)
+        })?;
+        let messages = match answered {
+            Ok(messages) => messages,
+            Err(e) => {
+                let err = self.server.error("cannot take the append lock", e);
+                // A failed statement may leave the transaction open.
+                let _ = self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                });
+                return Err(err);
+            }
+        };
+        let mut held = false;
+        let mut events = Vec::new();
+        for message in messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            // The lock's own row has one column.
+            if row.len() != 3 {
+                held = true;
+                continue;
+            }
+            let seq = row.get(0).and_then(|seq| seq.parse::<u64>().ok());
+            let Some(seq) = seq else {
+                let _ = self.end_lock(false);
+                return Err(self.server.error("append lock", "a row without a seq"));
+            };
+            let hash = row.get(2).map(unhex).unwrap_or_default();
+            events.push(StoredEvent {
+                seq,
+                event: row.get(1).unwrap_or_default().to_string(),
+                hash: hash_of(&hash),
+            });
+        }
+        let head = events.last().map_or(after, |e| e.seq);
+        Ok((
+            held,
+            Missing {
+                head,
+                events: (events.len() <= limit).then_some(events),
+            },
+        ))
+    }
+
+    /// Notes that the lock's transaction ended.
+    fn forget_lock(&self) {
+        if let Ok(mut slot) = self.conn.try_borrow_mut() {
+            if let Some(conn) = slot.as_mut() {
+                conn.locked = false;
+            }
+        }
+    }
+
+    /// Whether this connection holds the fairness lock.
+    fn holds_lock(&self) -> bool {
+        self.conn
+            .try_borrow()
+            .map(|slot| slot.as_ref().is_some_and(|conn| conn.locked))
+            .unwrap_or(false)
+    }
+
+    /// An append under the fairness lock, and the `COMMIT` that releases
+    /// it, in one round trip: one simple query, the events as literals.
+    /// Still conditional (a writer behind gets `conflict`, the lock then
+    /// released).
+    fn append_locked(
+        &mut self,
+        events: &[StoredEvent],
+        expected: u64,
+        limit: usize,
+    ) -> Result<Appended> {
+        let programme = literal(&self.programme);
+        let mut rows = String::with_capacity(events.len() * 400);
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                rows.push_str(", ");
+            }
+            let hash = hex(&event.hash.0);
+            rows.push_str(&format!(
+                "({}::INT8, {}, decode('{hash}', 'hex'))",
+                Self::seq_param(event.seq)?,
+                literal(&event.event)
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO upline_events (programme, seq, event, hash)
+             SELECT {programme}, t.seq, t.event, t.hash FROM (VALUES {rows}) AS t(seq, event, hash)
+             WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = {programme}) = {};
+             COMMIT",
+            Self::seq_param(expected)?
+        );
+        let answered = self.with_conn("append", |conn| Ok(conn.client.simple_query(&sql)))?;
+        let inserted = match answered {
+            Ok(messages) => {
+                // Committed: the lock is released whatever was inserted.
+                self.forget_lock();
+                messages
+                    .iter()
+                    .find_map(|m| match m {
+                        SimpleQueryMessage::CommandComplete(n) => Some(*n),
+                        _ => None,
+                    })
+                    .unwrap_or(0)
+            }
+            Err(e) => {
+                let err = self.server.error(
+                    &format!("cannot store events from {}", expected.saturating_add(1)),
+                    e,
+                );
+                let _ = self.end_lock(false);
+                return Err(err);
+            }
+        };
+        if inserted == events.len() as u64 {
+            return Ok(Appended::Stored);
+        }
+        Ok(Appended::Conflict(self.missing(expected, limit)?))
+    }
+
+    /// The stored events after `after`, at most `limit` (`None` when there
+    /// are more), and the last one's `seq`.
+    fn missing(&self, after: u64, limit: usize) -> Result<Missing> {
+        if limit == 0 {
+            return Ok(Missing {
+                head: 0,
+                events: None,
+            });
+        }
+        let programme = self.programme.as_str();
+        let from = Self::seq_param(after.saturating_add(1))?;
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = self.with_conn("cannot read the missing events", |conn| {
+            conn.client.query(&conn.scan, &[&programme, &from, &page])
+        })?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            events.push(self.stored_row(&row)?);
+        }
+        let head = events.last().map_or(after, |e| e.seq);
+        Ok(Missing {
+            head,
+            events: (events.len() <= limit).then_some(events),
+        })
+    }
+
+    fn stored_row(&self, row: &postgres::Row) -> Result<StoredEvent> {
+        let seq: i64 = row
+            .try_get(0)
+            .map_err(|e| self.server.error("bad seq", e))?;
+        let event: String = row.try_get(1).unwrap_or_default();
+        let hash: Vec<u8> = row.try_get(2).unwrap_or_default();
+        Ok(StoredEvent {
+            seq: u64::try_from(seq).unwrap_or(0),
+            event,
+            hash: hash_of(&hash),
+        })
+    }
+}
+
 impl Store for PostgresStore {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
+        match self.append_or_missing(events, 0)? {
+            Appended::Stored => Ok(()),
+            Appended::Conflict(missing) => {
+                Err(conflict(missing.head, events.first().map_or(0, |e| e.seq)))
+            }
+        }
+    }
+
+    /// One statement: the conditional insert, and on a conflict the
+    /// missing events (one round trip). When the other writer's append
+    /// was still in flight, the insert waits for it and fails on the
+    /// primary key; its rows are then read by a second query. Under the
+    /// fairness lock, a stored append commits the lock's transaction (a
+    /// second round trip) and releases the lock.
+    fn append_or_missing(&mut self, events: &[StoredEvent], limit: usize) -> Result<Appended> {
         let Some(first) = events.first() else {
-            return Ok(());
+            return Ok(Appended::Stored);
         };
         let expected = first.seq.saturating_sub(1);
         // Consecutive, and starting after something: the rest is the
@@ -517,28 +861,103 @@ impl Store for PostgresStore {
         let texts: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
         let hashes: Vec<&[u8]> = events.iter().map(|e| &e.hash.0[..]).collect();
         let expected_param = Self::seq_param(expected)?;
+        if self.holds_lock() && texts.iter().map(|t| t.len()).sum::<usize>() <= LOCKED_SQL_BYTES {
+            return self.append_locked(events, expected, limit);
+        }
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let programme = self.programme.as_str();
-        let inserted = self.with_conn("append", |conn| {
-            Ok(conn.client.execute(
+        let answered = self.with_conn("append", |conn| {
+            Ok(conn.client.query(
                 &conn.append,
-                &[&programme, &seqs, &texts, &hashes, &expected_param],
+                &[&programme, &seqs, &texts, &hashes, &expected_param, &page],
             ))
         })?;
-        match inserted {
-            Ok(n) if n == events.len() as u64 => Ok(()),
-            Ok(_) => Err(conflict(self.head()?, first.seq)),
+        let rows = match answered {
+            Ok(rows) => rows,
             Err(e)
                 if matches!(
                     e.code(),
                     Some(&SqlState::UNIQUE_VIOLATION) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
                 ) =>
             {
-                Err(conflict(self.head()?, first.seq))
+                // Raced by an append in flight: it is committed now.
+                self.end_lock(false)?;
+                return Ok(Appended::Conflict(self.missing(expected, limit)?));
             }
-            Err(e) => Err(self
-                .server
-                .error(&format!("cannot store events from {}", first.seq), e)),
+            Err(e) => {
+                let err = self
+                    .server
+                    .error(&format!("cannot store events from {}", first.seq), e);
+                // A failed statement ends the lock's transaction.
+                let _ = self.end_lock(false);
+                return Err(err);
+            }
+        };
+        let mut head = None;
+        let mut missing = Vec::with_capacity(rows.len().saturating_sub(1));
+        for row in &rows {
+            match row.try_get::<_, Option<String>>(1) {
+                Ok(None) => {
+                    let seq: i64 = row
+                        .try_get(0)
+                        .map_err(|e| self.server.error("bad head", e))?;
+                    head = Some(u64::try_from(seq).unwrap_or(0));
+                }
+                _ => missing.push(self.stored_row(row)?),
+            }
         }
+        let Some(head) = head else {
+            return Err(self.server.error("append", "no head in the answer"));
+        };
+        if head == expected {
+            self.end_lock(true)?;
+            return Ok(Appended::Stored);
+        }
+        // Nothing stored; a held lock stays held.
+        missing.sort_by_key(|e| e.seq);
+        let events = (missing.len() <= limit && limit > 0).then_some(missing);
+        Ok(Appended::Conflict(Missing { head, events }))
+    }
+
+    /// `BEGIN`, `SELECT … FOR UPDATE` on the programme's row and the events
+    /// after `after`, in one round trip (the `LOCK` query). The lock is held
+    /// until this store's next stored append commits, or
+    /// [`unlock_appends`](Store::unlock_appends) rolls back; a lost
+    /// connection releases it (the server rolls back).
+    fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
+        if self.holds_lock() {
+            return self.missing(after, limit).map(Some);
+        }
+        let (held, missing) = self.lock_query(LOCK, after, limit)?;
+        if !held {
+            // The programme has no row to lock (never the case for a
+            // store this build opened): the append stays conditional.
+            let _ = self.end_lock(false);
+            return Ok(None);
+        }
+        Ok(Some(missing))
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` instead of waiting in the queue; when the
+    /// row is locked, a second round trip rolls back, waits for the holder
+    /// with a `FOR KEY SHARE` read (which does not queue for the lock) and
+    /// reads the events stored by then (the `WAIT` query).
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<TryLock>> {
+        if self.holds_lock() {
+            return self.missing(after, limit).map(|m| Some(TryLock::Held(m)));
+        }
+        let (held, missing) = self.lock_query(TRY_LOCK, after, limit)?;
+        if held {
+            return Ok(Some(TryLock::Held(missing)));
+        }
+        self.forget_lock();
+        let (_, missing) = self.lock_query(WAIT, after, limit)?;
+        self.forget_lock();
+        Ok(Some(TryLock::Busy(missing)))
+    }
+
+    fn unlock_appends(&mut self) -> Result<()> {
+        self.end_lock(false)
     }
 
     fn head(&self) -> Result<u64> {

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use postgres::{Client, NoTls};
+use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent, Timestamp};
 use upline_postgres::PostgresStore;
 
@@ -306,6 +307,200 @@ fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
     b.append(&[stored(3)]).unwrap();
     assert_eq!(a.head().unwrap(), 3);
     assert_eq!(a.hash_at(3).unwrap(), Some(Hash([3; 32])));
+}
+
+#[test]
+fn a_conflicted_append_is_answered_with_the_missing_events_in_one_round_trip() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "missing");
+    let stored = |seq: u64| StoredEvent {
+        seq,
+        event: format!("{{\"n\":{seq}}}"),
+        hash: Hash([seq as u8; 32]),
+    };
+    let mut a = PostgresStore::open(&url, "acme").unwrap();
+    let mut b = PostgresStore::open(&url, "acme").unwrap();
+    a.append(&[stored(1), stored(2), stored(3)]).unwrap();
+    let before = b.round_trips();
+    let answer = b.append_or_missing(&[stored(2)], 10).unwrap();
+    assert_eq!(b.round_trips() - before, 1, "one statement");
+    assert_eq!(
+        answer,
+        Appended::Conflict(Missing {
+            head: 3,
+            events: Some(vec![stored(2), stored(3)]),
+        })
+    );
+    // More missing than asked for: the head only, the writer scans.
+    let answer = b.append_or_missing(&[stored(1)], 2).unwrap();
+    assert_eq!(
+        answer,
+        Appended::Conflict(Missing {
+            head: 3,
+            events: None
+        })
+    );
+    assert_eq!(b.head().unwrap(), 3, "nothing stored by the conflicts");
+    let before = b.round_trips();
+    assert_eq!(
+        b.append_or_missing(&[stored(4)], 10).unwrap(),
+        Appended::Stored
+    );
+    assert_eq!(
+        b.round_trips() - before,
+        1,
+        "a stored append is one statement"
+    );
+    assert_eq!(a.hash_at(4).unwrap(), Some(Hash([4; 32])));
+}
+
+#[test]
+fn the_append_lock_holds_other_writers_off_until_its_append_is_stored() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "applock");
+    let stored = |seq: u64| StoredEvent {
+        seq,
+        event: format!("{{\"n\":{seq}}}"),
+        hash: Hash([seq as u8; 32]),
+    };
+    let mut a = PostgresStore::open(&url, "acme").unwrap();
+    let mut b = PostgresStore::open(&url, "acme").unwrap();
+    a.append(&[stored(1), stored(2)]).unwrap();
+    // b is behind (head 1 for it): the lock answers with event 2, in one
+    // round trip.
+    let before = b.round_trips();
+    let missing = b
+        .lock_appends(1, 10)
+        .unwrap()
+        .expect("postgres has the lock");
+    assert_eq!(b.round_trips() - before, 1);
+    assert_eq!(
+        missing,
+        Missing {
+            head: 2,
+            events: Some(vec![stored(2)])
+        }
+    );
+    // a's next append waits for b's lock, then finds b's event first.
+    let racer = std::thread::spawn(move || {
+        let answer = a.append_or_missing(&[stored(3)], 10);
+        (a, answer)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!racer.is_finished(), "the other writer waits for the lock");
+    assert_eq!(
+        b.append_or_missing(&[stored(3)], 10).unwrap(),
+        Appended::Stored
+    );
+    let (mut a, answer) = racer.join().unwrap();
+    let Appended::Conflict(missing) = answer.unwrap() else {
+        panic!("the writer holding the lock appended first")
+    };
+    assert_eq!(missing.head, 3);
+    assert_eq!(missing.events, Some(vec![stored(3)]));
+    // The lock went with b's append; unlocking without one rolls back.
+    a.append(&[stored(4)]).unwrap();
+    b.lock_appends(4, 10).unwrap();
+    b.unlock_appends().unwrap();
+    a.append(&[stored(5)]).unwrap();
+    assert_eq!(b.head().unwrap(), 5);
+    // Trying without queueing: free, it is taken; held by another, the try
+    // waits for the holder's commit and answers what it stored.
+    assert_eq!(
+        b.try_lock_appends(5, 10).unwrap(),
+        Some(TryLock::Held(Missing {
+            head: 5,
+            events: Some(vec![])
+        }))
+    );
+    let trier = std::thread::spawn(move || {
+        let answer = a.try_lock_appends(5, 10);
+        (a, answer)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!trier.is_finished(), "the try waits for the holder");
+    assert_eq!(
+        b.append_or_missing(&[stored(6)], 10).unwrap(),
+        Appended::Stored
+    );
+    let (mut a, answer) = trier.join().unwrap();
+    assert_eq!(
+        answer.unwrap(),
+        Some(TryLock::Busy(Missing {
+            head: 6,
+            events: Some(vec![stored(6)])
+        }))
+    );
+    // A busy try holds nothing: both write on.
+    a.append(&[stored(7)]).unwrap();
+    b.append(&[stored(8)]).unwrap();
+}
+
+#[test]
+fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "literals");
+    // The locked path sends the programme and the events as SQL literals.
+    let programme = r"o'brien \ ünï";
+    let text = r#"{"id":"it's a \"quote\", a \\ backslash, \u0000, é, 💸, E'x'"}"#;
+    let event = StoredEvent {
+        seq: 1,
+        event: text.to_string(),
+        hash: Hash([7; 32]),
+    };
+    let mut store = PostgresStore::open(&url, programme).unwrap();
+    let missing = store.lock_appends(0, 10).unwrap().unwrap();
+    assert_eq!(missing.events, Some(vec![]));
+    assert_eq!(
+        store
+            .append_or_missing(std::slice::from_ref(&event), 10)
+            .unwrap(),
+        Appended::Stored
+    );
+    let mut read = Vec::new();
+    store
+        .scan(1, &mut |e| {
+            read.push(e);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(read, vec![event.clone()]);
+    // Another programme of the same database sees nothing of it.
+    assert_eq!(PostgresStore::open(&url, "o").unwrap().head().unwrap(), 0);
+    // The lock's answer carries it back the same.
+    let missing = store.lock_appends(0, 10).unwrap().unwrap();
+    assert_eq!(missing.events, Some(vec![event]));
+    store.unlock_appends().unwrap();
+}
+
+#[test]
+fn four_writers_of_single_events_never_see_a_conflict() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "fair");
+    drop(fill(&url, "acme", 60));
+    let per_writer = 400u64;
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut engine = open(&url, "acme");
+                let mut errors = Vec::new();
+                for n in w * per_writer..(w + 1) * per_writer {
+                    if let Err(err) = engine.apply(&sale_event(n)) {
+                        errors.push(err);
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    for writer in writers {
+        let errors = writer.join().unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let fresh = open(&url, "acme");
+    assert_eq!(fresh.audit_head().seq, 60 + 4 * per_writer);
+    assert_eq!(fresh.verify().unwrap(), fresh.audit_head());
 }
 
 #[test]

@@ -13,8 +13,11 @@
 //! store's `append` (the SQL round trip and the durable commit), in its
 //! reads (`head`, `scan`, `hash_at`: catching up and reloading), and the
 //! rest (the engine staging and committing in memory), and how many
-//! events per event written were read back by catch-ups and by reloads
-//! (a batch that met a `conflict` rolls back by reloading the engine).
+//! events per event written were read back by catch-ups (scans, and the
+//! missing events a conflict's or the fairness lock's answer carried) and
+//! by reloads (a batch that met a `conflict` rolls back by reloading the
+//! engine), the share of time taking the fairness lock, and the statements
+//! sent (round trips) per event written.
 //! First, the same sales and batches into a `MemoryStore`: the engine
 //! alone.
 
@@ -23,6 +26,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
+use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
 use upline_postgres::PostgresStore;
@@ -115,6 +119,10 @@ struct StoreTime {
     /// rolled back by reloading the engine).
     caught_up: AtomicU64,
     reloaded: AtomicU64,
+    /// Time waiting for (and taking) the fairness lock.
+    lock: AtomicU64,
+    /// Statements sent to the server (one round trip each).
+    round_trips: AtomicU64,
 }
 
 impl std::fmt::Debug for StoreTime {
@@ -133,19 +141,90 @@ struct Timed {
 impl Timed {
     fn time<T>(&self, counter: &AtomicU64, work: impl FnOnce() -> T) -> T {
         let started = Instant::now();
+        let trips = self.inner.round_trips();
         let out = work();
         counter.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.time
+            .round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
         out
+    }
+
+    /// Counts the events a conflict or lock answer carried as caught up.
+    fn count_missing(&self, missing: &Missing) {
+        if let Some(events) = &missing.events {
+            self.time
+                .caught_up
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+        }
     }
 }
 
 impl Store for Timed {
     fn append(&mut self, events: &[StoredEvent]) -> upline::Result<()> {
+        let time = Arc::clone(&self.time);
+        let inner = &mut self.inner;
         let started = Instant::now();
-        let out = self.inner.append(events);
-        self.time
-            .append
+        let trips = inner.round_trips();
+        let out = inner.append(events);
+        time.append
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(inner.round_trips() - trips, Ordering::Relaxed);
+        out
+    }
+    fn append_or_missing(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> upline::Result<Appended> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let trips = self.inner.round_trips();
+        let out = self.inner.append_or_missing(events, limit);
+        time.append
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
+        if let Ok(Appended::Conflict(missing)) = &out {
+            self.count_missing(missing);
+        }
+        out
+    }
+    fn lock_appends(&mut self, after: u64, limit: usize) -> upline::Result<Option<Missing>> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let trips = self.inner.round_trips();
+        let out = self.inner.lock_appends(after, limit);
+        time.lock
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
+        if let Ok(Some(missing)) = &out {
+            self.count_missing(missing);
+        }
+        out
+    }
+    fn try_lock_appends(&mut self, after: u64, limit: usize) -> upline::Result<Option<TryLock>> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let trips = self.inner.round_trips();
+        let out = self.inner.try_lock_appends(after, limit);
+        time.lock
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
+        if let Ok(Some(TryLock::Held(missing) | TryLock::Busy(missing))) = &out {
+            self.count_missing(missing);
+        }
+        out
+    }
+    fn unlock_appends(&mut self) -> upline::Result<()> {
+        let trips = self.inner.round_trips();
+        let out = self.inner.unlock_appends();
+        self.time
+            .round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
         out
     }
     fn head(&self) -> upline::Result<u64> {
@@ -205,6 +284,9 @@ struct Run {
     /// Events read back by catch-ups and by reloads, per event written.
     caught_up: f64,
     reloaded: f64,
+    lock_share: f64,
+    /// Statements sent per event written.
+    round_trips: f64,
 }
 
 /// `writers` threads each apply `per_writer` sales in batches of `batch`
@@ -231,6 +313,8 @@ fn run(
                 time.read.store(0, Ordering::Relaxed);
                 time.caught_up.store(0, Ordering::Relaxed);
                 time.reloaded.store(0, Ordering::Relaxed);
+                time.lock.store(0, Ordering::Relaxed);
+                time.round_trips.store(0, Ordering::Relaxed);
                 let events = sales(members, 1_000_000_000 + w as u64 * per_writer, per_writer);
                 let mut latencies = Vec::new();
                 let mut conflicts = 0;
@@ -281,6 +365,9 @@ fn run(
         caught_up: time.caught_up.load(Ordering::Relaxed) as f64
             / (writers as u64 * per_writer) as f64,
         reloaded: time.reloaded.load(Ordering::Relaxed) as f64
+            / (writers as u64 * per_writer) as f64,
+        lock_share: time.lock.load(Ordering::Relaxed) as f64 / busy,
+        round_trips: time.round_trips.load(Ordering::Relaxed) as f64
             / (writers as u64 * per_writer) as f64,
     }
 }
@@ -404,9 +491,9 @@ fn main() {
     }
     println!();
     println!(
-        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | caught up | reloaded |"
+        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | in lock | caught up | reloaded | round trips |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let writer_counts: &[usize] = &args.writers;
     for &batch in &args.batches {
         let total: u64 = match (batch, args.quick) {
@@ -437,14 +524,16 @@ fn main() {
                 ("".into(), "".into())
             };
             println!(
-                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.2} | {:.2} |",
+                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.0} % | {:.2} | {:.2} | {:.2} |",
                 per_writer * writers as u64,
                 result.events_per_s,
                 result.conflicts,
                 result.append_share * 100.0,
                 result.read_share * 100.0,
+                result.lock_share * 100.0,
                 result.caught_up,
-                result.reloaded
+                result.reloaded,
+                result.round_trips
             );
             let check = open(&url, &programme);
             assert_eq!(

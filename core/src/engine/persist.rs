@@ -189,6 +189,25 @@ fn replay_group(
     None
 }
 
+/// Applies stored events that directly follow `engine`'s head (the
+/// events a conflict's answer carried), in groups as a replay does, each
+/// checked against its stored seq and hash. The first that fails is
+/// returned, with the events before it applied.
+pub(super) fn replay_events(engine: &mut Engine, events: Vec<StoredEvent>) -> Option<TamperedAt> {
+    let mut expected = engine.audit_head().seq + 1;
+    let mut group: Vec<(StoredEvent, Option<Event>)> = Vec::with_capacity(GROUP);
+    for stored in events {
+        let event = canonical(&stored.event);
+        group.push((stored, event));
+        if group.len() == GROUP {
+            if let Some(bad) = replay_group(engine, &mut group, &mut expected, None) {
+                return Some(bad);
+            }
+        }
+    }
+    replay_group(engine, &mut group, &mut expected, None)
+}
+
 pub(super) fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {
     Ok(StoredEvent {
         seq: link.seq,

@@ -13,17 +13,44 @@
 //! rest: the same webhook delivered to two workers is stored once, and the
 //! second worker gets the stored result back as a retry.
 //!
+//! Conflicts are cheap: the store's answer carries the events the engine
+//! is missing (`Store::append_or_missing`), applied with the same hash
+//! check as a catch-up. And fair: after `LOCK_AFTER_CONFLICTS` lost races
+//! in a row the engine takes the store's append lock
+//! (`Store::lock_appends`), which holds the other writers' appends off
+//! until its own is stored, and queues for it at once on its next calls
+//! while others keep writing ([`CONTENDED_CALLS`]). A batch that finds
+//! other writers takes the lock before staging, so it is never rolled
+//! back by a reload.
+//!
 //! This module owns that protocol: the write paths of an engine with a
 //! store, [`Engine::catch_up`], and read-only followers. It does not own
 //! staging or committing an event (the engine's), nor how a store makes an
 //! append atomic and conditional (the store's).
 
+use super::persist::replay_events;
 use super::{replay_stored, storage, stored_event, tampered, Engine, Staged};
 use crate::audit::Head;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Applied, Event};
 use crate::limits::MAX_APPEND_ATTEMPTS;
-use crate::store::{Store, StoredEvent};
+use crate::store::{
+    conflict, Appended, Missing, Store, StoredEvent, TryLock, LOCK_AFTER_CONFLICTS, MAX_MISSING,
+};
+
+/// Tries for the append lock without queueing before a batch queues for
+/// it (see `try_lock_store`).
+pub const LOCK_TRIES: usize = 4;
+
+/// Calls (`apply`, `apply_batch`) that take the store's append lock before
+/// staging once this writer met contention: a batch that found other
+/// writers' appends (a batch that meets a conflict is rolled back by a
+/// reload; one staged under the lock cannot meet one), or a single event
+/// that needed the lock. Each call whose lock answer carries other
+/// writers' events starts the count again; when they stop, single events
+/// are optimistic again after this many calls (batches keep the lock: see
+/// `lock_if_contended`).
+pub const CONTENDED_CALLS: u8 = 8;
 
 impl Engine {
     /// A read-only replica of `store`: like [`open`](Self::open), but
@@ -69,11 +96,26 @@ impl Engine {
     }
 
     /// [`apply`](Self::apply) with a store: stage, append, and on
-    /// `conflict` catch up and stage again.
+    /// `conflict` take the missing events from the store's answer and
+    /// stage again; after [`LOCK_AFTER_CONFLICTS`] conflicts in a row, take
+    /// the store's append lock first, so the next append is stored.
     pub(super) fn apply_stored(&mut self, event: &Event) -> Result<Applied> {
         self.refuse_follower()?;
         self.heal();
-        let mut caught_up = false;
+        let mut locked = false;
+        let applied = self.apply_stored_attempts(event, &mut locked);
+        if locked {
+            self.unlock_store();
+        }
+        applied
+    }
+
+    fn apply_stored_attempts(&mut self, event: &Event, locked: &mut bool) -> Result<Applied> {
+        // Under contention, queue for the lock at once rather than lose
+        // races first.
+        self.lock_if_contended(locked, true)?;
+        let mut caught_up = *locked;
+        let mut conflicts = 0;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let (link, effects) = match self.stage(event) {
                 Ok(Staged::Retry(applied)) => return Ok(applied),
@@ -89,18 +131,38 @@ impl Engine {
                 }
                 Err(err) => return Err(err),
             };
+            if conflicts >= LOCK_AFTER_CONFLICTS && !*locked {
+                // Lost too many races: hold the others off. The lock's
+                // answer carries what was appended meanwhile; stage again
+                // on it unless nothing was.
+                let head = self.audit_head().seq;
+                self.lock_store(locked)?;
+                if *locked {
+                    self.contended = CONTENDED_CALLS;
+                    if self.audit_head().seq != head {
+                        continue;
+                    }
+                }
+            }
             let record = stored_event(event, &link)?;
             let appended = match self.store.as_mut() {
-                Some(store) => store.append(&[record]),
+                Some(store) => store.append_or_missing(&[record], MAX_MISSING),
                 None => Err(no_store()),
             };
             match appended {
-                Ok(()) => {
+                Ok(Appended::Stored) => {
                     let applied = self.commit(link, effects);
                     self.forget_persisted_hashes();
                     return Ok(applied);
                 }
+                Ok(Appended::Conflict(missing)) => {
+                    conflicts += 1;
+                    self.take_missing(missing)?;
+                    caught_up = true;
+                }
+                // A store that reports the conflict as an error.
                 Err(err) if err.kind() == ErrorKind::Conflict => {
+                    conflicts += 1;
                     self.catch_up()?;
                     caught_up = true;
                 }
@@ -113,14 +175,37 @@ impl Engine {
     /// [`apply_batch`](Self::apply_batch) with a store: one conditional
     /// append for the whole batch. Staging a batch commits each event in
     /// memory (later events read earlier ones), so a failed append rolls
-    /// back by reloading from the store, which also catches up.
+    /// back by reloading from the store, which also catches up. A writer
+    /// that finds other writers' appends takes the store's append lock
+    /// before staging its next [`CONTENDED_CALLS`] batches, so they
+    /// cannot meet a conflict and are never rolled back.
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
         self.refuse_follower()?;
         self.heal();
-        // Catching up first is one cheap query and makes a conflict, and
-        // the reload it costs, rare.
-        if self.behind()? {
-            self.catch_up()?;
+        let mut locked = false;
+        let results = self.apply_batch_attempts(events, &mut locked);
+        if locked {
+            self.unlock_store();
+        }
+        results
+    }
+
+    fn apply_batch_attempts(
+        &mut self,
+        events: &[Event],
+        locked: &mut bool,
+    ) -> Result<Vec<Result<Applied>>> {
+        // Under contention, lock at once.
+        self.lock_if_contended(locked, false)?;
+        // Else catching up first is one cheap query and makes a conflict,
+        // and the reload it costs, rare; finding others' appends there
+        // means they are writing too: this batch and the next few lock.
+        if !*locked && self.behind()? {
+            self.contended = CONTENDED_CALLS;
+            self.lock_store(locked)?;
+            if !*locked {
+                self.catch_up()?;
+            }
         }
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut results = Vec::with_capacity(events.len());
@@ -145,13 +230,19 @@ impl Engine {
             if stored.is_empty() {
                 return Ok(results);
             }
+            // The reload below reads the missing events anyway: the
+            // answer need not carry them.
             let appended = match self.store.as_mut() {
-                Some(store) => store.append(&stored),
+                Some(store) => store.append_or_missing(&stored, 0),
                 None => Err(no_store()),
             };
-            let Err(err) = appended else {
-                self.forget_persisted_hashes();
-                return Ok(results);
+            let err = match appended {
+                Ok(Appended::Stored) => {
+                    self.forget_persisted_hashes();
+                    return Ok(results);
+                }
+                Ok(Appended::Conflict(missing)) => conflict(missing.head, stored[0].seq),
+                Err(err) => err,
             };
             if let Some(store) = self.store.take() {
                 if let Err(reload) = self.reload(store) {
@@ -165,8 +256,115 @@ impl Engine {
             if err.kind() != ErrorKind::Conflict {
                 return Err(storage(err));
             }
+            self.contended = CONTENDED_CALLS;
+            if !*locked {
+                self.lock_store(locked)?;
+            }
         }
         Err(exhausted())
+    }
+
+    /// Takes the store's append lock when this writer met contention
+    /// lately ([`CONTENDED_CALLS`]); the lock's answer says whether others
+    /// appended since (then the count starts again).
+    ///
+    /// A single event goes back to optimistic appends (one round trip
+    /// instead of two) after [`CONTENDED_CALLS`] lock answers in a row
+    /// carried nothing. A batch stays with the lock (`decay` false): with
+    /// it a batch costs the same two round trips as without (the lock
+    /// carries the catch-up, the append the commit), and an optimistic
+    /// batch that loses a race to a slower writer costs a reload.
+    fn lock_if_contended(&mut self, locked: &mut bool, decay: bool) -> Result<()> {
+        if self.contended == 0 {
+            return Ok(());
+        }
+        let head = self.audit_head().seq;
+        if decay {
+            self.lock_store(locked)?;
+        } else {
+            self.try_lock_store(locked)?;
+        }
+        self.contended = match *locked {
+            true if self.audit_head().seq != head || !decay => CONTENDED_CALLS,
+            true => self.contended - 1,
+            // The store has no lock: stay optimistic.
+            false => 0,
+        };
+        Ok(())
+    }
+
+    /// Takes the store's append lock (`locked` is then true) and the
+    /// events appended after this engine's head. Nothing happens when the
+    /// store has no lock. On `tampered` or a failed read the lock is held:
+    /// the caller releases it ([`unlock_store`](Self::unlock_store)).
+    fn lock_store(&mut self, locked: &mut bool) -> Result<()> {
+        let head = self.audit_head().seq;
+        let missing = match self.store.as_mut() {
+            Some(store) => store.lock_appends(head, MAX_MISSING).map_err(storage)?,
+            None => return Ok(()),
+        };
+        let Some(missing) = missing else {
+            return Ok(());
+        };
+        *locked = true;
+        self.take_missing(missing)
+    }
+
+    /// [`lock_store`](Self::lock_store) for a batch: while another writer
+    /// holds the lock, catch up with what it stored outside the lock (so
+    /// that work runs beside the next holder's, not in turn) and try
+    /// again; queue after [`LOCK_TRIES`] tries.
+    fn try_lock_store(&mut self, locked: &mut bool) -> Result<()> {
+        for _ in 0..LOCK_TRIES {
+            let head = self.audit_head().seq;
+            let answer = match self.store.as_mut() {
+                Some(store) => store.try_lock_appends(head, MAX_MISSING).map_err(storage)?,
+                None => return Ok(()),
+            };
+            match answer {
+                None => return Ok(()),
+                Some(TryLock::Held(missing)) => {
+                    *locked = true;
+                    return self.take_missing(missing);
+                }
+                Some(TryLock::Busy(missing)) => self.take_missing(missing)?,
+            }
+        }
+        self.lock_store(locked)
+    }
+
+    /// Releases the store's append lock, if this engine's store holds it
+    /// (an append that was stored released it already). A failure to
+    /// release is the store's to clean up (a database rolls back when the
+    /// connection goes), so it is not the host's error.
+    fn unlock_store(&mut self) {
+        if let Some(store) = self.store.as_mut() {
+            let _ = store.unlock_appends();
+        }
+    }
+
+    /// Applies the events a conflict answer carried, checking each
+    /// recomputed audit hash against the stored one (`tampered` at the
+    /// first that differs, with the events before it applied), as
+    /// [`catch_up`](Self::catch_up) does; catches up by a scan when the
+    /// answer did not carry them or they do not follow this engine's head.
+    fn take_missing(&mut self, missing: Missing) -> Result<()> {
+        // An engine that lost its store after a failed group commit holds
+        // events the store does not: only a reload (in `catch_up`) mends it.
+        let events = match missing.events {
+            Some(events) if self.broken.is_none() => events,
+            _ => return self.catch_up().map(|_| ()),
+        };
+        if events.first().is_some_and(|e| e.seq != self.next_seq()) {
+            return self.catch_up().map(|_| ());
+        }
+        let lean = std::mem::replace(&mut self.lean, true);
+        let bad = replay_events(self, events);
+        self.lean = lean;
+        match bad {
+            Some(at) => Err(tampered(at.seq)),
+            None => Ok(()),
+        }
     }
 
     /// `storage` unless this engine holds exactly a prefix of its store's
@@ -302,6 +500,7 @@ impl Engine {
             Ok(Ok(())) => {
                 fresh.store = Some(store);
                 fresh.follower = self.follower;
+                fresh.contended = self.contended;
                 fresh.forget_persisted_hashes();
                 *self = fresh;
                 Ok(())
