@@ -12,11 +12,10 @@
 //!
 //! - the member ids are packed end to end in an arena of 1 MiB pages (one
 //!   allocation a page, none an id; an id never crosses a page), and each
-//!   member has one `u64` *span* locating its id: the id's byte position
-//!   (page × 1 MiB + offset) in the upper 56 bits, its length (at most
-//!   [`MAX_ID_BYTES`]) in the low 8 — 8 bytes a member plus the id's own
-//!   bytes;
-//! - the spans, `first_child`, `next_sibling` and `joined_at` are
+//!   member has one `u32`: its id's offset in its page (the page comes
+//!   from a short table of each page's first member, the length from a
+//!   byte before the id) — 5 bytes a member plus the id's own bytes;
+//! - the offsets, `first_child`, `next_sibling` and `joined_at` are
 //!   `Chunked` arrays of 65,536-element chunks;
 //! - the id → index map stores only the `u32` index and compares through
 //!   the arena.
@@ -72,15 +71,10 @@ pub struct Graph {
     joined_at: Chunked<Timestamp>,
 }
 
-/// log2 of [`PAGE`].
-const PAGE_SHIFT: u32 = 20;
 /// Bytes in one page of the id arena: 1 MiB.
-const PAGE: usize = 1 << PAGE_SHIFT;
-/// Bits of a span that hold the id's length.
-const LEN_BITS: u32 = 8;
-
-// A length fits in its 8 bits, and an id in a page.
-const _: () = assert!(MAX_ID_BYTES < 1 << LEN_BITS && MAX_ID_BYTES <= PAGE);
+const PAGE: usize = 1 << 20;
+// An id fits in a page, and an offset in a page in a `u32`.
+const _: () = assert!(MAX_ID_BYTES <= PAGE && PAGE <= u32::MAX as usize);
 
 /// The member ids, in member order, with no allocation per id.
 ///
@@ -90,66 +84,92 @@ const _: () = assert!(MAX_ID_BYTES < 1 << LEN_BITS && MAX_ID_BYTES <= PAGE);
 /// [`PAGE`] bytes and never grows; the first grows by doubling up to a
 /// page, so a small engine does not pay for a whole one.
 ///
-/// `spans[member]` locates the id of `member`: `position << 8 | length`,
-/// where `position` is `page * PAGE + offset` (the byte position as if the
-/// pages were contiguous).
+/// `starts[member]` is the offset of `member`'s id in its page (4 bytes a
+/// member), `first[page]` the first member on each page (one entry a MiB
+/// of ids) and `blocks` the page of every 4,096th member, so a member's
+/// page is found in one or two reads of short arrays that stay in cache.
+/// Each id is stored after one byte holding its length less one (ids are
+/// 1 to 128 bytes), so an id is read with no other lookup.
 ///
 /// Serialized as a sequence of strings, exactly like the `Vec<Arc<str>>`
 /// it replaced, so snapshots do not change.
 #[derive(Clone, Default)]
 struct IdArena {
     pages: Vec<String>,
-    spans: Chunked<u64>,
+    starts: Chunked<u32>,
+    first: Vec<u32>,
+    /// The page of the first member of each block of [`BLOCK`] members:
+    /// a page holds more than a block's ids (at least `PAGE /
+    /// MAX_ID_BYTES`), so a member's page is its block's or the next.
+    blocks: Vec<u32>,
 }
+
+/// Members per entry of [`IdArena::blocks`].
+const BLOCK: usize = 4096;
+const _: () = assert!(PAGE / (MAX_ID_BYTES + 1) > BLOCK && MAX_ID_BYTES <= 128);
 
 impl IdArena {
     /// Number of ids.
     fn len(&self) -> usize {
-        self.spans.len()
+        self.starts.len()
     }
 
     /// The id at `index` (panics past the end, like a slice).
     #[inline]
     fn get(&self, index: usize) -> &str {
-        let span = self.spans[index];
-        let position = (span >> LEN_BITS) as usize;
-        let len = (span & ((1 << LEN_BITS) - 1)) as usize;
-        let offset = position & (PAGE - 1);
-        &self.pages[position >> PAGE_SHIFT][offset..offset + len]
+        let start = self.starts[index] as usize;
+        let mut page = self.blocks[index / BLOCK] as usize;
+        if self
+            .first
+            .get(page + 1)
+            .is_some_and(|&f| f as usize <= index)
+        {
+            page += 1;
+        }
+        let text = &self.pages[page];
+        let len = usize::from(text.as_bytes()[start]) + 1;
+        &text[start + 1..start + 1 + len]
     }
 
-    /// Appends `id`, at most [`MAX_ID_BYTES`] long.
+    /// Appends `id`, 1 to [`MAX_ID_BYTES`] bytes long (host ids are
+    /// checked before they get here).
     fn push(&mut self, id: &str) {
         assert!(
-            id.len() <= MAX_ID_BYTES,
-            "an id of {} bytes is over the limit",
+            (1..=MAX_ID_BYTES).contains(&id.len()),
+            "an id of {} bytes is outside 1..={MAX_ID_BYTES}",
             id.len()
         );
+        let stored = id.len() + 1;
         if self
             .pages
             .last()
-            .is_none_or(|page| page.len() + id.len() > PAGE)
+            .is_none_or(|page| page.len() + stored > PAGE)
         {
             self.pages.push(if self.pages.is_empty() {
                 String::new()
             } else {
                 String::with_capacity(PAGE)
             });
+            self.first.push(self.starts.len() as u32);
         }
         let number = self.pages.len() - 1;
         let page = &mut self.pages[number];
-        if page.capacity() - page.len() < id.len() {
+        if page.capacity() - page.len() < stored {
             // Only a first page (or the last page of a clone) gets here:
             // double it, up to a whole page.
             let capacity = (page.capacity() * 2)
-                .max(page.len() + id.len())
+                .max(page.len() + stored)
                 .clamp(64, PAGE);
             page.reserve_exact(capacity - page.len());
         }
-        let position = number * PAGE + page.len();
+        if self.starts.len().is_multiple_of(BLOCK) {
+            self.blocks.push(number as u32);
+        }
+        self.starts.push(page.len() as u32);
+        // The length less one, as one ASCII byte (0..=127), so the page
+        // stays UTF-8 and the id starts right after it.
+        page.push(char::from((id.len() - 1) as u8));
         page.push_str(id);
-        self.spans
-            .push((position as u64) << LEN_BITS | id.len() as u64);
     }
 
     /// The ids in member order.
@@ -222,7 +242,7 @@ impl Visitor<'_> for PushId<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, id: &str) -> std::result::Result<(), E> {
-        if id.len() > MAX_ID_BYTES {
+        if id.is_empty() || id.len() > MAX_ID_BYTES {
             return Err(E::invalid_length(id.len(), &self));
         }
         self.0.push(id);
@@ -688,9 +708,19 @@ mod tests {
                 assert_eq!(page.capacity(), PAGE, "later pages never grow");
             }
         }
-        for i in (0..n).step_by(997).chain([n - 1]) {
+        // Every id, the last of each page (which ends at its page's end)
+        // and the first of the next among them.
+        for i in 0..n {
             assert_eq!(g.id(i as u32), id(i));
+        }
+        for i in (0..n).step_by(997).chain([n - 1]) {
             assert_eq!(g.index_of(&id(i)), Some(i as u32));
+        }
+        assert_eq!(g.ids.first.len(), g.ids.pages.len());
+        for &first in &g.ids.first[1..] {
+            let first = first as usize;
+            assert_eq!(g.id(first as u32 - 1), id(first - 1));
+            assert_eq!(g.id(first as u32), id(first));
         }
         assert_eq!(g.index_of("nobody"), None);
         // A clone (whose last page has no spare capacity) keeps working.
