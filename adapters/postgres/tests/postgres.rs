@@ -287,15 +287,20 @@ fn programmes_in_one_database_keep_their_own_log_and_chain() {
         .unwrap());
 }
 
+/// A stored event for the store-level tests: JSON `{"n": seq}`, its hash
+/// `seq` repeated.
+fn stored(seq: u64) -> StoredEvent {
+    StoredEvent {
+        seq,
+        event: format!("{{\"n\":{seq}}}"),
+        hash: Hash([seq as u8; 32]),
+    }
+}
+
 #[test]
 fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
     let Some(url) = server() else { return };
     let url = fresh_db(&url, "conflict");
-    let stored = |seq: u64| StoredEvent {
-        seq,
-        event: format!("{{\"n\":{seq}}}"),
-        hash: Hash([seq as u8; 32]),
-    };
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&[stored(1), stored(2)]).unwrap();
@@ -313,11 +318,6 @@ fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
 fn a_conflicted_append_is_answered_with_the_missing_events_in_one_round_trip() {
     let Some(url) = server() else { return };
     let url = fresh_db(&url, "missing");
-    let stored = |seq: u64| StoredEvent {
-        seq,
-        event: format!("{{\"n\":{seq}}}"),
-        hash: Hash([seq as u8; 32]),
-    };
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&[stored(1), stored(2), stored(3)]).unwrap();
@@ -358,11 +358,6 @@ fn a_conflicted_append_is_answered_with_the_missing_events_in_one_round_trip() {
 fn the_append_lock_holds_other_writers_off_until_its_append_is_stored() {
     let Some(url) = server() else { return };
     let url = fresh_db(&url, "applock");
-    let stored = |seq: u64| StoredEvent {
-        seq,
-        event: format!("{{\"n\":{seq}}}"),
-        hash: Hash([seq as u8; 32]),
-    };
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&[stored(1), stored(2)]).unwrap();
