@@ -3,11 +3,11 @@
 //! At a million members a sale's state is scattered: its buyer's id and
 //! node, the seven uplines' nodes and ids (the audit records spell out
 //! each earner's id), each earner's ledger chain head and the forward link
-//! it will write, the sale-id index slot. Applied one at a
-//! time, each of these is a cache miss the core waits for in turn, since
-//! the next address is read from the last (parent after parent). This file
-//! owns the pass that [`apply_batch`](Engine::apply_batch) and the
-//! columnar path run over a group of sales first: it reads those slots for
+//! it will write, the sale-id index slot. Applied one at a time, each of
+//! these is a cache miss the core waits for in turn, since the next
+//! address is read from the last (parent after parent). This file owns the
+//! pass that [`apply_batch`](Engine::apply_batch), the columnar path and
+//! replay run over a group of sales first: it reads those slots for
 //! the whole group a level at a time, as [`calculate_batch`]
 //! (crate::calc::calculate_batch) walks its uplines, so their misses
 //! overlap, and the apply that follows finds them in cache.
@@ -15,7 +15,8 @@
 //! It only reads. A sale it cannot resolve (an unknown buyer, a malformed
 //! event) is skipped here and refused by the apply as usual, and what it
 //! loads is a hint: the apply never relies on it, so the results are the
-//! same with or without it (the vector suite compares the two paths).
+//! same with or without it (`core/tests/properties.rs` checks a batch
+//! against the same events applied one by one).
 
 use super::Engine;
 use crate::event::Event;
