@@ -131,18 +131,7 @@ impl Engine {
             "amount",
         )?;
         let at = time(&e.at, "at")?;
-        let buyer = self.graph.require(&e.buyer, "buyer")?;
-        let joined = self.graph.joined_at(buyer);
-        if at < joined {
-            return Err(Error::new(
-                ErrorKind::InvalidTime,
-                "at",
-                format!(
-                    "sale {:?} at {at} is before its buyer {:?} joined ({joined})",
-                    e.sale, e.buyer
-                ),
-            ));
-        }
+        let buyer = self.sale_buyer(&e.sale, &e.buyer, at)?;
         let fx = match &e.fx {
             Some(fx) => Some(self.fx_of(fx, currency)?),
             None => None,
@@ -700,6 +689,22 @@ impl Engine {
             entries,
             mutation: Mutation::Refund { id, record },
         }))
+    }
+
+    /// The buyer of sale `sale` at `at`: a member (`unknown_member`
+    /// naming `buyer` otherwise) who had joined by then (`invalid_time`
+    /// naming `at` otherwise: DESIGN.md, "Time order").
+    pub(super) fn sale_buyer(&self, sale: &str, buyer: &str, at: Timestamp) -> Result<u32> {
+        let index = self.graph.require(buyer, "buyer")?;
+        let joined = self.graph.joined_at(index);
+        if at < joined {
+            return Err(Error::new(
+                ErrorKind::InvalidTime,
+                "at",
+                format!("sale {sale:?} at {at} is before its buyer {buyer:?} joined ({joined})"),
+            ));
+        }
+        Ok(index)
     }
 
     /// The index of the sale recorded as `id`.

@@ -507,18 +507,7 @@ impl Engine {
         let amount = columns.amount.decimal(row, "amount")?;
         let amount = positive(pay.exact(amount, "amount")?, "amount")?;
         let at = columns.at.instant(row, "at")?;
-        let buyer = self.graph.require(columns.buyer[row], "buyer")?;
-        let joined = self.graph.joined_at(buyer);
-        if at < joined {
-            return Err(Error::new(
-                ErrorKind::InvalidTime,
-                "at",
-                format!(
-                    "sale {:?} at {at} is before its buyer {:?} joined ({joined})",
-                    columns.sale[row], columns.buyer[row]
-                ),
-            ));
-        }
+        let buyer = self.sale_buyer(columns.sale[row], columns.buyer[row], at)?;
         Ok(SaleInput {
             buyer,
             amount,
