@@ -144,9 +144,38 @@ fn replay_unless_bad(
 /// The event a stored text holds, when it is the event's canonical text
 /// (the text this build writes for it): anything else was edited.
 fn canonical(text: &str) -> Option<Event> {
-    Event::from_json(text)
-        .ok()
-        .filter(|event| serde_json::to_string(event).ok().as_deref() == Some(text))
+    let event = Event::from_json(text).ok()?;
+    // Written into a comparison with `text` as it goes, not into a new
+    // string per event.
+    let mut same = Same {
+        rest: text.as_bytes(),
+    };
+    match serde_json::to_writer(&mut same, &event) {
+        Ok(()) if same.rest.is_empty() => Some(event),
+        _ => None,
+    }
+}
+
+/// A writer that accepts only the bytes of `rest`, in order, consuming
+/// them: the first byte that differs (or any beyond it) is an error.
+struct Same<'a> {
+    rest: &'a [u8],
+}
+
+impl std::io::Write for Same<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) => {
+                self.rest = rest;
+                Ok(buf.len())
+            }
+            None => Err(std::io::ErrorKind::InvalidData.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Applies a group of scanned events in order, each checked against its
@@ -423,6 +452,34 @@ impl Engine {
                         .push((i as u32, j as u8));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn only_the_canonical_text_of_an_event_is_taken() {
+        let text =
+            r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#;
+        assert!(canonical(text).is_some());
+        // The same event spelled otherwise was edited after it was stored.
+        for edited in [
+            format!("{text} "),
+            text.replace(r#""sponsor":null,"#, ""),
+            text.replace(
+                r#"{"type":"member_joined","#,
+                r#"{ "type":"member_joined","#,
+            ),
+            text.replace(
+                r#""member":"ann","sponsor":null"#,
+                r#""sponsor":null,"member":"ann""#,
+            ),
+            text[..text.len() - 1].to_string(),
+        ] {
+            assert!(canonical(&edited).is_none(), "{edited}");
         }
     }
 }

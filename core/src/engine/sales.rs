@@ -2,6 +2,12 @@
 //! ([`SaleRecord`] and its lines), how a sale is calculated and credited
 //! (fx, holds, screening decisions), how a refund claws it back pro rata,
 //! and how a review releases or voids held lines.
+//!
+//! A sale's lines and its ledger entries are one structure: a line keeps
+//! what only it knows (level, rate, held, released, screened, voided) and
+//! reads its earner, amount and dates from its commission entry
+//! ([`LineEntries`]: the ledger once committed, the staged entries while
+//! the sale is prepared).
 
 use std::sync::Arc;
 
