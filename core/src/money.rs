@@ -719,7 +719,13 @@ pub(crate) fn beyond(field: &str) -> Error {
 /// A decimal that arrived as text or as a JSON number. Numbers are kept so
 /// that validation can refuse them with `invalid_amount` naming the field,
 /// instead of failing the whole decode.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Both forms are written as a JSON string, so an event is stored, hashed
+/// and snapshotted with its numbers as strings: equality (and hashing)
+/// compare the text alone, or a retry of an event taken with a number (a
+/// milestone threshold, a challenge target) would differ from the same
+/// event read back from a snapshot or a store.
+#[derive(Debug, Clone)]
 pub enum DecimalText {
     /// A JSON string (the only accepted form).
     Text(String),
@@ -746,6 +752,29 @@ impl DecimalText {
                 ),
             )),
         }
+    }
+}
+
+impl DecimalText {
+    /// The text, whichever form it arrived in.
+    fn as_written(&self) -> &str {
+        match self {
+            DecimalText::Text(text) | DecimalText::NotText(text) => text,
+        }
+    }
+}
+
+impl PartialEq for DecimalText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_written() == other.as_written()
+    }
+}
+
+impl Eq for DecimalText {}
+
+impl std::hash::Hash for DecimalText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_written().hash(state);
     }
 }
 
