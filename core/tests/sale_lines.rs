@@ -569,3 +569,52 @@ fn a_sale_paid_in_another_currency_moves_only_that_currency() {
 fn sales_paid_in_another_currency_agree_live_restored_reopened_and_lean() {
     every_way_agrees(&fx_held_and_screened());
 }
+
+/// A snapshot whose sale lines name entries it does not have (edited, or
+/// cut short) is refused as `malformed`, never a panic: the lines read
+/// their earner and amount from those entries.
+#[test]
+fn a_snapshot_whose_lines_name_missing_entries_is_refused_not_a_panic() {
+    let mut engine = Engine::new();
+    for e in blocked_and_held().iter().take(9) {
+        apply(&mut engine, e);
+    }
+    let text = engine.snapshot_json();
+    let snapshot: Value = serde_json::from_str(&text).unwrap();
+    // Level 1 held (entries 0 and 1), level 2 blocked, levels 3 and 4 at
+    // entries 2 and 3; a quarter refunded.
+    assert_eq!(snapshot["engine"]["sales"][0]["first_entry"], 0);
+    assert_eq!(
+        snapshot["engine"]["sales"][0]["lines"],
+        json!([{"entry": 0, "flags": 1, "level": 1, "rate": 200000},
+               {"entry": 2, "flags": 0, "level": 3, "rate": 100000},
+               {"entry": 3, "flags": 0, "level": 4, "rate": 80000}])
+    );
+    assert_eq!(
+        snapshot["engine"]["sales"][0]["reversed"],
+        json!(["10.00", "5.00", "4.00"])
+    );
+    let edits: Vec<Box<dyn Fn(&mut Value)>> = vec![
+        Box::new(|s| s["engine"]["sales"][0]["first_entry"] = json!(1_000_000)),
+        Box::new(|s| s["engine"]["sales"][0]["lines"][2]["entry"] = json!(200)),
+        // The hold entry of the first line, not a commission.
+        Box::new(|s| s["engine"]["sales"][0]["lines"][1]["entry"] = json!(1)),
+        Box::new(|s| {
+            let reversed = s["engine"]["sales"][0]["reversed"].as_array_mut().unwrap();
+            reversed.pop();
+        }),
+    ];
+    for (i, edit) in edits.iter().enumerate() {
+        let mut edited = snapshot.clone();
+        edit(&mut edited);
+        let result = std::panic::catch_unwind(|| Engine::from_snapshot_json(&edited.to_string()));
+        let err = match result {
+            Ok(Ok(_)) => panic!("edit {i}: restored"),
+            Ok(Err(err)) => err,
+            Err(_) => panic!("edit {i}: from_snapshot_json panicked"),
+        };
+        assert_eq!(err.code(), "malformed", "edit {i}: {err}");
+    }
+    let restored = Engine::from_snapshot_json(&snapshot.to_string()).unwrap();
+    assert_eq!(restored.snapshot_json(), text);
+}
