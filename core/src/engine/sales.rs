@@ -184,6 +184,38 @@ impl SaleRecord {
         }
     }
 
+    /// `Err` (what is wrong) unless every line names a commission entry
+    /// of this sale in `ledger` and `reversed` has one amount a line: a
+    /// snapshot is text from outside, and the lines are read through
+    /// [`line_entry`](Self::line_entry), which trusts them.
+    pub(super) fn check_lines(&self, ledger: &Ledger) -> std::result::Result<(), String> {
+        if let Some(reversed) = &self.reversed {
+            if reversed.len() != self.lines.len() {
+                return Err(format!(
+                    "sale {:?} has {} lines but {} reversed amounts",
+                    self.id,
+                    self.lines.len(),
+                    reversed.len()
+                ));
+            }
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            let entry = (self.first_entry.checked_add(u64::from(line.entry)))
+                .and_then(|seq| ledger.entry(seq));
+            match entry {
+                Some(e) if e.kind == EntryKind::Commission && *e.reference == *self.id => {}
+                _ => {
+                    return Err(format!(
+                        "line {} of sale {:?} names no commission entry of it",
+                        i + 1,
+                        self.id
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The earner of line `i`.
     pub(super) fn earner(&self, i: usize, entries: LineEntries<'_>) -> u32 {
         self.line_entry(i, entries).earner
