@@ -256,6 +256,8 @@ fn blocked_and_held() -> Vec<Value> {
         refund("r1", "s1", "50.00", "2026-02-05T00:00:00Z"),
         hold("m4", false, "2026-02-10T00:00:00Z"),
         refund("r2", "s1", "150.00", "2026-02-20T00:00:00Z"),
+        // Retried once everything happened: the original result.
+        sale("s1", "200.00", FEB),
     ]);
     events
 }
@@ -371,6 +373,8 @@ fn screened_held_and_awarded() -> Vec<Value> {
         refund("r2", "s1", "25.00", "2026-02-20T00:00:00Z"),
         review("s2", "reverse", "2026-02-21T00:00:00Z"),
         refund("r3", "s2", "100.00", "2026-02-22T00:00:00Z"),
+        sale("s1", "200.00", FEB),
+        refund("r1", "s1", "50.00", "2026-02-05T00:00:00Z"),
     ]);
     events
 }
@@ -495,6 +499,8 @@ fn fx_held_and_screened() -> Vec<Value> {
         review("s1", "release", "2026-02-07T00:00:00Z"),
         hold("m4", false, "2026-02-10T00:00:00Z"),
         refund("r2", "s1", "60.00", "2026-02-20T00:00:00Z"),
+        json!({"type": "sale_recorded", "sale": "s1", "buyer": "m5", "amount": "100.00",
+               "currency": "USD", "at": FEB, "fx": {"currency": "EUR", "rate": "0.9"}}),
     ]);
     events
 }
