@@ -128,10 +128,7 @@ fn line(earner: &str, level: u64, amount: &str, held: bool) -> (String, u64, Str
     (earner.to_string(), level, amount.to_string(), held)
 }
 
-fn triple<T: ToString>(a: &str, b: T, c: &str) -> (String, T, String)
-where
-    T: Clone,
-{
+fn triple<T>(a: &str, b: T, c: &str) -> (String, T, String) {
     (a.to_string(), b, c.to_string())
 }
 
@@ -600,15 +597,15 @@ fn a_snapshot_whose_lines_name_missing_entries_is_refused_not_a_panic() {
         snapshot["engine"]["sales"][0]["reversed"],
         json!(["10.00", "5.00", "4.00"])
     );
-    let edits: Vec<Box<dyn Fn(&mut Value)>> = vec![
-        Box::new(|s| s["engine"]["sales"][0]["first_entry"] = json!(1_000_000)),
-        Box::new(|s| s["engine"]["sales"][0]["lines"][2]["entry"] = json!(200)),
+    let edits: [fn(&mut Value); 4] = [
+        |s| s["engine"]["sales"][0]["first_entry"] = json!(1_000_000),
+        |s| s["engine"]["sales"][0]["lines"][2]["entry"] = json!(200),
         // The hold entry of the first line, not a commission.
-        Box::new(|s| s["engine"]["sales"][0]["lines"][1]["entry"] = json!(1)),
-        Box::new(|s| {
+        |s| s["engine"]["sales"][0]["lines"][1]["entry"] = json!(1),
+        |s| {
             let reversed = s["engine"]["sales"][0]["reversed"].as_array_mut().unwrap();
             reversed.pop();
-        }),
+        },
     ];
     for (i, edit) in edits.iter().enumerate() {
         let mut edited = snapshot.clone();
