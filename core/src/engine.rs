@@ -70,7 +70,7 @@ use members::Joins;
 use payouts::BatchRecord;
 use persist::{check_audit_format, replay_stored, storage, stored_event, tampered};
 use pipeline::{check_batch_len, Records, Staged};
-use sales::{RefundRecord, SaleLine, SaleRecord};
+use sales::{RefundRecord, SaleRecord};
 
 /// The commission engine. Pure: no IO, no clock, no randomness.
 ///

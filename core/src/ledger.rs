@@ -279,6 +279,12 @@ impl Ledger {
         usize::try_from(seq).ok().and_then(|i| self.entries.get(i))
     }
 
+    /// The entry with sequence number `seq`, which must exist (a sale's
+    /// line entries, say).
+    pub(crate) fn at(&self, seq: u64) -> &Entry {
+        &self.entries[seq as usize]
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -373,6 +373,21 @@ impl Rate {
     pub fn value(self) -> Decimal {
         self.0
     }
+
+    /// The rate in millionths (200,000 for 0.2): exact, since a rate is
+    /// in [0, 1] with at most [`MAX_DECIMALS`](Self::MAX_DECIMALS) decimals.
+    pub(crate) fn to_millionths(self) -> u32 {
+        let mut scaled = self.0;
+        scaled.rescale(Self::MAX_DECIMALS);
+        // At most 1,000,000: the mantissa of a value in [0, 1] at scale 6.
+        scaled.mantissa() as u32
+    }
+
+    /// The rate of [`to_millionths`](Self::to_millionths), normalized as
+    /// [`new`](Self::new) keeps every rate.
+    pub(crate) fn from_millionths(millionths: u32) -> Rate {
+        Rate(Decimal::new(i64::from(millionths), Self::MAX_DECIMALS).normalize())
+    }
 }
 
 impl fmt::Display for Rate {

@@ -181,6 +181,73 @@ fn a_held_line_is_held_until_the_hold_ends_then_flows() {
 }
 
 #[test]
+fn a_held_line_of_a_sale_paid_in_another_currency_stays_in_that_currency() {
+    // 100.00 USD paid in EUR at 0.9: lines on a 90.00 EUR base. Bob is on
+    // hold, so his 18.00 EUR line is held; a 40 % refund reverses 7.20 EUR
+    // of it from held, and the end of the hold releases the 10.80 EUR left,
+    // all in EUR.
+    let mut engine = chain();
+    apply(
+        &mut engine,
+        json!({"type": "member_hold_set", "member": "bob", "on": true, "reason": "kyc", "at": JAN}),
+    );
+    apply(
+        &mut engine,
+        json!({"type": "sale_recorded", "sale": "s1", "buyer": "cal", "amount": "100.00",
+               "currency": "USD", "at": "2026-02-01T00:00:00Z",
+               "fx": {"currency": "EUR", "rate": "0.9"}}),
+    );
+    apply(
+        &mut engine,
+        json!({"type": "refund_recorded", "refund": "r1", "sale": "s1", "amount": "40.00",
+               "at": "2026-02-05T00:00:00Z"}),
+    );
+    apply(
+        &mut engine,
+        json!({"type": "member_hold_set", "member": "bob", "on": false, "reason": "kyc",
+               "at": "2026-02-10T00:00:00Z"}),
+    );
+    let eur = engine
+        .balances("bob", "EUR", "2026-02-10T00:00:00Z")
+        .unwrap();
+    assert_eq!(eur.held.to_string(), "0.00");
+    assert_eq!(eur.pending.to_string(), "10.80");
+    let usd = engine
+        .balances("bob", "USD", "2026-02-10T00:00:00Z")
+        .unwrap();
+    assert_eq!(usd.total().to_string(), "0.00", "nothing moves in USD");
+    let statement = page(&engine, "bob", Some("2026-02-10T00:00:00Z"));
+    let line = &statement.entries[0];
+    assert_eq!(line.base.map(|b| b.to_string()), Some("90.00".to_string()));
+    assert_eq!(line.rate.map(|r| r.to_string()), Some("0.2".to_string()));
+    assert_eq!(
+        summary(&statement),
+        [
+            (
+                EntryKind::Commission,
+                "18.00".into(),
+                EntryState::Pending,
+                Some("10.80".into())
+            ),
+            (EntryKind::Hold, "18.00".into(), EntryState::Pending, None),
+            (
+                EntryKind::ReversalHeld,
+                "7.20".into(),
+                EntryState::Reversed,
+                None
+            ),
+            (
+                EntryKind::Release,
+                "10.80".into(),
+                EntryState::Pending,
+                None
+            ),
+        ]
+    );
+    assert!(statement.entries.iter().all(|l| l.currency.code() == "EUR"));
+}
+
+#[test]
 fn a_payout_reserve_shows_reserved_then_paid_or_back_to_available() {
     let mut engine = chain();
     sale(&mut engine, "s1", "100.00", "2026-02-01T00:00:00Z");

@@ -146,7 +146,7 @@ pub fn export_store(
     }
     // Start from the latest snapshot when it lies before the range.
     let mut engine = match store.latest_snapshot().map_err(storage)? {
-        Some((seq, snapshot)) if seq < from => Engine::from_snapshot_json(&snapshot)?,
+        Some((seq, snapshot)) if seq < from => Engine::restore(Some(&snapshot))?,
         _ => Engine::new(),
     };
     let anchor = engine.audit_head();

@@ -14,6 +14,7 @@ use crate::screen;
 use crate::time::Timestamp;
 
 use super::pipeline::{duplicate, time, Mutation, Prep, Prepared};
+use super::sales::LineEntries;
 use super::Engine;
 
 /// What a retried join is checked against, for every member by dense
@@ -233,16 +234,19 @@ impl Engine {
                         ),
                     ));
                 }
-                let line = &record.lines[usize::from(line)];
-                let amount = line.amount - line.reversed;
+                let line = usize::from(line);
+                let credit = record.line_entry(line, LineEntries::Ledger(&self.ledger));
+                let amount = credit.amount - record.reversed(line);
                 if amount > Decimal::ZERO {
                     prepared.entries.push(Entry {
                         at,
                         earner: member,
-                        currency: record.currency,
+                        // The line's own currency: the pay currency of a
+                        // sale paid in another one.
+                        currency: credit.currency,
                         kind: EntryKind::Release,
                         amount,
-                        available_at: line.available_at,
+                        available_at: credit.available_at,
                         reference: record.id.clone(),
                     });
                 }

@@ -12,18 +12,28 @@ use crate::id::{DenseIndex, HashMap};
 use crate::store::{Store, StoredEvent};
 
 use super::pipeline::Staged;
+use super::sales::LineEntries;
 use super::warm::GROUP;
 use super::Engine;
 
 /// Version of the snapshot format written by [`Engine::snapshot_json`].
 ///
-/// Format 3 holds audit hashes of format 2 ([`audit::FORMAT`]). Formats 1
-/// and 2 held audit format 1 hashes: they are refused with a `storage`
-/// error naming the audit format (replay the events instead).
-pub const SNAPSHOT_FORMAT: u32 = 3;
+/// Format 4 keeps each sale line's earner, amount and dates only in its
+/// ledger entry. Format 3 (the same audit format 2 hashes,
+/// [`audit::FORMAT`], with those facts in the sale lines too) is refused
+/// by [`Engine::from_snapshot_json`] with a `storage` error naming the
+/// format; a store whose latest snapshot is format 3 opens all the same,
+/// by replaying its events (a snapshot only saves that replay). Formats 1
+/// and 2 held audit format 1 hashes: refused with a `storage` error naming
+/// the audit format (replay the events instead).
+pub const SNAPSHOT_FORMAT: u32 = 4;
 
 /// The last snapshot format whose hashes are audit format 1.
 pub(super) const SNAPSHOT_FORMAT_AUDIT_V1: u32 = 2;
+
+/// The last snapshot format before this one whose events this build
+/// replays: its snapshots are skipped when a store opens.
+const SNAPSHOT_FORMAT_OUTDATED: u32 = 3;
 
 #[derive(Serialize)]
 pub(super) struct SnapshotRef<'a> {
@@ -134,9 +144,38 @@ fn replay_unless_bad(
 /// The event a stored text holds, when it is the event's canonical text
 /// (the text this build writes for it): anything else was edited.
 fn canonical(text: &str) -> Option<Event> {
-    Event::from_json(text)
-        .ok()
-        .filter(|event| serde_json::to_string(event).ok().as_deref() == Some(text))
+    let event = Event::from_json(text).ok()?;
+    // Written into a comparison with `text` as it goes, not into a new
+    // string per event.
+    let mut same = Same {
+        rest: text.as_bytes(),
+    };
+    match serde_json::to_writer(&mut same, &event) {
+        Ok(()) if same.rest.is_empty() => Some(event),
+        _ => None,
+    }
+}
+
+/// A writer that accepts only the bytes of `rest`, in order, consuming
+/// them: the first byte that differs (or any beyond it) is an error.
+struct Same<'a> {
+    rest: &'a [u8],
+}
+
+impl std::io::Write for Same<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) => {
+                self.rest = rest;
+                Ok(buf.len())
+            }
+            None => Err(std::io::ErrorKind::InvalidData.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Applies a group of scanned events in order, each checked against its
@@ -167,13 +206,15 @@ fn replay_group(
                             // Compared as this build writes it (a snapshot of
                             // an older build of the same format may spell
                             // its defaults differently): restored, then
-                            // written again.
-                            Some((at, text)) if at == seq => Engine::from_snapshot_json(text)
-                                .ok()
-                                .filter(|restored| {
-                                    restored.snapshot_json() == engine.snapshot_json()
-                                })
-                                .map(|_| ()),
+                            // written again. One of an outdated format is
+                            // not restored on open either: not compared.
+                            Some((at, text)) if at == seq => match decode_snapshot(text) {
+                                Ok(Some(restored)) => (restored.snapshot_json()
+                                    == engine.snapshot_json())
+                                .then_some(()),
+                                Ok(None) => Some(()),
+                                Err(_) => None,
+                            },
                             _ => Some(()),
                         }
                     }
@@ -258,10 +299,8 @@ impl Engine {
     /// and persists every event applied from then on.
     pub fn open(store: Box<dyn Store>) -> Result<Engine> {
         check_audit_format(store.as_ref())?;
-        let mut engine = match store.latest_snapshot().map_err(storage)? {
-            Some((_, snapshot)) => Engine::from_snapshot_json(&snapshot)?,
-            None => Engine::new(),
-        };
+        let snapshot = store.latest_snapshot().map_err(storage)?;
+        let mut engine = Engine::restore(snapshot.as_ref().map(|(_, text)| text.as_str()))?;
         if let Err(at) = replay_stored(&mut engine, store.as_ref())? {
             return Err(tampered(at.seq));
         }
@@ -315,38 +354,80 @@ impl Engine {
     }
 
     /// Restores an engine from [`snapshot_json`](Self::snapshot_json).
+    ///
+    /// A snapshot of another format is refused: `storage` naming the
+    /// format for those this build no longer restores (1 to 3: see
+    /// [`SNAPSHOT_FORMAT`]), `malformed` for any other text.
     pub fn from_snapshot_json(text: &str) -> Result<Engine> {
-        let refused =
-            |format: u32| audit::format_refused(&format!("snapshot (snapshot format {format})"), 1);
-        let snapshot: SnapshotOwned = serde_json::from_str(text).map_err(|e| {
-            // An older snapshot may not decode as today's state: name its
-            // format when it has one.
-            match serde_json::from_str::<SnapshotFormat>(text) {
-                Ok(SnapshotFormat { format })
-                    if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&format) =>
-                {
-                    refused(format)
-                }
-                _ => Error::general(ErrorKind::Malformed, format!("undecodable snapshot: {e}")),
-            }
-        })?;
-        if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&snapshot.format) {
-            return Err(refused(snapshot.format));
-        }
-        if snapshot.format != SNAPSHOT_FORMAT {
-            return Err(Error::general(
-                ErrorKind::Malformed,
+        decode_snapshot(text)?.ok_or_else(|| {
+            Error::general(
+                ErrorKind::Storage,
                 format!(
-                    "snapshot format {} is not {SNAPSHOT_FORMAT}, the one this build reads",
-                    snapshot.format
+                    "snapshot format {SNAPSHOT_FORMAT_OUTDATED} predates format {SNAPSHOT_FORMAT}, \
+                     the one this build restores: replay the events instead (opening a \
+                     store whose snapshot it is does)"
                 ),
-            ));
-        }
-        let mut engine = snapshot.engine;
-        engine.rebuild_indexes();
-        Ok(engine)
+            )
+        })
     }
 
+    /// The engine a store's latest snapshot restores: a new one when the
+    /// store has none, or only one of an outdated format whose events this
+    /// build replays (format 3): the events are the books.
+    pub(super) fn restore(snapshot: Option<&str>) -> Result<Engine> {
+        match snapshot {
+            Some(text) => Ok(decode_snapshot(text)?.unwrap_or_default()),
+            None => Ok(Engine::new()),
+        }
+    }
+}
+
+/// Decodes a snapshot: `None` for one of [`SNAPSHOT_FORMAT_OUTDATED`].
+fn decode_snapshot(text: &str) -> Result<Option<Engine>> {
+    let refused =
+        |format: u32| audit::format_refused(&format!("snapshot (snapshot format {format})"), 1);
+    let snapshot = serde_json::from_str::<SnapshotOwned>(text).map_err(|e| {
+        // An older snapshot may not decode as today's state: name its
+        // format when it has one.
+        match serde_json::from_str::<SnapshotFormat>(text) {
+            Ok(SnapshotFormat { format }) if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&format) => {
+                Some(refused(format))
+            }
+            Ok(SnapshotFormat {
+                format: SNAPSHOT_FORMAT_OUTDATED,
+            }) => None,
+            _ => Some(Error::general(
+                ErrorKind::Malformed,
+                format!("undecodable snapshot: {e}"),
+            )),
+        }
+    });
+    let snapshot = match snapshot {
+        Ok(snapshot) => snapshot,
+        Err(Some(err)) => return Err(err),
+        Err(None) => return Ok(None),
+    };
+    if (1..=SNAPSHOT_FORMAT_AUDIT_V1).contains(&snapshot.format) {
+        return Err(refused(snapshot.format));
+    }
+    if snapshot.format == SNAPSHOT_FORMAT_OUTDATED {
+        return Ok(None);
+    }
+    if snapshot.format != SNAPSHOT_FORMAT {
+        return Err(Error::general(
+            ErrorKind::Malformed,
+            format!(
+                "snapshot format {} is not {SNAPSHOT_FORMAT}, the one this build reads",
+                snapshot.format
+            ),
+        ));
+    }
+    let mut engine = snapshot.engine;
+    engine.rebuild_indexes();
+    Ok(Some(engine))
+}
+
+impl Engine {
     pub(super) fn rebuild_indexes(&mut self) {
         self.graph.rebuild_index();
         self.ledger.rebuild_index();
@@ -364,13 +445,41 @@ impl Engine {
         self.held_lines.clear();
         for (i, sale) in self.sales.iter().enumerate() {
             for (j, line) in sale.lines.iter().enumerate() {
-                if line.held_now() && !line.screened {
+                if line.held_now() && !line.screened() {
                     self.held_lines
-                        .entry(line.earner)
+                        .entry(sale.earner(j, LineEntries::Ledger(&self.ledger)))
                         .or_default()
                         .push((i as u32, j as u8));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical;
+
+    #[test]
+    fn only_the_canonical_text_of_an_event_is_taken() {
+        let text =
+            r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#;
+        assert!(canonical(text).is_some());
+        // The same event spelled otherwise was edited after it was stored.
+        for edited in [
+            format!("{text} "),
+            text.replace(r#""sponsor":null,"#, ""),
+            text.replace(
+                r#"{"type":"member_joined","#,
+                r#"{ "type":"member_joined","#,
+            ),
+            text.replace(
+                r#""member":"ann","sponsor":null"#,
+                r#""sponsor":null,"member":"ann""#,
+            ),
+            text[..text.len() - 1].to_string(),
+        ] {
+            assert!(canonical(&edited).is_none(), "{edited}");
         }
     }
 }

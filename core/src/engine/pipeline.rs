@@ -28,7 +28,7 @@ use crate::time::Timestamp;
 
 use super::payouts::BatchRecord;
 use super::persist::storage;
-use super::sales::{RefundRecord, Resolution, SaleRecord};
+use super::sales::{LineEntries, RefundRecord, Resolution, SaleRecord};
 use super::Engine;
 
 /// Everything an event will change, computed before anything changes.
@@ -337,7 +337,7 @@ impl Engine {
     pub(crate) fn commit(&mut self, link: Link, effects: StagedEffects) -> Applied {
         let StagedEffects { prepared, entries } = effects;
         let seq = link.seq;
-        self.mutate(prepared.mutation, seq);
+        self.mutate(prepared.mutation, seq, &prepared.entries);
         self.rewards.commit(prepared.effects);
         self.rewards.on_entries(&prepared.entries, self.graph.len());
         for entry in prepared.entries {
@@ -366,7 +366,7 @@ impl Engine {
             .map(|(i, e)| EntryRecord {
                 seq: first + i as u64,
                 at: e.at,
-                earner: self.member_id_for(e.earner, mutation, outcome),
+                earner: self.member_id_for(e.earner, mutation, outcome, entries),
                 currency: e.currency,
                 kind: e.kind,
                 amount: e.amount,
@@ -385,20 +385,21 @@ impl Engine {
         member: u32,
         mutation: &Mutation,
         outcome: &Outcome,
+        entries: &[Entry],
     ) -> Arc<str> {
         match (mutation, outcome) {
             (Mutation::Join { member: id, .. }, _) if member as usize == self.graph.len() => {
                 Arc::from(id.as_str())
             }
-            (Mutation::Sale(record, _), Outcome::Distribution(distribution)) => record
-                .lines
-                .iter()
-                .position(|line| line.earner == member)
-                .and_then(|i| distribution.lines.get(i))
-                .map_or_else(
-                    || Arc::from(self.graph.id(member)),
-                    |line| line.earner.clone(),
-                ),
+            (Mutation::Sale(record, _), Outcome::Distribution(distribution)) => {
+                (0..record.lines.len())
+                    .position(|i| record.earner(i, LineEntries::Staged(entries)) == member)
+                    .and_then(|i| distribution.lines.get(i))
+                    .map_or_else(
+                        || Arc::from(self.graph.id(member)),
+                        |line| line.earner.clone(),
+                    )
+            }
             _ => Arc::from(self.graph.id(member)),
         }
     }
@@ -474,7 +475,9 @@ impl Engine {
         }
     }
 
-    pub(super) fn mutate(&mut self, mutation: Mutation, seq: u64) {
+    /// Applies `mutation`, the event's `entries` not yet in the ledger
+    /// (they are pushed right after: a new sale's lines read theirs).
+    pub(super) fn mutate(&mut self, mutation: Mutation, seq: u64, entries: &[Entry]) {
         match mutation {
             Mutation::Nothing => {}
             Mutation::Join {
@@ -500,7 +503,7 @@ impl Engine {
                 self.graph.set_hold(member, on);
                 if !on {
                     for (sale, line) in self.held_lines.remove(&member).unwrap_or_default() {
-                        self.sales[sale as usize].lines[usize::from(line)].released = true;
+                        self.sales[sale as usize].lines[usize::from(line)].release();
                     }
                 }
             }
@@ -512,13 +515,16 @@ impl Engine {
                 self.schedule.insert(at, (from, index, seq));
             }
             Mutation::Currency(code, minor_units) => self.currencies.register(&code, minor_units),
-            Mutation::Sale(record, effects) => {
+            Mutation::Sale(mut record, effects) => {
                 self.screen.sold(&effects);
+                // Its lines' entries come first among the event's, and
+                // are pushed right after this.
+                record.first_entry = self.ledger.len() as u64;
                 let index = self.sales.len() as u32;
                 for (i, line) in record.lines.iter().enumerate() {
-                    if line.held && !line.screened {
+                    if line.held() && !line.screened() {
                         self.held_lines
-                            .entry(line.earner)
+                            .entry(record.earner(i, LineEntries::Staged(entries)))
                             .or_default()
                             .push((index, i as u8));
                     }
@@ -533,11 +539,12 @@ impl Engine {
             Mutation::Refund { id, record } => {
                 let sale = &mut self.sales[record.sale as usize];
                 if sale.refunded.is_zero() {
-                    self.screen
-                        .refunded(sale.lines.iter().map(|l| l.earner), record.at);
+                    let ledger = LineEntries::Ledger(&self.ledger);
+                    let earners = (0..sale.lines.len()).map(|i| sale.earner(i, ledger));
+                    self.screen.refunded(earners, record.at);
                 }
                 for &(line, amount) in &record.reversals {
-                    sale.lines[usize::from(line)].reversed += amount;
+                    sale.reverse(usize::from(line), amount);
                 }
                 sale.refunded = record.refunded_total;
                 let uncounts =
@@ -555,11 +562,11 @@ impl Engine {
             } => {
                 let record = &mut self.sales[sale as usize];
                 for (line, reversed) in lines {
-                    let line = &mut record.lines[usize::from(line)];
-                    line.released = true;
+                    let line = usize::from(line);
+                    record.lines[line].release();
                     if let Some(amount) = reversed {
-                        line.reversed += amount;
-                        line.voided = true;
+                        record.reverse(line, amount);
+                        record.lines[line].void();
                     }
                 }
                 record.review = Some(Box::new(resolution));

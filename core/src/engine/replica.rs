@@ -485,8 +485,7 @@ impl Engine {
     /// state; the caller decides whether that state is still usable.
     fn reload(&mut self, store: Box<dyn Store>) -> Result<()> {
         let fresh = match store.latest_snapshot().map_err(storage) {
-            Ok(Some((_, snapshot))) => Engine::from_snapshot_json(&snapshot),
-            Ok(None) => Ok(Engine::new()),
+            Ok(snapshot) => Engine::restore(snapshot.as_ref().map(|(_, text)| text.as_str())),
             Err(err) => Err(err),
         };
         let mut fresh = match fresh {

@@ -2,6 +2,12 @@
 //! ([`SaleRecord`] and its lines), how a sale is calculated and credited
 //! (fx, holds, screening decisions), how a refund claws it back pro rata,
 //! and how a review releases or voids held lines.
+//!
+//! A sale's lines and its ledger entries are one structure: a line keeps
+//! what only it knows (level, rate, held, released, screened, voided) and
+//! reads its earner, amount and dates from its commission entry
+//! ([`LineEntries`]: the ledger once committed, the staged entries while
+//! the sale is prepared).
 
 use std::sync::Arc;
 
@@ -12,7 +18,7 @@ use crate::calc::{self, SaleInput, UnpaidReason};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::*;
 use crate::id::{check_id, check_text};
-use crate::ledger::{Entry, EntryKind};
+use crate::ledger::{Entry, EntryKind, Ledger};
 use crate::money::{self, Currency, Rate};
 use crate::rewards::Effects;
 use crate::screen::{self, Action};
@@ -22,32 +28,94 @@ use super::pipeline::{duplicate, time, Mutation, Prep, Prepared};
 use super::Engine;
 use crate::money::positive;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One line of a recorded sale: only what the ledger does not already
+/// say. Its earner, amount, time and `available_at` are those of its
+/// commission entry, the ledger entry `first_entry + entry` of its sale
+/// (read through [`SaleRecord::line_entry`]), so no fact of a line is
+/// stored twice (8 bytes a line; the amount reversed so far lives in
+/// [`SaleRecord::reversed`], kept only once something was).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct SaleLine {
-    pub(super) earner: u32,
     pub(super) level: u8,
-    pub(super) rate: Rate,
-    pub(super) amount: Decimal,
-    pub(super) reversed: Decimal,
-    /// Credited as held (the earner was on hold at the sale): never changes,
-    /// so a retry returns the original distribution.
-    pub(super) held: bool,
-    /// The hold ended and the held remainder went back to the flow.
-    pub(super) released: bool,
-    pub(super) available_at: Timestamp,
-    /// Held by fraud screening (until its review is resolved), not by a
-    /// member hold.
-    #[serde(default)]
-    pub(super) screened: bool,
-    /// Reversed by a review: later refunds reverse nothing more of it.
-    #[serde(default)]
-    pub(super) voided: bool,
+    /// Offset of its commission entry from the sale's first entry (a held
+    /// line's hold entry follows it, so offsets skip one after each).
+    pub(super) entry: u8,
+    /// [`HELD`], [`RELEASED`], [`SCREENED`], [`VOIDED`].
+    flags: u8,
+    /// The rate in millionths: a [`Rate`] is normalized, in [0, 1], with
+    /// at most 6 decimals, so this is exact and gives it back.
+    rate: u32,
 }
 
+/// Credited as held (the earner was on hold at the sale, or screening held
+/// it): never changes, so a retry returns the original distribution.
+const HELD: u8 = 1;
+/// The hold ended and the held remainder went back to the flow.
+const RELEASED: u8 = 2;
+/// Held by fraud screening (until its review is resolved), not by a
+/// member hold.
+const SCREENED: u8 = 4;
+/// Reversed by a review: later refunds reverse nothing more of it.
+const VOIDED: u8 = 8;
+
 impl SaleLine {
-    pub(super) fn held_now(&self) -> bool {
-        self.held && !self.released
+    fn new(level: u8, entry: u8, rate: Rate, held: bool, screened: bool) -> SaleLine {
+        let mut flags = 0;
+        if held {
+            flags |= HELD;
+        }
+        if screened {
+            flags |= SCREENED;
+        }
+        SaleLine {
+            level,
+            entry,
+            flags,
+            rate: rate.to_millionths(),
+        }
     }
+
+    pub(super) fn rate(&self) -> Rate {
+        Rate::from_millionths(self.rate)
+    }
+
+    pub(super) fn held(&self) -> bool {
+        self.flags & HELD != 0
+    }
+
+    pub(super) fn released(&self) -> bool {
+        self.flags & RELEASED != 0
+    }
+
+    pub(super) fn screened(&self) -> bool {
+        self.flags & SCREENED != 0
+    }
+
+    pub(super) fn voided(&self) -> bool {
+        self.flags & VOIDED != 0
+    }
+
+    pub(super) fn release(&mut self) {
+        self.flags |= RELEASED;
+    }
+
+    pub(super) fn void(&mut self) {
+        self.flags |= VOIDED;
+    }
+
+    pub(super) fn held_now(&self) -> bool {
+        self.held() && !self.released()
+    }
+}
+
+/// Where a sale's line entries are: in the ledger once the sale is
+/// committed, in the staged entries while it is being prepared.
+#[derive(Clone, Copy)]
+pub(super) enum LineEntries<'a> {
+    /// A committed sale: the ledger, from the sale's `first_entry`.
+    Ledger(&'a Ledger),
+    /// A sale being prepared: its staged entries, its lines' first.
+    Staged(&'a [Entry]),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +128,14 @@ pub(super) struct SaleRecord {
     pub(super) at: Timestamp,
     pub(super) category: Option<String>,
     pub(super) plan: u32,
-    pub(super) lines: Vec<SaleLine>,
+    /// The ledger seq of its first entry (its first line's commission),
+    /// set when it is committed.
+    pub(super) first_entry: u64,
+    pub(super) lines: Box<[SaleLine]>,
+    /// The amount reversed so far of each line (by refunds and reviews),
+    /// once anything was: most sales are never refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) reversed: Option<Box<[Decimal]>>,
     pub(super) unpaid: Vec<(u8, UnpaidReason)>,
     pub(super) retained: Decimal,
     pub(super) refunded: Decimal,
@@ -97,6 +172,38 @@ impl SaleRecord {
     /// The amount its lines were computed on.
     pub(super) fn base(&self) -> Decimal {
         self.fx.as_ref().map_or(self.amount, |fx| fx.base)
+    }
+
+    /// The commission entry of line `i`: its earner, amount, time and
+    /// `available_at`.
+    pub(super) fn line_entry<'a>(&self, i: usize, entries: LineEntries<'a>) -> &'a Entry {
+        let offset = self.lines[i].entry;
+        match entries {
+            LineEntries::Ledger(ledger) => ledger.at(self.first_entry + u64::from(offset)),
+            LineEntries::Staged(staged) => &staged[usize::from(offset)],
+        }
+    }
+
+    /// The earner of line `i`.
+    pub(super) fn earner(&self, i: usize, entries: LineEntries<'_>) -> u32 {
+        self.line_entry(i, entries).earner
+    }
+
+    /// The amount reversed so far of line `i`, at the pay currency's scale.
+    pub(super) fn reversed(&self, i: usize) -> Decimal {
+        match &self.reversed {
+            Some(reversed) => reversed[i],
+            None => Decimal::new(0, u32::from(self.pay_currency().minor_units())),
+        }
+    }
+
+    /// Adds `amount` to what line `i` had reversed.
+    pub(super) fn reverse(&mut self, i: usize, amount: Decimal) {
+        let zero = Decimal::new(0, u32::from(self.pay_currency().minor_units()));
+        let reversed = self
+            .reversed
+            .get_or_insert_with(|| vec![zero; self.lines.len()].into_boxed_slice());
+        reversed[i] += amount;
     }
 }
 
@@ -209,22 +316,12 @@ impl Engine {
                 continue;
             }
             let screened = *action == Some(Action::Hold);
-            lines.push(SaleLine {
-                earner: line.earner,
-                level: line.level,
-                rate: line.rate,
-                amount: line.amount,
-                reversed: Decimal::new(0, u32::from(pay.minor_units())),
-                held: line.held || screened,
-                released: false,
-                available_at,
-                screened,
-                voided: false,
-            });
-        }
-        for line in &lines {
+            let held = line.held || screened;
+            // At most 2 entries a line and `MAX_LEVELS` lines: fits a u8.
+            let offset = entries.len() as u8;
+            lines.push(SaleLine::new(line.level, offset, line.rate, held, screened));
             for kind in [EntryKind::Commission, EntryKind::Hold] {
-                if kind == EntryKind::Hold && !line.held {
+                if kind == EntryKind::Hold && !held {
                     continue;
                 }
                 entries.push(Entry {
@@ -239,7 +336,11 @@ impl Engine {
             }
         }
         debug_assert_eq!(
-            lines.iter().map(|l| l.amount).sum::<Decimal>() + retained,
+            (entries.iter())
+                .filter(|e| e.kind == EntryKind::Commission)
+                .map(|e| e.amount)
+                .sum::<Decimal>()
+                + retained,
             base,
             "lines plus retained equal the commission base"
         );
@@ -252,7 +353,10 @@ impl Engine {
             at,
             category: e.category.clone(),
             plan: plan_index,
-            lines,
+            // Set at commit, when its entries take their place.
+            first_entry: 0,
+            lines: lines.into_boxed_slice(),
+            reversed: None,
             unpaid,
             retained,
             refunded: Decimal::new(0, u32::from(currency.minor_units())),
@@ -265,7 +369,8 @@ impl Engine {
         // A new sale has no awards recorded yet: no lookup on the hot path.
         // Lean, no distribution is built: the audit hashes the sale's
         // records from `record` (see `put_lean_sale_records`).
-        let mut distribution = (!self.lean).then(|| self.distribution_without_awards(&record));
+        let mut distribution = (!self.lean)
+            .then(|| self.distribution_without_awards(&record, LineEntries::Staged(&entries)));
         if self.rewards.active.is_some() {
             let counts = Self::sale_counts_for_qualification(&record);
             let touches = self
@@ -328,7 +433,7 @@ impl Engine {
         };
         let index = self.sale_by_id(&e.review).ok_or_else(unknown)?;
         let sale = &self.sales[index as usize];
-        if !sale.lines.iter().any(|l| l.screened) {
+        if !sale.lines.iter().any(|l| l.screened()) {
             return Err(unknown());
         }
         if at < sale.at {
@@ -357,10 +462,11 @@ impl Engine {
         let mut entries = Vec::new();
         let mut lines = Vec::new();
         for (i, line) in sale.lines.iter().enumerate() {
-            if !line.screened || line.released {
+            if !line.screened() || line.released() {
                 continue;
             }
-            let remainder = line.amount - line.reversed;
+            let credit = sale.line_entry(i, LineEntries::Ledger(&self.ledger));
+            let remainder = credit.amount - sale.reversed(i);
             let reversed = match e.decision {
                 ReviewDecision::Release => None,
                 ReviewDecision::Reverse => Some(remainder),
@@ -369,14 +475,14 @@ impl Engine {
             if remainder > Decimal::ZERO {
                 entries.push(Entry {
                     at,
-                    earner: line.earner,
+                    earner: credit.earner,
                     currency: sale.pay_currency(),
                     kind: match e.decision {
                         ReviewDecision::Release => EntryKind::Release,
                         ReviewDecision::Reverse => EntryKind::ReversalHeld,
                     },
                     amount: remainder,
-                    available_at: line.available_at,
+                    available_at: credit.available_at,
                     reference: sale.id.clone(),
                 });
             }
@@ -400,7 +506,8 @@ impl Engine {
 
     /// The distribution of a recorded sale, with the awards it made.
     pub(super) fn distribution(&self, sale: &SaleRecord) -> Distribution {
-        let mut distribution = self.distribution_without_awards(sale);
+        let mut distribution =
+            self.distribution_without_awards(sale, LineEntries::Ledger(&self.ledger));
         if !self.rewards.awards.is_empty() {
             distribution.awards = self.rewards.awards_at(sale.seq);
         }
@@ -430,14 +537,20 @@ impl Engine {
         // Each earner's id is read once (a random read of the id arena):
         // its entries name the same earners as its lines.
         debug_assert!(sale.lines.len() <= crate::limits::MAX_LEVELS);
+        let staged = LineEntries::Staged(&prepared.entries);
         let mut ids = [""; crate::limits::MAX_LEVELS];
-        for (id, line) in ids.iter_mut().zip(&sale.lines) {
-            *id = self.graph.id(line.earner);
+        let mut earners = [u32::MAX; crate::limits::MAX_LEVELS];
+        for (i, (id, earner)) in ids.iter_mut().zip(&mut earners).enumerate() {
+            if i == sale.lines.len() {
+                break;
+            }
+            *earner = sale.earner(i, staged);
+            *id = self.graph.id(*earner);
         }
         let id_of = |earner: u32| {
-            sale.lines
+            earners[..sale.lines.len()]
                 .iter()
-                .position(|line| line.earner == earner)
+                .position(|&e| e == earner)
                 .map_or_else(|| self.graph.id(earner), |i| ids[i])
         };
         crate::audit::put_sale_records(
@@ -456,13 +569,14 @@ impl Engine {
             sale.lines
                 .iter()
                 .zip(ids)
-                .map(|(l, id)| crate::audit::LineParts {
+                .enumerate()
+                .map(|(i, (l, id))| crate::audit::LineParts {
                     earner: id,
                     level: l.level,
-                    rate: l.rate.value(),
+                    rate: l.rate().value(),
                     base,
-                    amount: l.amount,
-                    held: l.held,
+                    amount: sale.line_entry(i, staged).amount,
+                    held: l.held(),
                 }),
             sale.unpaid.iter().copied(),
             prepared
@@ -482,9 +596,15 @@ impl Engine {
         )
     }
 
-    pub(super) fn distribution_without_awards(&self, sale: &SaleRecord) -> Distribution {
+    /// The distribution of `sale`, whose line entries are `entries`.
+    pub(super) fn distribution_without_awards(
+        &self,
+        sale: &SaleRecord,
+        entries: LineEntries<'_>,
+    ) -> Distribution {
         let plan = &self.plans[sale.plan as usize];
-        self.graph.warm_ids(sale.lines.iter().map(|l| l.earner));
+        self.graph
+            .warm_ids((0..sale.lines.len()).map(|i| sale.earner(i, entries)));
         Distribution {
             sale: sale.id.clone(),
             plan: plan.id().to_string(),
@@ -494,13 +614,17 @@ impl Engine {
             lines: sale
                 .lines
                 .iter()
-                .map(|l| Line {
-                    earner: Arc::from(self.graph.id(l.earner)),
-                    level: l.level,
-                    rate: l.rate,
-                    base: sale.base(),
-                    amount: l.amount,
-                    held: l.held,
+                .enumerate()
+                .map(|(i, l)| {
+                    let credit = sale.line_entry(i, entries);
+                    Line {
+                        earner: Arc::from(self.graph.id(credit.earner)),
+                        level: l.level,
+                        rate: l.rate(),
+                        base: sale.base(),
+                        amount: credit.amount,
+                        held: l.held(),
+                    }
                 })
                 .collect(),
             retained: sale.retained,
@@ -528,10 +652,11 @@ impl Engine {
                 .reversals
                 .iter()
                 .map(|&(line, amount)| {
-                    let line = &sale.lines[usize::from(line)];
+                    let line = usize::from(line);
+                    let earner = sale.earner(line, LineEntries::Ledger(&self.ledger));
                     Reversal {
-                        earner: Arc::from(self.graph.id(line.earner)),
-                        level: line.level,
+                        earner: Arc::from(self.graph.id(earner)),
+                        level: sale.lines[line].level,
                         amount,
                     }
                 })
@@ -584,14 +709,14 @@ impl Engine {
         // then: the reversal would come out of the wrong bucket. Refused,
         // as any fact dated before one it presupposes (releases are rare:
         // the earner's entries since the sale are read only for them).
-        for line in sale
-            .lines
-            .iter()
-            .filter(|l| l.held && l.released && !l.voided)
+        let ledger = LineEntries::Ledger(&self.ledger);
+        for (i, _) in
+            (sale.lines.iter().enumerate()).filter(|(_, l)| l.held() && l.released() && !l.voided())
         {
+            let earner = sale.earner(i, ledger);
             let release = self
                 .ledger
-                .earner_entries(line.earner)
+                .earner_entries(earner)
                 .take_while(|x| !(x.kind == EntryKind::Commission && *x.reference == *sale.id))
                 .find(|x| x.kind == EntryKind::Release && *x.reference == *sale.id);
             if let Some(release) = release.filter(|r| at < r.at) {
@@ -603,7 +728,7 @@ impl Engine {
                          it would reverse",
                         e.refund,
                         release.at,
-                        self.graph.id(line.earner)
+                        self.graph.id(earner)
                     ),
                 ));
             }
@@ -624,15 +749,16 @@ impl Engine {
         let mut entries = Vec::new();
         let id: Arc<str> = Arc::from(e.refund.as_str());
         for (i, line) in sale.lines.iter().enumerate() {
-            if line.voided {
+            if line.voided() {
                 continue;
             }
+            let credit = sale.line_entry(i, ledger);
             // round(line × refunded_total / amount), formed exactly and
             // rounded once; the line may be in the fx currency.
             let cumulative = if total == sale.amount {
-                line.amount
+                credit.amount
             } else {
-                money::Wide::of(line.amount)
+                money::Wide::of(credit.amount)
                     .mul(money::Wide::of(total))
                     .div_round(
                         money::Wide::of(sale.amount),
@@ -641,7 +767,7 @@ impl Engine {
                     )
                     .ok_or_else(|| money::beyond("amount"))?
             };
-            let delta = cumulative - line.reversed;
+            let delta = cumulative - sale.reversed(i);
             debug_assert!(
                 delta >= Decimal::ZERO,
                 "reversals only grow with the refunded total"
@@ -652,15 +778,15 @@ impl Engine {
             reversals.push((i as u8, delta));
             entries.push(Entry {
                 at,
-                earner: line.earner,
-                currency: sale.pay_currency(),
+                earner: credit.earner,
+                currency: credit.currency,
                 kind: if line.held_now() {
                     EntryKind::ReversalHeld
                 } else {
                     EntryKind::Reversal
                 },
                 amount: delta,
-                available_at: line.available_at,
+                available_at: credit.available_at,
                 reference: id.clone(),
             });
         }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::{Engine, SaleLine, SaleRecord};
+use super::sales::LineEntries;
+use super::{Engine, SaleRecord};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ledger::{Entry, EntryKind};
 use crate::limits::MAX_STATEMENT_PAGE;
@@ -198,24 +199,29 @@ impl Engine {
                 let sale = self.sale_by_id(&entry.reference);
                 let found = sale.and_then(|index| {
                     let record = &self.sales[index as usize];
-                    let line = record.lines.iter().find(|l| l.earner == entry.earner)?;
+                    let ledger = LineEntries::Ledger(&self.ledger);
+                    let line = (0..record.lines.len())
+                        .find(|&i| record.earner(i, ledger) == entry.earner)?;
                     Some((index, record, line))
                 });
-                let Some((index, record, sale_line)) = found else {
+                let Some((index, record, line_index)) = found else {
                     // Every such entry names a line of a recorded sale; if
                     // not, show the entry as it stands rather than fail.
                     line.state = flow;
                     return line;
                 };
+                let sale_line = &record.lines[line_index];
                 if entry.kind == EntryKind::Commission {
                     line.level = Some(sale_line.level);
-                    line.rate = Some(sale_line.rate);
-                    line.base = Some(record.amount);
+                    line.rate = Some(sale_line.rate());
+                    // What the rate applied to: the converted amount of a
+                    // sale paid in another currency.
+                    line.base = Some(record.base());
                 }
-                if entry.kind == EntryKind::Release && sale_line.screened {
+                if entry.kind == EntryKind::Release && sale_line.screened() {
                     line.source.kind = SourceKind::Review;
                 }
-                let lot = self.sale_lot(seq, entry, index, record, sale_line, as_of);
+                let lot = self.sale_lot(seq, entry, index, record, line_index, as_of);
                 line.state = lot.state(entry.available_at, as_of);
                 if entry.kind == EntryKind::Commission {
                     line.remaining = Some(at_scale(lot.flow + lot.held, entry));
@@ -279,35 +285,41 @@ impl Engine {
         start: &Entry,
         sale_index: u32,
         sale: &SaleRecord,
-        line: &SaleLine,
+        line_index: usize,
         as_of: Timestamp,
     ) -> Lot {
+        let line = &sale.lines[line_index];
+        let amount = sale
+            .line_entry(line_index, LineEntries::Ledger(&self.ledger))
+            .amount;
+        let reversed = sale.reversed(line_index);
         let mut lot = Lot::default();
         // What the walk must still see: reversals and the release, from the
         // sale record (a release is written only when something is left).
         let (mut reversals_left, mut release_left) = match start.kind {
             EntryKind::Commission => {
                 lot.flow = start.amount;
-                (line.reversed, line.held && line.released)
+                (reversed, line.held() && line.released())
             }
             EntryKind::Hold => {
                 lot.held = start.amount;
-                (line.reversed, line.released)
+                (reversed, line.released())
             }
             _ => {
                 lot.flow = start.amount;
-                (line.reversed - (line.amount - start.amount), false)
+                (reversed - (amount - start.amount), false)
             }
         };
-        if line.reversed >= line.amount {
+        if reversed >= amount {
             release_left = false;
         }
-        let mut hold_left = start.kind == EntryKind::Commission && line.held;
+        let mut hold_left = start.kind == EntryKind::Commission && line.held();
         for (_, entry) in self.ledger.earner_entries_after(start.earner, Some(seq)) {
             if reversals_left <= Decimal::ZERO && !release_left && !hold_left {
                 break;
             }
-            if entry.currency != sale.currency {
+            // The line's entries are in the currency it was paid in.
+            if entry.currency != sale.pay_currency() {
                 continue;
             }
             let of_this_line = match entry.kind {

@@ -40,11 +40,13 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use super::columns::{JoinColumns, SaleColumns};
+use super::sales::LineEntries;
 use super::{Engine, SaleRecord};
 use crate::calc::{self, Calculation, SaleInput, UnpaidReason};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, PlanActivated};
 use crate::id::check_id;
+use crate::ledger::Ledger;
 use crate::limits::MAX_BATCH;
 use crate::money::positive;
 use crate::money::Currency;
@@ -359,7 +361,7 @@ impl Engine {
             let table = plan.table(group[0].category.as_deref());
             calc::calculate_batch(&plan, table, &self.graph, &inputs, &mut results)?;
             for (sale, result) in group.iter().zip(&results) {
-                let changed = compare(sale, result, &mut run.totals);
+                let changed = compare(sale, &self.ledger, result, &mut run.totals);
                 if !run.tick(changed) {
                     break 'run;
                 }
@@ -656,22 +658,29 @@ pub fn what_if_members(
 }
 
 /// Adds both sides of `sale` to `totals`; returns whether they differ.
-fn compare(sale: &SaleRecord, candidate: &Calculation, totals: &mut Totals) -> bool {
+fn compare(
+    sale: &SaleRecord,
+    ledger: &Ledger,
+    candidate: &Calculation,
+    totals: &mut Totals,
+) -> bool {
     let blocked = |level: u8| {
         sale.unpaid
             .iter()
             .any(|&(l, reason)| l == level && reason == UnpaidReason::FraudBlocked)
     };
-    for line in &sale.lines {
-        totals.add(line.earner, line.level, sale.pay_currency(), line.amount, 0);
+    let entries = LineEntries::Ledger(ledger);
+    for (i, line) in sale.lines.iter().enumerate() {
+        let credit = sale.line_entry(i, entries);
+        totals.add(credit.earner, line.level, credit.currency, credit.amount, 0);
     }
     let mut paid = 0usize;
     let mut same = true;
     for line in candidate.lines.iter().filter(|l| !blocked(l.level)) {
         totals.add(line.earner, line.level, sale.pay_currency(), line.amount, 1);
-        let recorded = sale.lines.get(paid);
-        same &= recorded.is_some_and(|r| {
-            r.earner == line.earner && r.level == line.level && r.amount == line.amount
+        same &= sale.lines.get(paid).is_some_and(|r| {
+            let credit = sale.line_entry(paid, entries);
+            credit.earner == line.earner && r.level == line.level && credit.amount == line.amount
         });
         paid += 1;
     }
