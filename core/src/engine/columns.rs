@@ -25,11 +25,12 @@
 //! same code as [`Engine::apply_batch`]: the accepted rows of one call are
 //! persisted in one conditional, atomic append. A writer that is behind
 //! catches up first (and, having found other writers' appends, takes the
-//! store's append lock, where the store has one, for this call and its next
-//! few, so its rows cannot meet a conflict). If another writer appends first all the same
-//! (`conflict`), the engine reloads from the store, which catches it up
-//! and drops the call's rows from memory, takes the append lock, and
-//! stages every row again on the new state, a bounded number of times
+//! store's append lock, where the store has one, for this call and its
+//! next few, so its rows cannot meet a conflict). If another writer
+//! appends first all the same (`conflict`), the engine reloads from the
+//! store, which catches it up and drops the call's rows from memory, takes
+//! the append lock, and stages every row again on the new state, a
+//! bounded number of times
 //! ([`MAX_APPEND_ATTEMPTS`](crate::limits::MAX_APPEND_ATTEMPTS); then the
 //! whole call fails with `conflict` and nothing of it is stored). A row
 //! another writer stored first (the same sale id and content) comes back as
