@@ -423,6 +423,7 @@ fn decode_snapshot(text: &str) -> Result<Option<Engine>> {
         ));
     }
     let mut engine = snapshot.engine;
+    engine.check_sale_lines()?;
     engine.rebuild_indexes();
     Ok(Some(engine))
 }

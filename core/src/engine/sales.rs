@@ -833,6 +833,41 @@ impl Engine {
         Ok(index)
     }
 
+    /// `malformed` unless every sale's lines name commission entries of
+    /// that sale in the ledger, and its reversed amounts, if any, one per
+    /// line: what a restored snapshot must hold before a line is read
+    /// through its entry.
+    pub(super) fn check_sale_lines(&self) -> Result<()> {
+        for sale in self.sales.iter() {
+            let bad = |why: &str| {
+                Error::general(
+                    ErrorKind::Malformed,
+                    format!("undecodable snapshot: sale {:?} {why}", sale.id),
+                )
+            };
+            if sale
+                .reversed
+                .as_ref()
+                .is_some_and(|r| r.len() != sale.lines.len())
+            {
+                return Err(bad("has reversed amounts for other lines than its own"));
+            }
+            for line in sale.lines.iter() {
+                let seq = sale.first_entry.saturating_add(u64::from(line.entry));
+                match self.ledger.entry(seq) {
+                    Some(entry)
+                        if entry.kind == EntryKind::Commission && entry.reference == sale.id => {}
+                    _ => {
+                        return Err(bad(&format!(
+                            "names ledger entry {seq}, not its commission"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The index of the sale recorded as `id`.
     pub(super) fn sale_by_id(&self, id: &str) -> Option<u32> {
         self.sale_index.get(id, |i| &self.sales[i as usize].id)
