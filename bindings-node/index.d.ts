@@ -292,6 +292,11 @@ export declare class Engine {
    * missing or unknown column, a column of the wrong type, nulls in a
    * required column, bytes that are not Arrow), `invalid_time` (a
    * timestamp without a zone), `limit_exceeded` (more than 100,000 rows).
+   * With books shared by other writers, the applied rows are stored in one
+   * append, as `applyBatch`'s: a call that meets another writer's append
+   * catches up and applies its rows again (a sale another worker stored
+   * first comes back `replayed`); `conflict` when other writers kept
+   * appending first (nothing stored), `read_only` at a follower.
    * A Table is converted with `apache-arrow`'s `tableToIPC` / `tableFromIPC`.
    */
   applyJoins<T extends ArrowInput>(table: T): T extends Uint8Array ? Uint8Array : ArrowTable

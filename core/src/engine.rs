@@ -52,7 +52,7 @@ use crate::audit::Hash;
 use crate::calc::Calculation;
 use crate::chunked::Chunked;
 use crate::graph::Graph;
-use crate::id::{DenseIndex, HashMap, Hashed};
+use crate::id::{sorted, DenseIndex, HashMap, Hashed};
 use crate::ledger::Ledger;
 use crate::money::Currencies;
 use crate::payout::{PayoutRecord, Profile};
@@ -198,15 +198,4 @@ impl Engine {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-/// Writes a hash map in key order, so a snapshot is the same bytes for the
-/// same events whatever the process's hash seed (read back as any map).
-fn sorted<K: Ord + Serialize, V: Serialize, S: serde::Serializer>(
-    map: &HashMap<K, V>,
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    let mut entries: Vec<(&K, &V)> = map.iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    serializer.collect_map(entries)
 }

@@ -61,6 +61,25 @@ pub(crate) fn check_text(text: &str, field: &str) -> Result<()> {
 /// SipHash on short keys. Iteration order is never relied on.
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Writes a hash map in key order (`#[serde(serialize_with = "sorted")]`),
+/// so a snapshot is the same bytes for the same state whatever the
+/// process's hash seed and whatever order the map was filled in (a map
+/// restored from a snapshot iterates in another order than the live one):
+/// read back as any map.
+pub(crate) fn sorted<K, V, H, S>(
+    map: &std::collections::HashMap<K, V, H>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error>
+where
+    K: Ord + serde::Serialize,
+    V: serde::Serialize,
+    S: serde::Serializer,
+{
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    serializer.collect_map(entries)
+}
+
 /// Host id → dense index, storing only the `u32` index: a lookup hashes
 /// the id and compares it with the id the index stands for (`key`). About
 /// 5 bytes a slot where a map keyed by `Arc<str>` costs 24, and no

@@ -546,3 +546,45 @@ fn the_verifier_refuses_anything_after_the_trailer_and_a_wrong_count() {
         "{out}"
     );
 }
+
+#[test]
+fn a_snapshot_whose_sale_lines_name_other_entries_is_malformed_not_a_panic() {
+    let engine = engine_for(&mixed());
+    let text = engine.snapshot_json();
+    let at = text
+        .find("\"first_entry\":")
+        .expect("sales have a first entry")
+        + 14;
+    let end = at + text[at..].find(',').unwrap();
+    for wrong in ["9999", "1", "18446744073709551615"] {
+        let bad = format!("{}{wrong}{}", &text[..at], &text[end..]);
+        let err = Engine::from_snapshot_json(&bad).unwrap_err();
+        assert_eq!(err.code(), "malformed", "{wrong}");
+        assert!(
+            err.message().contains("not its commission"),
+            "{}",
+            err.message()
+        );
+    }
+    // s2 was never refunded: it keeps no reversed amounts, and one for a
+    // single line of its several is refused.
+    let s2 = text.find("\"id\":\"s2\"").unwrap();
+    let lines = s2 + text[s2..].find("\"lines\":[").unwrap();
+    let bad = format!(
+        "{}\"reversed\":[\"1.00\"],{}",
+        &text[..lines],
+        &text[lines..]
+    );
+    let err = Engine::from_snapshot_json(&bad).unwrap_err();
+    assert_eq!(err.code(), "malformed");
+    assert!(
+        err.message().contains("reversed amounts for other lines"),
+        "{}",
+        err.message()
+    );
+    // Untouched, it restores.
+    assert_eq!(
+        Engine::from_snapshot_json(&text).unwrap().audit_head(),
+        engine.audit_head()
+    );
+}

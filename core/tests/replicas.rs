@@ -479,3 +479,301 @@ fn a_conflict_answer_whose_events_do_not_match_the_chain_is_tampered() {
     assert!(err.message().contains("stored event 3"), "{err}");
     assert_eq!(mine.audit_head().seq, 2, "nothing applied past the forgery");
 }
+
+/// Sales as columns, every row in USD at one instant.
+fn sale_columns<'a>(
+    ids: &'a [&'a str],
+    buyers: &'a [&'a str],
+    amounts: &'a [&'a str],
+) -> upline::engine::columns::SaleColumns<'a> {
+    use upline::engine::columns::{Amounts, SaleColumns, Times};
+    SaleColumns {
+        sale: ids,
+        buyer: buyers,
+        amount: Amounts::Text(amounts),
+        currency: &["USD"; 8][..ids.len()],
+        at: Times::Text(&["2026-02-01T00:00:00Z"; 8][..ids.len()]),
+        category: None,
+    }
+}
+
+/// A columnar call whose append meets another writer's (who stored the
+/// same sale first, and a join the call's second row needs) is staged
+/// again on the caught-up state: every row stored once, the first as a
+/// retry, the lines from the final staging, both replicas on one head.
+#[test]
+fn columns_met_by_a_conflict_catch_up_and_store_every_row_once() {
+    for lines in [false, true] {
+        let store = shared();
+        let mut setup = open(&store);
+        setup
+            .apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+            .unwrap();
+        let mut other = open(&store);
+        let intrude: Box<dyn FnOnce() + Send> = Box::new(move || {
+            other.apply(&join("cy", Some("bob"))).unwrap();
+            other.apply(&sale("s1", "bob", "100.00")).unwrap();
+        });
+        let mut mine = Engine::open(Box::new(Intruder {
+            inner: store.clone(),
+            before_append: std::sync::Mutex::new(Some(intrude)),
+        }))
+        .unwrap();
+        let columns = sale_columns(&["s1", "s2"], &["bob", "cy"], &["100.00", "50.00"]);
+        let out = mine.apply_sale_columns(&columns, lines).unwrap();
+        // The first staging refused s2 (cy unknown there): the results
+        // are the final staging's.
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.seq, [4, 5]);
+        assert_eq!(out.replayed, [true, false]);
+        let events = store.lock().unwrap().events().to_vec();
+        assert_eq!(events.len(), 5);
+        assert_eq!(
+            events.iter().filter(|e| e.event.contains("\"s1\"")).count(),
+            1
+        );
+        assert!(events[4].event.contains("\"s2\""));
+        assert_eq!(out.hash[1], events[4].hash);
+        if lines {
+            let got = out.lines.as_ref().unwrap();
+            let s2: Vec<(u8, String, String)> = (0..got.row.len())
+                .filter(|&i| got.row[i] == 1)
+                .map(|i| {
+                    let earner = got.earner[i].to_string();
+                    (got.level[i], earner, got.amount[i].to_string())
+                })
+                .collect();
+            assert_eq!(
+                s2,
+                [
+                    (1, "bob".to_string(), "10.00".to_string()),
+                    (2, "ann".to_string(), "7.50".to_string())
+                ]
+            );
+        }
+        assert_eq!(mine.verify().unwrap(), mine.audit_head());
+        assert_eq!(setup.catch_up().unwrap(), mine.audit_head());
+        assert_eq!(setup.snapshot_json(), mine.snapshot_json());
+        let fresh = open(&store);
+        assert_eq!(fresh.audit_head(), mine.audit_head());
+        for engine in [&setup, &mine, &fresh] {
+            let ann = engine.balances("ann", "USD", "2026-02-03T00:00:00Z");
+            assert_eq!(ann.unwrap().pending.to_string(), "27.50");
+            let bob = engine.balances("bob", "USD", "2026-02-03T00:00:00Z");
+            assert_eq!(bob.unwrap().pending.to_string(), "10.00");
+        }
+    }
+}
+
+/// A columnar writer that loses a race takes the store's append lock and
+/// stores its rows at the next append; its next call queues for the lock
+/// at once, as a batch does.
+#[test]
+fn columns_that_lose_a_race_take_the_append_lock() {
+    let (store, mut mine, counts) = racing(true);
+    let columns = sale_columns(&["m1", "m2"], &["bob", "ann"], &["10.00", "20.00"]);
+    let out = mine.apply_sale_columns(&columns, false).unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.seq, [4, 5], "after the other writer's sale 3");
+    let (appends, _, locks) = *counts.lock().unwrap();
+    assert_eq!((appends, locks), (2, 1), "lost once, then the lock");
+    *counts.lock().unwrap() = (0, 0, 0);
+    let columns = sale_columns(&["m3"], &["bob"], &["30.00"]);
+    let out = mine.apply_sale_columns(&columns, false).unwrap();
+    assert_eq!(out.seq, [6]);
+    let (appends, scans, locks) = *counts.lock().unwrap();
+    assert_eq!((appends, scans, locks), (1, 0, 1), "locked before staging");
+    let events = store.lock().unwrap().events().to_vec();
+    let mine_stored: Vec<u64> = events
+        .iter()
+        .filter(|e| {
+            ["\"m1\"", "\"m2\"", "\"m3\""]
+                .iter()
+                .any(|id| e.event.contains(id))
+        })
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(mine_stored, [4, 5, 6]);
+    assert!(events[2].event.contains("\"theirs1\""));
+    assert_eq!(mine.verify().unwrap(), mine.audit_head());
+    let fresh = open(&store);
+    assert_eq!(fresh.audit_head(), mine.audit_head());
+    assert_eq!(fresh.snapshot_json(), mine.snapshot_json());
+}
+
+/// Without a lock, a columnar writer that always loses gets `conflict`
+/// after the bounded attempts, stores nothing, and has caught up.
+#[test]
+fn columns_that_always_lose_get_conflict_after_the_bounded_attempts() {
+    let (store, mut mine, counts) = racing(false);
+    let before = store.lock().unwrap().events().len();
+    let columns = sale_columns(&["m1"], &["bob"], &["10.00"]);
+    let err = mine.apply_sale_columns(&columns, false).unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    let (appends, _, _) = *counts.lock().unwrap();
+    assert_eq!(appends, upline::limits::MAX_APPEND_ATTEMPTS as u64);
+    let events = store.lock().unwrap().events().to_vec();
+    assert_eq!(events.len(), before + upline::limits::MAX_APPEND_ATTEMPTS);
+    assert!(events.iter().all(|e| !e.event.contains("\"m1\"")));
+    assert_eq!(mine.audit_head().seq, events.len() as u64);
+    assert_eq!(mine.verify().unwrap(), mine.audit_head());
+}
+
+/// A store with an append lock that records whether this handle holds it
+/// and how often it was taken (a stored append releases it, as the
+/// contract says).
+#[derive(Debug)]
+struct Held {
+    inner: SharedStore<MemoryStore>,
+    held: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    locks: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Store for Held {
+    fn append(&mut self, events: &[StoredEvent]) -> upline::Result<()> {
+        self.inner.append(events)?;
+        self.held.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    fn lock_appends(
+        &mut self,
+        after: u64,
+        limit: usize,
+    ) -> upline::Result<Option<upline::store::Missing>> {
+        self.locks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.held.store(true, std::sync::atomic::Ordering::SeqCst);
+        let store = self.inner.lock()?;
+        Ok(Some(upline::store::missing_after(&*store, after, limit)))
+    }
+    fn unlock_appends(&mut self) -> upline::Result<()> {
+        self.held.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    fn head(&self) -> upline::Result<u64> {
+        self.inner.head()
+    }
+    fn scan(
+        &self,
+        from: u64,
+        visit: &mut dyn FnMut(StoredEvent) -> upline::Result<()>,
+    ) -> upline::Result<()> {
+        self.inner.scan(from, visit)
+    }
+    fn latest_snapshot(&self) -> upline::Result<Option<(u64, String)>> {
+        self.inner.latest_snapshot()
+    }
+    fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> upline::Result<()> {
+        self.inner.save_snapshot(seq, snapshot)
+    }
+}
+
+/// A columnar call that finds other writers' appends takes the lock
+/// before staging (its rows cannot meet a conflict), and the lock is
+/// released however the call ends: stored, nothing to store, or refused.
+#[test]
+fn columns_behind_lock_before_staging_and_always_release_the_lock() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let store = shared();
+    let mut setup = open(&store);
+    setup
+        .apply_batch(&[join("ann", None), join("bob", Some("ann"))])
+        .unwrap();
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let locks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut mine = Engine::open(Box::new(Held {
+        inner: store.clone(),
+        held: held.clone(),
+        locks: locks.clone(),
+    }))
+    .unwrap();
+    setup.apply(&sale("theirs", "bob", "50.00")).unwrap();
+    let out = mine
+        .apply_sale_columns(&sale_columns(&["m1"], &["bob"], &["10.00"]), false)
+        .unwrap();
+    assert_eq!(out.seq, [4]);
+    assert_eq!(locks.load(SeqCst), 1, "behind: locked before staging");
+    assert!(!held.load(SeqCst), "the stored append released it");
+    // Under contention the next call locks at once; every row refused
+    // means nothing to append: the lock is released all the same.
+    let before = store.lock().unwrap().events().len();
+    let out = mine
+        .apply_sale_columns(&sale_columns(&["m2"], &["nobody"], &["10.00"]), false)
+        .unwrap();
+    assert_eq!(out.seq, [0]);
+    assert_eq!(out.errors[0].0, 0);
+    assert_eq!(out.errors[0].1.code(), "unknown_member");
+    assert_eq!(locks.load(SeqCst), 2);
+    assert!(!held.load(SeqCst), "released with nothing stored");
+    assert_eq!(store.lock().unwrap().events().len(), before);
+    // Joins and refunds as columns go the same way.
+    use upline::engine::columns::{Amounts, JoinColumns, RefundColumns, Times};
+    let out = mine
+        .apply_join_columns(&JoinColumns {
+            member: &["cy"],
+            sponsor: &[Some("bob")],
+            at: Times::Text(&["2026-01-02T00:00:00Z"]),
+        })
+        .unwrap();
+    assert_eq!(out.seq, [5]);
+    let out = mine
+        .apply_refund_columns(&RefundColumns {
+            refund: &["r1"],
+            sale: &["m1"],
+            amount: Amounts::Text(&["10.00"]),
+            at: Times::Text(&["2026-02-02T00:00:00Z"]),
+        })
+        .unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.seq, [6]);
+    assert_eq!(locks.load(SeqCst), 4);
+    assert!(!held.load(SeqCst));
+    assert_eq!(setup.catch_up().unwrap(), mine.audit_head());
+}
+
+/// A follower refuses every columnar write with `read_only` and changes
+/// nothing, in memory or in the store.
+#[test]
+fn a_follower_refuses_columns_and_changes_nothing() {
+    use upline::engine::columns::{Amounts, JoinColumns, RefundColumns, Times};
+    let store = shared();
+    let mut writer = open(&store);
+    writer
+        .apply_batch(&[
+            join("ann", None),
+            join("bob", Some("ann")),
+            sale("s1", "bob", "100.00"),
+        ])
+        .unwrap();
+    let mut follower = Engine::open_follower(Box::new(store.clone())).unwrap();
+    let head = follower.audit_head();
+    let snapshot = follower.snapshot_json();
+    let errors = [
+        follower
+            .apply_join_columns(&JoinColumns {
+                member: &["cy"],
+                sponsor: &[Some("bob")],
+                at: Times::Text(&["2026-01-02T00:00:00Z"]),
+            })
+            .unwrap_err(),
+        follower
+            .apply_sale_columns(&sale_columns(&["s2"], &["bob"], &["10.00"]), true)
+            .unwrap_err(),
+        follower
+            .apply_refund_columns(&RefundColumns {
+                refund: &["r1"],
+                sale: &["s1"],
+                amount: Amounts::Text(&["10.00"]),
+                at: Times::Text(&["2026-02-02T00:00:00Z"]),
+            })
+            .unwrap_err(),
+    ];
+    for err in errors {
+        assert_eq!(err.kind(), ErrorKind::ReadOnly);
+        assert_eq!(err.code(), "read_only");
+        assert!(err.message().contains("follower"), "{err}");
+    }
+    assert_eq!(follower.audit_head(), head);
+    assert_eq!(follower.snapshot_json(), snapshot);
+    assert_eq!(store.lock().unwrap().events().len(), 3);
+    assert_eq!(writer.catch_up().unwrap(), head);
+}

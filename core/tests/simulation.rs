@@ -1,11 +1,11 @@
 //! Deterministic simulation of many writers on one log, in the manner of
 //! TigerBeetle's VOPR: N engines share a simulated store, and one seeded
 //! generator decides everything: which engine acts next, what it applies
-//! (single events or batches, with webhooks delivered to two workers), and
-//! which faults the store injects: appends that fail and store nothing,
-//! appends that succeed but whose answer is lost, scans and head reads
-//! that fail, and crashes between the store's append and the engine's
-//! commit (the engine is dropped and reopened from the store).
+//! (single events, batches, or batches as columns, with webhooks delivered
+//! to two workers), and which faults the store injects: appends that fail
+//! and store nothing, appends that succeed but whose answer is lost, scans
+//! and head reads that fail, and crashes between the store's append and
+//! the engine's commit (the engine is dropped and reopened from the store).
 //!
 //! The store answers conflicts with the missing events
 //! (`Store::append_or_missing`), or, drawn per call, without them (the
@@ -36,6 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use rust_decimal::Decimal;
+use upline::engine::columns::{Amounts, SaleColumns, Times};
 use upline::store::{Appended, Missing, TryLock};
 use upline::{
     Engine, Error, ErrorKind, Event, MemoryStore, SharedStore, Store, StoredEvent, Timestamp,
@@ -482,10 +483,15 @@ impl Sim {
         event: &Event,
         result: &upline::Result<upline::Applied>,
     ) -> Result<(), String> {
+        self.acknowledge(event, result.as_ref().map(|applied| applied.replayed))
+    }
+
+    /// Records an answer for `event`: whether it was a retry, or the error.
+    fn acknowledge(&mut self, event: &Event, result: Result<bool, &Error>) -> Result<(), String> {
         let id = event_id(event);
         match result {
-            Ok(applied) => {
-                if applied.replayed {
+            Ok(replayed) => {
+                if replayed {
                     self.stats.retries += 1;
                 } else {
                     self.stats.applied += 1;
@@ -565,6 +571,33 @@ impl Sim {
                     self.answered(&event, &result)?;
                     self.after_call(w);
                 }
+            }
+            6 => {
+                // A batch as columns (an Arrow table from a host).
+                let size = 1 + self.below(12);
+                let events = self.deliveries(size);
+                let Some(engine) = self.engine(w) else {
+                    return Ok(());
+                };
+                let table = SaleTable::new(&events);
+                let borrowed = table.borrowed();
+                match engine.apply_sale_columns(&borrowed.columns(), false) {
+                    Ok(out) => {
+                        let mut errors = out.errors.iter().peekable();
+                        for (row, event) in events.iter().enumerate() {
+                            match errors.next_if(|(at, _)| *at == row) {
+                                Some((_, err)) => self.acknowledge(event, Err(err))?,
+                                None => self.acknowledge(event, Ok(out.replayed[row]))?,
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        for event in &events {
+                            self.acknowledge(event, Err(&err))?;
+                        }
+                    }
+                }
+                self.after_call(w);
             }
             _ => {
                 let size = 1 + self.below(12);
@@ -708,6 +741,72 @@ impl Sim {
             }
         }
         conserves(&fresh, &stored)
+    }
+}
+
+/// Sale events as owned columns, for `Engine::apply_sale_columns`.
+struct SaleTable {
+    sale: Vec<String>,
+    buyer: Vec<String>,
+    amount: Vec<String>,
+    currency: Vec<String>,
+    at: Vec<String>,
+}
+
+impl SaleTable {
+    fn new(events: &[Event]) -> SaleTable {
+        let mut table = SaleTable {
+            sale: Vec::new(),
+            buyer: Vec::new(),
+            amount: Vec::new(),
+            currency: Vec::new(),
+            at: Vec::new(),
+        };
+        for event in events {
+            let value = serde_json::to_value(event).unwrap();
+            let text = |field: &str| value[field].as_str().unwrap().to_string();
+            table.sale.push(text("sale"));
+            table.buyer.push(text("buyer"));
+            table.amount.push(text("amount"));
+            table.currency.push(text("currency"));
+            table.at.push(text("at"));
+        }
+        table
+    }
+
+    fn borrowed(&self) -> BorrowedColumns<'_> {
+        fn refs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        BorrowedColumns {
+            sale: refs(&self.sale),
+            buyer: refs(&self.buyer),
+            amount: refs(&self.amount),
+            currency: refs(&self.currency),
+            at: refs(&self.at),
+        }
+    }
+}
+
+/// Borrowed slices of a [`SaleTable`].
+struct BorrowedColumns<'a> {
+    sale: Vec<&'a str>,
+    buyer: Vec<&'a str>,
+    amount: Vec<&'a str>,
+    currency: Vec<&'a str>,
+    at: Vec<&'a str>,
+}
+
+impl BorrowedColumns<'_> {
+    fn columns(&self) -> SaleColumns<'_> {
+        SaleColumns {
+            sale: &self.sale,
+            buyer: &self.buyer,
+            amount: Amounts::Text(&self.amount),
+            currency: &self.currency,
+            at: Times::Text(&self.at),
+            category: None,
+        }
     }
 }
 

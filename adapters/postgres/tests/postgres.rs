@@ -578,14 +578,45 @@ fn connection_errors_name_the_host_and_reason_and_never_the_password() {
 const WRITERS: usize = 4;
 const MEMBERS: u64 = 60;
 
+/// Sale `n`'s id, buyer and amount.
+fn sale_row(n: u64) -> [String; 3] {
+    [
+        format!("w{n}"),
+        format!("m{}", n % MEMBERS),
+        format!("{}.{:02}", 10 + n % 90, n % 100),
+    ]
+}
+
+const SALE_AT: &str = "2026-02-02T00:00:00Z";
+
 fn sale_event(n: u64) -> Event {
+    let [sale, buyer, amount] = sale_row(n);
     Event::from_json(&format!(
-        r#"{{"type":"sale_recorded","sale":"w{n}","buyer":"m{}","amount":"{}.{:02}","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#,
-        n % MEMBERS,
-        10 + n % 90,
-        n % 100
+        r#"{{"type":"sale_recorded","sale":"{sale}","buyer":"{buyer}","amount":"{amount}","currency":"USD","at":"{SALE_AT}"}}"#,
     ))
     .unwrap()
+}
+
+/// Applies sales `ids` as columns (an Arrow table from a host): each
+/// row's sequence number, or the call's error.
+fn apply_as_columns(engine: &mut Engine, ids: &[u64]) -> upline::Result<Vec<u64>> {
+    use upline::engine::columns::{Amounts, SaleColumns, Times};
+    let rows: Vec<[String; 3]> = ids.iter().map(|&n| sale_row(n)).collect();
+    let column = |k: usize| rows.iter().map(|r| r[k].as_str()).collect::<Vec<_>>();
+    let (sale, buyer, amount) = (column(0), column(1), column(2));
+    let out = engine.apply_sale_columns(
+        &SaleColumns {
+            sale: &sale,
+            buyer: &buyer,
+            amount: Amounts::Text(&amount),
+            currency: &vec!["USD"; ids.len()],
+            at: Times::Text(&vec![SALE_AT; ids.len()]),
+            category: None,
+        },
+        false,
+    )?;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    Ok(out.seq)
 }
 
 /// Writer `w`'s ids: 90 % its own, and two blocks of 5 % it shares with
@@ -617,7 +648,8 @@ impl Xorshift {
 
 /// The child side: applies writer `UPLINE_PG_WRITER`'s events in random
 /// batches of 1 to 100, printing `ack <seq> <id>` for every applied event
-/// and `head <seq> <hash>` once caught up at the end.
+/// and `head <seq> <hash>` once caught up at the end. Odd writers send
+/// their batches as sale columns (the Arrow path), even ones as events.
 #[test]
 #[ignore = "run by many_writers_in_four_processes as a child process"]
 fn writer_child() {
@@ -643,15 +675,19 @@ fn writer_child() {
     let mut next = 0;
     while next < ids.len() {
         let size = (1 + rng.below(100) as usize).min(ids.len() - next);
-        let events: Vec<Event> = ids[next..next + size]
-            .iter()
-            .map(|&n| sale_event(n))
-            .collect();
-        match engine.apply_batch(&events) {
-            Ok(results) => {
-                for (n, result) in ids[next..next + size].iter().zip(results) {
-                    let applied = result.unwrap();
-                    writeln!(out, "ack {} w{n}", applied.seq).unwrap();
+        let batch = &ids[next..next + size];
+        let applied = if w % 2 == 1 {
+            apply_as_columns(&mut engine, batch)
+        } else {
+            let events: Vec<Event> = batch.iter().map(|&n| sale_event(n)).collect();
+            engine
+                .apply_batch(&events)
+                .map(|results| results.into_iter().map(|r| r.unwrap().seq).collect())
+        };
+        match applied {
+            Ok(seqs) => {
+                for (n, seq) in batch.iter().zip(seqs) {
+                    writeln!(out, "ack {seq} w{n}").unwrap();
                 }
                 next += size;
             }

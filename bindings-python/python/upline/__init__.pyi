@@ -411,7 +411,13 @@ class Engine:
         column of the wrong type or nulls in a required column, or an object
         without the Arrow interfaces; :class:`InvalidTime` for a timestamp
         without a time zone; :class:`LimitExceeded` for more than 100 000
-        rows. Reading the table needs the GIL; applying it runs without.
+        rows. With books shared by other writers, the applied rows are
+        stored in one append, as :meth:`apply_batch`'s: a call that meets
+        another writer's append catches up and applies its rows again (a
+        sale another worker stored first comes back ``replayed``);
+        :class:`Conflict` when other writers kept appending first (nothing
+        stored), :class:`ReadOnly` at a follower. Reading the table needs
+        the GIL; applying it runs without.
         """
 
     @overload

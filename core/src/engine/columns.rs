@@ -19,8 +19,24 @@
 //! A row the engine refuses fails only that row, as in
 //! [`Engine::apply_batch`]; a call whose columns do not fit together
 //! (different lengths, more rows than [`MAX_BATCH`](crate::limits::MAX_BATCH))
-//! fails as a whole and changes nothing. With a store, the accepted rows of
-//! one call are persisted in one atomic append.
+//! fails as a whole and changes nothing.
+//!
+//! With a store, a call is a batch of the many-writers protocol, by the
+//! same code as [`Engine::apply_batch`]: the accepted rows of one call are
+//! persisted in one conditional, atomic append. A writer that is behind
+//! catches up first (and, having found other writers' appends, takes the
+//! store's append lock, where the store has one, for this call and its
+//! next few, so its rows cannot meet a conflict). If another writer
+//! appends first all the same (`conflict`), the engine reloads from the
+//! store, which catches it up and drops the call's rows from memory, takes
+//! the append lock, and stages every row again on the new state, a
+//! bounded number of times
+//! ([`MAX_APPEND_ATTEMPTS`](crate::limits::MAX_APPEND_ATTEMPTS); then the
+//! whole call fails with `conflict` and nothing of it is stored). A row
+//! another writer stored first (the same sale id and content) comes back as
+//! a retry (`replayed`). A follower's call fails with `read_only`; a store
+//! that fails the append fails the call with `storage`, and the engine
+//! holds none of its rows.
 //!
 //! It is not an Arrow reader: which Arrow types map to these columns, and
 //! the errors for a column of the wrong type, are the interop crate's.
@@ -30,13 +46,12 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::{check_batch_len, stored_event, Engine, Staged};
+use super::replica::Slots;
+use super::{check_batch_len, Engine};
 use crate::audit::Hash;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Applied, Event, Outcome};
-use crate::limits::MAX_APPEND_ATTEMPTS;
 use crate::money::{parse_decimal, DecimalText, Rate};
-use crate::store::StoredEvent;
 use crate::time::Timestamp;
 
 /// A column of instants.
@@ -277,6 +292,12 @@ pub struct LineColumns {
     pub rate: Vec<Rate>,
 }
 
+impl Slots for RowResults {
+    fn fill(&mut self, row: usize, result: Result<Applied>) {
+        self.push(row, result);
+    }
+}
+
 impl RowResults {
     fn with_capacity(rows: usize, lines: bool) -> RowResults {
         RowResults {
@@ -368,7 +389,9 @@ fn decimal_text(slot: &mut DecimalText) -> &mut String {
 }
 
 impl Engine {
-    /// Applies joins given as columns. See the [module docs](self).
+    /// Applies joins given as columns. With a store, the accepted rows are
+    /// stored in one conditional append; on a `conflict` the engine catches
+    /// up and stages every row again (see the [module docs](self)).
     ///
     /// ```
     /// use upline::engine::columns::{JoinColumns, Times};
@@ -401,8 +424,11 @@ impl Engine {
     /// Applies sales given as columns; with `lines`, their distribution
     /// lines come back as columns too. Without, no record of a new sale is
     /// built at all (the lean path of
-    /// [`apply_batch_json`](Engine::apply_batch_json) without records). See
-    /// the [module docs](self).
+    /// [`apply_batch_json`](Engine::apply_batch_json) without records).
+    /// With a store, the accepted rows are stored in one conditional
+    /// append; on a `conflict` the engine catches up, takes the store's
+    /// append lock and stages every row again, so a sale another writer
+    /// stored first comes back as a retry (see the [module docs](self)).
     ///
     /// ```
     /// use upline::engine::columns::{Amounts, JoinColumns, SaleColumns, Times};
@@ -458,7 +484,10 @@ impl Engine {
         applied
     }
 
-    /// Applies refunds given as columns. See the [module docs](self).
+    /// Applies refunds given as columns. With a store, as
+    /// [`apply_join_columns`](Self::apply_join_columns): one conditional
+    /// append, and on a `conflict` a catch-up and the rows staged again
+    /// (see the [module docs](self)).
     pub fn apply_refund_columns(&mut self, columns: &RefundColumns<'_>) -> Result<RowResults> {
         let rows = columns.refund.len();
         same_len(
@@ -485,7 +514,10 @@ impl Engine {
     }
 
     /// Fills `event` for each row and applies it as [`Engine::apply_batch`]
-    /// applies its events (a group commit with a store).
+    /// applies its events: with a store, through the same many-writers
+    /// protocol (`Engine::apply_group_stored`, one conditional append for
+    /// the call, catch-up, the append lock and bounded retries on
+    /// `conflict`; see the [module docs](self)).
     ///
     /// `sales`, for a sales table, are its sale and buyer id columns: each
     /// group of rows is read ahead in lockstep first (`warm.rs`).
@@ -514,36 +546,20 @@ impl Engine {
             }
             return Ok(out);
         }
-        // With a store: the many-writers protocol of `apply_batch` (catch
-        // up, stage every row, one conditional append; on a conflict the
-        // engine reloads and the rows are staged again).
-        self.prepare_group()?;
-        for _ in 0..MAX_APPEND_ATTEMPTS {
-            let mut out = RowResults::with_capacity(rows, lines);
-            let mut stored: Vec<StoredEvent> = Vec::new();
-            for row in 0..rows {
-                warm(self, row);
-                let result =
-                    fill(row, event).and_then(|()| self.stage_for_group(event, &mut stored));
-                out.push(row, result);
-            }
-            if self.append_group(&stored)? {
-                return Ok(out);
-            }
-        }
-        Err(Engine::group_exhausted())
-    }
-
-    /// Stages `event` and commits it in memory, keeping its stored form for
-    /// the group's append.
-    fn stage_for_group(&mut self, event: &Event, stored: &mut Vec<StoredEvent>) -> Result<Applied> {
-        match self.stage(event)? {
-            Staged::Retry(applied) => Ok(applied),
-            Staged::New(link, effects) => {
-                stored.push(stored_event(event, &link)?);
-                Ok(self.commit(link, effects))
-            }
-        }
+        // With a store: the many-writers protocol of `apply_batch`, the
+        // same code (`replica.rs`): catch up, or take the store's append
+        // lock under contention, stage every row, one conditional append;
+        // on a conflict the engine reloads, takes the lock and stages the
+        // rows again.
+        self.apply_group_stored(
+            rows,
+            || RowResults::with_capacity(rows, lines),
+            |engine, row, stored| {
+                warm(engine, row);
+                fill(row, event)?;
+                engine.stage_into(event, stored)
+            },
+        )
     }
 }
 

@@ -423,16 +423,7 @@ fn decode_snapshot(text: &str) -> Result<Option<Engine>> {
         ));
     }
     let mut engine = snapshot.engine;
-    // Sale lines read their facts from their ledger entries: checked
-    // before anything reads them.
-    for sale in engine.sales.iter() {
-        sale.check_lines(&engine.ledger).map_err(|problem| {
-            Error::general(
-                ErrorKind::Malformed,
-                format!("undecodable snapshot: {problem}"),
-            )
-        })?;
-    }
+    engine.check_sale_lines()?;
     engine.rebuild_indexes();
     Ok(Some(engine))
 }

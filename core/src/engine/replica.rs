@@ -52,6 +52,20 @@ pub const LOCK_TRIES: usize = 4;
 /// `lock_if_contended`).
 pub const CONTENDED_CALLS: u8 = 8;
 
+/// Where a group's results go, one slot per item
+/// ([`Engine::apply_group_stored`]): a vector for
+/// [`apply_batch`](Engine::apply_batch), columns for the columnar calls.
+pub(super) trait Slots {
+    /// Fills item `k`'s slot; items come in order, each once an attempt.
+    fn fill(&mut self, k: usize, result: Result<Applied>);
+}
+
+impl Slots for Vec<Result<Applied>> {
+    fn fill(&mut self, _: usize, result: Result<Applied>) {
+        self.push(result);
+    }
+}
+
 impl Engine {
     /// A read-only replica of `store`: like [`open`](Self::open), but
     /// every change is refused with `read_only`; [`catch_up`](Self::catch_up)
@@ -172,34 +186,65 @@ impl Engine {
         Err(exhausted())
     }
 
-    /// [`apply_batch`](Self::apply_batch) with a store: one conditional
-    /// append for the whole batch. Staging a batch commits each event in
-    /// memory (later events read earlier ones), so a failed append rolls
-    /// back by reloading from the store, which also catches up. A writer
-    /// that finds other writers' appends takes the store's append lock
-    /// before staging its next [`CONTENDED_CALLS`] batches, so they
-    /// cannot meet a conflict and are never rolled back.
+    /// [`apply_batch`](Self::apply_batch) with a store: the events as a
+    /// group ([`apply_group_stored`](Self::apply_group_stored)), each
+    /// group of sales read ahead first (`warm.rs`).
     pub(super) fn apply_batch_stored(&mut self, events: &[Event]) -> Result<Vec<Result<Applied>>> {
+        self.apply_group_stored(
+            events.len(),
+            || Vec::with_capacity(events.len()),
+            |engine, k, stored| {
+                if k.is_multiple_of(super::warm::GROUP) {
+                    let group = &events[k..events.len().min(k + super::warm::GROUP)];
+                    std::hint::black_box(engine.warm_events(group));
+                }
+                engine.stage_into(&events[k], stored)
+            },
+        )
+    }
+
+    /// A group of `items` applied with a store, in one conditional append
+    /// (group commit): the write path of [`apply_batch`](Self::apply_batch)
+    /// and of the columnar calls (`columns.rs`).
+    ///
+    /// `stage_item(engine, k, stored)` stages item `k` on `engine` and
+    /// commits it in memory ([`stage_into`](Self::stage_into)), pushing its
+    /// stored form to `stored`; its result fills slot `k` of a fresh
+    /// `empty()` each attempt ([`Slots`]). Staging a group commits each
+    /// item in memory (later items read earlier ones), so a failed append
+    /// rolls back by reloading from the store, which also catches up, and
+    /// the group is staged again. A writer that finds other writers'
+    /// appends takes the store's append lock before staging its next
+    /// [`CONTENDED_CALLS`] groups, so they cannot meet a conflict and are
+    /// never rolled back. The lock is always released before returning.
+    pub(super) fn apply_group_stored<R: Slots>(
+        &mut self,
+        items: usize,
+        empty: impl Fn() -> R,
+        mut stage_item: impl FnMut(&mut Engine, usize, &mut Vec<StoredEvent>) -> Result<Applied>,
+    ) -> Result<R> {
         self.refuse_follower()?;
         self.heal();
         let mut locked = false;
-        let results = self.apply_batch_attempts(events, &mut locked);
+        let results = self.apply_group_attempts(items, &empty, &mut stage_item, &mut locked);
         if locked {
             self.unlock_store();
         }
         results
     }
 
-    fn apply_batch_attempts(
+    fn apply_group_attempts<R: Slots>(
         &mut self,
-        events: &[Event],
+        items: usize,
+        empty: &impl Fn() -> R,
+        stage_item: &mut impl FnMut(&mut Engine, usize, &mut Vec<StoredEvent>) -> Result<Applied>,
         locked: &mut bool,
-    ) -> Result<Vec<Result<Applied>>> {
+    ) -> Result<R> {
         // Under contention, lock at once.
         self.lock_if_contended(locked, false)?;
         // Else catching up first is one cheap query and makes a conflict,
         // and the reload it costs, rare; finding others' appends there
-        // means they are writing too: this batch and the next few lock.
+        // means they are writing too: this group and the next few lock.
         if !*locked && self.behind()? {
             self.contended = CONTENDED_CALLS;
             self.lock_store(locked)?;
@@ -208,24 +253,11 @@ impl Engine {
             }
         }
         for _ in 0..MAX_APPEND_ATTEMPTS {
-            let mut results = Vec::with_capacity(events.len());
+            let mut results = empty();
             let mut stored = Vec::new();
-            for (k, event) in events.iter().enumerate() {
-                if k.is_multiple_of(super::warm::GROUP) {
-                    let group = &events[k..events.len().min(k + super::warm::GROUP)];
-                    std::hint::black_box(self.warm_events(group));
-                }
-                results.push(match self.stage(event) {
-                    Err(err) => Err(err),
-                    Ok(Staged::Retry(applied)) => Ok(applied),
-                    Ok(Staged::New(link, effects)) => match stored_event(event, &link) {
-                        Err(err) => Err(err),
-                        Ok(record) => {
-                            stored.push(record);
-                            Ok(self.commit(link, effects))
-                        }
-                    },
-                });
+            for k in 0..items {
+                let result = stage_item(self, k, &mut stored);
+                results.fill(k, result);
             }
             if stored.is_empty() {
                 return Ok(results);
@@ -246,7 +278,7 @@ impl Engine {
             };
             if let Some(store) = self.store.take() {
                 if let Err(reload) = self.reload(store) {
-                    // The store can neither take the batch nor be read
+                    // The store can neither take the group nor be read
                     // back: refuse every later change until the host
                     // reopens it, rather than drift from it.
                     self.broken = Some(format!("{err}; reloading failed: {reload}"));
@@ -262,6 +294,23 @@ impl Engine {
             }
         }
         Err(exhausted())
+    }
+
+    /// Stages `event` and commits it in memory, pushing its stored form to
+    /// `stored` for the group's append (one item of
+    /// [`apply_group_stored`](Self::apply_group_stored)).
+    pub(super) fn stage_into(
+        &mut self,
+        event: &Event,
+        stored: &mut Vec<StoredEvent>,
+    ) -> Result<Applied> {
+        match self.stage(event)? {
+            Staged::Retry(applied) => Ok(applied),
+            Staged::New(link, effects) => {
+                stored.push(stored_event(event, &link)?);
+                Ok(self.commit(link, effects))
+            }
+        }
     }
 
     /// Takes the store's append lock when this writer met contention
@@ -367,56 +416,6 @@ impl Engine {
         }
     }
 
-    /// `storage` unless this engine holds exactly a prefix of its store's
-    /// log: not broken, and its head is the stored event at its `seq`.
-    /// Before a group of rows is staged with a store (the columnar path):
-    /// refuses a follower's writes and catches up a replica that is behind,
-    /// as [`apply_batch`](Self::apply_batch) does.
-    pub(super) fn prepare_group(&mut self) -> Result<()> {
-        self.refuse_follower()?;
-        if self.behind()? {
-            self.catch_up()?;
-        }
-        Ok(())
-    }
-
-    /// Appends what a group staged and committed in memory, in one
-    /// conditional append. `Ok(true)`: stored. `Ok(false)`: another writer
-    /// appended first; the engine was reloaded from the store (it holds
-    /// none of the group, and has caught up), so the caller stages the
-    /// group again, at most [`MAX_APPEND_ATTEMPTS`] times in all
-    /// ([`group_exhausted`](Self::group_exhausted) after that). `storage`
-    /// when the store failed.
-    pub(super) fn append_group(&mut self, stored: &[StoredEvent]) -> Result<bool> {
-        if stored.is_empty() {
-            return Ok(true);
-        }
-        let appended = match self.store.as_mut() {
-            Some(store) => store.append(stored),
-            None => Err(no_store()),
-        };
-        let Err(err) = appended else {
-            self.forget_persisted_hashes();
-            return Ok(true);
-        };
-        if let Some(store) = self.store.take() {
-            if let Err(reload) = self.reload(store) {
-                self.broken = Some(format!("{err}; reloading failed: {reload}"));
-                return Err(storage(err));
-            }
-        }
-        if err.kind() == ErrorKind::Conflict {
-            Ok(false)
-        } else {
-            Err(storage(err))
-        }
-    }
-
-    /// The error when a group met a conflict at every attempt.
-    pub(super) fn group_exhausted() -> Error {
-        exhausted()
-    }
-
     /// `storage` once a failed group commit left this engine without its
     /// store (every later call tries to reload it first, see `heal`).
     pub(super) fn refuse_when_broken(&self) -> Result<()> {
@@ -432,6 +431,8 @@ impl Engine {
         }
     }
 
+    /// `storage` unless this engine holds exactly a prefix of its store's
+    /// log: not broken, and its head is the stored event at its `seq`.
     pub(super) fn check_on_stored_chain(&self) -> Result<()> {
         self.refuse_when_broken()?;
         let head = self.audit_head();
@@ -500,6 +501,8 @@ impl Engine {
                 fresh.store = Some(store);
                 fresh.follower = self.follower;
                 fresh.contended = self.contended;
+                // A call that set `lean` stages its group again on `fresh`.
+                fresh.lean = self.lean;
                 fresh.forget_persisted_hashes();
                 *self = fresh;
                 Ok(())

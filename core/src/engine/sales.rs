@@ -184,38 +184,6 @@ impl SaleRecord {
         }
     }
 
-    /// `Err` (what is wrong) unless every line names a commission entry
-    /// of this sale in `ledger` and `reversed` has one amount a line: a
-    /// snapshot is text from outside, and the lines are read through
-    /// [`line_entry`](Self::line_entry), which trusts them.
-    pub(super) fn check_lines(&self, ledger: &Ledger) -> std::result::Result<(), String> {
-        if let Some(reversed) = &self.reversed {
-            if reversed.len() != self.lines.len() {
-                return Err(format!(
-                    "sale {:?} has {} lines but {} reversed amounts",
-                    self.id,
-                    self.lines.len(),
-                    reversed.len()
-                ));
-            }
-        }
-        for (i, line) in self.lines.iter().enumerate() {
-            let entry = (self.first_entry.checked_add(u64::from(line.entry)))
-                .and_then(|seq| ledger.entry(seq));
-            match entry {
-                Some(e) if e.kind == EntryKind::Commission && *e.reference == *self.id => {}
-                _ => {
-                    return Err(format!(
-                        "line {} of sale {:?} names no commission entry of it",
-                        i + 1,
-                        self.id
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The earner of line `i`.
     pub(super) fn earner(&self, i: usize, entries: LineEntries<'_>) -> u32 {
         self.line_entry(i, entries).earner
@@ -863,6 +831,41 @@ impl Engine {
             ));
         }
         Ok(index)
+    }
+
+    /// `malformed` unless every sale's lines name commission entries of
+    /// that sale in the ledger, and its reversed amounts, if any, one per
+    /// line: what a restored snapshot must hold before a line is read
+    /// through its entry.
+    pub(super) fn check_sale_lines(&self) -> Result<()> {
+        for sale in self.sales.iter() {
+            let bad = |why: &str| {
+                Error::general(
+                    ErrorKind::Malformed,
+                    format!("undecodable snapshot: sale {:?} {why}", sale.id),
+                )
+            };
+            if sale
+                .reversed
+                .as_ref()
+                .is_some_and(|r| r.len() != sale.lines.len())
+            {
+                return Err(bad("has reversed amounts for other lines than its own"));
+            }
+            for line in sale.lines.iter() {
+                let seq = sale.first_entry.saturating_add(u64::from(line.entry));
+                match self.ledger.entry(seq) {
+                    Some(entry)
+                        if entry.kind == EntryKind::Commission && entry.reference == sale.id => {}
+                    _ => {
+                        return Err(bad(&format!(
+                            "names ledger entry {seq}, not its commission"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The index of the sale recorded as `id`.

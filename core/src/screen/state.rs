@@ -241,10 +241,12 @@ pub(crate) struct State {
     /// Per member (by index; shorter when later members sent nothing).
     pub(crate) members: Vec<Kept>,
     /// The first member seen with each cluster key.
+    #[serde(serialize_with = "crate::id::sorted")]
     pub(crate) owners: IndexMap<u64, u32>,
     /// Every union that merged two clusters, in order (rebuilds `clusters`).
     pub(crate) links: Vec<(u32, u32)>,
     /// Recent sale times per IP / device key.
+    #[serde(serialize_with = "crate::id::sorted")]
     pub(crate) velocity: IndexMap<u64, Recent>,
     /// Per earner (by index, dense: one slot read per line, and the same
     /// slot updated at commit): day buckets of sales and refunded sales.

@@ -67,7 +67,10 @@ pub const SALE_COLUMNS: &[&str] = &["sale", "buyer", "amount", "currency", "at",
 /// The columns of a refunds table.
 pub const REFUND_COLUMNS: &[&str] = &["refund", "sale", "amount", "at"];
 
-/// Applies a table of joins (`member`, `sponsor`, `at`).
+/// Applies a table of joins (`member`, `sponsor`, `at`), through
+/// [`Engine::apply_join_columns`]: with a store, one conditional append,
+/// and on a `conflict` a catch-up and the rows staged again (the
+/// many-writers protocol of `apply_batch`).
 pub fn apply_joins(
     engine: &mut Engine,
     schema: &SchemaRef,
@@ -87,7 +90,8 @@ pub fn apply_joins(
 
 /// Applies a table of sales (`sale`, `buyer`, `amount`, `currency`, `at`,
 /// and optionally `category`); with `lines`, also returns their
-/// distribution lines.
+/// distribution lines. With a store, as [`apply_joins`] (a sale another
+/// writer stored first comes back as a retry, `replayed`).
 pub fn apply_sales(
     engine: &mut Engine,
     schema: &SchemaRef,
@@ -220,7 +224,8 @@ pub fn what_if_members(
     })
 }
 
-/// Applies a table of refunds (`refund`, `sale`, `amount`, `at`).
+/// Applies a table of refunds (`refund`, `sale`, `amount`, `at`); with a
+/// store, as [`apply_joins`].
 pub fn apply_refunds(
     engine: &mut Engine,
     schema: &SchemaRef,
