@@ -128,8 +128,12 @@ fn line(earner: &str, level: u64, amount: &str, held: bool) -> (String, u64, Str
     (earner.to_string(), level, amount.to_string(), held)
 }
 
-fn triple<T>(a: &str, b: T, c: &str) -> (String, T, String) {
-    (a.to_string(), b, c.to_string())
+fn entry(earner: &str, kind: &str, amount: &str) -> (String, String, String) {
+    (earner.to_string(), kind.to_string(), amount.to_string())
+}
+
+fn reversal(earner: &str, level: u64, amount: &str) -> (String, u64, String) {
+    (earner.to_string(), level, amount.to_string())
 }
 
 /// Every balance bucket of m1…m5 in `currency` as of `as_of`, as text.
@@ -285,10 +289,10 @@ fn a_blocked_line_leaves_no_entry_and_the_lines_after_it_read_their_own() {
     assert_eq!(
         entries(sold),
         [
-            triple("m4", "commission".to_string(), "40.00"),
-            triple("m4", "hold".to_string(), "40.00"),
-            triple("m2", "commission".to_string(), "20.00"),
-            triple("m1", "commission".to_string(), "16.00"),
+            entry("m4", "commission", "40.00"),
+            entry("m4", "hold", "40.00"),
+            entry("m2", "commission", "20.00"),
+            entry("m1", "commission", "16.00"),
         ]
     );
     // A quarter refunded: the held line's share comes out of held.
@@ -296,32 +300,29 @@ fn a_blocked_line_leaves_no_entry_and_the_lines_after_it_read_their_own() {
     assert_eq!(
         reversals(r1),
         [
-            triple("m4", 1, "10.00"),
-            triple("m2", 3, "5.00"),
-            triple("m1", 4, "4.00"),
+            reversal("m4", 1, "10.00"),
+            reversal("m2", 3, "5.00"),
+            reversal("m1", 4, "4.00"),
         ]
     );
     assert_eq!(
         entries(r1),
         [
-            triple("m4", "reversal_held".to_string(), "10.00"),
-            triple("m2", "reversal".to_string(), "5.00"),
-            triple("m1", "reversal".to_string(), "4.00"),
+            entry("m4", "reversal_held", "10.00"),
+            entry("m2", "reversal", "5.00"),
+            entry("m1", "reversal", "4.00"),
         ]
     );
     // The hold ends: the 30.00 left of m4's line is released.
-    assert_eq!(
-        entries(&applied[9]),
-        [triple("m4", "release".to_string(), "30.00")]
-    );
+    assert_eq!(entries(&applied[9]), [entry("m4", "release", "30.00")]);
     // The rest refunded: m4's line now reverses from the flow.
     let r2 = &applied[10];
     assert_eq!(
         entries(r2),
         [
-            triple("m4", "reversal".to_string(), "30.00"),
-            triple("m2", "reversal".to_string(), "15.00"),
-            triple("m1", "reversal".to_string(), "12.00"),
+            entry("m4", "reversal", "30.00"),
+            entry("m2", "reversal", "15.00"),
+            entry("m1", "reversal", "12.00"),
         ]
     );
     assert_eq!(r2["refunded_total"], "200.00");
@@ -399,33 +400,27 @@ fn screened_and_member_held_lines_with_an_award_after_them_to_the_cent() {
     assert_eq!(
         entries(sold),
         [
-            triple("m4", "commission".to_string(), "40.00"),
-            triple("m4", "hold".to_string(), "40.00"),
-            triple("m3", "commission".to_string(), "30.00"),
-            triple("m3", "hold".to_string(), "30.00"),
-            triple("m2", "commission".to_string(), "20.00"),
-            triple("m1", "commission".to_string(), "16.00"),
-            triple("m5", "bonus".to_string(), "1.00"),
+            entry("m4", "commission", "40.00"),
+            entry("m4", "hold", "40.00"),
+            entry("m3", "commission", "30.00"),
+            entry("m3", "hold", "30.00"),
+            entry("m2", "commission", "20.00"),
+            entry("m1", "commission", "16.00"),
+            entry("m5", "bonus", "1.00"),
         ]
     );
     assert_eq!(
         entries(&applied[9]),
         [
-            triple("m4", "reversal_held".to_string(), "10.00"),
-            triple("m3", "reversal_held".to_string(), "7.50"),
-            triple("m2", "reversal".to_string(), "5.00"),
-            triple("m1", "reversal".to_string(), "4.00"),
+            entry("m4", "reversal_held", "10.00"),
+            entry("m3", "reversal_held", "7.50"),
+            entry("m2", "reversal", "5.00"),
+            entry("m1", "reversal", "4.00"),
         ]
     );
     // The review releases the screened line only; the hold, m4's.
-    assert_eq!(
-        entries(&applied[10]),
-        [triple("m3", "release".to_string(), "22.50")]
-    );
-    assert_eq!(
-        entries(&applied[11]),
-        [triple("m4", "release".to_string(), "30.00")]
-    );
+    assert_eq!(entries(&applied[10]), [entry("m3", "release", "22.50")]);
+    assert_eq!(entries(&applied[11]), [entry("m4", "release", "30.00")]);
     // s2, after the hold ended: only the screened line is held.
     let s2 = &applied[12]["distribution"];
     assert_eq!(
@@ -441,24 +436,24 @@ fn screened_and_member_held_lines_with_an_award_after_them_to_the_cent() {
     assert_eq!(
         entries(&applied[13]),
         [
-            triple("m4", "reversal".to_string(), "5.00"),
-            triple("m3", "reversal".to_string(), "3.75"),
-            triple("m2", "reversal".to_string(), "2.50"),
-            triple("m1", "reversal".to_string(), "2.00"),
+            entry("m4", "reversal", "5.00"),
+            entry("m3", "reversal", "3.75"),
+            entry("m2", "reversal", "2.50"),
+            entry("m1", "reversal", "2.00"),
         ]
     );
     // s2's review reverses the screened line; the full refund after it
     // reverses nothing more of that line.
     assert_eq!(
         entries(&applied[14]),
-        [triple("m3", "reversal_held".to_string(), "15.00")]
+        [entry("m3", "reversal_held", "15.00")]
     );
     assert_eq!(
         reversals(&applied[15]),
         [
-            triple("m4", 1, "20.00"),
-            triple("m2", 3, "10.00"),
-            triple("m1", 4, "8.00"),
+            reversal("m4", 1, "20.00"),
+            reversal("m2", 3, "10.00"),
+            reversal("m1", 4, "8.00"),
         ]
     );
     // m3: 30.00 of s1, 7.50 and 3.75 reversed: 18.75; s2's line is gone.
@@ -522,20 +517,14 @@ fn a_sale_paid_in_another_currency_moves_only_that_currency() {
     assert_eq!(
         entries(&applied[8]),
         [
-            triple("m4", "reversal_held".to_string(), "7.20"),
-            triple("m3", "reversal_held".to_string(), "5.40"),
-            triple("m2", "reversal".to_string(), "3.60"),
-            triple("m1", "reversal".to_string(), "2.88"),
+            entry("m4", "reversal_held", "7.20"),
+            entry("m3", "reversal_held", "5.40"),
+            entry("m2", "reversal", "3.60"),
+            entry("m1", "reversal", "2.88"),
         ]
     );
-    assert_eq!(
-        entries(&applied[9]),
-        [triple("m3", "release".to_string(), "8.10")]
-    );
-    assert_eq!(
-        entries(&applied[10]),
-        [triple("m4", "release".to_string(), "10.80")]
-    );
+    assert_eq!(entries(&applied[9]), [entry("m3", "release", "8.10")]);
+    assert_eq!(entries(&applied[10]), [entry("m4", "release", "10.80")]);
     for a in &applied[7..] {
         for e in a["entries"].as_array().unwrap() {
             assert_eq!(e["currency"], "EUR", "{e}");
