@@ -333,7 +333,10 @@ fn a_blocked_line_leaves_no_entry_and_the_lines_after_it_read_their_own() {
             assert_eq!(b.held.to_string(), "0.00");
         }
     }
-    // Retried after the refunds and the release: the original result.
+    // The query and a retry after the refunds and the release: the
+    // original distribution.
+    let queried = engine.distribution_of("s1").unwrap();
+    assert_eq!(serde_json::to_value(queried).unwrap(), *d);
     let retried = apply(&mut engine, &events[7]);
     assert!(retried.replayed);
     assert_eq!(retried.to_json_value()["distribution"], *d);
@@ -547,6 +550,28 @@ fn a_sale_paid_in_another_currency_moves_only_that_currency() {
         let eur = engine.balances(member, "EUR", END).unwrap();
         assert_eq!(eur.total().to_string(), "0.00", "{member}");
     }
+    // Netted to zero and never paid: nothing on the tax summary. Before
+    // the last refund, the 60 % left of each line, in EUR only.
+    assert_eq!(engine.tax_summary(2026, &Default::default()).unwrap(), []);
+    let mut before_last = Engine::new();
+    for e in &events[..events.len() - 2] {
+        apply(&mut before_last, e);
+    }
+    let tax = before_last.tax_summary(2026, &Default::default()).unwrap();
+    let earned: Vec<(String, String)> = tax
+        .iter()
+        .map(|t| (t.earner.to_string(), format!("{} {}", t.earned, t.currency)))
+        .collect();
+    assert_eq!(
+        earned,
+        [
+            ("m1", "4.32 EUR"),
+            ("m2", "5.40 EUR"),
+            ("m3", "8.10 EUR"),
+            ("m4", "10.80 EUR"),
+        ]
+        .map(|(m, e)| (m.to_string(), e.to_string()))
+    );
     // Statements show the EUR base the rates applied to.
     let statement = statements(&engine, END);
     for (i, member) in statement.as_array().unwrap().iter().enumerate() {
