@@ -374,19 +374,17 @@ impl Rate {
         self.0
     }
 
-    /// The rate in millionths (200,000 for 0.2): exact, since a rate is
-    /// in [0, 1] with at most [`MAX_DECIMALS`](Self::MAX_DECIMALS) decimals.
-    pub(crate) fn to_millionths(self) -> u32 {
-        let mut scaled = self.0;
-        scaled.rescale(Self::MAX_DECIMALS);
-        // At most 1,000,000: the mantissa of a value in [0, 1] at scale 6.
-        scaled.mantissa() as u32
+    /// The rate as its mantissa and scale (2 and 1 for 0.2): exact in a
+    /// `u32` and a `u8`, since a rate is in [0, 1] with at most
+    /// [`MAX_DECIMALS`](Self::MAX_DECIMALS) decimals (a mantissa of at most
+    /// 1,000,000).
+    pub(crate) fn to_parts(self) -> (u32, u8) {
+        (self.0.mantissa() as u32, self.0.scale() as u8)
     }
 
-    /// The rate of [`to_millionths`](Self::to_millionths), normalized as
-    /// [`new`](Self::new) keeps every rate.
-    pub(crate) fn from_millionths(millionths: u32) -> Rate {
-        Rate(Decimal::new(i64::from(millionths), Self::MAX_DECIMALS).normalize())
+    /// The rate of [`to_parts`](Self::to_parts), digit for digit.
+    pub(crate) fn from_parts(mantissa: u32, scale: u8) -> Rate {
+        Rate(Decimal::new(i64::from(mantissa), u32::from(scale)))
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! `cargo run --release -p upline-benches --bin postgres -- [--quick]
 //! [--url URL] [--members N] [--batches 1,100,10000] [--writers 1,2,4]
-//! [--no-peer]`; the URL defaults to `UPLINE_PG_URL` (`bash
+//! [--no-peer] [--columns]`; the URL defaults to `UPLINE_PG_URL` (`bash
 //! .ci/postgres.sh start` prints one). Each run uses a fresh database
 //! `upline_bench`. Each row also says where the writers' time went: in the
 //! store's `append` (the SQL round trip and the durable commit), in its
@@ -20,12 +20,19 @@
 //! sent (round trips) per event written.
 //! First, the same sales and batches into a `MemoryStore`: the engine
 //! alone.
+//!
+//! With `--columns`, batches (not single events) go through the bulk API
+//! a host loading tables would use, `apply_sale_columns` without lines
+//! (the sales' text columns; no `Event` and no record built per row; the
+//! same audit hashes), instead of `apply_batch`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
+use upline::engine::columns::{Amounts, SaleColumns, Times};
+use upline::money::DecimalText;
 use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
@@ -38,6 +45,7 @@ struct Args {
     batches: Vec<usize>,
     writers: Vec<usize>,
     peer: bool,
+    columns: bool,
 }
 
 fn list(text: Option<String>, what: &str) -> Vec<usize> {
@@ -52,6 +60,7 @@ fn args() -> Args {
     let mut batches = vec![1, 100, 10_000];
     let mut writers = vec![1, 2, 4];
     let mut peer = true;
+    let mut columns = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -59,6 +68,7 @@ fn args() -> Args {
             "--batches" => batches = list(it.next(), "--batches"),
             "--writers" => writers = list(it.next(), "--writers"),
             "--no-peer" => peer = false,
+            "--columns" => columns = true,
             "--url" => url = it.next().expect("--url URL"),
             "--members" => members = it.next().and_then(|n| n.parse().ok()).expect("--members N"),
             other => panic!("unknown argument {other}"),
@@ -75,7 +85,51 @@ fn args() -> Args {
         batches,
         writers,
         peer,
+        columns,
     }
+}
+
+/// Applies a batch of sales, every one of which must be accepted: through
+/// `apply_batch`, or with `columns` as the sales' text columns through
+/// `apply_sale_columns` without lines.
+fn apply_sales(engine: &mut Engine, chunk: &[Event], columns: bool) -> upline::Result<()> {
+    if !columns {
+        for result in engine.apply_batch(chunk)? {
+            result.expect("every sale is accepted");
+        }
+        return Ok(());
+    }
+    let mut sale = Vec::with_capacity(chunk.len());
+    let mut buyer = Vec::with_capacity(chunk.len());
+    let mut amount = Vec::with_capacity(chunk.len());
+    let mut currency = Vec::with_capacity(chunk.len());
+    let mut at = Vec::with_capacity(chunk.len());
+    for event in chunk {
+        let Event::SaleRecorded(e) = event else {
+            panic!("a sale")
+        };
+        let DecimalText::Text(text) = &e.amount else {
+            panic!("amounts are text")
+        };
+        sale.push(e.sale.as_str());
+        buyer.push(e.buyer.as_str());
+        amount.push(text.as_str());
+        currency.push(e.currency.as_str());
+        at.push(e.at.as_str());
+    }
+    let results = engine.apply_sale_columns(
+        &SaleColumns {
+            sale: &sale,
+            buyer: &buyer,
+            amount: Amounts::Text(&amount),
+            currency: &currency,
+            at: Times::Text(&at),
+            category: None,
+        },
+        false,
+    )?;
+    assert!(results.errors.is_empty(), "every sale is accepted");
+    Ok(())
 }
 
 fn with_db(url: &str, dbname: &str) -> String {
@@ -298,6 +352,7 @@ fn run(
     batch: usize,
     writers: usize,
     per_writer: u64,
+    columns: bool,
 ) -> Run {
     let barrier = Arc::new(Barrier::new(writers + 1));
     let time = Arc::new(StoreTime::default());
@@ -325,11 +380,7 @@ fn run(
                         let result = if batch == 1 {
                             engine.apply(&chunk[0]).map(|_| ())
                         } else {
-                            engine.apply_batch(chunk).map(|results| {
-                                for result in results {
-                                    result.expect("every sale is accepted");
-                                }
-                            })
+                            apply_sales(&mut engine, chunk, columns)
                         };
                         match result {
                             Ok(()) => {
@@ -480,12 +531,15 @@ fn main() {
         let events = sales(members, 1_000_000_000, total);
         let started = Instant::now();
         for chunk in events.chunks(batch) {
-            for result in engine.apply_batch(chunk).expect("stored") {
-                result.expect("every sale is accepted");
-            }
+            apply_sales(&mut engine, chunk, args.columns && batch > 1).expect("stored");
         }
         println!(
-            "engine alone (MemoryStore), batches of {batch}: {:.0} events/s ({total} sales)",
+            "engine alone (MemoryStore), batches of {batch}{}: {:.0} events/s ({total} sales)",
+            if args.columns && batch > 1 {
+                " as columns"
+            } else {
+                ""
+            },
             total as f64 / started.elapsed().as_secs_f64()
         );
     }
@@ -513,7 +567,15 @@ fn main() {
             }
             drop(setup);
             let per_writer = total / writers as u64;
-            let mut result = run(&url, &programme, members, batch, writers, per_writer);
+            let mut result = run(
+                &url,
+                &programme,
+                members,
+                batch,
+                writers,
+                per_writer,
+                args.columns,
+            );
             result.latencies.sort();
             let (p50, p99) = if batch == 1 {
                 (

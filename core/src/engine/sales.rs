@@ -42,8 +42,9 @@ pub(super) struct SaleLine {
     pub(super) entry: u8,
     /// [`HELD`], [`RELEASED`], [`SCREENED`], [`VOIDED`].
     flags: u8,
-    /// The rate in millionths: a [`Rate`] is normalized, in [0, 1], with
-    /// at most 6 decimals, so this is exact and gives it back.
+    /// The rate's scale and mantissa ([`Rate::to_parts`]: exact, and it
+    /// gives the rate back digit for digit, with no normalizing to do).
+    rate_scale: u8,
     rate: u32,
 }
 
@@ -67,16 +68,18 @@ impl SaleLine {
         if screened {
             flags |= SCREENED;
         }
+        let (mantissa, scale) = rate.to_parts();
         SaleLine {
             level,
             entry,
             flags,
-            rate: rate.to_millionths(),
+            rate_scale: scale,
+            rate: mantissa,
         }
     }
 
     pub(super) fn rate(&self) -> Rate {
-        Rate::from_millionths(self.rate)
+        Rate::from_parts(self.rate, self.rate_scale)
     }
 
     pub(super) fn held(&self) -> bool {
