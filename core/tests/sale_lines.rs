@@ -588,8 +588,9 @@ fn sales_paid_in_another_currency_agree_live_restored_reopened_and_lean() {
 }
 
 /// A snapshot whose sale lines name entries it does not have (edited, or
-/// cut short) is refused as `malformed`, never a panic: the lines read
-/// their earner and amount from those entries.
+/// cut short), or hold a rate that is not one, is refused as `malformed`,
+/// never a panic: the lines read their earner and amount from those
+/// entries, and their rate is given back as it is kept.
 #[test]
 fn a_snapshot_whose_lines_name_missing_entries_is_refused_not_a_panic() {
     let mut engine = Engine::new();
@@ -603,15 +604,15 @@ fn a_snapshot_whose_lines_name_missing_entries_is_refused_not_a_panic() {
     assert_eq!(snapshot["engine"]["sales"][0]["first_entry"], 0);
     assert_eq!(
         snapshot["engine"]["sales"][0]["lines"],
-        json!([{"entry": 0, "flags": 1, "level": 1, "rate": 200000},
-               {"entry": 2, "flags": 0, "level": 3, "rate": 100000},
-               {"entry": 3, "flags": 0, "level": 4, "rate": 80000}])
+        json!([{"entry": 0, "flags": 1, "level": 1, "rate": 2, "rate_scale": 1},
+               {"entry": 2, "flags": 0, "level": 3, "rate": 1, "rate_scale": 1},
+               {"entry": 3, "flags": 0, "level": 4, "rate": 8, "rate_scale": 2}])
     );
     assert_eq!(
         snapshot["engine"]["sales"][0]["reversed"],
         json!(["10.00", "5.00", "4.00"])
     );
-    let edits: [fn(&mut Value); 4] = [
+    let edits: [fn(&mut Value); 6] = [
         |s| s["engine"]["sales"][0]["first_entry"] = json!(1_000_000),
         |s| s["engine"]["sales"][0]["lines"][2]["entry"] = json!(200),
         // The hold entry of the first line, not a commission.
@@ -620,13 +621,24 @@ fn a_snapshot_whose_lines_name_missing_entries_is_refused_not_a_panic() {
             let reversed = s["engine"]["sales"][0]["reversed"].as_array_mut().unwrap();
             reversed.pop();
         },
+        // A rate no decimal holds (more than 28 decimals), and one above 1.
+        |s| s["engine"]["sales"][0]["lines"][0]["rate_scale"] = json!(200),
+        |s| s["engine"]["sales"][0]["lines"][0]["rate_scale"] = json!(0),
     ];
     for (i, edit) in edits.iter().enumerate() {
         let mut edited = snapshot.clone();
         edit(&mut edited);
         let result = std::panic::catch_unwind(|| Engine::from_snapshot_json(&edited.to_string()));
         let err = match result {
-            Ok(Ok(_)) => panic!("edit {i}: restored"),
+            Ok(Ok(engine)) => {
+                let query = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    engine.distribution_of("s1").is_some()
+                }));
+                panic!(
+                    "edit {i}: restored; distribution_of then panics: {}",
+                    query.is_err()
+                )
+            }
             Ok(Err(err)) => err,
             Err(_) => panic!("edit {i}: from_snapshot_json panicked"),
         };
