@@ -78,6 +78,14 @@ impl SaleLine {
         }
     }
 
+    /// Whether the kept rate is one: at most [`Rate::MAX_DECIMALS`]
+    /// decimals and at most 1, so [`rate`](Self::rate) gives it back (a
+    /// restored snapshot's lines are checked with this).
+    pub(super) fn rate_is_a_rate(&self) -> bool {
+        u32::from(self.rate_scale) <= Rate::MAX_DECIMALS
+            && u64::from(self.rate) <= 10u64.pow(u32::from(self.rate_scale))
+    }
+
     pub(super) fn rate(&self) -> Rate {
         Rate::from_parts(self.rate, self.rate_scale)
     }
@@ -837,9 +845,10 @@ impl Engine {
     }
 
     /// `malformed` unless every sale's lines name commission entries of
-    /// that sale in the ledger, and its reversed amounts, if any, one per
-    /// line: what a restored snapshot must hold before a line is read
-    /// through its entry.
+    /// that sale in the ledger and keep a rate ([`SaleLine::rate_is_a_rate`]:
+    /// reading back any other scale would panic), and its reversed amounts,
+    /// if any, are one per line: what a restored snapshot must hold before
+    /// a line is read through its entry.
     pub(super) fn check_sale_lines(&self) -> Result<()> {
         for sale in self.sales.iter() {
             let bad = |why: &str| {
@@ -856,6 +865,15 @@ impl Engine {
                 return Err(bad("has reversed amounts for other lines than its own"));
             }
             for line in sale.lines.iter() {
+                if !line.rate_is_a_rate() {
+                    return Err(bad(&format!(
+                        "has a line whose rate (mantissa {}, scale {}) is not in [0, 1] with at \
+                         most {} decimals",
+                        line.rate,
+                        line.rate_scale,
+                        Rate::MAX_DECIMALS
+                    )));
+                }
                 let seq = sale.first_entry.saturating_add(u64::from(line.entry));
                 match self.ledger.entry(seq) {
                     Some(entry)
