@@ -238,7 +238,12 @@ export declare class Engine {
    * stored before the call returns.
    */
   constructor(options?: EngineOptions | null)
-  /** Restores an engine from `snapshot()` text. */
+  /**
+   * Restores an engine from `snapshot()` text. Throws `storage` naming the
+   * format for a snapshot of an older format this build no longer restores
+   * (1 to 3: open the store instead, which replays its events), `malformed`
+   * for other text.
+   */
   static fromSnapshot(text: string): Engine
   /** Applies one event; throws an `UplineError` if it is refused (nothing changes then). */
   apply<E extends Event>(event: E): AppliedFor<E['type']>

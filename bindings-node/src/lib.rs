@@ -669,7 +669,10 @@ impl Engine {
         self.with(&env, |engine| engine.save_snapshot())
     }
 
-    /// Restores an engine from `snapshot()`.
+    /// Restores an engine from `snapshot()`. Throws `storage` naming the
+    /// format for a snapshot of an older format this build no longer
+    /// restores (1 to 3: open the store instead, which replays its events),
+    /// `malformed` for other text.
     #[napi(factory)]
     pub fn from_snapshot(env: Env, text: String) -> napi::Result<Engine> {
         let engine = guard(&env, || upline::Engine::from_snapshot_json(&text))?;

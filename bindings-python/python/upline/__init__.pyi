@@ -323,7 +323,10 @@ class Engine:
     def from_snapshot(cls, snapshot: str) -> Engine:
         """Restore an engine from :meth:`snapshot` text (releases the GIL).
 
-        Raises :class:`Malformed` for text that is not a snapshot of this format.
+        Raises :class:`Storage` naming the format for a snapshot of an older
+        format this build no longer restores (formats 1 to 3: open the store
+        instead, which replays its events), :class:`Malformed` for any other
+        text that is not a snapshot of this format.
         """
 
     @classmethod
