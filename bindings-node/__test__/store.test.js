@@ -129,3 +129,16 @@ test('a SQLite follower reads another writer and never creates a file', () => {
   assert.deepEqual(follower.auditHead(), writer.auditHead())
   assert.throws(() => follower.apply({ type: 'member_joined', member: 'x', sponsor: 'm0', at: T }), { code: 'read_only' })
 })
+
+test('a snapshot of an older format throws storage, naming it', () => {
+  // Written by the build before format 4 (sale lines that repeated their
+  // entries' earner, amount and dates).
+  const format3 = path.join(__dirname, '..', '..', 'core', 'tests', 'data', 'snapshot-format-3.json')
+  assert.throws(
+    () => Engine.fromSnapshot(fs.readFileSync(format3, 'utf8')),
+    (err) => err.code === 'storage' && /snapshot format 3 predates format 4/.test(err.message),
+  )
+  const engine = new Engine()
+  engine.apply({ type: 'member_joined', member: 'a', sponsor: null, at: T })
+  assert.deepEqual(Engine.fromSnapshot(engine.snapshot()).auditHead(), engine.auditHead())
+})

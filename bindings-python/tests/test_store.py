@@ -98,3 +98,19 @@ def test_a_sqlite_follower_reads_another_writer_and_never_creates_a_file(tmp_pat
     with pytest.raises(upline.ReadOnly) as refused:
         follower.apply({"type": "member_joined", "member": "x", "sponsor": "m0", "at": JAN})
     assert refused.value.code == "read_only"
+
+
+# A snapshot of format 3, written by the build before format 4 (sale lines
+# that repeated their entries' earner, amount and dates).
+FORMAT_3 = Path(__file__).resolve().parents[2] / "core" / "tests" / "data" / "snapshot-format-3.json"
+
+
+def test_a_snapshot_of_an_older_format_is_storage_naming_it() -> None:
+    with pytest.raises(upline.Storage) as info:
+        upline.Engine.from_snapshot(FORMAT_3.read_text())
+    assert info.value.code == "storage"
+    assert "snapshot format 3 predates format 4" in str(info.value)
+    # Today's snapshot restores.
+    engine = upline.Engine()
+    engine.apply({"type": "member_joined", "member": "a", "sponsor": None, "at": "2026-01-01T00:00:00Z"})
+    assert upline.Engine.from_snapshot(engine.snapshot()).audit_head() == engine.audit_head()
