@@ -298,6 +298,32 @@ impl MemoryStore {
     pub fn events_mut(&mut self) -> &mut Vec<StoredEvent> {
         &mut self.events
     }
+
+    /// A copy of `store` in memory: every stored event and its latest
+    /// snapshot, read through the [`Store`] trait (so from any adapter).
+    /// For tests, and for a host that takes a programme's books offline.
+    /// Fails as `store`'s reads fail.
+    ///
+    /// ```
+    /// use upline::{Engine, MemoryStore};
+    ///
+    /// let mut engine = Engine::open(Box::new(MemoryStore::new()))?;
+    /// engine.apply_json(r#"{"type":"member_joined","member":"a","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#)?;
+    /// engine.save_snapshot()?;
+    /// let copy = MemoryStore::copy_of(engine.store().unwrap())?;
+    /// assert_eq!(copy.events().len(), 1);
+    /// assert_eq!(Engine::open(Box::new(copy))?.audit_head(), engine.audit_head());
+    /// # Ok::<(), upline::Error>(())
+    /// ```
+    pub fn copy_of(store: &dyn Store) -> Result<MemoryStore> {
+        let mut copy = MemoryStore::new();
+        store.scan(1, &mut |event| {
+            copy.events.push(event);
+            Ok(())
+        })?;
+        copy.snapshot = store.latest_snapshot()?;
+        Ok(copy)
+    }
 }
 
 impl Store for MemoryStore {

@@ -320,19 +320,12 @@ fn bad_ranges_and_a_missing_store_are_typed_errors() {
 
 #[test]
 fn a_tampered_store_stops_the_export_at_the_event() {
-    let mut store = MemoryStore::new();
     let mut engine = Engine::open(Box::new(MemoryStore::new())).unwrap();
     for event in mixed() {
         engine.apply(&Event::from_value(event).unwrap()).unwrap();
     }
     // Copy the stored events, change event 10's amount.
-    let stored = engine.store().unwrap();
-    stored
-        .scan(1, &mut |e| {
-            store.events_mut().push(e);
-            Ok(())
-        })
-        .unwrap();
+    let mut store = MemoryStore::copy_of(engine.store().unwrap()).unwrap();
     let text = store.events()[9].event.replace("\"1000\"", "\"1001\"");
     assert_ne!(text, store.events()[9].event);
     store.events_mut()[9].event = text;
@@ -430,14 +423,7 @@ fn snapshots_of_audit_format_1_are_refused_as_storage() {
     let err = Engine::from_snapshot_json(r#"{"format":9,"engine":{}}"#).unwrap_err();
     assert_eq!(err.code(), "malformed");
     // In a store, the refusal reaches the host as storage, not tampered.
-    let mut store = MemoryStore::new();
-    let stored = engine.store().unwrap();
-    stored
-        .scan(1, &mut |e| {
-            store.events_mut().push(e);
-            Ok(())
-        })
-        .unwrap();
+    let mut store = MemoryStore::copy_of(engine.store().unwrap()).unwrap();
     upline::Store::save_snapshot(
         &mut store,
         engine.audit_head().seq,
@@ -474,15 +460,7 @@ fn a_store_whose_snapshot_is_format_3_opens_by_replaying_its_events() {
     );
     // A store holding it opens, verifies and exports: its events are the
     // books, and the snapshot is skipped, not reported as tampering.
-    let mut store = MemoryStore::new();
-    engine
-        .store()
-        .unwrap()
-        .scan(1, &mut |e| {
-            store.events_mut().push(e);
-            Ok(())
-        })
-        .unwrap();
+    let mut store = MemoryStore::copy_of(engine.store().unwrap()).unwrap();
     upline::Store::save_snapshot(&mut store, 20, SNAPSHOT_FORMAT_3).unwrap();
     let mut reopened = Engine::open(Box::new(store)).unwrap();
     assert_eq!(reopened.audit_head(), head);

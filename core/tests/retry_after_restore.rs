@@ -73,16 +73,7 @@ fn a_milestone_set_retried_after_a_reopen_leaves_a_store_that_opens() {
     let mut engine = Engine::open(Box::new(MemoryStore::new())).unwrap();
     joins(&mut engine);
     let original = apply(&mut engine, &milestones());
-    let copy = |engine: &Engine| {
-        let mut copy = MemoryStore::new();
-        (engine.store().unwrap())
-            .scan(1, &mut |e| {
-                copy.events_mut().push(e);
-                Ok(())
-            })
-            .unwrap();
-        copy
-    };
+    let copy = |engine: &Engine| MemoryStore::copy_of(engine.store().unwrap()).unwrap();
     let mut reopened = Engine::open(Box::new(copy(&engine))).unwrap();
     let retried = apply(&mut reopened, &milestones());
     assert!(retried.replayed, "applied again as seq {}", retried.seq);
@@ -145,16 +136,7 @@ fn every_retry_answers_the_same_live_restored_and_reopened() {
             stored.save_snapshot().unwrap();
         }
     }
-    let mut copy = MemoryStore::new();
-    let store = stored.store().unwrap();
-    store
-        .scan(1, &mut |e| {
-            copy.events_mut().push(e);
-            Ok(())
-        })
-        .unwrap();
-    let (seq, text) = store.latest_snapshot().unwrap().unwrap();
-    upline::Store::save_snapshot(&mut copy, seq, &text).unwrap();
+    let copy = MemoryStore::copy_of(stored.store().unwrap()).unwrap();
     let mut reopened = Engine::open(Box::new(copy)).unwrap();
     let head = live.audit_head();
     for (e, original) in events.iter().zip(&first) {

@@ -206,17 +206,7 @@ fn every_way_agrees(events: &[Value]) -> Engine {
             if snapshot {
                 stored.save_snapshot().unwrap();
             }
-            let mut copy = MemoryStore::new();
-            let store = stored.store().unwrap();
-            store
-                .scan(1, &mut |e| {
-                    copy.events_mut().push(e);
-                    Ok(())
-                })
-                .unwrap();
-            if let Some((seq, text)) = store.latest_snapshot().unwrap() {
-                upline::Store::save_snapshot(&mut copy, seq, &text).unwrap();
-            }
+            let copy = MemoryStore::copy_of(stored.store().unwrap()).unwrap();
             let mut reopened = Engine::open(Box::new(copy)).unwrap();
             for e in &events[cut..] {
                 apply(&mut reopened, e);
