@@ -84,6 +84,15 @@ impl Engine {
                     sum = sum.wrapping_add(u64::from(id.first().copied().unwrap_or(0)));
                 }
             }
+            // With screening rules in force: the buyer's kept signals and
+            // each earner's refund-rate slot (`screen::State::warm`).
+            if self.screen.active().is_some() {
+                for (upline, &buyer) in uplines.iter().zip(&buyers[..filled]) {
+                    if buyer != NO_MEMBER {
+                        sum = sum.wrapping_add(self.screen.warm(buyer, &upline[..levels]));
+                    }
+                }
+            }
             // Each earner's chain head, then the link its append writes.
             let mut heads = [[0u32; LEVELS]; GROUP];
             for (row, upline) in heads.iter_mut().zip(uplines) {

@@ -436,6 +436,29 @@ impl State {
             .filter(|days| days.last_refund != NO_DAY && i64::from(days.last_refund) > from)
     }
 
+    /// Reads ahead what screening `buyer`'s sale through `uplines` will
+    /// touch: the buyer's kept signals and each upline's refund-rate slot
+    /// and newest older bucket (see `engine/warm.rs`). Only reads; returns
+    /// a value derived from what it read, for `black_box`.
+    pub(crate) fn warm(&self, buyer: u32, uplines: &[u32]) -> u64 {
+        let mut sum = self
+            .members
+            .get(buyer as usize)
+            .map_or(0, |k| k.payment ^ k.ip);
+        for &member in uplines {
+            if member == crate::graph::NO_MEMBER {
+                break;
+            }
+            if let Some(Some(days)) = self.refunds.get(member as usize) {
+                sum = sum.wrapping_add(days.last_refund as u64);
+                if let Some(back) = days.older.back() {
+                    sum = sum.wrapping_add(u64::from(back.sales_to));
+                }
+            }
+        }
+        sum
+    }
+
     /// The members of `member`'s identity cluster, `member` first, then by
     /// index.
     pub(crate) fn cluster_members(&self, member: u32) -> Vec<u32> {
