@@ -76,7 +76,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// How many ancestors above the highest earner ring and ladder rules look
 /// at: enough for a cluster that reappears just above the paid levels,
 /// without a cache miss per ancestor up to [`SCREEN_WALK`] on every sale.
-const WALK_ABOVE: usize = 2;
+pub(crate) const WALK_ABOVE: usize = 2;
 const DAY_MS: i64 = 86_400_000;
 /// The "no click seen" value of a click delay.
 const NO_CLICK: i64 = i64::MIN;

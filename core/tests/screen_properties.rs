@@ -442,3 +442,31 @@ fn the_generated_worlds_exercise_every_action() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// `apply_batch` reads each group of sales' screening state ahead (the
+    /// buyer's kept signals, each upline's refund-rate slot, the ancestors
+    /// ring and ladder rules walk: `engine/warm.rs`); that is a hint only:
+    /// the accepted events applied as one batch get the results they got
+    /// applied one by one (seq, hash, outcome with its screening decision)
+    /// and end in the same state and audit head.
+    #[test]
+    fn a_batch_with_screening_read_ahead_answers_like_one_by_one(s in scenario()) {
+        let d = Driver::run(&s);
+        let mut one_by_one = Engine::new();
+        let originals: Vec<_> = d
+            .applied
+            .iter()
+            .map(|e| one_by_one.apply(e).expect("accepted before"))
+            .collect();
+        let mut batched = Engine::new();
+        let results = batched.apply_batch(&d.applied).expect("within the batch limit");
+        for ((event, result), original) in d.applied.iter().zip(results).zip(&originals) {
+            let applied = result.expect("accepted when applied alone");
+            prop_assert_eq!(&applied, original, "{:?}", event);
+        }
+        prop_assert_eq!(state(&batched), state(&d.engine));
+    }
+}

@@ -259,7 +259,10 @@ impl Engine {
             for group in events.chunks(super::warm::GROUP) {
                 // Read the group's state ahead, in lockstep (`warm.rs`).
                 std::hint::black_box(self.warm_events(group));
+                std::hint::black_box(self.warm_signals(group));
                 results.extend(group.iter().map(|event| self.apply(event)));
+                // Keyed by the group's event addresses: never kept past it.
+                self.screen.warmed.clear();
             }
             return Ok(results);
         }

@@ -255,7 +255,11 @@ impl Engine {
             None => None,
         };
         let kept = match &e.signals {
-            Some(signals) => Some(screen::reduce(signals, at)?),
+            // Reduced ahead by `apply_batch` (`warm.rs`), else now.
+            Some(signals) => match self.screen.take_warmed(std::ptr::from_ref(e) as usize, at) {
+                Some(kept) => Some(kept),
+                None => Some(screen::reduce(signals, at)?),
+            },
             None => None,
         };
         let digest = kept.as_ref().map_or(0, screen::Kept::digest);

@@ -41,6 +41,40 @@ impl Engine {
         }))
     }
 
+    /// Reduces the signals of the sales among `events` ahead (what
+    /// [`prepare_sale`](Self::prepare_sale) takes back by the event's
+    /// address instead of reducing them again) and reads the cluster-key
+    /// owners and velocity slots screening will look up, a group at a
+    /// time so the misses overlap. Only while rules are in force. The
+    /// caller empties `screen.warmed` once the group is applied (only
+    /// [`apply_batch`](Self::apply_batch) calls this). A sale whose
+    /// signals or time are invalid is skipped: its apply refuses it as
+    /// usual. Returns a value derived from what it read, for `black_box`.
+    pub(super) fn warm_signals(&mut self, events: &[Event]) -> u64 {
+        self.screen.warmed.clear();
+        if self.screen.active().is_none() {
+            return 0;
+        }
+        for event in events {
+            let Event::SaleRecorded(e) = event else {
+                continue;
+            };
+            let Some(signals) = &e.signals else { continue };
+            let Ok(at) = crate::time::Timestamp::parse(&e.at, "at") else {
+                continue;
+            };
+            if let Ok(kept) = crate::screen::reduce(signals, at) {
+                let address = std::ptr::from_ref(e) as usize;
+                self.screen.warmed.push((address, at, kept));
+            }
+        }
+        let mut sum = 0u64;
+        for (_, _, kept) in &self.screen.warmed {
+            sum = sum.wrapping_add(self.screen.warm_keys(kept));
+        }
+        sum
+    }
+
     /// [`warm_events`](Self::warm_events) for `(sale id, buyer id)` pairs.
     pub(super) fn warm_sales<'a>(&self, sales: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
         let nodes = self.graph.nodes();
@@ -73,6 +107,17 @@ impl Engine {
                     if *cursor != NO_MEMBER {
                         upline[level] = *cursor;
                         *cursor = nodes[*cursor as usize].parent;
+                    }
+                }
+            }
+            // Ring and ladder rules walk two ancestors past the paid levels.
+            if self.screen.active().is_some_and(|r| r.walks()) {
+                for _ in 0..crate::screen::WALK_ABOVE {
+                    for cursor in cursors[..filled].iter_mut() {
+                        if *cursor != NO_MEMBER {
+                            *cursor = nodes[*cursor as usize].parent;
+                            sum = sum.wrapping_add(u64::from(*cursor));
+                        }
                     }
                 }
             }

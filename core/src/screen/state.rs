@@ -260,6 +260,13 @@ pub(crate) struct State {
     /// One bit per member: in a cluster of more than one.
     #[serde(skip)]
     pub(crate) clustered: Vec<u64>,
+    /// Sale signals reduced ahead by `apply_batch`'s read-ahead
+    /// (`engine/warm.rs`): the address of the sale event they came from,
+    /// its time and what [`reduce`] gave. Emptied after every group, while
+    /// the group's events are still borrowed, so an address names one
+    /// event.
+    #[serde(skip)]
+    pub(crate) warmed: Vec<(usize, Timestamp, Kept)>,
 }
 
 impl State {
@@ -453,6 +460,38 @@ impl State {
                 sum = sum.wrapping_add(days.last_refund as u64);
                 if let Some(back) = days.older.back() {
                     sum = sum.wrapping_add(u64::from(back.sales_to));
+                }
+            }
+        }
+        sum
+    }
+
+    /// The kept signals the read-ahead reduced for the sale event at
+    /// `address` at time `at`, taken out (`None`: reduce them now).
+    pub(crate) fn take_warmed(&mut self, address: usize, at: Timestamp) -> Option<Kept> {
+        let i = self
+            .warmed
+            .iter()
+            .position(|&(a, t, _)| a == address && t == at)?;
+        Some(self.warmed.swap_remove(i).2)
+    }
+
+    /// Reads the slots a sale with signals `kept` will look up: the owner
+    /// of each cluster key (and its cluster), and the recent times of its
+    /// IP and device. Only reads; returns a value derived from them.
+    pub(crate) fn warm_keys(&self, kept: &Kept) -> u64 {
+        let mut sum = 0u64;
+        for (k, _) in kept.strong() {
+            if k != 0 {
+                if let Some(&owner) = self.owners.get(&k) {
+                    sum = sum.wrapping_add(u64::from(self.cluster(owner)));
+                }
+            }
+        }
+        for k in [kept.ip, kept.device] {
+            if k != 0 {
+                if let Some(recent) = self.velocity.get(&k) {
+                    sum = sum.wrapping_add(u64::from(recent.len));
                 }
             }
         }
