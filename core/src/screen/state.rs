@@ -70,8 +70,9 @@ pub(crate) struct Bucket {
 pub(crate) struct EarnerDays {
     /// Running totals before the oldest kept day.
     pub(crate) base: (u32, u32),
-    /// Older kept days, oldest first.
-    pub(crate) older: VecDeque<Bucket>,
+    /// Older kept days, oldest first (a `Vec`, not a `VecDeque`: 8 bytes
+    /// less in every earner's slot; the oldest day leaves once a day).
+    pub(crate) older: Vec<Bucket>,
     pub(crate) newest: Bucket,
     /// The newest day with a refund ([`NO_DAY`]: none).
     pub(crate) last_refund: i32,
@@ -85,7 +86,7 @@ impl EarnerDays {
     pub(crate) fn new(day: i32) -> Self {
         EarnerDays {
             base: (0, 0),
-            older: VecDeque::new(),
+            older: Vec::new(),
             newest: Bucket {
                 day,
                 sales_to: 0,
@@ -109,15 +110,20 @@ impl EarnerDays {
         }
         if day > self.newest.day {
             let next = Bucket { day, ..self.newest };
-            self.older
-                .push_back(std::mem::replace(&mut self.newest, next));
+            self.older.push(std::mem::replace(&mut self.newest, next));
             let horizon = i64::from(day) - i64::from(MAX_REFUND_WINDOW_DAYS);
-            while let Some(front) = self.older.front().copied() {
-                if i64::from(front.day) > horizon {
-                    break;
+            if self
+                .older
+                .first()
+                .is_some_and(|front| i64::from(front.day) <= horizon)
+            {
+                // The days at or before the horizon leave; the last of them
+                // becomes the base.
+                let gone = self.older.partition_point(|b| i64::from(b.day) <= horizon);
+                if let Some(last) = gone.checked_sub(1).and_then(|i| self.older.get(i)) {
+                    self.base = (last.sales_to, last.refunds_to);
                 }
-                self.base = (front.sales_to, front.refunds_to);
-                self.older.pop_front();
+                self.older.drain(..gone);
             }
         }
         if day == self.newest.day {
@@ -458,7 +464,7 @@ impl State {
             }
             if let Some(Some(days)) = self.refunds.get(member as usize) {
                 sum = sum.wrapping_add(days.last_refund as u64);
-                if let Some(back) = days.older.back() {
+                if let Some(back) = days.older.last() {
                     sum = sum.wrapping_add(u64::from(back.sales_to));
                 }
             }
@@ -594,6 +600,14 @@ pub(crate) fn rings(state: &State, graph: &Graph) -> Vec<Vec<u32>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// An earner's refund-rate slot (one per member up to the highest
+    /// earner, read for every line while a `refund_rate` rule is in force)
+    /// is 48 bytes, down from 56 with a `VecDeque`.
+    #[test]
+    fn an_earner_slot_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Option<EarnerDays>>(), 48);
+    }
 
     proptest! {
         /// The day buckets count exactly what a brute-force count over
