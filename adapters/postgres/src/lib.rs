@@ -129,12 +129,13 @@ use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
-use upline::store::{check_append, conflict, Appended, Missing, TryLock};
+use upline::store::{check_append, conflict, Appended, HandOff, Missing, Queued, Ticket, TryLock};
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The `application` value in `upline_meta`.
 pub const APPLICATION: &str = "upline";
@@ -172,6 +173,21 @@ const MIGRATIONS: &[&str] = &[
              UNION SELECT programme FROM upline_snapshots
          ) AS known
          ON CONFLICT (programme) DO NOTHING;",
+    // Version 3: the queue of events handed to the append lock's holder
+    // (group commit across writers) and the holder's answers.
+    "CREATE SEQUENCE IF NOT EXISTS upline_tickets;
+     CREATE TABLE IF NOT EXISTS upline_queue (
+         programme TEXT NOT NULL,
+         ticket BIGINT NOT NULL,
+         event TEXT NOT NULL,
+         PRIMARY KEY (programme, ticket)
+     );
+     CREATE TABLE IF NOT EXISTS upline_answers (
+         programme TEXT NOT NULL,
+         ticket BIGINT NOT NULL,
+         seq BIGINT,
+         PRIMARY KEY (programme, ticket)
+     );",
 ];
 
 /// Records this build's audit format for a programme with nothing stored
@@ -243,12 +259,78 @@ const TRY_LOCK: &str = "BEGIN;
 /// After a busy [`TRY_LOCK`]: ends its transaction, waits until the
 /// holder's transaction ends (a `FOR KEY SHARE` read waits for `FOR
 /// UPDATE`, not for other appends, and does not queue for the lock), and
-/// reads what was stored by then. Runs as one implicit transaction, each
+/// reads what was stored by then. Runs as one transaction, each
 /// statement with its own snapshot.
+///
+/// The `FOR KEY SHARE` row lock makes the read a writing transaction (it
+/// marks the row), whose commit would wait for the disk like an append's:
+/// it is committed asynchronously, since it stores nothing.
 const WAIT: &str = "ROLLBACK;
+     BEGIN;
+     SET LOCAL synchronous_commit TO OFF;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     COMMIT";
+
+/// The hand-off's lock and queue ([`Store::hand_off`]), after the
+/// writer's event is queued: begin, lock the programme's row (`{lock}`:
+/// `FOR UPDATE SKIP LOCKED`, or `FOR UPDATE` to queue), read the writer's
+/// answer, the events after its head and, only when the lock is this
+/// transaction's, take the whole queue (a `DELETE … RETURNING` whose
+/// `EXISTS` locks the row again: granted to its holder, skipped by
+/// anyone else). Rows are told apart by their width: the lock's row has
+/// one column, the answer two, the events three, the queued four.
+const HAND_OFF: &str = "BEGIN;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} {lock};
+     SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
+         WHERE programme = {programme} AND ticket = {ticket};
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     DELETE FROM upline_queue WHERE programme = {programme}
+         AND EXISTS (SELECT 1 FROM upline_programmes WHERE programme = {programme}
+                     FOR UPDATE SKIP LOCKED)
+         RETURNING 'queued'::TEXT, ticket::TEXT, event, ''::TEXT";
+
+/// The channel a holder notifies when it commits a group of queued
+/// events (the payload is the programme), so that waiting writers read
+/// their answers at once rather than wait for the lock (which a holder
+/// that keeps leading takes again in the same round trip).
+const CHANNEL: &str = "upline_queue";
+
+/// How long a writer whose event is queued waits for a notification
+/// before it asks again; and how many times, before it waits for the lock
+/// itself ([`WAIT_HAND_OFF`]). Correctness never depends on the
+/// notifications: a lost one costs this wait.
+const NOTIFY_WAIT: Duration = Duration::from_millis(20);
+const NOTIFY_ROUNDS: usize = 8;
+
+/// Queues the writer's event before [`HAND_OFF`], in the same simple
+/// query: its own transaction, committed asynchronously (no wait for the
+/// disk: the holder's durable commit flushes it with everything before
+/// it; a crash before that loses it with the writer's connection, and
+/// the writer then sees an error), dropping this handle's previous
+/// answer. `currval` is then the event's ticket.
+const QUEUE: &str = "BEGIN;
+     SET LOCAL synchronous_commit TO OFF;
+     DELETE FROM upline_answers WHERE programme = {programme} AND ticket = {previous};
+     INSERT INTO upline_queue (programme, ticket, event)
+         VALUES ({programme}, nextval('upline_tickets'), {event})
+         RETURNING 'ticket'::TEXT, ticket::TEXT;
+     COMMIT;";
+
+/// After a busy [`HAND_OFF`]: as [`WAIT`], and the writer's answer read
+/// after the holder's commit and before the events (so a stored answer's
+/// seq is among the events read, or before them).
+const WAIT_HAND_OFF: &str = "ROLLBACK;
+     BEGIN;
+     SET LOCAL synchronous_commit TO OFF;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
+     SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
+         WHERE programme = {programme} AND ticket = {ticket};
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     COMMIT";
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
@@ -317,6 +399,12 @@ struct Conn {
     hash_at: Statement,
     /// In a transaction holding the programme's fairness lock.
     locked: bool,
+    /// The holder's answers for the queue it took ([`Store::answer_queued`]),
+    /// as an `INSERT` run just before the lock's `COMMIT`; empty when
+    /// none were given (then releasing the lock rolls the taking back).
+    answers: String,
+    /// `LISTEN` was sent on this connection.
+    listening: bool,
 }
 
 impl Conn {
@@ -327,6 +415,8 @@ impl Conn {
             scan: client.prepare(SCAN)?,
             hash_at: client.prepare(HASH_AT)?,
             locked: false,
+            answers: String::new(),
+            listening: false,
             client,
         })
     }
@@ -342,6 +432,9 @@ pub struct PostgresStore {
     programme: String,
     /// Statements sent to the server (each one round trip).
     round_trips: Cell<u64>,
+    /// This handle's last queued event's ticket: its answer row is
+    /// dropped when the next event is queued.
+    last_ticket: Cell<Option<u64>>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -435,6 +528,7 @@ impl PostgresStore {
             server,
             programme: programme.to_string(),
             round_trips: Cell::new(0),
+            last_ticket: Cell::new(None),
         })
     }
 
@@ -505,7 +599,7 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
             "SELECT table_name::TEXT FROM information_schema.tables
                  WHERE table_schema = current_schema()
                    AND table_name IN ('upline_meta', 'upline_events', 'upline_snapshots',
-                                      'upline_programmes')",
+                                      'upline_programmes', 'upline_queue', 'upline_answers')",
             &[],
         )
         .map_err(err("cannot list tables"))?
@@ -597,6 +691,16 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
     tx.commit().map_err(err("cannot commit the migration"))
 }
 
+/// What a hand-off query answered ([`PostgresStore::hand_off_query`]).
+#[derive(Default)]
+struct HandOffRows {
+    held: bool,
+    ticket: Option<u64>,
+    own: Ticket,
+    events: Vec<StoredEvent>,
+    queued: Vec<Queued>,
+}
+
 fn foreign(server: &Server, why: &str) -> Error {
     server.error(
         "cannot open the store",
@@ -649,10 +753,20 @@ impl PostgresStore {
         if !self.holds_lock() {
             return Ok(());
         }
-        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
         self.with_conn("cannot end the append lock", |conn| {
             conn.locked = false;
-            conn.client.batch_execute(sql)
+            let mut answers = std::mem::take(&mut conn.answers);
+            if !answers.is_empty() {
+                answers.push_str(&format!(
+                    "NOTIFY {CHANNEL}, {};\n",
+                    literal(&self.programme)
+                ));
+            }
+            if commit {
+                conn.client.batch_execute(&format!("{answers}COMMIT"))
+            } else {
+                conn.client.batch_execute("ROLLBACK")
+            }
         })
     }
 
@@ -720,6 +834,7 @@ impl PostgresStore {
         if let Ok(mut slot) = self.conn.try_borrow_mut() {
             if let Some(conn) = slot.as_mut() {
                 conn.locked = false;
+                conn.answers.clear();
             }
         }
     }
@@ -742,6 +857,20 @@ impl PostgresStore {
         expected: u64,
         limit: usize,
     ) -> Result<Appended> {
+        self.append_locked_then(events, expected, limit, None)
+            .map(|(appended, _)| appended)
+    }
+
+    /// [`append_locked`](Self::append_locked), followed in the same simple
+    /// query by `then` (a [`HAND_OFF`] query: the lock and the queue taken
+    /// again) once the `COMMIT` is done; its rows are read back.
+    fn append_locked_then(
+        &mut self,
+        events: &[StoredEvent],
+        expected: u64,
+        limit: usize,
+        then: Option<&str>,
+    ) -> Result<(Appended, Option<HandOffRows>)> {
         let programme = literal(&self.programme);
         let mut rows = String::with_capacity(events.len() * 400);
         for (i, event) in events.iter().enumerate() {
@@ -755,25 +884,58 @@ impl PostgresStore {
                 literal(&event.event)
             ));
         }
-        let sql = format!(
-            "INSERT INTO upline_events (programme, seq, event, hash)
-             SELECT {programme}, t.seq, t.event, t.hash FROM (VALUES {rows}) AS t(seq, event, hash)
-             WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = {programme}) = {};
-             COMMIT",
-            Self::seq_param(expected)?
-        );
-        let answered = self.with_conn("append", |conn| Ok(conn.client.simple_query(&sql)))?;
-        let inserted = match answered {
+        // Nothing inserted (the writer is behind) divides by zero, which
+        // aborts the transaction before the `COMMIT`: the lock's taking
+        // of the queue and its answers roll back with it.
+        let expected_param = Self::seq_param(expected)?;
+        let answered = self.with_conn("append", |conn| {
+            let mut answers = std::mem::take(&mut conn.answers);
+            if !answers.is_empty() {
+                answers.push_str(&format!("NOTIFY {CHANNEL}, {programme};\n"));
+            }
+            let sql = format!(
+                "WITH stored AS (
+                     INSERT INTO upline_events (programme, seq, event, hash)
+                     SELECT {programme}, t.seq, t.event, t.hash
+                     FROM (VALUES {rows}) AS t(seq, event, hash)
+                     WHERE (SELECT coalesce(max(seq), 0) FROM upline_events
+                            WHERE programme = {programme}) = {expected_param}
+                     RETURNING 1)
+                 SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored;
+                 {answers}COMMIT;{}",
+                then.unwrap_or("")
+            );
+            let answered = conn.client.simple_query(&sql);
+            // Committed: the lock is released, unless `then` took it again.
+            conn.locked = then.is_some() && answered.is_ok();
+            Ok(answered)
+        })?;
+        match answered {
             Ok(messages) => {
-                // Committed: the lock is released whatever was inserted.
-                self.forget_lock();
-                messages
-                    .iter()
-                    .find_map(|m| match m {
-                        SimpleQueryMessage::CommandComplete(n) => Some(*n),
-                        _ => None,
-                    })
-                    .unwrap_or(0)
+                if then.is_none() {
+                    return Ok((Appended::Stored, None));
+                }
+                let rows = match self.read_hand_off(messages) {
+                    Ok(rows) if rows.held => rows,
+                    // Stored; the lock was busy (or its answer unreadable):
+                    // end the transaction `then` began.
+                    _ => {
+                        self.end_lock(false)?;
+                        return Ok((Appended::Stored, None));
+                    }
+                };
+                Ok((Appended::Stored, Some(rows)))
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(&SqlState::DIVISION_BY_ZERO)
+                        | Some(&SqlState::UNIQUE_VIOLATION)
+                        | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                ) =>
+            {
+                self.end_lock(false)?;
+                Ok((Appended::Conflict(self.missing(expected, limit)?), None))
             }
             Err(e) => {
                 let err = self.server.error(
@@ -781,13 +943,95 @@ impl PostgresStore {
                     e,
                 );
                 let _ = self.end_lock(false);
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs a hand-off query (`sql`: [`QUEUE`] and [`HAND_OFF`], or
+    /// [`WAIT_HAND_OFF`]) and reads its rows: whether the lock's row came
+    /// back, the queued event's ticket, the writer's answer, the events,
+    /// the queue taken. The connection is then in the query's transaction
+    /// (noted as holding the lock); on a failure it is rolled back.
+    fn hand_off_query(&self, sql: &str) -> Result<HandOffRows> {
+        let answered = self.with_conn("cannot hand the event off", |conn| {
+            let answered = conn.client.simple_query(sql);
+            conn.locked = answered.is_ok();
+            conn.answers.clear();
+            Ok(answered)
+        })?;
+        let messages = match answered {
+            Ok(messages) => messages,
+            Err(e) => {
+                let err = self.server.error("cannot hand the event off", e);
+                self.forget_lock();
+                let _ = self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                });
                 return Err(err);
             }
         };
-        if inserted == events.len() as u64 {
-            return Ok(Appended::Stored);
+        self.read_hand_off(messages)
+    }
+
+    /// Waits up to `timeout` for a notification that a holder committed
+    /// a group of this programme's queued events; `true` when one came
+    /// (another programme's are skipped).
+    fn wait_notified(&self, timeout: Duration) -> Result<bool> {
+        let programme = self.programme.as_str();
+        self.with_conn("cannot wait for the queue", |conn| {
+            let mut notifications = conn.client.notifications();
+            let mut pending = notifications.timeout_iter(timeout);
+            while let Some(note) = pending.next()? {
+                if note.payload() == programme {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+    }
+
+    /// The rows of a hand-off query (see [`hand_off_query`](Self::hand_off_query));
+    /// an append's own row (`stored`) is skipped.
+    fn read_hand_off(&self, messages: Vec<SimpleQueryMessage>) -> Result<HandOffRows> {
+        let mut rows = HandOffRows::default();
+        let bad = |what: &str| {
+            self.server
+                .error("hand-off", format!("a {what} row is unreadable"))
+        };
+        for message in messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            let number = |i: usize| row.get(i).and_then(|text| text.parse::<u64>().ok());
+            match (row.len(), row.get(0)) {
+                (1, _) => rows.held = true,
+                (2, Some("stored")) => {}
+                (2, Some("ticket")) => rows.ticket = Some(number(1).ok_or_else(|| bad("ticket"))?),
+                (2, Some("answer")) => {
+                    rows.own = match row.get(1) {
+                        None => Ticket::Dropped,
+                        Some(_) => Ticket::Stored(number(1).ok_or_else(|| bad("answer"))?),
+                    }
+                }
+                (3, _) => {
+                    let seq = number(0).ok_or_else(|| bad("event"))?;
+                    let hash = row.get(2).map(unhex).unwrap_or_default();
+                    rows.events.push(StoredEvent {
+                        seq,
+                        event: row.get(1).unwrap_or_default().to_string(),
+                        hash: hash_of(&hash),
+                    });
+                }
+                (4, Some("queued")) => rows.queued.push(Queued {
+                    ticket: number(1).ok_or_else(|| bad("queued"))?,
+                    event: row.get(2).unwrap_or_default().to_string(),
+                }),
+                _ => return Err(bad("hand-off")),
+            }
         }
-        Ok(Appended::Conflict(self.missing(expected, limit)?))
+        rows.queued.sort_by_key(|q| q.ticket);
+        Ok(rows)
     }
 
     /// The stored events after `after`, at most `limit` (`None` when there
@@ -956,8 +1200,233 @@ impl Store for PostgresStore {
         Ok(Some(TryLock::Busy(missing)))
     }
 
+    /// `ROLLBACK`, or, when the holder of a taken queue gave its answers,
+    /// those answers and `COMMIT` (the taking and the answers together).
     fn unlock_appends(&mut self) -> Result<()> {
-        self.end_lock(false)
+        let answered = self
+            .conn
+            .try_borrow()
+            .map(|slot| slot.as_ref().is_some_and(|conn| !conn.answers.is_empty()))
+            .unwrap_or(false);
+        self.end_lock(answered)
+    }
+
+    /// One round trip to queue the event (its own transaction, committed
+    /// asynchronously) and try the lock, reading the writer's answer, the
+    /// events after its head and, when the lock was granted, taking the
+    /// queue ([`QUEUE`], [`HAND_OFF`]); when another writer holds the lock,
+    /// a second round trip waits for its commit and reads the answer and
+    /// the events stored by then ([`WAIT_HAND_OFF`]).
+    fn hand_off(
+        &mut self,
+        event: &str,
+        ticket: Option<u64>,
+        wait: bool,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<HandOff>> {
+        if self.holds_lock() {
+            // A lock held across calls is the engine's error; never take
+            // the queue inside another transaction.
+            self.end_lock(false)?;
+        }
+        let programme = literal(&self.programme);
+        let after = Self::seq_param(after)?.to_string();
+        let limit_text = limit.saturating_add(1).to_string();
+        let lock = if wait {
+            "FOR UPDATE"
+        } else {
+            "FOR UPDATE SKIP LOCKED"
+        };
+        let fill = |template: &str, ticket: &str| {
+            template
+                .replace("{programme}", &programme)
+                .replace("{ticket}", ticket)
+                .replace("{after}", &after)
+                .replace("{limit}", &limit_text)
+                .replace("{lock}", lock)
+        };
+        let mut sql = String::new();
+        let ticket_text = match ticket {
+            Some(ticket) => Self::seq_param(ticket)?.to_string(),
+            None => {
+                let previous = match self.last_ticket.get() {
+                    Some(previous) => Self::seq_param(previous)?,
+                    None => -1,
+                };
+                sql.push_str(
+                    &QUEUE
+                        .replace("{programme}", &programme)
+                        .replace("{previous}", &previous.to_string())
+                        .replace("{event}", &literal(event)),
+                );
+                "(SELECT currval('upline_tickets'))".to_string()
+            }
+        };
+        let listening = self.with_conn("cannot hand the event off", |conn| Ok(conn.listening))?;
+        if !listening {
+            sql.insert_str(0, &format!("LISTEN {CHANNEL};\n"));
+        }
+        sql.push_str(&fill(HAND_OFF, &ticket_text));
+        let rows = match self.hand_off_query(&sql) {
+            Ok(rows) => rows,
+            Err(err) => {
+                if ticket.is_none() {
+                    // The event may be queued (its insert commits first)
+                    // with its ticket unread: take it back, so that no
+                    // holder stores an event whose writer saw an error.
+                    let programme = self.programme.as_str();
+                    let _ = self.with_conn("cannot take the event back", |conn| {
+                        conn.client.execute(
+                            "DELETE FROM upline_queue WHERE programme = $1 \
+                             AND ticket = (SELECT currval('upline_tickets'))",
+                            &[&programme],
+                        )
+                    });
+                }
+                return Err(err);
+            }
+        };
+        let Some(ticket) = ticket.or(rows.ticket) else {
+            let _ = self.end_lock(false);
+            return Err(self.server.error("hand-off", "no ticket in the answer"));
+        };
+        self.last_ticket.set(Some(ticket));
+        let answer = |rows: HandOffRows, lead: bool| HandOff {
+            ticket,
+            lead,
+            missing: Missing {
+                head: rows.events.last().map_or(0, |e| e.seq),
+                events: (rows.events.len() <= limit).then_some(rows.events),
+            },
+            queued: rows.queued,
+            own: rows.own,
+        };
+        if !listening {
+            let _ = self.with_conn("cannot hand the event off", |conn| {
+                conn.listening = true;
+                Ok(())
+            });
+        }
+        if rows.held {
+            return Ok(Some(answer(rows, true)));
+        }
+        // Another writer holds the lock: wait for its commit's
+        // notification, then ask again (the lock, the answer, the events).
+        let mut rows = rows;
+        for _ in 0..NOTIFY_ROUNDS {
+            if rows.own != Ticket::Waiting {
+                break;
+            }
+            self.wait_notified(NOTIFY_WAIT)?;
+            let again = format!("ROLLBACK;\n{}", fill(HAND_OFF, &ticket.to_string()));
+            rows = self.hand_off_query(&again)?;
+            if rows.held {
+                return Ok(Some(answer(rows, true)));
+            }
+        }
+        if rows.own == Ticket::Waiting {
+            // Still queued: wait for the holder's commit on the lock.
+            rows = self.hand_off_query(&fill(WAIT_HAND_OFF, &ticket.to_string()))?;
+            self.forget_lock();
+        } else {
+            // Ends the try's transaction.
+            self.end_lock(false)?;
+        }
+        Ok(Some(answer(rows, false)))
+    }
+
+    /// Kept until the lock's `COMMIT` (the holder's append, or
+    /// [`unlock_appends`](Store::unlock_appends)): one `INSERT` of every
+    /// answer.
+    fn answer_queued(&mut self, answers: &[(u64, Option<u64>)]) -> Result<()> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let programme = literal(&self.programme);
+        let mut sql = String::from("INSERT INTO upline_answers (programme, ticket, seq) VALUES ");
+        for (i, (ticket, seq)) in answers.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let seq = match seq {
+                Some(seq) => Self::seq_param(*seq)?.to_string(),
+                None => "NULL".to_string(),
+            };
+            sql.push_str(&format!(
+                "({programme}, {}, {seq}::INT8)",
+                Self::seq_param(*ticket)?
+            ));
+        }
+        sql.push_str(" ON CONFLICT (programme, ticket) DO UPDATE SET seq = excluded.seq;\n");
+        let mut slot = self.conn.try_borrow_mut().map_err(|_| {
+            Error::general(ErrorKind::Internal, "the store was entered twice at once")
+        })?;
+        match slot.as_mut() {
+            Some(conn) if conn.locked => {
+                conn.answers = sql;
+                Ok(())
+            }
+            _ => Err(Error::general(
+                ErrorKind::Storage,
+                "answers for a queue this store does not hold the lock of",
+            )),
+        }
+    }
+
+    /// Under the lock, with at most [`LOCKED_SQL_BYTES`] of events: the
+    /// append, its `COMMIT` and the [`HAND_OFF`] query that takes the lock
+    /// (`SKIP LOCKED`) and the queue again, in one simple query. Otherwise
+    /// the plain append.
+    fn append_and_lead(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> Result<(Appended, Option<HandOff>)> {
+        let Some(last) = events.last() else {
+            return Ok((Appended::Stored, None));
+        };
+        let expected = events[0].seq.saturating_sub(1);
+        check_append(expected, events)?;
+        let bytes: usize = events.iter().map(|e| e.event.len()).sum();
+        if !self.holds_lock() || bytes > LOCKED_SQL_BYTES {
+            return Ok((self.append_or_missing(events, 0)?, None));
+        }
+        let then = HAND_OFF
+            .replace("{programme}", &literal(&self.programme))
+            .replace("{ticket}", "-1")
+            .replace("{after}", &Self::seq_param(last.seq)?.to_string())
+            .replace("{limit}", &limit.saturating_add(1).to_string())
+            .replace("{lock}", "FOR UPDATE SKIP LOCKED");
+        let (appended, rows) = self.append_locked_then(events, expected, 0, Some(&then))?;
+        let next = rows.map(|rows| HandOff {
+            ticket: 0,
+            lead: true,
+            missing: Missing {
+                head: rows.events.last().map_or(last.seq, |e| e.seq),
+                events: (rows.events.len() <= limit).then_some(rows.events),
+            },
+            queued: rows.queued,
+            own: Ticket::Waiting,
+        });
+        Ok((appended, next))
+    }
+
+    /// `DELETE … RETURNING` of the ticket: it waits for a holder that took
+    /// it, so `false` means that holder committed its answer.
+    fn withdraw(&mut self, ticket: u64) -> Result<bool> {
+        if self.holds_lock() {
+            self.end_lock(false)?;
+        }
+        let ticket = Self::seq_param(ticket)?;
+        let programme = self.programme.as_str();
+        let deleted = self.with_conn("cannot take the event back from the queue", |conn| {
+            conn.client.execute(
+                "DELETE FROM upline_queue WHERE programme = $1 AND ticket = $2",
+                &[&programme, &ticket],
+            )
+        })?;
+        Ok(deleted > 0)
     }
 
     fn head(&self) -> Result<u64> {
