@@ -305,32 +305,24 @@ const CHANNEL: &str = "upline_queue";
 const NOTIFY_WAIT: Duration = Duration::from_millis(20);
 const NOTIFY_ROUNDS: usize = 8;
 
-/// Queues the writer's event before [`HAND_OFF`], in the same simple
-/// query: its own transaction, committed asynchronously (no wait for the
-/// disk: the holder's durable commit flushes it with everything before
-/// it; a crash before that loses it with the writer's connection, and
-/// the writer then sees an error), dropping this handle's previous
-/// answer. `currval` is then the event's ticket.
-const QUEUE: &str = "BEGIN;
-     SET LOCAL synchronous_commit TO OFF;
-     DELETE FROM upline_answers WHERE programme = {programme} AND ticket = {previous};
+/// On a writer's queue connection ([`QueueConn`]): queues its event
+/// (committed asynchronously: the session has `synchronous_commit` off)
+/// and drops the answer of its previous one (`$3`, or -1).
+const ENQUEUE: &str = "WITH gone AS (
+         DELETE FROM upline_answers WHERE programme = $1 AND ticket = $3
+     )
      INSERT INTO upline_queue (programme, ticket, event)
-         VALUES ({programme}, nextval('upline_tickets'), {event})
-         RETURNING 'ticket'::TEXT, ticket::TEXT;
-     COMMIT;";
+     VALUES ($1, nextval('upline_tickets'), $2) RETURNING ticket";
 
-/// After a busy [`HAND_OFF`]: as [`WAIT`], and the writer's answer read
-/// after the holder's commit and before the events (so a stored answer's
-/// seq is among the events read, or before them).
-const WAIT_HAND_OFF: &str = "ROLLBACK;
-     BEGIN;
-     SET LOCAL synchronous_commit TO OFF;
-     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
-     SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
-         WHERE programme = {programme} AND ticket = {ticket};
-     SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
-     COMMIT";
+/// On a writer's queue connection: its answer (the first row: whether it
+/// is answered, and the seq) and the events after `$3`, at most `$4`, in
+/// one statement, so one snapshot: a stored answer's seq is among them.
+const ANSWER: &str = "SELECT 0::INT8, NULL::TEXT, NULL::BYTEA,
+         (SELECT count(*) FROM upline_answers WHERE programme = $1 AND ticket = $2)::INT8,
+         (SELECT seq FROM upline_answers WHERE programme = $1 AND ticket = $2)::INT8
+     UNION ALL
+     (SELECT seq, event, hash, -1::INT8, NULL::INT8 FROM upline_events
+      WHERE programme = $1 AND seq > $3 ORDER BY seq LIMIT $4)";
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
@@ -403,8 +395,9 @@ struct Conn {
     /// as an `INSERT` run just before the lock's `COMMIT`; empty when
     /// none were given (then releasing the lock rolls the taking back).
     answers: String,
-    /// `LISTEN` was sent on this connection.
-    listening: bool,
+    /// A transaction that holds nothing is open (a try for the lock that
+    /// found it busy): rolled back before the next statement.
+    open_tx: bool,
 }
 
 impl Conn {
@@ -416,7 +409,30 @@ impl Conn {
             hash_at: client.prepare(HASH_AT)?,
             locked: false,
             answers: String::new(),
-            listening: false,
+            open_tx: false,
+            client,
+        })
+    }
+}
+
+/// A writer's second connection, for handing events off: its session
+/// commits asynchronously (queueing an event stores nothing a crash must
+/// keep: a holder's durable commit flushes it with everything before it)
+/// and listens on [`CHANNEL`], so a waiting writer hears the holder's
+/// commits while the main connection stays free.
+struct QueueConn {
+    client: Client,
+    enqueue: Statement,
+    answer: Statement,
+}
+
+impl QueueConn {
+    fn open(config: &Config) -> std::result::Result<QueueConn, postgres::Error> {
+        let mut client = config.connect(NoTls)?;
+        client.batch_execute(&format!("SET synchronous_commit TO OFF; LISTEN {CHANNEL}"))?;
+        Ok(QueueConn {
+            enqueue: client.prepare(ENQUEUE)?,
+            answer: client.prepare(ANSWER)?,
             client,
         })
     }
@@ -435,6 +451,8 @@ pub struct PostgresStore {
     /// This handle's last queued event's ticket: its answer row is
     /// dropped when the next event is queued.
     last_ticket: Cell<Option<u64>>,
+    /// The queue connection, opened at the first hand-off.
+    queue: RefCell<Option<QueueConn>>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -529,6 +547,7 @@ impl PostgresStore {
             programme: programme.to_string(),
             round_trips: Cell::new(0),
             last_ticket: Cell::new(None),
+            queue: RefCell::new(None),
         })
     }
 
@@ -574,6 +593,13 @@ impl PostgresStore {
             *slot = Some(conn);
         }
         self.round_trips.set(self.round_trips.get() + 1);
+        if let Some(conn) = slot.as_mut().filter(|conn| conn.open_tx) {
+            conn.open_tx = false;
+            self.round_trips.set(self.round_trips.get() + 1);
+            conn.client
+                .batch_execute("ROLLBACK")
+                .map_err(|e| self.server.error(context, e))?;
+        }
         match slot.as_mut() {
             Some(conn) => work(conn).map_err(|e| self.server.error(context, e)),
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
@@ -759,7 +785,7 @@ impl PostgresStore {
             if !answers.is_empty() {
                 answers.push_str(&format!(
                     "NOTIFY {CHANNEL}, {};\n",
-                    literal(&self.programme)
+                    literal(&format!("{}\n0", self.programme))
                 ));
             }
             if commit {
@@ -891,7 +917,13 @@ impl PostgresStore {
         let answered = self.with_conn("append", |conn| {
             let mut answers = std::mem::take(&mut conn.answers);
             if !answers.is_empty() {
-                answers.push_str(&format!("NOTIFY {CHANNEL}, {programme};\n"));
+                // Waiting writers read their answers now; `1`: this holder
+                // tries to keep leading, `0`: it lets the lock go.
+                let leading = if then.is_some() { "1" } else { "0" };
+                answers.push_str(&format!(
+                    "NOTIFY {CHANNEL}, {};\n",
+                    literal(&format!("{}\n{leading}", self.programme))
+                ));
             }
             let sql = format!(
                 "WITH stored AS (
@@ -917,10 +949,12 @@ impl PostgresStore {
                 }
                 let rows = match self.read_hand_off(messages) {
                     Ok(rows) if rows.held => rows,
-                    // Stored; the lock was busy (or its answer unreadable):
-                    // end the transaction `then` began.
+                    // Stored; another writer took the lock (or the answer
+                    // was unreadable): the transaction `then` began holds
+                    // nothing, and is rolled back before the next statement.
                     _ => {
-                        self.end_lock(false)?;
+                        self.forget_lock();
+                        self.mark_open_tx();
                         return Ok((Appended::Stored, None));
                     }
                 };
@@ -974,21 +1008,123 @@ impl PostgresStore {
         self.read_hand_off(messages)
     }
 
-    /// Waits up to `timeout` for a notification that a holder committed
-    /// a group of this programme's queued events; `true` when one came
-    /// (another programme's are skipped).
-    fn wait_notified(&self, timeout: Duration) -> Result<bool> {
+    /// Runs `work` on the queue connection, opening it first when needed.
+    fn with_queue<T>(
+        &self,
+        context: &str,
+        work: impl FnOnce(&mut QueueConn) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut slot = self.queue.try_borrow_mut().map_err(|_| {
+            Error::general(ErrorKind::Internal, "the store was entered twice at once")
+        })?;
+        if slot.as_ref().is_none_or(|queue| queue.client.is_closed()) {
+            *slot = None;
+            let queue = QueueConn::open(&self.config)
+                .map_err(|e| self.server.error("cannot open the queue connection", e))?;
+            *slot = Some(queue);
+        }
+        match slot.as_mut() {
+            Some(queue) => work(queue).map_err(|e| self.server.error(context, e)),
+            None => Err(Error::general(ErrorKind::Internal, "no queue connection")),
+        }
+    }
+
+    /// Queues `event` (one round trip on the queue connection, committed
+    /// asynchronously) and answers its ticket. Notifications buffered
+    /// before are dropped: they are of commits that cannot hold it.
+    fn enqueue(&self, event: &str) -> Result<u64> {
         let programme = self.programme.as_str();
-        self.with_conn("cannot wait for the queue", |conn| {
-            let mut notifications = conn.client.notifications();
+        let previous = match self.last_ticket.get() {
+            Some(previous) => Self::seq_param(previous)?,
+            None => -1,
+        };
+        self.round_trips.set(self.round_trips.get() + 1);
+        let ticket: i64 = self.with_queue("cannot queue the event", |queue| {
+            let row = queue
+                .client
+                .query_one(&queue.enqueue, &[&programme, &event, &previous])?;
+            let mut stale = queue.client.notifications();
+            let mut buffered = stale.iter();
+            while buffered.next()?.is_some() {}
+            row.try_get(0)
+        })?;
+        Ok(u64::try_from(ticket).unwrap_or(0))
+    }
+
+    /// Waits up to `timeout` for a holder's commit of this programme's
+    /// queued events: `Some(leading)` when one came (`leading`: the holder
+    /// keeps the lock), `None` when none did.
+    fn wait_notified(&self, timeout: Duration) -> Result<Option<bool>> {
+        let programme = self.programme.as_str();
+        self.with_queue("cannot wait for the queue", |queue| {
+            let mut notifications = queue.client.notifications();
             let mut pending = notifications.timeout_iter(timeout);
             while let Some(note) = pending.next()? {
-                if note.payload() == programme {
-                    return Ok(true);
+                if let Some((of, leading)) = note.payload().rsplit_once('\n') {
+                    if of == programme {
+                        return Ok(Some(leading == "1"));
+                    }
                 }
             }
-            Ok(false)
+            Ok(None)
         })
+    }
+
+    /// The writer's answer and the events after `after` (at most
+    /// `limit + 1`), in one statement on the queue connection.
+    fn read_answer(
+        &self,
+        ticket: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<StoredEvent>, Ticket)> {
+        let programme = self.programme.as_str();
+        let ticket = Self::seq_param(ticket)?;
+        let from = Self::seq_param(after)?;
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        self.round_trips.set(self.round_trips.get() + 1);
+        let rows = self.with_queue("cannot read the answer", |queue| {
+            queue
+                .client
+                .query(&queue.answer, &[&programme, &ticket, &from, &page])
+        })?;
+        let mut own = Ticket::Waiting;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let answered: i64 = row
+                .try_get(3)
+                .map_err(|e| self.server.error("bad answer", e))?;
+            if answered < 0 {
+                events.push(self.stored_row(row)?);
+            } else if answered > 0 {
+                own = match row.try_get::<_, Option<i64>>(4) {
+                    Ok(Some(seq)) => Ticket::Stored(u64::try_from(seq).unwrap_or(0)),
+                    _ => Ticket::Dropped,
+                };
+            }
+        }
+        Ok((events, own))
+    }
+
+    /// Notes that the connection is in a transaction holding nothing.
+    fn mark_open_tx(&self) {
+        if let Ok(mut slot) = self.conn.try_borrow_mut() {
+            if let Some(conn) = slot.as_mut() {
+                conn.open_tx = true;
+            }
+        }
+    }
+
+    /// Whether a transaction holding nothing was open (now forgotten: the
+    /// caller's next query starts with `ROLLBACK`).
+    fn take_open_tx(&self) -> bool {
+        match self.conn.try_borrow_mut() {
+            Ok(mut slot) => match slot.as_mut() {
+                Some(conn) => std::mem::replace(&mut conn.open_tx, false),
+                None => false,
+            },
+            Err(_) => false,
+        }
     }
 
     /// The rows of a hand-off query (see [`hand_off_query`](Self::hand_off_query));
@@ -1230,110 +1366,68 @@ impl Store for PostgresStore {
             // the queue inside another transaction.
             self.end_lock(false)?;
         }
-        let programme = literal(&self.programme);
-        let after = Self::seq_param(after)?.to_string();
-        let limit_text = limit.saturating_add(1).to_string();
+        let ticket = match ticket {
+            Some(ticket) => ticket,
+            None => {
+                let ticket = self.enqueue(event)?;
+                self.last_ticket.set(Some(ticket));
+                ticket
+            }
+        };
         let lock = if wait {
             "FOR UPDATE"
         } else {
             "FOR UPDATE SKIP LOCKED"
         };
-        let fill = |template: &str, ticket: &str| {
-            template
-                .replace("{programme}", &programme)
-                .replace("{ticket}", ticket)
-                .replace("{after}", &after)
-                .replace("{limit}", &limit_text)
-                .replace("{lock}", lock)
-        };
         let mut sql = String::new();
-        let ticket_text = match ticket {
-            Some(ticket) => Self::seq_param(ticket)?.to_string(),
-            None => {
-                let previous = match self.last_ticket.get() {
-                    Some(previous) => Self::seq_param(previous)?,
-                    None => -1,
-                };
-                sql.push_str(
-                    &QUEUE
-                        .replace("{programme}", &programme)
-                        .replace("{previous}", &previous.to_string())
-                        .replace("{event}", &literal(event)),
-                );
-                "(SELECT currval('upline_tickets'))".to_string()
-            }
-        };
-        let listening = self.with_conn("cannot hand the event off", |conn| Ok(conn.listening))?;
-        if !listening {
-            sql.insert_str(0, &format!("LISTEN {CHANNEL};\n"));
+        if self.take_open_tx() {
+            sql.push_str("ROLLBACK;\n");
         }
-        sql.push_str(&fill(HAND_OFF, &ticket_text));
-        let rows = match self.hand_off_query(&sql) {
-            Ok(rows) => rows,
-            Err(err) => {
-                if ticket.is_none() {
-                    // The event may be queued (its insert commits first)
-                    // with its ticket unread: take it back, so that no
-                    // holder stores an event whose writer saw an error.
-                    let programme = self.programme.as_str();
-                    let _ = self.with_conn("cannot take the event back", |conn| {
-                        conn.client.execute(
-                            "DELETE FROM upline_queue WHERE programme = $1 \
-                             AND ticket = (SELECT currval('upline_tickets'))",
-                            &[&programme],
-                        )
-                    });
-                }
-                return Err(err);
-            }
-        };
-        let Some(ticket) = ticket.or(rows.ticket) else {
-            let _ = self.end_lock(false);
-            return Err(self.server.error("hand-off", "no ticket in the answer"));
-        };
-        self.last_ticket.set(Some(ticket));
-        let answer = |rows: HandOffRows, lead: bool| HandOff {
+        sql.push_str(
+            &HAND_OFF
+                .replace("{programme}", &literal(&self.programme))
+                .replace("{ticket}", &Self::seq_param(ticket)?.to_string())
+                .replace("{after}", &Self::seq_param(after)?.to_string())
+                .replace("{limit}", &limit.saturating_add(1).to_string())
+                .replace("{lock}", lock),
+        );
+        let rows = self.hand_off_query(&sql)?;
+        let answer = |events: Vec<StoredEvent>, queued, own, lead| HandOff {
             ticket,
             lead,
             missing: Missing {
-                head: rows.events.last().map_or(0, |e| e.seq),
-                events: (rows.events.len() <= limit).then_some(rows.events),
+                head: events.last().map_or(after, |e| e.seq),
+                events: (events.len() <= limit).then_some(events),
             },
-            queued: rows.queued,
-            own: rows.own,
+            queued,
+            own,
         };
-        if !listening {
-            let _ = self.with_conn("cannot hand the event off", |conn| {
-                conn.listening = true;
-                Ok(())
-            });
-        }
         if rows.held {
-            return Ok(Some(answer(rows, true)));
+            return Ok(Some(answer(rows.events, rows.queued, rows.own, true)));
         }
-        // Another writer holds the lock: wait for its commit's
-        // notification, then ask again (the lock, the answer, the events).
-        let mut rows = rows;
+        // Another writer holds the lock: this transaction holds nothing.
+        self.forget_lock();
+        self.mark_open_tx();
+        if rows.own != Ticket::Waiting {
+            return Ok(Some(answer(rows.events, Vec::new(), rows.own, false)));
+        }
+        // Wait for the holder's commits, reading the answer after each on
+        // the queue connection; when it lets the lock go (or none comes),
+        // the writer tries the lock again (the engine's next call).
+        let mut events = rows.events;
+        let mut own = Ticket::Waiting;
         for _ in 0..NOTIFY_ROUNDS {
-            if rows.own != Ticket::Waiting {
+            let Some(leading) = self.wait_notified(NOTIFY_WAIT)? else {
+                break;
+            };
+            let (read, answered) = self.read_answer(ticket, after, limit)?;
+            events = read;
+            own = answered;
+            if own != Ticket::Waiting || !leading {
                 break;
             }
-            self.wait_notified(NOTIFY_WAIT)?;
-            let again = format!("ROLLBACK;\n{}", fill(HAND_OFF, &ticket.to_string()));
-            rows = self.hand_off_query(&again)?;
-            if rows.held {
-                return Ok(Some(answer(rows, true)));
-            }
         }
-        if rows.own == Ticket::Waiting {
-            // Still queued: wait for the holder's commit on the lock.
-            rows = self.hand_off_query(&fill(WAIT_HAND_OFF, &ticket.to_string()))?;
-            self.forget_lock();
-        } else {
-            // Ends the try's transaction.
-            self.end_lock(false)?;
-        }
-        Ok(Some(answer(rows, false)))
+        Ok(Some(answer(events, Vec::new(), own, false)))
     }
 
     /// Kept until the lock's `COMMIT` (the holder's append, or
