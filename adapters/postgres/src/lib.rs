@@ -243,12 +243,19 @@ const TRY_LOCK: &str = "BEGIN;
 /// After a busy [`TRY_LOCK`]: ends its transaction, waits until the
 /// holder's transaction ends (a `FOR KEY SHARE` read waits for `FOR
 /// UPDATE`, not for other appends, and does not queue for the lock), and
-/// reads what was stored by then. Runs as one implicit transaction, each
+/// reads what was stored by then. Runs as one transaction, each
 /// statement with its own snapshot.
+///
+/// The `FOR KEY SHARE` lock marks the row, which makes the read a writing
+/// transaction whose commit would wait for the disk like an append's (one
+/// flush per wait): it commits asynchronously, since it stores nothing.
 const WAIT: &str = "ROLLBACK;
+     BEGIN;
+     SET LOCAL synchronous_commit TO OFF;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     COMMIT";
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
