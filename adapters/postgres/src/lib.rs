@@ -82,7 +82,9 @@
 //! NOTHING / DO UPDATE`, `SELECT … FOR UPDATE [SKIP LOCKED]` and `FOR KEY
 //! SHARE`, `BEGIN`/`COMMIT`/`ROLLBACK` in a simple query, `E'…'` string
 //! literals, `encode`/`decode(…, 'hex')`, `coalesce`,
-//! `information_schema.tables` and `current_schema()`. No advisory locks,
+//! `information_schema.tables`, `current_schema()` and `version()`, and
+//! on PostgreSQL only (told by `version()`) `SET LOCAL synchronous_commit
+//! TO OFF` for a read that waits on a row lock. No advisory locks,
 //! no `LOCK TABLE`, no `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE`
 //! database (CockroachDB's default) reports a racing append as a
 //! serialization failure (`40001`), which the adapter maps to `conflict`
@@ -248,7 +250,9 @@ const TRY_LOCK: &str = "BEGIN;
 ///
 /// The `FOR KEY SHARE` lock marks the row, which makes the read a writing
 /// transaction whose commit would wait for the disk like an append's (one
-/// flush per wait): it commits asynchronously, since it stores nothing.
+/// flush per wait): on PostgreSQL it commits asynchronously, since it
+/// stores nothing. CockroachDB, whose commits are durable whatever the
+/// session says, gets [`WAIT_PLAIN`].
 const WAIT: &str = "ROLLBACK;
      BEGIN;
      SET LOCAL synchronous_commit TO OFF;
@@ -256,6 +260,12 @@ const WAIT: &str = "ROLLBACK;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
          WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
      COMMIT";
+
+/// [`WAIT`] without `SET LOCAL synchronous_commit`, for CockroachDB.
+const WAIT_PLAIN: &str = "ROLLBACK;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
@@ -349,6 +359,9 @@ pub struct PostgresStore {
     programme: String,
     /// Statements sent to the server (each one round trip).
     round_trips: Cell<u64>,
+    /// The busy lock's wait: [`WAIT`] on PostgreSQL, [`WAIT_PLAIN`] on
+    /// CockroachDB (told by `version()` at open).
+    wait: &'static str,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -435,6 +448,15 @@ impl PostgresStore {
         client
             .execute(REGISTER, &[&programme, &format])
             .map_err(|e| server.error("cannot record the programme's audit format", e))?;
+        let version: String = client
+            .query_one("SELECT version()", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| server.error("cannot read the server's version", e))?;
+        let wait = if version.contains("CockroachDB") {
+            WAIT_PLAIN
+        } else {
+            WAIT
+        };
         let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
@@ -442,6 +464,7 @@ impl PostgresStore {
             server,
             programme: programme.to_string(),
             round_trips: Cell::new(0),
+            wait,
         })
     }
 
@@ -958,7 +981,7 @@ impl Store for PostgresStore {
             return Ok(Some(TryLock::Held(missing)));
         }
         self.forget_lock();
-        let (_, missing) = self.lock_query(WAIT, after, limit)?;
+        let (_, missing) = self.lock_query(self.wait, after, limit)?;
         self.forget_lock();
         Ok(Some(TryLock::Busy(missing)))
     }
