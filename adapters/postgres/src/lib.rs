@@ -82,7 +82,9 @@
 //! NOTHING / DO UPDATE`, `SELECT … FOR UPDATE [SKIP LOCKED]` and `FOR KEY
 //! SHARE`, `BEGIN`/`COMMIT`/`ROLLBACK` in a simple query, `E'…'` string
 //! literals, `encode`/`decode(…, 'hex')`, `coalesce`,
-//! `information_schema.tables` and `current_schema()`. No advisory locks,
+//! `information_schema.tables`, `current_schema()` and `version()`, and
+//! on PostgreSQL only (told by `version()`) `SET LOCAL synchronous_commit
+//! TO OFF` for a read that waits on a row lock. No advisory locks,
 //! no `LOCK TABLE`, no `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE`
 //! database (CockroachDB's default) reports a racing append as a
 //! serialization failure (`40001`), which the adapter maps to `conflict`
@@ -262,9 +264,11 @@ const TRY_LOCK: &str = "BEGIN;
 /// reads what was stored by then. Runs as one transaction, each
 /// statement with its own snapshot.
 ///
-/// The `FOR KEY SHARE` row lock makes the read a writing transaction (it
-/// marks the row), whose commit would wait for the disk like an append's:
-/// it is committed asynchronously, since it stores nothing.
+/// The `FOR KEY SHARE` lock marks the row, which makes the read a writing
+/// transaction whose commit would wait for the disk like an append's (one
+/// flush per wait): on PostgreSQL it commits asynchronously, since it
+/// stores nothing. CockroachDB, whose commits are durable whatever the
+/// session says, gets [`WAIT_PLAIN`].
 const WAIT: &str = "ROLLBACK;
      BEGIN;
      SET LOCAL synchronous_commit TO OFF;
@@ -272,6 +276,12 @@ const WAIT: &str = "ROLLBACK;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
          WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
      COMMIT";
+
+/// [`WAIT`] without `SET LOCAL synchronous_commit`, for CockroachDB.
+const WAIT_PLAIN: &str = "ROLLBACK;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
 
 /// The hand-off's lock and queue ([`Store::hand_off`]), after the
 /// writer's event is queued: begin, lock the programme's row (`{lock}`:
@@ -453,6 +463,9 @@ pub struct PostgresStore {
     last_ticket: Cell<Option<u64>>,
     /// The queue connection, opened at the first hand-off.
     queue: RefCell<Option<QueueConn>>,
+    /// The busy lock's wait: [`WAIT`] on PostgreSQL, [`WAIT_PLAIN`] on
+    /// CockroachDB (told by `version()` at open).
+    wait: &'static str,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -539,6 +552,15 @@ impl PostgresStore {
         client
             .execute(REGISTER, &[&programme, &format])
             .map_err(|e| server.error("cannot record the programme's audit format", e))?;
+        let version: String = client
+            .query_one("SELECT version()", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| server.error("cannot read the server's version", e))?;
+        let wait = if version.contains("CockroachDB") {
+            WAIT_PLAIN
+        } else {
+            WAIT
+        };
         let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
@@ -548,6 +570,7 @@ impl PostgresStore {
             round_trips: Cell::new(0),
             last_ticket: Cell::new(None),
             queue: RefCell::new(None),
+            wait,
         })
     }
 
@@ -1331,7 +1354,7 @@ impl Store for PostgresStore {
             return Ok(Some(TryLock::Held(missing)));
         }
         self.forget_lock();
-        let (_, missing) = self.lock_query(WAIT, after, limit)?;
+        let (_, missing) = self.lock_query(self.wait, after, limit)?;
         self.forget_lock();
         Ok(Some(TryLock::Busy(missing)))
     }
