@@ -425,6 +425,36 @@ impl Conn {
     }
 }
 
+/// When a writer that meets contention hands its single events to the
+/// append lock's holder (group commit across writers, see the crate docs)
+/// instead of taking the lock in turn. [`PostgresStore::set_group_commit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupCommit {
+    /// When this store's durable commits are slow: the running average of
+    /// its appends of up to [`TIMED_APPEND_EVENTS`] events takes at least
+    /// [`SLOW_COMMIT`] (a disk whose flush takes milliseconds, a
+    /// synchronous standby in another zone). With fast commits the lock
+    /// alone gets more done (`benches/README.md`, "Round 9").
+    #[default]
+    Auto,
+    /// Always, under contention (tests, and hosts that know their commits
+    /// are slow).
+    Always,
+    /// Never: the append lock alone.
+    Never,
+}
+
+/// The average commit time from which [`GroupCommit::Auto`] hands events
+/// off. Measured on the 2-core machine of `benches/README.md`: with 0.3 ms
+/// commits the hand-off got 0.5-0.8x the lock's rate with 4 writers, about
+/// 1x with a synchronous standby (0.55 ms), 1.5-1.6x (and 1.6-1.8x one
+/// writer's) with 4 ms commits.
+pub const SLOW_COMMIT: Duration = Duration::from_millis(1);
+
+/// Appends of at most this many events are timed for [`GroupCommit::Auto`]
+/// (a large batch's time is its rows', not its commit's).
+pub const TIMED_APPEND_EVENTS: usize = 16;
+
 /// A writer's second connection, for handing events off: its session
 /// commits asynchronously (queueing an event stores nothing a crash must
 /// keep: a holder's durable commit flushes it with everything before it)
@@ -466,6 +496,10 @@ pub struct PostgresStore {
     /// The busy lock's wait: [`WAIT`] on PostgreSQL, [`WAIT_PLAIN`] on
     /// CockroachDB (told by `version()` at open).
     wait: &'static str,
+    /// When to hand events off, and the running average of this handle's
+    /// small appends, in microseconds (0 until one is measured).
+    group_commit: GroupCommit,
+    commit_micros: Cell<f64>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -571,6 +605,8 @@ impl PostgresStore {
             last_ticket: Cell::new(None),
             queue: RefCell::new(None),
             wait,
+            group_commit: GroupCommit::default(),
+            commit_micros: Cell::new(0.0),
         })
     }
 
@@ -584,6 +620,50 @@ impl PostgresStore {
     /// The programme this store holds.
     pub fn programme(&self) -> &str {
         &self.programme
+    }
+
+    /// Sets when this writer hands its single events to the append lock's
+    /// holder under contention ([`GroupCommit`]; [`GroupCommit::Auto`] by
+    /// default).
+    pub fn set_group_commit(&mut self, mode: GroupCommit) {
+        self.group_commit = mode;
+    }
+
+    /// When this writer hands its single events off.
+    pub fn group_commit(&self) -> GroupCommit {
+        self.group_commit
+    }
+
+    /// The running average of this handle's durable appends of at most
+    /// [`TIMED_APPEND_EVENTS`] events (`None` before the first): what
+    /// [`GroupCommit::Auto`] compares with [`SLOW_COMMIT`].
+    pub fn commit_time(&self) -> Option<Duration> {
+        let micros = self.commit_micros.get();
+        (micros > 0.0).then(|| Duration::from_secs_f64(micros / 1e6))
+    }
+
+    /// Adds a stored append's time to the running average (appends of at
+    /// most [`TIMED_APPEND_EVENTS`] events).
+    fn time_commit(&self, events: usize, started: std::time::Instant) {
+        if events == 0 || events > TIMED_APPEND_EVENTS {
+            return;
+        }
+        let micros = started.elapsed().as_secs_f64() * 1e6;
+        let average = self.commit_micros.get();
+        self.commit_micros.set(if average == 0.0 {
+            micros
+        } else {
+            average * 0.9 + micros * 0.1
+        });
+    }
+
+    /// Whether this writer hands its events off now.
+    fn hands_off(&self) -> bool {
+        match self.group_commit {
+            GroupCommit::Always => true,
+            GroupCommit::Never => false,
+            GroupCommit::Auto => self.commit_micros.get() >= SLOW_COMMIT.as_secs_f64() * 1e6,
+        }
     }
 
     /// Number of stored events of this programme.
@@ -937,6 +1017,7 @@ impl PostgresStore {
         // aborts the transaction before the `COMMIT`: the lock's taking
         // of the queue and its answers roll back with it.
         let expected_param = Self::seq_param(expected)?;
+        let started = std::time::Instant::now();
         let answered = self.with_conn("append", |conn| {
             let mut answers = std::mem::take(&mut conn.answers);
             if !answers.is_empty() {
@@ -967,6 +1048,7 @@ impl PostgresStore {
         })?;
         match answered {
             Ok(messages) => {
+                self.time_commit(events.len(), started);
                 if then.is_none() {
                     return Ok((Appended::Stored, None));
                 }
@@ -1269,6 +1351,7 @@ impl Store for PostgresStore {
         }
         let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let programme = self.programme.as_str();
+        let started = std::time::Instant::now();
         let answered = self.with_conn("append", |conn| {
             Ok(conn.client.query(
                 &conn.append,
@@ -1314,6 +1397,7 @@ impl Store for PostgresStore {
         };
         if head == expected {
             self.end_lock(true)?;
+            self.time_commit(events.len(), started);
             return Ok(Appended::Stored);
         }
         // Nothing stored; a held lock stays held.
@@ -1384,6 +1468,9 @@ impl Store for PostgresStore {
         after: u64,
         limit: usize,
     ) -> Result<Option<HandOff>> {
+        if ticket.is_none() && !self.hands_off() {
+            return Ok(None);
+        }
         if self.holds_lock() {
             // A lock held across calls is the engine's error; never take
             // the queue inside another transaction.

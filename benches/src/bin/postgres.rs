@@ -7,7 +7,7 @@
 //!
 //! `cargo run --release -p upline-benches --bin postgres -- [--quick]
 //! [--url URL] [--members N] [--batches 1,100,10000] [--writers 1,2,4]
-//! [--no-peer] [--columns]`; the URL defaults to `UPLINE_PG_URL` (`bash
+//! [--no-peer] [--columns] [--group-commit auto|always|never]`; the URL defaults to `UPLINE_PG_URL` (`bash
 //! .ci/postgres.sh start` prints one). Each run uses a fresh database
 //! `upline_bench`. Each row also says where the writers' time went: in the
 //! store's `append` (the SQL round trip and the durable commit), in its
@@ -36,7 +36,10 @@ use upline::money::DecimalText;
 use upline::store::{Appended, HandOff, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
-use upline_postgres::PostgresStore;
+use upline_postgres::{GroupCommit, PostgresStore};
+
+/// `--group-commit`: when the writers hand single events off.
+static GROUP_COMMIT: std::sync::OnceLock<GroupCommit> = std::sync::OnceLock::new();
 
 struct Args {
     url: String,
@@ -69,6 +72,15 @@ fn args() -> Args {
             "--writers" => writers = list(it.next(), "--writers"),
             "--no-peer" => peer = false,
             "--columns" => columns = true,
+            "--group-commit" => {
+                let mode = match it.next().as_deref() {
+                    Some("auto") => GroupCommit::Auto,
+                    Some("always") => GroupCommit::Always,
+                    Some("never") => GroupCommit::Never,
+                    _ => panic!("--group-commit auto|always|never"),
+                };
+                let _ = GROUP_COMMIT.set(mode);
+            }
             "--url" => url = it.next().expect("--url URL"),
             "--members" => members = it.next().and_then(|n| n.parse().ok()).expect("--members N"),
             other => panic!("unknown argument {other}"),
@@ -405,7 +417,8 @@ impl Store for Timed {
 }
 
 fn open_timed(url: &str, programme: &str, time: Arc<StoreTime>) -> Engine {
-    let inner = PostgresStore::open(url, programme).expect("the server answers");
+    let mut inner = PostgresStore::open(url, programme).expect("the server answers");
+    inner.set_group_commit(GROUP_COMMIT.get().copied().unwrap_or_default());
     Engine::open(Box::new(Timed {
         inner,
         time,
