@@ -57,6 +57,37 @@
 //! and the server rolls back.
 //! Correctness never depends on the lock: the append stays conditional.
 //!
+//! ## Group commit across writers, when commits are slow
+//!
+//! One programme's log takes one durable commit at a time. With the lock
+//! alone, writers of single events that contend take turns: a hand-off of
+//! the lock and a commit each. When commits are slow (a disk whose flush
+//! takes milliseconds, a synchronous standby in another zone), a
+//! contended writer instead hands its event to whoever holds the lock
+//! ([`Store::hand_off`], the engine's side in `upline`'s `handoff.rs`):
+//!
+//! - it queues the event in `upline_queue`, on a second connection whose
+//!   session commits asynchronously and listens on the `upline_queue`
+//!   channel, and tries the lock (`FOR UPDATE SKIP LOCKED`);
+//! - the holder takes the whole queue (`DELETE … RETURNING`) in its lock's
+//!   transaction, stages every queued event on its replica and stores
+//!   the accepted ones in one append. Each ticket's answer (the seq, or
+//!   none: refused, or a retry) goes into `upline_answers` and a `NOTIFY`,
+//!   all in the same transaction. So a queued event is stored and
+//!   answered, or neither. The holder takes the lock and the queue again
+//!   in the same round trip while others keep queueing (up to 8 groups);
+//! - the others wake on the notification, read their answer with the
+//!   events stored by then, and catch up. A writer's own event is applied
+//!   with records when its catch-up meets it, so its host gets the answer
+//!   it would have got applying the event itself. An event the holder
+//!   did not store is the writer's to apply again, through the lock.
+//!
+//! [`GroupCommit::Auto`] (the default) does this once the store's small
+//! appends average [`SLOW_COMMIT`] or more: with fast commits the lock
+//! alone gets more done. `benches/README.md` ("Round 9") has the figures.
+//! Notifications only wake writers early: one lost costs a wait of 20 ms,
+//! never an event.
+//!
 //! ## Failover
 //!
 //! A lost connection is opened again at the next call. A URL may list a
@@ -70,7 +101,7 @@
 //!
 //! Followers poll ([`Store::head`] is one indexed query). PostgreSQL's
 //! `LISTEN/NOTIFY` could wake them; correctness never depends on it, and
-//! this version does not use it.
+//! this version uses it only to wake writers waiting for a group commit.
 //!
 //! ## SQL dialect: PostgreSQL and CockroachDB
 //!
@@ -85,7 +116,11 @@
 //! `information_schema.tables`, `current_schema()` and `version()`, and
 //! on PostgreSQL only (told by `version()`) `SET LOCAL synchronous_commit
 //! TO OFF` for a read that waits on a row lock. No advisory locks,
-//! no `LOCK TABLE`, no `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE`
+//! no `LOCK TABLE`, no PL/pgSQL. Group commit across writers adds
+//! `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING` and a session with
+//! `synchronous_commit` off: PostgreSQL only, so on CockroachDB (told by
+//! `version()`) writers never hand events off, whatever
+//! [`GroupCommit`] says. This build is tested on PostgreSQL 15 only. A `SERIALIZABLE`
 //! database (CockroachDB's default) reports a racing append as a
 //! serialization failure (`40001`), which the adapter maps to `conflict`
 //! like a unique violation. CockroachDB takes shared locks (`FOR KEY
@@ -95,7 +130,7 @@
 //! and contending writers fall back to bounded optimistic retries, which
 //! stay correct.
 //!
-//! ## Schema (version 2)
+//! ## Schema (version 3)
 //!
 //! In the connection's current schema: `upline_meta(key TEXT PRIMARY KEY,
 //! value TEXT)`, with `application = upline` and `schema_version`;
@@ -103,11 +138,15 @@
 //! `upline_snapshots(programme, seq, snapshot)`, both keyed by
 //! `(programme, seq)`; `upline_programmes(programme, audit_format)`, the
 //! audit format ([`upline::audit::FORMAT`]) each programme's hashes are
-//! written with. Migrations run in one transaction, serialized by a row
+//! written with; `upline_queue(programme, ticket, event)` and
+//! `upline_answers(programme, ticket, seq)`, keyed by `(programme,
+//! ticket)`, with tickets from the sequence `upline_tickets` (group
+//! commit). Migrations run in one transaction, serialized by a row
 //! lock on the version row, so processes may open a fresh database
 //! together. A newer schema, or `upline_*` tables that are not Upline's,
 //! are a `storage` error, never a panic.
 //!
+//! Schema 3 added the queue, its answers and the ticket sequence.
 //! Schema 2 added `upline_programmes`. Migrating a version-1 database
 //! records audit format 2 for every programme that has events or a
 //! snapshot (version 1 was only ever written by format-2 builds). Opening
@@ -303,15 +342,16 @@ const HAND_OFF: &str = "BEGIN;
          RETURNING 'queued'::TEXT, ticket::TEXT, event, ''::TEXT";
 
 /// The channel a holder notifies when it commits a group of queued
-/// events (the payload is the programme), so that waiting writers read
+/// events (the payload is the programme, a newline and `1` when the
+/// holder keeps the lock, `0` when it lets it go), so that waiting writers read
 /// their answers at once rather than wait for the lock (which a holder
 /// that keeps leading takes again in the same round trip).
 const CHANNEL: &str = "upline_queue";
 
 /// How long a writer whose event is queued waits for a notification
-/// before it asks again; and how many times, before it waits for the lock
-/// itself ([`WAIT_HAND_OFF`]). Correctness never depends on the
-/// notifications: a lost one costs this wait.
+/// before it tries the lock again; and how many notifications it reads
+/// in one call. Correctness never depends on the notifications: a lost
+/// one costs this wait.
 const NOTIFY_WAIT: Duration = Duration::from_millis(20);
 const NOTIFY_ROUNDS: usize = 8;
 
@@ -496,6 +536,8 @@ pub struct PostgresStore {
     /// The busy lock's wait: [`WAIT`] on PostgreSQL, [`WAIT_PLAIN`] on
     /// CockroachDB (told by `version()` at open).
     wait: &'static str,
+    /// The server is CockroachDB (`version()` at open).
+    cockroach: bool,
     /// When to hand events off, and the running average of this handle's
     /// small appends, in microseconds (0 until one is measured).
     group_commit: GroupCommit,
@@ -590,11 +632,8 @@ impl PostgresStore {
             .query_one("SELECT version()", &[])
             .and_then(|row| row.try_get(0))
             .map_err(|e| server.error("cannot read the server's version", e))?;
-        let wait = if version.contains("CockroachDB") {
-            WAIT_PLAIN
-        } else {
-            WAIT
-        };
+        let cockroach = version.contains("CockroachDB");
+        let wait = if cockroach { WAIT_PLAIN } else { WAIT };
         let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
@@ -605,6 +644,7 @@ impl PostgresStore {
             last_ticket: Cell::new(None),
             queue: RefCell::new(None),
             wait,
+            cockroach,
             group_commit: GroupCommit::default(),
             commit_micros: Cell::new(0.0),
         })
@@ -659,6 +699,10 @@ impl PostgresStore {
 
     /// Whether this writer hands its events off now.
     fn hands_off(&self) -> bool {
+        if self.cockroach {
+            // No LISTEN/NOTIFY there.
+            return false;
+        }
         match self.group_commit {
             GroupCommit::Always => true,
             GroupCommit::Never => false,
@@ -1087,8 +1131,8 @@ impl PostgresStore {
         }
     }
 
-    /// Runs a hand-off query (`sql`: [`QUEUE`] and [`HAND_OFF`], or
-    /// [`WAIT_HAND_OFF`]) and reads its rows: whether the lock's row came
+    /// Runs a hand-off query (`sql`: [`HAND_OFF`], maybe after a
+    /// `ROLLBACK`) and reads its rows: whether the lock's row came
     /// back, the queued event's ticket, the writer's answer, the events,
     /// the queue taken. The connection is then in the query's transaction
     /// (noted as holding the lock); on a failure it is rolled back.
@@ -1454,12 +1498,16 @@ impl Store for PostgresStore {
         self.end_lock(answered)
     }
 
-    /// One round trip to queue the event (its own transaction, committed
-    /// asynchronously) and try the lock, reading the writer's answer, the
-    /// events after its head and, when the lock was granted, taking the
-    /// queue ([`QUEUE`], [`HAND_OFF`]); when another writer holds the lock,
-    /// a second round trip waits for its commit and reads the answer and
-    /// the events stored by then ([`WAIT_HAND_OFF`]).
+    /// `None` unless this writer hands events off now ([`GroupCommit`]).
+    /// Else queues the event on the queue connection (`upline_queue`,
+    /// committed asynchronously) and tries the lock on the main one,
+    /// reading the writer's answer, the events after its head and, when
+    /// the lock was granted, taking the queue. While another writer holds
+    /// the lock it waits for that holder's notifications (each a group
+    /// committed) and reads its answer after each on the queue
+    /// connection; when the holder lets the lock go, or none comes within
+    /// 20 ms, it answers `Waiting`, and the engine's next call tries the
+    /// lock again.
     fn hand_off(
         &mut self,
         event: &str,
@@ -1578,10 +1626,9 @@ impl Store for PostgresStore {
         }
     }
 
-    /// Under the lock, with at most [`LOCKED_SQL_BYTES`] of events: the
-    /// append, its `COMMIT` and the [`HAND_OFF`] query that takes the lock
-    /// (`SKIP LOCKED`) and the queue again, in one simple query. Otherwise
-    /// the plain append.
+    /// Under the lock, with at most 4 KiB of events: the append, its
+    /// `COMMIT` and a query that takes the lock (`SKIP LOCKED`) and the
+    /// queue again, in one simple query. Otherwise the plain append.
     fn append_and_lead(
         &mut self,
         events: &[StoredEvent],
