@@ -22,6 +22,7 @@
 //! | `queries` | read-only queries on the graph, balances and metrics |
 //! | `persist` | snapshots, replay and verification against a store |
 //! | `replica` | many writers: conditional appends, catch-up, followers |
+//! | `handoff` | group commit across writers: single events handed to the lock's holder |
 //! | `columns` | the columnar apply path |
 //! | `whatif` | replaying sales under a candidate plan |
 //! | `warm` | reading a batch of sales' state ahead, in lockstep |
@@ -30,6 +31,7 @@
 mod awards;
 pub mod columns;
 mod export;
+mod handoff;
 mod members;
 mod payouts;
 mod persist;

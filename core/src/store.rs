@@ -29,6 +29,17 @@
 //! [`Store::lock_appends`] lets a writer that lost
 //! [`LOCK_AFTER_CONFLICTS`] races in a row hold off every other writer's
 //! append until its own is stored, so no event starves.
+//!
+//! A third optional part makes many writers of single events add up
+//! rather than queue one behind the other: group commit across writers
+//! ([`Store::hand_off`]). A writer that met contention queues its event
+//! in the store and tries the append lock; whoever holds the lock takes
+//! every queued event, stages them on its own replica with its own and
+//! stores them in one append, with an answer per queued event (the seq it
+//! was stored at, or none when it was refused) in the same transaction.
+//! The other writers wait for that commit, catch up, and read their
+//! answers. So one durable commit and one hand-off of the lock serve
+//! every writer that was waiting.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -87,6 +98,60 @@ pub enum TryLock {
     /// stored after the writer's head by then, for the writer to catch up
     /// outside the lock (beside the next holder) and try again.
     Busy(Missing),
+}
+
+/// An event another writer queued for the append lock's holder
+/// ([`Store::hand_off`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// The queue's number for it, unique in the store and increasing.
+    pub ticket: u64,
+    /// The event's compact JSON, as a [`StoredEvent`] holds it.
+    pub event: String,
+}
+
+/// What became of a writer's queued event ([`HandOff::own`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ticket {
+    /// Not answered yet: still in the queue, or taken out of it by this
+    /// very call (it is then among [`HandOff::queued`]).
+    #[default]
+    Waiting,
+    /// A holder stored it, at this `seq` (committed: the events of the
+    /// same answer reach at least that far).
+    Stored(u64),
+    /// A holder took it out of the queue without storing it: it was
+    /// refused on the holder's state, or was a retry of an event already
+    /// stored, or unreadable. No one will store it: its writer applies
+    /// it itself.
+    Dropped,
+}
+
+/// The answer to [`Store::hand_off`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOff {
+    /// The writer's event's number in the queue (the one given, or the
+    /// one it was queued under by this call).
+    pub ticket: u64,
+    /// Whether this handle now holds the append lock, as after
+    /// [`Store::lock_appends`], with the queue taken: `queued` holds
+    /// every event that was queued, in ticket order, the writer's own
+    /// among them while it was still queued. The holder stages them after
+    /// catching up, gives [`Store::answer_queued`] the fate of each, and
+    /// appends what it accepted with its own in one append (or releases
+    /// the lock with [`Store::unlock_appends`], which stores the
+    /// answers), so that a queued event is stored and answered, or
+    /// neither.
+    pub lead: bool,
+    /// The stored events after the writer's head (as in
+    /// [`Store::lock_appends`]). When `lead` is false, the call waited
+    /// until the lock's holder committed (or released it), and the events
+    /// reach at least as far as `own`'s seq.
+    pub missing: Missing,
+    /// With `lead`: the events taken out of the queue.
+    pub queued: Vec<Queued>,
+    /// What became of the writer's event, read before `missing`.
+    pub own: Ticket,
 }
 
 /// Where an engine persists what it applied.
@@ -154,9 +219,81 @@ pub trait Store: Send + fmt::Debug {
 
     /// Releases the append lock without appending (a writer that took it
     /// and then had nothing to store, or failed). Does nothing when this
-    /// handle holds no lock (the default).
+    /// handle holds no lock (the default). A holder that took the queue
+    /// ([`hand_off`](Store::hand_off)) and stores nothing releases it
+    /// here, which stores the answers given to
+    /// [`answer_queued`](Store::answer_queued) and removes the events
+    /// taken from the queue, atomically.
     fn unlock_appends(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// Group commit across writers: queues `event` (its compact JSON) for
+    /// whichever writer holds the append lock, or with `ticket` the event
+    /// this handle queued before under that number, then tries the append
+    /// lock without queueing for it (as
+    /// [`try_lock_appends`](Store::try_lock_appends)). Answers
+    /// [`HandOff`]: either this handle holds the lock and has taken every
+    /// queued event (`lead`), or it waited until the holder committed and
+    /// reads what became of its event. `None` when the store has no queue
+    /// (the default): the writer uses the lock alone. With `wait`, queues
+    /// for the lock instead of trying it (always `lead` then, on a store
+    /// with a lock): a writer whose event stayed queued too long.
+    ///
+    /// A queued event is either stored by a holder and answered
+    /// [`Ticket::Stored`], or answered [`Ticket::Dropped`], or still
+    /// queued: never stored without its answer. A writer that gives up
+    /// on it takes it back with [`withdraw`](Store::withdraw).
+    fn hand_off(
+        &mut self,
+        event: &str,
+        ticket: Option<u64>,
+        wait: bool,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<HandOff>> {
+        let _ = (event, ticket, wait, after, limit);
+        Ok(None)
+    }
+
+    /// The lock holder's answers for the events it took from the queue
+    /// ([`hand_off`](Store::hand_off)): for each ticket, the `seq` it was
+    /// stored at, or `None` when it was not stored. They are stored with
+    /// the holder's next append, in its transaction, or by
+    /// [`unlock_appends`](Store::unlock_appends) when it appends nothing.
+    /// The default (a store with no queue) does nothing.
+    fn answer_queued(&mut self, answers: &[(u64, Option<u64>)]) -> Result<()> {
+        let _ = answers;
+        Ok(())
+    }
+
+    /// The lock holder's append ([`append_or_missing`](Store::append_or_missing)
+    /// with no events asked back) that, once stored, takes the append lock
+    /// and the queue again, in the same round trip: a holder that keeps
+    /// leading while other writers queue, so each further group costs one
+    /// round trip and one durable commit. Answers whether the events were
+    /// stored and, when they were and the lock was free, the new hold as
+    /// [`hand_off`](Store::hand_off) answers one with `lead` (`ticket` 0,
+    /// `own` [`Ticket::Waiting`]; the events after the last one appended,
+    /// at most `limit`). `None` when the lock was busy, or the store
+    /// cannot: the lock is then not held. The default appends only.
+    fn append_and_lead(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> Result<(Appended, Option<HandOff>)> {
+        let _ = limit;
+        Ok((self.append_or_missing(events, 0)?, None))
+    }
+
+    /// Takes this handle's queued event `ticket` back: `true` when it was
+    /// still queued (no holder will store it now), `false` when a holder
+    /// took it (its answer is then committed: ask with
+    /// [`hand_off`](Store::hand_off) and the ticket). The default (a
+    /// store with no queue) answers `true`.
+    fn withdraw(&mut self, ticket: u64) -> Result<bool> {
+        let _ = ticket;
+        Ok(true)
     }
 
     /// The sequence number of the last stored event (0 when empty): what
@@ -431,6 +568,33 @@ impl<S: Store> Store for SharedStore<S> {
 
     fn unlock_appends(&mut self) -> Result<()> {
         self.lock()?.unlock_appends()
+    }
+
+    fn hand_off(
+        &mut self,
+        event: &str,
+        ticket: Option<u64>,
+        wait: bool,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<HandOff>> {
+        self.lock()?.hand_off(event, ticket, wait, after, limit)
+    }
+
+    fn answer_queued(&mut self, answers: &[(u64, Option<u64>)]) -> Result<()> {
+        self.lock()?.answer_queued(answers)
+    }
+
+    fn append_and_lead(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> Result<(Appended, Option<HandOff>)> {
+        self.lock()?.append_and_lead(events, limit)
+    }
+
+    fn withdraw(&mut self, ticket: u64) -> Result<bool> {
+        self.lock()?.withdraw(ticket)
     }
 
     fn head(&self) -> Result<u64> {

@@ -57,6 +57,37 @@
 //! and the server rolls back.
 //! Correctness never depends on the lock: the append stays conditional.
 //!
+//! ## Group commit across writers, when commits are slow
+//!
+//! One programme's log takes one durable commit at a time. With the lock
+//! alone, writers of single events that contend take turns: a hand-off of
+//! the lock and a commit each. When commits are slow (a disk whose flush
+//! takes milliseconds, a synchronous standby in another zone), a
+//! contended writer instead hands its event to whoever holds the lock
+//! ([`Store::hand_off`], the engine's side in `upline`'s `handoff.rs`):
+//!
+//! - it queues the event in `upline_queue`, on a second connection whose
+//!   session commits asynchronously and listens on the `upline_queue`
+//!   channel, and tries the lock (`FOR UPDATE SKIP LOCKED`);
+//! - the holder takes the whole queue (`DELETE … RETURNING`) in its lock's
+//!   transaction, stages every queued event on its replica and stores
+//!   the accepted ones in one append. Each ticket's answer (the seq, or
+//!   none: refused, or a retry) goes into `upline_answers` and a `NOTIFY`,
+//!   all in the same transaction. So a queued event is stored and
+//!   answered, or neither. The holder takes the lock and the queue again
+//!   in the same round trip while others keep queueing (up to 8 groups);
+//! - the others wake on the notification, read their answer with the
+//!   events stored by then, and catch up. A writer's own event is applied
+//!   with records when its catch-up meets it, so its host gets the answer
+//!   it would have got applying the event itself. An event the holder
+//!   did not store is the writer's to apply again, through the lock.
+//!
+//! [`GroupCommit::Auto`] (the default) does this once the store's small
+//! appends average [`SLOW_COMMIT`] or more: with fast commits the lock
+//! alone gets more done. `benches/README.md` ("Round 9") has the figures.
+//! Notifications only wake writers early: one lost costs a wait of 20 ms,
+//! never an event.
+//!
 //! ## Failover
 //!
 //! A lost connection is opened again at the next call. A URL may list a
@@ -70,7 +101,7 @@
 //!
 //! Followers poll ([`Store::head`] is one indexed query). PostgreSQL's
 //! `LISTEN/NOTIFY` could wake them; correctness never depends on it, and
-//! this version does not use it.
+//! this version uses it only to wake writers waiting for a group commit.
 //!
 //! ## SQL dialect: PostgreSQL and CockroachDB
 //!
@@ -82,8 +113,14 @@
 //! NOTHING / DO UPDATE`, `SELECT … FOR UPDATE [SKIP LOCKED]` and `FOR KEY
 //! SHARE`, `BEGIN`/`COMMIT`/`ROLLBACK` in a simple query, `E'…'` string
 //! literals, `encode`/`decode(…, 'hex')`, `coalesce`,
-//! `information_schema.tables` and `current_schema()`. No advisory locks,
-//! no `LOCK TABLE`, no `LISTEN/NOTIFY`, no PL/pgSQL. A `SERIALIZABLE`
+//! `information_schema.tables`, `current_schema()` and `version()`, and
+//! on PostgreSQL only (told by `version()`) `SET LOCAL synchronous_commit
+//! TO OFF` for a read that waits on a row lock. No advisory locks,
+//! no `LOCK TABLE`, no PL/pgSQL. Group commit across writers adds
+//! `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING` and a session with
+//! `synchronous_commit` off: PostgreSQL only, so on CockroachDB (told by
+//! `version()`) writers never hand events off, whatever
+//! [`GroupCommit`] says. This build is tested on PostgreSQL 15 only. A `SERIALIZABLE`
 //! database (CockroachDB's default) reports a racing append as a
 //! serialization failure (`40001`), which the adapter maps to `conflict`
 //! like a unique violation. CockroachDB takes shared locks (`FOR KEY
@@ -93,7 +130,7 @@
 //! and contending writers fall back to bounded optimistic retries, which
 //! stay correct.
 //!
-//! ## Schema (version 2)
+//! ## Schema (version 3)
 //!
 //! In the connection's current schema: `upline_meta(key TEXT PRIMARY KEY,
 //! value TEXT)`, with `application = upline` and `schema_version`;
@@ -101,11 +138,15 @@
 //! `upline_snapshots(programme, seq, snapshot)`, both keyed by
 //! `(programme, seq)`; `upline_programmes(programme, audit_format)`, the
 //! audit format ([`upline::audit::FORMAT`]) each programme's hashes are
-//! written with. Migrations run in one transaction, serialized by a row
+//! written with; `upline_queue(programme, ticket, event)` and
+//! `upline_answers(programme, ticket, seq)`, keyed by `(programme,
+//! ticket)`, with tickets from the sequence `upline_tickets` (group
+//! commit). Migrations run in one transaction, serialized by a row
 //! lock on the version row, so processes may open a fresh database
 //! together. A newer schema, or `upline_*` tables that are not Upline's,
 //! are a `storage` error, never a panic.
 //!
+//! Schema 3 added the queue, its answers and the ticket sequence.
 //! Schema 2 added `upline_programmes`. Migrating a version-1 database
 //! records audit format 2 for every programme that has events or a
 //! snapshot (version 1 was only ever written by format-2 builds). Opening
@@ -129,12 +170,13 @@ use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, Statement};
-use upline::store::{check_append, conflict, Appended, Missing, TryLock};
+use upline::store::{check_append, conflict, Appended, HandOff, Missing, Queued, Ticket, TryLock};
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The `application` value in `upline_meta`.
 pub const APPLICATION: &str = "upline";
@@ -172,6 +214,21 @@ const MIGRATIONS: &[&str] = &[
              UNION SELECT programme FROM upline_snapshots
          ) AS known
          ON CONFLICT (programme) DO NOTHING;",
+    // Version 3: the queue of events handed to the append lock's holder
+    // (group commit across writers) and the holder's answers.
+    "CREATE SEQUENCE IF NOT EXISTS upline_tickets;
+     CREATE TABLE IF NOT EXISTS upline_queue (
+         programme TEXT NOT NULL,
+         ticket BIGINT NOT NULL,
+         event TEXT NOT NULL,
+         PRIMARY KEY (programme, ticket)
+     );
+     CREATE TABLE IF NOT EXISTS upline_answers (
+         programme TEXT NOT NULL,
+         ticket BIGINT NOT NULL,
+         seq BIGINT,
+         PRIMARY KEY (programme, ticket)
+     );",
 ];
 
 /// Records this build's audit format for a programme with nothing stored
@@ -243,12 +300,79 @@ const TRY_LOCK: &str = "BEGIN;
 /// After a busy [`TRY_LOCK`]: ends its transaction, waits until the
 /// holder's transaction ends (a `FOR KEY SHARE` read waits for `FOR
 /// UPDATE`, not for other appends, and does not queue for the lock), and
-/// reads what was stored by then. Runs as one implicit transaction, each
+/// reads what was stored by then. Runs as one transaction, each
 /// statement with its own snapshot.
+///
+/// The `FOR KEY SHARE` lock marks the row, which makes the read a writing
+/// transaction whose commit would wait for the disk like an append's (one
+/// flush per wait): on PostgreSQL it commits asynchronously, since it
+/// stores nothing. CockroachDB, whose commits are durable whatever the
+/// session says, gets [`WAIT_PLAIN`].
 const WAIT: &str = "ROLLBACK;
+     BEGIN;
+     SET LOCAL synchronous_commit TO OFF;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     COMMIT";
+
+/// [`WAIT`] without `SET LOCAL synchronous_commit`, for CockroachDB.
+const WAIT_PLAIN: &str = "ROLLBACK;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
          WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// The hand-off's lock and queue ([`Store::hand_off`]), after the
+/// writer's event is queued: begin, lock the programme's row (`{lock}`:
+/// `FOR UPDATE SKIP LOCKED`, or `FOR UPDATE` to queue), read the writer's
+/// answer, the events after its head and, only when the lock is this
+/// transaction's, take the whole queue (a `DELETE … RETURNING` whose
+/// `EXISTS` locks the row again: granted to its holder, skipped by
+/// anyone else). Rows are told apart by their width: the lock's row has
+/// one column, the answer two, the events three, the queued four.
+const HAND_OFF: &str = "BEGIN;
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} {lock};
+     SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
+         WHERE programme = {programme} AND ticket = {ticket};
+     SELECT seq, event, encode(hash, 'hex') FROM upline_events
+         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     DELETE FROM upline_queue WHERE programme = {programme}
+         AND EXISTS (SELECT 1 FROM upline_programmes WHERE programme = {programme}
+                     FOR UPDATE SKIP LOCKED)
+         RETURNING 'queued'::TEXT, ticket::TEXT, event, ''::TEXT";
+
+/// The channel a holder notifies when it commits a group of queued
+/// events (the payload is the programme, a newline and `1` when the
+/// holder keeps the lock, `0` when it lets it go), so that waiting writers read
+/// their answers at once rather than wait for the lock (which a holder
+/// that keeps leading takes again in the same round trip).
+const CHANNEL: &str = "upline_queue";
+
+/// How long a writer whose event is queued waits for a notification
+/// before it tries the lock again; and how many notifications it reads
+/// in one call. Correctness never depends on the notifications: a lost
+/// one costs this wait.
+const NOTIFY_WAIT: Duration = Duration::from_millis(20);
+const NOTIFY_ROUNDS: usize = 8;
+
+/// On a writer's queue connection ([`QueueConn`]): queues its event
+/// (committed asynchronously: the session has `synchronous_commit` off)
+/// and drops the answer of its previous one (`$3`, or -1).
+const ENQUEUE: &str = "WITH gone AS (
+         DELETE FROM upline_answers WHERE programme = $1 AND ticket = $3
+     )
+     INSERT INTO upline_queue (programme, ticket, event)
+     VALUES ($1, nextval('upline_tickets'), $2) RETURNING ticket";
+
+/// On a writer's queue connection: its answer (the first row: whether it
+/// is answered, and the seq) and the events after `$3`, at most `$4`, in
+/// one statement, so one snapshot: a stored answer's seq is among them.
+const ANSWER: &str = "SELECT 0::INT8, NULL::TEXT, NULL::BYTEA,
+         (SELECT count(*) FROM upline_answers WHERE programme = $1 AND ticket = $2)::INT8,
+         (SELECT seq FROM upline_answers WHERE programme = $1 AND ticket = $2)::INT8
+     UNION ALL
+     (SELECT seq, event, hash, -1::INT8, NULL::INT8 FROM upline_events
+      WHERE programme = $1 AND seq > $3 ORDER BY seq LIMIT $4)";
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
@@ -317,6 +441,13 @@ struct Conn {
     hash_at: Statement,
     /// In a transaction holding the programme's fairness lock.
     locked: bool,
+    /// The holder's answers for the queue it took ([`Store::answer_queued`]),
+    /// as an `INSERT` run just before the lock's `COMMIT`; empty when
+    /// none were given (then releasing the lock rolls the taking back).
+    answers: String,
+    /// A transaction that holds nothing is open (a try for the lock that
+    /// found it busy): rolled back before the next statement.
+    open_tx: bool,
 }
 
 impl Conn {
@@ -327,6 +458,61 @@ impl Conn {
             scan: client.prepare(SCAN)?,
             hash_at: client.prepare(HASH_AT)?,
             locked: false,
+            answers: String::new(),
+            open_tx: false,
+            client,
+        })
+    }
+}
+
+/// When a writer that meets contention hands its single events to the
+/// append lock's holder (group commit across writers, see the crate docs)
+/// instead of taking the lock in turn. [`PostgresStore::set_group_commit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupCommit {
+    /// When this store's durable commits are slow: the running average of
+    /// its appends of up to [`TIMED_APPEND_EVENTS`] events takes at least
+    /// [`SLOW_COMMIT`] (a disk whose flush takes milliseconds, a
+    /// synchronous standby in another zone). With fast commits the lock
+    /// alone gets more done (`benches/README.md`, "Round 9").
+    #[default]
+    Auto,
+    /// Always, under contention (tests, and hosts that know their commits
+    /// are slow).
+    Always,
+    /// Never: the append lock alone.
+    Never,
+}
+
+/// The average commit time from which [`GroupCommit::Auto`] hands events
+/// off. Measured on the 2-core machine of `benches/README.md`: with 0.3 ms
+/// commits the hand-off got 0.5-0.8x the lock's rate with 4 writers, about
+/// 1x with a synchronous standby (0.55 ms), 1.5-1.6x (and 1.6-1.8x one
+/// writer's) with 4 ms commits.
+pub const SLOW_COMMIT: Duration = Duration::from_millis(1);
+
+/// Appends of at most this many events are timed for [`GroupCommit::Auto`]
+/// (a large batch's time is its rows', not its commit's).
+pub const TIMED_APPEND_EVENTS: usize = 16;
+
+/// A writer's second connection, for handing events off: its session
+/// commits asynchronously (queueing an event stores nothing a crash must
+/// keep: a holder's durable commit flushes it with everything before it)
+/// and listens on [`CHANNEL`], so a waiting writer hears the holder's
+/// commits while the main connection stays free.
+struct QueueConn {
+    client: Client,
+    enqueue: Statement,
+    answer: Statement,
+}
+
+impl QueueConn {
+    fn open(config: &Config) -> std::result::Result<QueueConn, postgres::Error> {
+        let mut client = config.connect(NoTls)?;
+        client.batch_execute(&format!("SET synchronous_commit TO OFF; LISTEN {CHANNEL}"))?;
+        Ok(QueueConn {
+            enqueue: client.prepare(ENQUEUE)?,
+            answer: client.prepare(ANSWER)?,
             client,
         })
     }
@@ -342,6 +528,20 @@ pub struct PostgresStore {
     programme: String,
     /// Statements sent to the server (each one round trip).
     round_trips: Cell<u64>,
+    /// This handle's last queued event's ticket: its answer row is
+    /// dropped when the next event is queued.
+    last_ticket: Cell<Option<u64>>,
+    /// The queue connection, opened at the first hand-off.
+    queue: RefCell<Option<QueueConn>>,
+    /// The busy lock's wait: [`WAIT`] on PostgreSQL, [`WAIT_PLAIN`] on
+    /// CockroachDB (told by `version()` at open).
+    wait: &'static str,
+    /// The server is CockroachDB (`version()` at open).
+    cockroach: bool,
+    /// When to hand events off, and the running average of this handle's
+    /// small appends, in microseconds (0 until one is measured).
+    group_commit: GroupCommit,
+    commit_micros: Cell<f64>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -428,6 +628,12 @@ impl PostgresStore {
         client
             .execute(REGISTER, &[&programme, &format])
             .map_err(|e| server.error("cannot record the programme's audit format", e))?;
+        let version: String = client
+            .query_one("SELECT version()", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| server.error("cannot read the server's version", e))?;
+        let cockroach = version.contains("CockroachDB");
+        let wait = if cockroach { WAIT_PLAIN } else { WAIT };
         let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
@@ -435,6 +641,12 @@ impl PostgresStore {
             server,
             programme: programme.to_string(),
             round_trips: Cell::new(0),
+            last_ticket: Cell::new(None),
+            queue: RefCell::new(None),
+            wait,
+            cockroach,
+            group_commit: GroupCommit::default(),
+            commit_micros: Cell::new(0.0),
         })
     }
 
@@ -448,6 +660,54 @@ impl PostgresStore {
     /// The programme this store holds.
     pub fn programme(&self) -> &str {
         &self.programme
+    }
+
+    /// Sets when this writer hands its single events to the append lock's
+    /// holder under contention ([`GroupCommit`]; [`GroupCommit::Auto`] by
+    /// default).
+    pub fn set_group_commit(&mut self, mode: GroupCommit) {
+        self.group_commit = mode;
+    }
+
+    /// When this writer hands its single events off.
+    pub fn group_commit(&self) -> GroupCommit {
+        self.group_commit
+    }
+
+    /// The running average of this handle's durable appends of at most
+    /// [`TIMED_APPEND_EVENTS`] events (`None` before the first): what
+    /// [`GroupCommit::Auto`] compares with [`SLOW_COMMIT`].
+    pub fn commit_time(&self) -> Option<Duration> {
+        let micros = self.commit_micros.get();
+        (micros > 0.0).then(|| Duration::from_secs_f64(micros / 1e6))
+    }
+
+    /// Adds a stored append's time to the running average (appends of at
+    /// most [`TIMED_APPEND_EVENTS`] events).
+    fn time_commit(&self, events: usize, started: std::time::Instant) {
+        if events == 0 || events > TIMED_APPEND_EVENTS {
+            return;
+        }
+        let micros = started.elapsed().as_secs_f64() * 1e6;
+        let average = self.commit_micros.get();
+        self.commit_micros.set(if average == 0.0 {
+            micros
+        } else {
+            average * 0.9 + micros * 0.1
+        });
+    }
+
+    /// Whether this writer hands its events off now.
+    fn hands_off(&self) -> bool {
+        if self.cockroach {
+            // No LISTEN/NOTIFY there.
+            return false;
+        }
+        match self.group_commit {
+            GroupCommit::Always => true,
+            GroupCommit::Never => false,
+            GroupCommit::Auto => self.commit_micros.get() >= SLOW_COMMIT.as_secs_f64() * 1e6,
+        }
     }
 
     /// Number of stored events of this programme.
@@ -480,6 +740,13 @@ impl PostgresStore {
             *slot = Some(conn);
         }
         self.round_trips.set(self.round_trips.get() + 1);
+        if let Some(conn) = slot.as_mut().filter(|conn| conn.open_tx) {
+            conn.open_tx = false;
+            self.round_trips.set(self.round_trips.get() + 1);
+            conn.client
+                .batch_execute("ROLLBACK")
+                .map_err(|e| self.server.error(context, e))?;
+        }
         match slot.as_mut() {
             Some(conn) => work(conn).map_err(|e| self.server.error(context, e)),
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
@@ -505,7 +772,7 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
             "SELECT table_name::TEXT FROM information_schema.tables
                  WHERE table_schema = current_schema()
                    AND table_name IN ('upline_meta', 'upline_events', 'upline_snapshots',
-                                      'upline_programmes')",
+                                      'upline_programmes', 'upline_queue', 'upline_answers')",
             &[],
         )
         .map_err(err("cannot list tables"))?
@@ -597,6 +864,16 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
     tx.commit().map_err(err("cannot commit the migration"))
 }
 
+/// What a hand-off query answered ([`PostgresStore::hand_off_query`]).
+#[derive(Default)]
+struct HandOffRows {
+    held: bool,
+    ticket: Option<u64>,
+    own: Ticket,
+    events: Vec<StoredEvent>,
+    queued: Vec<Queued>,
+}
+
 fn foreign(server: &Server, why: &str) -> Error {
     server.error(
         "cannot open the store",
@@ -649,10 +926,20 @@ impl PostgresStore {
         if !self.holds_lock() {
             return Ok(());
         }
-        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
         self.with_conn("cannot end the append lock", |conn| {
             conn.locked = false;
-            conn.client.batch_execute(sql)
+            let mut answers = std::mem::take(&mut conn.answers);
+            if !answers.is_empty() {
+                answers.push_str(&format!(
+                    "NOTIFY {CHANNEL}, {};\n",
+                    literal(&format!("{}\n0", self.programme))
+                ));
+            }
+            if commit {
+                conn.client.batch_execute(&format!("{answers}COMMIT"))
+            } else {
+                conn.client.batch_execute("ROLLBACK")
+            }
         })
     }
 
@@ -720,6 +1007,7 @@ impl PostgresStore {
         if let Ok(mut slot) = self.conn.try_borrow_mut() {
             if let Some(conn) = slot.as_mut() {
                 conn.locked = false;
+                conn.answers.clear();
             }
         }
     }
@@ -742,6 +1030,20 @@ impl PostgresStore {
         expected: u64,
         limit: usize,
     ) -> Result<Appended> {
+        self.append_locked_then(events, expected, limit, None)
+            .map(|(appended, _)| appended)
+    }
+
+    /// [`append_locked`](Self::append_locked), followed in the same simple
+    /// query by `then` (a [`HAND_OFF`] query: the lock and the queue taken
+    /// again) once the `COMMIT` is done; its rows are read back.
+    fn append_locked_then(
+        &mut self,
+        events: &[StoredEvent],
+        expected: u64,
+        limit: usize,
+        then: Option<&str>,
+    ) -> Result<(Appended, Option<HandOffRows>)> {
         let programme = literal(&self.programme);
         let mut rows = String::with_capacity(events.len() * 400);
         for (i, event) in events.iter().enumerate() {
@@ -755,25 +1057,68 @@ impl PostgresStore {
                 literal(&event.event)
             ));
         }
-        let sql = format!(
-            "INSERT INTO upline_events (programme, seq, event, hash)
-             SELECT {programme}, t.seq, t.event, t.hash FROM (VALUES {rows}) AS t(seq, event, hash)
-             WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = {programme}) = {};
-             COMMIT",
-            Self::seq_param(expected)?
-        );
-        let answered = self.with_conn("append", |conn| Ok(conn.client.simple_query(&sql)))?;
-        let inserted = match answered {
+        // Nothing inserted (the writer is behind) divides by zero, which
+        // aborts the transaction before the `COMMIT`: the lock's taking
+        // of the queue and its answers roll back with it.
+        let expected_param = Self::seq_param(expected)?;
+        let started = std::time::Instant::now();
+        let answered = self.with_conn("append", |conn| {
+            let mut answers = std::mem::take(&mut conn.answers);
+            if !answers.is_empty() {
+                // Waiting writers read their answers now; `1`: this holder
+                // tries to keep leading, `0`: it lets the lock go.
+                let leading = if then.is_some() { "1" } else { "0" };
+                answers.push_str(&format!(
+                    "NOTIFY {CHANNEL}, {};\n",
+                    literal(&format!("{}\n{leading}", self.programme))
+                ));
+            }
+            let sql = format!(
+                "WITH stored AS (
+                     INSERT INTO upline_events (programme, seq, event, hash)
+                     SELECT {programme}, t.seq, t.event, t.hash
+                     FROM (VALUES {rows}) AS t(seq, event, hash)
+                     WHERE (SELECT coalesce(max(seq), 0) FROM upline_events
+                            WHERE programme = {programme}) = {expected_param}
+                     RETURNING 1)
+                 SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored;
+                 {answers}COMMIT;{}",
+                then.unwrap_or("")
+            );
+            let answered = conn.client.simple_query(&sql);
+            // Committed: the lock is released, unless `then` took it again.
+            conn.locked = then.is_some() && answered.is_ok();
+            Ok(answered)
+        })?;
+        match answered {
             Ok(messages) => {
-                // Committed: the lock is released whatever was inserted.
-                self.forget_lock();
-                messages
-                    .iter()
-                    .find_map(|m| match m {
-                        SimpleQueryMessage::CommandComplete(n) => Some(*n),
-                        _ => None,
-                    })
-                    .unwrap_or(0)
+                self.time_commit(events.len(), started);
+                if then.is_none() {
+                    return Ok((Appended::Stored, None));
+                }
+                let rows = match self.read_hand_off(messages) {
+                    Ok(rows) if rows.held => rows,
+                    // Stored; another writer took the lock (or the answer
+                    // was unreadable): the transaction `then` began holds
+                    // nothing, and is rolled back before the next statement.
+                    _ => {
+                        self.forget_lock();
+                        self.mark_open_tx();
+                        return Ok((Appended::Stored, None));
+                    }
+                };
+                Ok((Appended::Stored, Some(rows)))
+            }
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(&SqlState::DIVISION_BY_ZERO)
+                        | Some(&SqlState::UNIQUE_VIOLATION)
+                        | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                ) =>
+            {
+                self.end_lock(false)?;
+                Ok((Appended::Conflict(self.missing(expected, limit)?), None))
             }
             Err(e) => {
                 let err = self.server.error(
@@ -781,13 +1126,197 @@ impl PostgresStore {
                     e,
                 );
                 let _ = self.end_lock(false);
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs a hand-off query (`sql`: [`HAND_OFF`], maybe after a
+    /// `ROLLBACK`) and reads its rows: whether the lock's row came
+    /// back, the queued event's ticket, the writer's answer, the events,
+    /// the queue taken. The connection is then in the query's transaction
+    /// (noted as holding the lock); on a failure it is rolled back.
+    fn hand_off_query(&self, sql: &str) -> Result<HandOffRows> {
+        let answered = self.with_conn("cannot hand the event off", |conn| {
+            let answered = conn.client.simple_query(sql);
+            conn.locked = answered.is_ok();
+            conn.answers.clear();
+            Ok(answered)
+        })?;
+        let messages = match answered {
+            Ok(messages) => messages,
+            Err(e) => {
+                let err = self.server.error("cannot hand the event off", e);
+                self.forget_lock();
+                let _ = self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                });
                 return Err(err);
             }
         };
-        if inserted == events.len() as u64 {
-            return Ok(Appended::Stored);
+        self.read_hand_off(messages)
+    }
+
+    /// Runs `work` on the queue connection, opening it first when needed.
+    fn with_queue<T>(
+        &self,
+        context: &str,
+        work: impl FnOnce(&mut QueueConn) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut slot = self.queue.try_borrow_mut().map_err(|_| {
+            Error::general(ErrorKind::Internal, "the store was entered twice at once")
+        })?;
+        if slot.as_ref().is_none_or(|queue| queue.client.is_closed()) {
+            *slot = None;
+            let queue = QueueConn::open(&self.config)
+                .map_err(|e| self.server.error("cannot open the queue connection", e))?;
+            *slot = Some(queue);
         }
-        Ok(Appended::Conflict(self.missing(expected, limit)?))
+        match slot.as_mut() {
+            Some(queue) => work(queue).map_err(|e| self.server.error(context, e)),
+            None => Err(Error::general(ErrorKind::Internal, "no queue connection")),
+        }
+    }
+
+    /// Queues `event` (one round trip on the queue connection, committed
+    /// asynchronously) and answers its ticket. Notifications buffered
+    /// before are dropped: they are of commits that cannot hold it.
+    fn enqueue(&self, event: &str) -> Result<u64> {
+        let programme = self.programme.as_str();
+        let previous = match self.last_ticket.get() {
+            Some(previous) => Self::seq_param(previous)?,
+            None => -1,
+        };
+        self.round_trips.set(self.round_trips.get() + 1);
+        let ticket: i64 = self.with_queue("cannot queue the event", |queue| {
+            let row = queue
+                .client
+                .query_one(&queue.enqueue, &[&programme, &event, &previous])?;
+            let mut stale = queue.client.notifications();
+            let mut buffered = stale.iter();
+            while buffered.next()?.is_some() {}
+            row.try_get(0)
+        })?;
+        Ok(u64::try_from(ticket).unwrap_or(0))
+    }
+
+    /// Waits up to `timeout` for a holder's commit of this programme's
+    /// queued events: `Some(leading)` when one came (`leading`: the holder
+    /// keeps the lock), `None` when none did.
+    fn wait_notified(&self, timeout: Duration) -> Result<Option<bool>> {
+        let programme = self.programme.as_str();
+        self.with_queue("cannot wait for the queue", |queue| {
+            let mut notifications = queue.client.notifications();
+            let mut pending = notifications.timeout_iter(timeout);
+            while let Some(note) = pending.next()? {
+                if let Some((of, leading)) = note.payload().rsplit_once('\n') {
+                    if of == programme {
+                        return Ok(Some(leading == "1"));
+                    }
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// The writer's answer and the events after `after` (at most
+    /// `limit + 1`), in one statement on the queue connection.
+    fn read_answer(
+        &self,
+        ticket: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<StoredEvent>, Ticket)> {
+        let programme = self.programme.as_str();
+        let ticket = Self::seq_param(ticket)?;
+        let from = Self::seq_param(after)?;
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        self.round_trips.set(self.round_trips.get() + 1);
+        let rows = self.with_queue("cannot read the answer", |queue| {
+            queue
+                .client
+                .query(&queue.answer, &[&programme, &ticket, &from, &page])
+        })?;
+        let mut own = Ticket::Waiting;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let answered: i64 = row
+                .try_get(3)
+                .map_err(|e| self.server.error("bad answer", e))?;
+            if answered < 0 {
+                events.push(self.stored_row(row)?);
+            } else if answered > 0 {
+                own = match row.try_get::<_, Option<i64>>(4) {
+                    Ok(Some(seq)) => Ticket::Stored(u64::try_from(seq).unwrap_or(0)),
+                    _ => Ticket::Dropped,
+                };
+            }
+        }
+        Ok((events, own))
+    }
+
+    /// Notes that the connection is in a transaction holding nothing.
+    fn mark_open_tx(&self) {
+        if let Ok(mut slot) = self.conn.try_borrow_mut() {
+            if let Some(conn) = slot.as_mut() {
+                conn.open_tx = true;
+            }
+        }
+    }
+
+    /// Whether a transaction holding nothing was open (now forgotten: the
+    /// caller's next query starts with `ROLLBACK`).
+    fn take_open_tx(&self) -> bool {
+        match self.conn.try_borrow_mut() {
+            Ok(mut slot) => match slot.as_mut() {
+                Some(conn) => std::mem::replace(&mut conn.open_tx, false),
+                None => false,
+            },
+            Err(_) => false,
+        }
+    }
+
+    /// The rows of a hand-off query (see [`hand_off_query`](Self::hand_off_query));
+    /// an append's own row (`stored`) is skipped.
+    fn read_hand_off(&self, messages: Vec<SimpleQueryMessage>) -> Result<HandOffRows> {
+        let mut rows = HandOffRows::default();
+        let bad = |what: &str| {
+            self.server
+                .error("hand-off", format!("a {what} row is unreadable"))
+        };
+        for message in messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            let number = |i: usize| row.get(i).and_then(|text| text.parse::<u64>().ok());
+            match (row.len(), row.get(0)) {
+                (1, _) => rows.held = true,
+                (2, Some("stored")) => {}
+                (2, Some("ticket")) => rows.ticket = Some(number(1).ok_or_else(|| bad("ticket"))?),
+                (2, Some("answer")) => {
+                    rows.own = match row.get(1) {
+                        None => Ticket::Dropped,
+                        Some(_) => Ticket::Stored(number(1).ok_or_else(|| bad("answer"))?),
+                    }
+                }
+                (3, _) => {
+                    let seq = number(0).ok_or_else(|| bad("event"))?;
+                    let hash = row.get(2).map(unhex).unwrap_or_default();
+                    rows.events.push(StoredEvent {
+                        seq,
+                        event: row.get(1).unwrap_or_default().to_string(),
+                        hash: hash_of(&hash),
+                    });
+                }
+                (4, Some("queued")) => rows.queued.push(Queued {
+                    ticket: number(1).ok_or_else(|| bad("queued"))?,
+                    event: row.get(2).unwrap_or_default().to_string(),
+                }),
+                _ => return Err(bad("hand-off")),
+            }
+        }
+        rows.queued.sort_by_key(|q| q.ticket);
+        Ok(rows)
     }
 
     /// The stored events after `after`, at most `limit` (`None` when there
@@ -866,6 +1395,7 @@ impl Store for PostgresStore {
         }
         let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let programme = self.programme.as_str();
+        let started = std::time::Instant::now();
         let answered = self.with_conn("append", |conn| {
             Ok(conn.client.query(
                 &conn.append,
@@ -911,6 +1441,7 @@ impl Store for PostgresStore {
         };
         if head == expected {
             self.end_lock(true)?;
+            self.time_commit(events.len(), started);
             return Ok(Appended::Stored);
         }
         // Nothing stored; a held lock stays held.
@@ -951,13 +1482,202 @@ impl Store for PostgresStore {
             return Ok(Some(TryLock::Held(missing)));
         }
         self.forget_lock();
-        let (_, missing) = self.lock_query(WAIT, after, limit)?;
+        let (_, missing) = self.lock_query(self.wait, after, limit)?;
         self.forget_lock();
         Ok(Some(TryLock::Busy(missing)))
     }
 
+    /// `ROLLBACK`, or, when the holder of a taken queue gave its answers,
+    /// those answers and `COMMIT` (the taking and the answers together).
     fn unlock_appends(&mut self) -> Result<()> {
-        self.end_lock(false)
+        let answered = self
+            .conn
+            .try_borrow()
+            .map(|slot| slot.as_ref().is_some_and(|conn| !conn.answers.is_empty()))
+            .unwrap_or(false);
+        self.end_lock(answered)
+    }
+
+    /// `None` unless this writer hands events off now ([`GroupCommit`]).
+    /// Else queues the event on the queue connection (`upline_queue`,
+    /// committed asynchronously) and tries the lock on the main one,
+    /// reading the writer's answer, the events after its head and, when
+    /// the lock was granted, taking the queue. While another writer holds
+    /// the lock it waits for that holder's notifications (each a group
+    /// committed) and reads its answer after each on the queue
+    /// connection; when the holder lets the lock go, or none comes within
+    /// 20 ms, it answers `Waiting`, and the engine's next call tries the
+    /// lock again.
+    fn hand_off(
+        &mut self,
+        event: &str,
+        ticket: Option<u64>,
+        wait: bool,
+        after: u64,
+        limit: usize,
+    ) -> Result<Option<HandOff>> {
+        if ticket.is_none() && !self.hands_off() {
+            return Ok(None);
+        }
+        if self.holds_lock() {
+            // A lock held across calls is the engine's error; never take
+            // the queue inside another transaction.
+            self.end_lock(false)?;
+        }
+        let ticket = match ticket {
+            Some(ticket) => ticket,
+            None => {
+                let ticket = self.enqueue(event)?;
+                self.last_ticket.set(Some(ticket));
+                ticket
+            }
+        };
+        let lock = if wait {
+            "FOR UPDATE"
+        } else {
+            "FOR UPDATE SKIP LOCKED"
+        };
+        let mut sql = String::new();
+        if self.take_open_tx() {
+            sql.push_str("ROLLBACK;\n");
+        }
+        sql.push_str(
+            &HAND_OFF
+                .replace("{programme}", &literal(&self.programme))
+                .replace("{ticket}", &Self::seq_param(ticket)?.to_string())
+                .replace("{after}", &Self::seq_param(after)?.to_string())
+                .replace("{limit}", &limit.saturating_add(1).to_string())
+                .replace("{lock}", lock),
+        );
+        let rows = self.hand_off_query(&sql)?;
+        let answer = |events: Vec<StoredEvent>, queued, own, lead| HandOff {
+            ticket,
+            lead,
+            missing: Missing {
+                head: events.last().map_or(after, |e| e.seq),
+                events: (events.len() <= limit).then_some(events),
+            },
+            queued,
+            own,
+        };
+        if rows.held {
+            return Ok(Some(answer(rows.events, rows.queued, rows.own, true)));
+        }
+        // Another writer holds the lock: this transaction holds nothing.
+        self.forget_lock();
+        self.mark_open_tx();
+        if rows.own != Ticket::Waiting {
+            return Ok(Some(answer(rows.events, Vec::new(), rows.own, false)));
+        }
+        // Wait for the holder's commits, reading the answer after each on
+        // the queue connection; when it lets the lock go (or none comes),
+        // the writer tries the lock again (the engine's next call).
+        let mut events = rows.events;
+        let mut own = Ticket::Waiting;
+        for _ in 0..NOTIFY_ROUNDS {
+            let Some(leading) = self.wait_notified(NOTIFY_WAIT)? else {
+                break;
+            };
+            let (read, answered) = self.read_answer(ticket, after, limit)?;
+            events = read;
+            own = answered;
+            if own != Ticket::Waiting || !leading {
+                break;
+            }
+        }
+        Ok(Some(answer(events, Vec::new(), own, false)))
+    }
+
+    /// Kept until the lock's `COMMIT` (the holder's append, or
+    /// [`unlock_appends`](Store::unlock_appends)): one `INSERT` of every
+    /// answer.
+    fn answer_queued(&mut self, answers: &[(u64, Option<u64>)]) -> Result<()> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        let programme = literal(&self.programme);
+        let mut sql = String::from("INSERT INTO upline_answers (programme, ticket, seq) VALUES ");
+        for (i, (ticket, seq)) in answers.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let seq = match seq {
+                Some(seq) => Self::seq_param(*seq)?.to_string(),
+                None => "NULL".to_string(),
+            };
+            sql.push_str(&format!(
+                "({programme}, {}, {seq}::INT8)",
+                Self::seq_param(*ticket)?
+            ));
+        }
+        sql.push_str(" ON CONFLICT (programme, ticket) DO UPDATE SET seq = excluded.seq;\n");
+        let mut slot = self.conn.try_borrow_mut().map_err(|_| {
+            Error::general(ErrorKind::Internal, "the store was entered twice at once")
+        })?;
+        match slot.as_mut() {
+            Some(conn) if conn.locked => {
+                conn.answers = sql;
+                Ok(())
+            }
+            _ => Err(Error::general(
+                ErrorKind::Storage,
+                "answers for a queue this store does not hold the lock of",
+            )),
+        }
+    }
+
+    /// Under the lock, with at most 4 KiB of events: the append, its
+    /// `COMMIT` and a query that takes the lock (`SKIP LOCKED`) and the
+    /// queue again, in one simple query. Otherwise the plain append.
+    fn append_and_lead(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> Result<(Appended, Option<HandOff>)> {
+        let Some(last) = events.last() else {
+            return Ok((Appended::Stored, None));
+        };
+        let expected = events[0].seq.saturating_sub(1);
+        check_append(expected, events)?;
+        let bytes: usize = events.iter().map(|e| e.event.len()).sum();
+        if !self.holds_lock() || bytes > LOCKED_SQL_BYTES {
+            return Ok((self.append_or_missing(events, 0)?, None));
+        }
+        let then = HAND_OFF
+            .replace("{programme}", &literal(&self.programme))
+            .replace("{ticket}", "-1")
+            .replace("{after}", &Self::seq_param(last.seq)?.to_string())
+            .replace("{limit}", &limit.saturating_add(1).to_string())
+            .replace("{lock}", "FOR UPDATE SKIP LOCKED");
+        let (appended, rows) = self.append_locked_then(events, expected, 0, Some(&then))?;
+        let next = rows.map(|rows| HandOff {
+            ticket: 0,
+            lead: true,
+            missing: Missing {
+                head: rows.events.last().map_or(last.seq, |e| e.seq),
+                events: (rows.events.len() <= limit).then_some(rows.events),
+            },
+            queued: rows.queued,
+            own: Ticket::Waiting,
+        });
+        Ok((appended, next))
+    }
+
+    /// `DELETE … RETURNING` of the ticket: it waits for a holder that took
+    /// it, so `false` means that holder committed its answer.
+    fn withdraw(&mut self, ticket: u64) -> Result<bool> {
+        if self.holds_lock() {
+            self.end_lock(false)?;
+        }
+        let ticket = Self::seq_param(ticket)?;
+        let programme = self.programme.as_str();
+        let deleted = self.with_conn("cannot take the event back from the queue", |conn| {
+            conn.client.execute(
+                "DELETE FROM upline_queue WHERE programme = $1 AND ticket = $2",
+                &[&programme, &ticket],
+            )
+        })?;
+        Ok(deleted > 0)
     }
 
     fn head(&self) -> Result<u64> {

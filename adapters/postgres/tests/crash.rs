@@ -148,6 +148,8 @@ fn killed_writers_and_a_crashing_server_lose_no_acknowledged_event() {
                 &acks.join(format!("b{block}.acks")),
                 seed ^ spawned,
                 20,
+                // Odd blocks: single events, handed to the lock's holder.
+                block % 2 == 1,
             );
             spawned += 1;
             running.push(Running { child, block });

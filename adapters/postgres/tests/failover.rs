@@ -100,6 +100,8 @@ fn a_promoted_synchronous_standby_has_every_acknowledged_event() {
                 &acks.join(format!("w{w}.acks")),
                 w + 1,
                 50,
+                // Odd writers: single events, handed to the lock's holder.
+                w % 2 == 1,
             )
         })
         .collect();

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use postgres::{Client, NoTls};
 use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent, Timestamp};
-use upline_postgres::PostgresStore;
+use upline_postgres::{GroupCommit, PostgresStore};
 
 /// The server's URL, or `None` (after saying so) when there is none.
 fn server() -> Option<String> {
@@ -466,6 +466,113 @@ fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
     let missing = store.lock_appends(0, 10).unwrap().unwrap();
     assert_eq!(missing.events, Some(vec![event]));
     store.unlock_appends().unwrap();
+}
+
+#[test]
+fn four_writers_handing_single_events_off_store_each_once_with_their_answers() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "handoff");
+    drop(fill(&url, "acme", 60));
+    let per_writer = 150u64;
+    // Each writer sends its own sales, every 10th sale of the next writer
+    // too (the same webhook at two workers), and every 25th a refund of a
+    // sale that does not exist (refused, whoever stages it).
+    let plan = |w: u64| -> Vec<Event> {
+        let mut events = Vec::new();
+        for n in w * per_writer..(w + 1) * per_writer {
+            events.push(sale_event(n));
+            let other = ((w + 1) % 4) * per_writer + (n - w * per_writer);
+            if n % 10 == 0 {
+                events.push(sale_event(other));
+            }
+            if n % 25 == 0 {
+                events.push(
+                    Event::from_json(&format!(
+                        r#"{{"type":"refund_recorded","refund":"x{n}","sale":"nope{n}","amount":"1.00","at":"{SALE_AT}"}}"#
+                    ))
+                    .unwrap(),
+                );
+            }
+        }
+        events
+    };
+    let refused_alone = fill(&url, "alone", 60)
+        .apply(&plan(0)[2])
+        .expect_err("a refund of an unknown sale is refused")
+        .kind();
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let url = url.clone();
+            let events = plan(w);
+            std::thread::spawn(move || {
+                let mut store = PostgresStore::open(&url, "acme").unwrap();
+                store.set_group_commit(GroupCommit::Always);
+                let mut engine = Engine::open(Box::new(store)).unwrap();
+                events
+                    .iter()
+                    .map(|event| (event.clone(), engine.apply(event)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    // Per sale id: every answer.
+    let mut answers: BTreeMap<String, Vec<upline::Applied>> = BTreeMap::new();
+    let mut refused = 0;
+    for writer in writers {
+        for (event, result) in writer.join().unwrap() {
+            match (&event, result) {
+                (Event::SaleRecorded(sale), Ok(applied)) => answers
+                    .entry(sale.sale.to_string())
+                    .or_default()
+                    .push(applied),
+                (Event::RefundRecorded(_), Err(err)) => {
+                    assert_eq!(err.kind(), refused_alone, "{err}");
+                    refused += 1;
+                }
+                (_, outcome) => panic!("{event:?}: {outcome:?}"),
+            }
+        }
+    }
+    assert_eq!(refused, 4 * 6);
+    assert_eq!(answers.len(), 4 * per_writer as usize);
+    // What applying the stored log one event at a time answers, per seq.
+    let store = PostgresStore::open(&url, "acme").unwrap();
+    let mut reference = Engine::new();
+    let mut expected = BTreeMap::new();
+    store
+        .scan(1, &mut |stored| {
+            let applied = reference.apply(&Event::from_json(&stored.event)?)?;
+            assert_eq!(applied.hash, stored.hash);
+            expected.insert(stored.seq, applied);
+            Ok(())
+        })
+        .unwrap();
+    for (sale, got) in &answers {
+        // Stored once: exactly one answer is not a retry, and it is the
+        // answer (records and entries included) that applying the log
+        // gives; every retry names the same stored event.
+        let first: Vec<_> = got.iter().filter(|a| !a.replayed).collect();
+        assert_eq!(first.len(), 1, "{sale}: {got:?}");
+        assert_eq!(Some(first[0]), expected.get(&first[0].seq), "{sale}");
+        for applied in got {
+            assert_eq!((applied.seq, applied.hash), (first[0].seq, first[0].hash));
+        }
+    }
+    let fresh = open(&url, "acme");
+    assert_eq!(fresh.audit_head().seq, 60 + 4 * per_writer);
+    assert_eq!(fresh.verify().unwrap(), fresh.audit_head());
+    // The writers queued events, and nothing is left in the queue.
+    let mut db = Client::connect(&url, NoTls).unwrap();
+    let queued: i64 = db
+        .query_one("SELECT last_value FROM upline_tickets", &[])
+        .unwrap()
+        .get(0);
+    assert!(queued > 0, "no event was handed off");
+    let left: i64 = db
+        .query_one("SELECT count(*) FROM upline_queue", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //!
 //! `cargo run --release -p upline-benches --bin postgres -- [--quick]
 //! [--url URL] [--members N] [--batches 1,100,10000] [--writers 1,2,4]
-//! [--no-peer] [--columns]`; the URL defaults to `UPLINE_PG_URL` (`bash
+//! [--no-peer] [--columns] [--group-commit auto|always|never]`; the URL defaults to `UPLINE_PG_URL` (`bash
 //! .ci/postgres.sh start` prints one). Each run uses a fresh database
 //! `upline_bench`. Each row also says where the writers' time went: in the
 //! store's `append` (the SQL round trip and the durable commit), in its
@@ -33,10 +33,13 @@ use std::time::{Duration, Instant};
 use postgres::{Client, NoTls};
 use upline::engine::columns::{Amounts, SaleColumns, Times};
 use upline::money::DecimalText;
-use upline::store::{Appended, Missing, TryLock};
+use upline::store::{Appended, HandOff, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, MemoryStore, Store, StoredEvent};
 use upline_benches::{join_events, sponsors, Rng};
-use upline_postgres::PostgresStore;
+use upline_postgres::{GroupCommit, PostgresStore};
+
+/// `--group-commit`: when the writers hand single events off.
+static GROUP_COMMIT: std::sync::OnceLock<GroupCommit> = std::sync::OnceLock::new();
 
 struct Args {
     url: String,
@@ -69,6 +72,15 @@ fn args() -> Args {
             "--writers" => writers = list(it.next(), "--writers"),
             "--no-peer" => peer = false,
             "--columns" => columns = true,
+            "--group-commit" => {
+                let mode = match it.next().as_deref() {
+                    Some("auto") => GroupCommit::Auto,
+                    Some("always") => GroupCommit::Always,
+                    Some("never") => GroupCommit::Never,
+                    _ => panic!("--group-commit auto|always|never"),
+                };
+                let _ = GROUP_COMMIT.set(mode);
+            }
             "--url" => url = it.next().expect("--url URL"),
             "--members" => members = it.next().and_then(|n| n.parse().ok()).expect("--members N"),
             other => panic!("unknown argument {other}"),
@@ -177,6 +189,14 @@ struct StoreTime {
     lock: AtomicU64,
     /// Statements sent to the server (one round trip each).
     round_trips: AtomicU64,
+    /// Events a lock holder took from the queue for other writers
+    /// (group commit across writers, `Store::hand_off`).
+    handed: AtomicU64,
+    /// Holds of the lock that took the queue, groups appended in them,
+    /// and nanoseconds held.
+    leads: AtomicU64,
+    groups: AtomicU64,
+    held: AtomicU64,
 }
 
 impl std::fmt::Debug for StoreTime {
@@ -190,9 +210,20 @@ impl std::fmt::Debug for StoreTime {
 struct Timed {
     inner: PostgresStore,
     time: Arc<StoreTime>,
+    /// When this handle's current hold of a taken queue began.
+    leading: Option<Instant>,
 }
 
 impl Timed {
+    /// Ends a hold of a taken queue, if one is on.
+    fn end_hold(&mut self) {
+        if let Some(since) = self.leading.take() {
+            self.time
+                .held
+                .fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+
     fn time<T>(&self, counter: &AtomicU64, work: impl FnOnce() -> T) -> T {
         let started = Instant::now();
         let trips = self.inner.round_trips();
@@ -238,6 +269,10 @@ impl Store for Timed {
         let out = self.inner.append_or_missing(events, limit);
         time.append
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if self.leading.is_some() {
+            time.groups.fetch_add(1, Ordering::Relaxed);
+            self.end_hold();
+        }
         time.round_trips
             .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
         if let Ok(Appended::Conflict(missing)) = &out {
@@ -273,9 +308,74 @@ impl Store for Timed {
         }
         out
     }
+    fn hand_off(
+        &mut self,
+        event: &str,
+        ticket: Option<u64>,
+        wait: bool,
+        after: u64,
+        limit: usize,
+    ) -> upline::Result<Option<HandOff>> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let trips = self.inner.round_trips();
+        let out = self.inner.hand_off(event, ticket, wait, after, limit);
+        time.lock
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
+        if let Ok(Some(answer)) = &out {
+            self.count_missing(&answer.missing);
+            let others = answer.queued.iter().filter(|q| q.ticket != answer.ticket);
+            time.handed
+                .fetch_add(others.count() as u64, Ordering::Relaxed);
+            if answer.lead {
+                self.leading = Some(Instant::now());
+                time.leads.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        out
+    }
+    fn append_and_lead(
+        &mut self,
+        events: &[StoredEvent],
+        limit: usize,
+    ) -> upline::Result<(Appended, Option<HandOff>)> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let trips = self.inner.round_trips();
+        let out = self.inner.append_and_lead(events, limit);
+        time.append
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        time.round_trips
+            .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
+        if self.leading.is_some() {
+            time.groups.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok((_, Some(next))) = &out {
+            self.count_missing(&next.missing);
+            time.handed
+                .fetch_add(next.queued.len() as u64, Ordering::Relaxed);
+        } else {
+            self.end_hold();
+        }
+        out
+    }
+    fn answer_queued(&mut self, answers: &[(u64, Option<u64>)]) -> upline::Result<()> {
+        self.inner.answer_queued(answers)
+    }
+    fn withdraw(&mut self, ticket: u64) -> upline::Result<bool> {
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let out = self.inner.withdraw(ticket);
+        time.lock
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
     fn unlock_appends(&mut self) -> upline::Result<()> {
         let trips = self.inner.round_trips();
         let out = self.inner.unlock_appends();
+        self.end_hold();
         self.time
             .round_trips
             .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
@@ -317,8 +417,14 @@ impl Store for Timed {
 }
 
 fn open_timed(url: &str, programme: &str, time: Arc<StoreTime>) -> Engine {
-    let inner = PostgresStore::open(url, programme).expect("the server answers");
-    Engine::open(Box::new(Timed { inner, time })).expect("the programme opens")
+    let mut inner = PostgresStore::open(url, programme).expect("the server answers");
+    inner.set_group_commit(GROUP_COMMIT.get().copied().unwrap_or_default());
+    Engine::open(Box::new(Timed {
+        inner,
+        time,
+        leading: None,
+    }))
+    .expect("the programme opens")
 }
 
 fn open(url: &str, programme: &str) -> Engine {
@@ -341,6 +447,14 @@ struct Run {
     lock_share: f64,
     /// Statements sent per event written.
     round_trips: f64,
+    /// Events stored by another writer holding the lock, per event written.
+    handed: f64,
+    /// Holds of the lock that took the queue, groups they appended, and
+    /// the milliseconds they held the lock in all.
+    leads: u64,
+    groups: u64,
+    held_ms: f64,
+    append_ms: f64,
 }
 
 /// `writers` threads each apply `per_writer` sales in batches of `batch`
@@ -370,6 +484,7 @@ fn run(
                 time.reloaded.store(0, Ordering::Relaxed);
                 time.lock.store(0, Ordering::Relaxed);
                 time.round_trips.store(0, Ordering::Relaxed);
+                time.handed.store(0, Ordering::Relaxed);
                 let events = sales(members, 1_000_000_000 + w as u64 * per_writer, per_writer);
                 let mut latencies = Vec::new();
                 let mut conflicts = 0;
@@ -420,6 +535,11 @@ fn run(
         lock_share: time.lock.load(Ordering::Relaxed) as f64 / busy,
         round_trips: time.round_trips.load(Ordering::Relaxed) as f64
             / (writers as u64 * per_writer) as f64,
+        handed: time.handed.load(Ordering::Relaxed) as f64 / (writers as u64 * per_writer) as f64,
+        leads: time.leads.load(Ordering::Relaxed),
+        groups: time.groups.load(Ordering::Relaxed),
+        held_ms: time.held.load(Ordering::Relaxed) as f64 / 1e6,
+        append_ms: time.append.load(Ordering::Relaxed) as f64 / 1e6,
     }
 }
 
@@ -545,9 +665,9 @@ fn main() {
     }
     println!();
     println!(
-        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | in lock | caught up | reloaded | round trips |"
+        "| batch | writers | events | events/s | conflicts met | p50 ms | p99 ms | in append | in reads | in lock | caught up | reloaded | round trips | stored by another writer |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let writer_counts: &[usize] = &args.writers;
     for &batch in &args.batches {
         let total: u64 = match (batch, args.quick) {
@@ -586,7 +706,7 @@ fn main() {
                 ("".into(), "".into())
             };
             println!(
-                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.0} % | {:.2} | {:.2} | {:.2} |",
+                "| {batch} | {writers} | {} | {:.0} | {} | {p50} | {p99} | {:.0} % | {:.0} % | {:.0} % | {:.2} | {:.2} | {:.2} | {:.2} |",
                 per_writer * writers as u64,
                 result.events_per_s,
                 result.conflicts,
@@ -595,8 +715,19 @@ fn main() {
                 result.lock_share * 100.0,
                 result.caught_up,
                 result.reloaded,
-                result.round_trips
+                result.round_trips,
+                result.handed
             );
+            if result.leads > 0 {
+                eprintln!(
+                    "  batch {batch}, {writers} writers: {} holds of the queue, {} groups, \
+                     {:.3} ms held a group, {:.3} ms in append a group",
+                    result.leads,
+                    result.groups,
+                    result.held_ms / result.groups.max(1) as f64,
+                    result.append_ms / result.groups.max(1) as f64
+                );
+            }
             let check = open(&url, &programme);
             assert_eq!(
                 check.audit_head().seq,

@@ -143,7 +143,7 @@ fn replay_unless_bad(
 
 /// The event a stored text holds, when it is the event's canonical text
 /// (the text this build writes for it): anything else was edited.
-fn canonical(text: &str) -> Option<Event> {
+pub(super) fn canonical(text: &str) -> Option<Event> {
     let event = Event::from_json(text).ok()?;
     // Written into a comparison with `text` as it goes, not into a new
     // string per event.
@@ -247,6 +247,30 @@ pub(super) fn replay_events(engine: &mut Engine, events: Vec<StoredEvent>) -> Op
         }
     }
     replay_group(engine, &mut group, &mut expected, None)
+}
+
+/// Applies one stored event that directly follows `engine`'s head,
+/// checked like a replay (its seq, its canonical text, its recomputed
+/// hash), and returns its answer, with records unless the engine is lean:
+/// a writer's own event, stored by another writer holding the append lock
+/// (`handoff.rs`).
+pub(super) fn replay_one(
+    engine: &mut Engine,
+    stored: StoredEvent,
+) -> std::result::Result<Applied, TamperedAt> {
+    let seq = engine.audit_head().seq + 1;
+    if stored.seq == seq {
+        if let Some(event) = canonical(&stored.event) {
+            if let Ok(Staged::New(link, effects)) = engine.stage(&event) {
+                if link.hash == stored.hash {
+                    let applied = engine.commit(link, effects);
+                    engine.forget_persisted_hashes();
+                    return Ok(applied);
+                }
+            }
+        }
+    }
+    Err(TamperedAt { seq })
 }
 
 pub(super) fn stored_event(event: &Event, link: &Link) -> Result<StoredEvent> {

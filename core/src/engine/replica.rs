@@ -125,8 +125,15 @@ impl Engine {
     }
 
     fn apply_stored_attempts(&mut self, event: &Event, locked: &mut bool) -> Result<Applied> {
-        // Under contention, queue for the lock at once rather than lose
-        // races first.
+        // Under contention, hand the event to the lock's holder (group
+        // commit across writers, `handoff.rs`), or, on a store without a
+        // queue or for an event a holder dropped, queue for the lock at
+        // once rather than lose races first.
+        if self.contended > 0 {
+            if let Some(applied) = self.apply_handed_off(event)? {
+                return Ok(applied);
+            }
+        }
         self.lock_if_contended(locked, true)?;
         let mut caught_up = *locked;
         let mut conflicts = 0;
@@ -276,14 +283,8 @@ impl Engine {
                 Ok(Appended::Conflict(missing)) => conflict(missing.head, stored[0].seq),
                 Err(err) => err,
             };
-            if let Some(store) = self.store.take() {
-                if let Err(reload) = self.reload(store) {
-                    // The store can neither take the group nor be read
-                    // back: refuse every later change until the host
-                    // reopens it, rather than drift from it.
-                    self.broken = Some(format!("{err}; reloading failed: {reload}"));
-                    return Err(storage(err));
-                }
+            if !self.undo_group(&err) {
+                return Err(storage(err));
             }
             if err.kind() != ErrorKind::Conflict {
                 return Err(storage(err));
@@ -294,6 +295,24 @@ impl Engine {
             }
         }
         Err(exhausted())
+    }
+
+    /// Rolls back a group staged and committed in memory whose append
+    /// failed with `err`, by reloading from the store (which also catches
+    /// up). `false` when the store could not be read back either: the
+    /// engine then refuses every later change until the host reopens it
+    /// (or a later call's reload succeeds), rather than drift from it.
+    pub(super) fn undo_group(&mut self, err: &Error) -> bool {
+        let Some(store) = self.store.take() else {
+            return true;
+        };
+        match self.reload(store) {
+            Ok(()) => true,
+            Err(reload) => {
+                self.broken = Some(format!("{err}; reloading failed: {reload}"));
+                false
+            }
+        }
     }
 
     /// Stages `event` and commits it in memory, pushing its stored form to
@@ -397,7 +416,7 @@ impl Engine {
     /// first that differs, with the events before it applied), as
     /// [`catch_up`](Self::catch_up) does; catches up by a scan when the
     /// answer did not carry them or they do not follow this engine's head.
-    fn take_missing(&mut self, missing: Missing) -> Result<()> {
+    pub(super) fn take_missing(&mut self, missing: Missing) -> Result<()> {
         // An engine that lost its store after a failed group commit holds
         // events the store does not: only a reload (in `catch_up`) mends it.
         let events = match missing.events {

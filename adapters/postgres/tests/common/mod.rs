@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use postgres::{Client, NoTls};
 use rust_decimal::Decimal;
 use upline::{Engine, ErrorKind, Event, Timestamp};
-use upline_postgres::PostgresStore;
+use upline_postgres::{GroupCommit, PostgresStore};
 
 /// Where Debian's PostgreSQL 15 binaries live (`.ci/postgres.sh` installs
 /// them with apt-get when missing).
@@ -164,7 +164,7 @@ pub fn sale_event(n: u64) -> Event {
 
 /// Joins the members (once: a retry is a replay).
 pub fn join_members(url: &str) {
-    let mut engine = open_retrying(url, "acme", Duration::from_secs(30));
+    let mut engine = open_retrying(url, "acme", Duration::from_secs(30), false);
     let joins: Vec<Event> = (0..MEMBERS).map(member_event).collect();
     for result in engine.apply_batch(&joins).unwrap() {
         result.unwrap();
@@ -186,10 +186,16 @@ impl Xorshift {
 
 /// Opens an engine on `programme`, retrying `storage` errors (a server
 /// down, restarting or not yet promoted) until `patience` has passed.
-pub fn open_retrying(url: &str, programme: &str, patience: Duration) -> Engine {
+pub fn open_retrying(url: &str, programme: &str, patience: Duration, hand_off: bool) -> Engine {
     let deadline = Instant::now() + patience;
     loop {
-        match PostgresStore::open(url, programme).and_then(|s| Engine::open(Box::new(s))) {
+        let opened = PostgresStore::open(url, programme).and_then(|mut store| {
+            if hand_off {
+                store.set_group_commit(GroupCommit::Always);
+            }
+            Engine::open(Box::new(store))
+        });
+        match opened {
             Ok(engine) => return engine,
             Err(err) if err.kind() == ErrorKind::Storage && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
@@ -205,19 +211,29 @@ pub const CHILD_IDS: &str = "UPLINE_PG_CHILD_IDS";
 pub const CHILD_ACKS: &str = "UPLINE_PG_CHILD_ACKS";
 pub const CHILD_SEED: &str = "UPLINE_PG_CHILD_SEED";
 pub const CHILD_MAX_BATCH: &str = "UPLINE_PG_CHILD_MAX_BATCH";
+/// Set: the writer sends single events (`apply`) and hands them off under
+/// contention (`GroupCommit::Always`).
+pub const CHILD_SINGLE: &str = "UPLINE_PG_CHILD_SINGLE";
 
 /// Starts a writer: this test executable again, running only its ignored
 /// `writer_child` test, which calls [`writer_child`]. Sales `ids`
-/// (`first..end`), reports appended to `acks`, stderr to `acks.err`.
+/// (`first..end`), reports appended to `acks`, stderr to `acks.err`. A
+/// `single` writer sends one event at a time and hands them off to the
+/// lock's holder under contention.
 pub fn spawn_writer(
     url: &str,
     ids: std::ops::Range<u64>,
     acks: &Path,
     seed: u64,
     max_batch: u64,
+    single: bool,
 ) -> Child {
     let err = std::fs::File::create(acks.with_extension("err")).unwrap();
-    Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if single {
+        command.env(CHILD_SINGLE, "1");
+    }
+    command
         .args([
             "--ignored",
             "--exact",
@@ -269,7 +285,8 @@ pub fn writer_child() {
     // Where a writer is, for the test that kills it: opening, inside an
     // `apply_batch` call, or between calls (after a line of acks).
     report.write_all(b"opening\n").unwrap();
-    let mut engine = open_retrying(&url, "acme", patience);
+    let single = std::env::var(CHILD_SINGLE).is_ok();
+    let mut engine = open_retrying(&url, "acme", patience, single);
     let mut rng = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut ids: Vec<u64> = (first..end).collect();
     for i in (1..ids.len()).rev() {
@@ -279,13 +296,20 @@ pub fn writer_child() {
     let deadline = Instant::now() + patience;
     let mut next = 0;
     while next < ids.len() {
-        let size = (1 + rng.below(max_batch) as usize).min(ids.len() - next);
+        let size = match single {
+            true => 1,
+            false => (1 + rng.below(max_batch) as usize).min(ids.len() - next),
+        };
         let events: Vec<Event> = ids[next..next + size]
             .iter()
             .map(|&n| sale_event(n))
             .collect();
         report.write_all(b"applying\n").unwrap();
-        match engine.apply_batch(&events) {
+        let applied = match single {
+            true => engine.apply(&events[0]).map(|applied| vec![Ok(applied)]),
+            false => engine.apply_batch(&events),
+        };
+        match applied {
             Ok(results) => {
                 // Every event that succeeded is acknowledged. An engine
                 // that lost its store (its reload failed while the server
