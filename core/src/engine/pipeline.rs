@@ -260,7 +260,7 @@ impl Engine {
                 // Read the group's state ahead, in lockstep (`warm.rs`).
                 std::hint::black_box(self.warm_events(group));
                 std::hint::black_box(self.warm_signals(group));
-                results.extend(group.iter().map(|event| self.apply(event)));
+                results.extend(group.iter().map(|event| self.apply_here(event)));
                 // Keyed by the group's event addresses: never kept past it.
                 self.screen.warmed.clear();
             }
@@ -275,6 +275,16 @@ impl Engine {
     /// With a store shared by other writers, a `conflict` on append makes
     /// the engine catch up and try again (see [`catch_up`](Self::catch_up)).
     pub fn apply(&mut self, event: &Event) -> Result<Applied> {
+        // A batch's signals reduced ahead are keyed by its events'
+        // addresses (`warm.rs`): never trusted outside that batch (one a
+        // panic cut short, say), where another event may sit at one.
+        self.screen.warmed.clear();
+        self.apply_here(event)
+    }
+
+    /// [`apply`](Self::apply), keeping what `apply_batch` read ahead for
+    /// the event's group.
+    fn apply_here(&mut self, event: &Event) -> Result<Applied> {
         if self.store.is_some() {
             return self.apply_stored(event);
         }
