@@ -285,6 +285,11 @@ export interface Earnings {
 export interface EngineOptions {
   /** A read-only replica: every change is refused with `read_only`. */
   follower?: boolean | null
+  /** When this writer hands its single events to the append lock's
+   * holder under contention (group commit across writers, PostgreSQL
+   * only): `auto` (the default: once commits average 1 ms or more),
+   * `always` or `never`. Needs `url`. */
+  groupCommit?: GroupCommitMode | null
   /** The SQLite file the engine is persisted in (created if missing,
    * reopened and verified if it exists). */
   path?: string | null
@@ -628,6 +633,11 @@ export interface Fx {
    * decimal string. */
   rate: Decimal
 }
+
+/**
+ * When a PostgreSQL writer hands events off (`upline_postgres::GroupCommit`).
+ */
+export type GroupCommitMode = "auto" | "always" | "never"
 
 /**
  * The chain's head: the last sequence number and its hash.

@@ -94,3 +94,24 @@ test('connection errors name the host and never the password', (t) => {
   assert.throws(() => new Engine({ url: URL }), { code: 'invalid_id' })
   assert.throws(() => new Engine({ url: URL, programme: 'acme', path: 'x.sqlite' }), { code: 'malformed' })
 })
+
+test('groupCommit is a mode for PostgreSQL writers', (t) => {
+  // Refused before any connection: a bad mode, or a mode without a url.
+  assert.throws(() => new Engine({ url: 'postgresql://app:pw@127.0.0.1:1/books', programme: 'acme', groupCommit: 'sometimes' }), (err) => {
+    assert.equal(err.code, 'malformed')
+    assert.match(err.message, /groupCommit/)
+    assert.ok(!err.message.includes(':pw@'), err.message)
+    return true
+  })
+  assert.throws(() => new Engine({ groupCommit: 'always' }), { code: 'malformed', message: /needs a url/ })
+  if (!server(t)) return
+  // A writer that always hands off applies like any other when alone.
+  const prog = programme()
+  const engine = new Engine({ url: URL, programme: prog, groupCommit: 'always' })
+  engine.apply({ type: 'member_joined', member: 'ann', sponsor: null, at: T })
+  engine.apply({ type: 'member_joined', member: 'bob', sponsor: 'ann', at: T })
+  const applied = engine.apply(sale('g1', 'bob', '100.00'))
+  assert.equal(applied.seq, 3)
+  assert.deepEqual(applied.distribution.lines.map((l) => l.amount), ['20.00'])
+  assert.equal(new Engine({ url: URL, programme: prog, groupCommit: 'never' }).verify().seq, 3)
+})

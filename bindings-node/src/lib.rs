@@ -530,10 +530,12 @@ impl Engine {
     /// idempotent retry when the store already has it in force).
     /// With `{ url, programme }`, a replica of that programme's log in
     /// PostgreSQL, shared with other processes (`refresh()` applies what
-    /// they wrote); with `follower: true`, a read-only one.
+    /// they wrote); with `follower: true`, a read-only one; `groupCommit`
+    /// (`'auto'`, the default, `'always'` or `'never'`) says when this
+    /// writer hands single events to the lock's holder under contention.
     #[napi(
         constructor,
-        ts_args_type = "options?: { path?: string; plan?: PlanSpec | Plan; url?: string; programme?: string; follower?: boolean } | null"
+        ts_args_type = "options?: { path?: string; plan?: PlanSpec | Plan; url?: string; programme?: string; follower?: boolean; groupCommit?: 'auto' | 'always' | 'never' } | null"
     )]
     pub fn new(env: Env, options: Option<Unknown>) -> napi::Result<Self> {
         let engine = guard(&env, || {
@@ -545,7 +547,14 @@ impl Engine {
                     _ => return Err(malformed("options must be an object like { path }")),
                 },
             };
-            const OPTIONS: [&str; 5] = ["path", "plan", "url", "programme", "follower"];
+            const OPTIONS: [&str; 6] = [
+                "path",
+                "plan",
+                "url",
+                "programme",
+                "follower",
+                "groupCommit",
+            ];
             for key in map.keys() {
                 if !OPTIONS.contains(&key.as_str()) {
                     return Err(malformed(format!(
@@ -567,6 +576,20 @@ impl Engine {
                 }
             };
             let (path, url, programme) = (text("path")?, text("url")?, text("programme")?);
+            let group_commit = match text("groupCommit")? {
+                Some(_) if url.is_none() => {
+                    return Err(CoreError::new(
+                        ErrorKind::Malformed,
+                        "options.groupCommit",
+                        "options.groupCommit needs a url (group commit is PostgreSQL's)",
+                    ));
+                }
+                Some(mode) => Some(upline_postgres::GroupCommit::parse(
+                    &mode,
+                    "options.groupCommit",
+                )?),
+                None => None,
+            };
             let follower = match map.get("follower") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
@@ -600,9 +623,13 @@ impl Engine {
                         "a PostgreSQL store needs { programme } (one database holds many)",
                     ))
                 }
-                (None, Some(url), Some(programme)) => Some(Box::new(
-                    upline_postgres::PostgresStore::open(&url, &programme)?,
-                )),
+                (None, Some(url), Some(programme)) => {
+                    let mut store = upline_postgres::PostgresStore::open(&url, &programme)?;
+                    if let Some(mode) = group_commit {
+                        store.set_group_commit(mode);
+                    }
+                    Some(Box::new(store))
+                }
                 // A follower never writes: it reads the file read-only, so
                 // a mistyped path is an error, not a new empty store.
                 (Some(path), None, _) if follower => {

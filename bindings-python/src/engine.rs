@@ -227,21 +227,42 @@ impl Engine {
     /// when the store already has it in force).
     ///
     /// With `url` and `programme`, the engine is a replica of that
-    /// programme's log in PostgreSQL, shared with other processes.
+    /// programme's log in PostgreSQL, shared with other processes;
+    /// `group_commit` (`"auto"`, the default, `"always"` or `"never"`)
+    /// says when it hands single events to the lock's holder under
+    /// contention.
     #[new]
-    #[pyo3(signature = (path=None, *, plan=None, url=None, programme=None))]
+    #[pyo3(signature = (path=None, *, plan=None, url=None, programme=None, group_commit=None))]
     fn new(
         py: Python<'_>,
         path: Option<&Bound<'_, PyAny>>,
         plan: Option<&Bound<'_, PyAny>>,
         url: Option<String>,
         programme: Option<String>,
+        group_commit: Option<String>,
     ) -> PyResult<Engine> {
+        let group_commit = match group_commit {
+            Some(_) if url.is_none() => {
+                return Err(raise(
+                    py,
+                    Error::new(
+                        ErrorKind::Malformed,
+                        "group_commit",
+                        "group_commit needs a url (group commit is PostgreSQL's)",
+                    ),
+                ))
+            }
+            Some(mode) => Some(
+                upline_postgres::GroupCommit::parse(&mode, "group_commit")
+                    .map_err(|e| raise(py, e))?,
+            ),
+            None => None,
+        };
         let plan = match plan.filter(|p| !p.is_none()) {
             Some(plan) => Some(conv(py, convert::to_json(plan, "plan", Root::PlanSpec))?),
             None => None,
         };
-        let engine = Engine::open_any(py, path, url, programme, false)?;
+        let engine = Engine::open_any(py, path, url, programme, false, group_commit)?;
         let engine = match plan {
             None => engine,
             Some(plan) => guard::call(py, move || {
@@ -268,7 +289,7 @@ impl Engine {
         url: Option<String>,
         programme: Option<String>,
     ) -> PyResult<Engine> {
-        let engine = Engine::open_any(cls.py(), path, url, programme, true)?;
+        let engine = Engine::open_any(cls.py(), path, url, programme, true, None)?;
         Ok(Engine::wrap(engine))
     }
 
@@ -915,6 +936,7 @@ impl Engine {
         url: Option<String>,
         programme: Option<String>,
         follower: bool,
+        group_commit: Option<upline_postgres::GroupCommit>,
     ) -> PyResult<upline::Engine> {
         let path = path.filter(|p| !p.is_none());
         let open = move |store: Box<dyn upline::Store>| {
@@ -946,9 +968,11 @@ impl Engine {
                 ),
             )),
             (None, Some(url), Some(programme)) => guard::call(py, move || {
-                open(Box::new(upline_postgres::PostgresStore::open(
-                    &url, &programme,
-                )?))
+                let mut store = upline_postgres::PostgresStore::open(&url, &programme)?;
+                if let Some(mode) = group_commit {
+                    store.set_group_commit(mode);
+                }
+                open(Box::new(store))
             }),
             (Some(path), None, _) => {
                 let path = Engine::fspath(path)?;

@@ -120,3 +120,24 @@ def test_connection_errors_name_the_host_and_never_the_password(pg_url: str) -> 
         upline.Engine(url=pg_url)
     with pytest.raises(upline.Malformed):
         upline.Engine("books.sqlite", url=pg_url, programme="acme")
+
+
+def test_group_commit_is_a_mode_for_postgresql_writers(pg_url: str) -> None:
+    # Refused before any connection: a bad mode, or a mode without a url.
+    with pytest.raises(upline.Malformed) as err:
+        upline.Engine(url="postgresql://app:pw@127.0.0.1:1/books", programme="acme",
+                      group_commit="sometimes")
+    assert err.value.code == "malformed" and "group_commit" in str(err.value)
+    assert "pw" not in str(err.value)
+    with pytest.raises(upline.Malformed) as err:
+        upline.Engine(group_commit="always")
+    assert "needs a url" in str(err.value)
+    # A writer that always hands off applies like any other when alone.
+    prog = programme()
+    engine = upline.Engine(url=pg_url, programme=prog, group_commit="always")
+    engine.apply({"type": "member_joined", "member": "ann", "sponsor": None, "at": JAN})
+    engine.apply({"type": "member_joined", "member": "bob", "sponsor": "ann", "at": JAN})
+    applied = engine.apply(sale("g1", "bob", "100.00"))
+    assert applied["seq"] == 3
+    assert [line["amount"] for line in applied["distribution"]["lines"]] == [Decimal("20.00")]
+    assert upline.Engine(url=pg_url, programme=prog, group_commit="never").verify()["seq"] == 3

@@ -484,6 +484,23 @@ pub enum GroupCommit {
     Never,
 }
 
+impl GroupCommit {
+    /// The mode named `auto`, `always` or `never` (what the Python and Node
+    /// bindings take); anything else is `malformed`, naming `field`.
+    pub fn parse(text: &str, field: &str) -> Result<GroupCommit> {
+        match text {
+            "auto" => Ok(GroupCommit::Auto),
+            "always" => Ok(GroupCommit::Always),
+            "never" => Ok(GroupCommit::Never),
+            other => Err(Error::new(
+                ErrorKind::Malformed,
+                field,
+                format!("{field} is {other:?}; it is \"auto\", \"always\" or \"never\""),
+            )),
+        }
+    }
+}
+
 /// The average commit time from which [`GroupCommit::Auto`] hands events
 /// off. Measured on the 2-core machine of `benches/README.md`: with 0.3 ms
 /// commits the hand-off got 0.5-0.8x the lock's rate with 4 writers, about

@@ -260,6 +260,7 @@ class Engine:
         plan: Optional[Union[Plan, Mapping[str, Any]]] = None,
         url: Optional[str] = None,
         programme: Optional[str] = None,
+        group_commit: Optional[Literal["auto", "always", "never"]] = None,
     ) -> Engine:
         """A fresh engine: the default plan (20/15/10/8/5/3/2%) in force, no members.
 
@@ -281,7 +282,12 @@ class Engine:
         writer's append catches up and tries again, and :meth:`refresh`
         applies what the others wrote. A bad URL, an unreachable server or
         wrong credentials raise :class:`Storage` naming the host and the
-        reason, never the password.
+        reason, never the password. ``group_commit`` (``"auto"``, the
+        default, ``"always"`` or ``"never"``; needs ``url``) says when a
+        writer that meets contention hands its single events to the
+        writer holding the append lock, which stores them with its own in
+        one commit: ``"auto"`` does once the store's commits average 1 ms
+        or more. Another value raises :class:`Malformed`.
         """
 
     @classmethod

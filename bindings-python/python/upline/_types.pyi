@@ -263,6 +263,12 @@ class EngineOptions(TypedDict):
     """The Node `Engine` constructor's options."""
     follower: NotRequired[Union[bool, None]]
     """A read-only replica: every change is refused with `read_only`."""
+    groupCommit: NotRequired[Union[GroupCommitMode, None]]
+    """When this writer hands its single events to the append lock's
+    holder under contention (group commit across writers, PostgreSQL
+    only): `auto` (the default: once commits average 1 ms or more),
+    `always` or `never`. Needs `url`.
+    """
     path: NotRequired[Union[str, None]]
     """The SQLite file the engine is persisted in (created if missing,
     reopened and verified if it exists).
@@ -555,6 +561,9 @@ class Fx(TypedDict):
     """Units of `currency` per unit of the sale's currency, a positive
     decimal string.
     """
+
+GroupCommitMode: TypeAlias = Union[Literal["auto"], Literal["always"], Literal["never"]]
+"""When a PostgreSQL writer hands events off (`upline_postgres::GroupCommit`)."""
 
 class Head(TypedDict):
     """The chain's head: the last sequence number and its hash."""

@@ -138,6 +138,25 @@ struct EngineOptions {
     programme: Option<String>,
     /// A read-only replica: every change is refused with `read_only`.
     follower: Option<bool>,
+    /// When this writer hands its single events to the append lock's
+    /// holder under contention (group commit across writers, PostgreSQL
+    /// only): `auto` (the default: once commits average 1 ms or more),
+    /// `always` or `never`. Needs `url`.
+    #[schemars(rename = "groupCommit")]
+    group_commit: Option<GroupCommitMode>,
+}
+
+/// When a PostgreSQL writer hands events off (`upline_postgres::GroupCommit`).
+#[derive(JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum GroupCommitMode {
+    /// Once the store's small appends average 1 ms or more.
+    Auto,
+    /// Always, under contention.
+    Always,
+    /// Never: the append lock alone.
+    Never,
 }
 
 /// One member of `export_json`'s tree.
