@@ -287,7 +287,7 @@ export interface EngineOptions {
   follower?: boolean | null
   /** When this writer hands its single events to the append lock's
    * holder under contention (group commit across writers, PostgreSQL
-   * only): `auto` (the default: once commits average 1 ms or more),
+   * only): `auto` (the default: once commits take 1 ms or more),
    * `always` or `never`. Needs `url`. */
   groupCommit?: GroupCommitMode | null
   /** The SQLite file the engine is persisted in (created if missing,

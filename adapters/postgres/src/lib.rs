@@ -82,8 +82,9 @@
 //!   it would have got applying the event itself. An event the holder
 //!   did not store is the writer's to apply again, through the lock.
 //!
-//! [`GroupCommit::Auto`] (the default) does this once the store's small
-//! appends average [`SLOW_COMMIT`] or more: with fast commits the lock
+//! [`GroupCommit::Auto`] (the default) does this once the store's commit
+//! time (the fastest of its recent small appends: waiting behind other
+//! writers lengthens appends, not commits) is [`SLOW_COMMIT`] or more: with fast commits the lock
 //! alone gets more done. `benches/README.md` ("Round 9") has the figures.
 //! Notifications only wake writers early: one lost costs a wait of 20 ms,
 //! never an event.
@@ -470,9 +471,9 @@ impl Conn {
 /// instead of taking the lock in turn. [`PostgresStore::set_group_commit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GroupCommit {
-    /// When this store's durable commits are slow: the running average of
-    /// its appends of up to [`TIMED_APPEND_EVENTS`] events takes at least
-    /// [`SLOW_COMMIT`] (a disk whose flush takes milliseconds, a
+    /// When this store's durable commits are slow: its commit time
+    /// ([`PostgresStore::commit_time`], the fastest of its recent small
+    /// appends) is at least [`SLOW_COMMIT`] (a disk whose flush takes milliseconds, a
     /// synchronous standby in another zone). With fast commits the lock
     /// alone gets more done (`benches/README.md`, "Round 9").
     #[default]
@@ -501,7 +502,7 @@ impl GroupCommit {
     }
 }
 
-/// The average commit time from which [`GroupCommit::Auto`] hands events
+/// The commit time from which [`GroupCommit::Auto`] hands events
 /// off. Measured on the 2-core machine of `benches/README.md`: with 0.3 ms
 /// commits the hand-off got 0.5-0.8x the lock's rate with 4 writers, about
 /// 1x with a synchronous standby (0.55 ms), 1.5-1.6x (and 1.6-1.8x one
@@ -555,10 +556,10 @@ pub struct PostgresStore {
     wait: &'static str,
     /// The server is CockroachDB (`version()` at open).
     cockroach: bool,
-    /// When to hand events off, and the running average of this handle's
-    /// small appends, in microseconds (0 until one is measured).
+    /// When to hand events off, and this handle's commit time in
+    /// microseconds ([`PostgresStore::commit_time`]; 0 until measured).
     group_commit: GroupCommit,
-    commit_micros: Cell<f64>,
+    commit_micros: Cell<u64>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -663,7 +664,7 @@ impl PostgresStore {
             wait,
             cockroach,
             group_commit: GroupCommit::default(),
-            commit_micros: Cell::new(0.0),
+            commit_micros: Cell::new(0),
         })
     }
 
@@ -691,26 +692,34 @@ impl PostgresStore {
         self.group_commit
     }
 
-    /// The running average of this handle's durable appends of at most
-    /// [`TIMED_APPEND_EVENTS`] events (`None` before the first): what
-    /// [`GroupCommit::Auto`] compares with [`SLOW_COMMIT`].
+    /// This handle's commit time: the fastest of its recent durable
+    /// appends of at most [`TIMED_APPEND_EVENTS`] events, let rise 1/64 an
+    /// append (`None` before the first): what [`GroupCommit::Auto`]
+    /// compares with [`SLOW_COMMIT`]. Not an average: waiting behind other
+    /// writers lengthens appends, not commits.
     pub fn commit_time(&self) -> Option<Duration> {
         let micros = self.commit_micros.get();
-        (micros > 0.0).then(|| Duration::from_secs_f64(micros / 1e6))
+        (micros > 0).then(|| Duration::from_micros(micros))
     }
 
-    /// Adds a stored append's time to the running average (appends of at
-    /// most [`TIMED_APPEND_EVENTS`] events).
+    /// Adds a stored append's time to the commit-time floor (appends of
+    /// at most [`TIMED_APPEND_EVENTS`] events).
     fn time_commit(&self, events: usize, started: std::time::Instant) {
         if events == 0 || events > TIMED_APPEND_EVENTS {
             return;
         }
-        let micros = started.elapsed().as_secs_f64() * 1e6;
-        let average = self.commit_micros.get();
-        self.commit_micros.set(if average == 0.0 {
-            micros
-        } else {
-            average * 0.9 + micros * 0.1
+        // At least 1: 0 means nothing measured yet.
+        let micros = u64::try_from(started.elapsed().as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        // Contention only adds to an append's time (waiting behind the
+        // lock's holder), so the commit's own cost is the floor: the
+        // fastest recent append, let rise 1/64 an append so that a disk
+        // that slows down is seen within a few hundred appends.
+        let floor = self.commit_micros.get();
+        self.commit_micros.set(match floor {
+            0 => micros,
+            _ => micros.min(floor.saturating_add(floor / 64 + 1)),
         });
     }
 
@@ -723,7 +732,7 @@ impl PostgresStore {
         match self.group_commit {
             GroupCommit::Always => true,
             GroupCommit::Never => false,
-            GroupCommit::Auto => self.commit_micros.get() >= SLOW_COMMIT.as_secs_f64() * 1e6,
+            GroupCommit::Auto => u128::from(self.commit_micros.get()) >= SLOW_COMMIT.as_micros(),
         }
     }
 
@@ -885,7 +894,6 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
 #[derive(Default)]
 struct HandOffRows {
     held: bool,
-    ticket: Option<u64>,
     own: Ticket,
     events: Vec<StoredEvent>,
     queued: Vec<Queued>,
@@ -1150,7 +1158,7 @@ impl PostgresStore {
 
     /// Runs a hand-off query (`sql`: [`HAND_OFF`], maybe after a
     /// `ROLLBACK`) and reads its rows: whether the lock's row came
-    /// back, the queued event's ticket, the writer's answer, the events,
+    /// back, the writer's answer, the events,
     /// the queue taken. The connection is then in the query's transaction
     /// (noted as holding the lock); on a failure it is rolled back.
     fn hand_off_query(&self, sql: &str) -> Result<HandOffRows> {
@@ -1309,7 +1317,6 @@ impl PostgresStore {
             match (row.len(), row.get(0)) {
                 (1, _) => rows.held = true,
                 (2, Some("stored")) => {}
-                (2, Some("ticket")) => rows.ticket = Some(number(1).ok_or_else(|| bad("ticket"))?),
                 (2, Some("answer")) => {
                     rows.own = match row.get(1) {
                         None => Ticket::Dropped,

@@ -286,7 +286,7 @@ class Engine:
         default, ``"always"`` or ``"never"``; needs ``url``) says when a
         writer that meets contention hands its single events to the
         writer holding the append lock, which stores them with its own in
-        one commit: ``"auto"`` does once the store's commits average 1 ms
+        one commit: ``"auto"`` does once the store's commits take 1 ms
         or more. Another value raises :class:`Malformed`.
         """
 

@@ -266,7 +266,7 @@ class EngineOptions(TypedDict):
     groupCommit: NotRequired[Union[GroupCommitMode, None]]
     """When this writer hands its single events to the append lock's
     holder under contention (group commit across writers, PostgreSQL
-    only): `auto` (the default: once commits average 1 ms or more),
+    only): `auto` (the default: once commits take 1 ms or more),
     `always` or `never`. Needs `url`.
     """
     path: NotRequired[Union[str, None]]

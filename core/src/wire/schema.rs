@@ -140,7 +140,7 @@ struct EngineOptions {
     follower: Option<bool>,
     /// When this writer hands its single events to the append lock's
     /// holder under contention (group commit across writers, PostgreSQL
-    /// only): `auto` (the default: once commits average 1 ms or more),
+    /// only): `auto` (the default: once commits take 1 ms or more),
     /// `always` or `never`. Needs `url`.
     #[schemars(rename = "groupCommit")]
     group_commit: Option<GroupCommitMode>,
@@ -151,7 +151,7 @@ struct EngineOptions {
 #[schemars(rename_all = "lowercase")]
 #[allow(dead_code)]
 enum GroupCommitMode {
-    /// Once the store's small appends average 1 ms or more.
+    /// Once the store's commits take 1 ms or more.
     Auto,
     /// Always, under contention.
     Always,
