@@ -67,6 +67,17 @@ pub const MAX_MISSING: usize = 10_000;
 /// ([`Store::lock_appends`]) for its next attempt.
 pub const LOCK_AFTER_CONFLICTS: usize = 3;
 
+/// Groups (`apply_batch`, the columnar calls) of at least this many items
+/// take the store's append lock before staging and send their stored
+/// events ahead every [`SEND_AHEAD_EVERY`] of them ([`Store::send_ahead`]),
+/// so that a store that streams them writes the first while the engine
+/// stages the rest. The lock costs the round trip the catch-up query
+/// would have.
+pub const SEND_AHEAD_MIN: usize = 1_024;
+
+/// Stored events per [`Store::send_ahead`] call in a large group.
+pub const SEND_AHEAD_EVERY: usize = 512;
+
 /// What a writer is missing after another writer appended first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
@@ -226,6 +237,30 @@ pub trait Store: Send + fmt::Debug {
     /// taken from the queue, atomically.
     fn unlock_appends(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// Sends `events` ahead of the append that will store them, while this
+    /// handle holds the append lock ([`lock_appends`](Store::lock_appends)):
+    /// a store that can write them while the writer stages the rest of a
+    /// large group (PostgreSQL streams them into a `COPY` on a thread of
+    /// its own) overlaps its work with the engine's. Nothing is stored,
+    /// or visible to anyone, before that append commits.
+    ///
+    /// Each call's events follow the previous call's (consecutive `seq`s,
+    /// the first after the lock's head). The next
+    /// [`append_or_missing`](Store::append_or_missing) (or
+    /// [`append`](Store::append)) takes the whole group, the events sent
+    /// ahead first, and stores it or nothing, as it would have; that
+    /// append, whatever its answer, or
+    /// [`unlock_appends`](Store::unlock_appends) ends what was sent. A
+    /// failure of the stream may be told by this call or by that append.
+    ///
+    /// Answers `false` when the store does not send ahead (the default,
+    /// and any store without the lock held): the writer then gives the
+    /// append every event, as without this call.
+    fn send_ahead(&mut self, events: &[StoredEvent]) -> Result<bool> {
+        let _ = events;
+        Ok(false)
     }
 
     /// Group commit across writers: queues `event` (its compact JSON) for
@@ -568,6 +603,10 @@ impl<S: Store> Store for SharedStore<S> {
 
     fn unlock_appends(&mut self) -> Result<()> {
         self.lock()?.unlock_appends()
+    }
+
+    fn send_ahead(&mut self, events: &[StoredEvent]) -> Result<bool> {
+        self.lock()?.send_ahead(events)
     }
 
     fn hand_off(

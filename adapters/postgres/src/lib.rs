@@ -164,6 +164,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod ahead;
+
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
@@ -560,6 +562,12 @@ pub struct PostgresStore {
     /// microseconds ([`PostgresStore::commit_time`]; 0 until measured).
     group_commit: GroupCommit,
     commit_micros: Cell<u64>,
+    /// A large group's events streaming into a `COPY` under the append
+    /// lock ([`Store::send_ahead`]); the connection is its thread's.
+    ahead: RefCell<Option<ahead::Ahead>>,
+    /// A second connection for the reads a stream's stager makes (the
+    /// stored hash of a retried event) while the first streams.
+    side: RefCell<Option<Client>>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -569,6 +577,16 @@ impl fmt::Debug for PostgresStore {
             .field("programme", &self.programme)
             .finish_non_exhaustive()
     }
+}
+
+/// The connection that held the append lock was lost before its commit,
+/// so its transaction rolled back: nothing of the append was stored.
+fn lock_lost() -> Error {
+    Error::general(
+        ErrorKind::Storage,
+        "postgres: the connection holding the append lock was lost before its commit; \
+         nothing was stored",
+    )
 }
 
 /// Removes a password from a connection string's own error text: the
@@ -665,6 +683,8 @@ impl PostgresStore {
             cockroach,
             group_commit: GroupCommit::default(),
             commit_micros: Cell::new(0),
+            ahead: RefCell::new(None),
+            side: RefCell::new(None),
         })
     }
 
@@ -753,6 +773,8 @@ impl PostgresStore {
         context: &str,
         work: impl FnOnce(&mut Conn) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
+        // Any other use of the store ends a stream that was never appended.
+        self.abandon_ahead();
         let mut slot = self.conn.try_borrow_mut().map_err(|_| {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
@@ -945,14 +967,167 @@ fn hash_of(bytes: &[u8]) -> Hash {
 }
 
 impl PostgresStore {
+    /// Ends a stream of events sent ahead that no append took: its `COPY`
+    /// is aborted and the lock's transaction rolled back (the writer's
+    /// engine rolls its group back as after any failed append).
+    fn abandon_ahead(&self) {
+        let Some(ahead) = self.ahead.try_borrow_mut().ok().and_then(|mut a| a.take()) else {
+            return;
+        };
+        if let (Some(mut conn), Ok(mut slot)) = (ahead.abandon(), self.conn.try_borrow_mut()) {
+            conn.locked = false;
+            conn.answers.clear();
+            // Failed: the connection is reopened by the next call.
+            if conn.client.batch_execute("ROLLBACK").is_ok() {
+                *slot = Some(conn);
+            }
+        }
+    }
+
+    /// The append of a group whose first events were sent ahead: the rest
+    /// goes to the stream, the `COPY` ends, and one simple query checks
+    /// that the group follows the locked head (the event before it is
+    /// stored) and commits, which releases the lock. A primary key
+    /// violation in the `COPY`, or a failed check, is a `conflict`.
+    fn append_ahead(&mut self, events: &[StoredEvent], limit: usize) -> Result<Appended> {
+        let Some(ahead) = self.ahead.get_mut().take() else {
+            return Err(Error::general(
+                ErrorKind::Internal,
+                "no events were sent ahead",
+            ));
+        };
+        let expected = ahead.first.saturating_sub(1);
+        let begins = events.len() >= ahead.sent
+            && check_append(expected, &events[..ahead.sent]).is_ok()
+            && check_append(expected, events).is_ok();
+        if !begins {
+            *self.ahead.get_mut() = Some(ahead);
+            self.abandon_ahead();
+            return Err(Error::general(
+                ErrorKind::Internal,
+                format!(
+                    "an append that does not continue the events sent ahead from seq {}",
+                    expected.saturating_add(1)
+                ),
+            ));
+        }
+        let rest = &events[ahead.sent..];
+        Self::seq_param(expected.saturating_add(events.len() as u64))?;
+        let Some((conn, copied)) = ahead.finish(rest) else {
+            return Err(self.server.error(
+                "append",
+                "the stream's writer stopped; the connection is reopened",
+            ));
+        };
+        *self.conn.get_mut() = Some(conn);
+        let failed = match copied {
+            Ok(Some(rows)) if rows == events.len() as u64 => None,
+            Ok(rows) => Some(self.server.error(
+                "append",
+                format!("the COPY stored {rows:?} rows of {}", events.len()),
+            )),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                // Raced (the lock was lost with its connection): nothing stored.
+                self.end_lock(false)?;
+                return Ok(Appended::Conflict(self.missing(expected, limit)?));
+            }
+            Err(e) => Some(self.server.error(
+                &format!("cannot store events from {}", expected.saturating_add(1)),
+                e,
+            )),
+        };
+        if let Some(err) = failed {
+            let _ = self.end_lock(false);
+            return Err(err);
+        }
+        let programme = literal(&self.programme);
+        let answered = self.with_conn("append", |conn| {
+            let answers = std::mem::take(&mut conn.answers);
+            let notify = if answers.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{answers}NOTIFY {CHANNEL}, {};\n",
+                    literal(&format!("{}\n0", self.programme))
+                )
+            };
+            // A connection opened again holds no transaction to commit.
+            if !conn.locked {
+                return Ok(None);
+            }
+            // Nothing before the group (a writer behind its head) divides
+            // by zero, which aborts the transaction before the `COMMIT`.
+            let answered = conn.client.simple_query(&format!(
+                "SELECT 'follows'::TEXT, (1 / ({expected} = 0 OR EXISTS (
+                     SELECT 1 FROM upline_events WHERE programme = {programme}
+                     AND seq = {expected}))::INT)::TEXT;
+                 {notify}COMMIT"
+            ));
+            conn.locked = false;
+            Ok(Some(answered))
+        })?;
+        let Some(answered) = answered else {
+            return Err(lock_lost());
+        };
+        match answered {
+            Ok(_) => Ok(Appended::Stored),
+            Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+                self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                })?;
+                Ok(Appended::Conflict(self.missing(expected, limit)?))
+            }
+            Err(e) => {
+                let err = self.server.error(
+                    &format!("cannot store events from {}", expected.saturating_add(1)),
+                    e,
+                );
+                let _ = self.with_conn("cannot roll back", |conn| {
+                    conn.client.batch_execute("ROLLBACK")
+                });
+                Err(err)
+            }
+        }
+    }
+
+    /// A query on the side connection (opened at its first use): reads a
+    /// stream's stager makes while the main connection streams.
+    fn side_query(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<postgres::Row>> {
+        let mut slot = self.side.try_borrow_mut().map_err(|_| {
+            Error::general(ErrorKind::Internal, "the store was entered twice at once")
+        })?;
+        if slot.as_ref().is_none_or(|client| client.is_closed()) {
+            let client = self
+                .config
+                .connect(NoTls)
+                .map_err(|e| self.server.error("cannot connect", e))?;
+            *slot = Some(client);
+        }
+        self.round_trips.set(self.round_trips.get() + 1);
+        match slot.as_mut() {
+            Some(client) => client
+                .query_opt(sql, params)
+                .map_err(|e| self.server.error("cannot read a stored hash", e)),
+            None => Err(Error::general(ErrorKind::Internal, "no connection")),
+        }
+    }
+
     /// Ends the fairness lock's transaction, if this connection holds one:
     /// `COMMIT` after a stored append, else `ROLLBACK`.
     fn end_lock(&self, commit: bool) -> Result<()> {
         if !self.holds_lock() {
             return Ok(());
         }
-        self.with_conn("cannot end the append lock", |conn| {
-            conn.locked = false;
+        let committed = self.with_conn("cannot end the append lock", |conn| {
+            // A connection opened again (the lock's was lost) holds no
+            // transaction: its `COMMIT` would commit nothing.
+            if !std::mem::replace(&mut conn.locked, false) && commit {
+                return Ok(false);
+            }
             let mut answers = std::mem::take(&mut conn.answers);
             if !answers.is_empty() {
                 answers.push_str(&format!(
@@ -961,11 +1136,16 @@ impl PostgresStore {
                 ));
             }
             if commit {
-                conn.client.batch_execute(&format!("{answers}COMMIT"))
+                conn.client.batch_execute(&format!("{answers}COMMIT"))?;
             } else {
-                conn.client.batch_execute("ROLLBACK")
+                conn.client.batch_execute("ROLLBACK")?;
             }
-        })
+            Ok(true)
+        })?;
+        match committed {
+            true => Ok(()),
+            false => Err(lock_lost()),
+        }
     }
 
     /// Runs one of the lock queries ([`LOCK`], [`TRY_LOCK`], [`WAIT`]):
@@ -1400,6 +1580,9 @@ impl Store for PostgresStore {
     /// fairness lock, a stored append commits the lock's transaction (a
     /// second round trip) and releases the lock.
     fn append_or_missing(&mut self, events: &[StoredEvent], limit: usize) -> Result<Appended> {
+        if self.ahead.get_mut().is_some() {
+            return self.append_ahead(events, limit);
+        }
         let Some(first) = events.first() else {
             return Ok(Appended::Stored);
         };
@@ -1514,12 +1697,42 @@ impl Store for PostgresStore {
     /// `ROLLBACK`, or, when the holder of a taken queue gave its answers,
     /// those answers and `COMMIT` (the taking and the answers together).
     fn unlock_appends(&mut self) -> Result<()> {
+        // A stream's transaction rolls back with it.
+        self.abandon_ahead();
         let answered = self
             .conn
             .try_borrow()
             .map(|slot| slot.as_ref().is_some_and(|conn| !conn.answers.is_empty()))
             .unwrap_or(false);
         self.end_lock(answered)
+    }
+
+    /// Under the append lock, on PostgreSQL: the events go to a thread of
+    /// the store's own that streams them into a binary `COPY` on the
+    /// lock's connection (module `ahead`); the append ends it. `false`
+    /// without the lock, and on CockroachDB.
+    fn send_ahead(&mut self, events: &[StoredEvent]) -> Result<bool> {
+        let Some(first) = events.first() else {
+            return Ok(true);
+        };
+        if let Some(ahead) = self.ahead.get_mut() {
+            check_append(ahead.next().saturating_sub(1), events)?;
+            Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
+            // A writer that stopped tells why at the append.
+            ahead.send(events);
+            return Ok(true);
+        }
+        if self.cockroach || !self.holds_lock() {
+            return Ok(false);
+        }
+        check_append(first.seq.saturating_sub(1), events)?;
+        Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
+        let Some(conn) = self.conn.get_mut().take() else {
+            return Ok(false);
+        };
+        self.round_trips.set(self.round_trips.get() + 1);
+        *self.ahead.get_mut() = Some(ahead::Ahead::start(conn, self.programme.clone(), events));
+        Ok(true)
     }
 
     /// `None` unless this writer hands events off now ([`GroupCommit`]).
@@ -1747,9 +1960,14 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         let programme = self.programme.as_str();
-        let row = self.with_conn("cannot read a stored hash", |conn| {
-            conn.client.query_opt(&conn.hash_at, &[&programme, &seq])
-        })?;
+        let streaming = self.ahead.try_borrow().map(|a| a.is_some()).unwrap_or(true);
+        let row = if streaming {
+            self.side_query(HASH_AT, &[&programme, &seq])?
+        } else {
+            self.with_conn("cannot read a stored hash", |conn| {
+                conn.client.query_opt(&conn.hash_at, &[&programme, &seq])
+            })?
+        };
         Ok(row.map(|row| hash_of(&row.try_get::<_, Vec<u8>>(0).unwrap_or_default())))
     }
 

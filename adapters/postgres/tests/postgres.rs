@@ -431,6 +431,190 @@ fn the_append_lock_holds_other_writers_off_until_its_append_is_stored() {
     b.append(&[stored(8)]).unwrap();
 }
 
+/// Every stored event of `store`, in order.
+fn stored_events(store: &dyn Store) -> Vec<StoredEvent> {
+    let mut read = Vec::new();
+    store
+        .scan(1, &mut |e| {
+            read.push(e);
+            Ok(())
+        })
+        .unwrap();
+    read
+}
+
+/// Stored events `from..=to`, some with text the binary `COPY` must keep
+/// byte for byte.
+fn stored_run(from: u64, to: u64) -> Vec<StoredEvent> {
+    (from..=to)
+        .map(|seq| match seq % 3 {
+            0 => StoredEvent {
+                seq,
+                event: format!(r#"{{"n":{seq},"t":"it's "q" \ é 💸 	"}}"#),
+                hash: Hash([seq as u8; 32]),
+            },
+            _ => stored(seq),
+        })
+        .collect()
+}
+
+#[test]
+fn events_sent_ahead_are_stored_by_their_append_or_not_at_all() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "ahead");
+    let mut a = PostgresStore::open(&url, "acme").unwrap();
+    let mut b = PostgresStore::open(&url, "acme").unwrap();
+    a.append(&stored_run(1, 2)).unwrap();
+    // Without the lock nothing is sent ahead.
+    assert!(!b.send_ahead(&stored_run(3, 10)).unwrap());
+    // Under the lock: sent in parts, invisible until the append commits,
+    // which sends the rest and stores the group.
+    b.lock_appends(2, 10).unwrap().unwrap();
+    let group = stored_run(3, 1_500);
+    assert!(b.send_ahead(&group[..600]).unwrap());
+    assert!(b.send_ahead(&group[600..1_000]).unwrap());
+    // A retried event's hash is read while the stream runs.
+    assert_eq!(b.hash_at(2).unwrap(), Some(Hash([2; 32])));
+    assert_eq!(a.head().unwrap(), 2, "nothing visible before the commit");
+    assert_eq!(b.append_or_missing(&group, 10).unwrap(), Appended::Stored);
+    assert_eq!(a.head().unwrap(), 1_500);
+    let mut all = stored_run(1, 2);
+    all.extend(group);
+    assert_eq!(stored_events(&a), all);
+    // The commit released the lock: the other writer appends at once.
+    a.append(&stored_run(1_501, 1_501)).unwrap();
+
+    // Released without an append: nothing stored, the lock free.
+    b.lock_appends(1_501, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_502, 1_800)).unwrap());
+    b.unlock_appends().unwrap();
+    a.append(&stored_run(1_502, 1_502)).unwrap();
+    // Any other use of the store ends the stream the same way.
+    b.lock_appends(1_502, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_503, 1_600)).unwrap());
+    assert_eq!(b.head().unwrap(), 1_502);
+    a.append(&stored_run(1_503, 1_503)).unwrap();
+
+    // Parts that do not follow, or an append that does not begin with
+    // them: refused, nothing stored, the lock released.
+    b.lock_appends(1_503, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_504, 1_600)).unwrap());
+    let err = b.send_ahead(&stored_run(1_700, 1_710)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let err = b
+        .append_or_missing(&stored_run(1_550, 1_700), 10)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    a.append(&stored_run(1_504, 1_504)).unwrap();
+    assert_eq!(b.head().unwrap(), 1_504);
+
+    // A group that does not follow the head is a conflict, answered with
+    // what is missing: behind it (the primary key), or past it (the check
+    // before the commit).
+    b.lock_appends(1_504, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_503, 2_000)).unwrap());
+    assert_eq!(
+        b.append_or_missing(&stored_run(1_503, 2_100), 10).unwrap(),
+        Appended::Conflict(Missing {
+            head: 1_504,
+            events: Some(stored_run(1_503, 1_504)),
+        })
+    );
+    b.lock_appends(1_504, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_506, 2_000)).unwrap());
+    assert_eq!(
+        b.append_or_missing(&stored_run(1_506, 2_000), 10).unwrap(),
+        Appended::Conflict(Missing {
+            head: 1_505,
+            events: Some(vec![]),
+        })
+    );
+    assert_eq!(a.head().unwrap(), 1_504, "neither stored anything");
+    a.append(&stored_run(1_505, 1_505)).unwrap();
+}
+
+/// A large batch sends its events ahead while it stages them: its answers
+/// (new events, retries of events stored long before, refusals) equal a
+/// lone engine's, two writers racing such batches store every id once,
+/// and the books reopen to the same head.
+#[test]
+fn large_batches_sent_ahead_answer_as_a_lone_engine_and_store_each_id_once() {
+    let Some(url) = server() else { return };
+    let url = fresh_db(&url, "bigbatch");
+    let mut engine = fill(&url, "acme", 60);
+    let mut lone = Engine::open(Box::new(upline::MemoryStore::new())).unwrap();
+    for i in 0..60 {
+        lone.apply(&event(i)).unwrap();
+    }
+    let first: Vec<Event> = (0..500).map(sale_event).collect();
+    for (a, b) in engine
+        .apply_batch(&first)
+        .unwrap()
+        .into_iter()
+        .zip(lone.apply_batch(&first).unwrap())
+    {
+        assert_eq!(a.unwrap(), b.unwrap());
+    }
+    // 3,000 events: new sales, retries of the first 500 (their hashes
+    // are only in the store now) and sales of an unknown buyer.
+    let batch: Vec<Event> = (0..3_000u64)
+        .map(|k| match k % 10 {
+            3 => sale_event(k / 10),
+            7 => Event::from_json(&format!(
+                r#"{{"type":"sale_recorded","sale":"x{k}","buyer":"nobody","amount":"1.00","currency":"USD","at":"{SALE_AT}"}}"#
+            ))
+            .unwrap(),
+            _ => sale_event(10_000 + k),
+        })
+        .collect();
+    let ours = engine.apply_batch(&batch).unwrap();
+    let theirs = lone.apply_batch(&batch).unwrap();
+    for (k, (a, b)) in ours.into_iter().zip(theirs).enumerate() {
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "event {k}"),
+            (Err(a), Err(b)) => assert_eq!((a.kind(), a.to_string()), (b.kind(), b.to_string())),
+            (a, b) => panic!("event {k}: {a:?} against {b:?}"),
+        }
+    }
+    assert_eq!(engine.audit_head(), lone.audit_head());
+    assert_eq!(open(&url, "acme").audit_head(), lone.audit_head());
+
+    // Two writers race batches of 1,500 (as events and as columns), 10 %
+    // of the ids at both.
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut engine = open(&url, "acme");
+                let ids: Vec<u64> = (0..3u64)
+                    .flat_map(|round| {
+                        let base = 100_000 + round * 3_000;
+                        (base + w * 1_350..base + (w + 1) * 1_350).chain(base + 2_700..base + 2_850)
+                    })
+                    .collect();
+                for (round, chunk) in ids.chunks(1_500).enumerate() {
+                    if (round + w as usize).is_multiple_of(2) {
+                        apply_as_columns(&mut engine, chunk).unwrap();
+                    } else {
+                        let events: Vec<Event> = chunk.iter().map(|&n| sale_event(n)).collect();
+                        for result in engine.apply_batch(&events).unwrap() {
+                            result.unwrap();
+                        }
+                    }
+                }
+                engine
+            })
+        })
+        .collect();
+    let mut engines: Vec<Engine> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let heads: Vec<_> = engines.iter_mut().map(|e| e.catch_up().unwrap()).collect();
+    let fresh = open(&url, "acme");
+    assert_eq!(heads, vec![fresh.audit_head(); 2]);
+    assert_eq!(fresh.verify().unwrap(), fresh.audit_head());
+    // 60 members, 500 + 2,400 sales, and 3 rounds of 2 × 1,350 + 150.
+    assert_eq!(fresh.audit_head().seq, 60 + 500 + 2_400 + 3 * 2_850);
+}
+
 #[test]
 fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
     let Some(url) = server() else { return };

@@ -7,7 +7,7 @@
 //!
 //! `cargo run --release -p upline-benches --bin postgres -- [--quick]
 //! [--url URL] [--members N] [--batches 1,100,10000] [--writers 1,2,4]
-//! [--no-peer] [--columns] [--group-commit auto|always|never]`; the URL defaults to `UPLINE_PG_URL` (`bash
+//! [--no-peer] [--columns] [--group-commit auto|always|never] [--no-send-ahead]`; the URL defaults to `UPLINE_PG_URL` (`bash
 //! .ci/postgres.sh start` prints one). Each run uses a fresh database
 //! `upline_bench`. Each row also says where the writers' time went: in the
 //! store's `append` (the SQL round trip and the durable commit), in its
@@ -25,6 +25,11 @@
 //! a host loading tables would use, `apply_sale_columns` without lines
 //! (the sales' text columns; no `Event` and no record built per row; the
 //! same audit hashes), instead of `apply_batch`.
+//!
+//! Batches of 1,024 events or more send their events ahead while they
+//! stage (`Store::send_ahead`: PostgreSQL writes them into a `COPY` as
+//! the engine stages the rest); `--no-send-ahead` turns that off, to
+//! compare both in one build.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -40,6 +45,9 @@ use upline_postgres::{GroupCommit, PostgresStore};
 
 /// `--group-commit`: when the writers hand single events off.
 static GROUP_COMMIT: std::sync::OnceLock<GroupCommit> = std::sync::OnceLock::new();
+
+/// `--no-send-ahead`: large batches append only once staged.
+static NO_SEND_AHEAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 struct Args {
     url: String,
@@ -72,6 +80,7 @@ fn args() -> Args {
             "--writers" => writers = list(it.next(), "--writers"),
             "--no-peer" => peer = false,
             "--columns" => columns = true,
+            "--no-send-ahead" => NO_SEND_AHEAD.store(true, Ordering::Relaxed),
             "--group-commit" => {
                 let mode = match it.next().as_deref() {
                     Some("auto") => GroupCommit::Auto,
@@ -369,6 +378,17 @@ impl Store for Timed {
         let started = Instant::now();
         let out = self.inner.withdraw(ticket);
         time.lock
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        out
+    }
+    fn send_ahead(&mut self, events: &[StoredEvent]) -> upline::Result<bool> {
+        if NO_SEND_AHEAD.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let time = Arc::clone(&self.time);
+        let started = Instant::now();
+        let out = self.inner.send_ahead(events);
+        time.append
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         out
     }

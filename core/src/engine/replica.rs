@@ -36,6 +36,7 @@ use crate::event::{Applied, Event};
 use crate::limits::MAX_APPEND_ATTEMPTS;
 use crate::store::{
     conflict, Appended, Missing, Store, StoredEvent, TryLock, LOCK_AFTER_CONFLICTS, MAX_MISSING,
+    SEND_AHEAD_EVERY, SEND_AHEAD_MIN,
 };
 
 /// Tries for the append lock without queueing before a batch queues for
@@ -247,8 +248,12 @@ impl Engine {
         stage_item: &mut impl FnMut(&mut Engine, usize, &mut Vec<StoredEvent>) -> Result<Applied>,
         locked: &mut bool,
     ) -> Result<R> {
-        // Under contention, lock at once.
+        // Under contention, lock at once; a large group too, to send its
+        // events ahead while it stages them.
         self.lock_if_contended(locked, false)?;
+        if !*locked && items >= SEND_AHEAD_MIN {
+            self.lock_store(locked)?;
+        }
         // Else catching up first is one cheap query and makes a conflict,
         // and the reload it costs, rare; finding others' appends there
         // means they are writing too: this group and the next few lock.
@@ -262,18 +267,34 @@ impl Engine {
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut results = empty();
             let mut stored = Vec::new();
+            // Sent ahead so far (`Store::send_ahead`), while the store takes them.
+            let mut ahead = (*locked && items >= SEND_AHEAD_MIN).then_some(0);
+            let mut failed = None;
             for k in 0..items {
                 let result = stage_item(self, k, &mut stored);
                 results.fill(k, result);
+                let Some(sent) = ahead.filter(|sent| stored.len() - sent >= SEND_AHEAD_EVERY)
+                else {
+                    continue;
+                };
+                match self.store.as_mut().map(|s| s.send_ahead(&stored[sent..])) {
+                    Some(Ok(true)) => ahead = Some(stored.len()),
+                    Some(Ok(false)) | None => ahead = None,
+                    Some(Err(err)) => {
+                        failed = Some(err);
+                        break;
+                    }
+                }
             }
-            if stored.is_empty() {
+            if stored.is_empty() && failed.is_none() {
                 return Ok(results);
             }
             // The reload below reads the missing events anyway: the
             // answer need not carry them.
-            let appended = match self.store.as_mut() {
-                Some(store) => store.append_or_missing(&stored, 0),
-                None => Err(no_store()),
+            let appended = match (failed, self.store.as_mut()) {
+                (Some(err), _) => Err(err),
+                (None, Some(store)) => store.append_or_missing(&stored, 0),
+                (None, None) => Err(no_store()),
             };
             let err = match appended {
                 Ok(Appended::Stored) => {
