@@ -4,7 +4,9 @@
 //! `apply_batch` call: mid-staging, mid-append, mid-catch-up; the others
 //! anywhere, often mid-open; the summary line counts where each landed) and
 //! stops the server 5 times with `pg_ctl stop -m immediate`, restarting it
-//! after a random pause. A killed writer's block of sales is sent again by
+//! after a random pause. Every fourth block is one batch of 1,100 sales,
+//! which sends its events ahead into a `COPY` that the kills and crashes
+//! cut. A killed writer's block of sales is sent again by
 //! a new writer, as a host retries webhooks a dead worker had taken.
 //! Afterwards no acknowledged event is lost (each writer reported every
 //! acknowledged event's sale, seq and hash to a file after the ack), none
@@ -39,6 +41,21 @@ const SLOTS: usize = 6;
 /// next one (the same webhook at two workers).
 const BLOCK: u64 = 150;
 const OVERLAP: u64 = 15;
+/// Every fourth block is a bulk one: this many sales (its own and those
+/// of the blocks after it, which send them too) in one `apply_batch`
+/// call, large enough to send its events ahead into a `COPY`, which the
+/// kills and crashes then cut.
+const BULK: u64 = 1_100;
+
+/// Block `block`'s sales.
+fn block_ids(block: u64) -> std::ops::Range<u64> {
+    let first = block * BLOCK;
+    // Odd blocks send single events: bulk ones are among the even.
+    match block % 4 {
+        2 => first..first + BULK,
+        _ => first..first + BLOCK + OVERLAP,
+    }
+}
 
 #[test]
 #[ignore = "run by the crash and failover tests as a child process"]
@@ -141,13 +158,17 @@ fn killed_writers_and_a_crashing_server_lose_no_acknowledged_event() {
                 }
                 None => break,
             };
-            let first = block * BLOCK;
+            let ids = block_ids(block);
+            let batches = match ids.end - ids.start {
+                BULK => BULK..=BULK,
+                _ => 1..=20,
+            };
             let child = common::spawn_writer(
                 &url,
-                first..first + BLOCK + OVERLAP,
+                ids,
                 &acks.join(format!("b{block}.acks")),
                 seed ^ spawned,
-                20,
+                batches,
                 // Odd blocks: single events, handed to the lock's holder.
                 block % 2 == 1,
             );
@@ -214,9 +235,7 @@ fn killed_writers_and_a_crashing_server_lose_no_acknowledged_event() {
     assert_eq!(crashes_done.load(Ordering::SeqCst), SERVER_CRASHES);
 
     let acks = common::read_acks(&acks);
-    let expected: BTreeSet<u64> = (0..next_block)
-        .flat_map(|block| block * BLOCK..block * BLOCK + BLOCK + OVERLAP)
-        .collect();
+    let expected: BTreeSet<u64> = (0..next_block).flat_map(block_ids).collect();
     // A sale acknowledged twice (a retry, or at two writers) has one seq.
     let mut seen: BTreeMap<&str, u64> = BTreeMap::new();
     for ack in &acks {

@@ -99,7 +99,7 @@ fn a_promoted_synchronous_standby_has_every_acknowledged_event() {
                 first..first + BLOCK + OVERLAP,
                 &acks.join(format!("w{w}.acks")),
                 w + 1,
-                50,
+                1..=50,
                 // Odd writers: single events, handed to the lock's holder.
                 w % 2 == 1,
             )

@@ -210,22 +210,23 @@ pub const CHILD_URL: &str = "UPLINE_PG_CHILD_URL";
 pub const CHILD_IDS: &str = "UPLINE_PG_CHILD_IDS";
 pub const CHILD_ACKS: &str = "UPLINE_PG_CHILD_ACKS";
 pub const CHILD_SEED: &str = "UPLINE_PG_CHILD_SEED";
-pub const CHILD_MAX_BATCH: &str = "UPLINE_PG_CHILD_MAX_BATCH";
+/// The batch sizes: `min..=max`.
+pub const CHILD_BATCHES: &str = "UPLINE_PG_CHILD_BATCHES";
 /// Set: the writer sends single events (`apply`) and hands them off under
 /// contention (`GroupCommit::Always`).
 pub const CHILD_SINGLE: &str = "UPLINE_PG_CHILD_SINGLE";
 
 /// Starts a writer: this test executable again, running only its ignored
 /// `writer_child` test, which calls [`writer_child`]. Sales `ids`
-/// (`first..end`), reports appended to `acks`, stderr to `acks.err`. A
-/// `single` writer sends one event at a time and hands them off to the
+/// (`first..end`), in batches of sizes drawn from `batches`, reports
+/// appended to `acks`, stderr to `acks.err`. A `single` writer sends one event at a time and hands them off to the
 /// lock's holder under contention.
 pub fn spawn_writer(
     url: &str,
     ids: std::ops::Range<u64>,
     acks: &Path,
     seed: u64,
-    max_batch: u64,
+    batches: std::ops::RangeInclusive<u64>,
     single: bool,
 ) -> Child {
     let err = std::fs::File::create(acks.with_extension("err")).unwrap();
@@ -245,7 +246,10 @@ pub fn spawn_writer(
         .env(CHILD_IDS, format!("{}..{}", ids.start, ids.end))
         .env(CHILD_ACKS, acks)
         .env(CHILD_SEED, seed.to_string())
-        .env(CHILD_MAX_BATCH, max_batch.to_string())
+        .env(
+            CHILD_BATCHES,
+            format!("{}..={}", batches.start(), batches.end()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err)
@@ -253,8 +257,9 @@ pub fn spawn_writer(
         .unwrap()
 }
 
-/// The child side. Applies its sales, shuffled, in random batches of 1 to
-/// `max_batch`, and after each acknowledged batch appends one line per
+/// The child side. Applies its sales, shuffled, in random batches of
+/// `min..=max` events (a batch of 1,024 or more sends its events ahead),
+/// and after each acknowledged batch appends one line per
 /// event, `ack <sale> <seq> <hash>`, to its acknowledgement file in one
 /// write (and `opening` / `applying` lines before it opens its engine and
 /// before each call, so a killer can tell where it was) (the file outlives a SIGKILL; a killed writer's last batch may be
@@ -273,7 +278,10 @@ pub fn writer_child() {
         return;
     };
     let seed: u64 = std::env::var(CHILD_SEED).unwrap().parse().unwrap();
-    let max_batch: u64 = std::env::var(CHILD_MAX_BATCH).unwrap().parse().unwrap();
+    let batches = std::env::var(CHILD_BATCHES).unwrap();
+    let (min_batch, max_batch) = batches.split_once("..=").unwrap();
+    let (min_batch, max_batch): (u64, u64) =
+        (min_batch.parse().unwrap(), max_batch.parse().unwrap());
     let (first, end) = ids.split_once("..").unwrap();
     let (first, end): (u64, u64) = (first.parse().unwrap(), end.parse().unwrap());
     let mut report = std::fs::OpenOptions::new()
@@ -298,7 +306,10 @@ pub fn writer_child() {
     while next < ids.len() {
         let size = match single {
             true => 1,
-            false => (1 + rng.below(max_batch) as usize).min(ids.len() - next),
+            false => {
+                let size = min_batch + rng.below(max_batch - min_batch + 1);
+                (size as usize).min(ids.len() - next)
+            }
         };
         let events: Vec<Event> = ids[next..next + size]
             .iter()
