@@ -57,6 +57,24 @@
 //! and the server rolls back.
 //! Correctness never depends on the lock: the append stays conditional.
 //!
+//! ## Large batches stream while they stage
+//!
+//! A batch (or a columnar call) of 1,024 events or more
+//! ([`upline::store::SEND_AHEAD_MIN`]) takes the lock before staging, and
+//! sends its staged events ahead every 512 ([`Store::send_ahead`]): a
+//! thread of the store's own streams them into a binary `COPY` on the
+//! lock's connection, so the server writes rows, index and WAL while the
+//! engine stages the rest. The append sends the remainder, ends the
+//! `COPY`, checks that the event before the group is stored (a writer
+//! ahead of the head divides by zero, which aborts the transaction) and
+//! commits, in one round trip. The primary key catches a writer behind
+//! the head, as in a plain append: `conflict`, nothing stored. Nothing is
+//! visible before the commit; a writer that dies mid-stream loses its
+//! connection and the server rolls the whole group back. While the main
+//! connection streams, the stored hash of an event retried in the batch
+//! is read on a second connection. Batches of 10,000 sales as columns:
+//! 1.3–1.6× (`benches/README.md`, "Round 10").
+//!
 //! ## Group commit across writers, when commits are slow
 //!
 //! One programme's log takes one durable commit at a time. With the lock
@@ -121,7 +139,9 @@
 //! `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING` and a session with
 //! `synchronous_commit` off: PostgreSQL only, so on CockroachDB (told by
 //! `version()`) writers never hand events off, whatever
-//! [`GroupCommit`] says. This build is tested on PostgreSQL 15 only. A `SERIALIZABLE`
+//! [`GroupCommit`] says. Large batches stream with `COPY … FROM STDIN WITH
+//! (FORMAT binary)` on PostgreSQL only; on CockroachDB they append
+//! once staged. This build is tested on PostgreSQL 15 only. A `SERIALIZABLE`
 //! database (CockroachDB's default) reports a racing append as a
 //! serialization failure (`40001`), which the adapter maps to `conflict`
 //! like a unique violation. CockroachDB takes shared locks (`FOR KEY
