@@ -249,10 +249,11 @@ impl Engine {
         locked: &mut bool,
     ) -> Result<R> {
         // Under contention, lock at once; a large group too, to send its
-        // events ahead while it stages them.
+        // events ahead while it stages them (trying first, so that while
+        // another writer holds the lock this one catches up beside it).
         self.lock_if_contended(locked, false)?;
         if !*locked && items >= SEND_AHEAD_MIN {
-            self.lock_store(locked)?;
+            self.try_lock_store(locked)?;
         }
         // Else catching up first is one cheap query and makes a conflict,
         // and the reload it costs, rare; finding others' appends there
