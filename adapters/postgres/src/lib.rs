@@ -1124,7 +1124,7 @@ impl PostgresStore {
             let client = self
                 .config
                 .connect(NoTls)
-                .map_err(|e| self.server.error("cannot connect", e))?;
+                .map_err(|e| self.server.error("cannot connect", detail(&e)))?;
             *slot = Some(client);
         }
         self.round_trips.set(self.round_trips.get() + 1);
@@ -1981,12 +1981,20 @@ impl Store for PostgresStore {
         };
         let programme = self.programme.as_str();
         let streaming = self.ahead.try_borrow().map(|a| a.is_some()).unwrap_or(true);
-        let row = if streaming {
-            self.side_query(HASH_AT, &[&programme, &seq])?
-        } else {
-            self.with_conn("cannot read a stored hash", |conn| {
+        // While the main connection streams, on the side connection; when
+        // that cannot be had (a server or role out of connections, the
+        // side connection lost), on the main one, which ends the stream:
+        // the group is then appended without it, as by a store that does
+        // not stream.
+        let side = match streaming {
+            true => self.side_query(HASH_AT, &[&programme, &seq]).ok(),
+            false => None,
+        };
+        let row = match side {
+            Some(row) => row,
+            None => self.with_conn("cannot read a stored hash", |conn| {
                 conn.client.query_opt(&conn.hash_at, &[&programme, &seq])
-            })?
+            })?,
         };
         Ok(row.map(|row| hash_of(&row.try_get::<_, Vec<u8>>(0).unwrap_or_default())))
     }

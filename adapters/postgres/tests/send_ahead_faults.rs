@@ -489,3 +489,72 @@ fn large_and_single_writers_at_once_store_each_id_once_and_agree() {
     assert_eq!(stored_sales(&url), acked);
     assert_eq!(fresh.verify().unwrap(), fresh.audit_head());
 }
+
+/// The largest batch (`MAX_BATCH` events) streams in 195 parts and is
+/// stored whole; one more is refused before anything is staged.
+#[test]
+#[ignore = "about 10 s in a debug build (staging 100,000 sales); run with --ignored"]
+fn the_largest_batch_streams_and_one_more_is_refused() {
+    let Some(url) = server() else { return };
+    let (url, _) = fresh_db(&url, "maxbatch");
+    let mut engine = members(&url);
+    let started = Instant::now();
+    let batch: Vec<Event> = (0..upline::limits::MAX_BATCH as u64).map(sale).collect();
+    for result in engine.apply_batch(&batch).unwrap() {
+        result.unwrap();
+    }
+    eprintln!("{} events in {:?}", batch.len(), started.elapsed());
+    let fresh = open(&url);
+    assert_eq!(fresh.audit_head(), engine.audit_head());
+    assert_eq!(fresh.audit_head().seq, MEMBERS + batch.len() as u64);
+    let mut more = batch;
+    more.push(sale(upline::limits::MAX_BATCH as u64));
+    let err = engine.apply_batch(&more).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+    assert_eq!(open(&url).audit_head(), fresh.audit_head());
+}
+
+/// A role allowed one connection: a stream's retried events cannot read
+/// their stored hash on a second connection, and are answered as without
+/// the stream all the same.
+#[test]
+fn retries_in_a_stream_are_answered_on_a_server_that_allows_one_connection() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "oneconn");
+    let role = format!("upline_one_{}", std::process::id());
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN CONNECTION LIMIT 1;
+             ALTER DATABASE {db} OWNER TO {role}"
+        ))
+        .unwrap();
+    drop(admin);
+    let limited = url.replacen("://postgres@", &format!("://{role}@"), 1);
+    assert_ne!(limited, url, "the test URL names user postgres");
+    let mut engine = members(&limited);
+    let mut lone = Engine::open(Box::new(upline::MemoryStore::new())).unwrap();
+    for i in 0..MEMBERS {
+        lone.apply(&member(i)).unwrap();
+    }
+    let first: Vec<Event> = (0..500).map(sale).collect();
+    assert_same(
+        engine.apply_batch(&first).unwrap(),
+        lone.apply_batch(&first).unwrap(),
+    );
+    // 2,000 events: new sales, and retries of the first 500 (their hashes
+    // only in the store) after the first part was sent.
+    let batch: Vec<Event> = (0..2_000u64)
+        .map(|k| match k {
+            1_000.. if k % 4 == 0 => sale(k / 4),
+            _ => sale(10_000 + k),
+        })
+        .collect();
+    assert_same(
+        engine.apply_batch(&batch).unwrap(),
+        lone.apply_batch(&batch).unwrap(),
+    );
+    assert_eq!(engine.audit_head(), lone.audit_head());
+    drop(engine);
+    assert_eq!(open(&limited).audit_head(), lone.audit_head());
+}
