@@ -446,6 +446,13 @@ impl Server {
         }
     }
 
+    /// [`error`](Self::error) for a failed statement or connection: the
+    /// server's reason and code, or the cause of a lost connection, not
+    /// only rust-postgres' "db error".
+    fn failed(&self, context: &str, err: &postgres::Error) -> Error {
+        self.error(context, detail(err))
+    }
+
     fn error(&self, context: &str, reason: impl fmt::Display) -> Error {
         let mut message = format!("postgres {}: {context}: {reason}", self.name);
         if let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) {
@@ -683,14 +690,14 @@ impl PostgresStore {
         let format = i64::from(upline::audit::FORMAT);
         client
             .execute(REGISTER, &[&programme, &format])
-            .map_err(|e| server.error("cannot record the programme's audit format", e))?;
+            .map_err(|e| server.failed("cannot record the programme's audit format", &e))?;
         let version: String = client
             .query_one("SELECT version()", &[])
             .and_then(|row| row.try_get(0))
-            .map_err(|e| server.error("cannot read the server's version", e))?;
+            .map_err(|e| server.failed("cannot read the server's version", &e))?;
         let cockroach = version.contains("CockroachDB");
         let wait = if cockroach { WAIT_PLAIN } else { WAIT };
-        let conn = Conn::prepare(client).map_err(|e| server.error("cannot prepare", e))?;
+        let conn = Conn::prepare(client).map_err(|e| server.failed("cannot prepare", &e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
             config,
@@ -803,8 +810,9 @@ impl PostgresStore {
             let client = self
                 .config
                 .connect(NoTls)
-                .map_err(|e| self.server.error("cannot reconnect", e))?;
-            let conn = Conn::prepare(client).map_err(|e| self.server.error("cannot prepare", e))?;
+                .map_err(|e| self.server.failed("cannot reconnect", &e))?;
+            let conn =
+                Conn::prepare(client).map_err(|e| self.server.failed("cannot prepare", &e))?;
             *slot = Some(conn);
         }
         self.round_trips.set(self.round_trips.get() + 1);
@@ -813,10 +821,10 @@ impl PostgresStore {
             self.round_trips.set(self.round_trips.get() + 1);
             conn.client
                 .batch_execute("ROLLBACK")
-                .map_err(|e| self.server.error(context, e))?;
+                .map_err(|e| self.server.failed(context, &e))?;
         }
         match slot.as_mut() {
-            Some(conn) => work(conn).map_err(|e| self.server.error(context, e)),
+            Some(conn) => work(conn).map_err(|e| self.server.failed(context, &e)),
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
         }
     }
@@ -833,7 +841,7 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
     let err = |context: &str| {
         let server = server.clone();
         let context = context.to_string();
-        move |e: postgres::Error| server.error(&context, e)
+        move |e: postgres::Error| server.failed(&context, &e)
     };
     let tables: Vec<String> = client
         .query(
@@ -1051,9 +1059,9 @@ impl PostgresStore {
                 self.end_lock(false)?;
                 return Ok(Appended::Conflict(self.missing(expected, limit)?));
             }
-            Err(e) => Some(self.server.error(
+            Err(e) => Some(self.server.failed(
                 &format!("cannot store events from {}", expected.saturating_add(1)),
-                e,
+                &e,
             )),
         };
         if let Some(err) = failed {
@@ -1098,9 +1106,9 @@ impl PostgresStore {
                 Ok(Appended::Conflict(self.missing(expected, limit)?))
             }
             Err(e) => {
-                let err = self.server.error(
+                let err = self.server.failed(
                     &format!("cannot store events from {}", expected.saturating_add(1)),
-                    e,
+                    &e,
                 );
                 let _ = self.with_conn("cannot roll back", |conn| {
                     conn.client.batch_execute("ROLLBACK")
@@ -1124,14 +1132,14 @@ impl PostgresStore {
             let client = self
                 .config
                 .connect(NoTls)
-                .map_err(|e| self.server.error("cannot connect", detail(&e)))?;
+                .map_err(|e| self.server.failed("cannot connect", &e))?;
             *slot = Some(client);
         }
         self.round_trips.set(self.round_trips.get() + 1);
         match slot.as_mut() {
             Some(client) => client
                 .query_opt(sql, params)
-                .map_err(|e| self.server.error("cannot read a stored hash", e)),
+                .map_err(|e| self.server.failed("cannot read a stored hash", &e)),
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
         }
     }
@@ -1186,7 +1194,7 @@ impl PostgresStore {
         let messages = match answered {
             Ok(messages) => messages,
             Err(e) => {
-                let err = self.server.error("cannot take the append lock", e);
+                let err = self.server.failed("cannot take the append lock", &e);
                 // A failed statement may leave the transaction open.
                 let _ = self.with_conn("cannot roll back", |conn| {
                     conn.client.batch_execute("ROLLBACK")
@@ -1346,9 +1354,9 @@ impl PostgresStore {
                 Ok((Appended::Conflict(self.missing(expected, limit)?), None))
             }
             Err(e) => {
-                let err = self.server.error(
+                let err = self.server.failed(
                     &format!("cannot store events from {}", expected.saturating_add(1)),
-                    e,
+                    &e,
                 );
                 let _ = self.end_lock(false);
                 Err(err)
@@ -1371,7 +1379,7 @@ impl PostgresStore {
         let messages = match answered {
             Ok(messages) => messages,
             Err(e) => {
-                let err = self.server.error("cannot hand the event off", e);
+                let err = self.server.failed("cannot hand the event off", &e);
                 self.forget_lock();
                 let _ = self.with_conn("cannot roll back", |conn| {
                     conn.client.batch_execute("ROLLBACK")
@@ -1394,11 +1402,11 @@ impl PostgresStore {
         if slot.as_ref().is_none_or(|queue| queue.client.is_closed()) {
             *slot = None;
             let queue = QueueConn::open(&self.config)
-                .map_err(|e| self.server.error("cannot open the queue connection", e))?;
+                .map_err(|e| self.server.failed("cannot open the queue connection", &e))?;
             *slot = Some(queue);
         }
         match slot.as_mut() {
-            Some(queue) => work(queue).map_err(|e| self.server.error(context, e)),
+            Some(queue) => work(queue).map_err(|e| self.server.failed(context, &e)),
             None => Err(Error::general(ErrorKind::Internal, "no queue connection")),
         }
     }
@@ -1467,7 +1475,7 @@ impl PostgresStore {
         for row in &rows {
             let answered: i64 = row
                 .try_get(3)
-                .map_err(|e| self.server.error("bad answer", e))?;
+                .map_err(|e| self.server.failed("bad answer", &e))?;
             if answered < 0 {
                 events.push(self.stored_row(row)?);
             } else if answered > 0 {
@@ -1572,7 +1580,7 @@ impl PostgresStore {
     fn stored_row(&self, row: &postgres::Row) -> Result<StoredEvent> {
         let seq: i64 = row
             .try_get(0)
-            .map_err(|e| self.server.error("bad seq", e))?;
+            .map_err(|e| self.server.failed("bad seq", &e))?;
         let event: String = row.try_get(1).unwrap_or_default();
         let hash: Vec<u8> = row.try_get(2).unwrap_or_default();
         Ok(StoredEvent {
@@ -1644,7 +1652,7 @@ impl Store for PostgresStore {
             Err(e) => {
                 let err = self
                     .server
-                    .error(&format!("cannot store events from {}", first.seq), e);
+                    .failed(&format!("cannot store events from {}", first.seq), &e);
                 // A failed statement ends the lock's transaction.
                 let _ = self.end_lock(false);
                 return Err(err);
@@ -1657,7 +1665,7 @@ impl Store for PostgresStore {
                 Ok(None) => {
                     let seq: i64 = row
                         .try_get(0)
-                        .map_err(|e| self.server.error("bad head", e))?;
+                        .map_err(|e| self.server.failed("bad head", &e))?;
                     head = Some(u64::try_from(seq).unwrap_or(0));
                 }
                 _ => missing.push(self.stored_row(row)?),
@@ -1959,7 +1967,7 @@ impl Store for PostgresStore {
             for row in rows {
                 let seq: i64 = row
                     .try_get(0)
-                    .map_err(|e| self.server.error("bad seq", e))?;
+                    .map_err(|e| self.server.failed("bad seq", &e))?;
                 let event: String = row.try_get(1).unwrap_or_default();
                 let hash: Vec<u8> = row.try_get(2).unwrap_or_default();
                 next = seq.saturating_add(1);
@@ -2012,7 +2020,7 @@ impl Store for PostgresStore {
         };
         let format: i64 = row
             .try_get(0)
-            .map_err(|e| self.server.error("cannot read the audit format", e))?;
+            .map_err(|e| self.server.failed("cannot read the audit format", &e))?;
         u32::try_from(format).map_err(|_| {
             self.server.error(
                 "cannot open the store",
@@ -2035,10 +2043,10 @@ impl Store for PostgresStore {
             Some(row) => {
                 let seq: i64 = row
                     .try_get(0)
-                    .map_err(|e| self.server.error("bad snapshot", e))?;
+                    .map_err(|e| self.server.failed("bad snapshot", &e))?;
                 let snapshot: String = row
                     .try_get(1)
-                    .map_err(|e| self.server.error("bad snapshot", e))?;
+                    .map_err(|e| self.server.failed("bad snapshot", &e))?;
                 Ok(Some((u64::try_from(seq).unwrap_or(0), snapshot)))
             }
         }

@@ -558,3 +558,149 @@ fn retries_in_a_stream_are_answered_on_a_server_that_allows_one_connection() {
     drop(engine);
     assert_eq!(open(&limited).audit_head(), lone.audit_head());
 }
+
+/// Terminates every other backend of database `db`; how many.
+fn kill_all(admin: &mut Client, db: &str) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&db],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Every connection of the writer killed at a random moment of a large
+/// batch (taking the lock, streaming, committing, reading on the side):
+/// an acknowledged event is stored, the engine equals a fresh one after
+/// each call (or after the reload a later call makes), and sending every
+/// batch again stores each sale exactly once.
+#[test]
+fn large_batches_killed_at_any_moment_lose_nothing_acknowledged() {
+    let Some(url) = server() else { return };
+    const ROUNDS: u64 = 4;
+    const ROUND: u64 = 1_100;
+    let (url, db) = fresh_db(&url, "killany");
+    let mut engine = members(&url);
+    let mut acknowledged = BTreeSet::new();
+    let mut seed = std::env::var("UPLINE_PG_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9e37_79b9_7f4a_7c15u64);
+    let mut failed = 0;
+    let batch_of = |round: u64| -> Vec<Event> {
+        // New sales, and retries of the previous round's (hashes only in
+        // the store, read on the side connection while streaming).
+        (0..ROUND)
+            .map(|k| match k % 5 {
+                0 if round > 0 => sale((round - 1) * 10_000 + k + 1),
+                _ => sale(round * 10_000 + k),
+            })
+            .collect()
+    };
+    for round in 0..ROUNDS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_micros(seed % 300_000);
+        let killer = {
+            let (url, db) = (url.clone(), db.clone());
+            std::thread::spawn(move || {
+                let mut admin = Client::connect(&url, NoTls).unwrap();
+                std::thread::sleep(delay);
+                kill_all(&mut admin, &db)
+            })
+        };
+        let batch = batch_of(round);
+        let answered = engine.apply_batch(&batch);
+        let killed = killer.join().unwrap();
+        match answered {
+            Ok(results) => {
+                for (result, event) in results.into_iter().zip(&batch) {
+                    let applied = result.unwrap();
+                    let json = serde_json::to_value(event).unwrap();
+                    acknowledged.insert((json["sale"].as_str().unwrap().to_string(), applied.seq));
+                }
+            }
+            Err(err) => {
+                assert_eq!(err.kind(), ErrorKind::Storage, "round {round}: {err}");
+                failed += 1;
+                // The reload may itself have been cut: the next call (here
+                // a catch-up) makes it.
+                if let Err(first) = engine.catch_up() {
+                    let second = engine.catch_up();
+                    assert!(
+                        second.is_ok(),
+                        "round {round}: {err}; then {first}; then {second:?}"
+                    );
+                }
+            }
+        }
+        let _ = killed;
+        let fresh = open(&url);
+        assert_eq!(engine.audit_head(), fresh.audit_head(), "round {round}");
+        assert_eq!(
+            engine.snapshot_json(),
+            fresh.snapshot_json(),
+            "round {round}"
+        );
+    }
+    eprintln!("{failed} of {ROUNDS} batches failed");
+    // Each acknowledged sale is stored at the seq it was answered with.
+    let store = PostgresStore::open(&url, "acme").unwrap();
+    let by_seq: std::collections::BTreeMap<u64, String> = stored_events(&store)
+        .into_iter()
+        .map(|e| {
+            let json: serde_json::Value = serde_json::from_str(&e.event).unwrap();
+            (e.seq, json["sale"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    for (sale_id, seq) in &acknowledged {
+        assert_eq!(
+            by_seq.get(seq),
+            Some(sale_id),
+            "acknowledged {sale_id} at {seq}"
+        );
+    }
+    // Everything again: each sale stored once. A connection killed after
+    // the last batch, while idle, fails the next call once (`storage`).
+    for round in 0..ROUNDS {
+        let results = match engine.apply_batch(&batch_of(round)) {
+            Err(err) if round == 0 && err.kind() == ErrorKind::Storage => {
+                engine.apply_batch(&batch_of(round)).unwrap()
+            }
+            answered => answered.unwrap(),
+        };
+        for result in results {
+            result.unwrap();
+        }
+    }
+    let ids = stored_sales(&url);
+    assert_eq!(ids.len() as u64, ROUNDS * ROUND - (ROUNDS - 1) * ROUND / 5);
+    let fresh = open(&url);
+    assert_eq!(engine.audit_head(), fresh.audit_head());
+    assert_eq!(fresh.verify().unwrap(), fresh.audit_head());
+}
+
+/// A server's refusal names its reason, not only "db error": here the
+/// lock's connection terminated while idle, which the next call meets
+/// (and the one after it reconnects).
+#[test]
+fn a_refusal_by_the_server_names_its_reason() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "reason");
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    let mut b = PostgresStore::open(&url, "acme").unwrap();
+    b.append(&run(1, 2)).unwrap();
+    assert!(kill_all(&mut admin, &db) > 0);
+    let err = b.try_lock_appends(2, 10).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.to_string().contains("administrator command (57P01)"),
+        "{err}"
+    );
+    let held = b.try_lock_appends(2, 10).unwrap().unwrap();
+    assert!(matches!(held, TryLock::Held(_)), "{held:?}");
+    b.unlock_appends().unwrap();
+}
