@@ -72,7 +72,10 @@
 //! visible before the commit; a writer that dies mid-stream loses its
 //! connection and the server rolls the whole group back. While the main
 //! connection streams, the stored hash of an event retried in the batch
-//! is read on a second connection. Batches of 10,000 sales as columns:
+//! is read on a second connection (opened at its first use and kept);
+//! where none can be had (a role or server out of connections), on the
+//! main one, which ends the stream: the batch is then appended whole,
+//! without the lock. Batches of 10,000 sales as columns:
 //! 1.3–1.6× (`benches/README.md`, "Round 10").
 //!
 //! ## Group commit across writers, when commits are slow
