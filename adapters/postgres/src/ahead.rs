@@ -8,6 +8,9 @@
 //! in one more round trip; a conflict is still the primary key's and the
 //! head check's to find, and nothing is visible before the commit.
 //!
+//! Under a `statement_timeout` the rows are held until the append and
+//! sent then, in one `COPY` (see `write`).
+//!
 //! The connection is the thread's from the first events sent until the
 //! append (or the lock's release, or any other use of the store, which
 //! ends the stream and rolls its transaction back) takes it back.
@@ -105,23 +108,54 @@ impl Ahead {
 
 /// The writer thread: one `COPY` of every row received until `Finish`; on
 /// a closed channel the writer is dropped unfinished, which aborts it.
+///
+/// Under a `statement_timeout` the rows wait for `Finish` and go in one
+/// `COPY` then: a `COPY` open while the engine stages lasts as long as
+/// the staging, which the timeout would cut (a large batch would then
+/// never be stored), while the append that a store without the stream
+/// makes lasts only its own writing.
 fn write(
     client: &mut Client,
     programme: &str,
     parts: &mpsc::Receiver<Part>,
 ) -> Result<Option<u64>, postgres::Error> {
-    let mut writer = BinaryCopyInWriter::new(client.copy_in(COPY)?, &TYPES);
+    let bounded: bool = client
+        .query_one("SELECT current_setting('statement_timeout') <> '0'", &[])?
+        .try_get(0)?;
+    if !bounded {
+        let mut writer = BinaryCopyInWriter::new(client.copy_in(COPY)?, &TYPES);
+        while let Ok(part) = parts.recv() {
+            match part {
+                Part::Rows(rows) => put(&mut writer, programme, &rows)?,
+                Part::Finish => return writer.finish().map(Some),
+            }
+        }
+        return Ok(None);
+    }
+    let mut held = Vec::new();
     while let Ok(part) = parts.recv() {
         match part {
-            Part::Rows(rows) => {
-                for event in &rows {
-                    // Seqs were checked to fit an INT8 before they were sent.
-                    let seq = i64::try_from(event.seq).unwrap_or(i64::MAX);
-                    writer.write(&[&programme, &seq, &event.event.as_str(), &&event.hash.0[..]])?;
-                }
+            Part::Rows(rows) => held.extend(rows),
+            Part::Finish => {
+                let mut writer = BinaryCopyInWriter::new(client.copy_in(COPY)?, &TYPES);
+                put(&mut writer, programme, &held)?;
+                return writer.finish().map(Some);
             }
-            Part::Finish => return writer.finish().map(Some),
         }
     }
     Ok(None)
+}
+
+/// Writes `rows` into the `COPY`.
+fn put(
+    writer: &mut BinaryCopyInWriter<'_>,
+    programme: &str,
+    rows: &[StoredEvent],
+) -> Result<(), postgres::Error> {
+    for event in rows {
+        // Seqs were checked to fit an INT8 before they were sent.
+        let seq = i64::try_from(event.seq).unwrap_or(i64::MAX);
+        writer.write(&[&programme, &seq, &event.event.as_str(), &&event.hash.0[..]])?;
+    }
+    Ok(())
 }

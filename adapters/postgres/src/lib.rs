@@ -75,7 +75,9 @@
 //! is read on a second connection (opened at its first use and kept);
 //! where none can be had (a role or server out of connections), on the
 //! main one, which ends the stream: the batch is then appended whole,
-//! without the lock. Batches of 10,000 sales as columns:
+//! without the lock. Under a `statement_timeout` the rows are held until
+//! the append and sent then, in one `COPY` (a `COPY` open while the
+//! engine stages would last as long as the staging, and be cut). Batches of 10,000 sales as columns:
 //! 1.3–1.6× (`benches/README.md`, "Round 10").
 //!
 //! ## Group commit across writers, when commits are slow

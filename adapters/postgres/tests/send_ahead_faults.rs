@@ -704,3 +704,42 @@ fn a_refusal_by_the_server_names_its_reason() {
     assert!(matches!(held, TryLock::Held(_)), "{held:?}");
     b.unlock_appends().unwrap();
 }
+
+/// A database with a `statement_timeout` shorter than a large batch's
+/// staging: a `COPY` streaming while the engine stages would be one
+/// statement as long as the staging, and be cut every time. The batch is
+/// stored, as by a store that does not stream (the rows wait for the
+/// append), and the timeout still holds for the store's statements.
+#[test]
+fn a_statement_timeout_shorter_than_the_staging_does_not_fail_a_large_batch() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "timeout");
+    drop(members(&url));
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} SET statement_timeout = '200ms'"
+        ))
+        .unwrap();
+    let mut engine = open(&url);
+    let batch: Vec<Event> = (0..6_000).map(sale).collect();
+    let started = Instant::now();
+    for result in engine.apply_batch(&batch).unwrap() {
+        result.unwrap();
+    }
+    assert!(
+        started.elapsed() > Duration::from_millis(200),
+        "the staging outlasts the timeout"
+    );
+    let more: Vec<Event> = (6_000..7_100).map(sale).collect();
+    for result in engine.apply_batch(&more).unwrap() {
+        result.unwrap();
+    }
+    let fresh = open(&url);
+    assert_eq!(fresh.audit_head(), engine.audit_head());
+    assert_eq!(fresh.audit_head().seq, MEMBERS + 7_100);
+    // The store's session keeps the timeout.
+    let mut session = Client::connect(&url, NoTls).unwrap();
+    let err = session.batch_execute("SELECT pg_sleep(1)").unwrap_err();
+    assert_eq!(err.code(), Some(&postgres::error::SqlState::QUERY_CANCELED));
+}
