@@ -774,3 +774,41 @@ fn a_large_batch_outlasting_both_timeouts_is_stored() {
     assert!(started.elapsed() > Duration::from_millis(150));
     assert_eq!(open(&url).audit_head(), engine.audit_head());
 }
+
+/// Ids with quotes, backslashes, emoji, a byte-order mark, a right-to-left
+/// override and a lone combining mark, in a batch that streams: a fresh
+/// engine replays them with every hash checked, and retries find them.
+#[test]
+fn odd_unicode_ids_stream_byte_for_byte() {
+    let Some(url) = server() else { return };
+    let (url, _) = fresh_db(&url, "unicode");
+    let mut engine = members(&url);
+    let odd = |k: u64| format!("s'\"\\\\é💸\u{feff}\u{202e}\u{301}{k}\\\\u0000");
+    let event = |k: u64| {
+        Event::from_json(
+            &serde_json::json!({"type": "sale_recorded", "sale": odd(k),
+                "buyer": format!("m{}", k % MEMBERS), "amount": "12.34",
+                "currency": "USD", "at": SALE_AT})
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let batch: Vec<Event> = (0..1_300).map(event).collect();
+    let first = engine.apply_batch(&batch).unwrap();
+    let fresh = open(&url);
+    assert_eq!(fresh.audit_head(), engine.audit_head());
+    assert_eq!(fresh.verify().unwrap(), engine.audit_head());
+    // Sent again, as a stream of retries with new events between them.
+    let mut again = fresh;
+    let mixed: Vec<Event> = (0..1_300)
+        .flat_map(|k| [event(k), event(10_000 + k)])
+        .collect();
+    let answers = again.apply_batch(&mixed).unwrap();
+    for (k, applied) in first.into_iter().enumerate() {
+        let replayed = answers[2 * k].as_ref().unwrap();
+        assert!(replayed.replayed, "{k}");
+        assert_eq!(replayed.seq, applied.as_ref().unwrap().seq, "{k}");
+        assert_eq!(replayed.hash, applied.unwrap().hash, "{k}");
+    }
+    assert_eq!(open(&url).audit_head(), again.audit_head());
+}
