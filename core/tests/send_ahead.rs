@@ -45,6 +45,9 @@ struct Streaming {
     fail_part: Option<usize>,
     /// Fail the append that follows parts sent ahead.
     fail_append: bool,
+    /// Store the next group's append, then answer it with an error (a
+    /// connection cut at the commit).
+    lose_answer: bool,
 }
 
 fn broken(what: &str) -> Error {
@@ -63,6 +66,10 @@ impl Store for Streaming {
             if self.fail_append {
                 return Err(broken("the append"));
             }
+        }
+        if std::mem::take(&mut self.lose_answer) && events.len() > 1 {
+            self.log.append(events)?;
+            return Err(broken("the answer"));
         }
         self.log.append(events)
     }
@@ -201,5 +208,48 @@ fn a_stream_that_fails_stores_none_of_the_batch_and_the_engine_rolls_back() {
         // once the store streams.
         engine.apply_batch(&sales(0, 10)).unwrap();
         assert_eq!(engine.audit_head().seq, before.seq + 8);
+    }
+}
+
+#[test]
+fn a_group_stored_whose_answer_was_lost_is_acknowledged_as_staged() {
+    for n in [10, SEND_AHEAD_MIN + 1_500] {
+        let store = Streaming::default();
+        let mut engine = Engine::open(Box::new(store)).unwrap();
+        let mut lone = Engine::new();
+        members(&mut engine);
+        members(&mut lone);
+        // The next append is stored, and answered with an error.
+        let copy = MemoryStore::copy_of(engine.store().unwrap()).unwrap();
+        let mut store = Streaming {
+            log: copy,
+            lose_answer: true,
+            ..Streaming::default()
+        };
+        store
+            .log
+            .save_snapshot(40, &engine.snapshot_json())
+            .unwrap();
+        let mut engine = Engine::open(Box::new(store)).unwrap();
+        let batch = sales(0, n);
+        let ours = engine.apply_batch(&batch).unwrap();
+        let theirs = lone.apply_batch(&batch).unwrap();
+        for (k, (a, b)) in ours.into_iter().zip(theirs).enumerate() {
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{n}: event {k}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{n}: event {k}"),
+                (a, b) => panic!("{n}: event {k}: {a:?} against {b:?}"),
+            }
+        }
+        assert_eq!(engine.audit_head(), lone.audit_head(), "{n}");
+        assert_eq!(
+            engine.store().unwrap().head().unwrap(),
+            lone.audit_head().seq,
+            "{n}: stored once"
+        );
+        // The engine writes on.
+        engine.apply_batch(&sales(n, 10)).unwrap();
+        lone.apply_batch(&sales(n, 10)).unwrap();
+        assert_eq!(engine.audit_head(), lone.audit_head(), "{n}");
     }
 }

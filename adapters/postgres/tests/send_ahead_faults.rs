@@ -812,3 +812,57 @@ fn odd_unicode_ids_stream_byte_for_byte() {
     }
     assert_eq!(open(&url).audit_head(), again.audit_head());
 }
+
+/// The writer's connection killed at the statement that checks the head
+/// and commits: the server may have committed before it died. The batch
+/// is then acknowledged (the engine, reloaded, finds it stored as staged),
+/// and answered `storage` only when it was not stored.
+#[test]
+fn a_batch_killed_at_its_commit_is_acknowledged_exactly_when_stored() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "commitkill");
+    let mut engine = members(&url);
+    for round in 0..6u64 {
+        let done = Arc::new(AtomicBool::new(false));
+        let killer = {
+            let (url, db, done) = (url.clone(), db.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut admin = Client::connect(&url, NoTls).unwrap();
+                while !done.load(Ordering::SeqCst) {
+                    let killed: i64 = admin
+                        .query_one(
+                            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+                             WHERE datname = $1 AND query LIKE '%''follows''%'
+                             AND state = 'active' AND pid <> pg_backend_pid()",
+                            &[&db],
+                        )
+                        .unwrap()
+                        .get(0);
+                    if killed > 0 {
+                        return;
+                    }
+                }
+            })
+        };
+        let before = engine.audit_head().seq;
+        let batch: Vec<Event> = (round * 10_000..round * 10_000 + 1_100).map(sale).collect();
+        let answered = engine.apply_batch(&batch);
+        done.store(true, Ordering::SeqCst);
+        killer.join().unwrap();
+        let stored = open(&url).audit_head();
+        match answered {
+            Ok(results) => {
+                assert_eq!(stored.seq, before + 1_100, "round {round}");
+                assert_eq!(results.last().unwrap().as_ref().unwrap().hash, stored.hash);
+            }
+            Err(err) => {
+                assert_eq!(err.kind(), ErrorKind::Storage, "round {round}: {err}");
+                assert_eq!(stored.seq, before, "round {round}: stored, yet {err}");
+            }
+        }
+        // The next call meets the killed connection when the kill came
+        // after the answer: the engine equals the store either way.
+        let _ = engine.catch_up();
+        assert_eq!(engine.audit_head(), stored, "round {round}");
+    }
+}

@@ -221,7 +221,9 @@ impl Engine {
     /// `empty()` each attempt ([`Slots`]). Staging a group commits each
     /// item in memory (later items read earlier ones), so a failed append
     /// rolls back by reloading from the store, which also catches up, and
-    /// the group is staged again. A writer that finds other writers'
+    /// the group is staged again. An append that failed only in its answer
+    /// (a connection cut at the commit) is found stored by that reload
+    /// (its last event, with its hash) and acknowledged as staged. A writer that finds other writers'
     /// appends takes the store's append lock before staging its next
     /// [`CONTENDED_CALLS`] groups, so they cannot meet a conflict and are
     /// never rolled back. The lock is always released before returning.
@@ -309,7 +311,17 @@ impl Engine {
                 return Err(storage(err));
             }
             if err.kind() != ErrorKind::Conflict {
-                return Err(storage(err));
+                // An append whose answer was lost (the connection cut at
+                // its commit) may have been stored: the store, reloaded,
+                // then holds this group's last event and hash, and with
+                // them (the chain) the whole group as staged.
+                return match stored.last() {
+                    Some(last) if self.hash_at(last.seq).ok() == Some(last.hash) => {
+                        self.forget_persisted_hashes();
+                        Ok(results)
+                    }
+                    _ => Err(storage(err)),
+                };
             }
             self.contended = CONTENDED_CALLS;
             if !*locked {
