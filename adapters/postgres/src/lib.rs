@@ -584,7 +584,7 @@ pub struct PostgresStore {
     commit_micros: Cell<u64>,
     /// A large group's events streaming into a `COPY` under the append
     /// lock ([`Store::send_ahead`]); the connection is its thread's.
-    ahead: RefCell<Option<ahead::Ahead>>,
+    ahead: RefCell<Option<ahead::Stream>>,
     /// A second connection for the reads a stream's stager makes (the
     /// stored hash of a retried event) while the first streams.
     side: RefCell<Option<Client>>,
@@ -1016,9 +1016,9 @@ impl PostgresStore {
                 "no events were sent ahead",
             ));
         };
-        let expected = ahead.first.saturating_sub(1);
-        let begins = events.len() >= ahead.sent
-            && check_append(expected, &events[..ahead.sent]).is_ok()
+        let expected = ahead.first().saturating_sub(1);
+        let begins = events.len() >= ahead.sent()
+            && check_append(expected, &events[..ahead.sent()]).is_ok()
             && check_append(expected, events).is_ok();
         if !begins {
             *self.ahead.get_mut() = Some(ahead);
@@ -1031,7 +1031,7 @@ impl PostgresStore {
                 ),
             ));
         }
-        let rest = &events[ahead.sent..];
+        let rest = &events[ahead.sent()..];
         Self::seq_param(expected.saturating_add(events.len() as u64))?;
         let Some((conn, copied)) = ahead.finish(rest) else {
             return Err(self.server.error(
@@ -1751,7 +1751,7 @@ impl Store for PostgresStore {
             return Ok(false);
         };
         self.round_trips.set(self.round_trips.get() + 1);
-        *self.ahead.get_mut() = Some(ahead::Ahead::start(conn, self.programme.clone(), events));
+        *self.ahead.get_mut() = Some(ahead::start(conn, self.programme.clone(), events));
         Ok(true)
     }
 

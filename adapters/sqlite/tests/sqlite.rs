@@ -322,6 +322,126 @@ fn a_failing_append_leaves_the_engine_unchanged() {
     assert_eq!(engine.verify().unwrap().seq, 71);
 }
 
+/// A stored event for the store-level tests: JSON `{"n": seq}`, its hash
+/// `seq` repeated.
+fn stored(seq: u64) -> upline::StoredEvent {
+    upline::StoredEvent {
+        seq,
+        event: format!("{{\"n\":{seq},\"t\":\"é 💸 \\\" '\"}}"),
+        hash: upline::Hash([seq as u8; 32]),
+    }
+}
+
+fn stored_run(from: u64, to: u64) -> Vec<upline::StoredEvent> {
+    (from..=to).map(stored).collect()
+}
+
+fn stored_events(store: &dyn upline::Store) -> Vec<upline::StoredEvent> {
+    let mut read = Vec::new();
+    store
+        .scan(1, &mut |e| {
+            read.push(e);
+            Ok(())
+        })
+        .unwrap();
+    read
+}
+
+#[test]
+fn events_sent_ahead_are_stored_by_their_append_or_not_at_all() {
+    use upline::Store;
+
+    let path = temp_path("ahead.sqlite");
+    let mut a = SqliteStore::open(&path).unwrap();
+    let mut b = SqliteStore::open(&path).unwrap();
+    a.append(&stored_run(1, 2)).unwrap();
+    // Without the lock nothing is sent ahead; in memory neither.
+    assert!(!b.send_ahead(&stored_run(3, 10)).unwrap());
+    let mut memory = SqliteStore::open_in_memory().unwrap();
+    memory.lock_appends(0, 10).unwrap().unwrap();
+    assert!(!memory.send_ahead(&stored_run(1, 10)).unwrap());
+    memory.unlock_appends().unwrap();
+
+    // Under the lock: sent in parts, invisible until the append commits.
+    let missing = b.lock_appends(1, 10).unwrap().unwrap();
+    assert_eq!(missing.events, Some(stored_run(2, 2)));
+    let group = stored_run(3, 1_500);
+    assert!(b.send_ahead(&group[..600]).unwrap());
+    assert!(b.send_ahead(&group[600..1_000]).unwrap());
+    // The store's reads go on meanwhile (the second connection).
+    assert_eq!(b.hash_at(2).unwrap(), Some(upline::Hash([2; 32])));
+    assert_eq!(b.head().unwrap(), 2);
+    assert_eq!(a.head().unwrap(), 2, "nothing visible before the commit");
+    b.append(&group).unwrap();
+    let mut all = stored_run(1, 2);
+    all.extend(group);
+    assert_eq!(stored_events(&a), all);
+    // The commit released the write lock: the other writer appends.
+    a.append(&stored_run(1_501, 1_501)).unwrap();
+
+    // Released without an append, or ended by a snapshot: nothing stored.
+    b.lock_appends(1_501, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_502, 1_800)).unwrap());
+    b.unlock_appends().unwrap();
+    a.append(&stored_run(1_502, 1_502)).unwrap();
+    b.lock_appends(1_502, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_503, 1_800)).unwrap());
+    b.save_snapshot(1_502, "{}").unwrap();
+    a.append(&stored_run(1_503, 1_503)).unwrap();
+    assert_eq!(b.head().unwrap(), 1_503);
+
+    // Parts that do not follow, an append that does not begin with them,
+    // a group past the head: refused, nothing stored, the lock released.
+    b.lock_appends(1_503, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_504, 1_600)).unwrap());
+    let err = b.send_ahead(&stored_run(1_700, 1_710)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let err = b.append(&stored_run(1_550, 1_700)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    a.append(&stored_run(1_504, 1_504)).unwrap();
+    b.lock_appends(1_504, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&stored_run(1_506, 2_000)).unwrap());
+    let err = b.append(&stored_run(1_506, 2_000)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    a.append(&stored_run(1_505, 1_505)).unwrap();
+    assert_eq!(b.head().unwrap(), 1_505);
+}
+
+#[test]
+fn a_large_batch_into_sqlite_answers_as_a_lone_engine() {
+    let path = temp_path("bulk.sqlite");
+    let mut engine = fill(&path, 60);
+    let mut lone = Engine::new();
+    for i in 0..60 {
+        lone.apply(&event(i)).unwrap();
+    }
+    // New sales and refunds, retries of stored ones, unknown buyers.
+    let batch: Vec<Event> = (60..3_060u64)
+        .map(|i| match i % 11 {
+            4 => event(60 + i % 50),
+            9 => Event::from_json(&format!(
+                r#"{{"type":"sale_recorded","sale":"x{i}","buyer":"nobody","amount":"1.00","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#
+            ))
+            .unwrap(),
+            _ => event(i),
+        })
+        .collect();
+    let ours = engine.apply_batch(&batch).unwrap();
+    let theirs = lone.apply_batch(&batch).unwrap();
+    for (k, (a, b)) in ours.into_iter().zip(theirs).enumerate() {
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "event {k}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "event {k}"),
+            (a, b) => panic!("event {k}: {a:?} against {b:?}"),
+        }
+    }
+    assert_eq!(engine.audit_head(), lone.audit_head());
+    drop(engine);
+    let reopened = open(&path);
+    assert_eq!(reopened.audit_head(), lone.audit_head());
+    assert_eq!(reopened.verify().unwrap(), lone.audit_head());
+}
+
 /// The child side of the crash test: applies the stream in batches and
 /// prints the acknowledged head after each durable batch.
 #[test]
