@@ -12,17 +12,6 @@
 //! stores nothing otherwise (`conflict`: the engine catches up and tries
 //! again). A writer waits up to [`BUSY_TIMEOUT`] for the lock.
 //!
-//! The store's append lock ([`Store::lock_appends`]) is that write lock
-//! held from before staging until the append: a writer that kept losing
-//! races, and a group of 1,024 events or more
-//! ([`upline::store::SEND_AHEAD_MIN`]), take it. Such a group sends its
-//! events ahead as it stages them ([`Store::send_ahead`]): a thread of the
-//! store's own inserts them in the lock's transaction while the engine
-//! stages the rest, and the append inserts the last ones and commits. A
-//! second connection to the file serves the store's reads meanwhile (an
-//! in-memory store, which has no file to open twice, appends once
-//! staged).
-//!
 //! ```
 //! use upline::Engine;
 //! use upline_sqlite::SqliteStore;
@@ -65,13 +54,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod ahead;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
-use upline::store::{check_append, conflict, missing_after, Missing};
+use upline::store::check_append;
 use upline::{Error, ErrorKind, Hash, Result, Store, StoredEvent};
 
 /// How long a writer waits for another process's write lock on the file.
@@ -114,15 +101,6 @@ pub struct SqliteStore {
     schema: i32,
     /// Opened with [`SqliteStore::open_read_only`]: writes are refused.
     read_only: bool,
-    /// `conn` holds the append lock: a `BEGIN IMMEDIATE` transaction.
-    locked: bool,
-    /// The file (none in memory): where a second connection opens.
-    path: Option<PathBuf>,
-    /// Events sent ahead ([`Store::send_ahead`]): a thread inserts them on
-    /// the lock's connection, and `conn` is the second connection.
-    ahead: Option<ahead::Stream>,
-    /// The second connection between streams.
-    spare: Option<Connection>,
 }
 
 fn storage(context: &str, err: rusqlite::Error) -> Error {
@@ -168,10 +146,6 @@ impl SqliteStore {
             conn,
             schema,
             read_only: true,
-            locked: false,
-            path: None,
-            ahead: None,
-            spare: None,
         })
     }
 
@@ -222,18 +196,10 @@ impl SqliteStore {
             .map_err(|e| storage("cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| storage("cannot set synchronous", e))?;
-        let path = conn
-            .path()
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from);
         let mut store = SqliteStore {
             conn,
             schema: SCHEMA_VERSION,
             read_only: false,
-            locked: false,
-            path,
-            ahead: None,
-            spare: None,
         };
         store.migrate(version)?;
         Ok(store)
@@ -296,14 +262,8 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn append(&mut self, events: &[StoredEvent]) -> Result<()> {
         self.writable()?;
-        if self.ahead.is_some() {
-            return self.append_ahead(events);
-        }
         if events.is_empty() {
             return Ok(());
-        }
-        if self.locked {
-            return self.append_locked(events);
         }
         // IMMEDIATE takes the write lock before the head is read, so no
         // other process can append between the check and the inserts.
@@ -311,55 +271,25 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| storage("cannot begin", e))?;
-        insert_after_head(&tx, events)?;
+        {
+            let head: i64 = tx
+                .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
+                .and_then(|mut query| query.query_row([], |row| row.get(0)))
+                .map_err(|e| storage("cannot read the head", e))?;
+            check_append(u64::try_from(head).unwrap_or(0), events)?;
+            let mut insert = tx
+                .prepare_cached("INSERT INTO events (seq, event, hash) VALUES (?1, ?2, ?3)")
+                .map_err(|e| storage("cannot prepare insert", e))?;
+            for event in events {
+                let seq = i64::try_from(event.seq).map_err(|_| {
+                    Error::general(ErrorKind::Storage, "sequence number out of range")
+                })?;
+                insert
+                    .execute(params![seq, event.event, &event.hash.0[..]])
+                    .map_err(|e| storage(&format!("cannot store event {}", event.seq), e))?;
+            }
+        }
         tx.commit().map_err(|e| storage("cannot commit", e))
-    }
-
-    /// `BEGIN IMMEDIATE` (SQLite's write lock on the file, waiting up to
-    /// [`BUSY_TIMEOUT`] for another process's), then the events after
-    /// `after`. Held until the next stored append, or
-    /// [`unlock_appends`](Store::unlock_appends).
-    fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
-        self.writable()?;
-        self.abandon_ahead();
-        if !self.locked {
-            self.conn
-                .execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| storage("cannot take the write lock", e))?;
-            self.locked = true;
-        }
-        Ok(Some(missing_after(self, after, limit)))
-    }
-
-    fn unlock_appends(&mut self) -> Result<()> {
-        self.abandon_ahead();
-        self.release()
-    }
-
-    /// Under the lock, for a store in a file: the events go to a thread
-    /// that inserts them on the lock's connection (module `ahead`), while
-    /// a second connection serves reads; the append ends it.
-    fn send_ahead(&mut self, events: &[StoredEvent]) -> Result<bool> {
-        let Some(first) = events.first() else {
-            return Ok(true);
-        };
-        if let Some(stream) = self.ahead.as_mut() {
-            check_append(stream.next().saturating_sub(1), events)?;
-            // A writer that stopped tells why at the append.
-            stream.send(events);
-            return Ok(true);
-        }
-        let Some(path) = self.path.clone().filter(|_| self.locked && !self.read_only) else {
-            return Ok(false);
-        };
-        check_append(first.seq.saturating_sub(1), events)?;
-        let spare = match self.spare.take() {
-            Some(spare) => spare,
-            None => open_reader(&path)?,
-        };
-        let conn = std::mem::replace(&mut self.conn, spare);
-        self.ahead = Some(ahead::start(conn, events));
-        Ok(true)
     }
 
     fn head(&self) -> Result<u64> {
@@ -463,7 +393,6 @@ impl Store for SqliteStore {
 
     fn save_snapshot(&mut self, seq: u64, snapshot: &str) -> Result<()> {
         self.writable()?;
-        self.abandon_ahead();
         let seq = i64::try_from(seq)
             .map_err(|_| Error::general(ErrorKind::Storage, "sequence number out of range"))?;
         self.conn
@@ -473,141 +402,5 @@ impl Store for SqliteStore {
             )
             .map(|_| ())
             .map_err(|e| storage("cannot save snapshot", e))
-    }
-}
-
-/// Checks that `events` follow the head `conn` reads (in its write
-/// transaction) and inserts them: `conflict` otherwise, nothing inserted.
-fn insert_after_head(conn: &Connection, events: &[StoredEvent]) -> Result<()> {
-    let head: i64 = conn
-        .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")
-        .and_then(|mut query| query.query_row([], |row| row.get(0)))
-        .map_err(|e| storage("cannot read the head", e))?;
-    check_append(u64::try_from(head).unwrap_or(0), events)?;
-    let mut insert = conn
-        .prepare_cached(ahead::INSERT)
-        .map_err(|e| storage("cannot prepare insert", e))?;
-    for event in events {
-        let seq = i64::try_from(event.seq)
-            .map_err(|_| Error::general(ErrorKind::Storage, "sequence number out of range"))?;
-        insert
-            .execute(params![seq, event.event, &event.hash.0[..]])
-            .map_err(|e| storage(&format!("cannot store event {}", event.seq), e))?;
-    }
-    Ok(())
-}
-
-/// The second connection: reads while the first streams.
-fn open_reader(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| storage(&format!("cannot open {} again", path.display()), e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| storage("cannot set the busy timeout", e))?;
-    Ok(conn)
-}
-
-impl SqliteStore {
-    /// An append under the lock: in its transaction, then `COMMIT`, which
-    /// releases it. A writer behind the head gets `conflict` and keeps
-    /// the lock (nothing was inserted).
-    fn append_locked(&mut self, events: &[StoredEvent]) -> Result<()> {
-        match insert_after_head(&self.conn, events) {
-            Ok(()) => {}
-            Err(err) if err.kind() == ErrorKind::Conflict => return Err(err),
-            Err(err) => {
-                let _ = self.release();
-                return Err(err);
-            }
-        }
-        self.locked = false;
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(storage("cannot commit", e));
-        }
-        Ok(())
-    }
-
-    /// The append of a group whose first events were sent ahead: the rest
-    /// goes to the thread, which answers once every row is inserted; then
-    /// `COMMIT` (or `ROLLBACK`) on the lock's connection, back in `conn`.
-    fn append_ahead(&mut self, events: &[StoredEvent]) -> Result<()> {
-        let Some(stream) = self.ahead.take() else {
-            return Ok(());
-        };
-        let expected = stream.first().saturating_sub(1);
-        let begins = events.len() >= stream.sent() && check_append(expected, events).is_ok();
-        if !begins {
-            self.ahead = Some(stream);
-            self.abandon_ahead();
-            return Err(Error::general(
-                ErrorKind::Internal,
-                format!(
-                    "an append that does not continue the events sent ahead from seq {}",
-                    expected.saturating_add(1)
-                ),
-            ));
-        }
-        let rest = &events[stream.sent()..];
-        let Some((conn, written)) = stream.finish(rest) else {
-            // The lock's connection went with the thread: rolled back.
-            self.locked = false;
-            return Err(Error::general(
-                ErrorKind::Storage,
-                "sqlite: the writer of the events sent ahead stopped; nothing was stored",
-            ));
-        };
-        self.spare = Some(std::mem::replace(&mut self.conn, conn));
-        match written {
-            ahead::Written::Stored(rows) if rows == events.len() as u64 => {
-                self.locked = false;
-                if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(storage("cannot commit", e));
-                }
-                Ok(())
-            }
-            ahead::Written::Behind(head) => {
-                self.release()?;
-                Err(conflict(head, expected.saturating_add(1)))
-            }
-            ahead::Written::Failed(e) => {
-                let _ = self.release();
-                Err(storage("cannot store the events sent ahead", e))
-            }
-            ahead::Written::Stored(_) | ahead::Written::Abandoned => {
-                let _ = self.release();
-                Err(Error::general(
-                    ErrorKind::Internal,
-                    "sqlite: the writer stored another count of events than sent",
-                ))
-            }
-        }
-    }
-
-    /// Ends a stream that no append took: the thread stops, the lock's
-    /// connection comes back and its transaction rolls back.
-    fn abandon_ahead(&mut self) {
-        let Some(stream) = self.ahead.take() else {
-            return;
-        };
-        match stream.abandon() {
-            Some(conn) => self.spare = Some(std::mem::replace(&mut self.conn, conn)),
-            // Gone with the thread: its transaction with it.
-            None => self.locked = false,
-        }
-        let _ = self.release();
-    }
-
-    /// Rolls back the lock's transaction, if one is held.
-    fn release(&mut self) -> Result<()> {
-        if !std::mem::replace(&mut self.locked, false) {
-            return Ok(());
-        }
-        self.conn
-            .execute_batch("ROLLBACK")
-            .map_err(|e| storage("cannot release the write lock", e))
     }
 }

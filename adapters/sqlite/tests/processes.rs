@@ -3,9 +3,8 @@
 //! writers, each this test executable again, apply their sales in random
 //! batches of 1 to 50, and 10 % of the sales are sent to two writers (the
 //! same webhook at two workers). The even writers start with one batch
-//! of 1,210 sales each, 110 of them the other's: large enough to take the
-//! write lock before staging and send its events ahead to the store's
-//! writer thread. Once all are done, each catches up and
+//! of 1,210 sales each, 110 of them the other's, which race. Once all are
+//! done, each catches up and
 //! reports its head. Afterwards every writer and a freshly opened engine
 //! have the same head, every sale is stored exactly once, at the seq and
 //! with the hash its writer was told, the chain verifies, and money is
