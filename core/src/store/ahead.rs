@@ -4,10 +4,9 @@
 //! ahead (in the lock's transaction) while the engine stages the rest of
 //! its group on the caller's thread. The append then hands the thread the
 //! last events and takes the connection back with what the thread
-//! answered, to commit or roll back. The adapters write with their own
-//! drivers (`upline-postgres` into a binary `COPY`, `upline-sqlite` with a
-//! prepared `INSERT`); this type only moves the events and the
-//! connection.
+//! answered, to commit or roll back. An adapter writes with its own
+//! driver (`upline-postgres` into a binary `COPY`); this type only moves
+//! the events and the connection.
 //!
 //! ```
 //! use upline::store::ahead::{Ahead, Part};
