@@ -41,6 +41,8 @@
 //! answers. So one durable commit and one hand-off of the lock serve
 //! every writer that was waiting.
 
+pub mod ahead;
+
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -15,7 +15,10 @@
 //! appends): an engine then loses several races in a row and must take
 //! the lock, which holds the racer off; a batch's try for the lock
 //! (`Store::try_lock_appends`) finds it busy as often, the racer appending
-//! meanwhile. No `conflict` may reach a host.
+//! meanwhile. No `conflict` may reach a host. One seed in a hundred also
+//! sends large batches (more than `SEND_AHEAD_MIN` events), which take
+//! the lock and send their events ahead (`Store::send_ahead`) in parts
+//! that fail as often as appends do.
 //!
 //! Invariants, checked after every run:
 //! - every acknowledged event is stored exactly once, and nothing is stored
@@ -37,7 +40,7 @@ use std::sync::{Arc, Mutex};
 
 use rust_decimal::Decimal;
 use upline::engine::columns::{Amounts, SaleColumns, Times};
-use upline::store::{Appended, Missing, TryLock};
+use upline::store::{Appended, Missing, TryLock, SEND_AHEAD_MIN};
 use upline::{
     Engine, Error, ErrorKind, Event, MemoryStore, SharedStore, Store, StoredEvent, Timestamp,
 };
@@ -107,6 +110,8 @@ struct World {
     racer_store: Option<SharedStore<MemoryStore>>,
     raced: Vec<String>,
     next_race: u64,
+    /// Parts sent ahead and taken.
+    parts_sent: u64,
 }
 
 /// A handle on the shared store whose every call may fail as `World` says.
@@ -115,6 +120,8 @@ struct SimStore {
     inner: SharedStore<MemoryStore>,
     world: Arc<Mutex<World>>,
     id: u64,
+    /// The events sent ahead under the lock, for its next append.
+    ahead: Vec<StoredEvent>,
 }
 
 impl Drop for SimStore {
@@ -208,6 +215,14 @@ impl Store for SimStore {
         events: &[StoredEvent],
         limit: usize,
     ) -> upline::Result<Appended> {
+        // What was sent ahead must begin the group; any answer ends it.
+        let ahead = std::mem::take(&mut self.ahead);
+        if !events.starts_with(&ahead) {
+            return Err(Error::general(
+                ErrorKind::Internal,
+                "the append does not begin with the events sent ahead",
+            ));
+        }
         if self.roll(|f| f.append_fails) {
             return Err(injected("the append failed"));
         }
@@ -291,7 +306,27 @@ impl Store for SimStore {
         ))))
     }
 
+    /// Under the lock only; a part fails as often as an append does.
+    fn send_ahead(&mut self, events: &[StoredEvent]) -> upline::Result<bool> {
+        if self.world.lock().unwrap().lock_holder != Some(self.id) {
+            return Ok(false);
+        }
+        let after = match self.ahead.last() {
+            Some(last) => last.seq,
+            None => self.inner.head()?,
+        };
+        upline::store::check_append(after, events)?;
+        if self.roll(|f| f.append_fails) {
+            self.ahead.clear();
+            return Err(injected("a part sent ahead failed"));
+        }
+        self.world.lock().unwrap().parts_sent += 1;
+        self.ahead.extend_from_slice(events);
+        Ok(true)
+    }
+
     fn unlock_appends(&mut self) -> upline::Result<()> {
+        self.ahead.clear();
         let mut world = self.world.lock().unwrap();
         if world.lock_holder == Some(self.id) {
             world.lock_holder = None;
@@ -400,6 +435,8 @@ struct Stats {
     locks: u64,
     busy: u64,
     raced: u64,
+    /// Parts of large batches sent ahead.
+    parts_sent: u64,
 }
 
 impl Sim {
@@ -419,6 +456,7 @@ impl Sim {
             racer_store: None,
             raced: Vec::new(),
             next_race: 0,
+            parts_sent: 0,
         }));
         Sim {
             seed,
@@ -455,6 +493,7 @@ impl Sim {
             inner: self.store.clone(),
             world: Arc::clone(&self.world),
             id,
+            ahead: Vec::new(),
         })
     }
 
@@ -552,7 +591,8 @@ impl Sim {
 
     fn step(&mut self) -> Result<(), String> {
         let w = self.below(self.engines.len() as u64) as usize;
-        match self.below(10) {
+        let large = self.seed % 100 == 3 && self.chance(20);
+        match if large { 10 } else { self.below(10) } {
             0 => {
                 if let Some(engine) = self.engine(w) {
                     let _ = engine.catch_up();
@@ -599,8 +639,11 @@ impl Sim {
                 }
                 self.after_call(w);
             }
-            _ => {
-                let size = 1 + self.below(12);
+            kind => {
+                let size = match kind {
+                    10 => SEND_AHEAD_MIN as u64 + self.below(600),
+                    _ => 1 + self.below(12),
+                };
                 let events = self.deliveries(size);
                 let Some(engine) = self.engine(w) else {
                     return Ok(());
@@ -676,6 +719,7 @@ impl Sim {
             self.stats.missing_events = world.missing_events;
             self.stats.locks = world.locks_taken;
             self.stats.busy = world.busy_answers;
+            self.stats.parts_sent = world.parts_sent;
         }
         if !self.unsure.is_empty() {
             return Err(format!("still unsure after calm: {:?}", self.unsure.keys()));
@@ -932,6 +976,7 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
                 total.missing_events += stats.missing_events;
                 total.locks += stats.locks;
                 total.busy += stats.busy;
+                total.parts_sent += stats.parts_sent;
                 total.raced += stats.raced;
             }
             Err(why) => panic!(
@@ -951,7 +996,8 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
                 && total.answers_with_events > 0
                 && total.locks > 0
                 && total.busy > 0
-                && total.raced > 0,
+                && total.raced > 0
+                && total.parts_sent > 0,
             "{total:?}"
         );
     }

@@ -1,12 +1,13 @@
 //! A large group's events sent ahead of its append ([`Store::send_ahead`]):
 //! while the engine stages a group of thousands of events under the append
-//! lock, a thread of the store's own streams the events staged so far into
-//! a binary `COPY` on the connection that holds the lock, so the server
-//! writes them (heap, primary key, WAL) on its core while the engine
-//! stages the rest on another. The append then sends the remainder, ends
-//! the `COPY`, checks that the group follows the locked head and commits,
-//! in one more round trip; a conflict is still the primary key's and the
-//! head check's to find, and nothing is visible before the commit.
+//! lock, a thread of the store's own ([`upline::store::ahead::Ahead`])
+//! streams the events staged so far into a binary `COPY` on the connection
+//! that holds the lock, so the server writes them (heap, primary key, WAL)
+//! on its core while the engine stages the rest on another. The append
+//! then sends the remainder, ends the `COPY`, checks that the group
+//! follows the locked head and commits, in one more round trip; a
+//! conflict is still the primary key's and the head check's to find, and
+//! nothing is visible before the commit.
 //!
 //! Under a `statement_timeout` the rows are held until the append and
 //! sent then, in one `COPY` (see `write`).
@@ -18,11 +19,10 @@
 //! [`Store::send_ahead`]: upline::Store::send_ahead
 
 use std::sync::mpsc;
-use std::thread;
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
-use postgres::Client;
+use upline::store::ahead::{Ahead, Part};
 use upline::StoredEvent;
 
 use crate::Conn;
@@ -32,78 +32,19 @@ const COPY: &str =
     "COPY upline_events (programme, seq, event, hash) FROM STDIN WITH (FORMAT binary)";
 const TYPES: [Type; 4] = [Type::TEXT, Type::INT8, Type::TEXT, Type::BYTEA];
 
-/// What the engine's thread sends the writer.
-enum Part {
-    Rows(Vec<StoredEvent>),
-    /// The last rows were sent: end the `COPY` and answer.
-    Finish,
-}
+/// The rows the `COPY` stored, or its error; `None` for a stream
+/// abandoned (the `COPY` aborted).
+pub(crate) type Copied = Result<Option<u64>, postgres::Error>;
 
-/// What the writer thread gives back: the connection (still in the lock's
-/// transaction) and the rows the `COPY` stored, or its error. `None` for
-/// the count when the stream was abandoned (the `COPY` was aborted).
-type Written = (Conn, Result<Option<u64>, postgres::Error>);
+/// A stream in flight.
+pub(crate) type Stream = Ahead<Conn, Copied>;
 
-/// A stream in flight ([`PostgresStore::send_ahead`](crate::PostgresStore)).
-pub(crate) struct Ahead {
-    parts: mpsc::Sender<Part>,
-    writer: thread::JoinHandle<Written>,
-    /// The first event's `seq` (the locked head + 1).
-    pub(crate) first: u64,
-    /// How many events were sent.
-    pub(crate) sent: usize,
-}
-
-impl Ahead {
-    /// Starts the writer thread on `conn` (which holds the append lock)
-    /// with `events`, whose seqs the caller checked.
-    pub(crate) fn start(mut conn: Conn, programme: String, events: &[StoredEvent]) -> Ahead {
-        let (parts, received) = mpsc::channel();
-        let first = events.first().map_or(0, |e| e.seq);
-        let sent = events.len();
-        // A send only fails once the writer ended, which the append reads.
-        let _ = parts.send(Part::Rows(events.to_vec()));
-        let writer = thread::spawn(move || {
-            let written = write(&mut conn.client, &programme, &received);
-            (conn, written)
-        });
-        Ahead {
-            parts,
-            writer,
-            first,
-            sent,
-        }
-    }
-
-    /// The `seq` the next events sent must start at.
-    pub(crate) fn next(&self) -> u64 {
-        self.first + self.sent as u64
-    }
-
-    /// Sends more events (following the last ones). `false` when the
-    /// writer stopped (its error is the append's answer).
-    pub(crate) fn send(&mut self, events: &[StoredEvent]) -> bool {
-        self.sent += events.len();
-        self.parts.send(Part::Rows(events.to_vec())).is_ok()
-    }
-
-    /// Sends the last events and ends the `COPY`: the connection back, and
-    /// the rows stored (or the error). No connection when the writer
-    /// thread panicked.
-    pub(crate) fn finish(mut self, rest: &[StoredEvent]) -> Option<Written> {
-        if !rest.is_empty() {
-            self.send(rest);
-        }
-        let _ = self.parts.send(Part::Finish);
-        self.writer.join().ok()
-    }
-
-    /// Abandons the stream: the writer aborts the `COPY`, and the
-    /// connection comes back with its transaction failed (to roll back).
-    pub(crate) fn abandon(self) -> Option<Conn> {
-        drop(self.parts);
-        self.writer.join().ok().map(|(conn, _)| conn)
-    }
+/// Starts the writer thread on `conn` (which holds the append lock) with
+/// `events`, whose seqs the caller checked.
+pub(crate) fn start(conn: Conn, programme: String, events: &[StoredEvent]) -> Stream {
+    Ahead::start(conn, events, move |conn, parts| {
+        write(&mut conn.client, &programme, parts)
+    })
 }
 
 /// The writer thread: one `COPY` of every row received until `Finish`; on
@@ -114,11 +55,7 @@ impl Ahead {
 /// the staging, which the timeout would cut (a large batch would then
 /// never be stored), while the append that a store without the stream
 /// makes lasts only its own writing.
-fn write(
-    client: &mut Client,
-    programme: &str,
-    parts: &mpsc::Receiver<Part>,
-) -> Result<Option<u64>, postgres::Error> {
+fn write(client: &mut postgres::Client, programme: &str, parts: &mpsc::Receiver<Part>) -> Copied {
     let bounded: bool = client
         .query_one("SELECT current_setting('statement_timeout') <> '0'", &[])?
         .try_get(0)?;

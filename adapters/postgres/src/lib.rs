@@ -77,8 +77,9 @@
 //! main one, which ends the stream: the batch is then appended whole,
 //! without the lock. Under a `statement_timeout` the rows are held until
 //! the append and sent then, in one `COPY` (a `COPY` open while the
-//! engine stages would last as long as the staging, and be cut). Batches of 10,000 sales as columns:
-//! 1.3–1.6× (`benches/README.md`, "Round 10").
+//! engine stages would last as long as the staging, and be cut).
+//! Batches of 10,000 sales as columns: 1.3–1.6× (`benches/README.md`,
+//! "Round 10").
 //!
 //! ## Group commit across writers, when commits are slow
 //!
@@ -596,7 +597,7 @@ pub struct PostgresStore {
     commit_micros: Cell<u64>,
     /// A large group's events streaming into a `COPY` under the append
     /// lock ([`Store::send_ahead`]); the connection is its thread's.
-    ahead: RefCell<Option<ahead::Ahead>>,
+    ahead: RefCell<Option<ahead::Stream>>,
     /// A second connection for the reads a stream's stager makes (the
     /// stored hash of a retried event) while the first streams.
     side: RefCell<Option<Client>>,
@@ -1029,9 +1030,9 @@ impl PostgresStore {
                 "no events were sent ahead",
             ));
         };
-        let expected = ahead.first.saturating_sub(1);
-        let begins = events.len() >= ahead.sent
-            && check_append(expected, &events[..ahead.sent]).is_ok()
+        let expected = ahead.first().saturating_sub(1);
+        let begins = events.len() >= ahead.sent()
+            && check_append(expected, &events[..ahead.sent()]).is_ok()
             && check_append(expected, events).is_ok();
         if !begins {
             *self.ahead.get_mut() = Some(ahead);
@@ -1044,7 +1045,7 @@ impl PostgresStore {
                 ),
             ));
         }
-        let rest = &events[ahead.sent..];
+        let rest = &events[ahead.sent()..];
         Self::seq_param(expected.saturating_add(events.len() as u64))?;
         let Some((conn, copied)) = ahead.finish(rest) else {
             return Err(self.server.error(
@@ -1764,7 +1765,7 @@ impl Store for PostgresStore {
             return Ok(false);
         };
         self.round_trips.set(self.round_trips.get() + 1);
-        *self.ahead.get_mut() = Some(ahead::Ahead::start(conn, self.programme.clone(), events));
+        *self.ahead.get_mut() = Some(ahead::start(conn, self.programme.clone(), events));
         Ok(true)
     }
 

@@ -2,7 +2,9 @@
 //! append (`BEGIN IMMEDIATE`, head checked inside the transaction): four
 //! writers, each this test executable again, apply their sales in random
 //! batches of 1 to 50, and 10 % of the sales are sent to two writers (the
-//! same webhook at two workers). Once all are done, each catches up and
+//! same webhook at two workers). The even writers start with one batch
+//! of 1,210 sales each, 110 of them the other's, which race. Once all are
+//! done, each catches up and
 //! reports its head. Afterwards every writer and a freshly opened engine
 //! have the same head, every sale is stored exactly once, at the seq and
 //! with the hash its writer was told, the chain verifies, and money is
@@ -23,6 +25,11 @@ const MEMBERS: u64 = 30;
 /// the next writer's block (10 % of all sends go to two writers).
 const OWN: u64 = 360;
 const SHARED: u64 = 40;
+/// The even writers' bulk blocks: sales `BULK_BASE…`, `BULK` each, and
+/// each writer also sends the first `BULK_SHARED` of the other's.
+const BULK_BASE: u64 = 100_000;
+const BULK: u64 = 1_100;
+const BULK_SHARED: u64 = 110;
 
 fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("upline-sqlite-procs-{}", std::process::id()));
@@ -64,6 +71,19 @@ fn writer_sales(w: u64) -> Vec<u64> {
     ids
 }
 
+/// Writer `w`'s bulk batch (even writers only): its block and the start
+/// of the other bulk writer's.
+fn bulk_sales(w: u64) -> Vec<u64> {
+    if w % 2 == 1 {
+        return Vec::new();
+    }
+    let block = |k: u64| BULK_BASE + k * BULK;
+    let (own, other) = (block(w / 2), block(1 - w / 2));
+    (own..own + BULK)
+        .chain(other..other + BULK_SHARED)
+        .collect()
+}
+
 fn open(path: &Path) -> Engine {
     Engine::open(Box::new(SqliteStore::open(path).unwrap())).unwrap()
 }
@@ -95,6 +115,21 @@ fn sqlite_writer_child() {
         ids.swap(i, below(i as u64 + 1) as usize);
     }
     let mut out = std::io::stdout().lock();
+    let bulk = bulk_sales(w);
+    while !bulk.is_empty() {
+        let events: Vec<Event> = bulk.iter().map(|&n| sale(n)).collect();
+        match engine.apply_batch(&events) {
+            Ok(results) => {
+                for (n, result) in bulk.iter().zip(results) {
+                    let applied = result.unwrap();
+                    writeln!(out, "ack p{n} {} {}", applied.seq, applied.hash.to_hex()).unwrap();
+                }
+                break;
+            }
+            Err(err) if err.kind() == ErrorKind::Conflict => continue,
+            Err(err) => panic!("writer {w}: {err}"),
+        }
+    }
     let mut next = 0;
     while next < ids.len() {
         let size = (1 + below(50) as usize).min(ids.len() - next);
@@ -211,7 +246,10 @@ fn several_processes_on_one_file_agree_and_store_every_sale_once() {
     let fresh = open(&path);
     let head = fresh.audit_head();
     assert_eq!(fresh.verify().unwrap(), head);
-    let expected: BTreeSet<String> = (0..WRITERS * OWN).map(|n| format!("p{n}")).collect();
+    let expected: BTreeSet<String> = (0..WRITERS * OWN)
+        .chain(BULK_BASE..BULK_BASE + 2 * BULK)
+        .map(|n| format!("p{n}"))
+        .collect();
     assert_eq!(head.seq, MEMBERS + expected.len() as u64);
     assert_eq!(heads.len(), WRITERS as usize);
     for (seq, hash) in &heads {

@@ -322,6 +322,43 @@ fn a_failing_append_leaves_the_engine_unchanged() {
     assert_eq!(engine.verify().unwrap().seq, 71);
 }
 
+/// A batch of 3,000 events (more than `SEND_AHEAD_MIN`: the engine's
+/// large-group path) answers as a lone engine and reopens the same.
+#[test]
+fn a_large_batch_into_sqlite_answers_as_a_lone_engine() {
+    let path = temp_path("bulk.sqlite");
+    let mut engine = fill(&path, 60);
+    let mut lone = Engine::new();
+    for i in 0..60 {
+        lone.apply(&event(i)).unwrap();
+    }
+    // New sales and refunds, retries of stored ones, unknown buyers.
+    let batch: Vec<Event> = (60..3_060u64)
+        .map(|i| match i % 11 {
+            4 => event(60 + i % 50),
+            9 => Event::from_json(&format!(
+                r#"{{"type":"sale_recorded","sale":"x{i}","buyer":"nobody","amount":"1.00","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#
+            ))
+            .unwrap(),
+            _ => event(i),
+        })
+        .collect();
+    let ours = engine.apply_batch(&batch).unwrap();
+    let theirs = lone.apply_batch(&batch).unwrap();
+    for (k, (a, b)) in ours.into_iter().zip(theirs).enumerate() {
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "event {k}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "event {k}"),
+            (a, b) => panic!("event {k}: {a:?} against {b:?}"),
+        }
+    }
+    assert_eq!(engine.audit_head(), lone.audit_head());
+    drop(engine);
+    let reopened = open(&path);
+    assert_eq!(reopened.audit_head(), lone.audit_head());
+    assert_eq!(reopened.verify().unwrap(), lone.audit_head());
+}
+
 /// The child side of the crash test: applies the stream in batches and
 /// prints the acknowledged head after each durable batch.
 #[test]
