@@ -1060,8 +1060,14 @@ impl PostgresStore {
                 "append",
                 format!("the COPY stored {rows:?} rows of {}", events.len()),
             )),
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                // Raced (the lock was lost with its connection): nothing stored.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(&SqlState::UNIQUE_VIOLATION) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                ) =>
+            {
+                // Raced (the lock was lost with its connection), or a
+                // `SERIALIZABLE` transaction refused: nothing stored.
                 self.end_lock(false)?;
                 return Ok(Appended::Conflict(self.missing(expected, limit)?));
             }
@@ -1105,7 +1111,12 @@ impl PostgresStore {
         };
         match answered {
             Ok(_) => Ok(Appended::Stored),
-            Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(&SqlState::DIVISION_BY_ZERO) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                ) =>
+            {
                 self.with_conn("cannot roll back", |conn| {
                     conn.client.batch_execute("ROLLBACK")
                 })?;

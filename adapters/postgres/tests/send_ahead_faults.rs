@@ -438,7 +438,45 @@ fn groups_at_the_edges_of_sending_ahead_answer_as_a_lone_engine() {
 #[test]
 fn large_and_single_writers_at_once_store_each_id_once_and_agree() {
     let Some(url) = server() else { return };
-    let (url, _) = fresh_db(&url, "mixed");
+    writers_at_once(&url, "mixed", None, 2, 3);
+}
+
+/// Four writers of large batches on a database whose transactions are
+/// `SERIALIZABLE` by default: a serialization failure of a streamed append
+/// is a `conflict` (the engine stages again), as it is for an append that
+/// did not stream, not a `storage` error.
+#[test]
+fn large_writers_on_a_serializable_database_store_each_id_once() {
+    let Some(url) = server() else { return };
+    writers_at_once(&url, "serial", Some("serializable"), 0, 2);
+}
+
+/// Single writers on a `SERIALIZABLE` database (the append lock and its
+/// catch-up read, no large batch).
+#[test]
+#[ignore = "known defect outside send-ahead: a single writer under default_transaction_isolation \
+            = serializable fails with storage ('cannot read the missing events: current \
+            transaction is aborted (25P02)') after a serialization failure"]
+fn single_writers_on_a_serializable_database_store_each_id_once() {
+    let Some(url) = server() else { return };
+    writers_at_once(&url, "serialone", Some("serializable"), 4, 0);
+}
+
+/// Four writers on shared ids, of which `singles` apply single events
+/// (handed off, `GroupCommit::Always`) and the others `rounds` batches of
+/// 1,500,
+/// on a fresh database whose default isolation is `isolation`: no
+/// deadlock, every id stored once, and all agree on the head afterwards.
+fn writers_at_once(url: &str, name: &str, isolation: Option<&str>, singles: u64, rounds: u64) {
+    let (url, db) = fresh_db(url, name);
+    if let Some(level) = isolation {
+        let mut admin = Client::connect(&url, NoTls).unwrap();
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {db} SET default_transaction_isolation = '{level}'"
+            ))
+            .unwrap();
+    }
     drop(members(&url));
     let (done, finished) = std::sync::mpsc::channel();
     for w in 0..4u64 {
@@ -448,23 +486,24 @@ fn large_and_single_writers_at_once_store_each_id_once_and_agree() {
             store.set_group_commit(GroupCommit::Always);
             let mut engine = Engine::open(Box::new(store)).unwrap();
             let mut acked = Vec::new();
-            if w < 2 {
-                // 3 batches of 1,500: its own ids and 300 shared with the
-                // other large writer and the single writers.
-                for round in 0..3u64 {
+            if w >= singles {
+                // `rounds` batches of 1,500: its own ids and 300 shared
+                // with the other writers.
+                for round in 0..rounds {
                     let base = round * 10_000;
                     let ids: Vec<u64> = (base + w * 1_200..base + (w + 1) * 1_200)
                         .chain(base + 5_000..base + 5_300)
                         .collect();
                     let batch: Vec<Event> = ids.iter().map(|&n| sale(n)).collect();
-                    for (result, n) in engine.apply_batch(&batch).unwrap().into_iter().zip(&ids) {
+                    let results = engine.apply_batch(&batch).unwrap();
+                    for (result, n) in results.into_iter().zip(&ids) {
                         result.unwrap();
                         acked.push(*n);
                     }
                 }
             } else {
                 for k in 0..90u64 {
-                    let n = (k % 3) * 10_000 + 5_000 + (k * 2 + w) % 300;
+                    let n = (k % 3 % rounds.max(1)) * 10_000 + 5_000 + (k * 2 + w) % 300;
                     engine.apply(&sale(n)).unwrap();
                     acked.push(n);
                 }
@@ -478,7 +517,7 @@ fn large_and_single_writers_at_once_store_each_id_once_and_agree() {
     for _ in 0..4 {
         let (w, engine, ids) = finished
             .recv_timeout(Duration::from_secs(60))
-            .expect("a writer is stuck (deadlock?)");
+            .expect("a writer is stuck (deadlock?) or failed");
         heads.push((w, engine));
         acked.extend(ids.into_iter().map(|n| format!("w{n}")));
     }
