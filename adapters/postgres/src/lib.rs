@@ -1337,7 +1337,9 @@ impl PostgresStore {
             );
             let answered = conn.client.simple_query(&sql);
             // Committed: the lock is released, unless `then` took it again.
-            conn.locked = then.is_some() && answered.is_ok();
+            // Failed: the transaction is still open (aborted), and is
+            // rolled back by `end_lock` before the next statement.
+            conn.locked = then.is_some() || answered.is_err();
             Ok(answered)
         })?;
         match answered {

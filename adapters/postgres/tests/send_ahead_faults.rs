@@ -451,12 +451,35 @@ fn large_writers_on_a_serializable_database_store_each_id_once() {
     writers_at_once(&url, "serial", Some("serializable"), 0, 2);
 }
 
-/// Single writers on a `SERIALIZABLE` database (the append lock and its
-/// catch-up read, no large batch).
+/// A small append under the lock by a writer behind the head (one simple
+/// query that fails, leaving its transaction aborted): a `conflict`
+/// answered with the missing events, and the store usable at once.
 #[test]
-#[ignore = "known defect outside send-ahead: a single writer under default_transaction_isolation \
-            = serializable fails with storage ('cannot read the missing events: current \
-            transaction is aborted (25P02)') after a serialization failure"]
+fn a_locked_append_behind_the_head_is_answered_with_the_missing_events() {
+    let Some(url) = server() else { return };
+    let (url, _) = fresh_db(&url, "behind");
+    let mut a = PostgresStore::open(&url, "acme").unwrap();
+    a.append(&run(1, 2)).unwrap();
+    // Locked as if its head were 1 (the lock's answer carries event 2).
+    a.lock_appends(1, 10).unwrap().unwrap();
+    assert_eq!(
+        a.append_or_missing(&run(2, 2), 10).unwrap(),
+        Appended::Conflict(upline::store::Missing {
+            head: 2,
+            events: Some(run(2, 2)),
+        })
+    );
+    assert_eq!(a.head().unwrap(), 2);
+    a.append(&run(3, 3)).unwrap();
+    assert_eq!(stored_events(&a), run(1, 3));
+}
+
+/// Single writers handing their events off (`GroupCommit::Always`) on a
+/// `SERIALIZABLE` database, no large batch.
+#[test]
+#[ignore = "known defect outside send-ahead: under default_transaction_isolation = serializable \
+            the hand-off fails now and then with storage (queueing: 40001 'could not serialize \
+            access'; a conflict surfacing as 'the store failed: conflict')"]
 fn single_writers_on_a_serializable_database_store_each_id_once() {
     let Some(url) = server() else { return };
     writers_at_once(&url, "serialone", Some("serializable"), 4, 0);
