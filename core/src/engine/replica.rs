@@ -223,7 +223,8 @@ impl Engine {
     /// rolls back by reloading from the store, which also catches up, and
     /// the group is staged again. An append that failed only in its answer
     /// (a connection cut at the commit) is found stored by that reload
-    /// (its last event, with its hash) and acknowledged as staged. A writer that finds other writers'
+    /// (its last event, with its hash) and acknowledged as staged. A
+    /// writer that finds other writers'
     /// appends takes the store's append lock before staging its next
     /// [`CONTENDED_CALLS`] groups, so they cannot meet a conflict and are
     /// never rolled back. The lock is always released before returning.
@@ -292,6 +293,9 @@ impl Engine {
             if stored.is_empty() && failed.is_none() {
                 return Ok(results);
             }
+            // A part that failed left the group unstaged past it and never
+            // appended: only an append's lost answer may hide a stored group.
+            let attempted = failed.is_none();
             // The reload below reads the missing events anyway: the
             // answer need not carry them.
             let appended = match (failed, self.store.as_mut()) {
@@ -315,7 +319,7 @@ impl Engine {
                 // its commit) may have been stored: the store, reloaded,
                 // then holds this group's last event and hash, and with
                 // them (the chain) the whole group as staged.
-                return match stored.last() {
+                return match stored.last().filter(|_| attempted) {
                     Some(last) if self.hash_at(last.seq).ok() == Some(last.hash) => {
                         self.forget_persisted_hashes();
                         Ok(results)
