@@ -78,7 +78,7 @@
 //! without the lock. Under a `statement_timeout` the rows are held until
 //! the append and sent then, in one `COPY` (a `COPY` open while the
 //! engine stages would last as long as the staging, and be cut).
-//! Batches of 10,000 sales as columns: 1.3–1.6× (`benches/README.md`,
+//! Batches of 10,000 sales as columns: 1.3–1.65× (`benches/README.md`,
 //! "Round 10").
 //!
 //! ## Group commit across writers, when commits are slow
