@@ -1031,9 +1031,9 @@ impl PostgresStore {
             ));
         };
         let expected = ahead.first().saturating_sub(1);
-        let begins = events.len() >= ahead.sent()
-            && check_append(expected, &events[..ahead.sent()]).is_ok()
-            && check_append(expected, events).is_ok();
+        // Consecutive from the first event sent: then its first `sent`
+        // are the seqs that were sent.
+        let begins = events.len() >= ahead.sent() && check_append(expected, events).is_ok();
         if !begins {
             *self.ahead.get_mut() = Some(ahead);
             self.abandon_ahead();

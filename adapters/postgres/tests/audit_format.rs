@@ -10,37 +10,12 @@
 //! Without `UPLINE_PG_URL` each test prints why it skips and passes,
 //! except under `CI=true`, where a missing server fails the run.
 
+mod common;
+
+use common::{fresh_db, server};
 use postgres::{Client, NoTls};
 use upline::{Engine, ErrorKind, Event, Store};
 use upline_postgres::{PostgresStore, SCHEMA_VERSION};
-
-fn server() -> Option<String> {
-    match std::env::var("UPLINE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "UPLINE_PG_URL is unset under CI=true: .ci/run starts PostgreSQL and sets it"
-            );
-            eprintln!("skipped: UPLINE_PG_URL is unset (bash .ci/postgres.sh start prints it)");
-            None
-        }
-    }
-}
-
-/// A fresh, empty database for one test; its URL.
-fn fresh_db(url: &str, name: &str) -> String {
-    let dbname = format!("upline_f_{name}_{}", std::process::id());
-    let mut admin = Client::connect(url, NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {dbname}"))
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    format!("{base}/{dbname}")
-}
 
 const JOINS: [&str; 2] = [
     r#"{"type":"member_joined","member":"ann","sponsor":null,"at":"2026-01-01T00:00:00Z"}"#,
@@ -69,7 +44,7 @@ fn recorded(db: &mut Client) -> Vec<(String, i64)> {
 #[test]
 fn a_format_1_programme_is_refused_as_storage_naming_the_format() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "format1");
+    let url = fresh_db(&url, "format1").0;
     drop(fill(&url, "acme"));
     let globex = fill(&url, "globex").audit_head();
     let mut db = Client::connect(&url, NoTls).unwrap();
@@ -133,7 +108,7 @@ fn a_format_1_programme_is_refused_as_storage_naming_the_format() {
 #[test]
 fn migrating_a_version_1_database_records_format_2_for_its_programmes() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "migrate2");
+    let url = fresh_db(&url, "migrate2").0;
     let mut acme = fill(&url, "acme");
     acme.save_snapshot().unwrap();
     let acme = acme.audit_head();
@@ -177,7 +152,7 @@ fn migrating_a_version_1_database_records_format_2_for_its_programmes() {
 #[test]
 fn a_programme_with_events_and_no_recorded_format_is_a_storage_error() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "noformat");
+    let url = fresh_db(&url, "noformat").0;
     drop(fill(&url, "acme"));
     let mut db = Client::connect(&url, NoTls).unwrap();
     db.batch_execute("DELETE FROM upline_programmes WHERE programme = 'acme'")

@@ -12,52 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
+mod common;
+
+use common::{fresh_db, server};
 use postgres::{Client, NoTls};
 use upline::store::{Appended, Missing, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent, Timestamp};
 use upline_postgres::{GroupCommit, PostgresStore};
-
-/// The server's URL, or `None` (after saying so) when there is none.
-fn server() -> Option<String> {
-    match std::env::var("UPLINE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "UPLINE_PG_URL is unset under CI=true: .ci/run starts PostgreSQL and sets it"
-            );
-            eprintln!("skipped: UPLINE_PG_URL is unset (bash .ci/postgres.sh start prints it)");
-            None
-        }
-    }
-}
-
-/// `url` with its database replaced by `dbname`.
-fn with_db(url: &str, dbname: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|start| base[start..].find('/').map(|j| start + j))
-        .unwrap_or(base.len());
-    format!("{}/{dbname}{query}", &base[..authority_end])
-}
-
-/// A fresh, empty database for one test; its URL.
-fn fresh_db(url: &str, name: &str) -> String {
-    let dbname = format!("upline_t_{name}_{}", std::process::id());
-    let mut admin = Client::connect(url, NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {dbname}"))
-        .unwrap();
-    with_db(url, &dbname)
-}
 
 /// The same deterministic stream as the SQLite suite: 60 members in a
 /// binary tree, then sales and refunds.
@@ -109,7 +70,7 @@ fn state(engine: &Engine) -> serde_json::Value {
 #[test]
 fn reopened_store_equals_the_live_engine_with_and_without_snapshot() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "replay");
+    let url = fresh_db(&url, "replay").0;
     let mut live = fill(&url, "acme", 150);
     let head = live.audit_head();
     assert_eq!(head.seq, 150);
@@ -140,7 +101,7 @@ fn tampered_at(url: &str) -> u64 {
 #[test]
 fn changing_dropping_reordering_or_inserting_is_detected_at_the_right_event() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "tamper");
+    let url = fresh_db(&url, "tamper").0;
     drop(fill(&url, "acme", 100));
     let mut db = Client::connect(&url, NoTls).unwrap();
     db.batch_execute("CREATE TABLE backup AS SELECT * FROM upline_events")
@@ -222,7 +183,7 @@ fn changing_dropping_reordering_or_inserting_is_detected_at_the_right_event() {
 fn newer_schemas_and_tables_of_another_application_are_clear_errors() {
     let Some(url) = server() else { return };
 
-    let newer = fresh_db(&url, "newer");
+    let newer = fresh_db(&url, "newer").0;
     drop(PostgresStore::open(&newer, "acme").unwrap());
     let mut db = Client::connect(&newer, NoTls).unwrap();
     db.batch_execute("UPDATE upline_meta SET value = '99' WHERE key = 'schema_version'")
@@ -232,7 +193,7 @@ fn newer_schemas_and_tables_of_another_application_are_clear_errors() {
     assert!(err.message().contains("schema version 99"), "{err}");
     assert!(err.message().contains("upgrade Upline"), "{err}");
 
-    let foreign = fresh_db(&url, "foreign");
+    let foreign = fresh_db(&url, "foreign").0;
     let mut db = Client::connect(&foreign, NoTls).unwrap();
     db.batch_execute("CREATE TABLE upline_events (id INT PRIMARY KEY, note TEXT)")
         .unwrap();
@@ -244,7 +205,7 @@ fn newer_schemas_and_tables_of_another_application_are_clear_errors() {
     let err = PostgresStore::open(&foreign, "acme").unwrap_err();
     assert!(err.message().contains("another application"), "{err}");
 
-    let other = fresh_db(&url, "otherapp");
+    let other = fresh_db(&url, "otherapp").0;
     let mut db = Client::connect(&other, NoTls).unwrap();
     db.batch_execute(
         "CREATE TABLE upline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -256,7 +217,7 @@ fn newer_schemas_and_tables_of_another_application_are_clear_errors() {
     assert!(err.message().contains("uplift"), "{err}");
 
     // A host's own tables beside Upline's are fine.
-    let shared = fresh_db(&url, "hosttables");
+    let shared = fresh_db(&url, "hosttables").0;
     let mut db = Client::connect(&shared, NoTls).unwrap();
     db.batch_execute("CREATE TABLE orders (id INT PRIMARY KEY)")
         .unwrap();
@@ -271,7 +232,7 @@ fn newer_schemas_and_tables_of_another_application_are_clear_errors() {
 #[test]
 fn programmes_in_one_database_keep_their_own_log_and_chain() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "programmes");
+    let url = fresh_db(&url, "programmes").0;
     let acme = fill(&url, "acme", 80);
     let globex = fill(&url, "globex", 65);
     assert_eq!(acme.audit_head().seq, 80);
@@ -300,7 +261,7 @@ fn stored(seq: u64) -> StoredEvent {
 #[test]
 fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "conflict");
+    let url = fresh_db(&url, "conflict").0;
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&[stored(1), stored(2)]).unwrap();
@@ -317,7 +278,7 @@ fn an_append_that_does_not_follow_the_head_is_a_conflict_and_stores_nothing() {
 #[test]
 fn a_conflicted_append_is_answered_with_the_missing_events_in_one_round_trip() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "missing");
+    let url = fresh_db(&url, "missing").0;
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&[stored(1), stored(2), stored(3)]).unwrap();
@@ -357,7 +318,7 @@ fn a_conflicted_append_is_answered_with_the_missing_events_in_one_round_trip() {
 #[test]
 fn the_append_lock_holds_other_writers_off_until_its_append_is_stored() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "applock");
+    let url = fresh_db(&url, "applock").0;
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&[stored(1), stored(2)]).unwrap();
@@ -461,7 +422,7 @@ fn stored_run(from: u64, to: u64) -> Vec<StoredEvent> {
 #[test]
 fn events_sent_ahead_are_stored_by_their_append_or_not_at_all() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "ahead");
+    let url = fresh_db(&url, "ahead").0;
     let mut a = PostgresStore::open(&url, "acme").unwrap();
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&stored_run(1, 2)).unwrap();
@@ -540,7 +501,7 @@ fn events_sent_ahead_are_stored_by_their_append_or_not_at_all() {
 #[test]
 fn large_batches_sent_ahead_answer_as_a_lone_engine_and_store_each_id_once() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "bigbatch");
+    let url = fresh_db(&url, "bigbatch").0;
     let mut engine = fill(&url, "acme", 60);
     let mut lone = Engine::open(Box::new(upline::MemoryStore::new())).unwrap();
     for i in 0..60 {
@@ -618,7 +579,7 @@ fn large_batches_sent_ahead_answer_as_a_lone_engine_and_store_each_id_once() {
 #[test]
 fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "literals");
+    let url = fresh_db(&url, "literals").0;
     // The locked path sends the programme and the events as SQL literals.
     let programme = r"o'brien \ ünï";
     let text = r#"{"id":"it's a \"quote\", a \\ backslash, \u0000, é, 💸, E'x'"}"#;
@@ -655,7 +616,7 @@ fn a_locked_append_keeps_quotes_backslashes_and_unicode_byte_for_byte() {
 #[test]
 fn four_writers_handing_single_events_off_store_each_once_with_their_answers() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "handoff");
+    let url = fresh_db(&url, "handoff").0;
     drop(fill(&url, "acme", 60));
     let per_writer = 150u64;
     // Each writer sends its own sales, every 10th sale of the next writer
@@ -762,7 +723,7 @@ fn four_writers_handing_single_events_off_store_each_once_with_their_answers() {
 #[test]
 fn four_writers_of_single_events_never_see_a_conflict() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "fair");
+    let url = fresh_db(&url, "fair").0;
     drop(fill(&url, "acme", 60));
     let per_writer = 400u64;
     let writers: Vec<_> = (0..4u64)
@@ -792,7 +753,7 @@ fn four_writers_of_single_events_never_see_a_conflict() {
 #[test]
 fn two_engines_on_one_programme_see_each_other_and_store_a_webhook_once() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "twoengines");
+    let url = fresh_db(&url, "twoengines").0;
     let mut a = fill(&url, "acme", 60);
     let mut b = open(&url, "acme");
     let first = a.apply(&event(61)).unwrap();
@@ -999,7 +960,7 @@ fn writer_child() {
 #[test]
 fn many_writers_in_four_processes_store_every_id_once_and_agree() {
     let Some(url) = server() else { return };
-    let url = fresh_db(&url, "writers");
+    let url = fresh_db(&url, "writers").0;
     let per_writer: u64 = std::env::var("UPLINE_PG_PER_WRITER")
         .ok()
         .and_then(|n| n.parse().ok())

@@ -14,43 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{fresh_db, server};
 use postgres::{Client, NoTls};
 use upline::store::{Appended, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent};
 use upline_postgres::{GroupCommit, PostgresStore};
-
-fn server() -> Option<String> {
-    match std::env::var("UPLINE_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "UPLINE_PG_URL is unset under CI=true: .ci/run starts PostgreSQL and sets it"
-            );
-            eprintln!("skipped: UPLINE_PG_URL is unset (bash .ci/postgres.sh start prints it)");
-            None
-        }
-    }
-}
-
-/// A fresh, empty database for one test; its URL and name.
-fn fresh_db(url: &str, name: &str) -> (String, String) {
-    let dbname = format!("upline_f_{name}_{}", std::process::id());
-    let mut admin = Client::connect(url, NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {dbname}"))
-        .unwrap();
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let start = base.find("://").map_or(0, |i| i + 3);
-    let end = base[start..].find('/').map_or(base.len(), |j| start + j);
-    (format!("{}/{dbname}{query}", &base[..end]), dbname)
-}
 
 fn stored(seq: u64) -> StoredEvent {
     StoredEvent {

@@ -1,4 +1,6 @@
-//! What the crash and failover tests share: throwaway PostgreSQL clusters
+//! What the PostgreSQL test files share: the test server's URL and a fresh
+//! database for each test; and, for the crash and failover tests,
+//! throwaway PostgreSQL clusters
 //! of their own (started, crashed, promoted and deleted through
 //! `.ci/postgres.sh`, each in its own folder under `target/` and on its own
 //! port, so the shared server other tests use is never touched), the
@@ -26,6 +28,44 @@ pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// Members joined before the writers start: `m0 … m59` in a binary tree.
 pub const MEMBERS: u64 = 60;
+
+/// The shared test server's URL (`UPLINE_PG_URL`, which `.ci/run` sets
+/// after starting its own PostgreSQL 15), or `None` after saying why the
+/// test skips. Under `CI=true` a missing server fails the test instead.
+pub fn server() -> Option<String> {
+    match std::env::var("UPLINE_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "UPLINE_PG_URL is unset under CI=true: .ci/run starts PostgreSQL and sets it"
+            );
+            eprintln!("skipped: UPLINE_PG_URL is unset (bash .ci/postgres.sh start prints it)");
+            None
+        }
+    }
+}
+
+/// A fresh, empty database `upline_t_<name>_<pid>` on `url`'s server (one
+/// left by an earlier run is dropped, connections and all): its URL and
+/// its name.
+pub fn fresh_db(url: &str, name: &str) -> (String, String) {
+    let dbname = format!("upline_t_{name}_{}", std::process::id());
+    let mut admin = Client::connect(url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {dbname}"))
+        .unwrap();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let start = base.find("://").map_or(0, |i| i + 3);
+    let end = base[start..].find('/').map_or(base.len(), |j| start + j);
+    (format!("{}/{dbname}{query}", &base[..end]), dbname)
+}
 
 /// The repository's root (where `.ci/` and `target/` are).
 pub fn repo_root() -> PathBuf {
