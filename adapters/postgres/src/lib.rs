@@ -1762,18 +1762,20 @@ impl Store for PostgresStore {
         let Some(first) = events.first() else {
             return Ok(true);
         };
+        // The events follow those sent before, or start the stream.
+        let next = self.ahead.get_mut().as_ref().map(|ahead| ahead.next());
+        let after = match next {
+            Some(next) => next.saturating_sub(1),
+            None if self.cockroach || !self.holds_lock() => return Ok(false),
+            None => first.seq.saturating_sub(1),
+        };
+        check_append(after, events)?;
+        Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
         if let Some(ahead) = self.ahead.get_mut() {
-            check_append(ahead.next().saturating_sub(1), events)?;
-            Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
             // A writer that stopped tells why at the append.
             ahead.send(events);
             return Ok(true);
         }
-        if self.cockroach || !self.holds_lock() {
-            return Ok(false);
-        }
-        check_append(first.seq.saturating_sub(1), events)?;
-        Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
         let Some(conn) = self.conn.get_mut().take() else {
             return Ok(false);
         };
