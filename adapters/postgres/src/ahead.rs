@@ -9,8 +9,8 @@
 //! conflict is still the primary key's and the head check's to find, and
 //! nothing is visible before the commit.
 //!
-//! Under a `statement_timeout` the rows are held until the append and
-//! sent then, in one `COPY` (see `write`).
+//! Under a `statement_timeout` each part goes in a short `COPY` of its
+//! own (see `write`).
 //!
 //! The connection is the thread's from the first events sent until the
 //! append (or the lock's release, or any other use of the store, which
@@ -50,11 +50,17 @@ pub(crate) fn start(conn: Conn, programme: String, events: &[StoredEvent]) -> St
 /// The writer thread: one `COPY` of every row received until `Finish`; on
 /// a closed channel the writer is dropped unfinished, which aborts it.
 ///
-/// Under a `statement_timeout` the rows wait for `Finish` and go in one
-/// `COPY` then: a `COPY` open while the engine stages lasts as long as
-/// the staging, which the timeout would cut (a large batch would then
-/// never be stored), while the append that a store without the stream
-/// makes lasts only its own writing.
+/// Under a `statement_timeout` each part goes in a `COPY` of its own: one
+/// `COPY` open while the engine stages would last as long as the staging,
+/// which the timeout would cut (a large batch would then never be
+/// stored). Holding the rows until the append instead would leave the
+/// transaction idle for the whole staging, which an
+/// `idle_in_transaction_session_timeout` would cut. A part's `COPY` lasts
+/// only its own writing, and the transaction is idle only while the
+/// engine stages the next part ([`SEND_AHEAD_EVERY`] events, a few
+/// milliseconds).
+///
+/// [`SEND_AHEAD_EVERY`]: upline::store::SEND_AHEAD_EVERY
 fn write(client: &mut postgres::Client, programme: &str, parts: &mpsc::Receiver<Part>) -> Copied {
     let bounded: bool = client
         .query_one("SELECT current_setting('statement_timeout') <> '0'", &[])?
@@ -69,15 +75,15 @@ fn write(client: &mut postgres::Client, programme: &str, parts: &mpsc::Receiver<
         }
         return Ok(None);
     }
-    let mut held = Vec::new();
+    let mut stored = 0;
     while let Ok(part) = parts.recv() {
         match part {
-            Part::Rows(rows) => held.extend(rows),
-            Part::Finish => {
+            Part::Rows(rows) => {
                 let mut writer = BinaryCopyInWriter::new(client.copy_in(COPY)?, &TYPES);
-                put(&mut writer, programme, &held)?;
-                return writer.finish().map(Some);
+                put(&mut writer, programme, &rows)?;
+                stored += writer.finish()?;
             }
+            Part::Finish => return Ok(Some(stored)),
         }
     }
     Ok(None)

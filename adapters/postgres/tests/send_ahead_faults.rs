@@ -740,8 +740,8 @@ fn a_refusal_by_the_server_names_its_reason() {
 /// A database with a `statement_timeout` shorter than a large batch's
 /// staging: a `COPY` streaming while the engine stages would be one
 /// statement as long as the staging, and be cut every time. The batch is
-/// stored, as by a store that does not stream (the rows wait for the
-/// append), and the timeout still holds for the store's statements.
+/// stored (each part in a short `COPY` of its own), and the timeout still
+/// holds for the store's statements.
 #[test]
 fn a_statement_timeout_shorter_than_the_staging_does_not_fail_a_large_batch() {
     let Some(url) = server() else { return };
@@ -777,15 +777,12 @@ fn a_statement_timeout_shorter_than_the_staging_does_not_fail_a_large_batch() {
 }
 
 /// A large batch takes the append lock before it stages, so its
-/// connection is idle in the lock's transaction until its first part
-/// streams; under a `statement_timeout` it streams nothing (see above) and
-/// stays idle for the whole staging. With an
-/// `idle_in_transaction_session_timeout` shorter than that too, the server
-/// closes the connection and the batch fails (`storage`) every time, where
-/// a lone writer without the lock appends it in one statement.
+/// connection sits in the lock's transaction for the whole staging. Under
+/// a `statement_timeout` each part goes in a `COPY` of its own, so with an
+/// `idle_in_transaction_session_timeout` as well, both shorter than the
+/// whole staging, the batch is still stored: no statement lasts the
+/// staging, and the transaction is idle only while one part stages.
 #[test]
-#[ignore = "known limitation: both timeouts shorter than a large batch's staging fail it; \
-            the lock taken before staging leaves the connection idle in its transaction"]
 fn a_large_batch_outlasting_both_timeouts_is_stored() {
     let Some(url) = server() else { return };
     let (url, db) = fresh_db(&url, "idle");
