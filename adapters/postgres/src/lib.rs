@@ -150,7 +150,9 @@
 //! `version()`) writers never hand events off, whatever
 //! [`GroupCommit`] says. Large batches stream with `COPY … FROM STDIN WITH
 //! (FORMAT binary)` on PostgreSQL only; on CockroachDB they append
-//! once staged. This build is tested on PostgreSQL 15 only. A `SERIALIZABLE`
+//! once staged. This build is tested on PostgreSQL 15 only. On
+//! PostgreSQL every session of the store runs `READ COMMITTED`, whatever
+//! the database's `default_transaction_isolation`. A `SERIALIZABLE`
 //! database (CockroachDB's default) reports a racing append as a
 //! serialization failure (`40001`), which the adapter maps to `conflict`
 //! like a unique violation. CockroachDB takes shared locks (`FOR KEY
@@ -490,6 +492,7 @@ struct Conn {
 }
 
 impl Conn {
+    /// Prepares the statements on a new main connection.
     fn prepare(mut client: Client) -> std::result::Result<Conn, postgres::Error> {
         Ok(Conn {
             append: client.prepare(APPEND)?,
@@ -502,6 +505,19 @@ impl Conn {
             client,
         })
     }
+}
+
+/// `READ COMMITTED` for every transaction of this session, whatever the
+/// database's `default_transaction_isolation`: the store's protocol is
+/// built on row locks and the primary key, not on the isolation level.
+/// Under `SERIALIZABLE` its queue, answers and lock transactions fail with
+/// serialization failures (40001) that hold no conflict over the log
+/// (writers handing events off then failed with `storage`). PostgreSQL
+/// only: CockroachDB runs `SERIALIZABLE`, and its appends are not handed
+/// off.
+fn read_committed(client: &mut Client) -> std::result::Result<(), postgres::Error> {
+    client
+        .batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
 }
 
 /// When a writer that meets contention hands its single events to the
@@ -565,6 +581,7 @@ struct QueueConn {
 impl QueueConn {
     fn open(config: &Config) -> std::result::Result<QueueConn, postgres::Error> {
         let mut client = config.connect(NoTls)?;
+        read_committed(&mut client)?;
         client.batch_execute(&format!("SET synchronous_commit TO OFF; LISTEN {CHANNEL}"))?;
         Ok(QueueConn {
             enqueue: client.prepare(ENQUEUE)?,
@@ -695,16 +712,19 @@ impl PostgresStore {
         let mut client = config
             .connect(NoTls)
             .map_err(|e| server.error("cannot connect", scrub(&detail(&e), url)))?;
-        migrate(&mut client, &server)?;
-        let format = i64::from(upline::audit::FORMAT);
-        client
-            .execute(REGISTER, &[&programme, &format])
-            .map_err(|e| server.failed("cannot record the programme's audit format", &e))?;
         let version: String = client
             .query_one("SELECT version()", &[])
             .and_then(|row| row.try_get(0))
             .map_err(|e| server.failed("cannot read the server's version", &e))?;
         let cockroach = version.contains("CockroachDB");
+        if !cockroach {
+            read_committed(&mut client).map_err(|e| server.failed("cannot connect", &e))?;
+        }
+        migrate(&mut client, &server)?;
+        let format = i64::from(upline::audit::FORMAT);
+        client
+            .execute(REGISTER, &[&programme, &format])
+            .map_err(|e| server.failed("cannot record the programme's audit format", &e))?;
         let wait = if cockroach { WAIT_PLAIN } else { WAIT };
         let conn = Conn::prepare(client).map_err(|e| server.failed("cannot prepare", &e))?;
         Ok(PostgresStore {
@@ -816,10 +836,14 @@ impl PostgresStore {
         })?;
         if slot.as_ref().is_none_or(|conn| conn.client.is_closed()) {
             *slot = None;
-            let client = self
+            let mut client = self
                 .config
                 .connect(NoTls)
                 .map_err(|e| self.server.failed("cannot reconnect", &e))?;
+            if !self.cockroach {
+                read_committed(&mut client)
+                    .map_err(|e| self.server.failed("cannot reconnect", &e))?;
+            }
             let conn =
                 Conn::prepare(client).map_err(|e| self.server.failed("cannot prepare", &e))?;
             *slot = Some(conn);
@@ -1149,10 +1173,11 @@ impl PostgresStore {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
         if slot.as_ref().is_none_or(|client| client.is_closed()) {
-            let client = self
+            let mut client = self
                 .config
                 .connect(NoTls)
                 .map_err(|e| self.server.failed("cannot connect", &e))?;
+            read_committed(&mut client).map_err(|e| self.server.failed("cannot connect", &e))?;
             *slot = Some(client);
         }
         self.round_trips.set(self.round_trips.get() + 1);
