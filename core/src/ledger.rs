@@ -219,11 +219,12 @@ fn bounds<'a>(entries: impl Iterator<Item = &'a Entry>) -> [u128; 8] {
 /// `|amount|` in minor units of `currency` (saturating: a value this large
 /// is refused anyway).
 fn units(amount: Decimal, currency: Currency) -> u128 {
-    let grow = u32::from(currency.minor_units()).saturating_sub(amount.scale());
-    amount
-        .mantissa()
-        .unsigned_abs()
-        .saturating_mul(10u128.saturating_pow(grow))
+    let mantissa = amount.mantissa().unsigned_abs();
+    match u32::from(currency.minor_units()).saturating_sub(amount.scale()) {
+        // An amount at its currency's scale, as every ledger amount is.
+        0 => mantissa,
+        grow => mantissa.saturating_mul(10u128.saturating_pow(grow)),
+    }
 }
 
 /// The append-only ledger.
@@ -321,13 +322,13 @@ impl Ledger {
     /// The first account (earner, currency) that appending `entries` would
     /// take beyond the exact range (see the type's docs), if any.
     pub fn check_exact(&self, entries: &[Entry]) -> Option<(u32, Currency)> {
-        let mut currencies: Vec<Currency> = Vec::new();
-        for entry in entries {
-            if !currencies.contains(&entry.currency) {
-                currencies.push(entry.currency);
+        // Each currency once, in order of first appearance (no allocation:
+        // an event writes at most a few dozen entries).
+        for (i, first) in entries.iter().enumerate() {
+            let currency = first.currency;
+            if entries[..i].iter().any(|e| e.currency == currency) {
+                continue;
             }
-        }
-        for currency in currencies {
             let added = entries
                 .iter()
                 .filter(|e| e.currency == currency)
