@@ -1,0 +1,381 @@
+//! Server settings a DBA or a managed PostgreSQL (RDS, Cloud SQL,
+//! Supabase) sets on a database, each on a fresh database of the test
+//! server (`UPLINE_PG_URL`) with `ALTER DATABASE … SET`: `lock_timeout`,
+//! `idle_session_timeout`, `default_transaction_read_only`, `search_path`,
+//! `synchronous_commit`, `statement_timeout` with writers handing events
+//! off, session settings the store must not depend on, and a role with no
+//! `CREATE` on the schema. For each: writers of single events, small
+//! batches (100) and large batches (1,100: they stream through `COPY`)
+//! store every acknowledged id once and a freshly opened engine has their
+//! head; or, where the setting forbids writing, a clear `storage` error
+//! with nothing stored.
+//!
+//! Without `UPLINE_PG_URL` each test prints why it skips and passes,
+//! except under `CI=true`, where a missing server fails the run.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+mod common;
+
+use common::{fresh_db, server};
+use postgres::{Client, NoTls};
+use upline::{Engine, ErrorKind, Event};
+use upline_postgres::{GroupCommit, PostgresStore};
+
+const MEMBERS: u64 = 60;
+
+fn member(i: u64) -> Event {
+    let sponsor = match i {
+        0 => "null".to_string(),
+        _ => format!("\"m{}\"", (i - 1) / 2),
+    };
+    Event::from_json(&format!(
+        r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#
+    ))
+    .unwrap()
+}
+
+fn sale(n: u64) -> Event {
+    Event::from_json(&format!(
+        r#"{{"type":"sale_recorded","sale":"w{n}","buyer":"m{}","amount":"{}.{:02}","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#,
+        n % MEMBERS,
+        10 + n % 90,
+        n % 100
+    ))
+    .unwrap()
+}
+
+/// A fresh database with `settings` (`name = value`, each set with
+/// `ALTER DATABASE … SET`): its URL and name.
+fn database(url: &str, name: &str, settings: &[&str]) -> (String, String) {
+    let (url, db) = fresh_db(url, name);
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    for setting in settings {
+        admin
+            .batch_execute(&format!("ALTER DATABASE {db} SET {setting}"))
+            .unwrap();
+    }
+    (url, db)
+}
+
+fn open(url: &str) -> Result<Engine, upline::Error> {
+    Engine::open(Box::new(PostgresStore::open(url, "acme")?))
+}
+
+/// Joins the members on `url`'s programme `acme`.
+fn join_members(url: &str) {
+    let mut engine = open(url).unwrap();
+    let joins: Vec<Event> = (0..MEMBERS).map(member).collect();
+    for result in engine.apply_batch(&joins).unwrap() {
+        result.unwrap();
+    }
+}
+
+/// Every stored sale id, asserting none is stored twice.
+fn stored_sales(url: &str) -> BTreeSet<String> {
+    let mut db = Client::connect(url, NoTls).unwrap();
+    let mut ids = BTreeSet::new();
+    for row in db
+        .query(
+            "SELECT event FROM upline_events WHERE programme = 'acme' ORDER BY seq",
+            &[],
+        )
+        .unwrap()
+    {
+        let json: serde_json::Value = serde_json::from_str(row.get(0)).unwrap();
+        if let Some(id) = json.get("sale").and_then(|s| s.as_str()) {
+            assert!(ids.insert(id.to_string()), "{id} stored twice");
+        }
+    }
+    ids
+}
+
+/// `writers` writers at once on `url` (members joined), each opened with
+/// `mode`: 3 single events, 2 batches of 100 and one of 1,100, on its own
+/// ids and on ids shared with the others (each stored once), sleeping
+/// `pause` before each call. Every call must succeed; then every
+/// acknowledged id is stored once and a fresh engine has each writer's
+/// head.
+fn writers(url: &str, writers: u64, mode: GroupCommit, pause: Duration) {
+    let (done, finished) = std::sync::mpsc::channel();
+    for w in 0..writers {
+        let (url, done) = (url.to_string(), done.clone());
+        std::thread::spawn(move || {
+            let written = (|| -> Result<(Engine, Vec<u64>), String> {
+                let mut store = PostgresStore::open(&url, "acme").map_err(|e| e.to_string())?;
+                store.set_group_commit(mode);
+                let mut engine = Engine::open(Box::new(store)).map_err(|e| e.to_string())?;
+                let mut acked = Vec::new();
+                let own = 100_000 * (w + 1);
+                let calls: [Vec<u64>; 6] = [
+                    vec![own],
+                    (own + 1..own + 101).collect(),
+                    vec![50_000 + w % 2],
+                    (own + 200..own + 260).chain(50_010..50_050).collect(),
+                    (own + 1_000..own + 2_000).chain(50_100..50_200).collect(),
+                    vec![own + 300],
+                ];
+                for ids in calls {
+                    std::thread::sleep(pause);
+                    let events: Vec<Event> = ids.iter().map(|&n| sale(n)).collect();
+                    let results = match events.len() {
+                        1 => vec![engine.apply(&events[0])],
+                        _ => engine.apply_batch(&events).map_err(|e| e.to_string())?,
+                    };
+                    for (result, n) in results.into_iter().zip(ids) {
+                        result.map_err(|e| format!("sale w{n}: {e}"))?;
+                        acked.push(n);
+                    }
+                }
+                Ok((engine, acked))
+            })();
+            let _ = done.send((w, written));
+        });
+    }
+    drop(done);
+    let mut engines = Vec::new();
+    let mut acked = BTreeSet::new();
+    for _ in 0..writers {
+        let (w, written) = finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a writer is stuck");
+        let (engine, ids) = written.unwrap_or_else(|e| panic!("writer {w}: {e}"));
+        engines.push((w, engine));
+        acked.extend(ids.into_iter().map(|n| format!("w{n}")));
+    }
+    let fresh = open(url).unwrap();
+    for (w, mut engine) in engines {
+        assert_eq!(engine.catch_up().unwrap(), fresh.audit_head(), "writer {w}");
+    }
+    assert_eq!(stored_sales(url), acked);
+    assert_eq!(fresh.audit_head().seq, MEMBERS + acked.len() as u64);
+    assert_eq!(fresh.verify().unwrap(), fresh.audit_head());
+}
+
+/// A fresh database with `settings`, its members joined, and `n` writers
+/// in `mode` pausing `pause` before each call.
+fn writers_with(name: &str, settings: &[&str], n: u64, mode: GroupCommit, pause: Duration) {
+    let Some(url) = server() else { return };
+    let (url, _) = database(&url, name, settings);
+    join_members(&url);
+    writers(&url, n, mode, pause);
+}
+
+/// A `lock_timeout` (RDS and DBAs set one so that migrations do not queue
+/// behind long locks) shorter than a writer's wait for the append lock,
+/// which a large batch holds while it stages: the store's sessions wait
+/// for its own row locks without it. Before, a wait was cut with
+/// `storage: … cannot take the append lock: db error: canceling statement
+/// due to lock timeout (55P03)`.
+#[test]
+fn a_short_lock_timeout_does_not_fail_contending_writers() {
+    for (name, mode) in [("lockto", GroupCommit::Never), ("locktoa", GroupCommit::Always)] {
+        writers_with(name, &["lock_timeout = '50ms'"], 4, mode, Duration::ZERO);
+    }
+}
+
+/// A `statement_timeout` (Supabase sets 3-8 s per role) shorter than a
+/// writer's wait for the append lock: the waits for the lock run without
+/// it (the statements after them keep it), and an append cut while it
+/// waits behind the lock's holder is a `conflict`, nothing stored. Before,
+/// `storage: … cannot take the append lock: db error: canceling statement
+/// due to statement timeout (57014)`.
+#[test]
+fn a_short_statement_timeout_does_not_fail_writers_waiting_for_the_lock() {
+    for (name, mode) in [("stmtto", GroupCommit::Always), ("stmtton", GroupCommit::Never)] {
+        writers_with(name, &["statement_timeout = '100ms'"], 4, mode, Duration::ZERO);
+    }
+}
+
+/// An `idle_session_timeout` shorter than the pauses between calls: the
+/// server closes each idle connection (main, queue, side), and the next
+/// call opens it again. Before, the first call after a pause failed with
+/// `storage: … cannot store events from 61: db error: terminating
+/// connection due to idle-session timeout (57P05)`.
+#[test]
+fn an_idle_session_timeout_between_calls_costs_a_reconnection_not_an_error() {
+    writers_with(
+        "idlesess",
+        &["idle_session_timeout = '200ms'"],
+        2,
+        GroupCommit::Always,
+        Duration::from_millis(300),
+    );
+    // The queue connection of a writer handing events off, on its own.
+    let Some(url) = server() else { return };
+    let (url, _) = database(&url, "idleq", &["idle_session_timeout = '200ms'"]);
+    let mut store = PostgresStore::open(&url, "acme").unwrap();
+    store.set_group_commit(GroupCommit::Always);
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(300));
+        let handed = upline::Store::hand_off(&mut store, "{}", None, false, 0, 10)
+            .unwrap()
+            .unwrap();
+        assert!(handed.lead, "{handed:?}");
+        upline::Store::unlock_appends(&mut store).unwrap();
+    }
+}
+
+/// Settings the store must not depend on, all at once on one database:
+/// the server's encoding of text for the client, date and interval
+/// styles, a time zone, an application name with a quote, `bytea`
+/// escaped, backslashes in plain strings, floats rounded, deferrable
+/// transactions, and commits that do not wait for the disk (durability is
+/// then the server's choice; nothing else changes).
+#[test]
+fn session_settings_and_asynchronous_commits_change_nothing() {
+    writers_with(
+        "oddsess",
+        &[
+            "client_encoding = 'LATIN1'",
+            "DateStyle = 'SQL, DMY'",
+            "TimeZone = 'Pacific/Chatham'",
+            "application_name = 'dba''s app'",
+            "bytea_output = 'escape'",
+            "standard_conforming_strings = off",
+            "IntervalStyle = 'sql_standard'",
+            "extra_float_digits = -15",
+            "default_transaction_deferrable = on",
+            "synchronous_commit = off",
+        ],
+        4,
+        GroupCommit::Always,
+        Duration::ZERO,
+    );
+}
+
+/// A database whose `search_path` names a schema of its own: the tables
+/// are created there (none in `public`), two programmes share them, and
+/// the store opens again.
+#[test]
+fn a_search_path_of_another_schema_holds_the_tables() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "spath");
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA books; ALTER DATABASE {db} SET search_path = books"
+        ))
+        .unwrap();
+    join_members(&url);
+    writers(&url, 2, GroupCommit::Always, Duration::ZERO);
+    let mut other = Engine::open(Box::new(PostgresStore::open(&url, "other").unwrap())).unwrap();
+    other.apply(&member(0)).unwrap();
+    let head = other.audit_head();
+    drop(other);
+    let other = Engine::open(Box::new(PostgresStore::open(&url, "other").unwrap())).unwrap();
+    assert_eq!(other.audit_head(), head);
+    let mut count = |sql: &str| -> i64 { admin.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        count("SELECT count(*) FROM books.upline_events WHERE programme = 'other'"),
+        1
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' \
+             AND tablename LIKE 'upline%'"
+        ),
+        0
+    );
+}
+
+/// A writer pointed at a read-only database (`default_transaction_read_only`,
+/// as on a read replica): it opens, each write is refused with `storage`
+/// naming the reason, nothing is stored; a follower opens there and
+/// catches up. Before, both failed to open with `the database holds
+/// upline_* tables of another application, not an Upline store
+/// (upline_meta is not Upline's (db error))`.
+#[test]
+fn a_read_only_database_refuses_writers_clearly_and_serves_followers() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "readonly");
+    join_members(&url);
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} SET default_transaction_read_only = on"
+        ))
+        .unwrap();
+    let mut writer = open(&url).unwrap();
+    let head = writer.audit_head();
+    assert_eq!(head.seq, MEMBERS);
+    let err = writer.apply(&sale(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.to_string().contains("read-only transaction (25006)"), "{err}");
+    assert!(err.to_string().contains("takes no writes"), "{err}");
+    let batch: Vec<Event> = (0..1_100).map(sale).collect();
+    let err = writer.apply_batch(&batch).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.to_string().contains("(25006)"), "{err}");
+    assert_eq!(writer.audit_head(), head);
+    let mut follower =
+        Engine::open_follower(Box::new(PostgresStore::open(&url, "acme").unwrap())).unwrap();
+    assert_eq!(follower.catch_up().unwrap(), head);
+    // Written once the database takes writes again, then caught up.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} RESET default_transaction_read_only"
+        ))
+        .unwrap();
+    writer = open(&url).unwrap();
+    writer.apply(&sale(1)).unwrap();
+    assert_eq!(follower.catch_up().unwrap(), writer.audit_head());
+    assert_eq!(stored_sales(&url), BTreeSet::from(["w1".to_string()]));
+    // A read-only database with no Upline schema yet: refused, naming why.
+    let (fresh, fresh_name) = fresh_db(&url, "readonlyfresh");
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {fresh_name} SET default_transaction_read_only = on"
+        ))
+        .unwrap();
+    let err = PostgresStore::open(&fresh, "acme").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
+/// Least privilege: a role that may not create tables opens a database
+/// its owner migrated. With `SELECT, INSERT, UPDATE, DELETE` on the
+/// tables and `USAGE` on the ticket sequence it writes like the owner;
+/// without, the error says which permission is missing, never that the
+/// tables are another application's.
+#[test]
+fn a_role_without_create_writes_with_table_grants_and_is_told_what_it_lacks() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "leastpriv");
+    join_members(&url);
+    let role = format!("upline_app_{}", std::process::id());
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             GRANT CONNECT ON DATABASE {db} TO {role}"
+        ))
+        .unwrap();
+    let app = url.replacen("://postgres@", &format!("://{role}@"), 1);
+    assert_ne!(app, url, "the test URL names user postgres");
+    let err = open(&app).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.to_string().contains("(42501)"), "{err}");
+    assert!(err.to_string().contains("GRANT"), "{err}");
+    admin
+        .batch_execute(&format!(
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+        ))
+        .unwrap();
+    let err = open(&app).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.to_string().contains("permission denied for table upline_meta (42501)"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("another application"), "{err}");
+    admin
+        .batch_execute(&format!(
+            "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"
+        ))
+        .unwrap();
+    writers(&app, 4, GroupCommit::Always, Duration::ZERO);
+}
