@@ -200,7 +200,7 @@ mod ahead;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::config::Host;
 use postgres::error::SqlState;
@@ -312,10 +312,26 @@ const HASH_AT: &str = "SELECT hash FROM upline_events WHERE programme = $1 AND s
 /// append committed before the lock was granted). `{programme}`, `{after}`
 /// and `{limit}` are filled in as literals (simple queries take no
 /// parameters).
-const LOCK: &str = "BEGIN;
-     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE;
+///
+/// On PostgreSQL the wait runs without the database's
+/// `statement_timeout` (`{unbounded}`, [`UNBOUNDED`]), and the statements
+/// after it with it again (`{bounded}`, [`BOUNDED`]): the wait lasts as
+/// long as the holder's staging (a large batch's), which a timeout
+/// shorter than that cut with `57014` (`storage`). A holder that hangs
+/// idle in its transaction is the `idle_in_transaction_session_timeout`'s
+/// to end; one that dies loses its connection.
+const LOCK: &str = "BEGIN;{unbounded}
+     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE;{bounded}
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
          WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+
+/// A wait for the append lock without the `statement_timeout`, for the
+/// rest of its transaction or until [`BOUNDED`] (PostgreSQL only).
+const UNBOUNDED: &str = "\n     SET LOCAL statement_timeout = 0;";
+
+/// The session's `statement_timeout` again after a wait for the lock
+/// (`TO DEFAULT`: the database's, role's or connection's setting).
+const BOUNDED: &str = "\n     SET LOCAL statement_timeout TO DEFAULT;";
 
 /// Largest append (bytes of event JSON) sent as literals in one simple
 /// query under the fairness lock: single events and small batches. A
@@ -345,6 +361,7 @@ const TRY_LOCK: &str = "BEGIN;
 const WAIT: &str = "ROLLBACK;
      BEGIN;
      SET LOCAL synchronous_commit TO OFF;
+     SET LOCAL statement_timeout = 0;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
          WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
@@ -363,9 +380,12 @@ const WAIT_PLAIN: &str = "ROLLBACK;
 /// transaction's, take the whole queue (a `DELETE … RETURNING` whose
 /// `EXISTS` locks the row again: granted to its holder, skipped by
 /// anyone else). Rows are told apart by their width: the lock's row has
-/// one column, the answer two, the events three, the queued four.
+/// one column, the answer two, the events three, the queued four. The
+/// wait for the lock runs without the `statement_timeout` (as in [`LOCK`]).
 const HAND_OFF: &str = "BEGIN;
+     SET LOCAL statement_timeout = 0;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} {lock};
+     SET LOCAL statement_timeout TO DEFAULT;
      SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
          WHERE programme = {programme} AND ticket = {ticket};
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
@@ -489,6 +509,8 @@ struct Conn {
     /// A transaction that holds nothing is open (a try for the lock that
     /// found it busy): rolled back before the next statement.
     open_tx: bool,
+    /// When its last statement ended ([`stale`]).
+    used: Instant,
 }
 
 impl Conn {
@@ -502,22 +524,64 @@ impl Conn {
             locked: false,
             answers: String::new(),
             open_tx: false,
+            used: Instant::now(),
             client,
         })
     }
 }
 
-/// `READ COMMITTED` for every transaction of this session, whatever the
-/// database's `default_transaction_isolation`: the store's protocol is
-/// built on row locks and the primary key, not on the isolation level.
-/// Under `SERIALIZABLE` its queue, answers and lock transactions fail with
-/// serialization failures (40001) that hold no conflict over the log
-/// (writers handing events off then failed with `storage`). PostgreSQL
-/// only: CockroachDB runs `SERIALIZABLE`, and its appends are not handed
-/// off.
-fn read_committed(client: &mut Client) -> std::result::Result<(), postgres::Error> {
-    client
-        .batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED")
+/// The session settings the store's protocol needs on PostgreSQL,
+/// whatever the database's (or role's) defaults:
+///
+/// - `READ COMMITTED` for every transaction: the protocol is built on row
+///   locks and the primary key, not on the isolation level. Under
+///   `SERIALIZABLE` its queue, answers and lock transactions fail with
+///   serialization failures (40001) that hold no conflict over the log
+///   (writers handing events off then failed with `storage`);
+/// - no `lock_timeout`: the only locks the store waits for are its own
+///   (the append lock's row, a racing append's key, the version row of a
+///   migration), each held by a writer whose transaction commits, rolls
+///   back or loses its connection. A `lock_timeout` shorter than a large
+///   batch's staging cut contended writers' waits with `55P03` (`storage`).
+///   The `statement_timeout` stays the database's, except while waiting
+///   for the append lock (see [`LOCK`]).
+///
+/// PostgreSQL only: CockroachDB runs `SERIALIZABLE`, and its appends are
+/// not handed off.
+fn session_defaults(client: &mut Client) -> std::result::Result<(), postgres::Error> {
+    client.batch_execute(
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED;
+         SET lock_timeout = 0",
+    )
+}
+
+/// The server's `idle_session_timeout` for this session (`None` when 0,
+/// or before PostgreSQL 14, which has none).
+fn idle_session_timeout(
+    client: &mut Client,
+) -> std::result::Result<Option<Duration>, postgres::Error> {
+    let millis: Option<String> = client
+        .query_opt(
+            "SELECT setting FROM pg_settings WHERE name = 'idle_session_timeout'",
+            &[],
+        )?
+        .map(|row| row.try_get(0))
+        .transpose()?;
+    Ok(millis
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis))
+}
+
+/// Whether a connection last used at `used` may have been closed by the
+/// server's `idle_session_timeout` (`limit`) by the time a statement
+/// reaches it: idle for half the limit or more. Such a connection holding
+/// nothing is opened again before the call rather than fail it (before,
+/// the call after a pause failed with `57P05`). Half leaves the statement
+/// the other half to arrive; a connection the server ended otherwise (a
+/// terminated backend, a restart) still fails the call that meets it.
+fn stale(used: Instant, limit: Option<Duration>) -> bool {
+    limit.is_some_and(|limit| used.elapsed() >= limit / 2)
 }
 
 /// When a writer that meets contention hands its single events to the
@@ -576,16 +640,19 @@ struct QueueConn {
     client: Client,
     enqueue: Statement,
     answer: Statement,
+    /// When it was opened, or its last statement ended ([`stale`]).
+    used: Instant,
 }
 
 impl QueueConn {
     fn open(config: &Config) -> std::result::Result<QueueConn, postgres::Error> {
         let mut client = config.connect(NoTls)?;
-        read_committed(&mut client)?;
+        session_defaults(&mut client)?;
         client.batch_execute(&format!("SET synchronous_commit TO OFF; LISTEN {CHANNEL}"))?;
         Ok(QueueConn {
             enqueue: client.prepare(ENQUEUE)?,
             answer: client.prepare(ANSWER)?,
+            used: Instant::now(),
             client,
         })
     }
@@ -620,7 +687,11 @@ pub struct PostgresStore {
     ahead: RefCell<Option<ahead::Stream>>,
     /// A second connection for the reads a stream's stager makes (the
     /// stored hash of a retried event) while the first streams.
-    side: RefCell<Option<Client>>,
+    side: RefCell<Option<(Client, Instant)>>,
+    /// The server's `idle_session_timeout` (PostgreSQL 14 and later), read
+    /// at open: a connection idle for half of it is opened again before
+    /// use ([`stale`]).
+    idle_limit: Option<Duration>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -642,8 +713,15 @@ fn lock_lost() -> Error {
     )
 }
 
-/// Removes a password from a connection string's own error text: the
-/// `user:password@` of a URL and a `password=` pair.
+/// What a refusal to write (`25006`) adds: why, and what to do.
+const READ_ONLY_HINT: &str = "; this server or database takes no writes \
+     (default_transaction_read_only is on, or it is a standby): point writers at the primary";
+
+/// What a missing privilege (`42501`) adds: what the store needs.
+const PRIVILEGE_HINT: &str = "; a role without CREATE on the schema opens a database \
+     whose owner opened it first, with GRANT SELECT, INSERT, UPDATE, DELETE ON the upline_* \
+     tables and GRANT USAGE ON SEQUENCE upline_tickets";
+
 /// An error with its causes: rust-postgres shows a server's refusal as
 /// "db error" and a failed connection as "error connecting to server", the
 /// reason (authentication failed, connection refused, no such database)
@@ -652,6 +730,11 @@ fn detail(err: &postgres::Error) -> String {
     let mut text = err.to_string();
     if let Some(db) = err.as_db_error() {
         text = format!("{text}: {} ({})", db.message(), db.code().code());
+        if db.code() == &SqlState::READ_ONLY_SQL_TRANSACTION {
+            text.push_str(READ_ONLY_HINT);
+        } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
+            text.push_str(PRIVILEGE_HINT);
+        }
         return text;
     }
     let mut source = std::error::Error::source(err);
@@ -665,6 +748,8 @@ fn detail(err: &postgres::Error) -> String {
     text
 }
 
+/// Removes a password from a connection string's own error text: the
+/// `user:password@` of a URL and a `password=` pair.
 fn scrub(text: &str, url: &str) -> String {
     let mut out = text.to_string();
     if let Some(rest) = url.split_once("://").map(|(_, rest)| rest) {
@@ -718,13 +803,32 @@ impl PostgresStore {
             .map_err(|e| server.failed("cannot read the server's version", &e))?;
         let cockroach = version.contains("CockroachDB");
         if !cockroach {
-            read_committed(&mut client).map_err(|e| server.failed("cannot connect", &e))?;
+            session_defaults(&mut client).map_err(|e| server.failed("cannot connect", &e))?;
         }
-        migrate(&mut client, &server)?;
-        let format = i64::from(upline::audit::FORMAT);
-        client
-            .execute(REGISTER, &[&programme, &format])
-            .map_err(|e| server.failed("cannot record the programme's audit format", &e))?;
+        let read_only = client
+            .simple_query("SHOW transaction_read_only")
+            .map(|messages| {
+                messages
+                    .iter()
+                    .any(|m| matches!(m, SimpleQueryMessage::Row(row) if row.get(0) == Some("on")))
+            })
+            .map_err(|e| server.failed("cannot tell whether the server takes writes", &e))?;
+        let idle_limit = match cockroach {
+            true => None,
+            false => idle_session_timeout(&mut client)
+                .map_err(|e| server.failed("cannot read idle_session_timeout", &e))?,
+        };
+        if read_only {
+            // A standby, or `default_transaction_read_only`: followers
+            // read here; writers are refused at their first write.
+            check_schema(&mut client, &server)?;
+        } else {
+            migrate(&mut client, &server)?;
+            let format = i64::from(upline::audit::FORMAT);
+            client
+                .execute(REGISTER, &[&programme, &format])
+                .map_err(|e| server.failed("cannot record the programme's audit format", &e))?;
+        }
         let wait = if cockroach { WAIT_PLAIN } else { WAIT };
         let conn = Conn::prepare(client).map_err(|e| server.failed("cannot prepare", &e))?;
         Ok(PostgresStore {
@@ -741,6 +845,7 @@ impl PostgresStore {
             commit_micros: Cell::new(0),
             ahead: RefCell::new(None),
             side: RefCell::new(None),
+            idle_limit,
         })
     }
 
@@ -834,6 +939,14 @@ impl PostgresStore {
         let mut slot = self.conn.try_borrow_mut().map_err(|_| {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
+        // A connection the server closed between calls, holding nothing,
+        // is opened again rather than fail this call.
+        if slot
+            .as_ref()
+            .is_some_and(|conn| !conn.locked && stale(conn.used, self.idle_limit))
+        {
+            *slot = None;
+        }
         if slot.as_ref().is_none_or(|conn| conn.client.is_closed()) {
             *slot = None;
             let mut client = self
@@ -841,7 +954,7 @@ impl PostgresStore {
                 .connect(NoTls)
                 .map_err(|e| self.server.failed("cannot reconnect", &e))?;
             if !self.cockroach {
-                read_committed(&mut client)
+                session_defaults(&mut client)
                     .map_err(|e| self.server.failed("cannot reconnect", &e))?;
             }
             let conn =
@@ -857,7 +970,11 @@ impl PostgresStore {
                 .map_err(|e| self.server.failed(context, &e))?;
         }
         match slot.as_mut() {
-            Some(conn) => work(conn).map_err(|e| self.server.failed(context, &e)),
+            Some(conn) => {
+                let done = work(conn).map_err(|e| self.server.failed(context, &e));
+                conn.used = Instant::now();
+                done
+            }
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
         }
     }
@@ -914,10 +1031,18 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
     );
     if let Err(e) = marked {
         drop(tx);
-        return Err(foreign(
-            server,
-            &format!("upline_meta is not Upline's ({e})"),
-        ));
+        // Columns or constraints that are not Upline's are another
+        // application's table; anything else (a missing privilege, a
+        // read-only server, a lost connection) is said as it is.
+        let code = e.code().map_or("", |code| code.code());
+        let theirs = (code.starts_with("42") && code != "42501") || code.starts_with("23");
+        return Err(match theirs {
+            true => foreign(
+                server,
+                &format!("upline_meta is not Upline's ({})", detail(&e)),
+            ),
+            false => server.failed("cannot mark the schema's version", &e),
+        });
     }
     let rows = tx
         .query(
@@ -971,6 +1096,55 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
         .map_err(err("cannot record the schema version"))?;
     }
     tx.commit().map_err(err("cannot commit the migration"))
+}
+
+/// On a server that takes no writes (`transaction_read_only`: a standby,
+/// or `default_transaction_read_only`), where nothing can be created or
+/// migrated: checks that the schema is Upline's and this build's version.
+fn check_schema(client: &mut Client, server: &Server) -> Result<()> {
+    let read_only = |why: &str| {
+        server.error(
+            "cannot open the store",
+            format!(
+                "this server or database takes no writes (default_transaction_read_only is \
+                 on, or it is a standby) and {why}; open it once where it takes writes"
+            ),
+        )
+    };
+    let rows = client
+        .query(
+            "SELECT key, value FROM upline_meta WHERE key IN ('application', 'schema_version')",
+            &[],
+        )
+        .map_err(|e| match e.code() {
+            Some(&SqlState::UNDEFINED_TABLE) => read_only("holds no Upline schema yet"),
+            _ => server.failed("cannot read upline_meta", &e),
+        })?;
+    let value = |key: &str| {
+        rows.iter()
+            .find(|row| row.try_get::<_, String>(0).ok().as_deref() == Some(key))
+            .and_then(|row| row.try_get::<_, String>(1).ok())
+    };
+    if value("application").as_deref() != Some(APPLICATION) {
+        return Err(foreign(server, "upline_meta names another application"));
+    }
+    let version: i32 = value("schema_version")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| server.error("upline_meta", "schema_version is not a number"))?;
+    match version.cmp(&SCHEMA_VERSION) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Less => Err(read_only(&format!(
+            "has Upline schema version {version}, older than the {SCHEMA_VERSION} this build \
+             reads"
+        ))),
+        std::cmp::Ordering::Greater => Err(server.error(
+            "cannot open the store",
+            format!(
+                "the database has Upline schema version {version}, newer than the \
+                 {SCHEMA_VERSION} this build knows; upgrade Upline"
+            ),
+        )),
+    }
 }
 
 /// What a hand-off query answered ([`PostgresStore::hand_off_query`]).
@@ -1172,19 +1346,26 @@ impl PostgresStore {
         let mut slot = self.side.try_borrow_mut().map_err(|_| {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
-        if slot.as_ref().is_none_or(|client| client.is_closed()) {
+        if slot
+            .as_ref()
+            .is_none_or(|(client, used)| client.is_closed() || stale(*used, self.idle_limit))
+        {
             let mut client = self
                 .config
                 .connect(NoTls)
                 .map_err(|e| self.server.failed("cannot connect", &e))?;
-            read_committed(&mut client).map_err(|e| self.server.failed("cannot connect", &e))?;
-            *slot = Some(client);
+            session_defaults(&mut client).map_err(|e| self.server.failed("cannot connect", &e))?;
+            *slot = Some((client, Instant::now()));
         }
         self.round_trips.set(self.round_trips.get() + 1);
         match slot.as_mut() {
-            Some(client) => client
-                .query_opt(sql, params)
-                .map_err(|e| self.server.failed("cannot read a stored hash", &e)),
+            Some((client, used)) => {
+                let row = client
+                    .query_opt(sql, params)
+                    .map_err(|e| self.server.failed("cannot read a stored hash", &e));
+                *used = Instant::now();
+                row
+            }
             None => Err(Error::general(ErrorKind::Internal, "no connection")),
         }
     }
@@ -1227,7 +1408,13 @@ impl PostgresStore {
     /// lock's transaction (noted as holding the lock); on a failure it is
     /// rolled back.
     fn lock_query(&self, template: &str, after: u64, limit: usize) -> Result<(bool, Missing)> {
+        let (unbounded, bounded) = match self.cockroach {
+            true => ("", ""),
+            false => (UNBOUNDED, BOUNDED),
+        };
         let sql = template
+            .replace("{unbounded}", unbounded)
+            .replace("{bounded}", bounded)
             .replace("{programme}", &literal(&self.programme))
             .replace("{after}", &Self::seq_param(after)?.to_string())
             .replace("{limit}", &limit.saturating_add(1).to_string());
@@ -1453,7 +1640,11 @@ impl PostgresStore {
             *slot = Some(queue);
         }
         match slot.as_mut() {
-            Some(queue) => work(queue).map_err(|e| self.server.failed(context, &e)),
+            Some(queue) => {
+                let done = work(queue).map_err(|e| self.server.failed(context, &e));
+                queue.used = Instant::now();
+                done
+            }
             None => Err(Error::general(ErrorKind::Internal, "no queue connection")),
         }
     }
@@ -1462,6 +1653,16 @@ impl PostgresStore {
     /// asynchronously) and answers its ticket. Notifications buffered
     /// before are dropped: they are of commits that cannot hold it.
     fn enqueue(&self, event: &str) -> Result<u64> {
+        // A queue connection idle long enough for the server to close it
+        // is opened again (it is used again within the call).
+        if let Ok(mut slot) = self.queue.try_borrow_mut() {
+            if slot
+                .as_ref()
+                .is_some_and(|queue| stale(queue.used, self.idle_limit))
+            {
+                *slot = None;
+            }
+        }
         let programme = self.programme.as_str();
         let previous = match self.last_ticket.get() {
             Some(previous) => Self::seq_param(previous)?,
@@ -1694,6 +1895,19 @@ impl Store for PostgresStore {
             {
                 // Raced by an append in flight: it is committed now.
                 self.end_lock(false)?;
+                return Ok(Appended::Conflict(self.missing(expected, limit)?));
+            }
+            Err(e)
+                if !self.holds_lock()
+                    && matches!(
+                        e.code(),
+                        Some(&SqlState::QUERY_CANCELED) | Some(&SqlState::LOCK_NOT_AVAILABLE)
+                    ) =>
+            {
+                // Cut by a `statement_timeout` (or a cancel) while it
+                // waited behind the lock's holder or a racing append:
+                // nothing stored, a lost race. After a few the engine
+                // takes the lock, whose wait has no timeout.
                 return Ok(Appended::Conflict(self.missing(expected, limit)?));
             }
             Err(e) => {

@@ -170,7 +170,10 @@ fn writers_with(name: &str, settings: &[&str], n: u64, mode: GroupCommit, pause:
 /// due to lock timeout (55P03)`.
 #[test]
 fn a_short_lock_timeout_does_not_fail_contending_writers() {
-    for (name, mode) in [("lockto", GroupCommit::Never), ("locktoa", GroupCommit::Always)] {
+    for (name, mode) in [
+        ("lockto", GroupCommit::Never),
+        ("locktoa", GroupCommit::Always),
+    ] {
         writers_with(name, &["lock_timeout = '50ms'"], 4, mode, Duration::ZERO);
     }
 }
@@ -183,8 +186,17 @@ fn a_short_lock_timeout_does_not_fail_contending_writers() {
 /// due to statement timeout (57014)`.
 #[test]
 fn a_short_statement_timeout_does_not_fail_writers_waiting_for_the_lock() {
-    for (name, mode) in [("stmtto", GroupCommit::Always), ("stmtton", GroupCommit::Never)] {
-        writers_with(name, &["statement_timeout = '100ms'"], 4, mode, Duration::ZERO);
+    for (name, mode) in [
+        ("stmtto", GroupCommit::Always),
+        ("stmtton", GroupCommit::Never),
+    ] {
+        writers_with(
+            name,
+            &["statement_timeout = '100ms'"],
+            4,
+            mode,
+            Duration::ZERO,
+        );
     }
 }
 
@@ -302,7 +314,10 @@ fn a_read_only_database_refuses_writers_clearly_and_serves_followers() {
     assert_eq!(head.seq, MEMBERS);
     let err = writer.apply(&sale(1)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
-    assert!(err.to_string().contains("read-only transaction (25006)"), "{err}");
+    assert!(
+        err.to_string().contains("read-only transaction (25006)"),
+        "{err}"
+    );
     assert!(err.to_string().contains("takes no writes"), "{err}");
     let batch: Vec<Event> = (0..1_100).map(sale).collect();
     let err = writer.apply_batch(&batch).unwrap_err();
@@ -331,7 +346,10 @@ fn a_read_only_database_refuses_writers_clearly_and_serves_followers() {
         .unwrap();
     let err = PostgresStore::open(&fresh, "acme").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
-    assert!(err.to_string().contains("read-only"), "{err}");
+    assert!(
+        err.to_string().contains("takes no writes") && err.to_string().contains("no Upline schema"),
+        "{err}"
+    );
 }
 
 /// Least privilege: a role that may not create tables opens a database
@@ -367,7 +385,8 @@ fn a_role_without_create_writes_with_table_grants_and_is_told_what_it_lacks() {
     let err = open(&app).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
     assert!(
-        err.to_string().contains("permission denied for table upline_meta (42501)"),
+        err.to_string()
+            .contains("permission denied for table upline_meta (42501)"),
         "{err}"
     );
     assert!(!err.to_string().contains("another application"), "{err}");
