@@ -555,29 +555,61 @@ fn session_defaults(client: &mut Client) -> std::result::Result<(), postgres::Er
     )
 }
 
-/// The server's `idle_session_timeout` for this session (`None` when 0,
-/// or before PostgreSQL 14, which has none).
-fn idle_session_timeout(
-    client: &mut Client,
-) -> std::result::Result<Option<Duration>, postgres::Error> {
-    let millis: Option<String> = client
-        .query_opt(
-            "SELECT setting FROM pg_settings WHERE name = 'idle_session_timeout'",
+/// The server's idle timeouts for this session, read at open: a
+/// connection idle for half of one is opened again before use
+/// ([`stale`]).
+#[derive(Clone, Copy, Default)]
+struct IdleLimits {
+    /// `idle_session_timeout` (PostgreSQL 14 and later): outside a
+    /// transaction.
+    session: Option<Duration>,
+    /// `idle_in_transaction_session_timeout`: a connection left in a
+    /// transaction that holds nothing (a busy try for the lock, rolled
+    /// back lazily by the next call).
+    transaction: Option<Duration>,
+}
+
+impl IdleLimits {
+    /// The limits set for this session (none where 0, or unknown).
+    fn read(client: &mut Client) -> std::result::Result<IdleLimits, postgres::Error> {
+        let mut limits = IdleLimits::default();
+        for row in client.query(
+            "SELECT name::TEXT, setting::TEXT FROM pg_settings
+                 WHERE name IN ('idle_session_timeout', 'idle_in_transaction_session_timeout')",
             &[],
-        )?
-        .map(|row| row.try_get(0))
-        .transpose()?;
-    Ok(millis
-        .and_then(|ms| ms.parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        .map(Duration::from_millis))
+        )? {
+            let name: String = row.try_get(0)?;
+            let millis: String = row.try_get(1)?;
+            let limit = millis
+                .parse::<u64>()
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis);
+            match name.as_str() {
+                "idle_session_timeout" => limits.session = limit,
+                _ => limits.transaction = limit,
+            }
+        }
+        Ok(limits)
+    }
+
+    /// Whether `conn`, holding no lock, has sat idle long enough for the
+    /// server to end it before a statement reaches it.
+    fn outlived(&self, conn: &Conn) -> bool {
+        !conn.locked
+            && match conn.open_tx {
+                true => stale(conn.used, self.transaction),
+                false => stale(conn.used, self.session),
+            }
+    }
 }
 
 /// Whether a connection last used at `used` may have been closed by the
-/// server's `idle_session_timeout` (`limit`) by the time a statement
-/// reaches it: idle for half the limit or more. Such a connection holding
-/// nothing is opened again before the call rather than fail it (before,
-/// the call after a pause failed with `57P05`). Half leaves the statement
+/// server's `idle_session_timeout` or `idle_in_transaction_session_timeout`
+/// (`limit`) by the time a statement reaches it: idle for half the limit
+/// or more. Such a connection holding nothing is opened again before the
+/// call rather than fail it (before, the call after a pause failed with
+/// `57P05`, or `25P03` after a busy try for the lock). Half leaves the statement
 /// the other half to arrive; a connection the server ended otherwise (a
 /// terminated backend, a restart) still fails the call that meets it.
 fn stale(used: Instant, limit: Option<Duration>) -> bool {
@@ -688,10 +720,8 @@ pub struct PostgresStore {
     /// A second connection for the reads a stream's stager makes (the
     /// stored hash of a retried event) while the first streams.
     side: RefCell<Option<(Client, Instant)>>,
-    /// The server's `idle_session_timeout` (PostgreSQL 14 and later), read
-    /// at open: a connection idle for half of it is opened again before
-    /// use ([`stale`]).
-    idle_limit: Option<Duration>,
+    /// The server's idle timeouts, read at open ([`IdleLimits`]).
+    idle: IdleLimits,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -813,10 +843,10 @@ impl PostgresStore {
                     .any(|m| matches!(m, SimpleQueryMessage::Row(row) if row.get(0) == Some("on")))
             })
             .map_err(|e| server.failed("cannot tell whether the server takes writes", &e))?;
-        let idle_limit = match cockroach {
-            true => None,
-            false => idle_session_timeout(&mut client)
-                .map_err(|e| server.failed("cannot read idle_session_timeout", &e))?,
+        let idle = match cockroach {
+            true => IdleLimits::default(),
+            false => IdleLimits::read(&mut client)
+                .map_err(|e| server.failed("cannot read the idle timeouts", &e))?,
         };
         if read_only {
             // A standby, or `default_transaction_read_only`: followers
@@ -845,7 +875,7 @@ impl PostgresStore {
             commit_micros: Cell::new(0),
             ahead: RefCell::new(None),
             side: RefCell::new(None),
-            idle_limit,
+            idle,
         })
     }
 
@@ -941,10 +971,7 @@ impl PostgresStore {
         })?;
         // A connection the server closed between calls, holding nothing,
         // is opened again rather than fail this call.
-        if slot
-            .as_ref()
-            .is_some_and(|conn| !conn.locked && stale(conn.used, self.idle_limit))
-        {
+        if slot.as_ref().is_some_and(|conn| self.idle.outlived(conn)) {
             *slot = None;
         }
         if slot.as_ref().is_none_or(|conn| conn.client.is_closed()) {
@@ -1348,7 +1375,7 @@ impl PostgresStore {
         })?;
         if slot
             .as_ref()
-            .is_none_or(|(client, used)| client.is_closed() || stale(*used, self.idle_limit))
+            .is_none_or(|(client, used)| client.is_closed() || stale(*used, self.idle.session))
         {
             let mut client = self
                 .config
@@ -1658,7 +1685,7 @@ impl PostgresStore {
         if let Ok(mut slot) = self.queue.try_borrow_mut() {
             if slot
                 .as_ref()
-                .is_some_and(|queue| stale(queue.used, self.idle_limit))
+                .is_some_and(|queue| stale(queue.used, self.idle.session))
             {
                 *slot = None;
             }
@@ -1747,9 +1774,15 @@ impl PostgresStore {
 
     /// Whether a transaction holding nothing was open (now forgotten: the
     /// caller's next query starts with `ROLLBACK`).
+    /// One idle long enough for the server to have ended it is dropped
+    /// instead (it held nothing), and the caller's query opens another.
     fn take_open_tx(&self) -> bool {
         match self.conn.try_borrow_mut() {
             Ok(mut slot) => match slot.as_mut() {
+                Some(conn) if self.idle.outlived(conn) => {
+                    *slot = None;
+                    false
+                }
                 Some(conn) => std::mem::replace(&mut conn.open_tx, false),
                 None => false,
             },

@@ -232,9 +232,10 @@ fn an_idle_session_timeout_between_calls_costs_a_reconnection_not_an_error() {
 /// Settings the store must not depend on, all at once on one database:
 /// the server's encoding of text for the client, date and interval
 /// styles, a time zone, an application name with a quote, `bytea`
-/// escaped, backslashes in plain strings, floats rounded, deferrable
-/// transactions, and commits that do not wait for the disk (durability is
-/// then the server's choice; nothing else changes).
+/// escaped, backslashes in plain strings, floats rounded, deferrable and
+/// `REPEATABLE READ` transactions, generic plans for prepared statements,
+/// and commits that do not wait for the disk (durability is then the
+/// server's choice; nothing else changes).
 #[test]
 fn session_settings_and_asynchronous_commits_change_nothing() {
     writers_with(
@@ -249,6 +250,8 @@ fn session_settings_and_asynchronous_commits_change_nothing() {
             "IntervalStyle = 'sql_standard'",
             "extra_float_digits = -15",
             "default_transaction_deferrable = on",
+            "default_transaction_isolation = 'repeatable read'",
+            "plan_cache_mode = force_generic_plan",
             "synchronous_commit = off",
         ],
         4,
@@ -397,4 +400,49 @@ fn a_role_without_create_writes_with_table_grants_and_is_told_what_it_lacks() {
         ))
         .unwrap();
     writers(&app, 4, GroupCommit::Always, Duration::ZERO);
+}
+
+/// An `idle_in_transaction_session_timeout` shorter than the pause after
+/// a writer found the append lock busy: that try leaves a transaction
+/// that holds nothing open (rolled back by the next call, in the same
+/// round trip where it can), which the server ends. The next call opens
+/// a connection again, in both its forms: a separate `ROLLBACK`, and one
+/// sent with the hand-off's query. Before, the next call failed with
+/// `storage: … terminating connection due to idle-in-transaction timeout
+/// (25P03)`.
+#[test]
+fn a_busy_try_for_the_lock_left_idle_in_its_transaction_costs_a_reconnection() {
+    let Some(url) = server() else { return };
+    let (url, _) = database(
+        &url,
+        "idletx",
+        &["idle_in_transaction_session_timeout = '200ms'"],
+    );
+    let mut holder = PostgresStore::open(&url, "acme").unwrap();
+    let mut writer = PostgresStore::open(&url, "acme").unwrap();
+    writer.set_group_commit(GroupCommit::Always);
+    for round in 0..2 {
+        // The writer hands an event off while the holder has the lock:
+        // its try finds it busy, and its transaction stays open.
+        upline::Store::lock_appends(&mut holder, 0, 10)
+            .unwrap()
+            .unwrap();
+        let busy = upline::Store::hand_off(&mut writer, "{}", None, false, 0, 10)
+            .unwrap()
+            .unwrap();
+        assert!(!busy.lead, "{busy:?}");
+        upline::Store::unlock_appends(&mut holder).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        if round == 0 {
+            // A plain call: its `ROLLBACK` would go first.
+            assert_eq!(upline::Store::head(&writer).unwrap(), 0);
+        } else {
+            // A hand-off: its `ROLLBACK` goes with its query.
+            let led = upline::Store::hand_off(&mut writer, "{}", None, false, 0, 10)
+                .unwrap()
+                .unwrap();
+            assert!(led.lead, "{led:?}");
+            upline::Store::unlock_appends(&mut writer).unwrap();
+        }
+    }
 }
