@@ -752,6 +752,12 @@ const PRIVILEGE_HINT: &str = "; a role without CREATE on the schema opens a data
      whose owner opened it first, with GRANT SELECT, INSERT, UPDATE, DELETE ON the upline_* \
      tables and GRANT USAGE ON SEQUENCE upline_tickets";
 
+/// What a session without a schema (`3F000`: an empty `search_path`, or
+/// one naming no schema that exists) adds.
+const SCHEMA_HINT: &str = "; the session's search_path names no schema that exists: \
+     the store's tables live in the first one (set it for the role or database, or in the URL: \
+     ?options=-csearch_path%3Dbooks)";
+
 /// An error with its causes: rust-postgres shows a server's refusal as
 /// "db error" and a failed connection as "error connecting to server", the
 /// reason (authentication failed, connection refused, no such database)
@@ -764,6 +770,8 @@ fn detail(err: &postgres::Error) -> String {
             text.push_str(READ_ONLY_HINT);
         } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
             text.push_str(PRIVILEGE_HINT);
+        } else if db.code() == &SqlState::INVALID_SCHEMA_NAME {
+            text.push_str(SCHEMA_HINT);
         }
         return text;
     }
