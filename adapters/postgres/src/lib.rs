@@ -118,7 +118,9 @@
 //!
 //! ## Failover
 //!
-//! A lost connection is opened again at the next call. A URL may list a
+//! A lost connection is opened again at the next call (before it, when
+//! the server's idle timeouts will have closed it: "Server settings"). A
+//! URL may list a
 //! primary and its standbys with `target_session_attrs=read-write`
 //! (`postgresql://app@db1:5432,db2:5432/books?target_session_attrs=read-write`):
 //! after the primary dies and a standby is promoted, the store reconnects
@@ -141,9 +143,11 @@
 //! NOTHING / DO UPDATE`, `SELECT … FOR UPDATE [SKIP LOCKED]` and `FOR KEY
 //! SHARE`, `BEGIN`/`COMMIT`/`ROLLBACK` in a simple query, `E'…'` string
 //! literals, `encode`/`decode(…, 'hex')`, `coalesce`,
-//! `information_schema.tables`, `current_schema()` and `version()`, and
-//! on PostgreSQL only (told by `version()`) `SET LOCAL synchronous_commit
-//! TO OFF` for a read that waits on a row lock. No advisory locks,
+//! `information_schema.tables`, `current_schema()`, `version()` and `SHOW
+//! transaction_read_only`, and on PostgreSQL only (told by `version()`)
+//! `SET LOCAL synchronous_commit TO OFF` for a read that waits on a row
+//! lock, `SET LOCAL statement_timeout` around a wait for the append lock,
+//! `SET lock_timeout` and `pg_settings` (see "Server settings"). No advisory locks,
 //! no `LOCK TABLE`, no PL/pgSQL. Group commit across writers adds
 //! `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING` and a session with
 //! `synchronous_commit` off: PostgreSQL only, so on CockroachDB (told by
@@ -161,6 +165,58 @@
 //! v22.2): without it the fairness lock does not hold appends off there,
 //! and contending writers fall back to bounded optimistic retries, which
 //! stay correct.
+//!
+//! ## Server settings
+//!
+//! What a DBA or a managed PostgreSQL (RDS, Cloud SQL, Supabase) sets on
+//! the database or the role, and what the store does with it (each
+//! checked by `tests/server_settings.rs`):
+//!
+//! - `default_transaction_isolation`: every session runs `READ
+//!   COMMITTED`; the protocol is built on row locks and the primary key.
+//! - `lock_timeout`: every session runs without one. The only locks the
+//!   store waits for are its own (the append lock's row, a racing
+//!   append's key, the version row of a migration), each held by a writer
+//!   whose transaction commits, rolls back or loses its connection.
+//! - `statement_timeout`: kept for every statement, except a wait for the
+//!   append lock (which lasts as long as the holder's staging of a large
+//!   batch): `SET LOCAL statement_timeout = 0` before it, `TO DEFAULT`
+//!   after. An append cut by the timeout (or a cancel) while it waits
+//!   behind the lock's holder stored nothing: a `conflict`, and after a
+//!   few the engine takes the lock. A holder that hangs idle in its
+//!   transaction is the `idle_in_transaction_session_timeout`'s to end.
+//! - `idle_session_timeout` and `idle_in_transaction_session_timeout` are
+//!   read at open; a connection (main, queue or side) idle for half of the
+//!   one that applies to it, holding no lock, is opened again before the
+//!   call rather than fail it. (A try for the lock that found it busy
+//!   leaves a transaction holding nothing open until the next call, to
+//!   save a round trip.) A connection the server ended otherwise (a
+//!   terminated backend, a restart) fails the call that meets it; the
+//!   next one reconnects.
+//! - `default_transaction_read_only`, or a standby (`transaction_read_only`
+//!   is on at open): nothing is created or migrated; a schema of this
+//!   build's version opens (a follower, `Engine::open_follower`, reads and
+//!   catches up there), none or an older one is a `storage` error saying
+//!   the server takes no writes. Every write is then a `storage` error
+//!   with the server's reason (`25006`) and "this server or database takes
+//!   no writes …: point writers at the primary"; nothing is stored.
+//! - `search_path`: the tables live in its first schema that exists
+//!   (`current_schema()`). One naming none (an empty `search_path`) is a
+//!   `storage` error naming it (`3F000`); a URL can set one:
+//!   `?options=-csearch_path%3Dbooks`.
+//! - Least privilege: only the first opening, which creates the tables,
+//!   needs `CREATE` on the schema. A role without it opens a database its
+//!   owner opened first, with `SELECT, INSERT, UPDATE, DELETE` on the
+//!   `upline_*` tables (`UPDATE` for the row locks) and `USAGE` on the
+//!   sequence `upline_tickets` (group commit). A missing privilege is a
+//!   `storage` error with the server's reason (`42501`) and what to grant,
+//!   never "another application's tables".
+//! - `synchronous_commit = off`: the server's choice of durability; the
+//!   store is correct either way. Session formats (`client_encoding`,
+//!   `DateStyle`, `TimeZone`, `bytea_output`, `standard_conforming_strings`,
+//!   `extra_float_digits`, `IntervalStyle`) and `plan_cache_mode` change
+//!   nothing: events and hashes go as text and bytes in binary, or as
+//!   `E'…'` and hex literals.
 //!
 //! ## Schema (version 3)
 //!
