@@ -91,16 +91,17 @@ fn stored_sales(url: &str) -> BTreeSet<String> {
     ids
 }
 
-/// `writers` writers at once on `url` (members joined), each opened with
-/// `mode`: 3 single events, 2 batches of 100 and one of 1,100, on its own
+/// `writers` writers at once on `url` (members joined), writer `w`
+/// opened with `modes[w % modes.len()]`: 3 single events, 2 batches of 100 and one of 1,100, on its own
 /// ids and on ids shared with the others (each stored once), sleeping
 /// `pause` before each call. Every call must succeed; then every
 /// acknowledged id is stored once and a fresh engine has each writer's
 /// head.
-fn writers(url: &str, writers: u64, mode: GroupCommit, pause: Duration) {
+fn writers(url: &str, writers: u64, modes: &[GroupCommit], pause: Duration) {
     let (done, finished) = std::sync::mpsc::channel();
     for w in 0..writers {
         let (url, done) = (url.to_string(), done.clone());
+        let mode = modes[w as usize % modes.len()];
         std::thread::spawn(move || {
             let written = (|| -> Result<(Engine, Vec<u64>), String> {
                 let mut store = PostgresStore::open(&url, "acme").map_err(|e| e.to_string())?;
@@ -154,12 +155,12 @@ fn writers(url: &str, writers: u64, mode: GroupCommit, pause: Duration) {
 }
 
 /// A fresh database with `settings`, its members joined, and `n` writers
-/// in `mode` pausing `pause` before each call.
-fn writers_with(name: &str, settings: &[&str], n: u64, mode: GroupCommit, pause: Duration) {
+/// in `modes` pausing `pause` before each call.
+fn writers_with(name: &str, settings: &[&str], n: u64, modes: &[GroupCommit], pause: Duration) {
     let Some(url) = server() else { return };
     let (url, _) = database(&url, name, settings);
     join_members(&url);
-    writers(&url, n, mode, pause);
+    writers(&url, n, modes, pause);
 }
 
 /// A `lock_timeout` (RDS and DBAs set one so that migrations do not queue
@@ -170,12 +171,13 @@ fn writers_with(name: &str, settings: &[&str], n: u64, mode: GroupCommit, pause:
 /// due to lock timeout (55P03)`.
 #[test]
 fn a_short_lock_timeout_does_not_fail_contending_writers() {
-    for (name, mode) in [
-        ("lockto", GroupCommit::Never),
-        ("locktoa", GroupCommit::Always),
-    ] {
-        writers_with(name, &["lock_timeout = '50ms'"], 4, mode, Duration::ZERO);
-    }
+    writers_with(
+        "lockto",
+        &["lock_timeout = '50ms'"],
+        4,
+        &[GroupCommit::Never, GroupCommit::Always],
+        Duration::ZERO,
+    );
 }
 
 /// A `statement_timeout` (Supabase sets 3-8 s per role) shorter than a
@@ -186,18 +188,13 @@ fn a_short_lock_timeout_does_not_fail_contending_writers() {
 /// due to statement timeout (57014)`.
 #[test]
 fn a_short_statement_timeout_does_not_fail_writers_waiting_for_the_lock() {
-    for (name, mode) in [
-        ("stmtto", GroupCommit::Always),
-        ("stmtton", GroupCommit::Never),
-    ] {
-        writers_with(
-            name,
-            &["statement_timeout = '100ms'"],
-            4,
-            mode,
-            Duration::ZERO,
-        );
-    }
+    writers_with(
+        "stmtto",
+        &["statement_timeout = '100ms'"],
+        4,
+        &[GroupCommit::Never, GroupCommit::Always],
+        Duration::ZERO,
+    );
 }
 
 /// An `idle_session_timeout` shorter than the pauses between calls: the
@@ -211,7 +208,7 @@ fn an_idle_session_timeout_between_calls_costs_a_reconnection_not_an_error() {
         "idlesess",
         &["idle_session_timeout = '200ms'"],
         2,
-        GroupCommit::Always,
+        &[GroupCommit::Always],
         Duration::from_millis(300),
     );
     // The queue connection of a writer handing events off, on its own.
@@ -255,7 +252,7 @@ fn session_settings_and_asynchronous_commits_change_nothing() {
             "synchronous_commit = off",
         ],
         4,
-        GroupCommit::Always,
+        &[GroupCommit::Always],
         Duration::ZERO,
     );
 }
@@ -275,7 +272,7 @@ fn a_search_path_of_another_schema_holds_the_tables() {
         ))
         .unwrap();
     join_members(&url);
-    writers(&url, 2, GroupCommit::Always, Duration::ZERO);
+    writers(&url, 2, &[GroupCommit::Always], Duration::ZERO);
     let mut other = Engine::open(Box::new(PostgresStore::open(&url, "other").unwrap())).unwrap();
     other.apply(&member(0)).unwrap();
     let head = other.audit_head();
@@ -413,7 +410,12 @@ fn a_role_without_create_writes_with_table_grants_and_is_told_what_it_lacks() {
              GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"
         ))
         .unwrap();
-    writers(&app, 4, GroupCommit::Always, Duration::ZERO);
+    writers(
+        &app,
+        4,
+        &[GroupCommit::Never, GroupCommit::Always],
+        Duration::ZERO,
+    );
 }
 
 /// An `idle_in_transaction_session_timeout` shorter than the pause after
@@ -508,4 +510,84 @@ fn a_follower_reads_a_streaming_standby_where_writers_are_refused() {
         stored_sales(&primary.url()),
         BTreeSet::from(["w1".to_string(), "w3".to_string()])
     );
+}
+
+/// Found while running the tests above: a writer handing an event off
+/// tries the lock (`SKIP LOCKED`), finds it busy, and reads on; when the
+/// holder lets the lock go before the same query takes the queue, the
+/// taking must not lock it for this writer, whose store takes its
+/// transaction for one that holds nothing (rolled back at its next call,
+/// which may never come). Here the reads between are held up by a table
+/// lock while the holder lets go. Before, the taking locked the row and
+/// the queue: every other writer then waited (a writer whose call had
+/// ended held the lock for good).
+#[test]
+fn a_busy_hand_off_never_takes_the_lock_its_holder_let_go_meanwhile() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "handrace");
+    let mut holder = PostgresStore::open(&url, "acme").unwrap();
+    let mut writer = PostgresStore::open(&url, "acme").unwrap();
+    writer.set_group_commit(GroupCommit::Always);
+    upline::Store::lock_appends(&mut holder, 0, 10)
+        .unwrap()
+        .unwrap();
+    // The writer's event, queued already (its ticket given): the hand-off
+    // is then its try for the lock and its reads, one query.
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(
+            "INSERT INTO upline_queue (programme, ticket, event) VALUES ('acme', 1, '{}')",
+        )
+        .unwrap();
+    let mut table = admin.transaction().unwrap();
+    table
+        .batch_execute("LOCK TABLE upline_answers IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let handing = std::thread::spawn(move || {
+        let handed = upline::Store::hand_off(&mut writer, "{}", Some(1), false, 0, 10);
+        (writer, handed.map(|h| h.map(|h| h.lead)))
+    });
+    // The writer's read of its answer waits for the table lock, after
+    // its try for the append lock found it busy.
+    let mut watch = Client::connect(&url, NoTls).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1
+                 AND wait_event_type = 'Lock' AND query LIKE '%SKIP LOCKED%'",
+                &[&db],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the writer never waited"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    upline::Store::unlock_appends(&mut holder).unwrap();
+    table.commit().unwrap();
+    let (writer, handed) = handing.join().unwrap();
+    assert_eq!(handed.unwrap(), Some(false));
+    // The lock is free, and the queued event still queued for whoever
+    // takes it, while the writer's store sits idle.
+    let mut probe = watch.transaction().unwrap();
+    let free = probe
+        .query(
+            "SELECT 1 FROM upline_programmes WHERE programme = 'acme' FOR UPDATE SKIP LOCKED",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(free.len(), 1, "the idle writer holds the append lock");
+    probe.rollback().unwrap();
+    let queued: i64 = watch
+        .query_one("SELECT count(*) FROM upline_queue", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 1);
+    drop(writer);
 }
