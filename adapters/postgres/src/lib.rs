@@ -147,9 +147,10 @@
 //! transaction_read_only`, and on PostgreSQL only (told by `version()`)
 //! `SET LOCAL synchronous_commit TO OFF` for a read that waits on a row
 //! lock, `SET LOCAL statement_timeout` around a wait for the append lock,
-//! `SET lock_timeout` and `pg_settings` (see "Server settings"). No advisory locks,
-//! no `LOCK TABLE`, no PL/pgSQL. Group commit across writers adds
-//! `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING` and a session with
+//! `SET lock_timeout` and `pg_settings` (see "Server settings"). No
+//! advisory locks, no `LOCK TABLE`, no PL/pgSQL. Group commit across
+//! writers adds `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING`,
+//! `txid_current_if_assigned()` and a session with
 //! `synchronous_commit` off: PostgreSQL only, so on CockroachDB (told by
 //! `version()`) writers never hand events off, whatever
 //! [`GroupCommit`] says. Large batches stream with `COPY … FROM STDIN WITH
@@ -433,11 +434,18 @@ const WAIT_PLAIN: &str = "ROLLBACK;
 /// writer's event is queued: begin, lock the programme's row (`{lock}`:
 /// `FOR UPDATE SKIP LOCKED`, or `FOR UPDATE` to queue), read the writer's
 /// answer, the events after its head and, only when the lock is this
-/// transaction's, take the whole queue (a `DELETE … RETURNING` whose
-/// `EXISTS` locks the row again: granted to its holder, skipped by
-/// anyone else). Rows are told apart by their width: the lock's row has
-/// one column, the answer two, the events three, the queued four. The
-/// wait for the lock runs without the `statement_timeout` (as in [`LOCK`]).
+/// transaction's, take the whole queue (a `DELETE … RETURNING`). The
+/// lock is the transaction's only write before the `DELETE`, so it has a
+/// transaction ID (`txid_current_if_assigned()`) exactly when the first
+/// statement locked the row; a `SKIP LOCKED` that skipped it assigns
+/// none. (The `DELETE` used to lock the row again with `EXISTS (… FOR
+/// UPDATE SKIP LOCKED)`, which, when the holder let the lock go after the
+/// first statement skipped it, took the lock and the queue in a
+/// transaction the store took for one holding nothing: every other
+/// writer then waited for this writer's next call.) Rows are told apart
+/// by their width: the lock's row has one column, the answer two, the
+/// events three, the queued four. The wait for the lock runs without the
+/// `statement_timeout` (as in [`LOCK`]).
 const HAND_OFF: &str = "BEGIN;
      SET LOCAL statement_timeout = 0;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} {lock};
@@ -447,8 +455,7 @@ const HAND_OFF: &str = "BEGIN;
      SELECT seq, event, encode(hash, 'hex') FROM upline_events
          WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
      DELETE FROM upline_queue WHERE programme = {programme}
-         AND EXISTS (SELECT 1 FROM upline_programmes WHERE programme = {programme}
-                     FOR UPDATE SKIP LOCKED)
+         AND txid_current_if_assigned() IS NOT NULL
          RETURNING 'queued'::TEXT, ticket::TEXT, event, ''::TEXT";
 
 /// The channel a holder notifies when it commits a group of queued
