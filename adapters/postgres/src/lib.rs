@@ -218,6 +218,12 @@
 //!   `extra_float_digits`, `IntervalStyle`) and `plan_cache_mode` change
 //!   nothing: events and hashes go as text and bytes in binary, or as
 //!   `E'…'` and hex literals.
+//! - A connection pooler in transaction mode (PgBouncer's `pool_mode =
+//!   transaction`, Supabase's pooler on port 6543) is not supported: it
+//!   runs each transaction on any server connection, and the store's
+//!   prepared statements, session settings and `LISTEN` stay on one
+//!   (`prepared statement "s14" does not exist`, 26000). Session mode,
+//!   or a direct connection, works.
 //!
 //! ## Schema (version 3)
 //!
