@@ -723,9 +723,10 @@ impl GroupCommit {
 
 /// The commit time from which [`GroupCommit::Auto`] hands events
 /// off. Measured on the 2-core machine of `benches/README.md`: with 0.3 ms
-/// commits the hand-off got 0.5-0.8x the lock's rate with 4 writers, about
+/// commits the hand-off got 0.95-1.05x the lock's rate with 4 writers
+/// (round 11, after the hand-off race was fixed; 0.5-0.8x before), about
 /// 1x with a synchronous standby (0.55 ms), 1.5-1.6x (and 1.6-1.8x one
-/// writer's) with 4 ms commits.
+/// writer's) with 4 ms commits (round 9, before the fix).
 pub const SLOW_COMMIT: Duration = Duration::from_millis(1);
 
 /// Appends of at most this many events are timed for [`GroupCommit::Auto`]
