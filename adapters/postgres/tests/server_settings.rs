@@ -18,33 +18,10 @@ use std::time::Duration;
 
 mod common;
 
-use common::{fresh_db, server};
+use common::{fresh_db, member_event as member, sale_event as sale, server, MEMBERS};
 use postgres::{Client, NoTls};
 use upline::{Engine, ErrorKind, Event};
 use upline_postgres::{GroupCommit, PostgresStore};
-
-const MEMBERS: u64 = 60;
-
-fn member(i: u64) -> Event {
-    let sponsor = match i {
-        0 => "null".to_string(),
-        _ => format!("\"m{}\"", (i - 1) / 2),
-    };
-    Event::from_json(&format!(
-        r#"{{"type":"member_joined","member":"m{i}","sponsor":{sponsor},"at":"2026-01-01T00:00:00Z"}}"#
-    ))
-    .unwrap()
-}
-
-fn sale(n: u64) -> Event {
-    Event::from_json(&format!(
-        r#"{{"type":"sale_recorded","sale":"w{n}","buyer":"m{}","amount":"{}.{:02}","currency":"USD","at":"2026-02-02T00:00:00Z"}}"#,
-        n % MEMBERS,
-        10 + n % 90,
-        n % 100
-    ))
-    .unwrap()
-}
 
 /// A fresh database with `settings` (`name = value`, each set with
 /// `ALTER DATABASE … SET`): its URL and name.
