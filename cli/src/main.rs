@@ -137,11 +137,14 @@ enum Command {
         /// The SQLite store, or a PostgreSQL URL with --programme.
         store: PathBuf,
     },
-    /// Apply a JSON-lines event log (one event a line) to a new store.
+    /// Apply a JSON-lines event log (one event a line) to a new store, or
+    /// to an empty PostgreSQL programme.
     Replay {
         /// The log.
         log: PathBuf,
-        /// The new SQLite store (must not exist).
+        /// The new SQLite store (must not exist), or a PostgreSQL URL with
+        /// --programme (a programme with no events; a refused line stores
+        /// nothing).
         store: PathBuf,
     },
 }
@@ -260,15 +263,10 @@ fn run(cli: Cli) -> Outcome {
             print_head(head.seq, &head.hash, format)?;
             Ok(())
         }
-        Command::Replay { log, store } => {
-            if programme.is_some() || source::is_url(&store) {
-                return Err(Failure::Error(
-                    "malformed: replay writes a new SQLite store: give a path that does not exist"
-                        .into(),
-                ));
-            }
-            replay(&log, &store, format)
-        }
+        Command::Replay { log, store } => match books(store)? {
+            Books::Sqlite(store) => replay(&log, &store, format),
+            Books::Postgres { url, programme } => replay_postgres(&log, &url, &programme, format),
+        },
     }
 }
 
@@ -662,7 +660,52 @@ fn replay_into(
     partial: &Path,
 ) -> Result<(u64, u64, Hash), Failure> {
     let store = Books::create(partial)?;
-    let mut engine = Engine::open(Box::new(store))?;
+    replay_engine(Engine::open(Box::new(store))?, reader, size)
+}
+
+/// Opens `log`: the reader and its size.
+fn open_log(log: &Path) -> Result<(BufReader<std::fs::File>, u64), Failure> {
+    let file = std::fs::File::open(log)
+        .map_err(|e| Failure::Error(format!("storage: cannot read {}: {e}", log.display())))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((BufReader::new(file), size))
+}
+
+/// Replays `log` into `programme`, which must hold no events. The log is
+/// first applied in memory, so a refused line stores nothing; then into
+/// the programme, in batches of [`REPLAY_BATCH`]. A server that takes no
+/// writes refuses the first batch (`storage`), nothing stored.
+fn replay_postgres(log: &Path, url: &str, programme: &str, format: Format) -> Outcome {
+    let (reader, size) = open_log(log)?;
+    replay_engine(Engine::new(), reader, size)?;
+    let engine = Engine::open(Box::new(upline_postgres::PostgresStore::open(
+        url, programme,
+    )?))?;
+    let stored = engine.audit_head().seq;
+    if stored > 0 {
+        return Err(Failure::Error(format!(
+            "storage: programme {programme:?} already holds {stored} events; replay fills an \
+             empty programme (nothing was changed)"
+        )));
+    }
+    let (reader, size) = open_log(log)?;
+    let (events, head_seq, head_hash) = replay_engine(engine, reader, size)?;
+    match format {
+        Format::Table => outln!(
+            "replayed {events} events into programme {programme}: head {head_seq} {head_hash}"
+        ),
+        _ => print_head(head_seq, &head_hash, format)?,
+    }
+    Ok(())
+}
+
+/// Applies every event of `reader` (a JSON-lines log of `size` bytes) to
+/// `engine`, a refused line ending it: the count and the head.
+fn replay_engine(
+    mut engine: Engine,
+    reader: impl BufRead,
+    size: u64,
+) -> Result<(u64, u64, Hash), Failure> {
     let bar = progress(size, "replay");
     let mut batch: Vec<Event> = Vec::with_capacity(REPLAY_BATCH);
     let mut lines: Vec<usize> = Vec::with_capacity(REPLAY_BATCH);

@@ -70,7 +70,11 @@ impl Books {
 
     /// Opens existing books for reading: a SQLite file is opened
     /// read-only, so no read command writes to it (not even to migrate an
-    /// older schema). A path that does not exist is a `storage` error.
+    /// older schema). A path that does not exist is a `storage` error; so
+    /// is a PostgreSQL programme the database holds nothing of (a
+    /// mistyped name is not read as an empty programme), and nothing is
+    /// created or registered, so reads work on a standby or a read-only
+    /// database.
     pub fn open(&self) -> Result<Box<dyn Store>> {
         match self {
             Books::Sqlite(path) => {
@@ -82,12 +86,13 @@ impl Books {
     }
 
     /// Opens existing books for writing (`upline snapshot`); a path that
-    /// does not exist is a `storage` error (SQLite would otherwise create
-    /// an empty store there).
+    /// does not exist, or a programme the database holds nothing of, is a
+    /// `storage` error (SQLite would otherwise create an empty store
+    /// there, PostgreSQL register an empty programme).
     pub fn open_writable(&self) -> Result<Box<dyn Store>> {
         match self {
             Books::Postgres { url, programme } => {
-                Ok(Box::new(PostgresStore::open(url, programme)?))
+                Ok(Box::new(PostgresStore::open_existing(url, programme)?))
             }
             Books::Sqlite(path) => {
                 Books::check_exists(path)?;

@@ -330,6 +330,31 @@ const MIGRATIONS: &[&str] = &[
 
 /// Records this build's audit format for a programme with nothing stored
 /// (and no recorded format); one with events keeps what it has.
+/// `storage` when the database holds nothing of `programme`: no row in
+/// `upline_programmes` (a writer registers it at open), no events, no
+/// snapshot.
+fn check_programme(client: &mut Client, server: &Server, programme: &str) -> Result<()> {
+    let known: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM upline_programmes WHERE programme = $1::TEXT)
+                 OR EXISTS (SELECT 1 FROM upline_events WHERE programme = $1::TEXT)
+                 OR EXISTS (SELECT 1 FROM upline_snapshots WHERE programme = $1::TEXT)",
+            &[&programme],
+        )
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| server.failed("cannot look the programme up", &e))?;
+    if known {
+        return Ok(());
+    }
+    Err(server.error(
+        "cannot open the store",
+        format!(
+            "the database holds no programme {programme:?} (nothing stored, never opened by a \
+             writer); check --programme (nothing was changed)"
+        ),
+    ))
+}
+
 const REGISTER: &str = "INSERT INTO upline_programmes (programme, audit_format)
      SELECT $1::TEXT, $2::INT8
      WHERE NOT EXISTS (SELECT 1 FROM upline_events WHERE programme = $1::TEXT)
@@ -887,6 +912,23 @@ impl PostgresStore {
     /// the URL is bad, the server unreachable or the credentials wrong;
     /// `invalid_id` for a bad programme id.
     pub fn open(url: &str, programme: &str) -> Result<PostgresStore> {
+        PostgresStore::connect(url, programme, true)
+    }
+
+    /// Opens `programme`'s log for a reader that must not create anything
+    /// (the `upline` command's `verify`, `head`, `export`, …): the schema
+    /// is never created or migrated and the programme never registered,
+    /// even where the server takes writes. A database without this build's
+    /// schema, or a programme it holds nothing of (no events, no snapshot,
+    /// never opened by a writer), is a `storage` error naming it, so a
+    /// mistyped name is not read as an empty programme. Writes through the
+    /// store are not refused: the server decides.
+    pub fn open_existing(url: &str, programme: &str) -> Result<PostgresStore> {
+        PostgresStore::connect(url, programme, false)
+    }
+
+    /// [`open`](Self::open) (`create`) or [`open_existing`](Self::open_existing).
+    fn connect(url: &str, programme: &str, create: bool) -> Result<PostgresStore> {
         upline::check_id(programme, "programme")?;
         let mut config = Config::from_str(url).map_err(|e| {
             Error::general(
@@ -926,10 +968,13 @@ impl PostgresStore {
             false => IdleLimits::read(&mut client)
                 .map_err(|e| server.failed("cannot read the idle timeouts", &e))?,
         };
-        if read_only {
+        if read_only || !create {
             // A standby, or `default_transaction_read_only`: followers
             // read here; writers are refused at their first write.
-            check_schema(&mut client, &server)?;
+            check_schema(&mut client, &server, read_only)?;
+            if !create {
+                check_programme(&mut client, &server, programme)?;
+            }
         } else {
             migrate(&mut client, &server)?;
             let format = i64::from(upline::audit::FORMAT);
@@ -1206,15 +1251,22 @@ fn migrate(client: &mut Client, server: &Server) -> Result<()> {
 /// On a server that takes no writes (`transaction_read_only`: a standby,
 /// or `default_transaction_read_only`), where nothing can be created or
 /// migrated: checks that the schema is Upline's and this build's version.
-fn check_schema(client: &mut Client, server: &Server) -> Result<()> {
-    let read_only = |why: &str| {
-        server.error(
+fn check_schema(client: &mut Client, server: &Server, takes_no_writes: bool) -> Result<()> {
+    let read_only = |why: &str| match takes_no_writes {
+        true => server.error(
             "cannot open the store",
             format!(
                 "this server or database takes no writes (default_transaction_read_only is \
                  on, or it is a standby) and {why}; open it once where it takes writes"
             ),
-        )
+        ),
+        false => server.error(
+            "cannot open the store",
+            format!(
+                "the database {why}; a writer's first opening creates or migrates it (nothing \
+                 was changed)"
+            ),
+        ),
     };
     let rows = client
         .query(
