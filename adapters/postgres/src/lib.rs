@@ -332,8 +332,14 @@ const MIGRATIONS: &[&str] = &[
 /// (and no recorded format); one with events keeps what it has.
 /// `storage` when the database holds nothing of `programme`: no row in
 /// `upline_programmes` (a writer registers it at open), no events, no
-/// snapshot.
-fn check_programme(client: &mut Client, server: &Server, programme: &str) -> Result<()> {
+/// snapshot. On a server that takes no writes the message says so: the
+/// programme cannot be registered there.
+fn check_programme(
+    client: &mut Client,
+    server: &Server,
+    programme: &str,
+    takes_no_writes: bool,
+) -> Result<()> {
     let known: bool = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM upline_programmes WHERE programme = $1::TEXT)
@@ -345,6 +351,16 @@ fn check_programme(client: &mut Client, server: &Server, programme: &str) -> Res
         .map_err(|e| server.failed("cannot look the programme up", &e))?;
     if known {
         return Ok(());
+    }
+    if takes_no_writes {
+        return Err(server.error(
+            "cannot open the store",
+            format!(
+                "this server or database takes no writes (default_transaction_read_only is \
+                 on, or it is a standby) and holds no programme {programme:?}; open it once \
+                 where it takes writes (nothing was changed)"
+            ),
+        ));
     }
     Err(server.error(
         "cannot open the store",
@@ -936,7 +952,7 @@ impl PostgresStore {
                 format!(
                     "postgres: cannot parse the connection URL \
                      (postgresql://user:password@host:port/dbname): {}",
-                    scrub(&e.to_string(), url)
+                    scrub(&detail(&e), url)
                 ),
             )
         })?;
@@ -972,9 +988,7 @@ impl PostgresStore {
             // A standby, or `default_transaction_read_only`: followers
             // read here; writers are refused at their first write.
             check_schema(&mut client, &server, read_only)?;
-            if !create {
-                check_programme(&mut client, &server, programme)?;
-            }
+            check_programme(&mut client, &server, programme, read_only)?;
         } else {
             migrate(&mut client, &server)?;
             let format = i64::from(upline::audit::FORMAT);
