@@ -122,6 +122,37 @@ def test_connection_errors_name_the_host_and_never_the_password(pg_url: str) -> 
         upline.Engine("books.sqlite", url=pg_url, programme="acme")
 
 
+def read_only(url: str) -> str:
+    """`url` with sessions that take no writes, as on a read-only database
+    or a standby (`default_transaction_read_only`, set through `options`)."""
+    return url + ("&" if "?" in url else "?") + "options=-cdefault_transaction_read_only%3Don"
+
+
+def test_on_a_read_only_server_followers_read_and_writers_fail_with_storage(pg_url: str) -> None:
+    prog = programme()
+    writer = upline.Engine(url=pg_url, programme=prog)
+    writer.apply({"type": "member_joined", "member": "ann", "sponsor": None, "at": JAN})
+    writer.apply({"type": "member_joined", "member": "bob", "sponsor": "ann", "at": JAN})
+    ro = read_only(pg_url)
+    follower = upline.Engine.follower(url=ro, programme=prog)
+    assert follower.audit_head() == writer.audit_head()
+    writer.apply(sale("s1", "bob", "100.00"))
+    assert follower.refresh() == writer.audit_head()
+    assert follower.balances("ann", "USD", JAN)["pending"] == Decimal("20.00")
+    # A writer opens (followers and writers share the open), and its first
+    # write is refused with `storage`, naming why; nothing is stored.
+    stray = upline.Engine(url=ro, programme=prog)
+    with pytest.raises(upline.Storage) as err:
+        stray.apply(sale("s2", "bob", "5.00"))
+    assert err.value.code == "storage"
+    assert "takes no writes" in str(err.value) and "25006" in str(err.value)
+    assert upline.Engine(url=pg_url, programme=prog).audit_head()["seq"] == 3
+    # A programme it holds nothing of cannot be registered there.
+    with pytest.raises(upline.Storage) as err:
+        upline.Engine.follower(url=ro, programme=programme())
+    assert "takes no writes" in str(err.value) and "holds no programme" in str(err.value)
+
+
 def test_group_commit_is_a_mode_for_postgresql_writers(pg_url: str) -> None:
     # Refused before any connection: a bad mode, or a mode without a url.
     with pytest.raises(upline.Malformed) as err:

@@ -21,7 +21,11 @@ const LOG: &str = r#"{"type":"member_joined","member":"ann","sponsor":null,"at":
 "#;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("upline").unwrap().args(args).output().unwrap();
+    let out = Command::cargo_bin("upline")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -51,7 +55,9 @@ fn fresh_db(url: &str, name: &str) -> String {
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (url, String::new()),
@@ -86,7 +92,15 @@ fn replay_fills_an_empty_programme_and_a_refused_line_stores_nothing() {
     let (code, want, err) = run(&["replay", log, sqlite.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 0, "{err}");
 
-    let (code, got, err) = run(&["replay", log, &url, "--programme", "acme", "--format", "json"]);
+    let (code, got, err) = run(&[
+        "replay",
+        log,
+        &url,
+        "--programme",
+        "acme",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 0, "{got}{err}");
     assert_eq!(got, want, "the same head as the SQLite replay");
     let head: Value = serde_json::from_str(&got).unwrap();
@@ -101,10 +115,19 @@ fn replay_fills_an_empty_programme_and_a_refused_line_stores_nothing() {
     let bad = dir.path().join("bad.jsonl");
     let refused = r#"{"type":"sale_recorded","sale":"s9","buyer":"zed","amount":"1.00","currency":"USD","at":"2026-02-03T00:00:00Z"}"#;
     std::fs::write(&bad, format!("{LOG}{refused}\n")).unwrap();
-    let (code, out, err) = run(&["replay", bad.to_str().unwrap(), &url, "--programme", "other"]);
+    let (code, out, err) = run(&[
+        "replay",
+        bad.to_str().unwrap(),
+        &url,
+        "--programme",
+        "other",
+    ]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.starts_with("upline: line 6: "), "{err}");
-    let programmes = texts(&url, "SELECT programme FROM upline_programmes ORDER BY programme");
+    let programmes = texts(
+        &url,
+        "SELECT programme FROM upline_programmes ORDER BY programme",
+    );
     assert_eq!(programmes, ["acme"], "nothing of `other` stored");
 }
 
@@ -184,11 +207,21 @@ fn read_commands_work_on_a_read_only_database_and_snapshot_is_refused() {
     assert!(out.starts_with("ok: 5 events verified"), "{out}");
     let (code, out, err) = run(&[&["statement", &url, "bob", "--format", "csv"][..], &p].concat());
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(",commission,20.00,USD,"), "s1: 0.2 of 100.00: {out}");
-    assert!(out.contains(",commission,10.00,USD,"), "s2: 0.2 of 50.00: {out}");
+    assert!(
+        out.contains(",commission,20.00,USD,"),
+        "s1: 0.2 of 100.00: {out}"
+    );
+    assert!(
+        out.contains(",commission,10.00,USD,"),
+        "s2: 0.2 of 50.00: {out}"
+    );
     let (code, out, err) = run(&[&["export", &url, "--format", "csv"][..], &p].concat());
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().count(), 8, "header, prev, 5 events, head: {out}");
+    assert_eq!(
+        out.lines().count(),
+        8,
+        "header, prev, 5 events, head: {out}"
+    );
     assert!(out.trim_end().ends_with(",head,,"), "{out}");
     let (code, out, err) = run(&[&["snapshot", &url][..], &p].concat());
     assert_eq!(code, 2, "{out}{err}");
@@ -202,7 +235,10 @@ fn read_commands_work_on_a_read_only_database_and_snapshot_is_refused() {
 #[test]
 fn a_malformed_url_names_the_option_and_not_the_password() {
     for (url, option) in [
-        ("postgresql://ops:s3cret-pw@127.0.0.1:notaport/books", "port"),
+        (
+            "postgresql://ops:s3cret-pw@127.0.0.1:notaport/books",
+            "port",
+        ),
         (
             "postgresql://ops:s3cret-pw@127.0.0.1:5432/books?sslmode=bogus",
             "sslmode",
@@ -212,6 +248,9 @@ fn a_malformed_url_names_the_option_and_not_the_password() {
         assert_eq!(code, 2, "{out}{err}");
         assert!(err.contains("cannot parse the connection URL"), "{err}");
         assert!(err.contains(option), "names {option}: {err}");
-        assert!(!err.contains("s3cret-pw") && !out.contains("s3cret-pw"), "{err}");
+        assert!(
+            !err.contains("s3cret-pw") && !out.contains("s3cret-pw"),
+            "{err}"
+        );
     }
 }
