@@ -343,6 +343,63 @@ fn a_read_only_database_refuses_writers_clearly_and_serves_followers() {
     );
 }
 
+/// `open_existing`, for readers that must create nothing: a database
+/// without Upline's schema and a programme it holds nothing of are
+/// `storage` errors naming them, and neither creates a table or registers
+/// the programme; a programme a writer opened (even with nothing stored)
+/// opens. On a read-only database `open` of an unknown programme says the
+/// server takes no writes (it said `upline_programmes does not record …`).
+#[test]
+fn open_existing_creates_nothing_and_names_what_is_missing() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "existing");
+    let err = PostgresStore::open_existing(&url, "acme").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.to_string().contains("holds no Upline schema yet"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("takes no writes"), "{err}");
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    let tables = admin
+        .query(
+            "SELECT 1 FROM information_schema.tables WHERE table_name LIKE 'upline%'",
+            &[],
+        )
+        .unwrap();
+    assert!(
+        tables.is_empty(),
+        "open_existing created {} tables",
+        tables.len()
+    );
+    PostgresStore::open(&url, "acme").unwrap();
+    let store = PostgresStore::open_existing(&url, "acme").unwrap();
+    assert_eq!(store.len().unwrap(), 0);
+    let err = PostgresStore::open_existing(&url, "acmee").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.to_string().contains("holds no programme \"acmee\""),
+        "{err}"
+    );
+    let registered: i64 = admin
+        .query_one("SELECT count(*) FROM upline_programmes", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(registered, 1, "only acme");
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} SET default_transaction_read_only = on"
+        ))
+        .unwrap();
+    let err = PostgresStore::open(&url, "acmee").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(
+        err.to_string().contains("takes no writes")
+            && err.to_string().contains("holds no programme \"acmee\""),
+        "{err}"
+    );
+}
+
 /// Least privilege: a role that may not create tables opens a database
 /// its owner migrated. With `SELECT, INSERT, UPDATE, DELETE` on the
 /// tables and `USAGE` on the ticket sequence it writes like the owner;
