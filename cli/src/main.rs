@@ -2,9 +2,9 @@
 //!
 //! It verifies a store, prints its head, exports it for an auditor, shows a
 //! member's statement or balances, writes a tax summary, saves a snapshot
-//! and replays a JSON-lines event log (or an export) into a new store. It
-//! owns the command line, the output formats and the exit codes; every
-//! rule stays in the `upline` crate. A store is a SQLite path, or a
+//! and replays a JSON-lines event log (or an export) into a new store (or
+//! an empty PostgreSQL programme). It owns the command line, the output
+//! formats and the exit codes; every rule stays in the `upline` crate. A store is a SQLite path, or a
 //! PostgreSQL URL with `--programme NAME` (see `source`); a URL is never
 //! printed, since it may hold a password.
 //!

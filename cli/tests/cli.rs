@@ -490,8 +490,8 @@ fn an_export_replays_into_a_store_with_the_same_head() {
 }
 
 /// A PostgreSQL URL needs `--programme`; a server that cannot be reached is
-/// a storage error (exit 2) naming the host, never the password; replay
-/// refuses a URL (it writes a new SQLite store).
+/// a storage error (exit 2) naming the host, never the password, replay
+/// into it too.
 #[test]
 fn postgres_urls_fail_clearly_and_never_print_the_password() {
     let url = "postgresql://ops:s3cret-pw@127.0.0.1:1/books";
