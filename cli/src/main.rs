@@ -4,9 +4,9 @@
 //! member's statement or balances, writes a tax summary, saves a snapshot
 //! and replays a JSON-lines event log (or an export) into a new store (or
 //! an empty PostgreSQL programme). It owns the command line, the output
-//! formats and the exit codes; every rule stays in the `upline` crate. A store is a SQLite path, or a
-//! PostgreSQL URL with `--programme NAME` (see `source`); a URL is never
-//! printed, since it may hold a password.
+//! formats and the exit codes; every rule stays in the `upline` crate. A
+//! store is a SQLite path, or a PostgreSQL URL with `--programme NAME`
+//! (see `source`); a URL is never printed, since it may hold a password.
 //!
 //! Exit codes: 0 ok; 1 the books do not verify (the message names the
 //! event); 2 a usage or storage error, or a refused query (the message
