@@ -1,9 +1,10 @@
 //! Where the books are: opening a store for a command.
 //!
 //! A store is a SQLite file, or a programme's log in PostgreSQL: a
-//! `postgresql://` (or `postgres://`) URL in place of the path, with
-//! `--programme NAME`. The URL may hold a password, so it is never printed:
-//! messages name the host and the reason only (the adapter's errors do the
+//! `postgresql://` (or `postgres://`) URL, or a libpq `key=value`
+//! connection string, in place of the path, with `--programme NAME`. The
+//! URL may hold a password, so it is never printed: messages name the
+//! host and the reason only (the adapter's errors do the
 //! same), and [`Books`]'s `Debug` leaves it out.
 
 use std::fmt;
@@ -39,11 +40,27 @@ impl fmt::Debug for Books {
     }
 }
 
-/// Whether a store argument is a PostgreSQL URL rather than a path.
+/// Keys of a libpq `key=value` connection string that no SQLite path
+/// starts a word with.
+const CONNECTION_KEYS: [&str; 6] = [
+    "host=",
+    "hostaddr=",
+    "port=",
+    "dbname=",
+    "user=",
+    "password=",
+];
+
+/// Whether a store argument is a PostgreSQL URL, or a libpq `key=value`
+/// connection string (`host=db user=ops password=… dbname=books`), rather
+/// than a path. Either may hold a password, so neither is ever printed.
 pub fn is_url(store: &Path) -> bool {
-    store
-        .to_str()
-        .is_some_and(|s| s.starts_with("postgresql://") || s.starts_with("postgres://"))
+    store.to_str().is_some_and(|s| {
+        s.starts_with("postgresql://")
+            || s.starts_with("postgres://")
+            || s.split_whitespace()
+                .any(|word| CONNECTION_KEYS.iter().any(|key| word.starts_with(key)))
+    })
 }
 
 impl Books {

@@ -356,6 +356,18 @@ fn balances_and_tax_print_exact_amounts() {
     assert!(err.contains("CURRENCY=AMOUNT"), "{err}");
 }
 
+/// The last year an `i32` holds is refused as outside 1..=9999 (its next
+/// year overflowed: a panic, exit 101, in a debug build).
+#[test]
+fn tax_of_the_largest_year_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(dir.path());
+    let (code, out, err) = run(&["tax", path.to_str().unwrap(), "2147483647"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.starts_with("upline: invalid_time: "), "{err}");
+    assert!(err.contains("outside 1..=9999"), "{err}");
+}
+
 #[test]
 fn replay_writes_a_new_store_with_the_same_head_and_snapshot_keeps_it() {
     let dir = tempfile::tempdir().unwrap();

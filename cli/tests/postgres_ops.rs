@@ -254,3 +254,48 @@ fn a_malformed_url_names_the_option_and_not_the_password() {
         );
     }
 }
+
+/// A libpq `key=value` connection string (which the adapter accepts) is a
+/// PostgreSQL store, not a SQLite path: it needs `--programme`, and no
+/// message prints it (it was `no store at host=… password=…: no such
+/// file`, and `replay` created a SQLite file named after it).
+#[test]
+fn a_key_value_connection_string_is_postgres_and_never_printed() {
+    let conn = "host=127.0.0.1 port=1 user=ops password=s3cret-pw dbname=books";
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    std::fs::write(&log, LOG).unwrap();
+    let log = log.to_str().unwrap();
+    let runs = [
+        (vec!["head", conn], "--programme"),
+        (
+            vec!["head", conn, "--programme", "acme"],
+            "127.0.0.1:1/books as ops",
+        ),
+        (vec!["replay", log, conn], "--programme"),
+        (
+            vec!["replay", log, conn, "--programme", "acme"],
+            "127.0.0.1:1/books as ops",
+        ),
+    ];
+    for (args, names) in runs {
+        let out = Command::cargo_bin("upline")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned() + &out.status.to_string(),
+        );
+        assert!(err.contains("exit status: 2"), "{args:?}: {out}{err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(
+            !err.contains("s3cret-pw") && !out.contains("s3cret-pw"),
+            "{err}"
+        );
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 1, "only the log: {files:?}");
+}

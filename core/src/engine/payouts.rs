@@ -299,7 +299,9 @@ impl Engine {
     ) -> Result<Vec<TaxLine>> {
         let (Some(from), to) = (
             Timestamp::start_of_year(year),
-            Timestamp::start_of_year(year + 1).unwrap_or(Timestamp::MAX),
+            year.checked_add(1)
+                .and_then(Timestamp::start_of_year)
+                .unwrap_or(Timestamp::MAX),
         ) else {
             return Err(Error::new(
                 ErrorKind::InvalidTime,
