@@ -281,6 +281,8 @@ impl Engine {
 
     /// A read-only replica of a store (`path` or `url` + `programme`):
     /// `refresh()` brings it up to date; every change raises `ReadOnly`.
+    /// It creates nothing: a missing file, or a programme the database
+    /// holds nothing of (never opened by a writer), raises `Storage`.
     #[classmethod]
     #[pyo3(signature = (path=None, *, url=None, programme=None))]
     fn follower(
@@ -968,7 +970,12 @@ impl Engine {
                 ),
             )),
             (None, Some(url), Some(programme)) => guard::call(py, move || {
-                let mut store = upline_postgres::PostgresStore::open(&url, &programme)?;
+                // A follower never writes: it registers no programme,
+                // so a mistyped one is an error, not a new empty one.
+                let mut store = match follower {
+                    true => upline_postgres::PostgresStore::open_existing(&url, &programme)?,
+                    false => upline_postgres::PostgresStore::open(&url, &programme)?,
+                };
                 if let Some(mode) = group_commit {
                     store.set_group_commit(mode);
                 }

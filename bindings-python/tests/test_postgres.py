@@ -122,6 +122,23 @@ def test_connection_errors_name_the_host_and_never_the_password(pg_url: str) -> 
         upline.Engine("books.sqlite", url=pg_url, programme="acme")
 
 
+def test_a_follower_of_an_unknown_programme_fails_and_registers_nothing(pg_url: str) -> None:
+    # As a SQLite follower of a missing file: a typo is an error, not an
+    # empty programme (which it registered, so the next open succeeded).
+    prog = programme()
+    for _ in range(2):
+        with pytest.raises(upline.Storage) as err:
+            upline.Engine.follower(url=pg_url, programme=prog)
+        assert err.value.code == "storage"
+        assert f'holds no programme "{prog}"' in str(err.value)
+    # Once a writer opened it (nothing stored yet), a follower waits on it.
+    writer = upline.Engine(url=pg_url, programme=prog)
+    follower = upline.Engine.follower(url=pg_url, programme=prog)
+    assert follower.audit_head()["seq"] == 0
+    writer.apply({"type": "member_joined", "member": "ann", "sponsor": None, "at": JAN})
+    assert follower.refresh() == writer.audit_head()
+
+
 def read_only(url: str) -> str:
     """`url` with sessions that take no writes, as on a read-only database
     or a standby (`default_transaction_read_only`, set through `options`)."""

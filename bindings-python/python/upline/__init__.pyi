@@ -300,7 +300,8 @@ class Engine:
     ) -> Engine:
         """A read-only replica of a store (``path``, or ``url`` and
         ``programme``): :meth:`refresh` brings it up to date, every change
-        raises :class:`ReadOnly`.
+        raises :class:`ReadOnly`. It creates nothing: a missing file, or a
+        programme the database holds nothing of, raises :class:`Storage`.
         """
 
     def refresh(self) -> _Json:
