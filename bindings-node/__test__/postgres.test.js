@@ -75,6 +75,26 @@ console.log(JSON.stringify({ seq: r.seq, hash: r.hash, replayed: r.replayed === 
   assert.throws(() => follower.apply(sale('w2', 'bob', '1.00')), { code: 'read_only' })
 })
 
+// As a follower of a missing SQLite file: a mistyped programme is an
+// error, not an empty programme (which it registered, so the next open
+// succeeded).
+test('a follower of an unknown programme fails and registers nothing', (t) => {
+  if (!server(t)) return
+  const prog = programme()
+  for (let i = 0; i < 2; i++) {
+    assert.throws(() => new Engine({ url: URL, programme: prog, follower: true }), (err) => {
+      assert.equal(err.code, 'storage')
+      assert.ok(err.message.includes(`holds no programme "${prog}"`), err.message)
+      return true
+    })
+  }
+  const writer = new Engine({ url: URL, programme: prog })
+  const follower = new Engine({ url: URL, programme: prog, follower: true })
+  assert.equal(follower.auditHead().seq, 0)
+  writer.apply({ type: 'member_joined', member: 'ann', sponsor: null, at: T })
+  assert.deepEqual(follower.refresh(), writer.auditHead())
+})
+
 test('connection errors name the host and never the password', (t) => {
   if (!server(t)) return
   const secret = 's3cr3t-Pw'

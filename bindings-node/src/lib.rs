@@ -530,7 +530,9 @@ impl Engine {
     /// idempotent retry when the store already has it in force).
     /// With `{ url, programme }`, a replica of that programme's log in
     /// PostgreSQL, shared with other processes (`refresh()` applies what
-    /// they wrote); with `follower: true`, a read-only one; `groupCommit`
+    /// they wrote); with `follower: true`, a read-only one, which creates
+    /// nothing (a programme the database holds nothing of is a `storage`
+    /// error, as a missing file is for a SQLite follower); `groupCommit`
     /// (`'auto'`, the default, `'always'` or `'never'`) says when this
     /// writer hands single events to the lock's holder under contention.
     #[napi(
@@ -624,7 +626,12 @@ impl Engine {
                     ))
                 }
                 (None, Some(url), Some(programme)) => {
-                    let mut store = upline_postgres::PostgresStore::open(&url, &programme)?;
+                    // A follower never writes: it registers no programme,
+                    // so a mistyped one is an error, not a new empty one.
+                    let mut store = match follower {
+                        true => upline_postgres::PostgresStore::open_existing(&url, &programme)?,
+                        false => upline_postgres::PostgresStore::open(&url, &programme)?,
+                    };
                     if let Some(mode) = group_commit {
                         store.set_group_commit(mode);
                     }
