@@ -38,8 +38,9 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// The programme (tenant) whose log to read, when STORE is a
-    /// PostgreSQL URL (`postgresql://user:password@host:port/db`).
+    /// The programme (tenant) whose log to read (or, for `replay`, fill),
+    /// when STORE is a PostgreSQL URL
+    /// (`postgresql://user:password@host:port/db`, or `key=value` pairs).
     #[arg(long, global = true)]
     programme: Option<String>,
     #[command(subcommand)]
