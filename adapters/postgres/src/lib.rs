@@ -328,8 +328,6 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
-/// Records this build's audit format for a programme with nothing stored
-/// (and no recorded format); one with events keeps what it has.
 /// `storage` when the database holds nothing of `programme`: no row in
 /// `upline_programmes` (a writer registers it at open), no events, no
 /// snapshot. On a server that takes no writes the message says so: the
@@ -371,6 +369,8 @@ fn check_programme(
     ))
 }
 
+/// Records this build's audit format for a programme with nothing stored
+/// (and no recorded format); one with events keeps what it has.
 const REGISTER: &str = "INSERT INTO upline_programmes (programme, audit_format)
      SELECT $1::TEXT, $2::INT8
      WHERE NOT EXISTS (SELECT 1 FROM upline_events WHERE programme = $1::TEXT)
