@@ -15,8 +15,11 @@
 //!   member has one `u32`: its id's offset in its page (the page comes
 //!   from a short table of each page's first member, the length from a
 //!   byte before the id) — 5 bytes a member plus the id's own bytes;
-//! - the offsets, `first_child`, `next_sibling` and `joined_at` are
-//!   `Chunked` arrays of 65,536-element chunks;
+//! - the offsets, `first_child` and `next_sibling` are `Chunked` arrays
+//!   of 65,536-element chunks;
+//! - the join times take 4 bytes a member, not 8 ([`JoinTimes`]): an
+//!   offset in milliseconds from a base shared by a block of members that
+//!   joined one after another, exact for every instant;
 //! - the id → index map stores only the `u32` index and compares through
 //!   the arena.
 //!
@@ -68,7 +71,101 @@ pub struct Graph {
     nodes: Vec<Node>,
     first_child: Chunked<u32>,
     next_sibling: Chunked<u32>,
-    joined_at: Chunked<Timestamp>,
+    joined_at: JoinTimes,
+}
+
+/// Members per base instant of [`JoinTimes`].
+const TIME_BLOCK: usize = 1024;
+/// The offset that marks a join time kept whole in [`JoinTimes::far`].
+const FAR: i32 = i32::MIN;
+
+/// Every member's join time, in 4 bytes a member instead of 8.
+///
+/// Members that join one after another join at nearby instants, so each
+/// block of [`TIME_BLOCK`] consecutive members keeps one base (its first
+/// member's join time) and each member its distance from that base in
+/// milliseconds, as an `i32`: within about ±24.8 days of the base. A join
+/// time farther away (a late backfill, or a programme so small that 1,024
+/// joins span more than 24 days) is kept whole in `far` by member index
+/// (about 20 bytes), and its offset is [`FAR`]. Every instant is kept
+/// exactly; nothing is rounded.
+///
+/// Serialized as the list of join times, exactly like the
+/// `Chunked<Timestamp>` it replaced, so snapshots do not change.
+#[derive(Debug, Clone, Default)]
+struct JoinTimes {
+    bases: Vec<Timestamp>,
+    offsets: Chunked<i32>,
+    far: HashMap<u32, Timestamp>,
+}
+
+impl JoinTimes {
+    /// Number of join times.
+    fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Appends the join time of the next member.
+    fn push(&mut self, at: Timestamp) {
+        let index = self.offsets.len();
+        if index.is_multiple_of(TIME_BLOCK) {
+            self.bases.push(at);
+        }
+        let base = self.bases[index / TIME_BLOCK].as_millis();
+        // Both instants lie in years 0001–9999, so the difference fits an i64.
+        match i32::try_from(at.as_millis() - base) {
+            Ok(offset) if offset != FAR => self.offsets.push(offset),
+            _ => {
+                self.far.insert(index as u32, at);
+                self.offsets.push(FAR);
+            }
+        }
+    }
+
+    /// The join time of member `index` (panics past the end, like a slice).
+    #[inline]
+    fn get(&self, index: usize) -> Timestamp {
+        let offset = self.offsets[index];
+        if offset == FAR {
+            return self.far[&(index as u32)];
+        }
+        let millis = self.bases[index / TIME_BLOCK].as_millis() + i64::from(offset);
+        // A kept offset was measured from this base to a valid instant.
+        Timestamp::from_valid_millis(millis)
+    }
+}
+
+impl Serialize for JoinTimes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for index in 0..self.len() {
+            seq.serialize_element(&self.get(index))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for JoinTimes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Times;
+        impl<'de> Visitor<'de> for Times {
+            type Value = JoinTimes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of join times")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> std::result::Result<JoinTimes, A::Error> {
+                let mut times = JoinTimes::default();
+                while let Some(at) = items.next_element::<Timestamp>()? {
+                    times.push(at);
+                }
+                Ok(times)
+            }
+        }
+        deserializer.deserialize_seq(Times)
+    }
 }
 
 /// Bytes in one page of the id arena: 1 MiB.
@@ -334,7 +431,7 @@ impl Graph {
 
     /// When the member joined.
     pub fn joined_at(&self, member: u32) -> Timestamp {
-        self.joined_at[member as usize]
+        self.joined_at.get(member as usize)
     }
 
     /// How many of the member's direct referrals are active.
@@ -675,6 +772,69 @@ mod tests {
             prev = Some(g.join(&format!("m{i}"), prev, t()));
         }
         g
+    }
+
+    proptest::proptest! {
+        /// Join times are exact whatever their order and spread: near the
+        /// block's base (offsets), far from it (kept whole), at both ends
+        /// of the range, and through a snapshot's serialized list.
+        #[test]
+        fn join_times_keep_every_instant_exactly(
+            steps in proptest::collection::vec(
+                proptest::prop_oneof![
+                    -3_000i64..3_000,
+                    -40_000_000_000i64..40_000_000_000,
+                    proptest::sample::select(vec![i64::MIN, i64::MAX, 2_147_483_647, -2_147_483_648]),
+                ],
+                1..3_000,
+            ),
+        ) {
+            let mut times = JoinTimes::default();
+            let mut kept = Vec::new();
+            let mut now = t().as_millis();
+            for step in steps {
+                now = now.saturating_add(step).clamp(
+                    Timestamp::MIN.as_millis(),
+                    Timestamp::MAX.as_millis(),
+                );
+                let at = Timestamp::from_millis(now).unwrap();
+                times.push(at);
+                kept.push(at);
+            }
+            for (index, &at) in kept.iter().enumerate() {
+                proptest::prop_assert_eq!(times.get(index), at);
+            }
+            let text = serde_json::to_string(&times).unwrap();
+            proptest::prop_assert_eq!(&text, &serde_json::to_string(&kept).unwrap());
+            let back: JoinTimes = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(back.len(), kept.len());
+            for (index, &at) in kept.iter().enumerate() {
+                proptest::prop_assert_eq!(back.get(index), at);
+            }
+        }
+    }
+
+    #[test]
+    fn join_times_take_four_bytes_unless_far_from_their_block() {
+        let mut times = JoinTimes::default();
+        let base = t();
+        for i in 0..3 * TIME_BLOCK - 1 {
+            // Out of order within a day of the block's first join.
+            times.push(
+                Timestamp::from_millis(base.as_millis() + (i as i64 % 7 - 3) * 3_600_000).unwrap(),
+            );
+        }
+        assert!(times.far.is_empty());
+        assert_eq!(times.bases.len(), 3);
+        // 25 days after its block's first join is kept whole, and exactly.
+        let late = base.plus_days(25);
+        times.push(late);
+        assert_eq!(times.far.len(), 1);
+        assert_eq!(times.get(3 * TIME_BLOCK - 1), late);
+        // The next block starts at it, so a join near it is near again.
+        times.push(late);
+        assert_eq!((times.bases.len(), times.far.len()), (4, 1));
+        assert_eq!(times.get(3 * TIME_BLOCK), late);
     }
 
     #[test]

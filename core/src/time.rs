@@ -50,6 +50,14 @@ impl Timestamp {
             .then_some(Timestamp(millis))
     }
 
+    /// The instant `millis` milliseconds after the Unix epoch, for callers
+    /// that took `millis` from valid instants (years 0001–9999) and so
+    /// need no check in release builds.
+    pub(crate) fn from_valid_millis(millis: i64) -> Self {
+        debug_assert!((MIN_MS..=MAX_MS).contains(&millis));
+        Timestamp(millis)
+    }
+
     /// This instant plus `days` whole days, saturating at year 9999.
     pub fn plus_days(self, days: u32) -> Self {
         Timestamp((self.0 + i64::from(days) * MS_PER_DAY).min(MAX_MS))

@@ -78,9 +78,11 @@
 //! without the lock. Under a `statement_timeout` each part goes in a
 //! short `COPY` of its own (one `COPY` open while the engine stages would
 //! last as long as the staging, and be cut), so the transaction is idle
-//! only while the engine stages the next part, which an
-//! `idle_in_transaction_session_timeout` of more than a few milliseconds
-//! allows.
+//! only while the engine stages the next part. An
+//! `idle_in_transaction_session_timeout` shorter than that (a few
+//! milliseconds; more on a loaded machine) ends the lock's transaction:
+//! nothing of the group was stored, and the append stores it whole
+//! without the lock, on a new connection, as a group never sent ahead.
 //! Batches of 10,000 sales as columns: 1.3–1.65× (`benches/README.md`,
 //! "Round 10").
 //!
@@ -188,12 +190,18 @@
 //!   transaction is the `idle_in_transaction_session_timeout`'s to end.
 //! - `idle_session_timeout` and `idle_in_transaction_session_timeout` are
 //!   read at open; a connection (main, queue or side) idle for half of the
-//!   one that applies to it, holding no lock, is opened again before the
-//!   call rather than fail it. (A try for the lock that found it busy
-//!   leaves a transaction holding nothing open until the next call, to
-//!   save a round trip.) A connection the server ended otherwise (a
-//!   terminated backend, a restart) fails the call that meets it; the
-//!   next one reconnects.
+//!   one that applies to it is opened again before the call rather than
+//!   fail it. (A try for the lock that found it busy leaves a transaction
+//!   holding nothing open until the next call, to save a round trip.)
+//!   That includes the append lock's connection, idle in its transaction
+//!   while the engine stages a large batch, unless it holds answers for
+//!   queued events: the lock is given up, and the group is appended
+//!   without it (every append is conditional on the head). A stream sent
+//!   ahead that the server cut for idling stored nothing; its group is
+//!   appended whole. A connection the server ended otherwise (a
+//!   terminated backend, a restart) fails the call that meets it (a read
+//!   of a stored hash is sent again once, on a new connection); the next
+//!   call reconnects.
 //! - `default_transaction_read_only`, or a standby (`transaction_read_only`
 //!   is on at open): nothing is created or migrated; a schema of this
 //!   build's version opens (a follower, `Engine::open_follower`, reads and
@@ -703,14 +711,19 @@ impl IdleLimits {
         Ok(limits)
     }
 
-    /// Whether `conn`, holding no lock, has sat idle long enough for the
-    /// server to end it before a statement reaches it.
+    /// Whether `conn` has sat idle long enough for the server to end it
+    /// before a statement reaches it. A connection holding the append lock
+    /// counts too, while it holds no answers for queued events (those
+    /// commit with the lock or not at all): the engine staged a large
+    /// group under the lock for longer than half the
+    /// `idle_in_transaction_session_timeout`. Giving the lock up then is
+    /// safe: every append is conditional on the head, with or without it.
     fn outlived(&self, conn: &Conn) -> bool {
-        !conn.locked
-            && match conn.open_tx {
-                true => stale(conn.used, self.transaction),
-                false => stale(conn.used, self.session),
-            }
+        match (conn.locked, conn.open_tx) {
+            (true, _) => conn.answers.is_empty() && stale(conn.used, self.transaction),
+            (false, true) => stale(conn.used, self.transaction),
+            (false, false) => stale(conn.used, self.session),
+        }
     }
 }
 
@@ -1425,6 +1438,24 @@ impl PostgresStore {
                 "the stream's writer stopped; the connection is reopened",
             ));
         };
+        if let Err(e) = &copied {
+            if e.code() == Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT)
+                && conn.answers.is_empty()
+            {
+                // The engine staged a part for longer than the session's
+                // `idle_in_transaction_session_timeout`, and the server
+                // ended the lock's transaction with its connection: none
+                // of the group was stored, and the lock is free. The
+                // group goes whole in a plain conditional append, on a
+                // new connection, as a group that was never sent ahead.
+                drop(conn);
+                *self.conn.get_mut() = None;
+                return self.append_or_missing(events, limit);
+            }
+        }
+        // The stream's thread used it until now.
+        let mut conn = conn;
+        conn.used = Instant::now();
         *self.conn.get_mut() = Some(conn);
         let failed = match copied {
             Ok(Some(rows)) if rows == events.len() as u64 => None,
@@ -1646,6 +1677,49 @@ impl PostgresStore {
                 conn.answers.clear();
             }
         }
+    }
+
+    /// [`with_conn`](Self::with_conn) for a read, tried once more on a new
+    /// connection when the server had ended the first (`25P03`, or an
+    /// error of the connection rather than of the query: typically the append lock's, idle in its
+    /// transaction while the engine staged a large group; the lock went
+    /// with it, and a read needs none). A read is safe to send again; a
+    /// server that is really gone fails the second try too.
+    fn with_read_conn<T>(
+        &self,
+        context: &str,
+        work: impl Fn(&mut Conn) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut ended = false;
+        let first = self.with_conn(context, |conn| {
+            work(conn).inspect_err(|e| {
+                // The server's message, or, when the socket closed before
+                // it was read, an error of the connection (no SQL state).
+                ended = e
+                    .code()
+                    .is_none_or(|code| *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT);
+            })
+        });
+        match first {
+            Err(_) if ended => {
+                // Whatever the client knows yet, the next try opens anew.
+                if let Ok(mut slot) = self.conn.try_borrow_mut() {
+                    *slot = None;
+                }
+                self.with_conn(context, work)
+            }
+            done => done,
+        }
+    }
+
+    /// Whether the lock's connection sat idle in its transaction long
+    /// enough that the server may have ended it ([`IdleLimits::outlived`]):
+    /// the next use of the store opens a new connection, without the lock.
+    fn lock_outlived(&self) -> bool {
+        self.conn
+            .try_borrow()
+            .map(|slot| slot.as_ref().is_some_and(|conn| self.idle.outlived(conn)))
+            .unwrap_or(false)
     }
 
     /// Whether this connection holds the fairness lock.
@@ -2185,7 +2259,9 @@ impl Store for PostgresStore {
         let next = self.ahead.get_mut().as_ref().map(|ahead| ahead.next());
         let after = match next {
             Some(next) => next.saturating_sub(1),
-            None if self.cockroach || !self.holds_lock() => return Ok(false),
+            None if self.cockroach || !self.holds_lock() || self.lock_outlived() => {
+                return Ok(false)
+            }
             None => first.seq.saturating_sub(1),
         };
         check_append(after, events)?;
@@ -2440,7 +2516,7 @@ impl Store for PostgresStore {
         };
         let row = match side {
             Some(row) => row,
-            None => self.with_conn("cannot read a stored hash", |conn| {
+            None => self.with_read_conn("cannot read a stored hash", |conn| {
                 conn.client.query_opt(&conn.hash_at, &[&programme, &seq])
             })?,
         };

@@ -803,6 +803,47 @@ fn a_large_batch_outlasting_both_timeouts_is_stored() {
     assert_eq!(open(&url).audit_head(), engine.audit_head());
 }
 
+/// An `idle_in_transaction_session_timeout` shorter than the staging of
+/// one part in a debug build (30 ms): the lock's connection, idle while
+/// the engine stages, is given up before the server ends it (or, when the
+/// server was first, its stream's `COPY` fails with `25P03` having stored
+/// nothing, and a read is sent again on a new connection); the group is
+/// stored whole without the lock instead of failing the batch. A second
+/// batch, a batch of retries and a fresh engine agree on every event.
+/// (At 1 ms the store's own short transactions are cut as well, on a
+/// loaded machine: no setting a server would run.)
+#[test]
+fn a_large_batch_whose_lock_the_idle_timeout_ends_is_appended_whole() {
+    let Some(url) = server() else { return };
+    let (url, db) = fresh_db(&url, "idle_cut");
+    drop(members(&url));
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {db} SET idle_in_transaction_session_timeout = '30ms'"
+        ))
+        .unwrap();
+    let mut engine = open(&url);
+    for range in [0..3_000, 3_000..5_100] {
+        let batch: Vec<Event> = range.map(sale).collect();
+        let results = engine.apply_batch(&batch).unwrap();
+        assert_eq!(results.len(), batch.len());
+        for result in results {
+            assert!(!result.unwrap().replayed);
+        }
+    }
+    let fresh = open(&url);
+    assert_eq!(fresh.audit_head(), engine.audit_head());
+    assert_eq!(fresh.audit_head().seq, MEMBERS + 5_100);
+    assert_eq!(fresh.verify().unwrap(), engine.audit_head());
+    // Each sale once: a retry of the batch stores nothing new.
+    let again: Vec<Event> = (4_000..5_100).map(sale).collect();
+    for result in engine.apply_batch(&again).unwrap() {
+        assert!(result.unwrap().replayed);
+    }
+    assert_eq!(open(&url).audit_head().seq, MEMBERS + 5_100);
+}
+
 /// Ids with quotes, backslashes, emoji, a byte-order mark, a right-to-left
 /// override and a lone combining mark, in a batch that streams: a fresh
 /// engine replays them with every hash checked, and retries find them.
