@@ -17,7 +17,7 @@
 //!   byte before the id) — 5 bytes a member plus the id's own bytes;
 //! - the offsets, `first_child` and `next_sibling` are `Chunked` arrays
 //!   of 65,536-element chunks;
-//! - the join times take 4 bytes a member, not 8 ([`JoinTimes`]): an
+//! - the join times take 4 bytes a member, not 8 (`JoinTimes`): an
 //!   offset in milliseconds from a base shared by a block of members that
 //!   joined one after another, exact for every instant;
 //! - the id → index map stores only the `u32` index and compares through
