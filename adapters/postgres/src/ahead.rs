@@ -19,6 +19,7 @@
 //! [`Store::send_ahead`]: upline::Store::send_ahead
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
@@ -41,9 +42,21 @@ pub(crate) type Stream = Ahead<Conn, Copied>;
 
 /// Starts the writer thread on `conn` (which holds the append lock) with
 /// `events`, whose seqs the caller checked.
-pub(crate) fn start(conn: Conn, programme: String, events: &[StoredEvent]) -> Stream {
+///
+/// `keep_alive`: under an `idle_in_transaction_session_timeout`, a third
+/// of it. Between parts (each in a `COPY` of its own, see [`write`]) the
+/// thread then runs `SELECT 1` whenever no part came for that long, so
+/// the lock's transaction never idles as long as the timeout while the
+/// engine stages, or reads the stored hashes of retries after the last
+/// part.
+pub(crate) fn start(
+    conn: Conn,
+    programme: String,
+    events: &[StoredEvent],
+    keep_alive: Option<Duration>,
+) -> Stream {
     Ahead::start(conn, events, move |conn, parts| {
-        write(&mut conn.client, &programme, parts)
+        write(&mut conn.client, &programme, parts, keep_alive)
     })
 }
 
@@ -61,7 +74,12 @@ pub(crate) fn start(conn: Conn, programme: String, events: &[StoredEvent]) -> St
 /// milliseconds).
 ///
 /// [`SEND_AHEAD_EVERY`]: upline::store::SEND_AHEAD_EVERY
-fn write(client: &mut postgres::Client, programme: &str, parts: &mpsc::Receiver<Part>) -> Copied {
+fn write(
+    client: &mut postgres::Client,
+    programme: &str,
+    parts: &mpsc::Receiver<Part>,
+    keep_alive: Option<Duration>,
+) -> Copied {
     let bounded: bool = client
         .query_one("SELECT current_setting('statement_timeout') <> '0'", &[])?
         .try_get(0)?;
@@ -76,7 +94,21 @@ fn write(client: &mut postgres::Client, programme: &str, parts: &mpsc::Receiver<
         return Ok(None);
     }
     let mut stored = 0;
-    while let Ok(part) = parts.recv() {
+    loop {
+        let part = match keep_alive {
+            Some(every) => match parts.recv_timeout(every) {
+                Ok(part) => part,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    client.simple_query("SELECT 1")?;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match parts.recv() {
+                Ok(part) => part,
+                Err(_) => break,
+            },
+        };
         match part {
             Part::Rows(rows) => {
                 let mut writer = BinaryCopyInWriter::new(client.copy_in(COPY)?, &TYPES);

@@ -196,9 +196,18 @@
 //!   That includes the append lock's connection, idle in its transaction
 //!   while the engine stages a large batch, unless it holds answers for
 //!   queued events: the lock is given up, and the group is appended
-//!   without it (every append is conditional on the head). A stream sent
-//!   ahead that the server cut for idling stored nothing; its group is
-//!   appended whole. A connection the server ended otherwise (a
+//!   without it (every append is conditional on the head). Once a stream
+//!   has started, its thread runs `SELECT 1` between parts whenever none
+//!   came for a third of the timeout, so the lock's transaction outlives
+//!   a slow staging (or the reading of retries' stored hashes after the
+//!   last part). A stream or a commit that the server cut for idling
+//!   anyway stored nothing; its group is appended whole. Under a
+//!   `statement_timeout`, a plain append of more than 512 events goes in
+//!   statements of 512 in one transaction, so no statement lasts the
+//!   whole group. An idle timeout shorter than the staging of a batch's
+//!   first 512 events (milliseconds in a release build) leaves the batch
+//!   unprotected by the lock: it is stored, but other writers can make it
+//!   stage again several times. A connection the server ended otherwise (a
 //!   terminated backend, a restart) fails the call that meets it (a read
 //!   of a stored hash is sent again once, on a new connection); the next
 //!   call reconnects.
@@ -394,6 +403,16 @@ const AUDIT_FORMAT: &str = "SELECT audit_format FROM upline_programmes WHERE pro
 /// not take from one another but which waits for a writer holding the
 /// fairness lock (`FOR UPDATE`, [`LOCK`]), taken only when the head check
 /// passed. The primary key stays the final guard.
+/// Rows per statement of an append in parts ([`PostgresStore::append_in_parts`]):
+/// as many as a part sent ahead.
+const PART: usize = upline::store::SEND_AHEAD_EVERY;
+
+/// The parts after the first of an append in parts: plain rows, which a
+/// racing writer's stop on the primary key.
+const INSERT_PART: &str = "INSERT INTO upline_events (programme, seq, event, hash)
+     SELECT $1, t.seq, t.event, t.hash
+     FROM unnest($2::INT8[], $3::TEXT[], $4::BYTEA[]) AS t(seq, event, hash)";
+
 const APPEND: &str = "WITH fair AS (
          SELECT 1 FROM upline_programmes WHERE programme = $1 FOR KEY SHARE
      ),
@@ -1385,6 +1404,54 @@ fn hash_of(bytes: &[u8]) -> Hash {
     <[u8; 32]>::try_from(bytes).map(Hash).unwrap_or(Hash::ZERO)
 }
 
+/// The statements of [`PostgresStore::append_in_parts`] on `conn`: `BEGIN`
+/// unless `locked`, the first part in the conditional [`APPEND`], the rest
+/// in [`INSERT_PART`]. Answers the head the first part read (the group's
+/// `expected` when it stored) and, when it did not store, the events
+/// after `expected` it returned.
+fn insert_parts(
+    conn: &mut Conn,
+    events: &[StoredEvent],
+    locked: bool,
+    programme: &str,
+    expected: i64,
+    page: i64,
+) -> std::result::Result<(Option<i64>, Vec<postgres::Row>), postgres::Error> {
+    if !locked {
+        conn.client.batch_execute("BEGIN")?;
+    }
+    let mut head = None;
+    let mut missing = Vec::new();
+    for (i, part) in events.chunks(PART).enumerate() {
+        // Seqs were checked to fit an INT8 by the caller.
+        let seqs: Vec<i64> = part
+            .iter()
+            .map(|e| i64::try_from(e.seq).unwrap_or(i64::MAX))
+            .collect();
+        let texts: Vec<&str> = part.iter().map(|e| e.event.as_str()).collect();
+        let hashes: Vec<&[u8]> = part.iter().map(|e| &e.hash.0[..]).collect();
+        if i > 0 {
+            conn.client
+                .execute(INSERT_PART, &[&programme, &seqs, &texts, &hashes])?;
+            continue;
+        }
+        let rows = conn.client.query(
+            &conn.append,
+            &[&programme, &seqs, &texts, &hashes, &expected, &page],
+        )?;
+        for row in rows {
+            match row.try_get::<_, Option<String>>(1)? {
+                None => head = Some(row.try_get::<_, i64>(0)?),
+                Some(_) => missing.push(row),
+            }
+        }
+        if head != Some(expected) {
+            break;
+        }
+    }
+    Ok((head, missing))
+}
+
 impl PostgresStore {
     /// Ends a stream of events sent ahead that no append took: its `COPY`
     /// is aborted and the lock's transaction rolled back (the writer's
@@ -1484,6 +1551,11 @@ impl PostgresStore {
             return Err(err);
         }
         let programme = literal(&self.programme);
+        let queue_answered = self
+            .conn
+            .get_mut()
+            .as_ref()
+            .is_some_and(|conn| !conn.answers.is_empty());
         let answered = self.with_conn("append", |conn| {
             let answers = std::mem::take(&mut conn.answers);
             let notify = if answers.is_empty() {
@@ -1524,6 +1596,17 @@ impl PostgresStore {
                     conn.client.batch_execute("ROLLBACK")
                 })?;
                 Ok(Appended::Conflict(self.missing(expected, limit)?))
+            }
+            Err(e)
+                if e.code() == Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT)
+                    && !queue_answered =>
+            {
+                // The server ended the lock's transaction before the
+                // check and `COMMIT` reached it (idle while the engine read
+                // the stored hashes of retries after the last part, say):
+                // nothing was stored. As for a stream cut above.
+                *self.conn.get_mut() = None;
+                self.append_or_missing(events, limit)
             }
             Err(e) => {
                 let err = self.server.failed(
@@ -1680,8 +1763,9 @@ impl PostgresStore {
     }
 
     /// [`with_conn`](Self::with_conn) for a read, tried once more on a new
-    /// connection when the server had ended the first (`25P03`, or an
-    /// error of the connection rather than of the query: typically the append lock's, idle in its
+    /// connection when the server had ended the first (`25P03`, a
+    /// terminated backend `57P01`/`57P02`, or an error of the connection
+    /// rather than of the query: typically the append lock's, idle in its
     /// transaction while the engine staged a large group; the lock went
     /// with it, and a read needs none). A read is safe to send again; a
     /// server that is really gone fails the second try too.
@@ -1695,9 +1779,14 @@ impl PostgresStore {
             work(conn).inspect_err(|e| {
                 // The server's message, or, when the socket closed before
                 // it was read, an error of the connection (no SQL state).
-                ended = e
-                    .code()
-                    .is_none_or(|code| *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT);
+                ended = e.code().is_none_or(|code| {
+                    [
+                        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                        SqlState::ADMIN_SHUTDOWN,
+                        SqlState::CRASH_SHUTDOWN,
+                    ]
+                    .contains(code)
+                });
             })
         });
         match first {
@@ -1709,6 +1798,105 @@ impl PostgresStore {
                 self.with_conn(context, work)
             }
             done => done,
+        }
+    }
+
+    /// Whether this session has a `statement_timeout` (one round trip).
+    fn statement_bounded(&self) -> Result<bool> {
+        self.with_conn("cannot read the statement_timeout", |conn| {
+            conn.client
+                .query_one("SELECT current_setting('statement_timeout') <> '0'", &[])?
+                .try_get(0)
+        })
+    }
+
+    /// A plain append of a group larger than [`PART`] under a
+    /// `statement_timeout`: one transaction (the lock's, when this handle
+    /// holds it) of short statements, so that no statement lasts the
+    /// whole group. The first part goes in the conditional [`APPEND`]
+    /// (a writer behind the head gets the missing events, nothing
+    /// stored); the rest in plain inserts of [`PART`] rows each, which a
+    /// racing writer's rows stop on the primary key (`conflict`, rolled
+    /// back). The group is stored whole, or not at all, as by one
+    /// statement. (A large group is streamed in parts while it stages
+    /// when the lock is held; this is the path without a stream: a lock
+    /// given up, or a store without one.)
+    fn append_in_parts(
+        &mut self,
+        events: &[StoredEvent],
+        expected: u64,
+        limit: usize,
+    ) -> Result<Appended> {
+        let locked = self.holds_lock();
+        let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let programme = self.programme.as_str();
+        let expected_param = Self::seq_param(expected)?;
+        let started = std::time::Instant::now();
+        let answered = self.with_conn("append", |conn| {
+            Ok(insert_parts(
+                conn,
+                events,
+                locked,
+                programme,
+                expected_param,
+                page,
+            ))
+        })?;
+        let (head, rows) = match answered {
+            Ok(answer) => answer,
+            Err(e) => {
+                // Whatever failed, the transaction is aborted: nothing of
+                // the group is stored.
+                let _ = self.end_plain(locked);
+                let raced = matches!(
+                    e.code(),
+                    Some(&SqlState::UNIQUE_VIOLATION) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                );
+                // Cut by a `statement_timeout` while it waited behind a
+                // racing append: a lost race, as in the one-statement
+                // append.
+                let cut = !locked && e.code() == Some(&SqlState::QUERY_CANCELED);
+                if raced || cut {
+                    return Ok(Appended::Conflict(self.missing(expected, limit)?));
+                }
+                return Err(self.server.failed(
+                    &format!("cannot store events from {}", expected.saturating_add(1)),
+                    &e,
+                ));
+            }
+        };
+        let head = head.map_or(0, |seq| u64::try_from(seq).unwrap_or(0));
+        if head == expected {
+            match locked {
+                true => self.end_lock(true)?,
+                false => {
+                    self.with_conn("cannot commit", |conn| conn.client.batch_execute("COMMIT"))?
+                }
+            }
+            self.time_commit(events.len(), started);
+            return Ok(Appended::Stored);
+        }
+        // Behind the head: nothing stored; a held lock stays held.
+        if !locked {
+            self.end_plain(false)?;
+        }
+        let mut missing = rows
+            .iter()
+            .map(|row| self.stored_row(row))
+            .collect::<Result<Vec<_>>>()?;
+        missing.sort_by_key(|e| e.seq);
+        let events = (missing.len() <= limit && limit > 0).then_some(missing);
+        Ok(Appended::Conflict(Missing { head, events }))
+    }
+
+    /// Rolls back the transaction of [`append_in_parts`](Self::append_in_parts)
+    /// (the lock's with it, when `locked`).
+    fn end_plain(&self, locked: bool) -> Result<()> {
+        match locked {
+            true => self.end_lock(false),
+            false => self.with_conn("cannot roll back", |conn| {
+                conn.client.batch_execute("ROLLBACK")
+            }),
         }
     }
 
@@ -2117,6 +2305,12 @@ impl Store for PostgresStore {
         // Consecutive, and starting after something: the rest is the
         // database's to decide.
         check_append(expected, events)?;
+        // A lock whose connection idled too long is given up here, not
+        // inside the append: an append under the lock assumes its
+        // transaction.
+        if self.lock_outlived() {
+            *self.conn.get_mut() = None;
+        }
         let seqs = events
             .iter()
             .map(|e| Self::seq_param(e.seq))
@@ -2126,6 +2320,9 @@ impl Store for PostgresStore {
         let expected_param = Self::seq_param(expected)?;
         if self.holds_lock() && texts.iter().map(|t| t.len()).sum::<usize>() <= LOCKED_SQL_BYTES {
             return self.append_locked(events, expected, limit);
+        }
+        if events.len() > PART && !self.cockroach && self.statement_bounded()? {
+            return self.append_in_parts(events, expected, limit);
         }
         let page = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let programme = self.programme.as_str();
@@ -2275,7 +2472,13 @@ impl Store for PostgresStore {
             return Ok(false);
         };
         self.round_trips.set(self.round_trips.get() + 1);
-        *self.ahead.get_mut() = Some(ahead::start(conn, self.programme.clone(), events));
+        let keep_alive = self.idle.transaction.map(|limit| limit / 3);
+        *self.ahead.get_mut() = Some(ahead::start(
+            conn,
+            self.programme.clone(),
+            events,
+            keep_alive,
+        ));
         Ok(true)
     }
 
