@@ -1406,7 +1406,8 @@ fn hash_of(bytes: &[u8]) -> Hash {
 
 /// The statements of [`PostgresStore::append_in_parts`] on `conn`: `BEGIN`
 /// unless `locked`, the first part in the conditional [`APPEND`], the rest
-/// in [`INSERT_PART`]. Answers the head the first part read (the group's
+/// in [`INSERT_PART`], then (unless `locked`) `COMMIT`, or `ROLLBACK` when
+/// the first part found the head moved. Answers the head the first part read (the group's
 /// `expected` when it stored) and, when it did not store, the events
 /// after `expected` it returned.
 fn insert_parts(
@@ -1448,6 +1449,16 @@ fn insert_parts(
         if head != Some(expected) {
             break;
         }
+    }
+    if !locked {
+        // Ended here, on the connection that began it: nothing between the
+        // statements and their `COMMIT` could swap the connection.
+        let end = if head == Some(expected) {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        conn.client.batch_execute(end)?;
     }
     Ok((head, missing))
 }
@@ -1867,19 +1878,14 @@ impl PostgresStore {
         };
         let head = head.map_or(0, |seq| u64::try_from(seq).unwrap_or(0));
         if head == expected {
-            match locked {
-                true => self.end_lock(true)?,
-                false => {
-                    self.with_conn("cannot commit", |conn| conn.client.batch_execute("COMMIT"))?
-                }
+            if locked {
+                self.end_lock(true)?;
             }
             self.time_commit(events.len(), started);
             return Ok(Appended::Stored);
         }
-        // Behind the head: nothing stored; a held lock stays held.
-        if !locked {
-            self.end_plain(false)?;
-        }
+        // Behind the head: nothing stored (rolled back, or a held lock
+        // stays held).
         let mut missing = rows
             .iter()
             .map(|row| self.stored_row(row))
