@@ -71,14 +71,22 @@ pub const LOCK_AFTER_CONFLICTS: usize = 3;
 
 /// Groups (`apply_batch`, the columnar calls) of at least this many items
 /// take the store's append lock before staging and send their stored
-/// events ahead every [`SEND_AHEAD_EVERY`] of them ([`Store::send_ahead`]),
-/// so that a store that streams them writes the first while the engine
-/// stages the rest. The lock costs the round trip the catch-up query
+/// events ahead ([`Store::send_ahead`]: the first [`SEND_AHEAD_FIRST`],
+/// then every [`SEND_AHEAD_EVERY`]), so that a store that streams them
+/// writes the first while the engine stages the rest. The lock costs the round trip the catch-up query
 /// would have.
 pub const SEND_AHEAD_MIN: usize = 1_024;
 
-/// Stored events per [`Store::send_ahead`] call in a large group.
+/// Stored events per [`Store::send_ahead`] call in a large group, after
+/// the first call ([`SEND_AHEAD_FIRST`]).
 pub const SEND_AHEAD_EVERY: usize = 512;
+
+/// Stored events in a large group's first [`Store::send_ahead`] call.
+/// Small, so that the store gets the stream going soon after it granted
+/// the append lock: until then the lock's transaction waits idle for the
+/// engine (which a server's `idle_in_transaction_session_timeout` may
+/// end), and afterwards the store can keep it busy.
+pub const SEND_AHEAD_FIRST: usize = 64;
 
 /// What a writer is missing after another writer appended first.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use upline::store::{check_append, missing_after, Missing, SEND_AHEAD_EVERY, SEND_AHEAD_MIN};
+use upline::store::{
+    check_append, missing_after, Missing, SEND_AHEAD_EVERY, SEND_AHEAD_FIRST, SEND_AHEAD_MIN,
+};
 use upline::{Engine, Error, ErrorKind, Event, MemoryStore, Store, StoredEvent};
 
 fn join(member: &str, sponsor: Option<&str>) -> Event {
@@ -165,13 +167,15 @@ fn a_large_batch_sends_its_events_ahead_and_answers_as_a_lone_engine() {
     assert_eq!(engine.audit_head(), lone.audit_head());
     let store = engine.store().unwrap();
     assert_eq!(store.head().unwrap(), lone.audit_head().seq);
-    // Small batches never sent ahead; the large one in full parts (40
-    // members and 8 sales before it).
+    // Small batches never sent ahead; the large one in a short first part,
+    // then full parts (40 members and 8 sales before it).
     let stored = (lone.audit_head().seq - 48) as usize;
-    assert_eq!(
-        *parts.lock().unwrap(),
-        vec![SEND_AHEAD_EVERY; stored / SEND_AHEAD_EVERY]
-    );
+    let mut expected = vec![SEND_AHEAD_FIRST];
+    expected.extend(vec![
+        SEND_AHEAD_EVERY;
+        (stored - SEND_AHEAD_FIRST) / SEND_AHEAD_EVERY
+    ]);
+    assert_eq!(*parts.lock().unwrap(), expected);
     // A reopened engine agrees.
     let copy = MemoryStore::copy_of(store).unwrap();
     assert_eq!(

@@ -204,10 +204,13 @@
 //!   anyway stored nothing; its group is appended whole. Under a
 //!   `statement_timeout`, a plain append of more than 512 events goes in
 //!   statements of 512 in one transaction, so no statement lasts the
-//!   whole group. An idle timeout shorter than the staging of a batch's
-//!   first 512 events (milliseconds in a release build) leaves the batch
-//!   unprotected by the lock: it is stored, but other writers can make it
-//!   stage again several times. A connection the server ended otherwise (a
+//!   whole group. The engine sends a batch's first 64 events ahead
+//!   ([`SEND_AHEAD_FIRST`](upline::store::SEND_AHEAD_FIRST)), so the stream
+//!   starts soon after the lock is granted. An idle timeout shorter than
+//!   twice the catch-up and staging before that first part (well under a
+//!   millisecond in a release build; tens of milliseconds in a debug build
+//!   beside busy writers) still leaves the batch unprotected by the lock:
+//!   it is stored, but other writers can make it stage again many times. A connection the server ended otherwise (a
 //!   terminated backend, a restart) fails the call that meets it (a read
 //!   of a stored hash is sent again once, on a new connection); the next
 //!   call reconnects.

@@ -754,13 +754,13 @@ fn large_against_small(name: &str, settings: &[String], large: u64) {
 }
 
 #[test]
-#[ignore = "minutes: an idle timeout shorter than the first part's staging leaves a large batch unprotected by the lock (crate docs); run with --ignored"]
+#[ignore = "up to minutes: an idle timeout shorter than the catch-up and staging before the first part leaves a large batch unprotected by the lock (crate docs); run with --ignored"]
 fn a_large_batch_against_small_writers_idle_20ms() {
     large_against_small("vs20", &[idle(20)], 3_000);
 }
 
 #[test]
-#[ignore = "minutes: an idle timeout shorter than the first part's staging leaves a large batch unprotected by the lock (crate docs); run with --ignored"]
+#[ignore = "up to minutes: an idle timeout shorter than the catch-up and staging before the first part leaves a large batch unprotected by the lock (crate docs); run with --ignored"]
 fn a_large_batch_against_small_writers_idle_20ms_statement_timeout() {
     large_against_small("vs20st", &[idle(20), statement(200)], 3_000);
 }

@@ -36,7 +36,7 @@ use crate::event::{Applied, Event};
 use crate::limits::MAX_APPEND_ATTEMPTS;
 use crate::store::{
     conflict, Appended, Missing, Store, StoredEvent, TryLock, LOCK_AFTER_CONFLICTS, MAX_MISSING,
-    SEND_AHEAD_EVERY, SEND_AHEAD_MIN,
+    SEND_AHEAD_EVERY, SEND_AHEAD_FIRST, SEND_AHEAD_MIN,
 };
 
 /// Tries for the append lock without queueing before a batch queues for
@@ -277,8 +277,11 @@ impl Engine {
             for k in 0..items {
                 let result = stage_item(self, k, &mut stored);
                 results.fill(k, result);
-                let Some(sent) = ahead.filter(|sent| stored.len() - sent >= SEND_AHEAD_EVERY)
-                else {
+                let due = |sent: usize| match sent {
+                    0 => SEND_AHEAD_FIRST,
+                    _ => SEND_AHEAD_EVERY,
+                };
+                let Some(sent) = ahead.filter(|&sent| stored.len() - sent >= due(sent)) else {
                     continue;
                 };
                 match self.store.as_mut().map(|s| s.send_ahead(&stored[sent..])) {
