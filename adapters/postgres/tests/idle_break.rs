@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{
-    check_books, fresh_db, member_event as member, sale_event as sale, server, Ack, Xorshift,
-    MEMBERS,
+    check_books, fresh_db, member_event as member, sale_event as sale, sale_rows, server, Ack,
+    Xorshift, MEMBERS,
 };
 use postgres::{Client, NoTls};
 use upline::{Engine, ErrorKind, Event};
@@ -279,16 +279,7 @@ type ColumnsOutcome = (Vec<(u64, u64, String)>, Vec<(usize, upline::Error)>);
 
 fn columns(engine: &mut Engine, ids: &[u64], what: &str) -> Result<ColumnsOutcome, upline::Error> {
     use upline::engine::columns::{Amounts, SaleColumns, Times};
-    let rows: Vec<[String; 3]> = ids
-        .iter()
-        .map(|&n| {
-            [
-                format!("w{n}"),
-                format!("m{}", n % MEMBERS),
-                format!("{}.{:02}", 10 + n % 90, n % 100),
-            ]
-        })
-        .collect();
+    let rows = sale_rows(ids);
     let column = |k: usize| rows.iter().map(|r| r[k].as_str()).collect::<Vec<_>>();
     let (sale_ids, buyers, amounts) = (column(0), column(1), column(2));
     let usd = vec!["USD"; ids.len()];

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{fresh_db, server};
+use common::{fresh_db, sale_rows, server};
 use postgres::{Client, NoTls};
 use upline::store::{Appended, TryLock};
 use upline::{Engine, ErrorKind, Event, Hash, Store, StoredEvent};
@@ -370,16 +370,7 @@ fn groups_at_the_edges_of_sending_ahead_answer_as_a_lone_engine() {
     // Columns: 1,600 rows, new and retried.
     use upline::engine::columns::{Amounts, SaleColumns, Times};
     let ids: Vec<u64> = (7_500..8_300).chain(0..800).collect();
-    let rows: Vec<[String; 3]> = ids
-        .iter()
-        .map(|&n| {
-            [
-                format!("w{n}"),
-                format!("m{}", n % MEMBERS),
-                format!("{}.{:02}", 10 + n % 90, n % 100),
-            ]
-        })
-        .collect();
+    let rows = sale_rows(&ids);
     let column = |k: usize| rows.iter().map(|r| r[k].as_str()).collect::<Vec<_>>();
     let (sale_ids, buyers, amounts) = (column(0), column(1), column(2));
     let usd = vec!["USD"; ids.len()];

@@ -191,6 +191,20 @@ pub fn member_event(i: u64) -> Event {
     .unwrap()
 }
 
+/// The sale id, buyer and amount of [`sale_event`] for each of `ids`, as
+/// text: a columnar call's rows (`apply_sale_columns`).
+pub fn sale_rows(ids: &[u64]) -> Vec<[String; 3]> {
+    ids.iter()
+        .map(|&n| {
+            [
+                format!("w{n}"),
+                format!("m{}", n % MEMBERS),
+                format!("{}.{:02}", 10 + n % 90, n % 100),
+            ]
+        })
+        .collect()
+}
+
 /// Sale `w<n>`: a buyer among the members, an amount with cents.
 pub fn sale_event(n: u64) -> Event {
     Event::from_json(&format!(
