@@ -226,6 +226,13 @@ pub trait Store: Send + fmt::Debug {
     /// lock (the default): the writer then stays optimistic. A writer that
     /// dies holding the lock must not keep it (a database rolls back the
     /// dead connection's transaction).
+    ///
+    /// A handle may be asked again while it holds the lock: it then keeps
+    /// it and answers the same way. The engine asks again after a conflict
+    /// met under the lock, which means the store gave the lock up (a
+    /// database connection idle in its transaction for too long is closed
+    /// by the server, and with it the lock): the group is then staged
+    /// again under a lock taken anew, not optimistically.
     fn lock_appends(&mut self, after: u64, limit: usize) -> Result<Option<Missing>> {
         let _ = (after, limit);
         Ok(None)
@@ -268,6 +275,13 @@ pub trait Store: Send + fmt::Debug {
     /// Answers `false` when the store does not send ahead (the default,
     /// and any store without the lock held): the writer then gives the
     /// append every event, as without this call.
+    ///
+    /// The engine first calls it with no events, as soon as it holds the
+    /// lock for a large group and before it catches up and stages: a
+    /// store may begin its stream then (PostgreSQL's thread keeps the
+    /// lock's transaction from idling into the server's
+    /// `idle_in_transaction_session_timeout`). A store that needs no such
+    /// start answers as for any call; `true` stores nothing by itself.
     fn send_ahead(&mut self, events: &[StoredEvent]) -> Result<bool> {
         let _ = events;
         Ok(false)

@@ -2,8 +2,9 @@
 //! the engine's side.
 //!
 //! A batch of at least `SEND_AHEAD_MIN` events takes the store's append
-//! lock before staging and sends its stored events ahead in consecutive
-//! parts; its append begins with them. Its answers equal a lone engine's.
+//! lock before staging, tells the store at once (an empty part), and sends
+//! its stored events ahead in consecutive parts; its append begins with
+//! them. Its answers equal a lone engine's.
 //! A store whose stream fails, at a part or at the append, stores none of
 //! the batch, and the engine rolls back to the store's state.
 //!
@@ -167,10 +168,11 @@ fn a_large_batch_sends_its_events_ahead_and_answers_as_a_lone_engine() {
     assert_eq!(engine.audit_head(), lone.audit_head());
     let store = engine.store().unwrap();
     assert_eq!(store.head().unwrap(), lone.audit_head().seq);
-    // Small batches never sent ahead; the large one in a short first part,
-    // then full parts (40 members and 8 sales before it).
+    // Small batches never sent ahead; the large one begun empty as the
+    // lock was granted, then a short first part, then full parts (40
+    // members and 8 sales before it).
     let stored = (lone.audit_head().seq - 48) as usize;
-    let mut expected = vec![SEND_AHEAD_FIRST];
+    let mut expected = vec![0, SEND_AHEAD_FIRST];
     expected.extend(vec![
         SEND_AHEAD_EVERY;
         (stored - SEND_AHEAD_FIRST) / SEND_AHEAD_EVERY
@@ -186,7 +188,13 @@ fn a_large_batch_sends_its_events_ahead_and_answers_as_a_lone_engine() {
 
 #[test]
 fn a_stream_that_fails_stores_none_of_the_batch_and_the_engine_rolls_back() {
-    for (fail_part, fail_append) in [(Some(1), false), (None, true)] {
+    // The empty start, the first part, a later part; the append.
+    for (fail_part, fail_append) in [
+        (Some(0), false),
+        (Some(1), false),
+        (Some(2), false),
+        (None, true),
+    ] {
         let store = Streaming {
             fail_part,
             fail_append,

@@ -12,9 +12,13 @@
 //! Under a `statement_timeout` each part goes in a short `COPY` of its
 //! own (see `write`).
 //!
-//! The connection is the thread's from the first events sent until the
-//! append (or the lock's release, or any other use of the store, which
-//! ends the stream and rolls its transaction back) takes it back.
+//! The connection is the thread's from the engine's first, empty send (as
+//! soon as the lock is granted, before the engine catches up and stages)
+//! until the append (or the lock's release, or any other use of the store,
+//! which ends the stream and rolls its transaction back) takes it back.
+//! While it is the thread's, the lock's transaction never sits idle: a
+//! `COPY` is open, or under a `statement_timeout` the thread keeps it alive
+//! between parts (see [`start`]).
 //!
 //! [`Store::send_ahead`]: upline::Store::send_ahead
 
@@ -110,6 +114,8 @@ fn write(
             },
         };
         match part {
+            // The empty start (the lock just granted): nothing to write.
+            Part::Rows(rows) if rows.is_empty() => {}
             Part::Rows(rows) => {
                 let mut writer = BinaryCopyInWriter::new(client.copy_in(COPY)?, &TYPES);
                 put(&mut writer, programme, &rows)?;

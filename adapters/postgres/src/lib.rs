@@ -78,11 +78,12 @@
 //! without the lock. Under a `statement_timeout` each part goes in a
 //! short `COPY` of its own (one `COPY` open while the engine stages would
 //! last as long as the staging, and be cut), so the transaction is idle
-//! only while the engine stages the next part. An
-//! `idle_in_transaction_session_timeout` shorter than that (a few
-//! milliseconds; more on a loaded machine) ends the lock's transaction:
-//! nothing of the group was stored, and the append stores it whole
-//! without the lock, on a new connection, as a group never sent ahead.
+//! only while the engine stages the next part (and the stream's thread
+//! keeps it alive then, see "Server settings"). A connection the server
+//! ends mid-stream (an `idle_in_transaction_session_timeout` shorter than
+//! a part's staging, a terminated backend) stored nothing of the group:
+//! the append stores it whole without the lock, on a new connection, as
+//! a group never sent ahead.
 //! Batches of 10,000 sales as columns: 1.3–1.65× (`benches/README.md`,
 //! "Round 10").
 //!
@@ -196,24 +197,25 @@
 //!   That includes the append lock's connection, idle in its transaction
 //!   while the engine stages a large batch, unless it holds answers for
 //!   queued events: the lock is given up, and the group is appended
-//!   without it (every append is conditional on the head). Once a stream
-//!   has started, its thread runs `SELECT 1` between parts whenever none
-//!   came for a third of the timeout, so the lock's transaction outlives
-//!   a slow staging (or the reading of retries' stored hashes after the
-//!   last part). A stream or a commit that the server cut for idling
-//!   anyway stored nothing; its group is appended whole. Under a
+//!   without it (every append is conditional on the head). A large batch's
+//!   stream starts as soon as the lock is granted (the engine's empty
+//!   [`send_ahead`](upline::Store::send_ahead)), before the engine catches
+//!   up and stages: from then on an open `COPY`, or under a
+//!   `statement_timeout` a `SELECT 1` whenever no part came for a third of
+//!   the timeout, keeps the lock's transaction from idling, through a slow
+//!   staging and the reading of retries' stored hashes after the last
+//!   part. A stream whose connection the server ended anyway (`25P03`, a
+//!   terminated backend `57P01`/`57P02`, a lost socket) stored nothing:
+//!   its group is appended whole, once, without the lock, on a new
+//!   connection; so is a group whose commit was cut for idling. A writer
+//!   that then meets a `conflict` takes the lock again (the engine does
+//!   after any conflict under a lock it took). Under a
 //!   `statement_timeout`, a plain append of more than 512 events goes in
 //!   statements of 512 in one transaction, so no statement lasts the
-//!   whole group. The engine sends a batch's first 64 events ahead
-//!   ([`SEND_AHEAD_FIRST`](upline::store::SEND_AHEAD_FIRST)), so the stream
-//!   starts soon after the lock is granted. An idle timeout shorter than
-//!   twice the catch-up and staging before that first part (well under a
-//!   millisecond in a release build; tens of milliseconds in a debug build
-//!   beside busy writers) still leaves the batch unprotected by the lock:
-//!   it is stored, but other writers can make it stage again many times. A connection the server ended otherwise (a
-//!   terminated backend, a restart) fails the call that meets it (a read
-//!   of a stored hash is sent again once, on a new connection); the next
-//!   call reconnects.
+//!   whole group. Any other connection the server ended (a terminated
+//!   backend, a restart) fails the call that meets it (a read of a stored
+//!   hash is sent again once, on a new connection); the next call
+//!   reconnects.
 //! - `default_transaction_read_only`, or a standby (`transaction_read_only`
 //!   is on at open): nothing is created or migrated; a schema of this
 //!   build's version opens (a follower, `Engine::open_follower`, reads and
@@ -747,6 +749,21 @@ impl IdleLimits {
             (false, false) => stale(conn.used, self.session),
         }
     }
+}
+
+/// Whether `e` says the server ended the connection, and with it any
+/// transaction on it: its message (`25P03` for an idle transaction,
+/// `57P01`/`57P02` for a terminated backend), or, when the socket closed
+/// before it was read, an error of the connection (no SQL state).
+fn ended_by_server(e: &postgres::Error) -> bool {
+    e.code().is_none_or(|code| {
+        [
+            SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+        ]
+        .contains(code)
+    })
 }
 
 /// Whether a connection last used at `used` may have been closed by the
@@ -1496,7 +1513,15 @@ impl PostgresStore {
                 "no events were sent ahead",
             ));
         };
-        let expected = ahead.first().saturating_sub(1);
+        // A stream begun empty and never sent to: the group starts it.
+        let first = ahead.first().or(events.first().map(|e| e.seq));
+        let Some(first) = first else {
+            // Nothing to store: the stream ends, and with it the lock.
+            *self.ahead.get_mut() = Some(ahead);
+            self.abandon_ahead();
+            return Ok(Appended::Stored);
+        };
+        let expected = first.saturating_sub(1);
         // Consecutive from the first event sent: then its first `sent`
         // are the seqs that were sent.
         let begins = events.len() >= ahead.sent() && check_append(expected, events).is_ok();
@@ -1520,15 +1545,15 @@ impl PostgresStore {
             ));
         };
         if let Err(e) = &copied {
-            if e.code() == Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT)
-                && conn.answers.is_empty()
-            {
-                // The engine staged a part for longer than the session's
-                // `idle_in_transaction_session_timeout`, and the server
-                // ended the lock's transaction with its connection: none
-                // of the group was stored, and the lock is free. The
-                // group goes whole in a plain conditional append, on a
-                // new connection, as a group that was never sent ahead.
+            if ended_by_server(e) && conn.answers.is_empty() {
+                // The server ended the lock's transaction with its
+                // connection before the commit was sent: the engine staged
+                // a part for longer than the session's
+                // `idle_in_transaction_session_timeout`, or an admin
+                // terminated the backend. None of the group was stored,
+                // and the lock is free. The group goes whole in a plain
+                // conditional append, on a new connection, as a group
+                // that was never sent ahead.
                 drop(conn);
                 *self.conn.get_mut() = None;
                 return self.append_or_missing(events, limit);
@@ -1790,18 +1815,7 @@ impl PostgresStore {
     ) -> Result<T> {
         let mut ended = false;
         let first = self.with_conn(context, |conn| {
-            work(conn).inspect_err(|e| {
-                // The server's message, or, when the socket closed before
-                // it was read, an error of the connection (no SQL state).
-                ended = e.code().is_none_or(|code| {
-                    [
-                        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
-                        SqlState::ADMIN_SHUTDOWN,
-                        SqlState::CRASH_SHUTDOWN,
-                    ]
-                    .contains(code)
-                });
-            })
+            work(conn).inspect_err(|e| ended = ended_by_server(e))
         });
         match first {
             Err(_) if ended => {
@@ -2457,25 +2471,32 @@ impl Store for PostgresStore {
     /// the store's own that streams them into a binary `COPY` on the
     /// lock's connection (module `ahead`); the append ends it. `false`
     /// without the lock, and on CockroachDB.
+    ///
+    /// The engine's first, empty call (as the lock is granted) starts the
+    /// stream with no events: from then on the lock's transaction is the
+    /// thread's to keep alive (an open `COPY`, or under a
+    /// `statement_timeout` a `SELECT 1` after a third of the
+    /// `idle_in_transaction_session_timeout`), while the engine catches up
+    /// and stages the first part.
     fn send_ahead(&mut self, events: &[StoredEvent]) -> Result<bool> {
-        let Some(first) = events.first() else {
-            return Ok(true);
-        };
-        // The events follow those sent before, or start the stream.
-        let next = self.ahead.get_mut().as_ref().map(|ahead| ahead.next());
-        let after = match next {
-            Some(next) => next.saturating_sub(1),
-            None if self.cockroach || !self.holds_lock() || self.lock_outlived() => {
-                return Ok(false)
-            }
-            None => first.seq.saturating_sub(1),
-        };
-        check_append(after, events)?;
-        Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
         if let Some(ahead) = self.ahead.get_mut() {
+            let Some(first) = events.first() else {
+                return Ok(true);
+            };
+            // The events follow those sent before, or start the stream.
+            let after = ahead.next().unwrap_or(first.seq).saturating_sub(1);
+            check_append(after, events)?;
+            Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
             // A writer that stopped tells why at the append.
             ahead.send(events);
             return Ok(true);
+        }
+        if self.cockroach || !self.holds_lock() || self.lock_outlived() {
+            return Ok(false);
+        }
+        if let Some(first) = events.first() {
+            check_append(first.seq.saturating_sub(1), events)?;
+            Self::seq_param(first.seq.saturating_add(events.len() as u64))?;
         }
         let Some(conn) = self.conn.get_mut().take() else {
             return Ok(false);

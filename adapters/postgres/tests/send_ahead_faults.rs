@@ -78,19 +78,22 @@ fn a_stream_whose_connection_is_killed_stores_nothing_and_the_store_goes_on() {
     let mut b = PostgresStore::open(&url, "acme").unwrap();
     a.append(&run(1, 2)).unwrap();
 
-    // Killed while streaming: the append says so and stores nothing.
+    // Killed while streaming: nothing of the stream is stored, and the
+    // lock went with the connection, so the other writer appends at once.
     b.lock_appends(2, 10).unwrap().unwrap();
     assert!(b.send_ahead(&run(3, 600)).unwrap());
     kill_copy_when_seen(&mut admin, &db);
     // The writer stopped: a later part is taken, the append tells.
     assert!(b.send_ahead(&run(601, 1_200)).unwrap_or(true));
-    let err = b.append_or_missing(&run(3, 1_500), 10).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
-    assert_eq!(a.head().unwrap(), 2, "nothing stored");
-    // The lock went with the connection: the other writer appends at once,
-    // and the killed one reconnects and goes on.
     a.append(&run(3, 3)).unwrap();
-    assert_eq!(b.head().unwrap(), 3);
+    // The append sends the group whole on a new connection, conditional
+    // on the head as ever: here it lost the race.
+    match b.append_or_missing(&run(3, 1_500), 10).unwrap() {
+        Appended::Conflict(missing) => assert_eq!(missing.head, 3),
+        Appended::Stored => panic!("stored over the other writer's event"),
+    }
+    assert_eq!(stored_events(&a), run(1, 3), "nothing of the stream stored");
+    // The killed writer goes on.
     b.lock_appends(3, 10).unwrap().unwrap();
     assert!(b.send_ahead(&run(4, 700)).unwrap());
     assert_eq!(
@@ -99,15 +102,26 @@ fn a_stream_whose_connection_is_killed_stores_nothing_and_the_store_goes_on() {
     );
     assert_eq!(stored_events(&a), run(1, 1_100));
 
-    // Killed while the stream is left open, then the store used otherwise.
+    // Killed while streaming, with no other writer: the group is stored
+    // whole by that plain append.
     b.lock_appends(1_100, 10).unwrap().unwrap();
     assert!(b.send_ahead(&run(1_101, 1_700)).unwrap());
     kill_copy_when_seen(&mut admin, &db);
-    assert_eq!(b.head().unwrap(), 1_100);
-    a.append(&run(1_101, 1_101)).unwrap();
-    assert_eq!(b.head().unwrap(), 1_101);
-    b.append(&run(1_102, 1_102)).unwrap();
-    assert_eq!(stored_events(&b), run(1, 1_102));
+    assert_eq!(
+        b.append_or_missing(&run(1_101, 2_000), 10).unwrap(),
+        Appended::Stored
+    );
+    assert_eq!(stored_events(&a), run(1, 2_000));
+
+    // Killed while the stream is left open, then the store used otherwise.
+    b.lock_appends(2_000, 10).unwrap().unwrap();
+    assert!(b.send_ahead(&run(2_001, 2_700)).unwrap());
+    kill_copy_when_seen(&mut admin, &db);
+    assert_eq!(b.head().unwrap(), 2_000);
+    a.append(&run(2_001, 2_001)).unwrap();
+    assert_eq!(b.head().unwrap(), 2_001);
+    b.append(&run(2_002, 2_002)).unwrap();
+    assert_eq!(stored_events(&b), run(1, 2_002));
 }
 
 #[test]
@@ -227,15 +241,16 @@ fn stored_sales(url: &str) -> BTreeSet<String> {
 }
 
 /// A large batch whose streaming connection is killed (in the `COPY` or
-/// at its commit) answers `storage` or is stored whole; either way the
+/// at its commit) is stored whole (in the `COPY`: the group goes again in a
+/// plain append on a new connection) or answers `storage`; either way the
 /// engine equals the store afterwards and goes on writing.
 #[test]
-fn a_large_batch_whose_connection_is_killed_answers_storage_and_equals_the_store() {
+fn a_large_batch_whose_connection_is_killed_is_stored_whole_or_answers_storage() {
     let Some(url) = server() else { return };
     let (url, db) = fresh_db(&url, "enginekill");
     let mut engine = members(&url);
     let mut acknowledged = BTreeSet::new();
-    let mut failed = 0;
+    let (mut failed, mut kills) = (0, 0u32);
     for round in 0..4u64 {
         let done = Arc::new(AtomicBool::new(false));
         let killer = {
@@ -269,6 +284,7 @@ fn a_large_batch_whose_connection_is_killed_answers_storage_and_equals_the_store
         let answered = engine.apply_batch(&batch);
         done.store(true, Ordering::SeqCst);
         let killed = killer.join().unwrap();
+        kills += u32::from(killed);
         match answered {
             Ok(results) => {
                 for (k, result) in results.into_iter().enumerate() {
@@ -285,8 +301,8 @@ fn a_large_batch_whose_connection_is_killed_answers_storage_and_equals_the_store
         let fresh = open(&url);
         assert_eq!(engine.audit_head(), fresh.audit_head(), "round {round}");
     }
-    eprintln!("{failed} of 4 batches killed");
-    assert!(failed > 0, "no batch was killed mid-stream");
+    eprintln!("{kills} of 4 streams killed, {failed} batches failed");
+    assert!(kills > 0, "no stream was killed");
     // Every acknowledged sale is stored, once, and nothing else.
     assert_eq!(stored_sales(&url), acknowledged);
     // The engine goes on writing, the failed batches too.

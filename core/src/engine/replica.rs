@@ -135,7 +135,7 @@ impl Engine {
                 return Ok(applied);
             }
         }
-        self.lock_if_contended(locked, true)?;
+        self.lock_if_contended(locked, true, false)?;
         let mut caught_up = *locked;
         let mut conflicts = 0;
         for _ in 0..MAX_APPEND_ATTEMPTS {
@@ -158,7 +158,7 @@ impl Engine {
                 // answer carries what was appended meanwhile; stage again
                 // on it unless nothing was.
                 let head = self.audit_head().seq;
-                self.lock_store(locked)?;
+                self.lock_store(locked, false)?;
                 if *locked {
                     self.contended = CONTENDED_CALLS;
                     if self.audit_head().seq != head {
@@ -254,16 +254,17 @@ impl Engine {
         // Under contention, lock at once; a large group too, to send its
         // events ahead while it stages them (trying first, so that while
         // another writer holds the lock this one catches up beside it).
-        self.lock_if_contended(locked, false)?;
-        if !*locked && items >= SEND_AHEAD_MIN {
-            self.try_lock_store(locked)?;
+        let large = items >= SEND_AHEAD_MIN;
+        self.lock_if_contended(locked, false, large)?;
+        if !*locked && large {
+            self.try_lock_store(locked, large)?;
         }
         // Else catching up first is one cheap query and makes a conflict,
         // and the reload it costs, rare; finding others' appends there
         // means they are writing too: this group and the next few lock.
         if !*locked && self.behind()? {
             self.contended = CONTENDED_CALLS;
-            self.lock_store(locked)?;
+            self.lock_store(locked, large)?;
             if !*locked {
                 self.catch_up()?;
             }
@@ -272,7 +273,7 @@ impl Engine {
             let mut results = empty();
             let mut stored = Vec::new();
             // Sent ahead so far (`Store::send_ahead`), while the store takes them.
-            let mut ahead = (*locked && items >= SEND_AHEAD_MIN).then_some(0);
+            let mut ahead = (*locked && large).then_some(0);
             let mut failed = None;
             for k in 0..items {
                 let result = stage_item(self, k, &mut stored);
@@ -331,9 +332,11 @@ impl Engine {
                 };
             }
             self.contended = CONTENDED_CALLS;
-            if !*locked {
-                self.lock_store(locked)?;
-            }
+            // Also when the lock was taken: a conflict under it means the
+            // store gave it up (a connection the server would have ended
+            // for idling in its transaction, see `upline-postgres`), and
+            // a store that still holds it only reads what is missing.
+            self.lock_store(locked, large)?;
         }
         Err(exhausted())
     }
@@ -383,15 +386,15 @@ impl Engine {
     /// it a batch costs the same two round trips as without (the lock
     /// carries the catch-up, the append the commit), and an optimistic
     /// batch that loses a race to a slower writer costs a reload.
-    fn lock_if_contended(&mut self, locked: &mut bool, decay: bool) -> Result<()> {
+    fn lock_if_contended(&mut self, locked: &mut bool, decay: bool, large: bool) -> Result<()> {
         if self.contended == 0 {
             return Ok(());
         }
         let head = self.audit_head().seq;
         if decay {
-            self.lock_store(locked)?;
+            self.lock_store(locked, large)?;
         } else {
-            self.try_lock_store(locked)?;
+            self.try_lock_store(locked, large)?;
         }
         self.contended = match *locked {
             true if self.audit_head().seq != head || !decay => CONTENDED_CALLS,
@@ -406,7 +409,10 @@ impl Engine {
     /// events appended after this engine's head. Nothing happens when the
     /// store has no lock. On `tampered` or a failed read the lock is held:
     /// the caller releases it ([`unlock_store`](Self::unlock_store)).
-    fn lock_store(&mut self, locked: &mut bool) -> Result<()> {
+    ///
+    /// For a `large` group the store hears at once, before the catch-up,
+    /// that events will be sent ahead ([`begin_sending`](Self::begin_sending)).
+    fn lock_store(&mut self, locked: &mut bool, large: bool) -> Result<()> {
         let head = self.audit_head().seq;
         let missing = match self.store.as_mut() {
             Some(store) => store.lock_appends(head, MAX_MISSING).map_err(storage)?,
@@ -416,14 +422,29 @@ impl Engine {
             return Ok(());
         };
         *locked = true;
+        self.begin_sending(large)?;
         self.take_missing(missing)
+    }
+
+    /// For a `large` group, under the lock just granted: an empty
+    /// [`Store::send_ahead`](crate::Store::send_ahead), which lets a store
+    /// begin its stream before the first events stage (PostgreSQL's
+    /// stream keeps the lock's transaction alive from then on; the
+    /// catch-up and the first part's staging could otherwise outlast the
+    /// server's `idle_in_transaction_session_timeout`, and the store would
+    /// give the lock up). Its answer is the next call's to give again.
+    fn begin_sending(&mut self, large: bool) -> Result<()> {
+        match self.store.as_mut() {
+            Some(store) if large => store.send_ahead(&[]).map(drop).map_err(storage),
+            _ => Ok(()),
+        }
     }
 
     /// [`lock_store`](Self::lock_store) for a batch: while another writer
     /// holds the lock, catch up with what it stored outside the lock (so
     /// that work runs beside the next holder's, not in turn) and try
     /// again; queue after [`LOCK_TRIES`] tries.
-    fn try_lock_store(&mut self, locked: &mut bool) -> Result<()> {
+    fn try_lock_store(&mut self, locked: &mut bool, large: bool) -> Result<()> {
         for _ in 0..LOCK_TRIES {
             let head = self.audit_head().seq;
             let answer = match self.store.as_mut() {
@@ -434,12 +455,13 @@ impl Engine {
                 None => return Ok(()),
                 Some(TryLock::Held(missing)) => {
                     *locked = true;
+                    self.begin_sending(large)?;
                     return self.take_missing(missing);
                 }
                 Some(TryLock::Busy(missing)) => self.take_missing(missing)?,
             }
         }
-        self.lock_store(locked)
+        self.lock_store(locked, large)
     }
 
     /// Releases the store's append lock, if this engine's store holds it

@@ -20,7 +20,7 @@
 //!     }
 //!     rows.len()
 //! });
-//! assert_eq!(ahead.next(), 3);
+//! assert_eq!(ahead.next(), Some(3));
 //! let (rows, written) = ahead.finish(&[event(3)]).unwrap();
 //! assert_eq!((rows, written), (vec![1, 2, 3], 3));
 //! ```
@@ -46,7 +46,8 @@ pub enum Part {
 pub struct Ahead<C, W> {
     parts: mpsc::Sender<Part>,
     writer: thread::JoinHandle<(C, W)>,
-    first: u64,
+    /// The first event's `seq`; `None` until one is sent.
+    first: Option<u64>,
     sent: usize,
 }
 
@@ -55,6 +56,12 @@ impl<C: Send + 'static, W: Send + 'static> Ahead<C, W> {
     /// `events` (consecutive, checked by the caller). `write` receives the
     /// parts until [`Part::Finish`], or until the channel closes (the
     /// stream was abandoned: it should then stop without committing).
+    ///
+    /// `events` may be empty: a stream begun as soon as the lock is held
+    /// (the engine's empty [`send_ahead`](crate::Store::send_ahead)), so
+    /// that its thread keeps the lock's transaction alive while the engine
+    /// catches up and stages the first events. The first part received is
+    /// then empty.
     pub fn start(
         mut conn: C,
         events: &[StoredEvent],
@@ -70,13 +77,14 @@ impl<C: Send + 'static, W: Send + 'static> Ahead<C, W> {
         Ahead {
             parts,
             writer,
-            first: events.first().map_or(0, |e| e.seq),
+            first: events.first().map(|e| e.seq),
             sent: events.len(),
         }
     }
 
-    /// The first event's `seq`.
-    pub fn first(&self) -> u64 {
+    /// The first event's `seq`; `None` while no event was sent (a stream
+    /// started empty).
+    pub fn first(&self) -> Option<u64> {
         self.first
     }
 
@@ -85,14 +93,19 @@ impl<C: Send + 'static, W: Send + 'static> Ahead<C, W> {
         self.sent
     }
 
-    /// The `seq` the next events sent must start at.
-    pub fn next(&self) -> u64 {
-        self.first.saturating_add(self.sent as u64)
+    /// The `seq` the next events sent must start at; `None` while no
+    /// event was sent (any `seq` may start the stream then).
+    pub fn next(&self) -> Option<u64> {
+        self.first
+            .map(|first| first.saturating_add(self.sent as u64))
     }
 
     /// Sends more events (following the last ones; the caller checks).
     /// `false` when the writer already stopped: its answer says why.
     pub fn send(&mut self, events: &[StoredEvent]) -> bool {
+        if self.first.is_none() {
+            self.first = events.first().map(|e| e.seq);
+        }
         self.sent += events.len();
         self.parts.send(Part::Rows(events.to_vec())).is_ok()
     }
@@ -113,5 +126,54 @@ impl<C: Send + 'static, W: Send + 'static> Ahead<C, W> {
     pub fn abandon(self) -> Option<C> {
         drop(self.parts);
         self.writer.join().ok().map(|(conn, _)| conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Hash;
+
+    fn event(seq: u64) -> StoredEvent {
+        StoredEvent {
+            seq,
+            event: "{}".into(),
+            hash: Hash::ZERO,
+        }
+    }
+
+    /// A stream begun empty (as the lock is granted) takes its first `seq`
+    /// from the first events sent, and its writer sees an empty part first.
+    #[test]
+    fn a_stream_started_empty_starts_at_the_first_events_sent() {
+        let mut ahead = Ahead::start(Vec::new(), &[], |parts: &mut Vec<usize>, received| {
+            while let Ok(Part::Rows(events)) = received.recv() {
+                parts.push(events.len());
+            }
+        });
+        assert_eq!((ahead.first(), ahead.next(), ahead.sent()), (None, None, 0));
+        assert!(ahead.send(&[]));
+        assert_eq!(ahead.first(), None);
+        assert!(ahead.send(&[event(7), event(8)]));
+        assert_eq!(
+            (ahead.first(), ahead.next(), ahead.sent()),
+            (Some(7), Some(9), 2)
+        );
+        let (parts, ()) = ahead.finish(&[event(9)]).unwrap();
+        assert_eq!(parts, vec![0, 0, 2, 1]);
+    }
+
+    /// An empty stream finished at once gives its connection back.
+    #[test]
+    fn an_empty_stream_finishes() {
+        let ahead = Ahead::start(3_u8, &[], |conn: &mut u8, received| {
+            let mut rows = 0;
+            while let Ok(Part::Rows(events)) = received.recv() {
+                rows += events.len();
+            }
+            (*conn, rows)
+        });
+        assert_eq!(ahead.first(), None);
+        assert_eq!(ahead.finish(&[]).unwrap(), (3, (3, 0)));
     }
 }
