@@ -28,7 +28,8 @@
 //! - money is conserved: every sale's lines plus what it retains equal the
 //!   sale, and each account's balances add up to what it earned.
 //!
-//! `UPLINE_SIM_SEEDS=N` runs seeds `0..N` (default 200);
+//! `UPLINE_SIM_SEEDS=N` runs seeds `0..N` (default 200, on a thread per
+//! core);
 //! `UPLINE_SIM_SEED=S` runs one seed; `UPLINE_SIM_FAULTS=a,l,c,r[,x,n]`
 //! fixes the fault rates (per mille: append fails, answer lost, crash
 //! after append, read fails, and optionally the racer appends first, a
@@ -437,6 +438,24 @@ struct Stats {
     raced: u64,
     /// Parts of large batches sent ahead.
     parts_sent: u64,
+}
+
+impl Stats {
+    /// Adds another run's counts to these.
+    fn add(&mut self, other: &Stats) {
+        self.applied += other.applied;
+        self.retries += other.retries;
+        self.faults += other.faults;
+        self.crashes += other.crashes;
+        self.conflicts += other.conflicts;
+        self.host_conflicts += other.host_conflicts;
+        self.answers_with_events += other.answers_with_events;
+        self.missing_events += other.missing_events;
+        self.locks += other.locks;
+        self.busy += other.busy;
+        self.raced += other.raced;
+        self.parts_sent += other.parts_sent;
+    }
 }
 
 impl Sim {
@@ -962,24 +981,34 @@ fn many_writers_under_faults_store_every_acknowledged_event_once_and_converge() 
             (0..count).collect()
         }
     };
+    // Seeds are independent: a thread per core, each taking every
+    // `workers`-th seed.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, seeds.len().max(1));
+    let totals: Vec<Result<Stats, (u64, String)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let seeds = &seeds;
+                scope.spawn(move || {
+                    let mut total = Stats::default();
+                    for &seed in seeds.iter().skip(w).step_by(workers) {
+                        total.add(&run_seed(seed).map_err(|why| (seed, why))?);
+                    }
+                    Ok(total)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
+    });
     let mut total = Stats::default();
-    for &seed in &seeds {
-        match run_seed(seed) {
-            Ok(stats) => {
-                total.applied += stats.applied;
-                total.retries += stats.retries;
-                total.faults += stats.faults;
-                total.crashes += stats.crashes;
-                total.conflicts += stats.conflicts;
-                total.host_conflicts += stats.host_conflicts;
-                total.answers_with_events += stats.answers_with_events;
-                total.missing_events += stats.missing_events;
-                total.locks += stats.locks;
-                total.busy += stats.busy;
-                total.parts_sent += stats.parts_sent;
-                total.raced += stats.raced;
-            }
-            Err(why) => panic!(
+    for result in totals {
+        match result {
+            Ok(stats) => total.add(&stats),
+            Err((seed, why)) => panic!(
                 "{why}\nreproduce: UPLINE_SIM_SEED={seed} cargo test -p upline --test simulation"
             ),
         }
