@@ -2060,12 +2060,29 @@ impl PostgresStore {
     /// the queue taken. The connection is then in the query's transaction
     /// (noted as holding the lock); on a failure it is rolled back.
     fn hand_off_query(&self, sql: &str) -> Result<HandOffRows> {
-        let answered = self.with_conn("cannot hand the event off", |conn| {
-            let answered = conn.client.simple_query(sql);
-            conn.locked = answered.is_ok();
-            conn.answers.clear();
-            Ok(answered)
-        })?;
+        let send = |sql: &str| {
+            self.with_conn("cannot hand the event off", |conn| {
+                let answered = conn.client.simple_query(sql);
+                conn.locked = answered.is_ok();
+                conn.answers.clear();
+                Ok(answered)
+            })
+        };
+        let answered = match send(sql)? {
+            // The server had ended the connection (typically idle in the
+            // transaction a busy try left open: an idle timeout, or an
+            // admin's `pg_terminate_backend`): that transaction, and this
+            // query's work with it, rolled back. Sent once more on a new
+            // connection, with no transaction to roll back first.
+            Err(e) if ended_by_server(&e) => {
+                self.forget_lock();
+                if let Ok(mut slot) = self.conn.try_borrow_mut() {
+                    *slot = None;
+                }
+                send(sql.strip_prefix("ROLLBACK;\n").unwrap_or(sql))?
+            }
+            answered => answered,
+        };
         let messages = match answered {
             Ok(messages) => messages,
             Err(e) => {
