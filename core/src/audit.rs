@@ -442,6 +442,48 @@ mod tests {
     }
 
     #[test]
+    fn the_direct_sale_encoding_gives_the_serde_bytes() {
+        // Canonical and non-canonical amounts and times, a JSON number for
+        // the amount, with and without a category; with signals or fx the
+        // serde path is taken, which must still agree.
+        let sales = [
+            r#"{"type":"sale_recorded","sale":"s1","buyer":"b","amount":"10.00","currency":"USD","at":"2026-02-01T12:00:00Z"}"#,
+            r#"{"type":"sale_recorded","sale":"s2","buyer":"b","amount":"010.5","currency":"USD","at":"2026-02-01T13:00:00+01:00","category":"books"}"#,
+            r#"{"type":"sale_recorded","sale":"s3","buyer":"b","amount":12.5,"currency":"EUR","at":"2026-02-01T12:00:00.250Z"}"#,
+            r#"{"type":"sale_recorded","sale":"s4","buyer":"b","amount":"-0","currency":"USD","at":"not a time"}"#,
+            r#"{"type":"sale_recorded","sale":"s5","buyer":"b","amount":"1","currency":"USD","at":"2026-02-01T12:00:00Z","fx":{"currency":"EUR","rate":"0.9"}}"#,
+            r#"{"type":"sale_recorded","sale":"s6","buyer":"b","amount":"1","currency":"USD","at":"2026-02-01T12:00:00Z","signals":{"ip":"10.0.0.1"}}"#,
+        ];
+        for json in sales {
+            let event = crate::Event::from_json(json).unwrap();
+            let mut direct = Vec::new();
+            put_event(&mut direct, &event).unwrap();
+            assert_eq!(direct, encode(&event).unwrap(), "{json}");
+        }
+    }
+
+    #[test]
+    fn entry_kind_names_are_their_serde_names() {
+        use crate::ledger::EntryKind::*;
+        for kind in [
+            Commission,
+            Reversal,
+            ReversalHeld,
+            Bonus,
+            Adjustment,
+            Hold,
+            Release,
+            PayoutReserve,
+            PayoutSettle,
+            PayoutFail,
+            BonusReversal,
+        ] {
+            let serde = serde_json::to_value(kind).unwrap();
+            assert_eq!(serde.as_str(), Some(kind.as_str()));
+        }
+    }
+
+    #[test]
     fn verify_finds_the_first_bad_link() {
         let mut links = Vec::new();
         let mut prev = Hash::ZERO;

@@ -60,6 +60,27 @@ pub enum EntryKind {
     BonusReversal,
 }
 
+impl EntryKind {
+    /// The kind's name on the wire (`"commission"`, `"reversal_held"`, …):
+    /// the snake_case text its serde form writes, without going through
+    /// serde (the audit encoder's hot path).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Commission => "commission",
+            EntryKind::Reversal => "reversal",
+            EntryKind::ReversalHeld => "reversal_held",
+            EntryKind::Bonus => "bonus",
+            EntryKind::Adjustment => "adjustment",
+            EntryKind::Hold => "hold",
+            EntryKind::Release => "release",
+            EntryKind::PayoutReserve => "payout_reserve",
+            EntryKind::PayoutSettle => "payout_settle",
+            EntryKind::PayoutFail => "payout_fail",
+            EntryKind::BonusReversal => "bonus_reversal",
+        }
+    }
+}
+
 /// One money movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {

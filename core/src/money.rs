@@ -755,7 +755,7 @@ impl DecimalText {
 
 impl DecimalText {
     /// The text, whichever form it arrived in.
-    fn as_written(&self) -> &str {
+    pub(crate) fn as_written(&self) -> &str {
         match self {
             DecimalText::Text(text) | DecimalText::NotText(text) => text,
         }

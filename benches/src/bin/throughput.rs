@@ -1,6 +1,8 @@
 //! Throughput on one core: the calculation alone, the full in-memory apply
 //! (calculation + ledger + audit hash), and durable apply on SQLite at
-//! batch sizes 1, 100 and 10,000.
+//! batch sizes 1, 100 and 10,000. It also prints a floor: the lockstep
+//! calculation plus SHA-256 of each sale's audit block, work every full
+//! apply does, so no full apply on this core can run faster than it.
 //!
 //! `cargo run --release -p upline-benches --bin throughput [-- --quick] [--members N] [--sales N]`
 //! (default 1,000,000 members and sales; `--quick` 10,000 and 20,000)
@@ -9,12 +11,16 @@ use std::time::Instant;
 
 use upline::calc::{self, Calculation, SaleInput};
 use upline::engine::columns::{Amounts, SaleColumns, Times};
-use upline::{Engine, Event, Timestamp};
+use upline::{audit, Engine, Event, Timestamp};
 use upline_benches::{join_events, sale_events, sponsors, Rng};
 use upline_sqlite::SqliteStore;
 
 fn rate(n: usize, started: Instant) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn encode_error(e: audit::EncodeError) -> upline::Error {
+    upline::Error::general(upline::ErrorKind::Internal, e.to_string())
 }
 
 fn main() -> Result<(), upline::Error> {
@@ -88,22 +94,55 @@ fn main() -> Result<(), upline::Error> {
             .map(|o| o.retained)
             .sum::<rust_decimal::Decimal>();
     }
+    let calc_lockstep = started.elapsed().as_secs_f64() / inputs.len().max(1) as f64;
     println!(
         "calculation, lockstep batches:{:>10.0} sales/s  (checksum {paid_batch})",
-        rate(inputs.len(), started)
+        1.0 / calc_lockstep
     );
     assert_eq!(paid, paid_batch, "batch and single calculations agree");
 
-    // The full apply, in memory.
+    // The full apply, in memory. The audit blocks of the first sales are
+    // kept (the canonical bytes of each event and of the records it
+    // returned) for the floor below.
     let sale_list = sale_events(members, sales, 13);
+    let kept = sale_list.len().min(200_000);
+    let mut blocks: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(kept);
     let started = Instant::now();
     for event in &sale_list {
-        engine.apply(event)?;
+        let applied = engine.apply(event)?;
+        if blocks.len() < kept {
+            blocks.push((
+                audit::encode(event).map_err(encode_error)?,
+                audit::encode_records(&applied.outcome, &applied.entries).map_err(encode_error)?,
+            ));
+        }
     }
+    let elapsed = started.elapsed().as_secs_f64();
     println!(
         "full apply (ledger + audit):  {:>10.0} sales/s",
-        rate(sale_list.len(), started)
+        sale_list.len() as f64 / elapsed
     );
+
+    // What no full apply can go below on this core: the lockstep
+    // calculation above plus SHA-256 of each sale's audit block (format 2,
+    // the bytes the chain hashes), timed alone over the kept blocks.
+    let bytes: usize = blocks.iter().map(|(e, r)| e.len() + r.len()).sum();
+    let mut hash = upline::Hash::ZERO;
+    let started = Instant::now();
+    for (seq, (event_bytes, record_bytes)) in blocks.iter().enumerate() {
+        hash = audit::chain(seq as u64 + 1, &hash, event_bytes, record_bytes);
+    }
+    let hash_each = started.elapsed().as_secs_f64() / blocks.len().max(1) as f64;
+    std::hint::black_box(hash);
+    println!(
+        "floor: SHA-256 of a sale's block ({:.0} B): {:.3} µs; + lockstep calculation {:.3} µs = {:.3} µs, at most {:.0} sales/s",
+        bytes as f64 / blocks.len().max(1) as f64,
+        hash_each * 1e6,
+        calc_lockstep * 1e6,
+        (hash_each + calc_lockstep) * 1e6,
+        1.0 / (hash_each + calc_lockstep)
+    );
+    drop(blocks);
 
     // The same sales through `apply_batch` (groups of sales read ahead in
     // lockstep) on a fresh engine with the same network.

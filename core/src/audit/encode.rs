@@ -81,7 +81,7 @@ pub(crate) fn block_hash_with(
     let hash = |e: &mut Vec<u8>, r: &mut Vec<u8>| {
         e.clear();
         r.clear();
-        encode_into(event, e)?;
+        put_event(e, event)?;
         records(r)?;
         Ok(chain(seq, previous, e, r))
     };
@@ -92,6 +92,43 @@ pub(crate) fn block_hash_with(
         }
         Err(_) => hash(&mut Vec::new(), &mut Vec::new()),
     })
+}
+
+/// The encoding of `event`, as [`encode_into`] writes it; a plain sale
+/// (no `signals`, no `fx`: what a sales table or a checkout webhook
+/// sends) is written directly, the same bytes without serde's field-by-field
+/// key lookups.
+pub(crate) fn put_event(out: &mut Vec<u8>, event: &crate::Event) -> Result<(), EncodeError> {
+    match event {
+        crate::Event::SaleRecorded(sale) if sale.signals.is_none() && sale.fx.is_none() => {
+            put_plain_sale(out, sale);
+            Ok(())
+        }
+        other => encode_into(other, out),
+    }
+}
+
+/// A sale without `signals` or `fx`: the object of its `type` tag and its
+/// fields in wire order (see [`crate::event::SaleRecorded`]).
+fn put_plain_sale(out: &mut Vec<u8>, sale: &crate::event::SaleRecorded) {
+    const TYPE: &str = "sale_recorded";
+    let members = 6 + u8::from(sale.category.is_some());
+    out.extend_from_slice(&[OBJECT, members, k!("type"), STR, TYPE.len() as u8]);
+    out.extend_from_slice(TYPE.as_bytes());
+    out.push(k!("sale"));
+    put_str(out, &sale.sale);
+    out.push(k!("buyer"));
+    put_str(out, &sale.buyer);
+    out.push(k!("amount"));
+    put_typed_str(out, Kind::Decimal, sale.amount.as_written());
+    out.push(k!("currency"));
+    put_str(out, &sale.currency);
+    out.push(k!("at"));
+    put_typed_str(out, Kind::Time, &sale.at);
+    if let Some(category) = &sale.category {
+        out.push(k!("category"));
+        put_str(out, category);
+    }
 }
 
 pub(crate) fn encode_records_into(
@@ -323,7 +360,7 @@ fn put_entry_parts(out: &mut Vec<u8>, entry: &EntryParts<'_>) -> Result<(), Enco
     out.push(k!("currency"));
     put_str(out, entry.currency.code());
     out.push(k!("kind"));
-    put_value(out, &entry.kind, Kind::Plain, false)?;
+    put_str(out, entry.kind.as_str());
     out.push(k!("amount"));
     put_decimal(out, entry.amount);
     out.push(k!("available_at"));
