@@ -266,7 +266,25 @@ pub(crate) fn put_key(out: &mut Vec<u8>, name: &str) -> Kind {
     }
 }
 
-pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut value: u128) {
+#[inline]
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, value: u128) {
+    match u64::try_from(value) {
+        Ok(value) => put_uvarint_u64(out, value),
+        Err(_) => {
+            let mut value = value;
+            while value >= 0x80 {
+                out.push((value as u8 & 0x7f) | 0x80);
+                value >>= 7;
+            }
+            out.push(value as u8);
+        }
+    }
+}
+
+/// [`put_uvarint`] of a value that fits 64 bits (every count and length,
+/// and the mantissa of every amount), in 64-bit arithmetic.
+#[inline]
+fn put_uvarint_u64(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8 & 0x7f) | 0x80);
         value >>= 7;
@@ -288,12 +306,20 @@ pub(crate) fn put_int(out: &mut Vec<u8>, value: i64) {
     }
 }
 
+#[inline]
 pub(crate) fn put_str(out: &mut Vec<u8>, text: &str) {
-    out.push(STR);
-    put_uvarint(out, text.len() as u128);
+    if text.len() < 0x80 {
+        // Every id (at most `MAX_ID_BYTES`, 128) but the longest: the tag
+        // and the one-byte length together.
+        out.extend_from_slice(&[STR, text.len() as u8]);
+    } else {
+        out.push(STR);
+        put_uvarint(out, text.len() as u128);
+    }
     out.extend_from_slice(text.as_bytes());
 }
 
+#[inline]
 pub(crate) fn put_decimal_parts(out: &mut Vec<u8>, mantissa: i128, scale: u32) {
     out.push(DEC);
     let zigzag = if mantissa >= 0 {
