@@ -119,6 +119,12 @@ impl Currency {
         std::str::from_utf8(&self.code[..usize::from(self.len)]).unwrap_or("")
     }
 
+    /// The code's bytes (ASCII), without the UTF-8 check of
+    /// [`code`](Self::code): the audit encoder writes one per entry.
+    pub(crate) fn code_bytes(&self) -> &[u8] {
+        &self.code[..usize::from(self.len)]
+    }
+
     /// Digits after the decimal point (USD 2, JPY 0, KWD 3).
     pub fn minor_units(&self) -> u8 {
         self.minor_units

@@ -308,6 +308,12 @@ pub(crate) fn put_int(out: &mut Vec<u8>, value: i64) {
 
 #[inline]
 pub(crate) fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_utf8(out, text.as_bytes());
+}
+
+/// [`put_str`] of bytes already known to be UTF-8 (a currency code).
+#[inline]
+pub(crate) fn put_utf8(out: &mut Vec<u8>, text: &[u8]) {
     if text.len() < 0x80 {
         // Every id (at most `MAX_ID_BYTES`, 128) but the longest: the tag
         // and the one-byte length together.
@@ -316,7 +322,7 @@ pub(crate) fn put_str(out: &mut Vec<u8>, text: &str) {
         out.push(STR);
         put_uvarint(out, text.len() as u128);
     }
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(text);
 }
 
 #[inline]

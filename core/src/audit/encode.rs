@@ -279,7 +279,7 @@ fn put_distribution_parts<'a>(
     out.push(k!("plan_version"));
     put_uint(out, u64::from(d.plan_version));
     out.push(k!("currency"));
-    put_str(out, d.currency.code());
+    put_utf8(out, d.currency.code_bytes());
     out.push(k!("amount"));
     put_decimal(out, d.amount);
     out.push(k!("lines"));
@@ -360,7 +360,7 @@ fn put_entry_parts(out: &mut Vec<u8>, entry: &EntryParts<'_>) -> Result<(), Enco
     out.push(k!("earner"));
     put_str(out, entry.earner);
     out.push(k!("currency"));
-    put_str(out, entry.currency.code());
+    put_utf8(out, entry.currency.code_bytes());
     out.push(k!("kind"));
     put_str(out, entry.kind.as_str());
     out.push(k!("amount"));

@@ -41,7 +41,6 @@
 //! It is not an Arrow reader: which Arrow types map to these columns, and
 //! the errors for a column of the wrong type, are the interop crate's.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -85,8 +84,7 @@ impl<'a> Times<'a> {
                         format!("{field} {millis} ms since 1970 is outside years 0001-9999"),
                     )
                 })?;
-                write!(out, "{at}")
-                    .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?;
+                out.push_str(at.write_rfc3339(&mut [0; 24]));
             }
         }
         Ok(())
@@ -155,8 +153,7 @@ impl Amounts<'_> {
                             format!("{field} {} at scale {scale} is out of range", mantissa[row]),
                         )
                     })?;
-                write!(out, "{value}")
-                    .map_err(|e| Error::general(ErrorKind::Internal, e.to_string()))?;
+                out.push_str(crate::money::write_decimal(value, &mut [0; 48]));
             }
         }
         Ok(())
