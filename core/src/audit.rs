@@ -442,6 +442,43 @@ mod tests {
     }
 
     #[test]
+    fn decimal_zigzag_is_the_documented_one_on_both_sides_of_64_bits() {
+        fn documented(m: i128, s: u32) -> Vec<u8> {
+            let zigzag = if m >= 0 {
+                (m as u128) * 2
+            } else {
+                (-1 - m) as u128 * 2 + 1
+            };
+            let mut out = vec![DEC];
+            put_uvarint(&mut out, zigzag);
+            out.push(s as u8);
+            out
+        }
+        let edges = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            (1 << 62) - 1,
+            1 << 62,
+            -(1 << 62),
+            -(1 << 62) - 1,
+            10_i128.pow(37),
+            -(10_i128.pow(37)),
+        ];
+        for m in edges {
+            let mut out = Vec::new();
+            put_decimal_parts(&mut out, m, 2);
+            assert_eq!(out, documented(m, 2), "{m}");
+        }
+    }
+
+    #[test]
     fn the_direct_sale_encoding_gives_the_serde_bytes() {
         // Canonical and non-canonical amounts and times, a JSON number for
         // the amount, with and without a category; with signals or fx the

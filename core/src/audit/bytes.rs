@@ -328,12 +328,19 @@ pub(crate) fn put_utf8(out: &mut Vec<u8>, text: &[u8]) {
 #[inline]
 pub(crate) fn put_decimal_parts(out: &mut Vec<u8>, mantissa: i128, scale: u32) {
     out.push(DEC);
-    let zigzag = if mantissa >= 0 {
-        (mantissa as u128) << 1
-    } else {
-        ((-(mantissa + 1)) as u128) << 1 | 1
-    };
-    put_uvarint(out, zigzag);
+    match i64::try_from(mantissa) {
+        // Every amount of a sale: zigzag in 64 bits (the shift wraps, the
+        // xor makes it the same value as the 128-bit form below).
+        Ok(small) => put_uvarint_u64(out, ((small << 1) ^ (small >> 63)) as u64),
+        Err(_) => {
+            let zigzag = if mantissa >= 0 {
+                (mantissa as u128) << 1
+            } else {
+                ((-(mantissa + 1)) as u128) << 1 | 1
+            };
+            put_uvarint(out, zigzag);
+        }
+    }
     out.push(scale as u8);
 }
 
