@@ -279,21 +279,10 @@ pub(crate) fn csv_field(out: &mut String, text: &str) {
     }
 }
 
-/// The snake_case name of an entry kind, as in records.
+/// The snake_case name of an entry kind, as in records
+/// ([`EntryKind::as_str`]).
 pub fn kind_name(kind: EntryKind) -> &'static str {
-    match kind {
-        EntryKind::Commission => "commission",
-        EntryKind::Reversal => "reversal",
-        EntryKind::ReversalHeld => "reversal_held",
-        EntryKind::Bonus => "bonus",
-        EntryKind::Adjustment => "adjustment",
-        EntryKind::Hold => "hold",
-        EntryKind::Release => "release",
-        EntryKind::PayoutReserve => "payout_reserve",
-        EntryKind::PayoutSettle => "payout_settle",
-        EntryKind::PayoutFail => "payout_fail",
-        EntryKind::BonusReversal => "bonus_reversal",
-    }
+    kind.as_str()
 }
 
 fn optional<T: std::fmt::Display>(value: Option<T>) -> String {
