@@ -534,7 +534,8 @@ fn parse_small_decimal(text: &str) -> Option<Decimal> {
             _ => return None,
         }
     }
-    // 18 digits stay below 10^18 < 2^63: no overflow above.
+    // 19 bytes hold at most 19 digits, below 10^19 < 2^64: the loop above
+    // cannot overflow. Longer decimals take the full path.
     if digits > 18 {
         return None;
     }
