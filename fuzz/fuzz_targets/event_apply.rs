@@ -1,9 +1,11 @@
 //! Any bytes as one JSON event, applied to a seeded engine: never a panic;
-//! a refused event changes nothing; an accepted sale splits exactly.
+//! a refused event changes nothing; an accepted sale splits exactly, and
+//! its audit block hashes the same through the direct encoder as through
+//! serde's.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use upline::{Engine, Event, Outcome};
+use upline::{audit, Engine, Event, Outcome};
 
 fn seeded() -> Engine {
     let mut engine = Engine::new();
@@ -63,6 +65,19 @@ fuzz_target!(|data: &[u8]| {
                 let total: rust_decimal::Decimal = d.lines.iter().map(|l| l.amount).sum();
                 assert_eq!(total + d.retained, d.amount);
             }
+            // The engine's block hash (a plain sale's event written
+            // directly) is the chain over serde's encoding of the event.
+            let previous = upline::Hash::ZERO;
+            let direct =
+                audit::block_hash(1, &previous, &event, &applied.outcome, &applied.entries);
+            let via_serde = audit::encode(&event).and_then(|e| {
+                audit::encode_records(&applied.outcome, &applied.entries)
+                    .map(|r| audit::chain(1, &previous, &e, &r))
+            });
+            assert_eq!(
+                direct, via_serde,
+                "the direct encoding differs from serde's"
+            );
         }
     }
 });

@@ -1,5 +1,6 @@
 //! Any text as an amount, a rate, a currency code or a time: parsing never
-//! panics, and whatever parses prints back to text that parses the same.
+//! panics, whatever parses prints back to text that parses the same, and
+//! `parse_decimal` agrees with `rust_decimal`'s parser to the scale.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -35,6 +36,14 @@ fuzz_target!(|data: &[u8]| {
                 && rate.value() <= rust_decimal::Decimal::ONE
         );
         assert_eq!(Rate::parse(&rate.to_string(), "rate").unwrap(), rate);
+    }
+    // `parse_decimal` (a 64-bit fast path for short plain decimals) gives
+    // what `rust_decimal` parses, scale included.
+    if let Ok(value) =
+        upline::money::parse_decimal(text, "amount", upline::ErrorKind::InvalidAmount)
+    {
+        let full: rust_decimal::Decimal = text.parse().expect("a plain decimal parses");
+        assert_eq!(value.to_string(), full.to_string());
     }
     let _ = currencies.get(text, "currency");
     if let Ok(at) = Timestamp::parse(text, "at") {
