@@ -508,7 +508,8 @@ pub fn parse_decimal(text: &str, field: &str, kind: ErrorKind) -> Result<Decimal
 }
 
 /// [`parse_decimal`]'s fast path: a non-negative plain decimal of at most
-/// 18 digits (every amount a sale carries), read in 64-bit arithmetic.
+/// 18 digits (almost every amount a host sends), read in 64-bit
+/// arithmetic. Longer or negative decimals take the full path.
 /// Gives the value `str::parse::<Decimal>` gives, scale included (`"0.10"`
 /// has scale 2); anything else is `None` and takes the full path, which
 /// also words the errors.
@@ -545,9 +546,11 @@ fn parse_small_decimal(text: &str) -> Option<Decimal> {
     ))
 }
 
-/// Writes `value` exactly as its `Display` does (every digit of its scale:
+/// Writes `value` as its `Display` does (every digit of its scale:
 /// `"20.00"`, `"0.05"`, `"-3.5"`) into `buf`, without the `fmt` machinery:
-/// records and audit blocks carry a dozen decimals per sale.
+/// records and audit blocks carry a dozen decimals per sale. One
+/// difference: a negative zero, which `Display` writes `"-0.00"`, is
+/// written `"0.00"`.
 pub(crate) fn write_decimal(value: Decimal, buf: &mut [u8; 48]) -> &str {
     let mantissa = value.mantissa();
     let scale = value.scale() as usize;

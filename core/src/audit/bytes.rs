@@ -282,7 +282,7 @@ pub(crate) fn put_uvarint(out: &mut Vec<u8>, value: u128) {
 }
 
 /// [`put_uvarint`] of a value that fits 64 bits (every count and length,
-/// and the mantissa of every amount), in 64-bit arithmetic.
+/// and the zigzag of an everyday amount's mantissa), in 64-bit arithmetic.
 #[inline]
 fn put_uvarint_u64(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
@@ -329,8 +329,10 @@ pub(crate) fn put_utf8(out: &mut Vec<u8>, text: &[u8]) {
 pub(crate) fn put_decimal_parts(out: &mut Vec<u8>, mantissa: i128, scale: u32) {
     out.push(DEC);
     match i64::try_from(mantissa) {
-        // Every amount of a sale: zigzag in 64 bits (the shift wraps, the
-        // xor makes it the same value as the 128-bit form below).
+        // A mantissa within i64 (any amount under about 9.2 × 10^16 at
+        // two decimals): zigzag in 64 bits. The shift wraps and the xor
+        // makes it the same value as the 128-bit form below, which takes
+        // the rest (a 20-digit USD amount, 10 at 18 decimals).
         Ok(small) => put_uvarint_u64(out, ((small << 1) ^ (small >> 63)) as u64),
         Err(_) => {
             let zigzag = if mantissa >= 0 {

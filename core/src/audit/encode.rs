@@ -351,7 +351,8 @@ pub(crate) fn put_entry(out: &mut Vec<u8>, entry: &EntryRecord) -> Result<(), En
 }
 
 fn put_entry_parts(out: &mut Vec<u8>, entry: &EntryParts<'_>) -> Result<(), EncodeError> {
-    // An entry is under 80 bytes besides its two ids: one growth at most.
+    // An everyday entry is under 80 bytes besides its two ids, so this is
+    // its one growth; a long currency code, kind or amount may add one.
     out.reserve(80 + entry.earner.len() + entry.reference.len());
     out.extend_from_slice(&[OBJECT, 8, k!("seq")]);
     put_uint(out, entry.seq);
