@@ -6,8 +6,12 @@
 //! step, a copy of the whole array: at 10M members a 300 MiB `memcpy`
 //! inside one `apply`. A `Chunked` array allocates chunks of [`CHUNK`]
 //! elements instead: at most one chunk is partly empty, and nothing is
-//! ever copied. The first chunk grows like a `Vec`, so a small engine
-//! does not pay for a whole chunk.
+//! ever copied. The first chunk grows like a `Vec` while it is small
+//! (under [`SMALL_BYTES`]), so a small engine does not pay for a whole
+//! chunk; past that it takes its whole chunk at once, so no `apply` copies
+//! more than [`SMALL_BYTES`]. (Doubling all the way, the first chunk of
+//! sale records copied 7 MB inside the 32,768th sale: a 4 ms pause, the
+//! `latency` bench's max.)
 //!
 //! Indexing costs a shift, a mask and one extra load (the chunk table is
 //! small and stays in cache). The upward walk's [`Node`](crate::graph::Node)
@@ -24,6 +28,12 @@ const SHIFT: u32 = 16;
 /// Elements per chunk: 65,536.
 pub(crate) const CHUNK: usize = 1 << SHIFT;
 const MASK: usize = CHUNK - 1;
+
+/// The first chunk doubles like a `Vec` while it holds fewer bytes than
+/// this (64 KiB, a copy of a few microseconds); the step that would pass
+/// it reserves the whole chunk instead. Untouched capacity is address
+/// space, not memory: the kernel maps a page when it is first written.
+const SMALL_BYTES: usize = 64 * 1024;
 
 /// A growable array in chunks of [`CHUNK`] elements. See the module docs.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,7 +71,14 @@ impl<T> Chunked<T> {
     /// Appends `value`.
     pub(crate) fn push(&mut self, value: T) {
         match self.chunks.last_mut() {
-            Some(last) if last.len() < CHUNK => last.push(value),
+            Some(last) if last.len() < CHUNK => {
+                if last.len() == last.capacity()
+                    && last.len() * std::mem::size_of::<T>() >= SMALL_BYTES
+                {
+                    last.reserve_exact(CHUNK - last.len());
+                }
+                last.push(value)
+            }
             _ => {
                 // The first chunk grows like a `Vec`; later ones are only
                 // started once the array is big, so they take a whole chunk
@@ -169,6 +186,81 @@ impl<T> IndexMut<usize> for Chunked<T> {
     }
 }
 
+/// A per-member array of slots that read as `fill` until written, kept in
+/// chunks of [`CHUNK`] slots allocated where a slot is first written.
+///
+/// For arrays indexed by a member that are filled out of order (the
+/// ledger's first and last entry of each earner): the first sale of a
+/// network of a million members writes slots near the end, and a
+/// [`Chunked`] array would first push every slot before them, one at a
+/// time (2.6 ms inside that sale at 1M members, the `latency` bench's
+/// max). Here a write touches only its own chunk, which grows like a `Vec`
+/// up to [`CHUNK`] slots (at most a 256 KiB fill for `u32`), and a read
+/// past the written slots answers `fill` without allocating.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Sparse<T: Copy> {
+    /// Chunk `c` holds slots `c × CHUNK …`; a chunk shorter than
+    /// [`CHUNK`] (empty when never written) reads `fill` past its end.
+    chunks: Vec<Vec<T>>,
+    fill: T,
+    /// One past the highest slot written.
+    len: usize,
+}
+
+impl<T: Copy> Sparse<T> {
+    /// No slot written: every slot reads `fill`. Allocates nothing.
+    pub(crate) const fn new(fill: T) -> Self {
+        Sparse {
+            chunks: Vec::new(),
+            fill,
+            len: 0,
+        }
+    }
+
+    /// One past the highest slot written (0 when none was).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The value of `slot`: `fill` when it was never written.
+    #[inline]
+    pub(crate) fn get(&self, slot: usize) -> T {
+        self.chunks
+            .get(slot >> SHIFT)
+            .and_then(|chunk| chunk.get(slot & MASK))
+            .copied()
+            .unwrap_or(self.fill)
+    }
+
+    /// Writes `value` at `slot`, allocating or growing only its chunk.
+    pub(crate) fn set(&mut self, slot: usize, value: T) {
+        let (c, offset) = (slot >> SHIFT, slot & MASK);
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, Vec::new);
+        }
+        let chunk = &mut self.chunks[c];
+        if chunk.len() <= offset {
+            chunk.resize(offset + 1, self.fill);
+        }
+        chunk[offset] = value;
+        self.len = self.len.max(slot + 1);
+    }
+
+    /// Forgets every slot and frees the chunks.
+    pub(crate) fn clear(&mut self) {
+        self.chunks = Vec::new();
+        self.len = 0;
+    }
+}
+
+impl<T: Copy + fmt::Debug> fmt::Debug for Sparse<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries((0..self.len).map(|slot| self.get(slot)))
+            .finish()
+    }
+}
+
 impl<T> FromIterator<T> for Chunked<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut array = Chunked::new();
@@ -250,6 +342,58 @@ mod tests {
             .eq((0..n as u32).map(|i| if i as usize == CHUNK { 9 } else { i })));
         // Later chunks never reallocate: they start at full capacity.
         assert!(array.chunks[1].capacity() == CHUNK);
+    }
+
+    /// The first chunk stops doubling at [`SMALL_BYTES`]: the growth step
+    /// that would copy more takes the whole chunk, and later pushes up to
+    /// [`CHUNK`] never move it again.
+    #[test]
+    fn the_first_chunk_stops_doubling_once_it_is_not_small() {
+        let small = SMALL_BYTES / std::mem::size_of::<u64>();
+        let mut array: Chunked<u64> = (0..small as u64).collect();
+        assert!(array.chunks[0].capacity() < CHUNK, "still a small Vec");
+        array.push(small as u64);
+        assert_eq!(array.chunks[0].capacity(), CHUNK);
+        let address = array.chunks[0].as_ptr();
+        for i in small as u64 + 1..CHUNK as u64 {
+            array.push(i);
+        }
+        assert_eq!(array.chunks[0].as_ptr(), address, "never copied again");
+        assert_eq!(array.chunks.len(), 1);
+        assert!(array.iter().copied().eq(0..CHUNK as u64));
+        // A tiny array stays tiny.
+        let tiny: Chunked<u64> = (0..10).collect();
+        assert!(tiny.chunks[0].capacity() < 64);
+    }
+
+    /// A slot written far out allocates its own chunk only; every other
+    /// slot reads the fill, before and after.
+    #[test]
+    fn sparse_slots_allocate_only_the_chunks_written() {
+        const NONE: u32 = u32::MAX;
+        let mut slots = Sparse::new(NONE);
+        assert_eq!(
+            (slots.len(), slots.get(0), slots.get(5 * CHUNK)),
+            (0, NONE, NONE)
+        );
+        slots.set(3 * CHUNK + 7, 1);
+        assert_eq!(slots.len(), 3 * CHUNK + 8);
+        assert_eq!(slots.chunks.len(), 4);
+        assert!(
+            slots.chunks[..3].iter().all(Vec::is_empty),
+            "no fill before"
+        );
+        assert_eq!(slots.chunks[3].len(), 8);
+        assert_eq!(slots.get(3 * CHUNK + 7), 1);
+        assert_eq!(slots.get(3 * CHUNK + 6), NONE);
+        assert_eq!(slots.get(7), NONE);
+        slots.set(7, 2);
+        slots.set(3 * CHUNK + 7, 3);
+        assert_eq!((slots.get(7), slots.get(3 * CHUNK + 7)), (2, 3));
+        assert_eq!(slots.len(), 3 * CHUNK + 8, "a lower slot leaves len alone");
+        assert_eq!(slots.get(CHUNK + 7), NONE);
+        slots.clear();
+        assert_eq!((slots.len(), slots.get(7)), (0, NONE));
     }
 
     #[test]

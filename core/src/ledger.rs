@@ -23,7 +23,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::chunked::Chunked;
+use crate::chunked::{Chunked, Sparse};
 
 use crate::money::Currency;
 use crate::time::Timestamp;
@@ -255,7 +255,10 @@ fn units(amount: Decimal, currency: Currency) -> u128 {
 /// account's entries are found without a hash table. The same entries are
 /// also linked oldest first (`oldest[earner]`, then `next`), so a statement
 /// page resumes after any entry in O(1) instead of walking the whole
-/// chain: 4 more bytes an entry and an earner.
+/// chain: 4 more bytes an entry and an earner. The chain ends per earner
+/// are sparse (`chunked::Sparse`): the first entry of an earner far into
+/// the network allocates that earner's chunk only, not every slot before
+/// it.
 ///
 /// # Exact or refused
 ///
@@ -274,19 +277,37 @@ fn units(amount: Decimal, currency: Currency) -> u128 {
 /// currency (the sum of the absolute amounts of its entries, kept per
 /// currency, 16 bytes each) fits, which bounds every account's buckets;
 /// past that, the accounts touched are bounded from their chains.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Chunked<Entry>,
     #[serde(skip)]
     previous: Chunked<u32>,
-    #[serde(skip)]
-    newest: Chunked<u32>,
+    #[serde(skip, default = "no_entries")]
+    newest: Sparse<u32>,
     #[serde(skip)]
     next: Chunked<u32>,
-    #[serde(skip)]
-    oldest: Chunked<u32>,
+    #[serde(skip, default = "no_entries")]
+    oldest: Sparse<u32>,
     #[serde(skip)]
     turnover: Vec<(Currency, u128)>,
+}
+
+/// Per-earner chain ends, none written yet.
+fn no_entries() -> Sparse<u32> {
+    Sparse::new(NO_ENTRY)
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            entries: Chunked::new(),
+            previous: Chunked::new(),
+            newest: no_entries(),
+            next: Chunked::new(),
+            oldest: no_entries(),
+            turnover: Vec::new(),
+        }
+    }
 }
 
 impl Ledger {
@@ -382,29 +403,22 @@ impl Ledger {
 
     fn link(&mut self, index: u32, earner: u32) {
         let slot = earner as usize;
-        if self.newest.len() <= slot {
-            self.newest.resize(slot + 1, NO_ENTRY);
-            self.oldest.resize(slot + 1, NO_ENTRY);
-        }
-        let before = self.newest[slot];
+        let before = self.newest.get(slot);
         self.previous.push(before);
         self.next.push(NO_ENTRY);
         if before == NO_ENTRY {
-            self.oldest[slot] = index;
+            self.oldest.set(slot, index);
         } else {
             self.next[before as usize] = index;
         }
-        self.newest[slot] = index;
+        self.newest.set(slot, index);
     }
 
     /// The newest entry of `earner`'s chain ([`NO_ENTRY`] for none or an
     /// unknown earner): the slot an append for `earner` reads first. Used
     /// to read a batch's slots ahead (`engine/warm.rs`).
     pub(crate) fn head_of(&self, earner: u32) -> u32 {
-        self.newest
-            .get(earner as usize)
-            .copied()
-            .unwrap_or(NO_ENTRY)
+        self.newest.get(earner as usize)
     }
 
     /// The forward link of entry `index` ([`NO_ENTRY`] for none): the slot
@@ -422,11 +436,7 @@ impl Ledger {
         after: Option<u64>,
     ) -> impl Iterator<Item = (u64, &Entry)> + '_ {
         let mut cursor = match after {
-            None => self
-                .oldest
-                .get(earner as usize)
-                .copied()
-                .unwrap_or(NO_ENTRY),
+            None => self.oldest.get(earner as usize),
             Some(seq) => match self.entry(seq) {
                 Some(entry) if entry.earner == earner => self.next[seq as usize],
                 _ => NO_ENTRY,
@@ -444,11 +454,7 @@ impl Ledger {
 
     /// Every entry of one earner, newest first.
     fn chain(&self, earner: u32) -> impl Iterator<Item = &Entry> {
-        let mut cursor = self
-            .newest
-            .get(earner as usize)
-            .copied()
-            .unwrap_or(NO_ENTRY);
+        let mut cursor = self.newest.get(earner as usize);
         std::iter::from_fn(move || {
             if cursor == NO_ENTRY {
                 return None;
