@@ -9,9 +9,10 @@
 //! ever copied. The first chunk grows like a `Vec` while it is small
 //! (under [`SMALL_BYTES`]), so a small engine does not pay for a whole
 //! chunk; past that it takes its whole chunk at once, so no `apply` copies
-//! more than [`SMALL_BYTES`]. (Doubling all the way, the first chunk of
-//! sale records copied 7 MB inside the 32,768th sale: a 4 ms pause, the
-//! `latency` bench's max.)
+//! more than about 2 × [`SMALL_BYTES`] (the step that takes the whole
+//! chunk copies what the last doubling made room for: 112 KiB of sale
+//! records). Doubling all the way, the first chunk of sale records copied
+//! 7 MB inside the 32,768th sale: a 4 ms pause, the `latency` bench's max.
 //!
 //! Indexing costs a shift, a mask and one extra load (the chunk table is
 //! small and stays in cache). The upward walk's [`Node`](crate::graph::Node)
@@ -30,9 +31,10 @@ pub(crate) const CHUNK: usize = 1 << SHIFT;
 const MASK: usize = CHUNK - 1;
 
 /// The first chunk doubles like a `Vec` while it holds fewer bytes than
-/// this (64 KiB, a copy of a few microseconds); the step that would pass
-/// it reserves the whole chunk instead. Untouched capacity is address
-/// space, not memory: the kernel maps a page when it is first written.
+/// this (64 KiB); once it holds this many and is full, it reserves the
+/// whole chunk instead, a copy of under 2 × 64 KiB (a few microseconds).
+/// Untouched capacity is address space, not memory: the kernel maps a
+/// page when it is first written.
 const SMALL_BYTES: usize = 64 * 1024;
 
 /// A growable array in chunks of [`CHUNK`] elements. See the module docs.
@@ -197,7 +199,7 @@ impl<T> IndexMut<usize> for Chunked<T> {
 /// max). Here a write touches only its own chunk, which grows like a `Vec`
 /// up to [`CHUNK`] slots (at most a 256 KiB fill for `u32`), and a read
 /// past the written slots answers `fill` without allocating.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct Sparse<T: Copy> {
     /// Chunk `c` holds slots `c × CHUNK …`; a chunk shorter than
     /// [`CHUNK`] (empty when never written) reads `fill` past its end.

@@ -210,8 +210,11 @@ impl<S: Slot> std::fmt::Debug for DenseIndex<S> {
 
 impl<S: Slot> DenseIndex<S> {
     /// The table of `hash`, from bits 40 and up: clear of the low bits
-    /// hashbrown takes for the bucket and of the top 7 it keeps as a tag
-    /// (24 bits: room for 16M tables, 34 billion ids).
+    /// hashbrown takes for the bucket. Up to 2^17 tables (about 268M
+    /// ids) they are also clear of the top 7 bits it keeps as a tag;
+    /// past that, the ids of one table share some tag bits, so a probe's
+    /// tag filter passes more slots for a full comparison: slower, never
+    /// wrong.
     fn shard(&self, hash: u64) -> usize {
         // `BASE << round` is a power of two: the remainders are masks.
         let bits = (hash >> 40) as usize;
@@ -298,9 +301,6 @@ impl<S: Slot> DenseIndex<S> {
         }
         index.split = tables - (BASE << index.round);
         index.shards = (0..tables).map(|_| hashbrown::HashTable::new()).collect();
-        // The hash space is in `2 × (BASE << round)` equal parts: a table
-        // split this round (or made by a split) covers one, a table of
-        // this round not split yet two.
         // The hash space is in `2 × (BASE << round)` equal parts: a table
         // split this round (or made by a split) covers one, a table of
         // this round not split yet two.

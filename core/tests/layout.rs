@@ -65,14 +65,46 @@ fn only_the_engine_imports_from_the_engine() {
     let offenders: Vec<String> = core_sources()
         .into_iter()
         .filter(|(name, _)| !name.starts_with("engine/") && name != "engine.rs" && name != "lib.rs")
-        .filter(|(_, text)| {
-            text.lines()
-                .any(|line| line.contains("crate::engine::") || line.contains("crate::engine;"))
-        })
+        .filter(|(_, text)| imports_the_engine(text))
         .map(|(name, _)| name)
         .collect();
     assert!(
         offenders.is_empty(),
         "modules outside engine/ that import from it: {offenders:?}"
     );
+}
+
+/// Whether `text` names the engine module through `crate::`: a path
+/// (`crate::engine::X`), or a `use crate::…;` statement, however nested
+/// or renamed (`use crate::{engine::X, …}`, `use crate::engine as e`),
+/// with `engine` as one of its path segments.
+fn imports_the_engine(text: &str) -> bool {
+    let word_char = |c: char| c.is_alphanumeric() || c == '_';
+    let path = text.match_indices("crate::engine").any(|(at, found)| {
+        !text[at + found.len()..]
+            .chars()
+            .next()
+            .is_some_and(word_char)
+    });
+    if path {
+        return true;
+    }
+    let segment = |word: &str| word == "engine";
+    text.match_indices("use crate::").any(|(at, _)| {
+        let statement = &text[at..text[at..].find(';').map_or(text.len(), |end| at + end)];
+        statement.split(|c: char| !word_char(c)).any(segment)
+    })
+}
+
+#[test]
+fn the_import_check_sees_nested_and_renamed_imports() {
+    assert!(imports_the_engine("use crate::engine::Engine;"));
+    assert!(imports_the_engine(
+        "use crate::{\n    audit,\n    engine::Engine,\n};"
+    ));
+    assert!(imports_the_engine("use crate::engine as e;"));
+    assert!(!imports_the_engine(
+        "use crate::{audit, ledger::Entry};\n// the engine"
+    ));
+    assert!(!imports_the_engine("use crate::engines_elsewhere;"));
 }

@@ -1042,7 +1042,25 @@ impl PostgresStore {
             check_schema(&mut client, &server, read_only)?;
             check_programme(&mut client, &server, programme, read_only)?;
         } else {
-            migrate(&mut client, &server)?;
+            if let Err(first) = migrate(&mut client, &server) {
+                // The server ended the connection inside the migration's
+                // transaction: an `idle_in_transaction_session_timeout`
+                // shorter than a pause of this process between two of its
+                // statements (a loaded machine), or a terminated backend.
+                // The migration is idempotent: once more, on a new
+                // connection.
+                if !client.is_closed() {
+                    return Err(first);
+                }
+                client = config
+                    .connect(NoTls)
+                    .map_err(|e| server.error("cannot connect", scrub(&detail(&e), url)))?;
+                if !cockroach {
+                    session_defaults(&mut client)
+                        .map_err(|e| server.failed("cannot connect", &e))?;
+                }
+                migrate(&mut client, &server)?;
+            }
             let format = i64::from(upline::audit::FORMAT);
             client
                 .execute(REGISTER, &[&programme, &format])

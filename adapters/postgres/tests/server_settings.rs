@@ -8,7 +8,8 @@
 //! batches (100) and large batches (1,100: they stream through `COPY`)
 //! store every acknowledged id once and a freshly opened engine has their
 //! head; or, where the setting forbids writing, a clear `storage` error
-//! with nothing stored.
+//! with nothing stored. Also: an open whose migration the server ends
+//! (an idle timeout, a terminated backend) opens on a new connection.
 //!
 //! Without `UPLINE_PG_URL` each test prints why it skips and passes,
 //! except under `CI=true`, where a missing server fails the run.
@@ -656,4 +657,72 @@ fn writers_through_a_pooler_in_transaction_mode() {
         &[GroupCommit::Never, GroupCommit::Always],
         Duration::ZERO,
     );
+}
+
+/// A store whose connection the server ends inside the opening migration
+/// (an `idle_in_transaction_session_timeout` shorter than a pause of a
+/// loaded client between two statements, or an admin's
+/// `pg_terminate_backend`) opens on a new connection instead of failing:
+/// the migration is idempotent. Made deterministic here: an admin holds
+/// `upline_meta` locked, so the opener waits inside the migration's
+/// transaction; the admin ends that backend, sees the opener come back on
+/// a new one, and lets it through.
+#[test]
+fn an_open_whose_migration_the_server_ends_opens_on_a_new_connection() {
+    let Some(url) = server() else { return };
+    let (url, _db) = fresh_db(&url, "open_cut");
+    drop(PostgresStore::open(&url, "acme").expect("the first open migrates"));
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    let mut lock = admin.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE upline_meta IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let opener = {
+        let url = url.clone();
+        std::thread::spawn(move || PostgresStore::open(&url, "acme").map(|_| ()))
+    };
+    let mut watcher = Client::connect(&url, NoTls).unwrap();
+    // A backend waiting for the lock inside the migration, other than
+    // `not`, within 20 s, while the opener has not returned.
+    let waiting = |watcher: &mut Client, what: &str, not: Option<i32>| -> i32 {
+        let started = std::time::Instant::now();
+        loop {
+            let pids: Vec<i32> = watcher
+                .query(
+                    "SELECT pid FROM pg_stat_activity
+                      WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        AND query LIKE '%upline_meta%'",
+                    &[],
+                )
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            if let Some(&pid) = pids.iter().find(|&&pid| Some(pid) != not) {
+                return pid;
+            }
+            assert!(!opener.is_finished(), "{what}: the open returned instead");
+            assert!(started.elapsed() < Duration::from_secs(20), "{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = waiting(&mut watcher, "the opener waits in its migration", None);
+    let ended: bool = watcher
+        .query_one("SELECT pg_terminate_backend($1)", &[&first])
+        .unwrap()
+        .get(0);
+    assert!(ended);
+    let second = waiting(
+        &mut watcher,
+        "the opener waits again, on a new connection",
+        Some(first),
+    );
+    assert_ne!(first, second);
+    lock.commit().unwrap();
+    opener
+        .join()
+        .unwrap()
+        .expect("the open succeeds on its new connection");
+    // The books open as usual afterwards.
+    let engine = Engine::open(Box::new(PostgresStore::open(&url, "acme").unwrap())).unwrap();
+    assert_eq!(engine.audit_head().seq, 0);
 }
