@@ -11,7 +11,11 @@
 //! interrupt, the other core's neighbour) is the machine's, not the
 //! engine's: the floor under any p99 or max measured here.
 //!
-//! `cargo run --release -p upline-benches --bin latency [-- --members N] [--sales S] [--shape deep]`
+//! With `--rules PRESET` (`moderate`, `strict`, …) a screening rule set
+//! of that preset is in force before the sales (the sales carry no
+//! signals: what the rules cost a sale that gives them nothing to match).
+//!
+//! `cargo run --release -p upline-benches --bin latency [-- --members N] [--sales S] [--shape deep] [--rules PRESET]`
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +46,12 @@ fn main() -> Result<(), upline::Error> {
         shape.name()
     );
     let mut engine = build_engine(shape, members, 7)?;
+    if let Some(preset) = arg("--rules") {
+        println!("screening: the {preset} preset in force");
+        engine.apply_json(&format!(
+            r#"{{"type":"screening_rules_set","id":"bench","preset":"{preset}","at":"2025-01-01T00:00:00Z"}}"#
+        ))?;
+    }
     let events = sales(0, count, buyers(shape, members), 13);
     let mut times = Vec::with_capacity(events.len());
     let started = Instant::now();
