@@ -212,6 +212,16 @@ impl<T> EarnerSlots<T> {
 
     /// The slot of `earner`, made by `make` if it has none yet.
     pub(crate) fn get_or_insert_with(&mut self, earner: usize, make: impl FnOnce() -> T) -> &mut T {
+        self.slot_mut(earner).get_or_insert_with(make)
+    }
+
+    /// Sets the slot of `earner` to `value`.
+    pub(crate) fn insert(&mut self, earner: usize, value: T) {
+        *self.slot_mut(earner) = Some(value);
+    }
+
+    /// The slot of `earner` for writing, growing only its chunk.
+    fn slot_mut(&mut self, earner: usize) -> &mut Option<T> {
         let (c, offset) = (earner / SLOTS_CHUNK, earner % SLOTS_CHUNK);
         if self.chunks.len() <= c {
             self.chunks.resize_with(c + 1, Vec::new);
@@ -220,7 +230,7 @@ impl<T> EarnerSlots<T> {
         if chunk.len() <= offset {
             chunk.resize_with(offset + 1, || None);
         }
-        chunk[offset].get_or_insert_with(make)
+        &mut chunk[offset]
     }
 
     /// The written slots, by earner.
@@ -250,8 +260,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for EarnerSlots<T> {
         let map = std::collections::BTreeMap::<u32, T>::deserialize(d)?;
         let mut slots = EarnerSlots::default();
         for (earner, value) in map {
-            let mut value = Some(value);
-            slots.get_or_insert_with(earner as usize, || value.take().expect("once"));
+            slots.insert(earner as usize, value);
         }
         Ok(slots)
     }
@@ -298,9 +307,10 @@ pub(crate) struct State {
     /// Recent sale times per IP / device key.
     #[serde(serialize_with = "crate::id::sorted")]
     pub(crate) velocity: IndexMap<u64, Recent>,
-    /// Per earner (by index, dense: one slot read per line, and the same
-    /// slot updated at commit): day buckets of sales and refunded sales.
-    /// Written as a map of the earners that have any.
+    /// Per earner (by index, in chunks allocated where written: one slot
+    /// read per line, and the same slot updated at commit): day buckets of
+    /// sales and refunded sales. Written as a map of the earners that have
+    /// any.
     pub(crate) refunds: EarnerSlots<EarnerDays>,
     /// Rule sets in activation order; the last one is in force.
     pub(crate) rulesets: Vec<Ruleset>,
@@ -675,9 +685,10 @@ mod tests {
         );
     }
 
-    /// An earner's refund-rate slot (one per member up to the highest
-    /// earner, read for every line while a `refund_rate` rule is in force)
-    /// is 48 bytes, down from 56 with a `VecDeque`.
+    /// An earner's refund-rate slot (one per member in each chunk of
+    /// 4,096 that holds a counted earner, read for every line while a
+    /// `refund_rate` rule is in force) is 48 bytes, down from 56 with a
+    /// `VecDeque`.
     #[test]
     fn an_earner_slot_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Option<EarnerDays>>(), 48);
