@@ -189,27 +189,50 @@ impl<T> IndexMut<usize> for Chunked<T> {
 }
 
 /// A per-member array of slots that read as `fill` until written, kept in
-/// chunks of [`CHUNK`] slots allocated where a slot is first written.
+/// chunks allocated where a slot is first written.
 ///
 /// For arrays indexed by a member that are filled out of order (the
-/// ledger's first and last entry of each earner): the first sale of a
-/// network of a million members writes slots near the end, and a
-/// [`Chunked`] array would first push every slot before them, one at a
-/// time (2.6 ms inside that sale at 1M members, the `latency` bench's
-/// max). Here a write touches only its own chunk, which grows like a `Vec`
-/// up to [`CHUNK`] slots (at most a 256 KiB fill for `u32`), and a read
-/// past the written slots answers `fill` without allocating.
+/// ledger's first and last entry of each earner, screening's refund-rate
+/// slots): the first sale of a network of a million members writes slots
+/// near the end, and a [`Chunked`] array (or a `Vec`) would first fill
+/// every slot before them (2.6 ms inside that sale at 1M members for the
+/// ledger, 18 ms for screening's 48-byte slots). Here a write touches only
+/// its own chunk, which grows like a `Vec` up to [`SPARSE_BYTES`] of
+/// slots, and a read past the written slots answers `fill` without
+/// allocating.
 #[derive(Clone)]
-pub(crate) struct Sparse<T: Copy> {
-    /// Chunk `c` holds slots `c × CHUNK …`; a chunk shorter than
-    /// [`CHUNK`] (empty when never written) reads `fill` past its end.
+pub(crate) struct Sparse<T> {
+    /// Chunk `c` holds slots `c << shift …`; a chunk shorter than that
+    /// (empty when never written) reads `fill` past its end.
     chunks: Vec<Vec<T>>,
     fill: T,
     /// One past the highest slot written.
     len: usize,
 }
 
-impl<T: Copy> Sparse<T> {
+/// The most bytes of slots a [`Sparse`] chunk holds (so the most a write
+/// fills): 65,536 slots of `u32`, 4,096 of 48 bytes.
+const SPARSE_BYTES: usize = 256 * 1024;
+
+impl<T> Sparse<T> {
+    /// log2 of the slots per chunk: the largest power of two of slots
+    /// within [`SPARSE_BYTES`], at most [`CHUNK`].
+    pub(crate) const SHIFT: u32 = {
+        let size = if std::mem::size_of::<T>() == 0 {
+            1
+        } else {
+            std::mem::size_of::<T>()
+        };
+        let slots = SPARSE_BYTES / size;
+        if slots <= 1 {
+            0
+        } else if slots.ilog2() > SHIFT {
+            SHIFT
+        } else {
+            slots.ilog2()
+        }
+    };
+
     /// No slot written: every slot reads `fill`. Allocates nothing.
     pub(crate) const fn new(fill: T) -> Self {
         Sparse {
@@ -226,26 +249,22 @@ impl<T: Copy> Sparse<T> {
 
     /// The value of `slot`: `fill` when it was never written.
     #[inline]
-    pub(crate) fn get(&self, slot: usize) -> T {
+    pub(crate) fn get(&self, slot: usize) -> &T {
         self.chunks
-            .get(slot >> SHIFT)
-            .and_then(|chunk| chunk.get(slot & MASK))
-            .copied()
-            .unwrap_or(self.fill)
+            .get(slot >> Self::SHIFT)
+            .and_then(|chunk| chunk.get(slot & ((1 << Self::SHIFT) - 1)))
+            .unwrap_or(&self.fill)
     }
 
-    /// Writes `value` at `slot`, allocating or growing only its chunk.
-    pub(crate) fn set(&mut self, slot: usize, value: T) {
-        let (c, offset) = (slot >> SHIFT, slot & MASK);
-        if self.chunks.len() <= c {
-            self.chunks.resize_with(c + 1, Vec::new);
-        }
-        let chunk = &mut self.chunks[c];
-        if chunk.len() <= offset {
-            chunk.resize(offset + 1, self.fill);
-        }
-        chunk[offset] = value;
-        self.len = self.len.max(slot + 1);
+    /// Every slot allocated so far, with its index, in order (slots never
+    /// written but in an allocated chunk read `fill`).
+    pub(crate) fn allocated(&self) -> impl Iterator<Item = (usize, &T)> + '_ {
+        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(move |(i, slot)| ((c << Self::SHIFT) + i, slot))
+        })
     }
 
     /// Forgets every slot and frees the chunks.
@@ -255,7 +274,29 @@ impl<T: Copy> Sparse<T> {
     }
 }
 
-impl<T: Copy + fmt::Debug> fmt::Debug for Sparse<T> {
+impl<T: Clone> Sparse<T> {
+    /// The value of `slot` for writing (`fill` until written), allocating
+    /// or growing only its chunk.
+    pub(crate) fn get_mut(&mut self, slot: usize) -> &mut T {
+        let (c, offset) = (slot >> Self::SHIFT, slot & ((1 << Self::SHIFT) - 1));
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, Vec::new);
+        }
+        let chunk = &mut self.chunks[c];
+        if chunk.len() <= offset {
+            chunk.resize(offset + 1, self.fill.clone());
+        }
+        self.len = self.len.max(slot + 1);
+        &mut chunk[offset]
+    }
+
+    /// Writes `value` at `slot` (see [`get_mut`](Self::get_mut)).
+    pub(crate) fn set(&mut self, slot: usize, value: T) {
+        *self.get_mut(slot) = value;
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Sparse<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries((0..self.len).map(|slot| self.get(slot)))
@@ -369,13 +410,18 @@ mod tests {
     }
 
     /// A slot written far out allocates its own chunk only; every other
-    /// slot reads the fill, before and after.
+    /// slot reads the fill, before and after. Chunks hold 256 KiB of
+    /// slots: 65,536 of `u32`, 4,096 of 48 bytes.
     #[test]
     fn sparse_slots_allocate_only_the_chunks_written() {
+        assert_eq!(Sparse::<u32>::SHIFT, 16);
+        assert_eq!(Sparse::<[u64; 6]>::SHIFT, 12);
+        assert_eq!(Sparse::<()>::SHIFT, 16);
+        assert_eq!(Sparse::<[u8; 1 << 20]>::SHIFT, 0);
         const NONE: u32 = u32::MAX;
         let mut slots = Sparse::new(NONE);
         assert_eq!(
-            (slots.len(), slots.get(0), slots.get(5 * CHUNK)),
+            (slots.len(), *slots.get(0), *slots.get(5 * CHUNK)),
             (0, NONE, NONE)
         );
         slots.set(3 * CHUNK + 7, 1);
@@ -386,16 +432,22 @@ mod tests {
             "no fill before"
         );
         assert_eq!(slots.chunks[3].len(), 8);
-        assert_eq!(slots.get(3 * CHUNK + 7), 1);
-        assert_eq!(slots.get(3 * CHUNK + 6), NONE);
-        assert_eq!(slots.get(7), NONE);
+        assert_eq!(*slots.get(3 * CHUNK + 7), 1);
+        assert_eq!(*slots.get(3 * CHUNK + 6), NONE);
+        assert_eq!(*slots.get(7), NONE);
         slots.set(7, 2);
-        slots.set(3 * CHUNK + 7, 3);
-        assert_eq!((slots.get(7), slots.get(3 * CHUNK + 7)), (2, 3));
+        *slots.get_mut(3 * CHUNK + 7) += 2;
+        assert_eq!((*slots.get(7), *slots.get(3 * CHUNK + 7)), (2, 3));
         assert_eq!(slots.len(), 3 * CHUNK + 8, "a lower slot leaves len alone");
-        assert_eq!(slots.get(CHUNK + 7), NONE);
+        assert_eq!(*slots.get(CHUNK + 7), NONE);
+        let written: Vec<(usize, u32)> = slots
+            .allocated()
+            .filter(|&(_, &v)| v != NONE)
+            .map(|(i, &v)| (i, v))
+            .collect();
+        assert_eq!(written, vec![(7, 2), (3 * CHUNK + 7, 3)]);
         slots.clear();
-        assert_eq!((slots.len(), slots.get(7)), (0, NONE));
+        assert_eq!((slots.len(), *slots.get(7)), (0, NONE));
     }
 
     #[test]

@@ -403,7 +403,7 @@ impl Ledger {
 
     fn link(&mut self, index: u32, earner: u32) {
         let slot = earner as usize;
-        let before = self.newest.get(slot);
+        let before = *self.newest.get(slot);
         self.previous.push(before);
         self.next.push(NO_ENTRY);
         if before == NO_ENTRY {
@@ -418,7 +418,7 @@ impl Ledger {
     /// unknown earner): the slot an append for `earner` reads first. Used
     /// to read a batch's slots ahead (`engine/warm.rs`).
     pub(crate) fn head_of(&self, earner: u32) -> u32 {
-        self.newest.get(earner as usize)
+        *self.newest.get(earner as usize)
     }
 
     /// The forward link of entry `index` ([`NO_ENTRY`] for none): the slot
@@ -436,7 +436,7 @@ impl Ledger {
         after: Option<u64>,
     ) -> impl Iterator<Item = (u64, &Entry)> + '_ {
         let mut cursor = match after {
-            None => self.oldest.get(earner as usize),
+            None => *self.oldest.get(earner as usize),
             Some(seq) => match self.entry(seq) {
                 Some(entry) if entry.earner == earner => self.next[seq as usize],
                 _ => NO_ENTRY,
@@ -454,7 +454,7 @@ impl Ledger {
 
     /// Every entry of one earner, newest first.
     fn chain(&self, earner: u32) -> impl Iterator<Item = &Entry> {
-        let mut cursor = self.newest.get(earner as usize);
+        let mut cursor = *self.newest.get(earner as usize);
         std::iter::from_fn(move || {
             if cursor == NO_ENTRY {
                 return None;

@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use petgraph::unionfind::UnionFind;
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::Sparse;
 use crate::graph::Graph;
 use crate::limits::{MAX_LEVELS, MAX_REFUND_WINDOW_DAYS};
 use crate::time::Timestamp;
@@ -176,75 +177,43 @@ impl EarnerDays {
     }
 }
 
-/// Per-earner slots, empty until written, in chunks of [`SLOTS_CHUNK`]
-/// allocated where an earner's slot is first written.
-///
-/// A `Vec` of slots resized up to the earner's index at its first count
-/// filled a million slots of 48 bytes inside the first sale counted at 1M
-/// members (18 ms at sale #3 of `latency --rules moderate`), and copied
-/// them again at every doubling. A write here fills at most one chunk
-/// (4,096 slots, under 200 KiB).
+/// Per-earner slots, empty until written: a [`Sparse`] array of
+/// `Option`s, so the first count against an earner far into the network
+/// fills one chunk of slots, not every slot before it (a `Vec` resized up
+/// to the earner filled a million 48-byte slots inside the first sale
+/// counted at 1M members: 18 ms at sale #3 of `latency --rules moderate`).
 ///
 /// Serialized as a map of the earners that have a slot, by index (as the
 /// `Vec` it replaced was), so snapshots do not change.
 #[derive(Debug, Clone)]
-pub(crate) struct EarnerSlots<T> {
-    chunks: Vec<Vec<Option<T>>>,
-}
+pub(crate) struct EarnerSlots<T>(Sparse<Option<T>>);
 
-/// Slots per chunk of [`EarnerSlots`].
-const SLOTS_CHUNK: usize = 4096;
-
-impl<T> Default for EarnerSlots<T> {
+impl<T: Clone> Default for EarnerSlots<T> {
     fn default() -> Self {
-        EarnerSlots { chunks: Vec::new() }
+        EarnerSlots(Sparse::new(None))
     }
 }
 
-impl<T> EarnerSlots<T> {
+impl<T: Clone> EarnerSlots<T> {
     /// The slot of `earner`, if it was written.
     pub(crate) fn get(&self, earner: usize) -> Option<&T> {
-        self.chunks
-            .get(earner / SLOTS_CHUNK)?
-            .get(earner % SLOTS_CHUNK)?
-            .as_ref()
+        self.0.get(earner).as_ref()
     }
 
     /// The slot of `earner`, made by `make` if it has none yet.
     pub(crate) fn get_or_insert_with(&mut self, earner: usize, make: impl FnOnce() -> T) -> &mut T {
-        self.slot_mut(earner).get_or_insert_with(make)
-    }
-
-    /// Sets the slot of `earner` to `value`.
-    pub(crate) fn insert(&mut self, earner: usize, value: T) {
-        *self.slot_mut(earner) = Some(value);
-    }
-
-    /// The slot of `earner` for writing, growing only its chunk.
-    fn slot_mut(&mut self, earner: usize) -> &mut Option<T> {
-        let (c, offset) = (earner / SLOTS_CHUNK, earner % SLOTS_CHUNK);
-        if self.chunks.len() <= c {
-            self.chunks.resize_with(c + 1, Vec::new);
-        }
-        let chunk = &mut self.chunks[c];
-        if chunk.len() <= offset {
-            chunk.resize_with(offset + 1, || None);
-        }
-        &mut chunk[offset]
+        self.0.get_mut(earner).get_or_insert_with(make)
     }
 
     /// The written slots, by earner.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &T)> + '_ {
-        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
-            chunk
-                .iter()
-                .enumerate()
-                .filter_map(move |(i, slot)| Some((c * SLOTS_CHUNK + i, slot.as_ref()?)))
-        })
+        self.0
+            .allocated()
+            .filter_map(|(earner, slot)| Some((earner, slot.as_ref()?)))
     }
 }
 
-impl<T: Serialize> Serialize for EarnerSlots<T> {
+impl<T: Clone + Serialize> Serialize for EarnerSlots<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(self.iter().count()))?;
@@ -255,12 +224,12 @@ impl<T: Serialize> Serialize for EarnerSlots<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for EarnerSlots<T> {
+impl<'de, T: Clone + Deserialize<'de>> Deserialize<'de> for EarnerSlots<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let map = std::collections::BTreeMap::<u32, T>::deserialize(d)?;
         let mut slots = EarnerSlots::default();
         for (earner, value) in map {
-            slots.insert(earner as usize, value);
+            slots.0.set(earner as usize, Some(value));
         }
         Ok(slots)
     }
@@ -664,10 +633,10 @@ mod tests {
             &mut 2,
             "kept, not made again"
         );
-        assert_eq!(slots.chunks.len(), 999_999 / SLOTS_CHUNK + 1);
-        let filled: Vec<usize> = slots.chunks.iter().map(Vec::len).collect();
-        assert_eq!(filled.iter().filter(|&&n| n > 0).count(), 2);
-        assert!(filled.iter().all(|&n| n <= SLOTS_CHUNK));
+        // Two chunks allocated: the one of earner 3 and the one of
+        // 999,999, each filled only up to its slot.
+        let chunk = 1 << Sparse::<Option<u32>>::SHIFT;
+        assert_eq!(slots.0.allocated().count(), 4 + 999_999 % chunk + 1);
         assert_eq!(
             (slots.get(3), slots.get(4), slots.get(999_999)),
             (Some(&2), None, Some(&8))
