@@ -403,7 +403,8 @@ impl Ledger {
 
     fn link(&mut self, index: u32, earner: u32) {
         let slot = earner as usize;
-        let before = *self.newest.get(slot);
+        // One lookup of the earner's chain end: read it and move it on.
+        let before = std::mem::replace(self.newest.get_mut(slot), index);
         self.previous.push(before);
         self.next.push(NO_ENTRY);
         if before == NO_ENTRY {
@@ -411,7 +412,6 @@ impl Ledger {
         } else {
             self.next[before as usize] = index;
         }
-        self.newest.set(slot, index);
     }
 
     /// The newest entry of `earner`'s chain ([`NO_ENTRY`] for none or an
