@@ -456,10 +456,14 @@ const HASH_AT: &str = "SELECT hash FROM upline_events WHERE programme = $1 AND s
 /// shorter than that cut with `57014` (`storage`). A holder that hangs
 /// idle in its transaction is the `idle_in_transaction_session_timeout`'s
 /// to end; one that dies loses its connection.
+///
+/// `{lock_row}` and `{events_after}` are the statements of
+/// [`SESSION_STATEMENTS`] (`EXECUTE upline_lock_row(…)`, `EXECUTE
+/// upline_events_after(…)`) on PostgreSQL, and their SQL on CockroachDB
+/// ([`PostgresStore::fill`]).
 const LOCK: &str = "BEGIN;{unbounded}
-     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE;{bounded}
-     SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+     {lock_row};{bounded}
+     {events_after}";
 
 /// A wait for the append lock without the `statement_timeout`, for the
 /// rest of its transaction or until [`BOUNDED`] (PostgreSQL only).
@@ -479,9 +483,8 @@ const LOCKED_SQL_BYTES: usize = 4 * 1024;
 /// [`LOCK`] without queueing: `SKIP LOCKED` answers no row when another
 /// writer holds the lock (or an append is in flight).
 const TRY_LOCK: &str = "BEGIN;
-     SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE SKIP LOCKED;
-     SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+     {lock_row};
+     {events_after}";
 
 /// After a busy [`TRY_LOCK`]: ends its transaction, waits until the
 /// holder's transaction ends (a `FOR KEY SHARE` read waits for `FOR
@@ -499,19 +502,17 @@ const WAIT: &str = "ROLLBACK;
      SET LOCAL synchronous_commit TO OFF;
      SET LOCAL statement_timeout = 0;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
-     SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
+     {events_after};
      COMMIT";
 
 /// [`WAIT`] without `SET LOCAL synchronous_commit`, for CockroachDB.
 const WAIT_PLAIN: &str = "ROLLBACK;
      SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR KEY SHARE;
-     SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}";
+     {events_after}";
 
 /// The hand-off's lock and queue ([`Store::hand_off`]), after the
-/// writer's event is queued: begin, lock the programme's row (`{lock}`:
-/// `FOR UPDATE SKIP LOCKED`, or `FOR UPDATE` to queue), read the writer's
+/// writer's event is queued: begin, lock the programme's row
+/// (`{lock_row}`: `upline_try_row`, or `upline_lock_row` to queue), read the writer's
 /// answer, the events after its head and, only when the lock is this
 /// transaction's, take the whole queue (a `DELETE … RETURNING`). The
 /// lock is the transaction's only write before the `DELETE`, so it has a
@@ -523,33 +524,97 @@ const WAIT_PLAIN: &str = "ROLLBACK;
 /// transaction the store took for one holding nothing: every other
 /// writer then waited for this writer's next call.) Rows are told apart
 /// by their width: the lock's row has one column, the answer two, the
-/// events three, the queued four. The wait for the lock runs without the
-/// `statement_timeout` (as in [`LOCK`]).
-const HAND_OFF: &str = "BEGIN;
-     SET LOCAL statement_timeout = 0;
-     SELECT 1 FROM upline_programmes WHERE programme = {programme} {lock};
-     SET LOCAL statement_timeout TO DEFAULT;
-     SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
-         WHERE programme = {programme} AND ticket = {ticket};
-     SELECT seq, event, encode(hash, 'hex') FROM upline_events
-         WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit};
-     DELETE FROM upline_queue WHERE programme = {programme}
-         AND txid_current_if_assigned() IS NOT NULL
-         RETURNING 'queued'::TEXT, ticket::TEXT, event, ''::TEXT";
+/// events three, the queued four. A wait for the lock runs without the
+/// `statement_timeout` (as in [`LOCK`]); a try does not wait. PostgreSQL
+/// only, as is all of group commit: the statements are those of
+/// [`SESSION_STATEMENTS`].
+const HAND_OFF: &str = "BEGIN;{unbounded}
+     {lock_row};{bounded}
+     EXECUTE upline_answer_of({programme}, {ticket});
+     {events_after};
+     EXECUTE upline_take_queue({programme})";
+
+/// The statements a PostgreSQL main connection prepares by name when it
+/// is opened (`PREPARE`), for the simple queries of the append lock, the
+/// hand-off and the locked append, which take no parameters: they run
+/// them as `EXECUTE name(…)` with literal arguments, parsed and planned
+/// once a session rather than once a call, and still several statements
+/// in one round trip (each of the extended protocol's prepared statements
+/// is one). A group's append and the next hand-off ([`HAND_OFF`] after
+/// the `COMMIT`) took 1.02–1.06 ms a group with their SQL spelled out and
+/// 0.74–0.85 ms this way, 4 writers handing single events off
+/// (`benches/README.md`, "Round 16"). CockroachDB keeps the SQL itself.
+///
+/// - `upline_lock_row`, `upline_try_row`: the append lock, waiting for it
+///   or not (`SKIP LOCKED`); one row (one column) when taken;
+/// - `upline_events_after(programme, after, limit)`: the stored events
+///   after a writer's head (three columns: seq, event, hash in hex);
+/// - `upline_answer_of(programme, ticket)`: a queued event's answer (two
+///   columns); `upline_take_queue`: the whole queue, taken by the lock's
+///   holder (four columns);
+/// - `upline_answer_put(programme, tickets, seqs)`: a holder's answers;
+/// - `upline_put(programme, seqs, events, hashes, expected)`: the locked
+///   append, conditional on the head (a division by zero when nothing was
+///   inserted, which aborts the transaction before its `COMMIT`).
+const SESSION_STATEMENTS: &str = "
+    PREPARE upline_lock_row(TEXT) AS
+        SELECT 1 FROM upline_programmes WHERE programme = $1 FOR UPDATE;
+    PREPARE upline_try_row(TEXT) AS
+        SELECT 1 FROM upline_programmes WHERE programme = $1 FOR UPDATE SKIP LOCKED;
+    PREPARE upline_events_after(TEXT, INT8, INT8) AS
+        SELECT seq, event, encode(hash, 'hex') FROM upline_events
+        WHERE programme = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+    PREPARE upline_answer_of(TEXT, INT8) AS
+        SELECT 'answer'::TEXT, seq::TEXT FROM upline_answers
+        WHERE programme = $1 AND ticket = $2;
+    PREPARE upline_take_queue(TEXT) AS
+        DELETE FROM upline_queue WHERE programme = $1
+            AND txid_current_if_assigned() IS NOT NULL
+            RETURNING 'queued'::TEXT, ticket::TEXT, event, ''::TEXT;
+    PREPARE upline_answer_put(TEXT, INT8[], INT8[]) AS
+        INSERT INTO upline_answers (programme, ticket, seq)
+        SELECT $1, t.ticket, t.seq FROM unnest($2, $3) AS t(ticket, seq)
+        ON CONFLICT (programme, ticket) DO UPDATE SET seq = excluded.seq;
+    PREPARE upline_put(TEXT, INT8[], TEXT[], BYTEA[], INT8) AS
+        WITH stored AS (
+            INSERT INTO upline_events (programme, seq, event, hash)
+            SELECT $1, t.seq, t.event, t.hash FROM unnest($2, $3, $4) AS t(seq, event, hash)
+            WHERE (SELECT coalesce(max(seq), 0) FROM upline_events WHERE programme = $1) = $5
+            RETURNING 1)
+        SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored";
 
 /// The channel a holder notifies when it commits a group of queued
-/// events (the payload is the programme, a newline and `1` when the
-/// holder keeps the lock, `0` when it lets it go), so that waiting writers read
-/// their answers at once rather than wait for the lock (which a holder
-/// that keeps leading takes again in the same round trip).
+/// events, so that waiting writers read their answers at once rather than
+/// wait for the lock (which a holder that keeps leading takes again in the
+/// same round trip). The payload is three lines: the programme; `1` when
+/// the holder keeps the lock, `0` when it lets it go; and the tickets the
+/// group answered, comma-separated (left out past
+/// [`NOTIFY_TICKETS_BYTES`]). A writer whose ticket is not named keeps
+/// waiting without a read while the holder keeps leading; without the
+/// third line (a payload of an earlier version), every writer reads.
+/// The payload is only a hint: what a writer reads is its answer row.
 const CHANNEL: &str = "upline_queue";
 
 /// How long a writer whose event is queued waits for a notification
-/// before it tries the lock again; and how many notifications it reads
-/// in one call. Correctness never depends on the notifications: a lost
-/// one costs this wait.
+/// before it tries the lock again; and how many times it reads its
+/// answer in one call, after a notification that may answer it.
+/// Correctness never depends on the notifications: a lost one costs this
+/// wait.
 const NOTIFY_WAIT: Duration = Duration::from_millis(20);
 const NOTIFY_ROUNDS: usize = 8;
+/// How many notifications a waiting writer hears in one call, counting
+/// those of groups that did not answer it.
+const NOTIFY_NOTES: usize = 64;
+
+/// A holder's notification, as a waiting writer hears it.
+struct Notified {
+    /// The holder tries to keep leading (`0` in the payload: it let the
+    /// lock go, and a waiting writer tries it).
+    leading: bool,
+    /// The group answered this writer's ticket, or the payload does not
+    /// say.
+    answered: bool,
+}
 
 /// On a writer's queue connection ([`QueueConn`]): queues its event
 /// (committed asynchronously: the session has `synchronous_commit` off)
@@ -635,6 +700,46 @@ impl Server {
     }
 }
 
+/// The holder's answers for the queue it took ([`Store::answer_queued`]):
+/// their `INSERT`, and the tickets they answer, named in the `NOTIFY` that
+/// wakes their writers (a hint: a writer whose ticket is not named keeps
+/// waiting without a read).
+#[derive(Default)]
+struct Answers {
+    sql: String,
+    tickets: String,
+}
+
+/// Longest list of tickets a notification names; a longer one is left
+/// out, and every waiting writer reads (payloads stop at 8,000 bytes).
+const NOTIFY_TICKETS_BYTES: usize = 6000;
+
+impl Answers {
+    fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.sql.clear();
+        self.tickets.clear();
+    }
+
+    /// The `INSERT` of the answers and the `NOTIFY` on [`CHANNEL`] (the
+    /// payload: the programme, `1` when the holder tries to keep leading or
+    /// `0`, and the tickets answered), or nothing when there are none.
+    fn statements(&self, programme: &str, leading: bool) -> String {
+        if self.sql.is_empty() {
+            return String::new();
+        }
+        let leading = if leading { "1" } else { "0" };
+        let payload = match self.tickets.len() <= NOTIFY_TICKETS_BYTES {
+            true => format!("{programme}\n{leading}\n{}", self.tickets),
+            false => format!("{programme}\n{leading}"),
+        };
+        format!("{}NOTIFY {CHANNEL}, {};\n", self.sql, literal(&payload))
+    }
+}
+
 /// A connection and its prepared statements (one round trip a call).
 struct Conn {
     client: Client,
@@ -647,7 +752,7 @@ struct Conn {
     /// The holder's answers for the queue it took ([`Store::answer_queued`]),
     /// as an `INSERT` run just before the lock's `COMMIT`; empty when
     /// none were given (then releasing the lock rolls the taking back).
-    answers: String,
+    answers: Answers,
     /// A transaction that holds nothing is open (a try for the lock that
     /// found it busy): rolled back before the next statement.
     open_tx: bool,
@@ -656,15 +761,19 @@ struct Conn {
 }
 
 impl Conn {
-    /// Prepares the statements on a new main connection.
-    fn prepare(mut client: Client) -> std::result::Result<Conn, postgres::Error> {
+    /// Prepares the statements on a new main connection, and on
+    /// PostgreSQL (`named`) the [`SESSION_STATEMENTS`] too.
+    fn prepare(mut client: Client, named: bool) -> std::result::Result<Conn, postgres::Error> {
+        if named {
+            client.batch_execute(SESSION_STATEMENTS)?;
+        }
         Ok(Conn {
             append: client.prepare(APPEND)?,
             head: client.prepare(HEAD)?,
             scan: client.prepare(SCAN)?,
             hash_at: client.prepare(HASH_AT)?,
             locked: false,
-            answers: String::new(),
+            answers: Answers::default(),
             open_tx: false,
             used: Instant::now(),
             client,
@@ -1067,7 +1176,8 @@ impl PostgresStore {
                 .map_err(|e| server.failed("cannot record the programme's audit format", &e))?;
         }
         let wait = if cockroach { WAIT_PLAIN } else { WAIT };
-        let conn = Conn::prepare(client).map_err(|e| server.failed("cannot prepare", &e))?;
+        let conn =
+            Conn::prepare(client, !cockroach).map_err(|e| server.failed("cannot prepare", &e))?;
         Ok(PostgresStore {
             conn: RefCell::new(Some(conn)),
             config,
@@ -1191,8 +1301,8 @@ impl PostgresStore {
                 session_defaults(&mut client)
                     .map_err(|e| self.server.failed("cannot reconnect", &e))?;
             }
-            let conn =
-                Conn::prepare(client).map_err(|e| self.server.failed("cannot prepare", &e))?;
+            let conn = Conn::prepare(client, !self.cockroach)
+                .map_err(|e| self.server.failed("cannot prepare", &e))?;
             *slot = Some(conn);
         }
         self.round_trips.set(self.round_trips.get() + 1);
@@ -1614,15 +1724,7 @@ impl PostgresStore {
             .as_ref()
             .is_some_and(|conn| !conn.answers.is_empty());
         let answered = self.with_conn("append", |conn| {
-            let answers = std::mem::take(&mut conn.answers);
-            let notify = if answers.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "{answers}NOTIFY {CHANNEL}, {};\n",
-                    literal(&format!("{}\n0", self.programme))
-                )
-            };
+            let notify = std::mem::take(&mut conn.answers).statements(&self.programme, false);
             // A connection opened again holds no transaction to commit.
             if !conn.locked {
                 return Ok(None);
@@ -1724,13 +1826,7 @@ impl PostgresStore {
             if !std::mem::replace(&mut conn.locked, false) && commit {
                 return Ok(false);
             }
-            let mut answers = std::mem::take(&mut conn.answers);
-            if !answers.is_empty() {
-                answers.push_str(&format!(
-                    "NOTIFY {CHANNEL}, {};\n",
-                    literal(&format!("{}\n0", self.programme))
-                ));
-            }
+            let answers = std::mem::take(&mut conn.answers).statements(&self.programme, false);
             if commit {
                 conn.client.batch_execute(&format!("{answers}COMMIT"))?;
             } else {
@@ -1744,22 +1840,57 @@ impl PostgresStore {
         }
     }
 
+    /// `template` ([`LOCK`], [`TRY_LOCK`], [`WAIT`], [`HAND_OFF`]) with
+    /// its statements and literals filled in: `{lock_row}` takes the
+    /// append lock, waiting for it when `waits` (then, on PostgreSQL,
+    /// without the `statement_timeout`: `{unbounded}` … `{bounded}`) or
+    /// not; `{events_after}` reads the events after `after`, at most
+    /// `limit + 1`. On PostgreSQL these are `EXECUTE`s of
+    /// [`SESSION_STATEMENTS`]; on CockroachDB, their SQL.
+    fn fill(&self, template: &str, waits: bool, after: u64, limit: usize) -> Result<String> {
+        let (lock_row, events_after) = match self.cockroach {
+            false => (
+                match waits {
+                    true => "EXECUTE upline_lock_row({programme})",
+                    false => "EXECUTE upline_try_row({programme})",
+                },
+                "EXECUTE upline_events_after({programme}, {after}, {limit})",
+            ),
+            true => (
+                match waits {
+                    true => {
+                        "SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE"
+                    }
+                    false => {
+                        "SELECT 1 FROM upline_programmes WHERE programme = {programme} \
+                              FOR UPDATE SKIP LOCKED"
+                    }
+                },
+                "SELECT seq, event, encode(hash, 'hex') FROM upline_events \
+                 WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}",
+            ),
+        };
+        let (unbounded, bounded) = match waits && !self.cockroach {
+            true => (UNBOUNDED, BOUNDED),
+            false => ("", ""),
+        };
+        Ok(template
+            .replace("{unbounded}", unbounded)
+            .replace("{bounded}", bounded)
+            .replace("{lock_row}", lock_row)
+            .replace("{events_after}", events_after)
+            .replace("{programme}", &literal(&self.programme))
+            .replace("{after}", &Self::seq_param(after)?.to_string())
+            .replace("{limit}", &limit.saturating_add(1).to_string()))
+    }
+
     /// Runs one of the lock queries ([`LOCK`], [`TRY_LOCK`], [`WAIT`]):
     /// whether the programme's row came back (locked), and the events
     /// after `after`, at most `limit`. The connection is then in the
     /// lock's transaction (noted as holding the lock); on a failure it is
     /// rolled back.
     fn lock_query(&self, template: &str, after: u64, limit: usize) -> Result<(bool, Missing)> {
-        let (unbounded, bounded) = match self.cockroach {
-            true => ("", ""),
-            false => (UNBOUNDED, BOUNDED),
-        };
-        let sql = template
-            .replace("{unbounded}", unbounded)
-            .replace("{bounded}", bounded)
-            .replace("{programme}", &literal(&self.programme))
-            .replace("{after}", &Self::seq_param(after)?.to_string())
-            .replace("{limit}", &limit.saturating_add(1).to_string());
+        let sql = self.fill(template, template == LOCK, after, limit)?;
         let answered = self.with_conn("cannot take the append lock", |conn| {
             let answered = conn.client.simple_query(&sql);
             conn.locked = answered.is_ok();
@@ -1984,35 +2115,24 @@ impl PostgresStore {
         then: Option<&str>,
     ) -> Result<(Appended, Option<HandOffRows>)> {
         let programme = literal(&self.programme);
-        let mut rows = String::with_capacity(events.len() * 400);
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                rows.push_str(", ");
-            }
-            let hash = hex(&event.hash.0);
-            rows.push_str(&format!(
-                "({}::INT8, {}, decode('{hash}', 'hex'))",
-                Self::seq_param(event.seq)?,
-                literal(&event.event)
-            ));
-        }
+        let expected_param = Self::seq_param(expected)?;
         // Nothing inserted (the writer is behind) divides by zero, which
         // aborts the transaction before the `COMMIT`: the lock's taking
         // of the queue and its answers roll back with it.
-        let expected_param = Self::seq_param(expected)?;
-        let started = std::time::Instant::now();
-        let answered = self.with_conn("append", |conn| {
-            let mut answers = std::mem::take(&mut conn.answers);
-            if !answers.is_empty() {
-                // Waiting writers read their answers now; `1`: this holder
-                // tries to keep leading, `0`: it lets the lock go.
-                let leading = if then.is_some() { "1" } else { "0" };
-                answers.push_str(&format!(
-                    "NOTIFY {CHANNEL}, {};\n",
-                    literal(&format!("{}\n{leading}", self.programme))
+        let put = if self.cockroach {
+            let mut rows = String::with_capacity(events.len() * 400);
+            for (i, event) in events.iter().enumerate() {
+                if i > 0 {
+                    rows.push_str(", ");
+                }
+                rows.push_str(&format!(
+                    "({}::INT8, {}, decode('{}', 'hex'))",
+                    Self::seq_param(event.seq)?,
+                    literal(&event.event),
+                    hex(&event.hash.0)
                 ));
             }
-            let sql = format!(
+            format!(
                 "WITH stored AS (
                      INSERT INTO upline_events (programme, seq, event, hash)
                      SELECT {programme}, t.seq, t.event, t.hash
@@ -2020,10 +2140,32 @@ impl PostgresStore {
                      WHERE (SELECT coalesce(max(seq), 0) FROM upline_events
                             WHERE programme = {programme}) = {expected_param}
                      RETURNING 1)
-                 SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored;
-                 {answers}COMMIT;{}",
-                then.unwrap_or("")
-            );
+                 SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored"
+            )
+        } else {
+            let mut seqs = Vec::with_capacity(events.len());
+            let mut texts = Vec::with_capacity(events.len());
+            let mut hashes = Vec::with_capacity(events.len());
+            for event in events {
+                seqs.push(Self::seq_param(event.seq)?.to_string());
+                texts.push(literal(&event.event));
+                hashes.push(format!("decode('{}', 'hex')", hex(&event.hash.0)));
+            }
+            format!(
+                "EXECUTE upline_put({programme}, ARRAY[{}]::INT8[], ARRAY[{}]::TEXT[], \
+                 ARRAY[{}]::BYTEA[], {expected_param})",
+                seqs.join(", "),
+                texts.join(", "),
+                hashes.join(", ")
+            )
+        };
+        let started = std::time::Instant::now();
+        let answered = self.with_conn("append", |conn| {
+            // Waiting writers read their answers now; leading: this holder
+            // tries to keep leading, else it lets the lock go.
+            let answers =
+                std::mem::take(&mut conn.answers).statements(&self.programme, then.is_some());
+            let sql = format!("{put};\n{answers}COMMIT;{}", then.unwrap_or(""));
             let answered = conn.client.simple_query(&sql);
             // Committed: the lock is released, unless `then` took it again.
             // Failed: the transaction is still open (aborted), and is
@@ -2175,17 +2317,23 @@ impl PostgresStore {
     /// Waits up to `timeout` for a holder's commit of this programme's
     /// queued events: `Some(leading)` when one came (`leading`: the holder
     /// keeps the lock), `None` when none did.
-    fn wait_notified(&self, timeout: Duration) -> Result<Option<bool>> {
+    fn wait_notified(&self, timeout: Duration, ticket: u64) -> Result<Option<Notified>> {
         let programme = self.programme.as_str();
+        let ticket = ticket.to_string();
         self.with_queue("cannot wait for the queue", |queue| {
             let mut notifications = queue.client.notifications();
             let mut pending = notifications.timeout_iter(timeout);
             while let Some(note) = pending.next()? {
-                if let Some((of, leading)) = note.payload().rsplit_once('\n') {
-                    if of == programme {
-                        return Ok(Some(leading == "1"));
-                    }
+                let mut parts = note.payload().split('\n');
+                if parts.next() != Some(programme) {
+                    continue;
                 }
+                let leading = parts.next() == Some("1");
+                // No list (an older writer's, or too long): maybe answered.
+                let answered = parts
+                    .next()
+                    .is_none_or(|tickets| tickets.split(',').any(|t| t == ticket));
+                return Ok(Some(Notified { leading, answered }));
             }
             Ok(None)
         })
@@ -2581,22 +2729,14 @@ impl Store for PostgresStore {
                 ticket
             }
         };
-        let lock = if wait {
-            "FOR UPDATE"
-        } else {
-            "FOR UPDATE SKIP LOCKED"
-        };
         let mut sql = String::new();
         if self.take_open_tx() {
             sql.push_str("ROLLBACK;\n");
         }
         sql.push_str(
-            &HAND_OFF
-                .replace("{programme}", &literal(&self.programme))
-                .replace("{ticket}", &Self::seq_param(ticket)?.to_string())
-                .replace("{after}", &Self::seq_param(after)?.to_string())
-                .replace("{limit}", &limit.saturating_add(1).to_string())
-                .replace("{lock}", lock),
+            &self
+                .fill(HAND_OFF, wait, after, limit)?
+                .replace("{ticket}", &Self::seq_param(ticket)?.to_string()),
         );
         let rows = self.hand_off_query(&sql)?;
         let answer = |events: Vec<StoredEvent>, queued, own, lead| HandOff {
@@ -2623,14 +2763,21 @@ impl Store for PostgresStore {
         // the writer tries the lock again (the engine's next call).
         let mut events = rows.events;
         let mut own = Ticket::Waiting;
-        for _ in 0..NOTIFY_ROUNDS {
-            let Some(leading) = self.wait_notified(NOTIFY_WAIT)? else {
+        let (mut reads, mut notes) = (0, 0);
+        while reads < NOTIFY_ROUNDS && notes < NOTIFY_NOTES {
+            let Some(note) = self.wait_notified(NOTIFY_WAIT, ticket)? else {
                 break;
             };
+            notes += 1;
+            if note.leading && !note.answered {
+                // Another writer's group: this one's answer is not in it.
+                continue;
+            }
+            reads += 1;
             let (read, answered) = self.read_answer(ticket, after, limit)?;
             events = read;
             own = answered;
-            if own != Ticket::Waiting || !leading {
+            if own != Ticket::Waiting || !note.leading {
                 break;
             }
         }
@@ -2645,27 +2792,27 @@ impl Store for PostgresStore {
             return Ok(());
         }
         let programme = literal(&self.programme);
-        let mut sql = String::from("INSERT INTO upline_answers (programme, ticket, seq) VALUES ");
-        for (i, (ticket, seq)) in answers.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let seq = match seq {
+        let mut tickets = Vec::with_capacity(answers.len());
+        let mut seqs = Vec::with_capacity(answers.len());
+        for (ticket, seq) in answers {
+            tickets.push(Self::seq_param(*ticket)?.to_string());
+            seqs.push(match seq {
                 Some(seq) => Self::seq_param(*seq)?.to_string(),
                 None => "NULL".to_string(),
-            };
-            sql.push_str(&format!(
-                "({programme}, {}, {seq}::INT8)",
-                Self::seq_param(*ticket)?
-            ));
+            });
         }
-        sql.push_str(" ON CONFLICT (programme, ticket) DO UPDATE SET seq = excluded.seq;\n");
+        let sql = format!(
+            "EXECUTE upline_answer_put({programme}, ARRAY[{}]::INT8[], ARRAY[{}]::INT8[]);\n",
+            tickets.join(", "),
+            seqs.join(", ")
+        );
+        let tickets = tickets.join(",");
         let mut slot = self.conn.try_borrow_mut().map_err(|_| {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
         match slot.as_mut() {
             Some(conn) if conn.locked => {
-                conn.answers = sql;
+                conn.answers = Answers { sql, tickets };
                 Ok(())
             }
             _ => Err(Error::general(
@@ -2692,12 +2839,9 @@ impl Store for PostgresStore {
         if !self.holds_lock() || bytes > LOCKED_SQL_BYTES {
             return Ok((self.append_or_missing(events, 0)?, None));
         }
-        let then = HAND_OFF
-            .replace("{programme}", &literal(&self.programme))
-            .replace("{ticket}", "-1")
-            .replace("{after}", &Self::seq_param(last.seq)?.to_string())
-            .replace("{limit}", &limit.saturating_add(1).to_string())
-            .replace("{lock}", "FOR UPDATE SKIP LOCKED");
+        let then = self
+            .fill(HAND_OFF, false, last.seq, limit)?
+            .replace("{ticket}", "-1");
         let (appended, rows) = self.append_locked_then(events, expected, 0, Some(&then))?;
         let next = rows.map(|rows| HandOff {
             ticket: 0,

@@ -590,7 +590,7 @@ fn a_busy_hand_off_never_takes_the_lock_its_holder_let_go_meanwhile() {
         let waiting: i64 = watch
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1
-                 AND wait_event_type = 'Lock' AND query LIKE '%SKIP LOCKED%'",
+                 AND wait_event_type = 'Lock' AND query LIKE '%upline_try_row%'",
                 &[&db],
             )
             .unwrap()
