@@ -607,6 +607,7 @@ const NOTIFY_ROUNDS: usize = 8;
 const NOTIFY_NOTES: usize = 64;
 
 /// A holder's notification, as a waiting writer hears it.
+#[derive(Debug, PartialEq, Eq)]
 struct Notified {
     /// The holder tries to keep leading (`0` in the payload: it let the
     /// lock go, and a waiting writer tries it).
@@ -614,6 +615,23 @@ struct Notified {
     /// The group answered this writer's ticket, or the payload does not
     /// say.
     answered: bool,
+}
+
+impl Notified {
+    /// `payload` ([`CHANNEL`]'s) as heard by the writer of `ticket` (in
+    /// decimal) on `programme`; `None` when it is another programme's.
+    fn read(payload: &str, programme: &str, ticket: &str) -> Option<Notified> {
+        let mut lines = payload.split('\n');
+        if lines.next() != Some(programme) {
+            return None;
+        }
+        let leading = lines.next() == Some("1");
+        // No list (an earlier version's, or too long): maybe answered.
+        let answered = lines
+            .next()
+            .is_none_or(|tickets| tickets.split(',').any(|t| t == ticket));
+        Some(Notified { leading, answered })
+    }
 }
 
 /// On a writer's queue connection ([`QueueConn`]): queues its event
@@ -894,9 +912,10 @@ fn stale(used: Instant, limit: Option<Duration>) -> bool {
 pub enum GroupCommit {
     /// When this store's durable commits are slow: its commit time
     /// ([`PostgresStore::commit_time`], the fastest of its recent small
-    /// appends) is at least [`SLOW_COMMIT`] (a disk whose flush takes milliseconds, a
-    /// synchronous standby in another zone). With fast commits the lock
-    /// alone gets more done (`benches/README.md`, "Round 9").
+    /// appends) is at least [`SLOW_COMMIT`] (a disk whose flush takes
+    /// milliseconds, a synchronous standby). With fast local commits the
+    /// lock alone does as much with a lower latency (`benches/README.md`,
+    /// "Round 9" and "Round 16").
     #[default]
     Auto,
     /// Always, under contention (tests, and hosts that know their commits
@@ -924,11 +943,17 @@ impl GroupCommit {
 }
 
 /// The commit time from which [`GroupCommit::Auto`] hands events
-/// off. Measured on the 2-core machine of `benches/README.md`: with 0.3 ms
-/// commits the hand-off got 0.95-1.05x the lock's rate with 4 writers
-/// (round 11, after the hand-off race was fixed; 0.5-0.8x before), about
-/// 1x with a synchronous standby (0.55 ms), 1.5-1.6x (and 1.6-1.8x one
-/// writer's) with 4 ms commits (round 9, before the fix).
+/// off. Measured on the 2-core machine of `benches/README.md`, 4 writers
+/// of single events: with 4 ms commits the hand-off got 1.5-1.6x the
+/// lock's rate (and 1.6-1.8x one writer's; round 9); with a synchronous
+/// standby (commits of 0.5-0.6 ms) 1.05-1.35x since its statements are
+/// prepared (round 16; about 1x before); with local 0.3 ms commits about
+/// 1x, with a lower latency for the lock (rounds 11 and 16). It stays at
+/// 1 ms because the commit time a store measures rises with contention
+/// on a loaded machine: at the end of round 16's runs it was 0.27-0.59 ms
+/// with local commits and 0.53-0.85 ms with the standby, so no lower
+/// threshold told the two apart, and a writer whose time wavered about
+/// one (0.5 ms, tried) switched paths back and forth, with waits of 20 ms.
 pub const SLOW_COMMIT: Duration = Duration::from_millis(1);
 
 /// Appends of at most this many events are timed for [`GroupCommit::Auto`]
@@ -2324,16 +2349,9 @@ impl PostgresStore {
             let mut notifications = queue.client.notifications();
             let mut pending = notifications.timeout_iter(timeout);
             while let Some(note) = pending.next()? {
-                let mut parts = note.payload().split('\n');
-                if parts.next() != Some(programme) {
-                    continue;
+                if let Some(notified) = Notified::read(note.payload(), programme, &ticket) {
+                    return Ok(Some(notified));
                 }
-                let leading = parts.next() == Some("1");
-                // No list (an older writer's, or too long): maybe answered.
-                let answered = parts
-                    .next()
-                    .is_none_or(|tickets| tickets.split(',').any(|t| t == ticket));
-                return Ok(Some(Notified { leading, answered }));
             }
             Ok(None)
         })
@@ -2991,5 +3009,64 @@ impl Store for PostgresStore {
             )
         })
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Answers, Notified, NOTIFY_TICKETS_BYTES};
+
+    #[test]
+    fn a_group_notification_names_the_tickets_it_answered() {
+        let answers = Answers {
+            sql: "EXECUTE upline_answer_put(E'acme', ARRAY[5, 7]::INT8[], ARRAY[11, NULL]::INT8[]);\n"
+                .to_string(),
+            tickets: "5,7".to_string(),
+        };
+        let sql = answers.statements("acme", true);
+        assert!(sql.starts_with("EXECUTE upline_answer_put("));
+        assert!(
+            sql.ends_with("NOTIFY upline_queue, E'acme\n1\n5,7';\n"),
+            "{sql}"
+        );
+        assert!(answers
+            .statements("acme", false)
+            .ends_with("NOTIFY upline_queue, E'acme\n0\n5,7';\n"));
+        // No answers: no statement at all (nothing to wake anyone for).
+        assert_eq!(Answers::default().statements("acme", true), "");
+    }
+
+    #[test]
+    fn a_list_of_tickets_too_long_for_a_payload_is_left_out() {
+        let tickets: Vec<String> = (1_000_000_000_000u64..)
+            .take(500)
+            .map(|t| t.to_string())
+            .collect();
+        let answers = Answers {
+            sql: "EXECUTE upline_answer_put(…);\n".to_string(),
+            tickets: tickets.join(","),
+        };
+        assert!(answers.tickets.len() > NOTIFY_TICKETS_BYTES);
+        assert!(answers
+            .statements("acme", true)
+            .ends_with("NOTIFY upline_queue, E'acme\n1';\n"));
+    }
+
+    #[test]
+    fn a_waiting_writer_reads_only_after_a_group_that_may_answer_it() {
+        let heard = |payload: &str, ticket: &str| Notified::read(payload, "acme", ticket);
+        let notified = |leading, answered| Some(Notified { leading, answered });
+        // Another programme's group: not heard at all.
+        assert_eq!(heard("acme2\n1\n7", "7"), None);
+        assert_eq!(heard("acm\n1\n7", "7"), None);
+        // Its own ticket among those answered, and only a whole number.
+        assert_eq!(heard("acme\n1\n5,7", "7"), notified(true, true));
+        assert_eq!(heard("acme\n1\n5,17", "7"), notified(true, false));
+        assert_eq!(heard("acme\n1\n5,70", "7"), notified(true, false));
+        // The holder let the lock go: the writer tries it, answered or not.
+        assert_eq!(heard("acme\n0\n5", "7"), notified(false, false));
+        // No list (an earlier version's payload, or one too long): maybe.
+        assert_eq!(heard("acme\n1", "7"), notified(true, true));
+        assert_eq!(heard("acme\n0", "7"), notified(false, true));
     }
 }

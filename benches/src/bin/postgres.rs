@@ -206,6 +206,10 @@ struct StoreTime {
     leads: AtomicU64,
     groups: AtomicU64,
     held: AtomicU64,
+    /// The commit time the last writer to append measured
+    /// (`PostgresStore::commit_time`, what `GroupCommit::Auto` compares
+    /// with `SLOW_COMMIT`), in microseconds.
+    floor: AtomicU64,
 }
 
 impl std::fmt::Debug for StoreTime {
@@ -224,6 +228,14 @@ struct Timed {
 }
 
 impl Timed {
+    /// Keeps the commit time this writer's store measures now.
+    fn note_floor(&self) {
+        if let Some(floor) = self.inner.commit_time() {
+            let micros = u64::try_from(floor.as_micros()).unwrap_or(u64::MAX);
+            self.time.floor.store(micros, Ordering::Relaxed);
+        }
+    }
+
     /// Ends a hold of a taken queue, if one is on.
     fn end_hold(&mut self) {
         if let Some(since) = self.leading.take() {
@@ -278,6 +290,7 @@ impl Store for Timed {
         let out = self.inner.append_or_missing(events, limit);
         time.append
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.note_floor();
         if self.leading.is_some() {
             time.groups.fetch_add(1, Ordering::Relaxed);
             self.end_hold();
@@ -356,6 +369,7 @@ impl Store for Timed {
         let out = self.inner.append_and_lead(events, limit);
         time.append
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.note_floor();
         time.round_trips
             .fetch_add(self.inner.round_trips() - trips, Ordering::Relaxed);
         if self.leading.is_some() {
@@ -475,6 +489,8 @@ struct Run {
     groups: u64,
     held_ms: f64,
     append_ms: f64,
+    /// The commit time the last writer to append measured, in ms.
+    floor_ms: f64,
 }
 
 /// `writers` threads each apply `per_writer` sales in batches of `batch`
@@ -560,6 +576,7 @@ fn run(
         groups: time.groups.load(Ordering::Relaxed),
         held_ms: time.held.load(Ordering::Relaxed) as f64 / 1e6,
         append_ms: time.append.load(Ordering::Relaxed) as f64 / 1e6,
+        floor_ms: time.floor.load(Ordering::Relaxed) as f64 / 1e3,
     }
 }
 
@@ -738,6 +755,14 @@ fn main() {
                 result.round_trips,
                 result.handed
             );
+            if batch == 1 && writers > 1 {
+                eprintln!(
+                    "  batch 1, {writers} writers: commit time measured at the end {:.3} ms \
+                     (GroupCommit::Auto hands off from {:.3} ms)",
+                    result.floor_ms,
+                    upline_postgres::SLOW_COMMIT.as_secs_f64() * 1e3
+                );
+            }
             if result.leads > 0 {
                 eprintln!(
                     "  batch {batch}, {writers} writers: {} holds of the queue, {} groups, \
