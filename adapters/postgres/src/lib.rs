@@ -653,6 +653,55 @@ const ANSWER: &str = "SELECT 0::INT8, NULL::TEXT, NULL::BYTEA,
      (SELECT seq, event, hash, -1::INT8, NULL::INT8 FROM upline_events
       WHERE programme = $1 AND seq > $3 ORDER BY seq LIMIT $4)";
 
+/// `template` ([`LOCK`], [`TRY_LOCK`], [`WAIT`], [`HAND_OFF`]) with
+/// its statements and literals filled in: `{lock_row}` takes the
+/// append lock, waiting for it when `waits` (then, on PostgreSQL,
+/// without the `statement_timeout`: `{unbounded}` … `{bounded}`) or
+/// not; `{events_after}` reads the events after `after`, at most
+/// `limit + 1`. On PostgreSQL (`cockroach` false) these are `EXECUTE`s of
+/// [`SESSION_STATEMENTS`]; on CockroachDB, their SQL.
+fn fill(
+    template: &str,
+    cockroach: bool,
+    waits: bool,
+    programme: &str,
+    after: i64,
+    limit: usize,
+) -> String {
+    let (lock_row, events_after) = match cockroach {
+        false => (
+            match waits {
+                true => "EXECUTE upline_lock_row({programme})",
+                false => "EXECUTE upline_try_row({programme})",
+            },
+            "EXECUTE upline_events_after({programme}, {after}, {limit})",
+        ),
+        true => (
+            match waits {
+                true => "SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE",
+                false => {
+                    "SELECT 1 FROM upline_programmes WHERE programme = {programme} \
+                          FOR UPDATE SKIP LOCKED"
+                }
+            },
+            "SELECT seq, event, encode(hash, 'hex') FROM upline_events \
+             WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}",
+        ),
+    };
+    let (unbounded, bounded) = match waits && !cockroach {
+        true => (UNBOUNDED, BOUNDED),
+        false => ("", ""),
+    };
+    template
+        .replace("{unbounded}", unbounded)
+        .replace("{bounded}", bounded)
+        .replace("{lock_row}", lock_row)
+        .replace("{events_after}", events_after)
+        .replace("{programme}", &literal(programme))
+        .replace("{after}", &after.to_string())
+        .replace("{limit}", &limit.saturating_add(1).to_string())
+}
+
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
 /// the same whatever `standard_conforming_strings` says.
 fn literal(text: &str) -> String {
@@ -1865,48 +1914,16 @@ impl PostgresStore {
         }
     }
 
-    /// `template` ([`LOCK`], [`TRY_LOCK`], [`WAIT`], [`HAND_OFF`]) with
-    /// its statements and literals filled in: `{lock_row}` takes the
-    /// append lock, waiting for it when `waits` (then, on PostgreSQL,
-    /// without the `statement_timeout`: `{unbounded}` … `{bounded}`) or
-    /// not; `{events_after}` reads the events after `after`, at most
-    /// `limit + 1`. On PostgreSQL these are `EXECUTE`s of
-    /// [`SESSION_STATEMENTS`]; on CockroachDB, their SQL.
+    /// [`fill`] for this store's dialect and programme.
     fn fill(&self, template: &str, waits: bool, after: u64, limit: usize) -> Result<String> {
-        let (lock_row, events_after) = match self.cockroach {
-            false => (
-                match waits {
-                    true => "EXECUTE upline_lock_row({programme})",
-                    false => "EXECUTE upline_try_row({programme})",
-                },
-                "EXECUTE upline_events_after({programme}, {after}, {limit})",
-            ),
-            true => (
-                match waits {
-                    true => {
-                        "SELECT 1 FROM upline_programmes WHERE programme = {programme} FOR UPDATE"
-                    }
-                    false => {
-                        "SELECT 1 FROM upline_programmes WHERE programme = {programme} \
-                              FOR UPDATE SKIP LOCKED"
-                    }
-                },
-                "SELECT seq, event, encode(hash, 'hex') FROM upline_events \
-                 WHERE programme = {programme} AND seq > {after} ORDER BY seq LIMIT {limit}",
-            ),
-        };
-        let (unbounded, bounded) = match waits && !self.cockroach {
-            true => (UNBOUNDED, BOUNDED),
-            false => ("", ""),
-        };
-        Ok(template
-            .replace("{unbounded}", unbounded)
-            .replace("{bounded}", bounded)
-            .replace("{lock_row}", lock_row)
-            .replace("{events_after}", events_after)
-            .replace("{programme}", &literal(&self.programme))
-            .replace("{after}", &Self::seq_param(after)?.to_string())
-            .replace("{limit}", &limit.saturating_add(1).to_string()))
+        Ok(fill(
+            template,
+            self.cockroach,
+            waits,
+            &self.programme,
+            Self::seq_param(after)?,
+            limit,
+        ))
     }
 
     /// Runs one of the lock queries ([`LOCK`], [`TRY_LOCK`], [`WAIT`]):
@@ -3014,7 +3031,64 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{Answers, Notified, NOTIFY_TICKETS_BYTES};
+    use super::{
+        fill, Answers, Notified, HAND_OFF, LOCK, NOTIFY_TICKETS_BYTES, TRY_LOCK, WAIT_PLAIN,
+    };
+
+    /// Spaces and newlines folded, to compare SQL.
+    fn folded(sql: &str) -> String {
+        sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn postgresql_runs_the_lock_queries_through_the_session_statements() {
+        assert_eq!(
+            folded(&fill(LOCK, false, true, "acme", 41, 10)),
+            "BEGIN; SET LOCAL statement_timeout = 0; EXECUTE upline_lock_row(E'acme'); \
+             SET LOCAL statement_timeout TO DEFAULT; \
+             EXECUTE upline_events_after(E'acme', 41, 11)"
+        );
+        assert_eq!(
+            folded(&fill(TRY_LOCK, false, false, "acme", 41, 10)),
+            "BEGIN; EXECUTE upline_try_row(E'acme'); EXECUTE upline_events_after(E'acme', 41, 11)"
+        );
+        // A try does not wait, so it keeps the statement_timeout.
+        assert_eq!(
+            folded(&fill(HAND_OFF, false, false, "acme", 41, 10)),
+            "BEGIN; EXECUTE upline_try_row(E'acme'); \
+             EXECUTE upline_answer_of(E'acme', {ticket}); \
+             EXECUTE upline_events_after(E'acme', 41, 11); EXECUTE upline_take_queue(E'acme')"
+        );
+        assert!(
+            folded(&fill(HAND_OFF, false, true, "acme", 41, 10)).starts_with(
+                "BEGIN; SET LOCAL statement_timeout = 0; EXECUTE upline_lock_row(E'acme');"
+            )
+        );
+    }
+
+    #[test]
+    fn cockroachdb_keeps_the_sql_spelled_out() {
+        // The statements these templates sent before round 16, on any server.
+        assert_eq!(
+            folded(&fill(LOCK, true, true, "acme", 41, 10)),
+            "BEGIN; SELECT 1 FROM upline_programmes WHERE programme = E'acme' FOR UPDATE; \
+             SELECT seq, event, encode(hash, 'hex') FROM upline_events \
+             WHERE programme = E'acme' AND seq > 41 ORDER BY seq LIMIT 11"
+        );
+        assert_eq!(
+            folded(&fill(TRY_LOCK, true, false, "acme", 41, 10)),
+            "BEGIN; SELECT 1 FROM upline_programmes WHERE programme = E'acme' \
+             FOR UPDATE SKIP LOCKED; SELECT seq, event, encode(hash, 'hex') FROM upline_events \
+             WHERE programme = E'acme' AND seq > 41 ORDER BY seq LIMIT 11"
+        );
+        assert_eq!(
+            folded(&fill(WAIT_PLAIN, true, false, "acme", 41, 10)),
+            "ROLLBACK; SELECT 1 FROM upline_programmes WHERE programme = E'acme' FOR KEY SHARE; \
+             SELECT seq, event, encode(hash, 'hex') FROM upline_events \
+             WHERE programme = E'acme' AND seq > 41 ORDER BY seq LIMIT 11"
+        );
+        assert!(!fill(LOCK, true, true, "acme", 41, 10).contains("EXECUTE"));
+    }
 
     #[test]
     fn a_group_notification_names_the_tickets_it_answered() {
