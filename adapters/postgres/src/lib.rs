@@ -102,20 +102,22 @@
 //! - the holder takes the whole queue (`DELETE … RETURNING`) in its lock's
 //!   transaction, stages every queued event on its replica and stores
 //!   the accepted ones in one append. Each ticket's answer (the seq, or
-//!   none: refused, or a retry) goes into `upline_answers` and a `NOTIFY`,
-//!   all in the same transaction. So a queued event is stored and
-//!   answered, or neither. The holder takes the lock and the queue again
+//!   none: refused, or a retry) goes into `upline_answers` and a
+//!   `NOTIFY` that names the tickets answered, all in the same
+//!   transaction. So a queued event is stored and answered, or neither. The holder takes the lock and the queue again
 //!   in the same round trip while others keep queueing (up to 8 groups);
-//! - the others wake on the notification, read their answer with the
-//!   events stored by then, and catch up. A writer's own event is applied
+//! - the others wake on the notification; a writer whose ticket it names
+//!   reads its answer with the events stored by then, and catches up (the
+//!   others keep waiting for their group). A writer's own event is applied
 //!   with records when its catch-up meets it, so its host gets the answer
 //!   it would have got applying the event itself. An event the holder
 //!   did not store is the writer's to apply again, through the lock.
 //!
 //! [`GroupCommit::Auto`] (the default) does this once the store's commit
 //! time (the fastest of its recent small appends: waiting behind other
-//! writers lengthens appends, not commits) is [`SLOW_COMMIT`] or more: with fast commits the lock
-//! alone gets more done. `benches/README.md` ("Round 9") has the figures.
+//! writers lengthens appends, not commits) is [`SLOW_COMMIT`] or more:
+//! with fast commits the lock alone does as much, with a lower latency.
+//! `benches/README.md` ("Round 9", "Round 16") has the figures.
 //! Notifications only wake writers early: one lost costs a wait of 20 ms,
 //! never an event.
 //!
@@ -150,7 +152,10 @@
 //! transaction_read_only`, and on PostgreSQL only (told by `version()`)
 //! `SET LOCAL synchronous_commit TO OFF` for a read that waits on a row
 //! lock, `SET LOCAL statement_timeout` around a wait for the append lock,
-//! `SET lock_timeout` and `pg_settings` (see "Server settings"). No
+//! `SET lock_timeout` and `pg_settings` (see "Server settings"), and
+//! `PREPARE`/`EXECUTE` of the statements the append lock's simple queries
+//! run (each main connection prepares them by name when it opens: parsed
+//! and planned once a session; CockroachDB gets their SQL). No
 //! advisory locks, no `LOCK TABLE`, no PL/pgSQL. Group commit across
 //! writers adds `LISTEN`/`NOTIFY`, `nextval`, `DELETE … RETURNING`,
 //! `txid_current_if_assigned()` and a session with
