@@ -250,7 +250,8 @@
 //!   runs each transaction on any server connection, and the store's
 //!   prepared statements, session settings and `LISTEN` stay on one
 //!   (`prepared statement "s14" does not exist`, 26000). Session mode,
-//!   or a direct connection, works.
+//!   or a direct connection, works; a session handed on without a reset
+//!   keeps the store's named statements, which it prepares again.
 //!
 //! ## Schema (version 3)
 //!
@@ -545,10 +546,11 @@ const HAND_OFF: &str = "BEGIN;{unbounded}
 /// them as `EXECUTE name(…)` with literal arguments, parsed and planned
 /// once a session rather than once a call, and still several statements
 /// in one round trip (each of the extended protocol's prepared statements
-/// is one). A group's append and the next hand-off ([`HAND_OFF`] after
-/// the `COMMIT`) took 1.02–1.06 ms a group with their SQL spelled out and
-/// 0.74–0.85 ms this way, 4 writers handing single events off
-/// (`benches/README.md`, "Round 16"). CockroachDB keeps the SQL itself.
+/// is one). With 4 writers handing single events off on local commits, a
+/// holder held the lock 1.14–1.59 ms a group with the SQL spelled out and
+/// 0.92–1.16 ms this way; the group's simple query alone, replayed on an
+/// idle server, took 0.62–0.68 and 0.49 ms (`benches/README.md`, "Round
+/// 16"). CockroachDB keeps the SQL itself.
 ///
 /// - `upline_lock_row`, `upline_try_row`: the append lock, waiting for it
 ///   or not (`SKIP LOCKED`); one row (one column) when taken;
@@ -623,6 +625,12 @@ struct Notified {
 }
 
 impl Notified {
+    /// Whether the writer reads its answer now: the group may hold it, or
+    /// the holder let the lock go (the writer then tries it).
+    fn reads_now(&self) -> bool {
+        self.answered || !self.leading
+    }
+
     /// `payload` ([`CHANNEL`]'s) as heard by the writer of `ticket` (in
     /// decimal) on `programme`; `None` when it is another programme's.
     fn read(payload: &str, programme: &str, ticket: &str) -> Option<Notified> {
@@ -663,7 +671,8 @@ const ANSWER: &str = "SELECT 0::INT8, NULL::TEXT, NULL::BYTEA,
 /// append lock, waiting for it when `waits` (then, on PostgreSQL,
 /// without the `statement_timeout`: `{unbounded}` … `{bounded}`) or
 /// not; `{events_after}` reads the events after `after`, at most
-/// `limit + 1`. On PostgreSQL (`cockroach` false) these are `EXECUTE`s of
+/// `limit + 1`; `{ticket}` is `ticket` ([`HAND_OFF`]'s, -1 for none).
+/// On PostgreSQL (`cockroach` false) these are `EXECUTE`s of
 /// [`SESSION_STATEMENTS`]; on CockroachDB, their SQL.
 fn fill(
     template: &str,
@@ -672,6 +681,7 @@ fn fill(
     programme: &str,
     after: i64,
     limit: usize,
+    ticket: i64,
 ) -> String {
     let (lock_row, events_after) = match cockroach {
         false => (
@@ -702,9 +712,66 @@ fn fill(
         .replace("{bounded}", bounded)
         .replace("{lock_row}", lock_row)
         .replace("{events_after}", events_after)
-        .replace("{programme}", &literal(programme))
         .replace("{after}", &after.to_string())
         .replace("{limit}", &limit.saturating_add(1).to_string())
+        .replace("{ticket}", &ticket.to_string())
+        // Last: a programme id may hold braces (`a{limit}`).
+        .replace("{programme}", &literal(programme))
+}
+
+/// The locked append of `events` after `expected` on `programme`, as one
+/// statement of a simple query: `EXECUTE upline_put(…)` of
+/// [`SESSION_STATEMENTS`] on PostgreSQL, its SQL with the rows spelled out
+/// on CockroachDB. Its one row is `('stored', 1 / rows inserted)`: when the
+/// head is not `expected`, nothing is inserted and the division by zero
+/// aborts the transaction. `storage` when a seq is past `i64::MAX`.
+fn put_sql(
+    cockroach: bool,
+    programme: &str,
+    events: &[StoredEvent],
+    expected: u64,
+) -> Result<String> {
+    let expected_param = PostgresStore::seq_param(expected)?;
+    let programme = literal(programme);
+    if cockroach {
+        let mut rows = String::with_capacity(events.len() * 400);
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                rows.push_str(", ");
+            }
+            rows.push_str(&format!(
+                "({}::INT8, {}, decode('{}', 'hex'))",
+                PostgresStore::seq_param(event.seq)?,
+                literal(&event.event),
+                hex(&event.hash.0)
+            ));
+        }
+        return Ok(format!(
+            "WITH stored AS (
+                 INSERT INTO upline_events (programme, seq, event, hash)
+                 SELECT {programme}, t.seq, t.event, t.hash
+                 FROM (VALUES {rows}) AS t(seq, event, hash)
+                 WHERE (SELECT coalesce(max(seq), 0) FROM upline_events
+                        WHERE programme = {programme}) = {expected_param}
+                 RETURNING 1)
+             SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored"
+        ));
+    }
+    let mut seqs = Vec::with_capacity(events.len());
+    let mut texts = Vec::with_capacity(events.len());
+    let mut hashes = Vec::with_capacity(events.len());
+    for event in events {
+        seqs.push(PostgresStore::seq_param(event.seq)?.to_string());
+        texts.push(literal(&event.event));
+        hashes.push(format!("decode('{}', 'hex')", hex(&event.hash.0)));
+    }
+    Ok(format!(
+        "EXECUTE upline_put({programme}, ARRAY[{}]::INT8[], ARRAY[{}]::TEXT[], \
+         ARRAY[{}]::BYTEA[], {expected_param})",
+        seqs.join(", "),
+        texts.join(", "),
+        hashes.join(", ")
+    ))
 }
 
 /// `text` as an SQL string literal: an escape string (`E'…'`), which reads
@@ -787,6 +854,31 @@ struct Answers {
 const NOTIFY_TICKETS_BYTES: usize = 6000;
 
 impl Answers {
+    /// `answers` (each ticket, and the seq it was stored at or none) of a
+    /// queue taken on `programme`: one `upline_answer_put`
+    /// ([`SESSION_STATEMENTS`]), and the tickets as [`Notified::read`]
+    /// reads them.
+    fn of(programme: &str, answers: &[(u64, Option<u64>)]) -> Result<Answers> {
+        let mut tickets = Vec::with_capacity(answers.len());
+        let mut seqs = Vec::with_capacity(answers.len());
+        for (ticket, seq) in answers {
+            tickets.push(PostgresStore::seq_param(*ticket)?.to_string());
+            seqs.push(match seq {
+                Some(seq) => PostgresStore::seq_param(*seq)?.to_string(),
+                None => "NULL".to_string(),
+            });
+        }
+        Ok(Answers {
+            sql: format!(
+                "EXECUTE upline_answer_put({}, ARRAY[{}]::INT8[], ARRAY[{}]::INT8[]);\n",
+                literal(programme),
+                tickets.join(", "),
+                seqs.join(", ")
+            ),
+            tickets: tickets.join(","),
+        })
+    }
+
     fn is_empty(&self) -> bool {
         self.sql.is_empty()
     }
@@ -810,6 +902,29 @@ impl Answers {
         };
         format!("{}NOTIFY {CHANNEL}, {};\n", self.sql, literal(&payload))
     }
+}
+
+/// Prepares [`SESSION_STATEMENTS`] on a new PostgreSQL connection, first
+/// dropping any of theirs the session holds already: a session a pooler
+/// hands on without resetting it (`server_reset_query` empty) keeps them,
+/// and `PREPARE` of a name taken fails (`42P05`). One round trip more than
+/// the `PREPARE`s alone.
+fn prepare_session(client: &mut Client) -> std::result::Result<(), postgres::Error> {
+    let held = client
+        .simple_query("SELECT name FROM pg_prepared_statements WHERE left(name, 7) = 'upline_'")?;
+    let mut sql = String::new();
+    for message in held {
+        if let SimpleQueryMessage::Row(row) = message {
+            if let Some(name) = row.get(0) {
+                // Names are the store's own, `upline_` and letters.
+                if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    sql.push_str(&format!("DEALLOCATE {name};\n"));
+                }
+            }
+        }
+    }
+    sql.push_str(SESSION_STATEMENTS);
+    client.batch_execute(&sql)
 }
 
 /// A connection and its prepared statements (one round trip a call).
@@ -837,7 +952,7 @@ impl Conn {
     /// PostgreSQL (`named`) the [`SESSION_STATEMENTS`] too.
     fn prepare(mut client: Client, named: bool) -> std::result::Result<Conn, postgres::Error> {
         if named {
-            client.batch_execute(SESSION_STATEMENTS)?;
+            prepare_session(&mut client)?;
         }
         Ok(Conn {
             append: client.prepare(APPEND)?,
@@ -967,9 +1082,9 @@ pub enum GroupCommit {
     /// When this store's durable commits are slow: its commit time
     /// ([`PostgresStore::commit_time`], the fastest of its recent small
     /// appends) is at least [`SLOW_COMMIT`] (a disk whose flush takes
-    /// milliseconds, a synchronous standby). With fast local commits the
-    /// lock alone does as much with a lower latency (`benches/README.md`,
-    /// "Round 9" and "Round 16").
+    /// milliseconds, a synchronous standby in another zone). With fast
+    /// local commits the lock alone does as much with a lower latency
+    /// (`benches/README.md`, "Round 9" and "Round 16").
     #[default]
     Auto,
     /// Always, under contention (tests, and hosts that know their commits
@@ -1000,8 +1115,8 @@ impl GroupCommit {
 /// off. Measured on the 2-core machine of `benches/README.md`, 4 writers
 /// of single events: with 4 ms commits the hand-off got 1.5-1.6x the
 /// lock's rate (and 1.6-1.8x one writer's; round 9); with a synchronous
-/// standby (commits of 0.5-0.6 ms) 1.05-1.35x since its statements are
-/// prepared (round 16; about 1x before); with local 0.3 ms commits about
+/// standby (commits of 0.5-0.6 ms) 1.06-1.36x since its statements are
+/// prepared (round 16; 1.09-1.22x before); with local 0.3 ms commits about
 /// 1x, with a lower latency for the lock (rounds 11 and 16). It stays at
 /// 1 ms because the commit time a store measures rises with contention
 /// on a loaded machine: at the end of round 16's runs it was 0.27-0.59 ms
@@ -1920,7 +2035,18 @@ impl PostgresStore {
     }
 
     /// [`fill`] for this store's dialect and programme.
-    fn fill(&self, template: &str, waits: bool, after: u64, limit: usize) -> Result<String> {
+    fn fill(
+        &self,
+        template: &str,
+        waits: bool,
+        after: u64,
+        limit: usize,
+        ticket: Option<u64>,
+    ) -> Result<String> {
+        let ticket = match ticket {
+            Some(ticket) => Self::seq_param(ticket)?,
+            None => -1,
+        };
         Ok(fill(
             template,
             self.cockroach,
@@ -1928,6 +2054,7 @@ impl PostgresStore {
             &self.programme,
             Self::seq_param(after)?,
             limit,
+            ticket,
         ))
     }
 
@@ -1937,7 +2064,7 @@ impl PostgresStore {
     /// lock's transaction (noted as holding the lock); on a failure it is
     /// rolled back.
     fn lock_query(&self, template: &str, after: u64, limit: usize) -> Result<(bool, Missing)> {
-        let sql = self.fill(template, template == LOCK, after, limit)?;
+        let sql = self.fill(template, template == LOCK, after, limit, None)?;
         let answered = self.with_conn("cannot take the append lock", |conn| {
             let answered = conn.client.simple_query(&sql);
             conn.locked = answered.is_ok();
@@ -2161,51 +2288,10 @@ impl PostgresStore {
         limit: usize,
         then: Option<&str>,
     ) -> Result<(Appended, Option<HandOffRows>)> {
-        let programme = literal(&self.programme);
-        let expected_param = Self::seq_param(expected)?;
         // Nothing inserted (the writer is behind) divides by zero, which
         // aborts the transaction before the `COMMIT`: the lock's taking
         // of the queue and its answers roll back with it.
-        let put = if self.cockroach {
-            let mut rows = String::with_capacity(events.len() * 400);
-            for (i, event) in events.iter().enumerate() {
-                if i > 0 {
-                    rows.push_str(", ");
-                }
-                rows.push_str(&format!(
-                    "({}::INT8, {}, decode('{}', 'hex'))",
-                    Self::seq_param(event.seq)?,
-                    literal(&event.event),
-                    hex(&event.hash.0)
-                ));
-            }
-            format!(
-                "WITH stored AS (
-                     INSERT INTO upline_events (programme, seq, event, hash)
-                     SELECT {programme}, t.seq, t.event, t.hash
-                     FROM (VALUES {rows}) AS t(seq, event, hash)
-                     WHERE (SELECT coalesce(max(seq), 0) FROM upline_events
-                            WHERE programme = {programme}) = {expected_param}
-                     RETURNING 1)
-                 SELECT 'stored'::TEXT, (1 / count(*)::INT)::TEXT FROM stored"
-            )
-        } else {
-            let mut seqs = Vec::with_capacity(events.len());
-            let mut texts = Vec::with_capacity(events.len());
-            let mut hashes = Vec::with_capacity(events.len());
-            for event in events {
-                seqs.push(Self::seq_param(event.seq)?.to_string());
-                texts.push(literal(&event.event));
-                hashes.push(format!("decode('{}', 'hex')", hex(&event.hash.0)));
-            }
-            format!(
-                "EXECUTE upline_put({programme}, ARRAY[{}]::INT8[], ARRAY[{}]::TEXT[], \
-                 ARRAY[{}]::BYTEA[], {expected_param})",
-                seqs.join(", "),
-                texts.join(", "),
-                hashes.join(", ")
-            )
-        };
+        let put = put_sql(self.cockroach, &self.programme, events, expected)?;
         let started = std::time::Instant::now();
         let answered = self.with_conn("append", |conn| {
             // Waiting writers read their answers now; leading: this holder
@@ -2362,8 +2448,8 @@ impl PostgresStore {
     }
 
     /// Waits up to `timeout` for a holder's commit of this programme's
-    /// queued events: `Some(leading)` when one came (`leading`: the holder
-    /// keeps the lock), `None` when none did.
+    /// queued events: what its notification tells the writer of `ticket`
+    /// ([`Notified`]) when one came, `None` when none did.
     fn wait_notified(&self, timeout: Duration, ticket: u64) -> Result<Option<Notified>> {
         let programme = self.programme.as_str();
         let ticket = ticket.to_string();
@@ -2741,10 +2827,10 @@ impl Store for PostgresStore {
     /// reading the writer's answer, the events after its head and, when
     /// the lock was granted, taking the queue. While another writer holds
     /// the lock it waits for that holder's notifications (each a group
-    /// committed) and reads its answer after each on the queue
-    /// connection; when the holder lets the lock go, or none comes within
-    /// 20 ms, it answers `Waiting`, and the engine's next call tries the
-    /// lock again.
+    /// committed) and reads its answer on the queue connection after each
+    /// that may hold it ([`Notified::reads_now`]); when the holder lets the
+    /// lock go, or none comes within 20 ms, it answers `Waiting`, and the
+    /// engine's next call tries the lock again.
     fn hand_off(
         &mut self,
         event: &str,
@@ -2773,11 +2859,7 @@ impl Store for PostgresStore {
         if self.take_open_tx() {
             sql.push_str("ROLLBACK;\n");
         }
-        sql.push_str(
-            &self
-                .fill(HAND_OFF, wait, after, limit)?
-                .replace("{ticket}", &Self::seq_param(ticket)?.to_string()),
-        );
+        sql.push_str(&self.fill(HAND_OFF, wait, after, limit, Some(ticket))?);
         let rows = self.hand_off_query(&sql)?;
         let answer = |events: Vec<StoredEvent>, queued, own, lead| HandOff {
             ticket,
@@ -2798,9 +2880,10 @@ impl Store for PostgresStore {
         if rows.own != Ticket::Waiting {
             return Ok(Some(answer(rows.events, Vec::new(), rows.own, false)));
         }
-        // Wait for the holder's commits, reading the answer after each on
-        // the queue connection; when it lets the lock go (or none comes),
-        // the writer tries the lock again (the engine's next call).
+        // Wait for the holder's commits, reading the answer on the queue
+        // connection after each that may hold it; when the holder lets the
+        // lock go (or none comes), the writer tries the lock again (the
+        // engine's next call).
         let mut events = rows.events;
         let mut own = Ticket::Waiting;
         let (mut reads, mut notes) = (0, 0);
@@ -2809,7 +2892,7 @@ impl Store for PostgresStore {
                 break;
             };
             notes += 1;
-            if note.leading && !note.answered {
+            if !note.reads_now() {
                 // Another writer's group: this one's answer is not in it.
                 continue;
             }
@@ -2831,28 +2914,13 @@ impl Store for PostgresStore {
         if answers.is_empty() {
             return Ok(());
         }
-        let programme = literal(&self.programme);
-        let mut tickets = Vec::with_capacity(answers.len());
-        let mut seqs = Vec::with_capacity(answers.len());
-        for (ticket, seq) in answers {
-            tickets.push(Self::seq_param(*ticket)?.to_string());
-            seqs.push(match seq {
-                Some(seq) => Self::seq_param(*seq)?.to_string(),
-                None => "NULL".to_string(),
-            });
-        }
-        let sql = format!(
-            "EXECUTE upline_answer_put({programme}, ARRAY[{}]::INT8[], ARRAY[{}]::INT8[]);\n",
-            tickets.join(", "),
-            seqs.join(", ")
-        );
-        let tickets = tickets.join(",");
+        let answers = Answers::of(&self.programme, answers)?;
         let mut slot = self.conn.try_borrow_mut().map_err(|_| {
             Error::general(ErrorKind::Internal, "the store was entered twice at once")
         })?;
         match slot.as_mut() {
             Some(conn) if conn.locked => {
-                conn.answers = Answers { sql, tickets };
+                conn.answers = answers;
                 Ok(())
             }
             _ => Err(Error::general(
@@ -2879,9 +2947,7 @@ impl Store for PostgresStore {
         if !self.holds_lock() || bytes > LOCKED_SQL_BYTES {
             return Ok((self.append_or_missing(events, 0)?, None));
         }
-        let then = self
-            .fill(HAND_OFF, false, last.seq, limit)?
-            .replace("{ticket}", "-1");
+        let then = self.fill(HAND_OFF, false, last.seq, limit, None)?;
         let (appended, rows) = self.append_locked_then(events, expected, 0, Some(&then))?;
         let next = rows.map(|rows| HandOff {
             ticket: 0,
@@ -3037,8 +3103,11 @@ impl Store for PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::{
-        fill, Answers, Notified, HAND_OFF, LOCK, NOTIFY_TICKETS_BYTES, TRY_LOCK, WAIT_PLAIN,
+        fill, put_sql, Answers, Notified, HAND_OFF, LOCK, NOTIFY_TICKETS_BYTES, TRY_LOCK, WAIT,
+        WAIT_PLAIN,
     };
+    use upline::store::StoredEvent;
+    use upline::Hash;
 
     /// Spaces and newlines folded, to compare SQL.
     fn folded(sql: &str) -> String {
@@ -3048,24 +3117,24 @@ mod tests {
     #[test]
     fn postgresql_runs_the_lock_queries_through_the_session_statements() {
         assert_eq!(
-            folded(&fill(LOCK, false, true, "acme", 41, 10)),
+            folded(&fill(LOCK, false, true, "acme", 41, 10, -1)),
             "BEGIN; SET LOCAL statement_timeout = 0; EXECUTE upline_lock_row(E'acme'); \
              SET LOCAL statement_timeout TO DEFAULT; \
              EXECUTE upline_events_after(E'acme', 41, 11)"
         );
         assert_eq!(
-            folded(&fill(TRY_LOCK, false, false, "acme", 41, 10)),
+            folded(&fill(TRY_LOCK, false, false, "acme", 41, 10, -1)),
             "BEGIN; EXECUTE upline_try_row(E'acme'); EXECUTE upline_events_after(E'acme', 41, 11)"
         );
         // A try does not wait, so it keeps the statement_timeout.
         assert_eq!(
-            folded(&fill(HAND_OFF, false, false, "acme", 41, 10)),
+            folded(&fill(HAND_OFF, false, false, "acme", 41, 10, 9)),
             "BEGIN; EXECUTE upline_try_row(E'acme'); \
-             EXECUTE upline_answer_of(E'acme', {ticket}); \
+             EXECUTE upline_answer_of(E'acme', 9); \
              EXECUTE upline_events_after(E'acme', 41, 11); EXECUTE upline_take_queue(E'acme')"
         );
         assert!(
-            folded(&fill(HAND_OFF, false, true, "acme", 41, 10)).starts_with(
+            folded(&fill(HAND_OFF, false, true, "acme", 41, 10, 9)).starts_with(
                 "BEGIN; SET LOCAL statement_timeout = 0; EXECUTE upline_lock_row(E'acme');"
             )
         );
@@ -3075,24 +3144,135 @@ mod tests {
     fn cockroachdb_keeps_the_sql_spelled_out() {
         // The statements these templates sent before round 16, on any server.
         assert_eq!(
-            folded(&fill(LOCK, true, true, "acme", 41, 10)),
+            folded(&fill(LOCK, true, true, "acme", 41, 10, -1)),
             "BEGIN; SELECT 1 FROM upline_programmes WHERE programme = E'acme' FOR UPDATE; \
              SELECT seq, event, encode(hash, 'hex') FROM upline_events \
              WHERE programme = E'acme' AND seq > 41 ORDER BY seq LIMIT 11"
         );
         assert_eq!(
-            folded(&fill(TRY_LOCK, true, false, "acme", 41, 10)),
+            folded(&fill(TRY_LOCK, true, false, "acme", 41, 10, -1)),
             "BEGIN; SELECT 1 FROM upline_programmes WHERE programme = E'acme' \
              FOR UPDATE SKIP LOCKED; SELECT seq, event, encode(hash, 'hex') FROM upline_events \
              WHERE programme = E'acme' AND seq > 41 ORDER BY seq LIMIT 11"
         );
         assert_eq!(
-            folded(&fill(WAIT_PLAIN, true, false, "acme", 41, 10)),
+            folded(&fill(WAIT_PLAIN, true, false, "acme", 41, 10, -1)),
             "ROLLBACK; SELECT 1 FROM upline_programmes WHERE programme = E'acme' FOR KEY SHARE; \
              SELECT seq, event, encode(hash, 'hex') FROM upline_events \
              WHERE programme = E'acme' AND seq > 41 ORDER BY seq LIMIT 11"
         );
-        assert!(!fill(LOCK, true, true, "acme", 41, 10).contains("EXECUTE"));
+        assert!(!fill(LOCK, true, true, "acme", 41, 10, -1).contains("EXECUTE"));
+        // PostgreSQL's wait commits without a flush, and reads through the
+        // session statement.
+        assert_eq!(
+            folded(&fill(WAIT, false, false, "acme", 41, 10, -1)),
+            "ROLLBACK; BEGIN; SET LOCAL synchronous_commit TO OFF; \
+             SET LOCAL statement_timeout = 0; \
+             SELECT 1 FROM upline_programmes WHERE programme = E'acme' FOR KEY SHARE; \
+             EXECUTE upline_events_after(E'acme', 41, 11); COMMIT"
+        );
+    }
+
+    #[test]
+    fn a_holders_answers_are_one_statement_and_the_list_a_waiter_reads() {
+        let answers = Answers::of("acme", &[(5, Some(11)), (7, None)]).unwrap();
+        assert_eq!(
+            answers.sql,
+            "EXECUTE upline_answer_put(E'acme', ARRAY[5, 7]::INT8[], ARRAY[11, NULL]::INT8[]);\n"
+        );
+        // The list in the payload is the one `Notified::read` splits.
+        let sql = answers.statements("acme", true);
+        let payload = sql
+            .rsplit_once("NOTIFY upline_queue, E'")
+            .and_then(|(_, tail)| tail.strip_suffix("';\n"))
+            .unwrap();
+        for (ticket, answered) in [("5", true), ("7", true), ("11", false)] {
+            let heard = Notified::read(payload, "acme", ticket).unwrap();
+            assert_eq!(heard.answered, answered, "ticket {ticket}");
+            assert_eq!(heard.reads_now(), answered, "ticket {ticket}");
+        }
+        // A seq past what PostgreSQL's BIGINT holds is refused, not wrapped.
+        let err = Answers::of("acme", &[(u64::MAX, Some(1))]).err().unwrap();
+        assert_eq!(err.kind(), upline::ErrorKind::Storage);
+    }
+
+    #[test]
+    fn a_locked_append_is_one_prepared_statement_on_postgresql() {
+        let events = [
+            StoredEvent {
+                seq: 42,
+                event: r#"{"type":"note","text":"it's a \"quote\"\n"}"#.to_string(),
+                hash: Hash([0xab; 32]),
+            },
+            StoredEvent {
+                seq: 43,
+                event: "{}".to_string(),
+                hash: Hash([1; 32]),
+            },
+        ];
+        let hash = |byte: &str| byte.repeat(32);
+        assert_eq!(
+            put_sql(false, "acme", &events, 41).unwrap(),
+            format!(
+                "EXECUTE upline_put(E'acme', ARRAY[42, 43]::INT8[], \
+                 ARRAY[E'{{\"type\":\"note\",\"text\":\"it''s a \\\\\"quote\\\\\"\\\\n\"}}', E'{{}}']::TEXT[], \
+                 ARRAY[decode('{}', 'hex'), decode('{}', 'hex')]::BYTEA[], 41)",
+                hash("ab"),
+                hash("01")
+            )
+        );
+        let cockroach = folded(&put_sql(true, "acme", &events, 41).unwrap());
+        assert!(cockroach.starts_with("WITH stored AS ( INSERT INTO upline_events"));
+        assert!(cockroach.contains("(42::INT8, E'{\"type\""));
+        assert!(cockroach.contains("WHERE programme = E'acme') = 41 RETURNING 1)"));
+        assert!(!cockroach.contains("EXECUTE"));
+    }
+
+    /// Against `UPLINE_PG_URL` when set (`.ci/run` sets it; skipped
+    /// otherwise): a session that holds the statements already (one a
+    /// pooler hands on without a reset) prepares them again.
+    #[test]
+    fn a_session_that_holds_the_statements_prepares_them_again() {
+        let Ok(url) = std::env::var("UPLINE_PG_URL") else {
+            return;
+        };
+        let db = format!("upline_u_session_{}", std::process::id());
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            format!("CREATE DATABASE {db}"),
+        ] {
+            admin.batch_execute(&sql).unwrap();
+        }
+        let db_url = match url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{db}"),
+            None => unreachable!("a URL with a database"),
+        };
+        // The store creates the schema and prepares its own session.
+        let store = super::PostgresStore::open(&db_url, "acme").unwrap();
+        let mut client = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+        super::prepare_session(&mut client).unwrap();
+        super::prepare_session(&mut client).unwrap();
+        let rows = client
+            .simple_query("EXECUTE upline_events_after(E'acme', 0, 10)")
+            .unwrap();
+        assert!(rows
+            .iter()
+            .all(|m| !matches!(m, postgres::SimpleQueryMessage::Row(_))));
+        drop((store, client));
+        admin
+            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_programme_id_with_braces_stays_a_literal() {
+        let sql = fill(TRY_LOCK, false, false, "a{limit}{after}", 41, 10, -1);
+        assert_eq!(
+            folded(&sql),
+            "BEGIN; EXECUTE upline_try_row(E'a{limit}{after}'); \
+             EXECUTE upline_events_after(E'a{limit}{after}', 41, 11)"
+        );
     }
 
     #[test]

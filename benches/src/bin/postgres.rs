@@ -756,10 +756,14 @@ fn main() {
                 result.handed
             );
             if batch == 1 && writers > 1 {
+                let measured = match result.floor_ms > 0.0 {
+                    true => format!("{:.3} ms", result.floor_ms),
+                    false => "not measured".to_string(),
+                };
                 eprintln!(
-                    "  batch 1, {writers} writers: commit time measured at the end {:.3} ms \
-                     (GroupCommit::Auto hands off from {:.3} ms)",
-                    result.floor_ms,
+                    "  batch 1, {writers} writers: commit time measured at the end {measured} \
+                     (GroupCommit::Auto hands off from {:.3} ms; a holder's times include \
+                     its group's hand-off)",
                     upline_postgres::SLOW_COMMIT.as_secs_f64() * 1e3
                 );
             }
