@@ -2828,7 +2828,7 @@ impl Store for PostgresStore {
     /// the lock was granted, taking the queue. While another writer holds
     /// the lock it waits for that holder's notifications (each a group
     /// committed) and reads its answer on the queue connection after each
-    /// that may hold it ([`Notified::reads_now`]); when the holder lets the
+    /// that may hold it (`Notified::reads_now`); when the holder lets the
     /// lock go, or none comes within 20 ms, it answers `Waiting`, and the
     /// engine's next call tries the lock again.
     fn hand_off(
