@@ -104,8 +104,9 @@
 //!   the accepted ones in one append. Each ticket's answer (the seq, or
 //!   none: refused, or a retry) goes into `upline_answers` and a
 //!   `NOTIFY` that names the tickets answered, all in the same
-//!   transaction. So a queued event is stored and answered, or neither. The holder takes the lock and the queue again
-//!   in the same round trip while others keep queueing (up to 8 groups);
+//!   transaction. So a queued event is stored and answered, or neither.
+//!   The holder takes the lock and the queue again in the same round trip
+//!   while others keep queueing (up to 8 groups);
 //! - the others wake on the notification; a writer whose ticket it names
 //!   reads its answer with the events stored by then, and catches up (the
 //!   others keep waiting for their group). A writer's own event is applied
@@ -466,7 +467,7 @@ const HASH_AT: &str = "SELECT hash FROM upline_events WHERE programme = $1 AND s
 /// `{lock_row}` and `{events_after}` are the statements of
 /// [`SESSION_STATEMENTS`] (`EXECUTE upline_lock_row(…)`, `EXECUTE
 /// upline_events_after(…)`) on PostgreSQL, and their SQL on CockroachDB
-/// ([`PostgresStore::fill`]).
+/// ([`fill`]).
 const LOCK: &str = "BEGIN;{unbounded}
      {lock_row};{bounded}
      {events_after}";
@@ -518,8 +519,8 @@ const WAIT_PLAIN: &str = "ROLLBACK;
 
 /// The hand-off's lock and queue ([`Store::hand_off`]), after the
 /// writer's event is queued: begin, lock the programme's row
-/// (`{lock_row}`: `upline_try_row`, or `upline_lock_row` to queue), read the writer's
-/// answer, the events after its head and, only when the lock is this
+/// (`{lock_row}`: `upline_try_row`, or `upline_lock_row` to queue), read
+/// the writer's answer, the events after its head and, only when the lock is this
 /// transaction's, take the whole queue (a `DELETE … RETURNING`). The
 /// lock is the transaction's only write before the `DELETE`, so it has a
 /// transaction ID (`txid_current_if_assigned()`) exactly when the first
