@@ -2061,11 +2061,18 @@ impl PostgresStore {
 
     /// Runs one of the lock queries ([`LOCK`], [`TRY_LOCK`], [`WAIT`]):
     /// whether the programme's row came back (locked), and the events
-    /// after `after`, at most `limit`. The connection is then in the
-    /// lock's transaction (noted as holding the lock); on a failure it is
-    /// rolled back.
-    fn lock_query(&self, template: &str, after: u64, limit: usize) -> Result<(bool, Missing)> {
-        let sql = self.fill(template, template == LOCK, after, limit, None)?;
+    /// after `after`, at most `limit`; `waits` when the template waits for
+    /// the lock ([`LOCK`]). The connection is then in the lock's
+    /// transaction (noted as holding the lock); on a failure it is rolled
+    /// back.
+    fn lock_query(
+        &self,
+        template: &str,
+        waits: bool,
+        after: u64,
+        limit: usize,
+    ) -> Result<(bool, Missing)> {
+        let sql = self.fill(template, waits, after, limit, None)?;
         let answered = self.with_conn("cannot take the append lock", |conn| {
             let answered = conn.client.simple_query(&sql);
             conn.locked = answered.is_ok();
@@ -2736,7 +2743,7 @@ impl Store for PostgresStore {
         if self.holds_lock() {
             return self.missing(after, limit).map(Some);
         }
-        let (held, missing) = self.lock_query(LOCK, after, limit)?;
+        let (held, missing) = self.lock_query(LOCK, true, after, limit)?;
         if !held {
             // The programme has no row to lock (never the case for a
             // store this build opened): the append stays conditional.
@@ -2754,12 +2761,12 @@ impl Store for PostgresStore {
         if self.holds_lock() {
             return self.missing(after, limit).map(|m| Some(TryLock::Held(m)));
         }
-        let (held, missing) = self.lock_query(TRY_LOCK, after, limit)?;
+        let (held, missing) = self.lock_query(TRY_LOCK, false, after, limit)?;
         if held {
             return Ok(Some(TryLock::Held(missing)));
         }
         self.forget_lock();
-        let (_, missing) = self.lock_query(self.wait, after, limit)?;
+        let (_, missing) = self.lock_query(self.wait, false, after, limit)?;
         self.forget_lock();
         Ok(Some(TryLock::Busy(missing)))
     }
